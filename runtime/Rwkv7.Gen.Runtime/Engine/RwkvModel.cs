@@ -1,0 +1,197 @@
+using Rwkv7.Gen.Weights;
+
+namespace Rwkv7.Gen;
+
+/// <summary>Which engine <see cref="RwkvModel.Create"/> and <see cref="RwkvModel.Load"/> choose.</summary>
+public enum EngineSelection
+{
+    /// <summary>A generated model whose layer widths match the weights if one is registered, else the reference engine.</summary>
+    Auto,
+
+    /// <summary>Always the reference engine (plain C#, any shape).</summary>
+    Reference,
+
+    /// <summary>A generated model; fails if none is registered for the weights' layer widths.</summary>
+    Generated,
+}
+
+/// <summary>Options for <see cref="RwkvModel.Load"/>.</summary>
+public sealed class RwkvModelOptions
+{
+    /// <summary>Engine choice (default <see cref="EngineSelection.Auto"/>).</summary>
+    public EngineSelection Engine { get; init; } = EngineSelection.Auto;
+
+    /// <summary>How weights are packed.</summary>
+    public WeightLoadOptions? Weights { get; init; }
+}
+
+/// <summary>
+/// An RWKV-7 model ready to run: packed weights plus an engine. Every engine computes the same function: feed
+/// tokens into a <see cref="RwkvState"/> and read the logits of the next token.
+/// </summary>
+/// <remarks>
+/// A model is safe to use from several threads at once as long as each thread uses its own state. Token ids must
+/// lie in [0, V).
+/// </remarks>
+public abstract class RwkvModel : IDisposable
+{
+    private readonly bool _ownsWeights;
+
+    /// <summary>Binds an engine to weights.</summary>
+    /// <param name="weights">The packed weights.</param>
+    /// <param name="ownsWeights">Whether disposing the model disposes the weights.</param>
+    protected RwkvModel(RwkvWeights weights, bool ownsWeights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        Weights = weights;
+        _ownsWeights = ownsWeights;
+    }
+
+    /// <summary>The packed weights.</summary>
+    public RwkvWeights Weights { get; }
+
+    /// <summary>The model's shape.</summary>
+    public ModelShape Shape => Weights.Shape;
+
+    /// <summary>Which engine runs: <c>reference</c>, or <c>generated</c> followed by the generated type's name.</summary>
+    public abstract string EngineName { get; }
+
+    /// <summary>A new all-zero state for this model.</summary>
+    public RwkvState CreateState() => new(Shape);
+
+    /// <summary>Loads a checkpoint (any supported format) and binds the engine chosen by <paramref name="options"/>.</summary>
+    public static RwkvModel Load(string path, RwkvModelOptions? options = null)
+    {
+        options ??= new RwkvModelOptions();
+        RwkvWeights weights = RwkvWeights.Load(path, options.Weights);
+        try
+        {
+            return Create(weights, options.Engine, ownsWeights: true);
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Binds an engine to already packed weights.</summary>
+    /// <exception cref="RwkvException"><see cref="EngineSelection.Generated"/> was asked for and no generated model fits.</exception>
+    public static RwkvModel Create(RwkvWeights weights, EngineSelection engine = EngineSelection.Auto, bool ownsWeights = false)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (engine != EngineSelection.Reference && GeneratedModelRegistry.FindFor(weights.Shape) is { } generated)
+        {
+            return generated.Create(weights, ownsWeights);
+        }
+
+        if (engine == EngineSelection.Generated)
+        {
+            throw new RwkvException(
+                $"No generated model is registered for {weights.Shape}. Add a shape file with these layer widths to the project, or use the reference engine.");
+        }
+
+        return new ReferenceModel(weights, ownsWeights);
+    }
+
+    /// <summary>RNN mode: feeds one token, advances <paramref name="state"/>, writes the next-token logits.</summary>
+    /// <param name="token">Token id in [0, V).</param>
+    /// <param name="state">The sequence's state, updated in place.</param>
+    /// <param name="logits">V floats, or empty to skip the output head.</param>
+    public void Forward(int token, RwkvState state, Span<float> logits)
+    {
+        CheckState(state);
+        CheckToken(token);
+        CheckLogits(logits, 1);
+        StepCore(token, state, logits);
+    }
+
+    /// <summary>
+    /// Sequence mode (prefill): feeds all <paramref name="tokens"/> at once, advances <paramref name="state"/> past them
+    /// and writes the logits after the last one. Gives the same result as feeding them one by one.
+    /// </summary>
+    /// <param name="tokens">Token ids in [0, V); may be empty (nothing changes).</param>
+    /// <param name="state">The sequence's state, updated in place.</param>
+    /// <param name="logits">V floats for the last token, or empty to skip the output head.</param>
+    public void Forward(ReadOnlySpan<int> tokens, RwkvState state, Span<float> logits)
+    {
+        CheckState(state);
+        CheckTokens(tokens);
+        CheckLogits(logits, 1);
+        if (!tokens.IsEmpty)
+        {
+            SequenceCore(tokens, state, logits, allRows: false);
+        }
+    }
+
+    /// <summary>Sequence mode returning the logits after every token: <paramref name="logits"/> is [T][V], row-major.</summary>
+    public void ForwardAll(ReadOnlySpan<int> tokens, RwkvState state, Span<float> logits)
+    {
+        CheckState(state);
+        CheckTokens(tokens);
+        if (logits.Length != tokens.Length * Shape.Vocab)
+        {
+            throw new ArgumentException($"Expected {tokens.Length}×{Shape.Vocab} logits, got a span of {logits.Length}.", nameof(logits));
+        }
+
+        if (!tokens.IsEmpty)
+        {
+            SequenceCore(tokens, state, logits, allRows: true);
+        }
+    }
+
+    /// <summary>One token; arguments are validated.</summary>
+    protected abstract void StepCore(int token, RwkvState state, Span<float> logits);
+
+    /// <summary>A non-empty sequence; logits hold one row (or none) when <paramref name="allRows"/> is false, T rows otherwise.</summary>
+    protected abstract void SequenceCore(ReadOnlySpan<int> tokens, RwkvState state, Span<float> logits, bool allRows);
+
+    /// <summary>Releases the weights when the model owns them.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases resources.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing && _ownsWeights)
+        {
+            Weights.Dispose();
+        }
+    }
+
+    private void CheckState(RwkvState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (!state.IsCompatible(Shape))
+        {
+            throw new ArgumentException($"State of shape {state.Shape} does not fit model {Shape}.", nameof(state));
+        }
+    }
+
+    private void CheckToken(int token)
+    {
+        if ((uint)token >= (uint)Shape.Vocab)
+        {
+            throw new ArgumentOutOfRangeException(nameof(token), token, $"Token ids must lie in [0, {Shape.Vocab}).");
+        }
+    }
+
+    private void CheckTokens(ReadOnlySpan<int> tokens)
+    {
+        foreach (int t in tokens)
+        {
+            CheckToken(t);
+        }
+    }
+
+    private void CheckLogits(Span<float> logits, int rows)
+    {
+        if (!logits.IsEmpty && logits.Length != rows * Shape.Vocab)
+        {
+            throw new ArgumentException($"Expected {rows * Shape.Vocab} logits (or an empty span), got {logits.Length}.", nameof(logits));
+        }
+    }
+}

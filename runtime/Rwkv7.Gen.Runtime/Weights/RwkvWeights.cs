@@ -1,0 +1,332 @@
+using System.Runtime.InteropServices;
+using Rwkv7.Gen.Loading;
+
+namespace Rwkv7.Gen.Weights;
+
+/// <summary>Options for turning a checkpoint into packed weights.</summary>
+public sealed class WeightLoadOptions
+{
+    /// <summary>
+    /// Element type for every matrix, or null (the default) to keep each matrix in the precision the file stores it.
+    /// Converting bf16 to fp32 doubles memory and the bytes each token reads; converting to bf16 rounds.
+    /// </summary>
+    public TensorDType? MatrixType { get; init; }
+
+    /// <summary>Receives the fraction of tensor bytes packed so far, from 0 to 1.</summary>
+    public IProgress<double>? Progress { get; init; }
+}
+
+/// <summary>
+/// A model's parameters, validated against its shape and packed once into compute layout: fp32 vectors, and
+/// matrices in (out, in) row-major order inside one 64-byte aligned native block, each in its source precision
+/// unless <see cref="WeightLoadOptions.MatrixType"/> asks otherwise.
+/// </summary>
+public sealed unsafe class RwkvWeights : IDisposable
+{
+    private readonly NativeBuffer _arena;
+
+    private RwkvWeights(ModelShape shape, NativeBuffer arena, string source, CheckpointFormat? format)
+    {
+        Shape = shape;
+        _arena = arena;
+        Source = source;
+        Format = format;
+        var layers = new LayerWeights[shape.Layers];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            layers[i] = new LayerWeights(i);
+        }
+
+        Layers = layers;
+    }
+
+    /// <summary>The model's shape, as detected from the tensors.</summary>
+    public ModelShape Shape { get; }
+
+    /// <summary>Where the weights came from: a file path, or a description of synthetic weights.</summary>
+    public string Source { get; }
+
+    /// <summary>The container format, or null for synthetic weights.</summary>
+    public CheckpointFormat? Format { get; }
+
+    /// <summary>Embedding table (V × D); ln0 is applied to the looked-up row at run time.</summary>
+    public WeightMatrix Embedding { get; private set; }
+
+    /// <summary>ln0 scale and bias (applied to the embedding).</summary>
+    public float[] Ln0Weight { get; private set; } = [];
+
+    /// <inheritdoc cref="Ln0Weight"/>
+    public float[] Ln0Bias { get; private set; } = [];
+
+    /// <summary>The blocks.</summary>
+    public IReadOnlyList<LayerWeights> Layers { get; }
+
+    /// <summary>Final LayerNorm scale and bias.</summary>
+    public float[] LnOutWeight { get; private set; } = [];
+
+    /// <inheritdoc cref="LnOutWeight"/>
+    public float[] LnOutBias { get; private set; } = [];
+
+    /// <summary>Output head (V × D).</summary>
+    public WeightMatrix Head { get; private set; }
+
+    /// <summary>Bytes of packed matrix data (everything but the small fp32 vectors).</summary>
+    public long MatrixBytes => _arena.Length;
+
+    /// <summary>The element type shared by every matrix, or null when they differ (e.g. rwkv.cpp FP16 files).</summary>
+    public TensorDType? MatrixType { get; private set; }
+
+    /// <summary>
+    /// Bytes of weights a decoded token must read: every matrix except the embedding table, of which one row is read.
+    /// The memory-bandwidth floor of decoding is this divided by the bandwidth.
+    /// </summary>
+    public long BytesReadPerToken { get; private set; }
+
+    /// <summary>Opens a checkpoint file (any supported format), validates it and packs its weights.</summary>
+    /// <exception cref="RwkvFormatException">The file cannot be parsed.</exception>
+    /// <exception cref="RwkvShapeException">The tensors do not form a valid RWKV-7 model.</exception>
+    public static RwkvWeights Load(string path, WeightLoadOptions? options = null)
+    {
+        using Checkpoint checkpoint = Checkpoint.Open(path);
+        return FromCheckpoint(checkpoint, options);
+    }
+
+    /// <summary>Validates and packs an opened checkpoint.</summary>
+    public static RwkvWeights FromCheckpoint(Checkpoint checkpoint, WeightLoadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        ModelShape shape = ShapeDetection.DetectAndValidate(checkpoint);
+        return Pack(shape, new CheckpointSource(checkpoint), options ?? new WeightLoadOptions(), checkpoint.FilePath, checkpoint.Format);
+    }
+
+    /// <summary>
+    /// Deterministic pseudo-random weights for <paramref name="shape"/> (for benchmarks and tests of shapes whose
+    /// checkpoints are not at hand). They exercise every kernel at full size but do not form a language model.
+    /// </summary>
+    public static RwkvWeights CreateSynthetic(ModelShape shape, TensorDType matrixType = TensorDType.BF16, ulong seed = 1)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        if (shape.HeadSize != ModelShape.SupportedHeadSize || shape.Embedding % shape.HeadSize != 0)
+        {
+            throw new ArgumentException($"Unsupported shape {shape}: head size must be 64 and divide the embedding.", nameof(shape));
+        }
+
+        return Pack(shape, new SyntheticSource(matrixType, seed), new WeightLoadOptions(), $"synthetic {matrixType.DisplayName()} weights (seed {seed})", null);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _arena.Dispose();
+
+    private static RwkvWeights Pack(ModelShape shape, ITensorSource source, WeightLoadOptions options, string description, CheckpointFormat? format)
+    {
+        List<CanonicalTensor> tensors = CanonicalTensors.For(shape).ToList();
+
+        // Plan the arena: every matrix at a 64-byte aligned offset, in the target element type.
+        long arenaBytes = 0;
+        var offsets = new Dictionary<string, long>(StringComparer.Ordinal);
+        TensorDType? common = null;
+        bool mixed = false;
+        long totalSourceBytes = 0;
+        foreach (CanonicalTensor t in tensors)
+        {
+            totalSourceBytes += t.ElementCount * source.TypeOf(t).SizeInBytes();
+            if (t.Role == TensorRole.Vector)
+            {
+                continue;
+            }
+
+            TensorDType type = options.MatrixType ?? source.TypeOf(t);
+            mixed |= common is { } c && c != type;
+            common ??= type;
+            offsets[t.Name] = arenaBytes;
+            arenaBytes += AlignUp(t.ElementCount * type.SizeInBytes());
+        }
+
+        var arena = new NativeBuffer(arenaBytes);
+        var weights = new RwkvWeights(shape, arena, description, format) { MatrixType = mixed ? null : common };
+        try
+        {
+            long done = 0;
+            byte[] scratch = [];
+            foreach (CanonicalTensor t in tensors)
+            {
+                TensorDType stored = source.TypeOf(t);
+                int sourceBytes = checked((int)(t.ElementCount * stored.SizeInBytes()));
+                if (t.Role == TensorRole.Vector)
+                {
+                    if (scratch.Length < sourceBytes)
+                    {
+                        scratch = new byte[sourceBytes];
+                    }
+
+                    source.Read(t, scratch.AsSpan(0, sourceBytes));
+                    float[] values = new float[t.ElementCount];
+                    Convert(scratch.AsSpan(0, sourceBytes), stored, MemoryMarshal.AsBytes(values.AsSpan()), TensorDType.F32);
+                    weights.Assign(t.Name, values);
+                }
+                else
+                {
+                    TensorDType target = options.MatrixType ?? stored;
+                    byte* slot = arena.Pointer + offsets[t.Name];
+                    int rows = t.Shape[0], cols = t.Shape[1];
+                    int targetBytes = checked((int)(t.ElementCount * target.SizeInBytes()));
+                    var destination = new Span<byte>(slot, targetBytes);
+                    if (t.Role == TensorRole.Linear && target == stored)
+                    {
+                        source.Read(t, destination);
+                    }
+                    else
+                    {
+                        if (scratch.Length < sourceBytes)
+                        {
+                            scratch = new byte[sourceBytes];
+                        }
+
+                        source.Read(t, scratch.AsSpan(0, sourceBytes));
+                        if (t.Role == TensorRole.LoraFactor)
+                        {
+                            // Canonical (in, out) used as x·A becomes (out, in) used as A^T·x.
+                            TransposeConvert(scratch.AsSpan(0, sourceBytes), stored, rows, cols, destination, target);
+                            (rows, cols) = (cols, rows);
+                        }
+                        else
+                        {
+                            Convert(scratch.AsSpan(0, sourceBytes), stored, destination, target);
+                        }
+                    }
+
+                    weights.Assign(t.Name, new WeightMatrix(slot, rows, cols, target));
+                }
+
+                done += sourceBytes;
+                options.Progress?.Report(totalSourceBytes == 0 ? 1 : (double)done / totalSourceBytes);
+            }
+
+            weights.BytesReadPerToken = arenaBytes - weights.Embedding.ByteLength + (weights.Embedding.ByteLength / shape.Vocab);
+            return weights;
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+    }
+
+    private void Assign(string name, float[] v)
+    {
+        switch (name)
+        {
+            case "blocks.0.ln0.weight": Ln0Weight = v; return;
+            case "blocks.0.ln0.bias": Ln0Bias = v; return;
+            case "ln_out.weight": LnOutWeight = v; return;
+            case "ln_out.bias": LnOutBias = v; return;
+        }
+
+        (LayerWeights layer, string field) = Split(name);
+        switch (field)
+        {
+            case "ln1.weight": layer.Ln1Weight = v; break;
+            case "ln1.bias": layer.Ln1Bias = v; break;
+            case "ln2.weight": layer.Ln2Weight = v; break;
+            case "ln2.bias": layer.Ln2Bias = v; break;
+            case "att.x_r": layer.MixR = v; break;
+            case "att.x_w": layer.MixW = v; break;
+            case "att.x_k": layer.MixK = v; break;
+            case "att.x_v": layer.MixV = v; break;
+            case "att.x_a": layer.MixA = v; break;
+            case "att.x_g": layer.MixG = v; break;
+            case "att.w0": layer.DecayBias = v; break;
+            case "att.a0": layer.IclrBias = v; break;
+            case "att.v0": layer.ValueBias = v; break;
+            case "att.k_k": layer.KeyK = v; break;
+            case "att.k_a": layer.KeyA = v; break;
+            case "att.r_k": layer.BonusRK = v; break;
+            case "att.ln_x.weight": layer.LnXWeight = v; break;
+            case "att.ln_x.bias": layer.LnXBias = v; break;
+            case "ffn.x_k": layer.FfnMixK = v; break;
+            default: throw new InvalidOperationException($"No slot for vector {name}.");
+        }
+    }
+
+    private void Assign(string name, WeightMatrix m)
+    {
+        switch (name)
+        {
+            case "emb.weight": Embedding = m; return;
+            case "head.weight": Head = m; return;
+        }
+
+        (LayerWeights layer, string field) = Split(name);
+        switch (field)
+        {
+            case "att.w1": layer.DecayDown = m; break;
+            case "att.w2": layer.DecayUp = m; break;
+            case "att.a1": layer.IclrDown = m; break;
+            case "att.a2": layer.IclrUp = m; break;
+            case "att.v1": layer.ValueDown = m; break;
+            case "att.v2": layer.ValueUp = m; break;
+            case "att.g1": layer.GateDown = m; break;
+            case "att.g2": layer.GateUp = m; break;
+            case "att.receptance.weight": layer.Receptance = m; break;
+            case "att.key.weight": layer.Key = m; break;
+            case "att.value.weight": layer.Value = m; break;
+            case "att.output.weight": layer.Output = m; break;
+            case "ffn.key.weight": layer.FfnKey = m; break;
+            case "ffn.value.weight": layer.FfnValue = m; break;
+            default: throw new InvalidOperationException($"No slot for matrix {name}.");
+        }
+    }
+
+    private (LayerWeights Layer, string Field) Split(string name)
+    {
+        // "blocks.{i}.{field}"
+        int dot = name.IndexOf('.', 7);
+        int index = int.Parse(name.AsSpan(7, dot - 7), System.Globalization.CultureInfo.InvariantCulture);
+        return (Layers[index], name[(dot + 1)..]);
+    }
+
+    private static long AlignUp(long bytes) => (bytes + NativeBuffer.Alignment - 1) & ~(long)(NativeBuffer.Alignment - 1);
+
+    private static float Read(ReadOnlySpan<byte> data, TensorDType type, int index) => type switch
+    {
+        TensorDType.F32 => MemoryMarshal.Cast<byte, float>(data)[index],
+        TensorDType.BF16 => BFloat16Conversions.ToSingle(MemoryMarshal.Cast<byte, ushort>(data)[index]),
+        _ => (float)MemoryMarshal.Cast<byte, Half>(data)[index],
+    };
+
+    private static void Write(Span<byte> data, TensorDType type, int index, float value)
+    {
+        switch (type)
+        {
+            case TensorDType.F32: MemoryMarshal.Cast<byte, float>(data)[index] = value; break;
+            case TensorDType.BF16: MemoryMarshal.Cast<byte, ushort>(data)[index] = BFloat16Conversions.FromSingle(value); break;
+            default: MemoryMarshal.Cast<byte, Half>(data)[index] = (Half)value; break;
+        }
+    }
+
+    private static void Convert(ReadOnlySpan<byte> source, TensorDType from, Span<byte> destination, TensorDType to)
+    {
+        if (from == to)
+        {
+            source.CopyTo(destination);
+            return;
+        }
+
+        int count = source.Length / from.SizeInBytes();
+        for (int i = 0; i < count; i++)
+        {
+            Write(destination, to, i, Read(source, from, i));
+        }
+    }
+
+    private static void TransposeConvert(ReadOnlySpan<byte> source, TensorDType from, int rows, int cols, Span<byte> destination, TensorDType to)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < cols; c++)
+            {
+                Write(destination, to, (c * rows) + r, Read(source, from, (r * cols) + c));
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+using Rwkv7.Gen.Loading;
+
+namespace Rwkv7.Gen.Weights;
+
+/// <summary>
+/// A packed weight matrix in compute layout: <see cref="Rows"/> outputs by <see cref="Cols"/> inputs, row-major,
+/// so that y = W·x reads each row contiguously. Elements keep the checkpoint's precision. The memory belongs to
+/// the <see cref="RwkvWeights"/> it came from.
+/// </summary>
+public readonly unsafe struct WeightMatrix
+{
+    private readonly byte* _data;
+
+    internal WeightMatrix(byte* data, int rows, int cols, TensorDType type)
+    {
+        _data = data;
+        Rows = rows;
+        Cols = cols;
+        Type = type;
+    }
+
+    /// <summary>Number of outputs.</summary>
+    public int Rows { get; }
+
+    /// <summary>Number of inputs (row length).</summary>
+    public int Cols { get; }
+
+    /// <summary>Element type.</summary>
+    public TensorDType Type { get; }
+
+    /// <summary>True for the default value (a matrix the model does not have, such as layer 0's value LoRA).</summary>
+    public bool IsEmpty => _data == null;
+
+    /// <summary>Address of the first element (64-byte aligned).</summary>
+    public nint Address => (nint)_data;
+
+    /// <summary>Bytes occupied.</summary>
+    public long ByteLength => (long)Rows * Cols * Type.SizeInBytes();
+
+    /// <summary>Row <paramref name="row"/> of an fp32 matrix.</summary>
+    public ReadOnlySpan<float> RowF32(int row)
+    {
+        CheckRow(row, TensorDType.F32);
+        return new ReadOnlySpan<float>(_data + ((long)row * Cols * sizeof(float)), Cols);
+    }
+
+    /// <summary>Row <paramref name="row"/> of a bf16 matrix, as raw 16-bit patterns.</summary>
+    public ReadOnlySpan<ushort> RowBF16(int row)
+    {
+        CheckRow(row, TensorDType.BF16);
+        return new ReadOnlySpan<ushort>(_data + ((long)row * Cols * sizeof(ushort)), Cols);
+    }
+
+    /// <summary>Row <paramref name="row"/> of an fp16 matrix.</summary>
+    public ReadOnlySpan<Half> RowF16(int row)
+    {
+        CheckRow(row, TensorDType.F16);
+        return new ReadOnlySpan<Half>(_data + ((long)row * Cols * sizeof(Half)), Cols);
+    }
+
+    /// <summary>Converts row <paramref name="row"/> to fp32, whatever the stored type.</summary>
+    public void ReadRow(int row, Span<float> destination)
+    {
+        switch (Type)
+        {
+            case TensorDType.F32:
+                RowF32(row).CopyTo(destination);
+                break;
+            case TensorDType.BF16:
+                BFloat16Conversions.ToSingle(RowBF16(row), destination);
+                break;
+            case TensorDType.F16:
+                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(RowF16(row), destination);
+                break;
+            default:
+                throw new InvalidOperationException($"Unknown weight type {Type}.");
+        }
+    }
+
+    private void CheckRow(int row, TensorDType expected)
+    {
+        if (Type != expected)
+        {
+            throw new InvalidOperationException($"Matrix holds {Type.DisplayName()}, not {expected.DisplayName()}.");
+        }
+
+        if ((uint)row >= (uint)Rows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(row), row, $"Matrix has {Rows} rows.");
+        }
+    }
+}
