@@ -58,6 +58,27 @@ public readonly unsafe struct WeightMatrix
         return new ReadOnlySpan<Half>(_data + ((long)row * Cols * sizeof(Half)), Cols);
     }
 
+    /// <summary>The whole fp32 matrix, row-major (for kernels).</summary>
+    public ReadOnlySpan<float> AsF32Span()
+    {
+        CheckType(TensorDType.F32);
+        return new ReadOnlySpan<float>(_data, checked(Rows * Cols));
+    }
+
+    /// <summary>The whole bf16 matrix as raw 16-bit patterns, row-major (for kernels).</summary>
+    public ReadOnlySpan<ushort> AsBF16Span()
+    {
+        CheckType(TensorDType.BF16);
+        return new ReadOnlySpan<ushort>(_data, checked(Rows * Cols));
+    }
+
+    /// <summary>The whole fp16 matrix, row-major (for kernels).</summary>
+    public ReadOnlySpan<Half> AsF16Span()
+    {
+        CheckType(TensorDType.F16);
+        return new ReadOnlySpan<Half>(_data, checked(Rows * Cols));
+    }
+
     /// <summary>Converts row <paramref name="row"/> to fp32, whatever the stored type.</summary>
     public void ReadRow(int row, Span<float> destination)
     {
@@ -77,12 +98,17 @@ public readonly unsafe struct WeightMatrix
         }
     }
 
-    private void CheckRow(int row, TensorDType expected)
+    private void CheckType(TensorDType expected)
     {
         if (Type != expected)
         {
             throw new InvalidOperationException($"Matrix holds {Type.DisplayName()}, not {expected.DisplayName()}.");
         }
+    }
+
+    private void CheckRow(int row, TensorDType expected)
+    {
+        CheckType(expected);
 
         if ((uint)row >= (uint)Rows)
         {

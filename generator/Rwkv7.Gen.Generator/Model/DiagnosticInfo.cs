@@ -1,0 +1,25 @@
+using System;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
+
+namespace Rwkv7.Gen.Generator.Model
+{
+    /// <summary>
+    /// A diagnostic as plain, equatable data: the descriptor's id, its message argument and a location rebuilt from
+    /// file path and span when it is reported (no syntax tree is held).
+    /// </summary>
+    internal sealed record DiagnosticInfo(string Id, string Message, string FilePath, int Start, int Length, int Line, int Column)
+    {
+        public Diagnostic ToDiagnostic()
+        {
+            DiagnosticDescriptor descriptor = DiagnosticDescriptors.ById(Id);
+            var position = new LinePosition(Line, Column);
+            Location location = Location.Create(
+                FilePath, new TextSpan(Start, Length), new LinePositionSpan(position, new LinePosition(Line, Column + Length)));
+            return Diagnostic.Create(descriptor, location, Message);
+        }
+    }
+
+    /// <summary>The result of parsing one shape file: a spec when it is valid, and the diagnostics it raised.</summary>
+    internal sealed record ParsedShapeFile(string FilePath, ShapeSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+}

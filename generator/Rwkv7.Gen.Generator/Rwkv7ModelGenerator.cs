@@ -1,0 +1,149 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.IO;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
+using Rwkv7.Gen.Generator.Emit;
+using Rwkv7.Gen.Generator.Model;
+using Rwkv7.Gen.Shapes;
+
+namespace Rwkv7.Gen.Generator
+{
+    /// <summary>
+    /// Turns every <c>*.rwkv7</c> shape file among a project's AdditionalFiles into a model type whose kernels are
+    /// specialized for that shape's layer widths.
+    /// </summary>
+    /// <remarks>
+    /// Pipeline: shape files → parse each (<see cref="TrackingNames.ParsedShapes"/>) → gather all, to detect two files
+    /// claiming one model (<see cref="TrackingNames.AllShapes"/>) → valid, unique specs (<see cref="TrackingNames.ValidShapes"/>)
+    /// → one source file each. Parsing is per file, so editing one shape file re-parses only that file, and a
+    /// comment-only edit yields an equal spec, leaving the emitted source cached.
+    /// </remarks>
+    [Generator(LanguageNames.CSharp)]
+    public sealed partial class Rwkv7ModelGenerator : IIncrementalGenerator
+    {
+        /// <summary>File extension of shape files.</summary>
+        public const string ShapeFileExtension = ".rwkv7";
+
+        /// <summary>Names of the pipeline steps, for tests of incremental caching.</summary>
+        public static class TrackingNames
+        {
+            public const string ShapeFiles = nameof(ShapeFiles);
+            public const string ParsedShapes = nameof(ParsedShapes);
+            public const string AllShapes = nameof(AllShapes);
+            public const string ValidShapes = nameof(ValidShapes);
+            public const string Diagnostics = nameof(Diagnostics);
+        }
+
+        /// <inheritdoc />
+        public void Initialize(IncrementalGeneratorInitializationContext context)
+        {
+            IncrementalValuesProvider<AdditionalText> files = context.AdditionalTextsProvider
+                .Where(static f => f.Path.EndsWith(ShapeFileExtension, StringComparison.OrdinalIgnoreCase))
+                .WithTrackingName(TrackingNames.ShapeFiles);
+
+            IncrementalValuesProvider<ParsedShapeFile> parsed = files
+                .Select(static (file, ct) => Parse(file, ct))
+                .WithTrackingName(TrackingNames.ParsedShapes);
+
+            IncrementalValueProvider<EquatableArray<ParsedShapeFile>> all = parsed
+                .Collect()
+                .Select(static (items, _) => SortByPath(items))
+                .WithTrackingName(TrackingNames.AllShapes);
+
+            IncrementalValuesProvider<ShapeSpec> valid = all
+                .SelectMany(static (items, _) => ValidUniqueSpecs(items, null))
+                .WithTrackingName(TrackingNames.ValidShapes);
+
+            IncrementalValueProvider<EquatableArray<DiagnosticInfo>> diagnostics = all
+                .Select(static (items, _) => CollectDiagnostics(items))
+                .WithTrackingName(TrackingNames.Diagnostics);
+
+            context.RegisterSourceOutput(diagnostics, static (spc, items) =>
+            {
+                foreach (DiagnosticInfo d in items)
+                {
+                    spc.ReportDiagnostic(d.ToDiagnostic());
+                }
+            });
+
+            context.RegisterSourceOutput(valid, static (spc, spec) =>
+                spc.AddSource(spec.TypeName + ".g.cs", SourceText.From(ModelEmitter.Emit(spec), System.Text.Encoding.UTF8)));
+        }
+
+        private static ParsedShapeFile Parse(AdditionalText file, CancellationToken cancellationToken)
+        {
+            SourceText? text = file.GetText(cancellationToken);
+            string fileName = Path.GetFileName(file.Path);
+            ShapeFile shape = ShapeFileParser.Parse(text?.ToString() ?? "");
+            var diagnostics = new List<DiagnosticInfo>();
+            foreach (ShapeFileError e in shape.Errors)
+            {
+                diagnostics.Add(new DiagnosticInfo(
+                    DiagnosticDescriptors.For(e.Kind).Id, $"{fileName}: {e.Message}", file.Path, e.Start, e.Length, e.Line, e.Column));
+            }
+
+            ShapeSpec? spec = shape.IsValid
+                ? new ShapeSpec(
+                    fileName, shape.Model, shape.Namespace, shape.TypeName, shape.Layers, shape.Embedding, shape.HeadSize,
+                    shape.Vocab, shape.Ffn, shape.DecayRank, shape.IclrRank, shape.ValueRank, shape.GateRank)
+                : null;
+            return new ParsedShapeFile(file.Path, spec, diagnostics.ToEquatableArray());
+        }
+
+        private static EquatableArray<ParsedShapeFile> SortByPath(ImmutableArray<ParsedShapeFile> items)
+        {
+            var list = new List<ParsedShapeFile>(items);
+            list.Sort(static (a, b) => string.CompareOrdinal(a.FilePath, b.FilePath));
+            return list.ToEquatableArray();
+        }
+
+        /// <summary>
+        /// Valid specs, skipping any whose model name or type name was already claimed by an earlier file (in path
+        /// order); each skipped file gets a diagnostic in <paramref name="duplicates"/> when it is not null.
+        /// </summary>
+        private static ImmutableArray<ShapeSpec> ValidUniqueSpecs(EquatableArray<ParsedShapeFile> items, List<DiagnosticInfo>? duplicates)
+        {
+            var result = ImmutableArray.CreateBuilder<ShapeSpec>();
+            var models = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            var types = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (ParsedShapeFile item in items)
+            {
+                if (item.Spec is not { } spec)
+                {
+                    continue;
+                }
+
+                string? clash = models.TryGetValue(spec.Model, out string? other) ? $"model name '{spec.Model}' is already declared by {other}"
+                    : types.TryGetValue(spec.FullTypeName, out other) ? $"type '{spec.FullTypeName}' is already generated from {other}"
+                    : null;
+                if (clash is not null)
+                {
+                    duplicates?.Add(new DiagnosticInfo(
+                        DiagnosticDescriptors.DuplicateModel.Id, $"{spec.FileName}: {clash}; no code is generated for this file", item.FilePath, 0, 0, 0, 0));
+                    continue;
+                }
+
+                models[spec.Model] = spec.FileName;
+                types[spec.FullTypeName] = spec.FileName;
+                result.Add(spec);
+            }
+
+            return result.ToImmutable();
+        }
+
+        private static EquatableArray<DiagnosticInfo> CollectDiagnostics(EquatableArray<ParsedShapeFile> items)
+        {
+            var all = new List<DiagnosticInfo>();
+            foreach (ParsedShapeFile item in items)
+            {
+                all.AddRange(item.Diagnostics);
+            }
+
+            ValidUniqueSpecs(items, all);
+            return all.ToEquatableArray();
+        }
+    }
+}

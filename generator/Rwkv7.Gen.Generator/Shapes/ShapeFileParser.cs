@@ -1,0 +1,430 @@
+// Shared by the source generator (netstandard2.0) and the runtime (net10.0), so that both read shape files
+// the same way: keep this file free of APIs the two do not share.
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+
+namespace Rwkv7.Gen.Shapes
+{
+    /// <summary>The kinds of mistake a shape file can contain; each maps to one diagnostic id.</summary>
+    internal enum ShapeFileErrorKind
+    {
+        /// <summary>A line that is neither blank, a comment, nor <c>key = value</c>.</summary>
+        MalformedLine,
+
+        /// <summary>A key the format does not define.</summary>
+        UnknownKey,
+
+        /// <summary>A key given twice.</summary>
+        DuplicateKey,
+
+        /// <summary>A required key is absent.</summary>
+        MissingKey,
+
+        /// <summary>A number that is not a positive integer within its key's limit.</summary>
+        NotPositiveInteger,
+
+        /// <summary>A head size other than 64.</summary>
+        UnsupportedHeadSize,
+
+        /// <summary>An embedding width that is not a multiple of the head size.</summary>
+        EmbeddingNotMultipleOfHeadSize,
+
+        /// <summary>An FFN width or LoRA rank that is not a multiple of the kernels' step (32).</summary>
+        NotMultipleOfStep,
+
+        /// <summary>A model, type or namespace name that is not valid.</summary>
+        InvalidName,
+    }
+
+    /// <summary>One mistake, with its position (0-based line and column, absolute character offset and length).</summary>
+    internal sealed class ShapeFileError
+    {
+        public ShapeFileError(ShapeFileErrorKind kind, string message, int line, int column, int start, int length)
+        {
+            Kind = kind;
+            Message = message;
+            Line = line;
+            Column = column;
+            Start = start;
+            Length = length;
+        }
+
+        public ShapeFileErrorKind Kind { get; }
+
+        public string Message { get; }
+
+        public int Line { get; }
+
+        public int Column { get; }
+
+        public int Start { get; }
+
+        public int Length { get; }
+
+        public override string ToString() => $"({Line + 1},{Column + 1}): {Message}";
+    }
+
+    /// <summary>The content of a shape file. Numbers are 0 when absent or invalid; check <see cref="Errors"/> first.</summary>
+    internal sealed class ShapeFile
+    {
+        public string Model { get; set; } = "";
+
+        /// <summary>The generated type's name: from the <c>type</c> key, or derived from the model name.</summary>
+        public string TypeName { get; set; } = "";
+
+        public string Namespace { get; set; } = ShapeFileParser.DefaultNamespace;
+
+        public int Layers { get; set; }
+
+        public int Embedding { get; set; }
+
+        public int HeadSize { get; set; }
+
+        public int Vocab { get; set; }
+
+        public int Ffn { get; set; }
+
+        public int DecayRank { get; set; }
+
+        public int IclrRank { get; set; }
+
+        public int ValueRank { get; set; }
+
+        public int GateRank { get; set; }
+
+        public List<ShapeFileError> Errors { get; } = new List<ShapeFileError>();
+
+        public bool IsValid => Errors.Count == 0;
+    }
+
+    /// <summary>
+    /// Parses the shape-file format specified in <c>shapes/README.md</c>: UTF-8 text, one <c>key = value</c> per
+    /// line, <c>#</c> starts a comment, blank lines ignored, keys lowercase.
+    /// </summary>
+    internal static class ShapeFileParser
+    {
+        /// <summary>Namespace of generated types when the file names none.</summary>
+        public const string DefaultNamespace = "Rwkv7.Gen.Models";
+
+        /// <summary>The only head size the kernels are written for.</summary>
+        public const int HeadSize = 64;
+
+        /// <summary>FFN widths and LoRA ranks must be multiples of this: one bf16 step of the widest kernels.</summary>
+        public const int KernelStep = 32;
+
+        private static readonly string[] NumberKeys =
+        {
+            "layers", "embedding", "head_size", "vocab", "ffn", "decay_rank", "iclr_rank", "value_rank", "gate_rank",
+        };
+
+        private static readonly string[] NameKeys = { "model", "type", "namespace" };
+
+        /// <summary>Largest value accepted for each numeric key (far above any released model; rules out absurd input).</summary>
+        private static int Limit(string key)
+        {
+            switch (key)
+            {
+                case "layers": return 4096;
+                case "embedding": return 65536;
+                case "vocab": return 16777216;
+                case "ffn": return 262144;
+                case "head_size": return 4096;
+                default: return 8192; // LoRA ranks
+            }
+        }
+
+        public static ShapeFile Parse(string text)
+        {
+            var file = new ShapeFile();
+            var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+            var positions = new Dictionary<string, (int Line, int Column, int Start, int Length)>(StringComparer.Ordinal);
+            int lineNumber = 0;
+            int lineStart = 0;
+            while (lineStart <= text.Length)
+            {
+                int lineEnd = text.IndexOf('\n', lineStart);
+                if (lineEnd < 0)
+                {
+                    lineEnd = text.Length;
+                }
+
+                ParseLine(file, text, lineStart, lineEnd, lineNumber, seen, positions);
+                lineNumber++;
+                lineStart = lineEnd + 1;
+            }
+
+            foreach (string key in new[] { "model" }.Concat(NumberKeys))
+            {
+                if (!seen.ContainsKey(key))
+                {
+                    file.Errors.Add(new ShapeFileError(
+                        ShapeFileErrorKind.MissingKey, $"required key '{key}' is missing", 0, 0, 0, 0));
+                }
+            }
+
+            CheckConstraints(file, positions);
+            if (file.TypeName.Length == 0 && file.Model.Length > 0)
+            {
+                file.TypeName = DeriveTypeName(file.Model);
+            }
+
+            return file;
+        }
+
+        /// <summary>A C# type name for a model name: non-identifier characters become '_', a leading digit gets '_'.</summary>
+        public static string DeriveTypeName(string model)
+        {
+            var chars = new char[model.Length];
+            for (int i = 0; i < model.Length; i++)
+            {
+                char c = model[i];
+                chars[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? c : '_';
+            }
+
+            string name = new string(chars);
+            if (name.Length > 0 && char.IsLetter(name[0]))
+            {
+                name = char.ToUpperInvariant(name[0]) + name.Substring(1);
+            }
+
+            return name.Length > 0 && char.IsDigit(name[0]) ? "_" + name : name;
+        }
+
+        private static void ParseLine(
+            ShapeFile file, string text, int start, int end, int lineNumber,
+            Dictionary<string, int> seen, Dictionary<string, (int, int, int, int)> positions)
+        {
+            int contentEnd = end;
+            int hash = text.IndexOf('#', start, end - start);
+            if (hash >= 0)
+            {
+                contentEnd = hash;
+            }
+
+            int s = start;
+            while (s < contentEnd && char.IsWhiteSpace(text[s]))
+            {
+                s++;
+            }
+
+            int e = contentEnd;
+            while (e > s && char.IsWhiteSpace(text[e - 1]))
+            {
+                e--;
+            }
+
+            if (s == e)
+            {
+                return; // blank or comment-only line
+            }
+
+            int eq = text.IndexOf('=', s, e - s);
+            if (eq < 0)
+            {
+                file.Errors.Add(new ShapeFileError(
+                    ShapeFileErrorKind.MalformedLine,
+                    $"expected 'key = value', found '{text.Substring(s, e - s)}'",
+                    lineNumber, s - start, s, e - s));
+                return;
+            }
+
+            int keyEnd = eq;
+            while (keyEnd > s && char.IsWhiteSpace(text[keyEnd - 1]))
+            {
+                keyEnd--;
+            }
+
+            int valueStart = eq + 1;
+            while (valueStart < e && char.IsWhiteSpace(text[valueStart]))
+            {
+                valueStart++;
+            }
+
+            string key = text.Substring(s, keyEnd - s);
+            string value = text.Substring(valueStart, e - valueStart);
+            int keyColumn = s - start;
+            if (Array.IndexOf(NumberKeys, key) < 0 && Array.IndexOf(NameKeys, key) < 0)
+            {
+                file.Errors.Add(new ShapeFileError(
+                    ShapeFileErrorKind.UnknownKey,
+                    $"unknown key '{key}' (known keys: {string.Join(", ", NameKeys)}, {string.Join(", ", NumberKeys)})",
+                    lineNumber, keyColumn, s, key.Length));
+                return;
+            }
+
+            if (seen.TryGetValue(key, out int firstLine))
+            {
+                file.Errors.Add(new ShapeFileError(
+                    ShapeFileErrorKind.DuplicateKey,
+                    $"key '{key}' is already set on line {firstLine + 1}",
+                    lineNumber, keyColumn, s, key.Length));
+                return;
+            }
+
+            seen[key] = lineNumber;
+            int valueColumn = valueStart - start;
+            positions[key] = (lineNumber, valueColumn, valueStart, value.Length);
+            if (Array.IndexOf(NameKeys, key) >= 0)
+            {
+                SetName(file, key, value, lineNumber, valueColumn, valueStart);
+                return;
+            }
+
+            string digits = value.Replace("_", "");
+            int limit = Limit(key);
+            if (digits.Length == 0 || digits.Length > 9 || !IsDigits(digits)
+                || !int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out int number)
+                || number <= 0 || number > limit)
+            {
+                file.Errors.Add(new ShapeFileError(
+                    ShapeFileErrorKind.NotPositiveInteger,
+                    $"'{key}' must be a positive integer no larger than {limit.ToString(CultureInfo.InvariantCulture)}, found '{value}'",
+                    lineNumber, valueColumn, valueStart, Math.Max(value.Length, 1)));
+                return;
+            }
+
+            switch (key)
+            {
+                case "layers": file.Layers = number; break;
+                case "embedding": file.Embedding = number; break;
+                case "head_size": file.HeadSize = number; break;
+                case "vocab": file.Vocab = number; break;
+                case "ffn": file.Ffn = number; break;
+                case "decay_rank": file.DecayRank = number; break;
+                case "iclr_rank": file.IclrRank = number; break;
+                case "value_rank": file.ValueRank = number; break;
+                case "gate_rank": file.GateRank = number; break;
+            }
+        }
+
+        private static void SetName(ShapeFile file, string key, string value, int line, int column, int start)
+        {
+            bool valid;
+            switch (key)
+            {
+                case "model":
+                    valid = IsModelName(value);
+                    if (valid)
+                    {
+                        file.Model = value;
+                    }
+
+                    break;
+                case "type":
+                    valid = IsIdentifier(value);
+                    if (valid)
+                    {
+                        file.TypeName = value;
+                    }
+
+                    break;
+                default:
+                    valid = value.Length > 0 && Array.TrueForAll(value.Split('.'), IsIdentifier);
+                    if (valid)
+                    {
+                        file.Namespace = value;
+                    }
+
+                    break;
+            }
+
+            if (!valid)
+            {
+                string rule = key == "model"
+                    ? "letters, digits, '.', '-' and '_', starting with a letter or digit"
+                    : key == "type" ? "a C# identifier" : "dot-separated C# identifiers";
+                file.Errors.Add(new ShapeFileError(
+                    ShapeFileErrorKind.InvalidName, $"'{key}' must be {rule}, found '{value}'", line, column, start, Math.Max(value.Length, 1)));
+            }
+        }
+
+        private static void CheckConstraints(ShapeFile file, Dictionary<string, (int Line, int Column, int Start, int Length)> positions)
+        {
+            if (file.HeadSize != 0 && file.HeadSize != HeadSize)
+            {
+                Add(file, positions, "head_size", ShapeFileErrorKind.UnsupportedHeadSize,
+                    $"head size {file.HeadSize} is not supported: every RWKV-7 release uses 64, the only size the kernels are written for");
+            }
+
+            if (file.Embedding != 0 && file.Embedding % HeadSize != 0)
+            {
+                Add(file, positions, "embedding", ShapeFileErrorKind.EmbeddingNotMultipleOfHeadSize,
+                    $"embedding {file.Embedding} is not a multiple of the head size {HeadSize}");
+            }
+
+            CheckStep(file, positions, "ffn", file.Ffn);
+            CheckStep(file, positions, "decay_rank", file.DecayRank);
+            CheckStep(file, positions, "iclr_rank", file.IclrRank);
+            CheckStep(file, positions, "value_rank", file.ValueRank);
+            CheckStep(file, positions, "gate_rank", file.GateRank);
+        }
+
+        private static void CheckStep(ShapeFile file, Dictionary<string, (int, int, int, int)> positions, string key, int value)
+        {
+            if (value != 0 && value % KernelStep != 0)
+            {
+                Add(file, positions, key, ShapeFileErrorKind.NotMultipleOfStep,
+                    $"'{key}' = {value} is not a multiple of {KernelStep}, the step of the matrix kernels (every released model's widths are)");
+            }
+        }
+
+        private static void Add(
+            ShapeFile file, Dictionary<string, (int Line, int Column, int Start, int Length)> positions, string key, ShapeFileErrorKind kind, string message)
+        {
+            (int line, int column, int start, int length) = positions[key];
+            file.Errors.Add(new ShapeFileError(kind, message, line, column, start, length));
+        }
+
+        private static bool IsDigits(string s)
+        {
+            foreach (char c in s)
+            {
+                if (c < '0' || c > '9')
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        private static bool IsModelName(string s)
+        {
+            if (s.Length == 0 || !char.IsLetterOrDigit(s[0]))
+            {
+                return false;
+            }
+
+            foreach (char c in s)
+            {
+                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+                if (!ok)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        private static bool IsIdentifier(string s)
+        {
+            if (s.Length == 0 || !(char.IsLetter(s[0]) || s[0] == '_'))
+            {
+                return false;
+            }
+
+            foreach (char c in s)
+            {
+                if (!(char.IsLetterOrDigit(c) || c == '_') || c > 127)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
+}

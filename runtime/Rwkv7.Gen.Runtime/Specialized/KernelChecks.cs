@@ -1,0 +1,40 @@
+using Rwkv7.Gen.Weights;
+
+namespace Rwkv7.Gen.Specialized;
+
+/// <summary>
+/// Argument checks done once per kernel call by generated code, before its unchecked inner loops: a wrong call
+/// fails with an exception instead of reading or writing out of bounds.
+/// </summary>
+public static class KernelChecks
+{
+    /// <summary>Checks a matrix product's operands: x [T][W.Cols], y [T][yStride], rows within W.</summary>
+    public static void MatMul(in WeightMatrix w, int xLength, int yLength, int tokens, int yStride, int rowStart, int rowEnd)
+    {
+        if (w.IsEmpty)
+        {
+            throw new ArgumentException("The weight matrix is empty.", nameof(w));
+        }
+
+        if (tokens < 0 || rowStart < 0 || rowEnd < rowStart || rowEnd > w.Rows || yStride < rowEnd)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(rowEnd), $"Invalid product: tokens {tokens}, rows [{rowStart}, {rowEnd}) of {w.Rows}, y stride {yStride}.");
+        }
+
+        if (tokens > 0 && ((long)tokens * w.Cols > xLength || ((long)(tokens - 1) * yStride) + rowEnd > yLength))
+        {
+            throw new ArgumentException(
+                $"Operands too short for {tokens} token(s): x has {xLength} floats (needs {(long)tokens * w.Cols}), y has {yLength}.");
+        }
+    }
+
+    /// <summary>Checks that a span has at least <paramref name="required"/> elements.</summary>
+    public static void Length(int actual, int required, string name)
+    {
+        if (actual < required)
+        {
+            throw new ArgumentException($"{name} has {actual} elements; the kernel needs {required}.", name);
+        }
+    }
+}

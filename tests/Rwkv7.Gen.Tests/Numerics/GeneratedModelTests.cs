@@ -1,0 +1,159 @@
+using Rwkv7.Gen.Loading;
+using Rwkv7.Gen.Tests.Generated;
+using Rwkv7.Gen.Tests.Infrastructure;
+using Rwkv7.Gen.Weights;
+
+namespace Rwkv7.Gen.Tests.Numerics;
+
+/// <summary>
+/// Differential tests of the generated models (tests/Rwkv7.Gen.Tests/Shapes/*.rwkv7): they must match the float64
+/// goldens within the runtime core's tolerance, and the reference engine within 1e-5 relative.
+/// </summary>
+public sealed class GeneratedModelTests
+{
+    /// <summary>Generated vs reference: max |Δ| ≤ 1e-5 × the reference row's (or state's) max |value|.</summary>
+    private const double RelativeToReference = 1e-5;
+
+    public static TheoryData<string> ModelFiles() => [.. ModelFiles(Models.TinyFiles), .. Models.Mh4Files];
+
+    // The F16 rwkv.cpp file runs generated models through the fp16 fallback product; keep it in the set.
+    private static IEnumerable<string> ModelFiles(string[] files) => files;
+
+    [Theory]
+    [MemberData(nameof(ModelFiles))]
+    public void Checkpoints_with_a_generated_shape_run_on_the_generated_model(string file)
+    {
+        using RwkvModel model = RwkvModel.Load(Fixtures.Path(file));
+        string expectedType = file.StartsWith("mh4", StringComparison.Ordinal) ? Mh4Model.GeneratedTypeName : TinyModel.GeneratedTypeName;
+        Assert.Equal("generated " + expectedType, model.EngineName);
+    }
+
+    [Theory]
+    [MemberData(nameof(ModelFiles))]
+    public void Serial_logits_and_state_match_goldens_and_reference(string file)
+    {
+        Goldens goldens = Goldens.For(file);
+        using RwkvWeights weights = RwkvWeights.Load(Fixtures.Path(file));
+        using RwkvModel generated = RwkvModel.Create(weights, EngineSelection.Generated);
+        using RwkvModel reference = RwkvModel.Create(weights, EngineSelection.Reference);
+        int v = weights.Shape.Vocab;
+
+        float[] gen = new float[goldens.Tokens.Length * v];
+        float[] refLogits = new float[goldens.Tokens.Length * v];
+        RwkvState genState = generated.CreateState();
+        RwkvState refState = reference.CreateState();
+        for (int t = 0; t < goldens.Tokens.Length; t++)
+        {
+            generated.Forward(goldens.Tokens[t], genState, gen.AsSpan(t * v, v));
+            reference.Forward(goldens.Tokens[t], refState, refLogits.AsSpan(t * v, v));
+        }
+
+        Tolerance.AssertLogitRows(goldens.Logits, gen, v, $"{file} generated serial");
+        goldens.AssertFinalState(genState, $"{file} generated serial");
+        AssertCloseToReference(refLogits, gen, v, $"{file} generated vs reference");
+        Tolerance.AssertState(refState.Data, genState.Data, $"{file} generated vs reference state", RelativeToReference);
+    }
+
+    [Theory]
+    [MemberData(nameof(ModelFiles))]
+    public void Sequence_mode_matches_goldens_and_serial_mode(string file)
+    {
+        Goldens goldens = Goldens.For(file);
+        using RwkvModel model = RwkvModel.Load(Fixtures.Path(file), new RwkvModelOptions { Engine = EngineSelection.Generated });
+        int v = model.Shape.Vocab;
+
+        RwkvState sequenceState = model.CreateState();
+        float[] sequence = new float[goldens.Tokens.Length * v];
+        model.ForwardAll(goldens.Tokens, sequenceState, sequence);
+        Tolerance.AssertLogitRows(goldens.Logits, sequence, v, $"{file} generated sequence");
+        goldens.AssertFinalState(sequenceState, $"{file} generated sequence");
+
+        RwkvState serialState = model.CreateState();
+        float[] serial = new float[goldens.Tokens.Length * v];
+        for (int t = 0; t < goldens.Tokens.Length; t++)
+        {
+            model.Forward(goldens.Tokens[t], serialState, serial.AsSpan(t * v, v));
+        }
+
+        Tolerance.AssertLogitRows(serial, sequence, v, $"{file} generated serial vs sequence");
+        Tolerance.AssertState(serialState.Data, sequenceState.Data, $"{file} generated serial vs sequence state");
+
+        // Last-row-only output over a sequence longer than one block of the orchestrator.
+        RwkvState longState = model.CreateState();
+        int[] longTokens = [.. goldens.Tokens, .. goldens.Tokens, .. goldens.Tokens];
+        Assert.True(longTokens.Length > Specialized.SpecializedModel<TinyModel.Kernels>.BlockTokens);
+        float[] last = new float[v];
+        model.Forward(longTokens, longState, last);
+        RwkvState stepState = model.CreateState();
+        float[] stepLogits = new float[v];
+        foreach (int token in longTokens)
+        {
+            model.Forward(token, stepState, stepLogits);
+        }
+
+        Tolerance.AssertLogitRows(stepLogits, last, v, $"{file} generated {longTokens.Length}-token prefill vs serial");
+    }
+
+    [Theory]
+    [InlineData(2, 1000)]
+    [InlineData(1, 256)]
+    [InlineData(5, 77)]
+    public void Depth_and_vocabulary_are_loop_bounds_not_specialized(int layers, int vocab)
+    {
+        // Tiny's layer widths with another depth and vocabulary (a pruned or fine-tuned model) still run generated.
+        ModelShape shape = TinyModel.DeclaredShape with { Layers = layers, Vocab = vocab };
+        foreach (TensorDType type in new[] { TensorDType.BF16, TensorDType.F32 })
+        {
+            using RwkvWeights weights = RwkvWeights.CreateSynthetic(shape, type, seed: 7);
+            using RwkvModel generated = RwkvModel.Create(weights);
+            using RwkvModel reference = RwkvModel.Create(weights, EngineSelection.Reference);
+            Assert.Equal("generated " + TinyModel.GeneratedTypeName, generated.EngineName);
+
+            int[] tokens = [0, 1, vocab - 1, vocab / 2, 3 % vocab];
+            float[] gen = new float[tokens.Length * vocab];
+            float[] refLogits = new float[tokens.Length * vocab];
+            generated.ForwardAll(tokens, generated.CreateState(), gen);
+            reference.ForwardAll(tokens, reference.CreateState(), refLogits);
+            AssertCloseToReference(refLogits, gen, vocab, $"synthetic {type} L{layers} V{vocab}");
+        }
+    }
+
+    [Fact]
+    public void Generated_models_register_themselves_without_reflection()
+    {
+        Assert.Contains(GeneratedModelRegistry.Models, m => m.TypeName == TinyModel.GeneratedTypeName);
+        Assert.Contains(GeneratedModelRegistry.Models, m => m.TypeName == Mh4Model.GeneratedTypeName);
+        Assert.Same(Mh4Model.Info, GeneratedModelRegistry.FindFor(Mh4Model.DeclaredShape with { Layers = 7, Vocab = 3 }));
+        Assert.Null(GeneratedModelRegistry.FindFor(Mh4Model.DeclaredShape with { Ffn = 2048 }));
+        Assert.Same(TinyModel.Info, GeneratedModelRegistry.FindByName("TINY-7v0-834k"));
+    }
+
+    [Fact]
+    public void A_shape_without_generated_model_runs_on_the_reference_engine_and_generated_is_refused()
+    {
+        ModelShape shape = new(Layers: 1, Embedding: 128, HeadSize: 64, Vocab: 50, Ffn: 512, DecayRank: 32, IclrRank: 32, ValueRank: 32, GateRank: 32);
+        using RwkvWeights weights = RwkvWeights.CreateSynthetic(shape);
+        using RwkvModel model = RwkvModel.Create(weights);
+        Assert.Equal("reference", model.EngineName);
+        RwkvException e = Assert.Throws<RwkvException>(() => RwkvModel.Create(weights, EngineSelection.Generated));
+        Assert.Contains("No generated model", e.Message);
+    }
+
+    private static void AssertCloseToReference(ReadOnlySpan<float> reference, ReadOnlySpan<float> actual, int vocab, string what)
+    {
+        for (int row = 0; row * vocab < reference.Length; row++)
+        {
+            ReadOnlySpan<float> e = reference.Slice(row * vocab, vocab);
+            double scale = 0;
+            foreach (float x in e)
+            {
+                scale = Math.Max(scale, Math.Abs(x));
+            }
+
+            double max = Tolerance.MaxAbsDiff(e, actual.Slice(row * vocab, vocab), out int at);
+            Assert.True(
+                max <= RelativeToReference * scale,
+                $"{what}: row {row} max |Δ| = {max:E3} at {at} exceeds {RelativeToReference:E0} × max |logit| {scale:E3}");
+        }
+    }
+}
