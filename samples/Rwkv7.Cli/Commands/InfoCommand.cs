@@ -1,0 +1,47 @@
+using System.Globalization;
+using System.Runtime.Intrinsics;
+using Rwkv7.Cli.CommandLine;
+using Rwkv7.Gen;
+using Rwkv7.Gen.Loading;
+
+namespace Rwkv7.Cli.Commands;
+
+/// <summary><c>rwkv7 info --model PATH</c>: what a checkpoint is and which engine runs it.</summary>
+internal static class InfoCommand
+{
+    public const string Usage = "info --model PATH [--engine auto|reference|generated]";
+
+    public static int Run(CommandArguments args, TextWriter output)
+    {
+        using RwkvModel model = ModelOptions.Load(args);
+        args.EnsureAllUsed();
+        ModelShape s = model.Shape;
+        CultureInfo c = CultureInfo.InvariantCulture;
+        output.WriteLine($"file        {model.Weights.Source}");
+        output.WriteLine($"format      {FormatName(model.Weights.Format)}");
+        output.WriteLine($"precision   {(model.Weights.MatrixType?.DisplayName() ?? "mixed")} matrices, fp32 vectors, fp32 accumulation");
+        output.WriteLine($"shape       {s.Layers} layers, embedding {s.Embedding} ({s.Heads} heads of {s.HeadSize}), vocabulary {s.Vocab}, FFN {s.Ffn}");
+        output.WriteLine($"lora ranks  decay {s.DecayRank}, iclr {s.IclrRank}, value {s.ValueRank}, gate {s.GateRank}");
+        output.WriteLine(string.Format(c, "parameters  {0:N0} ({1:0.###} B)", s.ParameterCount, s.ParameterCount / 1e9));
+        output.WriteLine(string.Format(c, "memory      {0:0.0} MiB of matrices; {1:0.0} MiB read per decoded token", model.Weights.MatrixBytes / 1048576.0, model.Weights.BytesReadPerToken / 1048576.0));
+        output.WriteLine(string.Format(c, "state       {0:0.0} KiB per sequence", s.StateFloatsPerLayer * 4.0 * s.Layers / 1024));
+        output.WriteLine($"engine      {model.EngineName}");
+        output.WriteLine($"vectors     {VectorWidth()}");
+        return 0;
+    }
+
+    /// <summary>The widest SIMD width the kernels will use on this machine, as the generated code selects it.</summary>
+    public static string VectorWidth() =>
+        Vector512.IsHardwareAccelerated ? "Vector512 (512-bit, 16 floats)"
+        : Vector256.IsHardwareAccelerated ? "Vector256 (256-bit, 8 floats)"
+        : Vector128.IsHardwareAccelerated ? "Vector128 (128-bit, 4 floats)"
+        : "scalar (no hardware vectors)";
+
+    private static string FormatName(CheckpointFormat? format) => format switch
+    {
+        CheckpointFormat.PyTorch => "PyTorch .pth",
+        CheckpointFormat.Safetensors => "safetensors",
+        CheckpointFormat.RwkvCpp => "rwkv.cpp .bin",
+        _ => "synthetic",
+    };
+}
