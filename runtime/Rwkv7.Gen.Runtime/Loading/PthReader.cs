@@ -13,8 +13,8 @@ namespace Rwkv7.Gen.Loading;
 /// </summary>
 internal static class PthReader
 {
-    /// <summary>Largest pickle accepted (a 13B checkpoint's is well under a megabyte).</summary>
-    public const long MaxPickleBytes = 64L << 20;
+    /// <summary>Largest pickle accepted (a 13B checkpoint's is about 300 KB; this bounds the interpreter's work).</summary>
+    public const long MaxPickleBytes = 16L << 20;
 
     private const string PickleFileName = "data.pkl";
     private const string StorageFolder = "data/";

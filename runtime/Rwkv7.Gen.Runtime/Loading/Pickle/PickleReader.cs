@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Rwkv7.Gen.Loading.Pickle;
@@ -15,8 +17,11 @@ internal sealed class PickleReader
     /// <summary>Highest pickle protocol accepted.</summary>
     public const int MaxProtocol = 5;
 
-    /// <summary>Most values the stack may hold (a state dict needs a few thousand at most).</summary>
-    public const int MaxStackDepth = 1 << 20;
+    /// <summary>Most values the stack may hold (torch.save batches SETITEMS by 1000, so a state dict needs ~2000).</summary>
+    public const int MaxStackDepth = 1 << 16;
+
+    /// <summary>Most memo entries (torch.save stores about 8 per tensor: a 13B checkpoint needs ~16 000).</summary>
+    public const int MaxMemoEntries = 1 << 20;
 
     /// <summary>Most MARKs open at once (torch.save nests three or four).</summary>
     public const int MaxMarkDepth = 1 << 10;
@@ -30,7 +35,7 @@ internal sealed class PickleReader
     private readonly byte[] _data;
     private readonly List<object?> _stack = [];
     private readonly Stack<int> _marks = new();
-    private readonly Dictionary<long, object?> _memo = [];
+    private readonly PickleMemo _memo = new(MaxMemoEntries);
     private readonly Dictionary<string, TorchStorage> _storages = new(StringComparer.Ordinal);
     private int _pos;
 
@@ -234,19 +239,19 @@ internal sealed class PickleReader
             }
 
             case PickleOpcodes.BinPut:
-                _memo[ReadByte()] = Peek();
+                _memo.Put(ReadByte(), Peek());
                 break;
             case PickleOpcodes.LongBinPut:
-                _memo[BinaryPrimitives.ReadUInt32LittleEndian(Take(sizeof(uint)))] = Peek();
+                _memo.Put(BinaryPrimitives.ReadUInt32LittleEndian(Take(sizeof(uint))), Peek());
                 break;
             case PickleOpcodes.Memoize:
-                _memo[_memo.Count] = Peek();
+                _memo.Put((uint)_memo.Count, Peek());
                 break;
             case PickleOpcodes.BinGet:
-                Push(MemoGet(ReadByte()));
+                Push(_memo.Get(ReadByte()));
                 break;
             case PickleOpcodes.LongBinGet:
-                Push(MemoGet(BinaryPrimitives.ReadUInt32LittleEndian(Take(sizeof(uint)))));
+                Push(_memo.Get(BinaryPrimitives.ReadUInt32LittleEndian(Take(sizeof(uint)))));
                 break;
 
             case PickleOpcodes.Global:
@@ -363,9 +368,7 @@ internal sealed class PickleReader
             throw new InvalidPickleException("stack underflow");
         }
 
-        object?[] items = _stack.GetRange(_stack.Count - count, count).ToArray();
-        _stack.RemoveRange(_stack.Count - count, count);
-        return items;
+        return Cut(_stack.Count - count);
     }
 
     private object?[] PopToMark()
@@ -382,13 +385,16 @@ internal sealed class PickleReader
             return EmptyTuple;
         }
 
-        object?[] items = _stack.GetRange(mark, count).ToArray();
-        _stack.RemoveRange(mark, count);
-        return items;
+        return Cut(mark);
     }
 
-    private object? MemoGet(long index) =>
-        _memo.TryGetValue(index, out object? value) ? value : throw new InvalidPickleException($"memo entry {index} was never stored");
+    /// <summary>Removes the values from <paramref name="start"/> to the top and returns them as a tuple.</summary>
+    private object?[] Cut(int start)
+    {
+        object?[] items = CollectionsMarshal.AsSpan(_stack)[start..].ToArray();
+        _stack.RemoveRange(start, items.Length);
+        return items;
+    }
 
     // ---- reading arguments ----
 
@@ -409,18 +415,14 @@ internal sealed class PickleReader
     private ulong ReadUInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(sizeof(ulong)));
 
     /// <summary>Checks a length read from the pickle against the bytes left; returns it as an int.</summary>
-    private int CheckRemaining(long length, string what)
-    {
-        if (length < 0 || length > _data.Length - _pos)
-        {
-            throw new InvalidPickleException($"{what} length {length} exceeds the {_data.Length - _pos} bytes left in the pickle");
-        }
-
-        return (int)length;
-    }
+    private int CheckRemaining(long length, string what) =>
+        length >= 0 ? CheckRemaining((ulong)length, what) : throw TooLong(length.ToString(CultureInfo.InvariantCulture), what);
 
     private int CheckRemaining(ulong length, string what) =>
-        CheckRemaining(length > int.MaxValue ? -1 : (long)length, what);
+        length <= (ulong)(_data.Length - _pos) ? (int)length : throw TooLong(length.ToString(CultureInfo.InvariantCulture), what);
+
+    private InvalidPickleException TooLong(string length, string what) =>
+        new($"{what} length {length} exceeds the {_data.Length - _pos} bytes left in the pickle");
 
     private string Utf8(ulong length) => Encoding.UTF8.GetString(Take(CheckRemaining(length, "string")));
 

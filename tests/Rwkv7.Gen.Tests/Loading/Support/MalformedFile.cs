@@ -13,14 +13,21 @@ public static class MalformedFile
     /// <summary>Generous: opening a small malformed file takes milliseconds.</summary>
     public static readonly TimeSpan TimeLimit = TimeSpan.FromSeconds(30);
 
-    /// <summary>Allowed managed allocation: 4 × the file size plus 1 MB of fixed overhead.</summary>
-    public static long AllocationLimit(long fileLength) => (4 * fileLength) + (1 << 20);
+    /// <summary>Default allowed managed allocation per byte of file (plus <see cref="AllocationOverhead"/>).</summary>
+    public const int DefaultAllocationFactor = 4;
+
+    /// <summary>Fixed allowance for the loader's own tables and the exception.</summary>
+    public const long AllocationOverhead = 1 << 20;
+
+    /// <summary>Allowed managed allocation: <paramref name="factor"/> × the file size plus 1 MB.</summary>
+    public static long AllocationLimit(long fileLength, int factor = DefaultAllocationFactor) => (factor * fileLength) + AllocationOverhead;
 
     /// <summary>
     /// Opens <paramref name="path"/> and, if that succeeds, validates its tensors against the model shape; expects
-    /// an <see cref="RwkvFormatException"/> or <see cref="RwkvShapeException"/> naming the file.
+    /// an <see cref="RwkvFormatException"/> or <see cref="RwkvShapeException"/> naming the file, allocating at most
+    /// <see cref="AllocationLimit"/>(file size, <paramref name="allocationFactor"/>).
     /// </summary>
-    public static RwkvException AssertRejected(string path)
+    public static RwkvException AssertRejected(string path, int allocationFactor = DefaultAllocationFactor)
     {
         long length = new FileInfo(path).Length;
         Exception? caught = null;
@@ -49,12 +56,12 @@ public static class MalformedFile
             $"expected RwkvFormatException or RwkvShapeException, got {caught.GetType().Name}: {caught}");
         Assert.Contains(path, caught.Message, StringComparison.Ordinal);
         Assert.True(
-            allocated <= AllocationLimit(length),
-            $"loading the {length}-byte file {path} allocated {allocated} bytes (limit {AllocationLimit(length)})");
+            allocated <= AllocationLimit(length, allocationFactor),
+            $"loading the {length}-byte file {path} allocated {allocated} bytes (limit {AllocationLimit(length, allocationFactor)})");
         return (RwkvException)caught;
     }
 
     /// <summary>As <see cref="AssertRejected"/>, requiring a format error; returns it.</summary>
-    public static RwkvFormatException AssertFormatError(string path) =>
-        Assert.IsType<RwkvFormatException>(AssertRejected(path));
+    public static RwkvFormatException AssertFormatError(string path, int allocationFactor = DefaultAllocationFactor) =>
+        Assert.IsType<RwkvFormatException>(AssertRejected(path, allocationFactor));
 }
