@@ -35,6 +35,7 @@ internal static class PthReader
         CheckByteOrder(path, zip, entries, folder);
 
         byte[] pickle = zip.ReadEntry(pickleEntry, MaxPickleBytes);
+        // Errors point at the opcode's byte in the file; in a deflated pickle, at the entry's local header.
         long pickleOffset = pickleEntry.Method == ZipEntry.MethodStored ? zip.GetDataOffset(pickleEntry) : pickleEntry.LocalHeaderOffset;
         object? root = PickleReader.Load(pickle, path, pickleEntry.Name, pickleOffset);
         if (root is not PickleDict dict)

@@ -24,9 +24,20 @@ internal static class RwkvCppReader
     /// <summary>Longest tensor name accepted, in bytes (canonical names are under 40).</summary>
     public const int MaxNameBytes = 1024;
 
+    // Header: six int32 fields, in this order.
     private const int HeaderInts = 6;
     private const int HeaderSize = HeaderInts * sizeof(int);
+    private const int MagicField = 0;
+    private const int VersionField = 1;
+    private const int VocabField = 2;
+    private const int EmbedField = 3;
+    private const int LayersField = 4;
+    private const int DataTypeField = 5;
+
+    // Record header: int32 dim count, name length, data type.
     private const int RecordHeaderSize = 3 * sizeof(int);
+    private const int RecordNameLengthOffset = sizeof(int);
+    private const int RecordDataTypeOffset = 2 * sizeof(int);
     private const int FirstVersion = 100;
     private const int LastVersion = 101;
 
@@ -78,27 +89,32 @@ internal static class RwkvCppReader
             h[i] = BinaryPrimitives.ReadInt32LittleEndian(bytes[(i * sizeof(int))..]);
         }
 
-        if ((uint)h[0] != Magic)
+        if ((uint)h[MagicField] != Magic)
         {
-            throw new RwkvFormatException(path, $"bad rwkv.cpp magic 0x{(uint)h[0]:x8}; expected 0x{Magic:x8}", 0);
+            throw new RwkvFormatException(path, $"bad rwkv.cpp magic 0x{(uint)h[MagicField]:x8}; expected 0x{Magic:x8}", 0);
         }
 
-        if (h[1] is < FirstVersion or > LastVersion)
+        if (h[VersionField] is < FirstVersion or > LastVersion)
         {
-            throw new RwkvFormatException(path, $"rwkv.cpp file version {h[1]} is not supported (only {FirstVersion} and {LastVersion})", 4);
+            throw new RwkvFormatException(
+                path, $"rwkv.cpp file version {h[VersionField]} is not supported (only {FirstVersion} and {LastVersion})", VersionField * sizeof(int));
         }
 
-        if (h[2] <= 0 || h[3] <= 0 || h[4] <= 0)
+        if (h[VocabField] <= 0 || h[EmbedField] <= 0 || h[LayersField] <= 0)
         {
-            throw new RwkvFormatException(path, $"the header's n_vocab {h[2]}, n_embed {h[3]} and n_layer {h[4]} must all be positive", 8);
+            throw new RwkvFormatException(
+                path,
+                $"the header's n_vocab {h[VocabField]}, n_embed {h[EmbedField]} and n_layer {h[LayersField]} must all be positive",
+                VocabField * sizeof(int));
         }
 
-        if (h[5] is < TypeFp32 or > LastQuantizedType)
+        if (h[DataTypeField] is < TypeFp32 or > LastQuantizedType)
         {
-            throw new RwkvFormatException(path, $"the header's data type {h[5]} is not an rwkv.cpp data type", 20);
+            throw new RwkvFormatException(
+                path, $"the header's data type {h[DataTypeField]} is not an rwkv.cpp data type", DataTypeField * sizeof(int));
         }
 
-        return new Header(h[2], h[3], h[4]);
+        return new Header(h[VocabField], h[EmbedField], h[LayersField]);
     }
 
     /// <summary>Reads one tensor record at <paramref name="pos"/>; returns the position after it.</summary>
@@ -112,8 +128,8 @@ internal static class RwkvCppReader
         Span<byte> fields = stackalloc byte[RecordHeaderSize];
         FileReading.ReadExactly(path, handle, fields, pos, $"the header of tensor #{index}");
         int dimCount = BinaryPrimitives.ReadInt32LittleEndian(fields);
-        int nameLength = BinaryPrimitives.ReadInt32LittleEndian(fields[4..]);
-        int type = BinaryPrimitives.ReadInt32LittleEndian(fields[8..]);
+        int nameLength = BinaryPrimitives.ReadInt32LittleEndian(fields[RecordNameLengthOffset..]);
+        int type = BinaryPrimitives.ReadInt32LittleEndian(fields[RecordDataTypeOffset..]);
         if (dimCount is < 1 or > MaxDims)
         {
             throw new RwkvFormatException(path, $"tensor #{index} claims {dimCount} dimensions; rwkv.cpp tensors have 1 to {MaxDims}", pos);
@@ -121,7 +137,7 @@ internal static class RwkvCppReader
 
         if (nameLength is < 1 or > MaxNameBytes)
         {
-            throw new RwkvFormatException(path, $"tensor #{index} claims a name of {nameLength} bytes; names have 1 to {MaxNameBytes}", pos + 4);
+            throw new RwkvFormatException(path, $"tensor #{index} claims a name of {nameLength} bytes; names have 1 to {MaxNameBytes}", pos + RecordNameLengthOffset);
         }
 
         long dimsAt = pos + RecordHeaderSize;
@@ -156,8 +172,8 @@ internal static class RwkvCppReader
             TypeFp32 => TensorDType.F32,
             TypeFp16 => TensorDType.F16,
             > TypeFp16 and <= LastQuantizedType => throw new RwkvFormatException(
-                path, $"tensor '{name}' has rwkv.cpp data type {type}: quantized rwkv.cpp types are not supported (use an FP32 or FP16 file)", pos + 8),
-            _ => throw new RwkvFormatException(path, $"tensor '{name}' has data type {type}, which rwkv.cpp does not define", pos + 8),
+                path, $"tensor '{name}' has rwkv.cpp data type {type}: quantized rwkv.cpp types are not supported (use an FP32 or FP16 file)", pos + RecordDataTypeOffset),
+            _ => throw new RwkvFormatException(path, $"tensor '{name}' has data type {type}, which rwkv.cpp does not define", pos + RecordDataTypeOffset),
         };
 
         long dataAt = dimsAt + rest;

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using static Rwkv7.Gen.Loading.Zip.ZipRecords;
 
 namespace Rwkv7.Gen.Loading.Zip;
 
@@ -15,24 +16,6 @@ internal sealed class ZipArchiveReader
 {
     /// <summary>Largest central directory accepted (a 13B checkpoint's is a few hundred kilobytes).</summary>
     public const long MaxCentralDirectoryBytes = 256L << 20;
-
-    private const uint EndOfCentralDirectorySignature = 0x06054b50;
-    private const int EndOfCentralDirectorySize = 22;
-    private const int MaxCommentLength = ushort.MaxValue;
-
-    private const uint Zip64LocatorSignature = 0x07064b50;
-    private const int Zip64LocatorSize = 20;
-    private const uint Zip64EndSignature = 0x06064b50;
-    private const int Zip64EndSize = 56;
-
-    private const uint CentralHeaderSignature = 0x02014b50;
-    private const int CentralHeaderSize = 46;
-    private const uint LocalHeaderSignature = 0x04034b50;
-    private const int LocalHeaderSize = 30;
-
-    private const ushort Zip64ExtraFieldId = 0x0001;
-    private const int ExtraFieldHeaderSize = 4;
-    private const uint Saturated32 = uint.MaxValue;
 
     /// <summary>Deflate cannot expand data by more than about 1032:1; a larger claimed ratio is a lie.</summary>
     private const long MaxDeflateRatio = 1032;
@@ -69,23 +52,23 @@ internal sealed class ZipArchiveReader
     /// </summary>
     public long GetDataOffset(ZipEntry entry)
     {
-        if (entry.LocalHeaderOffset > _fileLength - LocalHeaderSize)
+        if (entry.LocalHeaderOffset > _fileLength - LocalHeader.Size)
         {
             throw new RwkvFormatException(
                 _path, $"the local header of zip entry '{entry.Name}' lies outside the file", entry.LocalHeaderOffset);
         }
 
-        Span<byte> header = stackalloc byte[LocalHeaderSize];
+        Span<byte> header = stackalloc byte[LocalHeader.Size];
         FileReading.ReadExactly(_path, _handle, header, entry.LocalHeaderOffset, $"the local header of zip entry '{entry.Name}'");
-        if (BinaryPrimitives.ReadUInt32LittleEndian(header) != LocalHeaderSignature)
+        if (BinaryPrimitives.ReadUInt32LittleEndian(header) != LocalHeader.Signature)
         {
             throw new RwkvFormatException(
                 _path, $"zip entry '{entry.Name}' does not start with a local file header signature", entry.LocalHeaderOffset);
         }
 
-        int nameLength = BinaryPrimitives.ReadUInt16LittleEndian(header[26..]);
-        int extraLength = BinaryPrimitives.ReadUInt16LittleEndian(header[28..]);
-        long dataOffset = entry.LocalHeaderOffset + LocalHeaderSize + nameLength + extraLength;
+        int nameLength = BinaryPrimitives.ReadUInt16LittleEndian(header[LocalHeader.NameLength..]);
+        int extraLength = BinaryPrimitives.ReadUInt16LittleEndian(header[LocalHeader.ExtraLength..]);
+        long dataOffset = entry.LocalHeaderOffset + LocalHeader.Size + nameLength + extraLength;
         if (dataOffset > _fileLength || entry.CompressedSize > _fileLength - dataOffset)
         {
             throw new RwkvFormatException(
@@ -190,7 +173,7 @@ internal sealed class ZipArchiveReader
     private static DirectoryLocation FindCentralDirectory(string path, SafeFileHandle handle, long fileLength)
     {
         // The End of Central Directory record is the last 22 bytes plus a comment of up to 64 KiB.
-        int tailLength = (int)Math.Min(fileLength, EndOfCentralDirectorySize + MaxCommentLength);
+        int tailLength = (int)Math.Min(fileLength, EndRecord.Size + EndRecord.MaxCommentLength);
         long tailStart = fileLength - tailLength;
         byte[] tail = new byte[tailLength];
         FileReading.ReadExactly(path, handle, tail, tailStart, "the end of the zip archive");
@@ -202,23 +185,23 @@ internal sealed class ZipArchiveReader
         }
 
         long endRecord = tailStart + at;
-        ReadOnlySpan<byte> eocd = tail.AsSpan(at, EndOfCentralDirectorySize);
-        long diskNumber = BinaryPrimitives.ReadUInt16LittleEndian(eocd[4..]);
-        long directoryDisk = BinaryPrimitives.ReadUInt16LittleEndian(eocd[6..]);
-        long entriesOnDisk = BinaryPrimitives.ReadUInt16LittleEndian(eocd[8..]);
-        long entryCount = BinaryPrimitives.ReadUInt16LittleEndian(eocd[10..]);
-        long size = BinaryPrimitives.ReadUInt32LittleEndian(eocd[12..]);
-        long offset = BinaryPrimitives.ReadUInt32LittleEndian(eocd[16..]);
+        ReadOnlySpan<byte> eocd = tail.AsSpan(at, EndRecord.Size);
+        long diskNumber = BinaryPrimitives.ReadUInt16LittleEndian(eocd[EndRecord.DiskNumber..]);
+        long directoryDisk = BinaryPrimitives.ReadUInt16LittleEndian(eocd[EndRecord.DirectoryDisk..]);
+        long entriesOnDisk = BinaryPrimitives.ReadUInt16LittleEndian(eocd[EndRecord.EntriesOnDisk..]);
+        long entryCount = BinaryPrimitives.ReadUInt16LittleEndian(eocd[EndRecord.EntryCount..]);
+        long size = BinaryPrimitives.ReadUInt32LittleEndian(eocd[EndRecord.DirectorySize..]);
+        long offset = BinaryPrimitives.ReadUInt32LittleEndian(eocd[EndRecord.DirectoryOffset..]);
         long directoryEnd = endRecord;
 
-        if (endRecord >= Zip64LocatorSize)
+        if (endRecord >= Zip64Locator.Size)
         {
-            Span<byte> locator = stackalloc byte[Zip64LocatorSize];
-            FileReading.ReadExactly(path, handle, locator, endRecord - Zip64LocatorSize, "the Zip64 locator");
-            if (BinaryPrimitives.ReadUInt32LittleEndian(locator) == Zip64LocatorSignature)
+            Span<byte> locator = stackalloc byte[Zip64Locator.Size];
+            FileReading.ReadExactly(path, handle, locator, endRecord - Zip64Locator.Size, "the Zip64 locator");
+            if (BinaryPrimitives.ReadUInt32LittleEndian(locator) == Zip64Locator.Signature)
             {
                 directoryEnd = ReadZip64End(
-                    path, handle, locator, endRecord - Zip64LocatorSize, out diskNumber, out directoryDisk, out entriesOnDisk, out entryCount, out size, out offset);
+                    path, handle, locator, endRecord - Zip64Locator.Size, out diskNumber, out directoryDisk, out entriesOnDisk, out entryCount, out size, out offset);
             }
         }
 
@@ -241,7 +224,7 @@ internal sealed class ZipArchiveReader
                 path, $"the zip central directory is {size} bytes, more than the {MaxCentralDirectoryBytes} accepted", endRecord);
         }
 
-        if (entryCount > size / CentralHeaderSize)
+        if (entryCount > size / CentralHeader.Size)
         {
             throw new RwkvFormatException(
                 path, $"the zip archive claims {entryCount} entries but its central directory of {size} bytes cannot hold them", endRecord);
@@ -256,15 +239,15 @@ internal sealed class ZipArchiveReader
         // Prefer the record whose comment reaches exactly to the end of the file; a comment could contain a
         // stray signature. Fall back to the last record that fits (some tools append bytes after the archive).
         int fallback = -1;
-        for (int i = tail.Length - EndOfCentralDirectorySize; i >= 0; i--)
+        for (int i = tail.Length - EndRecord.Size; i >= 0; i--)
         {
-            if (BinaryPrimitives.ReadUInt32LittleEndian(tail[i..]) != EndOfCentralDirectorySignature)
+            if (BinaryPrimitives.ReadUInt32LittleEndian(tail[i..]) != EndRecord.Signature)
             {
                 continue;
             }
 
-            int commentLength = BinaryPrimitives.ReadUInt16LittleEndian(tail[(i + 20)..]);
-            int end = i + EndOfCentralDirectorySize + commentLength;
+            int commentLength = BinaryPrimitives.ReadUInt16LittleEndian(tail[(i + EndRecord.CommentLength)..]);
+            int end = i + EndRecord.Size + commentLength;
             if (end == tail.Length)
             {
                 return i;
@@ -292,27 +275,27 @@ internal sealed class ZipArchiveReader
         out long size,
         out long offset)
     {
-        ulong recordOffset = BinaryPrimitives.ReadUInt64LittleEndian(locator[8..]);
-        if (locatorOffset < Zip64EndSize || recordOffset > (ulong)(locatorOffset - Zip64EndSize))
+        ulong recordOffset = BinaryPrimitives.ReadUInt64LittleEndian(locator[Zip64Locator.EndRecordOffset..]);
+        if (locatorOffset < Zip64EndRecord.Size || recordOffset > (ulong)(locatorOffset - Zip64EndRecord.Size))
         {
             throw new RwkvFormatException(
                 path, $"the Zip64 locator points to byte {recordOffset}, which leaves no room for the Zip64 end record", locatorOffset);
         }
 
         long at = (long)recordOffset;
-        Span<byte> record = stackalloc byte[Zip64EndSize];
+        Span<byte> record = stackalloc byte[Zip64EndRecord.Size];
         FileReading.ReadExactly(path, handle, record, at, "the Zip64 End of Central Directory record");
-        if (BinaryPrimitives.ReadUInt32LittleEndian(record) != Zip64EndSignature)
+        if (BinaryPrimitives.ReadUInt32LittleEndian(record) != Zip64EndRecord.Signature)
         {
             throw new RwkvFormatException(path, "the Zip64 locator does not point to a Zip64 End of Central Directory record", at);
         }
 
-        diskNumber = BinaryPrimitives.ReadUInt32LittleEndian(record[16..]);
-        directoryDisk = BinaryPrimitives.ReadUInt32LittleEndian(record[20..]);
-        entriesOnDisk = ToInt64(path, BinaryPrimitives.ReadUInt64LittleEndian(record[24..]), "Zip64 entry count", at);
-        entryCount = ToInt64(path, BinaryPrimitives.ReadUInt64LittleEndian(record[32..]), "Zip64 entry count", at);
-        size = ToInt64(path, BinaryPrimitives.ReadUInt64LittleEndian(record[40..]), "Zip64 central directory size", at);
-        offset = ToInt64(path, BinaryPrimitives.ReadUInt64LittleEndian(record[48..]), "Zip64 central directory offset", at);
+        diskNumber = BinaryPrimitives.ReadUInt32LittleEndian(record[Zip64EndRecord.DiskNumber..]);
+        directoryDisk = BinaryPrimitives.ReadUInt32LittleEndian(record[Zip64EndRecord.DirectoryDisk..]);
+        entriesOnDisk = ToInt64(path, BinaryPrimitives.ReadUInt64LittleEndian(record[Zip64EndRecord.EntriesOnDisk..]), "Zip64 entry count", at);
+        entryCount = ToInt64(path, BinaryPrimitives.ReadUInt64LittleEndian(record[Zip64EndRecord.EntryCount..]), "Zip64 entry count", at);
+        size = ToInt64(path, BinaryPrimitives.ReadUInt64LittleEndian(record[Zip64EndRecord.DirectorySize..]), "Zip64 central directory size", at);
+        offset = ToInt64(path, BinaryPrimitives.ReadUInt64LittleEndian(record[Zip64EndRecord.DirectoryOffset..]), "Zip64 central directory offset", at);
         return at;
     }
 
@@ -323,33 +306,33 @@ internal sealed class ZipArchiveReader
         for (long i = 0; i < location.EntryCount; i++)
         {
             long headerOffset = location.Offset + pos;
-            if (directory.Length - pos < CentralHeaderSize
-                || BinaryPrimitives.ReadUInt32LittleEndian(directory[pos..]) != CentralHeaderSignature)
+            if (directory.Length - pos < CentralHeader.Size
+                || BinaryPrimitives.ReadUInt32LittleEndian(directory[pos..]) != CentralHeader.Signature)
             {
                 throw new RwkvFormatException(path, $"zip central directory entry {i} is missing or damaged", headerOffset);
             }
 
-            ReadOnlySpan<byte> header = directory.Slice(pos, CentralHeaderSize);
-            ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(header[8..]);
-            ushort method = BinaryPrimitives.ReadUInt16LittleEndian(header[10..]);
-            long compressedSize = BinaryPrimitives.ReadUInt32LittleEndian(header[20..]);
-            long uncompressedSize = BinaryPrimitives.ReadUInt32LittleEndian(header[24..]);
-            int nameLength = BinaryPrimitives.ReadUInt16LittleEndian(header[28..]);
-            int extraLength = BinaryPrimitives.ReadUInt16LittleEndian(header[30..]);
-            int commentLength = BinaryPrimitives.ReadUInt16LittleEndian(header[32..]);
-            long localHeaderOffset = BinaryPrimitives.ReadUInt32LittleEndian(header[42..]);
-            int recordLength = CentralHeaderSize + nameLength + extraLength + commentLength;
+            ReadOnlySpan<byte> header = directory.Slice(pos, CentralHeader.Size);
+            ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(header[CentralHeader.Flags..]);
+            ushort method = BinaryPrimitives.ReadUInt16LittleEndian(header[CentralHeader.Method..]);
+            long compressedSize = BinaryPrimitives.ReadUInt32LittleEndian(header[CentralHeader.CompressedSize..]);
+            long uncompressedSize = BinaryPrimitives.ReadUInt32LittleEndian(header[CentralHeader.UncompressedSize..]);
+            int nameLength = BinaryPrimitives.ReadUInt16LittleEndian(header[CentralHeader.NameLength..]);
+            int extraLength = BinaryPrimitives.ReadUInt16LittleEndian(header[CentralHeader.ExtraLength..]);
+            int commentLength = BinaryPrimitives.ReadUInt16LittleEndian(header[CentralHeader.CommentLength..]);
+            long localHeaderOffset = BinaryPrimitives.ReadUInt32LittleEndian(header[CentralHeader.LocalHeaderOffset..]);
+            int recordLength = CentralHeader.Size + nameLength + extraLength + commentLength;
             if (directory.Length - pos < recordLength)
             {
                 throw new RwkvFormatException(path, $"zip central directory entry {i} runs past the end of the directory", headerOffset);
             }
 
-            string name = Encoding.UTF8.GetString(directory.Slice(pos + CentralHeaderSize, nameLength));
-            ReadOnlySpan<byte> extra = directory.Slice(pos + CentralHeaderSize + nameLength, extraLength);
+            string name = Encoding.UTF8.GetString(directory.Slice(pos + CentralHeader.Size, nameLength));
+            ReadOnlySpan<byte> extra = directory.Slice(pos + CentralHeader.Size + nameLength, extraLength);
             ApplyZip64Extra(path, name, extra, headerOffset, ref uncompressedSize, ref compressedSize, ref localHeaderOffset);
 
             // Local headers and their data precede the central directory.
-            if (localHeaderOffset > location.Offset - LocalHeaderSize || compressedSize > location.Offset - localHeaderOffset)
+            if (localHeaderOffset > location.Offset - LocalHeader.Size || compressedSize > location.Offset - localHeaderOffset)
             {
                 throw new RwkvFormatException(
                     path,
@@ -376,17 +359,17 @@ internal sealed class ZipArchiveReader
             return;
         }
 
-        while (extra.Length >= ExtraFieldHeaderSize)
+        while (extra.Length >= ExtraField.HeaderSize)
         {
             ushort id = BinaryPrimitives.ReadUInt16LittleEndian(extra);
-            int length = BinaryPrimitives.ReadUInt16LittleEndian(extra[2..]);
-            if (length > extra.Length - ExtraFieldHeaderSize)
+            int length = BinaryPrimitives.ReadUInt16LittleEndian(extra[ExtraField.Length..]);
+            if (length > extra.Length - ExtraField.HeaderSize)
             {
                 break;
             }
 
-            ReadOnlySpan<byte> field = extra.Slice(ExtraFieldHeaderSize, length);
-            if (id == Zip64ExtraFieldId)
+            ReadOnlySpan<byte> field = extra.Slice(ExtraField.HeaderSize, length);
+            if (id == ExtraField.Zip64Id)
             {
                 int at = 0;
                 uncompressedSize = TakeZip64(path, name, field, ref at, uncompressedSize, headerOffset);
@@ -395,7 +378,7 @@ internal sealed class ZipArchiveReader
                 return;
             }
 
-            extra = extra[(ExtraFieldHeaderSize + length)..];
+            extra = extra[(ExtraField.HeaderSize + length)..];
         }
 
         throw new RwkvFormatException(path, $"zip entry '{name}' has saturated 32-bit fields but no Zip64 extra field", headerOffset);
