@@ -32,8 +32,25 @@ for setting in DOTNET_EnableAVX512=0 DOTNET_EnableAVX2=0 DOTNET_EnableHWIntrinsi
     --logger "trx" --results-directory "$results/${setting%%=*}" || status=1
 done
 
-passed=0
-failed=0
+# End-to-end checks that cannot live inside a test project (packing, publishing, running binaries): each
+# script in eng/checks counts as one test.
+checks_passed=0
+checks_failed=0
+for check in eng/checks/*.sh; do
+  [[ -e "$check" ]] || continue
+  echo "+ $check"
+  if "$check" > "$results/$(basename "$check" .sh).log" 2>&1; then
+    echo "check passed: $check"
+    checks_passed=$((checks_passed + 1))
+  else
+    echo "check FAILED: $check (last lines of its log follow)"
+    tail -n 30 "$results/$(basename "$check" .sh).log"
+    checks_failed=$((checks_failed + 1))
+  fi
+done
+
+passed=$checks_passed
+failed=$checks_failed
 count=0
 while IFS= read -r -d '' trx; do
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
