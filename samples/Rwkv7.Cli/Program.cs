@@ -10,7 +10,7 @@ internal static class Program
     private const int ExitFailure = 1;
     private const int ExitUsage = 2;
 
-    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "all", "verbose", "help" };
+    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "all", "verbose", "help", "json" };
 
     public static int Main(string[] args)
     {
@@ -29,6 +29,7 @@ internal static class Program
             {
                 "info" => InfoCommand.Run(parsed, Console.Out),
                 "logits" => LogitsCommand.Run(parsed, Console.Out),
+                "bench" => BenchCommand.Run(parsed, Console.Out),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
@@ -57,6 +58,7 @@ internal static class Program
         output.WriteLine("usage:");
         output.WriteLine($"  rwkv7 {InfoCommand.Usage}");
         output.WriteLine($"  rwkv7 {LogitsCommand.Usage}");
+        output.WriteLine($"  rwkv7 {BenchCommand.Usage}");
         output.WriteLine();
         output.WriteLine($"--model defaults to the {ModelOptions.ModelVariable} environment variable. Add --verbose to see stack traces.");
     }

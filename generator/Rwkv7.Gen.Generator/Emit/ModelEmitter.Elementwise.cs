@@ -52,6 +52,7 @@ namespace Rwkv7.Gen.Generator.Emit
             {
                 w.Line();
                 w.Line($"/// <summary><see cref=\"{name}\"/> with {v.Description}.</summary>");
+                w.Line(AggressiveOptimization);
                 w.Open($"private static void {name}{v.Suffix}({string.Join(", ", Array.ConvertAll(bodyParams, p => "ref float " + p))})");
                 body(w, v);
                 w.Close();

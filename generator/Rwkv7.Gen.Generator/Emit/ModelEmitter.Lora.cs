@@ -6,58 +6,64 @@ namespace Rwkv7.Gen.Generator.Emit
     {
         private static void EmitLoras(IndentedWriter w, ShapeSpec s)
         {
-            int dw = s.DecayRank, da = s.IclrRank, dv = s.ValueRank, dg = s.GateRank;
+            int d = s.Embedding;
+            EmitLora(
+                w, "DecayLora", "xw", "w", s.DecayRank, "DecayDown", "DecayUp",
+                $"[T][{s.DecayRank}] = tanh(x_w · W1); w = exp(-e^(-1/2) · sigmoid(w0 + [T][{s.DecayRank}] · W2)), [T][{d}]",
+                hiddenActivation: "TensorPrimitives.Tanh(hidden, hidden);",
+                bias: "DecayBias",
+                outputOps: new[] { "TensorPrimitives.Sigmoid(w, w);", "TensorPrimitives.Multiply(w, -DecayScale, w);", "TensorPrimitives.Exp(w, w);" });
+            EmitLora(
+                w, "IclrLora", "xa", "a", s.IclrRank, "IclrDown", "IclrUp",
+                $"[T][{s.IclrRank}] = x_a · A1; a = sigmoid(a0 + [T][{s.IclrRank}] · A2), [T][{d}]",
+                hiddenActivation: null,
+                bias: "IclrBias",
+                outputOps: new[] { "TensorPrimitives.Sigmoid(a, a);" });
+            EmitLora(
+                w, "GateLora", "xg", "g", s.GateRank, "GateDown", "GateUp",
+                $"[T][{s.GateRank}] = sigmoid(x_g · G1); g = [T][{s.GateRank}] · G2, [T][{d}]",
+                hiddenActivation: "TensorPrimitives.Sigmoid(hidden, hidden);",
+                bias: null,
+                outputOps: new string[0]);
+            EmitLora(
+                w, "ValueLora", "xv", "mix", s.ValueRank, "ValueDown", "ValueUp",
+                $"[T][{s.ValueRank}] = x_v · V1; mix = sigmoid(v0 + [T][{s.ValueRank}] · V2), [T][{d}]",
+                hiddenActivation: null,
+                bias: "ValueBias",
+                outputOps: new[] { "TensorPrimitives.Sigmoid(mix, mix);" });
+        }
 
+        private static void EmitLora(
+            IndentedWriter w, string name, string input, string output, int rank, string down, string up, string comment,
+            string? hiddenActivation, string? bias, string[] outputOps)
+        {
             w.Line();
             w.Line("/// <inheritdoc/>");
-            w.Open("public static void DecayLora(ReadOnlySpan<float> xw, LayerWeights layer, Span<float> w, Span<float> scratch)");
-            w.Line($"// [{dw}] = tanh([{dw}][{s.Embedding}] · x_w); w = exp(-e^(-1/2) · sigmoid(w0 + [{s.Embedding}][{dw}] · ·))");
-            w.Line("w = w.Slice(0, D);");
-            w.Line($"Span<float> hidden = scratch.Slice(0, {dw});");
-            w.Line($"MatMul(layer.DecayDown, xw, hidden, 1, {dw}, 0, {dw}, accumulate: false);");
-            w.Line("TensorPrimitives.Tanh(hidden, hidden);");
-            w.Line("MatMul(layer.DecayUp, hidden, w, 1, D, 0, D, accumulate: false);");
-            w.Line("TensorPrimitives.Add(w, layer.DecayBias, w);");
-            w.Line("TensorPrimitives.Sigmoid(w, w);");
-            w.Line("TensorPrimitives.Multiply(w, -DecayScale, w);");
-            w.Line("TensorPrimitives.Exp(w, w);");
-            w.Close();
+            w.Line(AggressiveOptimization);
+            w.Open($"public static void {name}(ReadOnlySpan<float> {input}, LayerWeights layer, Span<float> {output}, Span<float> scratch, int tokens)");
+            w.Line("// " + comment);
+            w.Line($"Span<float> hidden = scratch.Slice(0, tokens * {rank});");
+            w.Line($"{output} = {output}.Slice(0, tokens * D);");
+            w.Line($"MatMul(layer.{down}, {input}, hidden, tokens, {rank}, 0, {rank}, accumulate: false);");
+            if (hiddenActivation is not null)
+            {
+                w.Line(hiddenActivation);
+            }
 
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Open("public static void IclrLora(ReadOnlySpan<float> xa, LayerWeights layer, Span<float> a, Span<float> scratch)");
-            w.Line($"// [{da}] = [{da}][{s.Embedding}] · x_a; a = sigmoid(a0 + [{s.Embedding}][{da}] · ·)");
-            w.Line("a = a.Slice(0, D);");
-            w.Line($"Span<float> hidden = scratch.Slice(0, {da});");
-            w.Line($"MatMul(layer.IclrDown, xa, hidden, 1, {da}, 0, {da}, accumulate: false);");
-            w.Line("MatMul(layer.IclrUp, hidden, a, 1, D, 0, D, accumulate: false);");
-            w.Line("TensorPrimitives.Add(a, layer.IclrBias, a);");
-            w.Line("TensorPrimitives.Sigmoid(a, a);");
-            w.Close();
+            w.Line($"MatMul(layer.{up}, hidden, {output}, tokens, D, 0, D, accumulate: false);");
+            if (bias is not null)
+            {
+                w.Open("for (int t = 0; t < tokens; t++)");
+                w.Line($"Span<float> row = {output}.Slice(t * D, D);");
+                w.Line($"TensorPrimitives.Add(row, layer.{bias}, row);");
+                w.Close();
+            }
 
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Open("public static void GateLora(ReadOnlySpan<float> xg, LayerWeights layer, Span<float> g, Span<float> scratch)");
-            w.Line($"// [{dg}] = sigmoid([{dg}][{s.Embedding}] · x_g); g = [{s.Embedding}][{dg}] · ·");
-            w.Line("g = g.Slice(0, D);");
-            w.Line($"Span<float> hidden = scratch.Slice(0, {dg});");
-            w.Line($"MatMul(layer.GateDown, xg, hidden, 1, {dg}, 0, {dg}, accumulate: false);");
-            w.Line("TensorPrimitives.Sigmoid(hidden, hidden);");
-            w.Line("MatMul(layer.GateUp, hidden, g, 1, D, 0, D, accumulate: false);");
-            w.Close();
+            foreach (string op in outputOps)
+            {
+                w.Line(op);
+            }
 
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Open("public static void ValueLora(ReadOnlySpan<float> xv, LayerWeights layer, Span<float> v, ReadOnlySpan<float> vFirst, Span<float> scratch)");
-            w.Line($"// [{dv}] = [{dv}][{s.Embedding}] · x_v; mix = sigmoid(v0 + [{s.Embedding}][{dv}] · ·); v += (v_first - v) · mix");
-            w.Line("v = v.Slice(0, D);");
-            w.Line($"Span<float> hidden = scratch.Slice(0, {dv});");
-            w.Line($"Span<float> mix = scratch.Slice({dv}, D);");
-            w.Line($"MatMul(layer.ValueDown, xv, hidden, 1, {dv}, 0, {dv}, accumulate: false);");
-            w.Line("MatMul(layer.ValueUp, hidden, mix, 1, D, 0, D, accumulate: false);");
-            w.Line("TensorPrimitives.Add(mix, layer.ValueBias, mix);");
-            w.Line("TensorPrimitives.Sigmoid(mix, mix);");
-            w.Line("TensorPrimitives.Lerp(v, vFirst.Slice(0, D), mix, v);");
             w.Close();
         }
     }

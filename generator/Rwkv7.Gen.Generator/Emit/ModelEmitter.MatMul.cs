@@ -113,6 +113,7 @@ namespace Rwkv7.Gen.Generator.Emit
                     : $"{RowTile} rows per tile; {Plural(steps, "step")} of {stepElems} inputs, " + (iterations == 1
                         ? "all written out."
                         : $"{unroll} written out per iteration of a loop of {iterations}.")));
+            w.Line(AggressiveOptimization);
             w.Open($"private static void MatMul{type}In{n}{v.Suffix}(ref {element} w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
             w.Open("for (int t = 0; t < tokens; t++)");
             w.Line($"ref float xt = ref Unsafe.Add(ref x, (nint)t * {n});");

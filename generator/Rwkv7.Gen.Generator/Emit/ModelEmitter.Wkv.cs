@@ -54,6 +54,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Summary(
                 $"<see cref=\"Wkv\"/> with {v.Description}: the state is [64 key j][64 value i]; value channels are",
                 $"processed {blockChannels} at a time ({WkvVectorsPerBlock} vectors held in registers, {blocks} block(s)), each with a loop over the 64 key channels.");
+            w.Line(AggressiveOptimization);
             w.Open($"private static void Wkv{v.Suffix}(ref float s, ref float r, ref float w, ref float k, ref float v, ref float kk, ref float a, ref float y)");
             bool loop = blocks > 1;
             if (loop)
@@ -121,6 +122,7 @@ namespace Rwkv7.Gen.Generator.Emit
         {
             w.Line();
             w.Summary("<see cref=\"Wkv\"/> in scalar code: one value channel at a time.");
+            w.Line(AggressiveOptimization);
             w.Open("private static void WkvScalar(ref float s, ref float r, ref float w, ref float k, ref float v, ref float kk, ref float a, ref float y)");
             w.Open("for (nuint i = 0; i < N; i++)");
             w.Line("float sa = 0f;");

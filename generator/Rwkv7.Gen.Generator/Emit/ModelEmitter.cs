@@ -18,6 +18,12 @@ namespace Rwkv7.Gen.Generator.Emit
 
         private const string Shape = "ModelShape";
 
+        /// <summary>
+        /// Put on every kernel: compiled fully optimized on first call instead of starting as unoptimized tier-0 code
+        /// (kernels are hot from their first call, and their constants are what matters, not profile data).
+        /// </summary>
+        private const string AggressiveOptimization = "[MethodImpl(MethodImplOptions.AggressiveOptimization)]";
+
         public static string Emit(ShapeSpec spec)
         {
             var w = new IndentedWriter();

@@ -56,6 +56,17 @@ public abstract class RwkvModel : IDisposable
     /// <summary>Which engine runs: <c>reference</c>, or <c>generated</c> followed by the generated type's name.</summary>
     public abstract string EngineName { get; }
 
+    /// <summary>
+    /// Threads the engine may use for one call (at least 1). Engines split large matrix products across a persistent
+    /// worker pool and fall back to one thread when a product is too small to gain from it. The reference engine
+    /// always runs on the calling thread and reports 1.
+    /// </summary>
+    public virtual int Threads
+    {
+        get => 1;
+        set => ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+    }
+
     /// <summary>A new all-zero state for this model.</summary>
     public RwkvState CreateState() => new(Shape);
 
@@ -137,6 +148,49 @@ public abstract class RwkvModel : IDisposable
         if (!tokens.IsEmpty)
         {
             SequenceCore(tokens, state, logits, allRows: true);
+        }
+    }
+
+    /// <summary>
+    /// Batch decode: feeds token <c>tokens[b]</c> to session <c>states[b]</c> for every b, stepping all sessions
+    /// together (weights are read once for the whole batch), and writes their logits as [B][V].
+    /// </summary>
+    /// <param name="tokens">One token id per session.</param>
+    /// <param name="states">One distinct state per session, each updated in place.</param>
+    /// <param name="logits">B×V floats, or empty to skip the output head.</param>
+    public void ForwardBatch(ReadOnlySpan<int> tokens, IReadOnlyList<RwkvState> states, Span<float> logits)
+    {
+        ArgumentNullException.ThrowIfNull(states);
+        if (states.Count != tokens.Length)
+        {
+            throw new ArgumentException($"{tokens.Length} tokens for {states.Count} states: give one token per state.", nameof(states));
+        }
+
+        var distinct = new HashSet<RwkvState>(ReferenceEqualityComparer.Instance);
+        foreach (RwkvState s in states)
+        {
+            CheckState(s);
+            if (!distinct.Add(s))
+            {
+                throw new ArgumentException("The same state appears twice in a batch.", nameof(states));
+            }
+        }
+
+        CheckTokens(tokens);
+        CheckLogits(logits, tokens.Length);
+        if (!tokens.IsEmpty)
+        {
+            BatchCore(tokens, states, logits);
+        }
+    }
+
+    /// <summary>Batch decode with validated arguments; the default steps each session in turn.</summary>
+    protected virtual void BatchCore(ReadOnlySpan<int> tokens, IReadOnlyList<RwkvState> states, Span<float> logits)
+    {
+        int v = Shape.Vocab;
+        for (int b = 0; b < tokens.Length; b++)
+        {
+            StepCore(tokens[b], states[b], logits.IsEmpty ? logits : logits.Slice(b * v, v));
         }
     }
 

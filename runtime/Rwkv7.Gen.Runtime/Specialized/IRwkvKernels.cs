@@ -55,17 +55,23 @@ public interface IRwkvKernels
     /// <summary>The channel-mix token shift for one token: x_k = h + (previous − h)·ffn.x_k.</summary>
     static abstract void ChannelMixInput(ReadOnlySpan<float> h, ReadOnlySpan<float> previous, LayerWeights layer, Span<float> xk);
 
-    /// <summary>Decay LoRA MLP for one token: w = exp(−e^(−1/2)·sigmoid(w0 + tanh(x_w·W1)·W2)).</summary>
-    static abstract void DecayLora(ReadOnlySpan<float> xw, LayerWeights layer, Span<float> w, Span<float> scratch);
+    /// <summary>
+    /// Decay LoRA MLP for T tokens: w = exp(−e^(−1/2)·sigmoid(w0 + tanh(x_w·W1)·W2)); x_w and w are [T][D],
+    /// scratch holds at least T × rank floats.
+    /// </summary>
+    static abstract void DecayLora(ReadOnlySpan<float> xw, LayerWeights layer, Span<float> w, Span<float> scratch, int tokens);
 
-    /// <summary>In-context learning rate LoRA MLP for one token: a = sigmoid(a0 + (x_a·A1)·A2).</summary>
-    static abstract void IclrLora(ReadOnlySpan<float> xa, LayerWeights layer, Span<float> a, Span<float> scratch);
+    /// <summary>In-context learning rate LoRA MLP for T tokens: a = sigmoid(a0 + (x_a·A1)·A2).</summary>
+    static abstract void IclrLora(ReadOnlySpan<float> xa, LayerWeights layer, Span<float> a, Span<float> scratch, int tokens);
 
-    /// <summary>Output gate LoRA MLP for one token: g = sigmoid(x_g·G1)·G2.</summary>
-    static abstract void GateLora(ReadOnlySpan<float> xg, LayerWeights layer, Span<float> g, Span<float> scratch);
+    /// <summary>Output gate LoRA MLP for T tokens: g = sigmoid(x_g·G1)·G2.</summary>
+    static abstract void GateLora(ReadOnlySpan<float> xg, LayerWeights layer, Span<float> g, Span<float> scratch, int tokens);
 
-    /// <summary>Value-residual LoRA MLP for one token (layers ≥ 1): v += (v_first − v)·sigmoid(v0 + (x_v·V1)·V2).</summary>
-    static abstract void ValueLora(ReadOnlySpan<float> xv, LayerWeights layer, Span<float> v, ReadOnlySpan<float> vFirst, Span<float> scratch);
+    /// <summary>
+    /// Value-residual LoRA MLP for T tokens (layers ≥ 1): mix = sigmoid(v0 + (x_v·V1)·V2). The caller then pulls
+    /// v towards layer 0's values: v += (v_first − v)·mix.
+    /// </summary>
+    static abstract void ValueLora(ReadOnlySpan<float> xv, LayerWeights layer, Span<float> mix, Span<float> scratch, int tokens);
 
     /// <summary>For one token: kk = per-head L2-normalized k·k_k; then k = k·(1 + (a − 1)·k_a).</summary>
     static abstract void KeyPrep(Span<float> k, Span<float> kk, ReadOnlySpan<float> a, LayerWeights layer);

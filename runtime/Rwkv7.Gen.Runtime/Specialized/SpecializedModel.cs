@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using Rwkv7.Gen.Weights;
 
 namespace Rwkv7.Gen.Specialized;
@@ -8,21 +10,38 @@ namespace Rwkv7.Gen.Specialized;
 /// Depth and vocabulary are loop bounds here, so one generated type runs any checkpoint with its layer widths.
 /// </summary>
 /// <remarks>
-/// Tokens are processed in blocks of up to <see cref="BlockTokens"/>: within a block every layer handles all of the
-/// block's tokens before the next layer starts (so matrix products see several tokens at once), while the WKV
-/// recurrence and the token shifts stay sequential per token.
+/// <para>
+/// Work is done in blocks of up to <see cref="BlockTokens"/> rows. In sequence mode (prefill) the rows are
+/// consecutive tokens of one sequence; in batch mode they are one token of each of several sessions. Either way
+/// every layer handles all rows before the next layer starts, so each weight is read once per block.
+/// </para>
+/// <para>
+/// Per layer, the matrix products run as four parallel steps on a persistent <see cref="WorkerPool"/>, each split
+/// by output rows: (1) receptance, key and value projections together with the four LoRA MLPs, (2) the output
+/// projection, (3) the FFN key with ReLU², (4) the FFN value; the output head is a fifth step. Everything between
+/// them (LayerNorm, token shift, the WKV recurrence, GroupNorm) is cheap and runs on the calling thread. A step too
+/// small to gain from threads runs on one.
+/// </para>
 /// </remarks>
 /// <typeparam name="TKernels">The generated kernels.</typeparam>
-public abstract class SpecializedModel<TKernels> : RwkvModel
+public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     where TKernels : struct, IRwkvKernels
 {
-    /// <summary>Tokens processed together in sequence mode.</summary>
+    /// <summary>Rows processed together.</summary>
     public const int BlockTokens = 32;
+
+    /// <summary>Steps whose work (weight bytes × rows) is below this run on one thread: waking a worker would cost more.</summary>
+    public const long MinParallelWork = 192 * 1024;
+
+    /// <summary>Row ranges given to threads start at multiples of this (whole 64-byte lines of output).</summary>
+    private const int RowAlign = 16;
 
     private const int HeadSize = ModelShape.SupportedHeadSize;
 
     private readonly string _engineName;
     private readonly WorkspacePool _workspaces;
+    private readonly WorkerPool _pool;
+    private int _threads;
 
     /// <summary>Binds the generated kernels to weights whose layer widths they were written for.</summary>
     /// <param name="weights">Packed weights.</param>
@@ -43,10 +62,23 @@ public abstract class SpecializedModel<TKernels> : RwkvModel
 
         _engineName = "generated " + typeName;
         _workspaces = new WorkspacePool(s, BlockTokens);
+        _pool = WorkerPool.Shared;
+        _threads = _pool.Threads;
     }
 
     /// <inheritdoc />
     public override string EngineName => _engineName;
+
+    /// <summary>Threads for the parallel steps (default: one per processor). Small steps still run on one.</summary>
+    public override int Threads
+    {
+        get => _threads;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _threads = Math.Min(value, _pool.Threads);
+        }
+    }
 
     /// <inheritdoc />
     protected override void StepCore(int token, RwkvState state, Span<float> logits)
@@ -54,10 +86,12 @@ public abstract class SpecializedModel<TKernels> : RwkvModel
         Workspace ws = _workspaces.Rent();
         try
         {
-            RunBlock([token], state, logits, allRows: false, ws);
+            ws.States[0] = state;
+            RunBlock([token], ws, chained: true, logits, allRows: false);
         }
         finally
         {
+            ws.States[0] = null!;
             _workspaces.Return(ws);
         }
     }
@@ -68,23 +102,54 @@ public abstract class SpecializedModel<TKernels> : RwkvModel
         Workspace ws = _workspaces.Rent();
         try
         {
+            ws.States[0] = state;
             int v = Shape.Vocab;
             for (int start = 0; start < tokens.Length; start += BlockTokens)
             {
                 int count = Math.Min(BlockTokens, tokens.Length - start);
                 bool last = start + count == tokens.Length;
                 Span<float> blockLogits = allRows ? logits.Slice(start * v, count * v) : last ? logits : [];
-                RunBlock(tokens.Slice(start, count), state, blockLogits, allRows, ws);
+                RunBlock(tokens.Slice(start, count), ws, chained: true, blockLogits, allRows);
             }
         }
         finally
         {
+            ws.States[0] = null!;
             _workspaces.Return(ws);
         }
     }
 
-    /// <summary>Runs up to <see cref="BlockTokens"/> consecutive tokens of one sequence through the whole model.</summary>
-    private void RunBlock(ReadOnlySpan<int> tokens, RwkvState state, Span<float> logits, bool allRows, Workspace ws)
+    /// <inheritdoc />
+    protected override void BatchCore(ReadOnlySpan<int> tokens, IReadOnlyList<RwkvState> states, Span<float> logits)
+    {
+        Workspace ws = _workspaces.Rent();
+        try
+        {
+            int v = Shape.Vocab;
+            for (int start = 0; start < tokens.Length; start += BlockTokens)
+            {
+                int count = Math.Min(BlockTokens, tokens.Length - start);
+                for (int n = 0; n < count; n++)
+                {
+                    ws.States[n] = states[start + n];
+                }
+
+                RunBlock(tokens.Slice(start, count), ws, chained: false, logits.IsEmpty ? logits : logits.Slice(start * v, count * v), allRows: true);
+            }
+        }
+        finally
+        {
+            Array.Clear(ws.States);
+            _workspaces.Return(ws);
+        }
+    }
+
+    /// <summary>
+    /// Runs up to <see cref="BlockTokens"/> rows through the whole model. With <paramref name="chained"/> the rows are
+    /// consecutive tokens of the sequence whose state is <c>ws.States[0]</c>; otherwise row n belongs to <c>ws.States[n]</c>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void RunBlock(ReadOnlySpan<int> tokens, Workspace ws, bool chained, Span<float> logits, bool allRows)
     {
         int t = tokens.Length, d = TKernels.Embedding;
         for (int n = 0; n < t; n++)
@@ -94,10 +159,14 @@ public abstract class SpecializedModel<TKernels> : RwkvModel
             TKernels.LayerNorm(x, Weights.Ln0Weight, Weights.Ln0Bias, x);
         }
 
+        var step = (ws.Step as StepContext) ?? new StepContext(this, ws);
+        ws.Step = step;
+        step.Tokens = t;
         for (int layer = 0; layer < Shape.Layers; layer++)
         {
-            TimeMix(layer, t, state, ws);
-            ChannelMix(layer, t, state, ws);
+            step.Layer = Weights.Layers[layer];
+            TimeMix(layer, t, chained, ws, step);
+            ChannelMix(layer, t, chained, ws, step);
         }
 
         if (logits.IsEmpty)
@@ -105,28 +174,31 @@ public abstract class SpecializedModel<TKernels> : RwkvModel
             return;
         }
 
-        int v = Shape.Vocab;
-        if (allRows)
+        // Output head on the rows asked for: every row, or the last one.
+        int first = allRows ? 0 : t - 1;
+        int rows = t - first;
+        for (int n = 0; n < rows; n++)
         {
-            for (int n = 0; n < t; n++)
-            {
-                TKernels.LayerNorm(ws.X.AsSpan(n * d, d), Weights.LnOutWeight, Weights.LnOutBias, ws.H.AsSpan(n * d, d));
-            }
-
-            TKernels.MatMul(Weights.Head, ws.H, logits, t, v, 0, v, accumulate: false);
+            TKernels.LayerNorm(ws.X.AsSpan((first + n) * d, d), Weights.LnOutWeight, Weights.LnOutBias, ws.H.AsSpan(n * d, d));
         }
-        else
+
+        fixed (float* target = logits)
         {
-            TKernels.LayerNorm(ws.X.AsSpan((t - 1) * d, d), Weights.LnOutWeight, Weights.LnOutBias, ws.H.AsSpan(0, d));
-            TKernels.MatMul(Weights.Head, ws.H, logits, 1, v, 0, v, accumulate: false);
+            step.Logits = target;
+            step.LogitsLength = logits.Length;
+            step.Tokens = rows;
+            Parallel(step, StepKind.Head, Weights.Head.ByteLength);
+            step.Logits = null;
         }
     }
 
-    private void TimeMix(int layer, int t, RwkvState state, Workspace ws)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void TimeMix(int layer, int t, bool chained, Workspace ws, StepContext step)
     {
-        LayerWeights lw = Weights.Layers[layer];
+        LayerWeights lw = step.Layer;
         int d = TKernels.Embedding;
 
+        // LayerNorm and token shift: each row mixes with the previous token's ln1 output.
         for (int n = 0; n < t; n++)
         {
             TKernels.LayerNorm(ws.X.AsSpan(n * d, d), lw.Ln1Weight, lw.Ln1Bias, ws.H.AsSpan(n * d, d));
@@ -134,41 +206,42 @@ public abstract class SpecializedModel<TKernels> : RwkvModel
 
         for (int n = 0; n < t; n++)
         {
-            ReadOnlySpan<float> previous = n == 0 ? state.AttX(layer) : ws.H.AsSpan((n - 1) * d, d);
+            ReadOnlySpan<float> previous = chained
+                ? (n == 0 ? ws.States[0].AttX(layer) : ws.H.AsSpan((n - 1) * d, d))
+                : ws.States[n].AttX(layer);
             TKernels.TimeMixInputs(
                 ws.H.AsSpan(n * d, d), previous, lw,
                 ws.XR.AsSpan(n * d, d), ws.XW.AsSpan(n * d, d), ws.XK.AsSpan(n * d, d),
                 ws.XV.AsSpan(n * d, d), ws.XA.AsSpan(n * d, d), ws.XG.AsSpan(n * d, d));
         }
 
-        ws.H.AsSpan((t - 1) * d, d).CopyTo(state.AttX(layer));
+        StoreShift(layer, t, chained, ws, attention: true);
 
-        TKernels.MatMul(lw.Receptance, ws.XR, ws.R, t, d, 0, d, accumulate: false);
-        TKernels.MatMul(lw.Key, ws.XK, ws.K, t, d, 0, d, accumulate: false);
-        TKernels.MatMul(lw.Value, ws.XV, ws.V, t, d, 0, d, accumulate: false);
+        // Step 1: r, k, v and the four LoRA MLPs (w, a, g and the value-residual mix).
+        long bytes = (3 * lw.Receptance.ByteLength) + LoraBytes(lw, layer);
+        Parallel(step, StepKind.Projections, bytes);
 
         for (int n = 0; n < t; n++)
         {
             int o = n * d;
-            TKernels.DecayLora(ws.XW.AsSpan(o, d), lw, ws.W.AsSpan(o, d), ws.LoraScratch);
-            TKernels.IclrLora(ws.XA.AsSpan(o, d), lw, ws.A.AsSpan(o, d), ws.LoraScratch);
-            TKernels.GateLora(ws.XG.AsSpan(o, d), lw, ws.G.AsSpan(o, d), ws.LoraScratch);
+            Span<float> v = ws.V.AsSpan(o, d);
             if (layer == 0)
             {
-                ws.V.AsSpan(o, d).CopyTo(ws.VFirst.AsSpan(o, d));
+                v.CopyTo(ws.VFirst.AsSpan(o, d));
             }
             else
             {
-                TKernels.ValueLora(ws.XV.AsSpan(o, d), lw, ws.V.AsSpan(o, d), ws.VFirst.AsSpan(o, d), ws.LoraScratch);
+                TensorPrimitives.Lerp(v, ws.VFirst.AsSpan(o, d), ws.VMix.AsSpan(o, d), v);
             }
 
             TKernels.KeyPrep(ws.K.AsSpan(o, d), ws.KK.AsSpan(o, d), ws.A.AsSpan(o, d), lw);
         }
 
-        Span<float> wkv = state.Wkv(layer);
+        // The WKV recurrence: sequential over a sequence's tokens, independent across sessions and heads.
         int area = HeadSize * HeadSize;
         for (int n = 0; n < t; n++)
         {
+            Span<float> wkv = (chained ? ws.States[0] : ws.States[n]).Wkv(layer);
             for (int h = 0; h < TKernels.Heads; h++)
             {
                 int o = (n * d) + (h * HeadSize);
@@ -182,12 +255,14 @@ public abstract class SpecializedModel<TKernels> : RwkvModel
             TKernels.HeadOutput(ws.Y.AsSpan(row, d), ws.R.AsSpan(row, d), ws.K.AsSpan(row, d), ws.V.AsSpan(row, d), ws.G.AsSpan(row, d), lw);
         }
 
-        TKernels.MatMul(lw.Output, ws.Y, ws.X, t, d, 0, d, accumulate: true);
+        // Step 2: x += O·y.
+        Parallel(step, StepKind.Output, lw.Output.ByteLength);
     }
 
-    private void ChannelMix(int layer, int t, RwkvState state, Workspace ws)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ChannelMix(int layer, int t, bool chained, Workspace ws, StepContext step)
     {
-        LayerWeights lw = Weights.Layers[layer];
+        LayerWeights lw = step.Layer;
         int d = TKernels.Embedding;
 
         for (int n = 0; n < t; n++)
@@ -197,13 +272,218 @@ public abstract class SpecializedModel<TKernels> : RwkvModel
 
         for (int n = 0; n < t; n++)
         {
-            ReadOnlySpan<float> previous = n == 0 ? state.FfnX(layer) : ws.H.AsSpan((n - 1) * d, d);
+            ReadOnlySpan<float> previous = chained
+                ? (n == 0 ? ws.States[0].FfnX(layer) : ws.H.AsSpan((n - 1) * d, d))
+                : ws.States[n].FfnX(layer);
             TKernels.ChannelMixInput(ws.H.AsSpan(n * d, d), previous, lw, ws.XK.AsSpan(n * d, d));
         }
 
-        ws.H.AsSpan((t - 1) * d, d).CopyTo(state.FfnX(layer));
+        StoreShift(layer, t, chained, ws, attention: false);
 
-        TKernels.FfnHidden(lw.FfnKey, ws.XK, ws.Hidden, t, 0, TKernels.Ffn);
-        TKernels.MatMul(lw.FfnValue, ws.Hidden, ws.X, t, d, 0, d, accumulate: true);
+        // Steps 3 and 4: hidden = relu(K·x)², then x += V·hidden.
+        Parallel(step, StepKind.FfnKey, lw.FfnKey.ByteLength);
+        Parallel(step, StepKind.FfnValue, lw.FfnValue.ByteLength);
+    }
+
+    /// <summary>Saves each sequence's last ln1 (or ln2) output as its token-shift state.</summary>
+    private static void StoreShift(int layer, int t, bool chained, Workspace ws, bool attention)
+    {
+        int d = TKernels.Embedding;
+        if (chained)
+        {
+            RwkvState s = ws.States[0];
+            ws.H.AsSpan((t - 1) * d, d).CopyTo(attention ? s.AttX(layer) : s.FfnX(layer));
+            return;
+        }
+
+        for (int n = 0; n < t; n++)
+        {
+            RwkvState s = ws.States[n];
+            ws.H.AsSpan(n * d, d).CopyTo(attention ? s.AttX(layer) : s.FfnX(layer));
+        }
+    }
+
+    private void Parallel(StepContext step, StepKind kind, long weightBytes)
+    {
+        step.Kind = kind;
+        int parts = _threads > 1 && weightBytes * step.Tokens >= MinParallelWork ? _threads : 1;
+        _pool.Run(&RunStep, step, parts);
+    }
+
+    private static long LoraBytes(LayerWeights lw, int layer)
+    {
+        long bytes = lw.DecayDown.ByteLength + lw.DecayUp.ByteLength + lw.IclrDown.ByteLength + lw.IclrUp.ByteLength
+            + lw.GateDown.ByteLength + lw.GateUp.ByteLength;
+        return layer == 0 ? bytes : bytes + lw.ValueDown.ByteLength + lw.ValueUp.ByteLength;
+    }
+
+    /// <summary>Runs part <paramref name="part"/> of <paramref name="parts"/> of the step described by <paramref name="context"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunStep(object context, int part, int parts)
+    {
+        var step = (StepContext)context;
+        Workspace ws = step.Workspace;
+        LayerWeights lw = step.Layer;
+        int t = step.Tokens, d = TKernels.Embedding;
+        switch (step.Kind)
+        {
+            case StepKind.Projections:
+                RunProjections(step, part, parts);
+                break;
+            case StepKind.Output:
+            {
+                (int start, int end) = WorkerPool.Range(d, part, parts, RowAlign);
+                TKernels.MatMul(lw.Output, ws.Y, ws.X, t, d, start, end, accumulate: true);
+                break;
+            }
+
+            case StepKind.FfnKey:
+            {
+                (int start, int end) = WorkerPool.Range(TKernels.Ffn, part, parts, RowAlign);
+                TKernels.FfnHidden(lw.FfnKey, ws.XK, ws.Hidden, t, start, end);
+                break;
+            }
+
+            case StepKind.FfnValue:
+            {
+                (int start, int end) = WorkerPool.Range(d, part, parts, RowAlign);
+                TKernels.MatMul(lw.FfnValue, ws.Hidden, ws.X, t, d, start, end, accumulate: true);
+                break;
+            }
+
+            case StepKind.Head:
+            {
+                WeightMatrix head = step.Model.Weights.Head;
+                (int start, int end) = WorkerPool.Range(head.Rows, part, parts, RowAlign);
+                var logits = new Span<float>(step.Logits, step.LogitsLength);
+                TKernels.MatMul(head, ws.H, logits, t, head.Rows, start, end, accumulate: false);
+                break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Step 1, part <paramref name="part"/>: whole LoRA MLPs are dealt to parts (largest first, to the least loaded),
+    /// then the receptance, key and value rows are divided so that every part reads about the same number of bytes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunProjections(StepContext step, int part, int parts)
+    {
+        Workspace ws = step.Workspace;
+        LayerWeights lw = step.Layer;
+        int t = step.Tokens, d = TKernels.Embedding;
+        bool hasValue = !lw.ValueDown.IsEmpty;
+
+        Span<long> load = stackalloc long[parts];
+        Span<int> owner = stackalloc int[Workspace.LoraCount];
+        Span<long> cost = stackalloc long[Workspace.LoraCount];
+        cost[0] = lw.DecayDown.ByteLength + lw.DecayUp.ByteLength;
+        cost[1] = lw.IclrDown.ByteLength + lw.IclrUp.ByteLength;
+        cost[2] = lw.GateDown.ByteLength + lw.GateUp.ByteLength;
+        cost[3] = hasValue ? lw.ValueDown.ByteLength + lw.ValueUp.ByteLength : 0;
+        for (int assigned = 0; assigned < Workspace.LoraCount; assigned++)
+        {
+            int largest = -1;
+            for (int i = 0; i < Workspace.LoraCount; i++)
+            {
+                if (cost[i] >= 0 && (largest < 0 || cost[i] > cost[largest]))
+                {
+                    largest = i;
+                }
+            }
+
+            int least = 0;
+            for (int p = 1; p < parts; p++)
+            {
+                least = load[p] < load[least] ? p : least;
+            }
+
+            owner[largest] = least;
+            load[least] += cost[largest];
+            cost[largest] = -1;
+        }
+
+        // Rows of r, k and v so that LoRA bytes plus projection bytes are even across parts.
+        long rowBytes = 3 * lw.Receptance.ByteLength / d;
+        long total = (rowBytes * d) + LoraTotal(load);
+        int start = 0, end = 0;
+        long before = 0;
+        for (int p = 0; p <= part; p++)
+        {
+            long target = (total * (p + 1) / parts) - before - load[p];
+            int rows = p == parts - 1 ? d - start : (int)Math.Clamp(target / rowBytes, 0, d - start) / RowAlign * RowAlign;
+            end = start + rows;
+            before += load[p] + (rows * rowBytes);
+            if (p < part)
+            {
+                start = end;
+            }
+        }
+
+        if (end > start)
+        {
+            TKernels.MatMul(lw.Receptance, ws.XR, ws.R, t, d, start, end, accumulate: false);
+            TKernels.MatMul(lw.Key, ws.XK, ws.K, t, d, start, end, accumulate: false);
+            TKernels.MatMul(lw.Value, ws.XV, ws.V, t, d, start, end, accumulate: false);
+        }
+
+        int block = t * d;
+        if (owner[0] == part)
+        {
+            TKernels.DecayLora(ws.XW.AsSpan(0, block), lw, ws.W.AsSpan(0, block), ws.LoraScratch[0], t);
+        }
+
+        if (owner[1] == part)
+        {
+            TKernels.IclrLora(ws.XA.AsSpan(0, block), lw, ws.A.AsSpan(0, block), ws.LoraScratch[1], t);
+        }
+
+        if (owner[2] == part)
+        {
+            TKernels.GateLora(ws.XG.AsSpan(0, block), lw, ws.G.AsSpan(0, block), ws.LoraScratch[2], t);
+        }
+
+        if (hasValue && owner[3] == part)
+        {
+            TKernels.ValueLora(ws.XV.AsSpan(0, block), lw, ws.VMix.AsSpan(0, block), ws.LoraScratch[3], t);
+        }
+    }
+
+    private static long LoraTotal(ReadOnlySpan<long> load)
+    {
+        long sum = 0;
+        foreach (long l in load)
+        {
+            sum += l;
+        }
+
+        return sum;
+    }
+
+    private enum StepKind
+    {
+        Projections,
+        Output,
+        FfnKey,
+        FfnValue,
+        Head,
+    }
+
+    /// <summary>What a parallel step works on; one per workspace, reused for every step.</summary>
+    private sealed class StepContext(SpecializedModel<TKernels> model, Workspace workspace)
+    {
+        public SpecializedModel<TKernels> Model { get; } = model;
+
+        public Workspace Workspace { get; } = workspace;
+
+        public StepKind Kind { get; set; }
+
+        public LayerWeights Layer { get; set; } = null!;
+
+        public int Tokens { get; set; }
+
+        public float* Logits { get; set; }
+
+        public int LogitsLength { get; set; }
     }
 }

@@ -29,9 +29,19 @@ internal sealed class Workspace
         Y = new float[block];
         VFirst = new float[block];
         Hidden = new float[tokens * shape.Ffn];
+        VMix = new float[block];
         int maxRank = Math.Max(Math.Max(shape.DecayRank, shape.IclrRank), Math.Max(shape.ValueRank, shape.GateRank));
-        LoraScratch = new float[d + maxRank];
+        LoraScratch = new float[LoraCount][];
+        for (int i = 0; i < LoraCount; i++)
+        {
+            LoraScratch[i] = new float[tokens * maxRank];
+        }
+
+        States = new RwkvState[tokens];
     }
+
+    /// <summary>The four LoRA MLPs, which may run at the same time on different threads.</summary>
+    public const int LoraCount = 4;
 
     public int Tokens { get; }
 
@@ -75,8 +85,17 @@ internal sealed class Workspace
     /// <summary>Channel-mix hidden layer, [Tokens][FFN].</summary>
     public float[] Hidden { get; }
 
-    /// <summary>Room for a LoRA's hidden vector and one D-wide temporary.</summary>
-    public float[] LoraScratch { get; }
+    /// <summary>Value-residual mix, [Tokens][D].</summary>
+    public float[] VMix { get; }
+
+    /// <summary>One hidden buffer per LoRA MLP, [Tokens][rank] each.</summary>
+    public float[][] LoraScratch { get; }
+
+    /// <summary>The state each row belongs to (all the same in sequence mode, one per session in batch mode).</summary>
+    public RwkvState[] States { get; }
+
+    /// <summary>Parameters of the parallel step in flight (set by the orchestrator before each step).</summary>
+    public object? Step { get; set; }
 }
 
 /// <summary>A small lock-protected pool of workspaces (one per concurrent caller).</summary>

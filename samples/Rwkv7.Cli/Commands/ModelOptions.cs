@@ -11,13 +11,14 @@ internal static class ModelOptions
     public static RwkvModel Load(CommandArguments args)
     {
         string path = args.Required("model", ModelVariable);
-        EngineSelection engine = (args.Option("engine") ?? "auto") switch
-        {
-            "auto" => EngineSelection.Auto,
-            "reference" => EngineSelection.Reference,
-            "generated" => EngineSelection.Generated,
-            string other => throw new UsageException($"--engine must be auto, reference or generated, not '{other}'"),
-        };
-        return RwkvModel.Load(path, new RwkvModelOptions { Engine = engine });
+        return RwkvModel.Load(path, new RwkvModelOptions { Engine = ParseEngine(args.Option("engine")) });
     }
+
+    public static EngineSelection ParseEngine(string? text) => (text ?? "auto") switch
+    {
+        "auto" => EngineSelection.Auto,
+        "reference" => EngineSelection.Reference,
+        "generated" => EngineSelection.Generated,
+        string other => throw new UsageException($"--engine must be auto, reference or generated, not '{other}'"),
+    };
 }

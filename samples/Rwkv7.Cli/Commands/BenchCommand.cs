@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Rwkv7.Cli.CommandLine;
+using Rwkv7.Gen;
+using Rwkv7.Gen.Benchmarking;
+using Rwkv7.Gen.Loading;
+using Rwkv7.Gen.Weights;
+
+namespace Rwkv7.Cli.Commands;
+
+/// <summary>
+/// <c>rwkv7 bench</c>: decode and prefill speed on a checkpoint or on synthetic weights of any shape, each printed
+/// as a percentage of the hardware floor measured in the same run (memory bandwidth for decode, FMA throughput
+/// for prefill).
+/// </summary>
+internal static class BenchCommand
+{
+    public const string Usage =
+        "bench (--model PATH | --shape NAME|FILE) [--precision bf16|fp32] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--engine ...]";
+
+    public static int Run(CommandArguments args, TextWriter output)
+    {
+        string? modelPath = args.Option("model");
+        string? shapeName = args.Option("shape");
+        if ((modelPath is null) == (shapeName is null))
+        {
+            throw new UsageException("bench needs exactly one of --model PATH or --shape NAME|FILE");
+        }
+
+        TensorDType precision = (args.Option("precision") ?? "bf16") switch
+        {
+            "bf16" => TensorDType.BF16,
+            "fp32" => TensorDType.F32,
+            string other => throw new UsageException($"--precision must be bf16 or fp32, not '{other}'"),
+        };
+        int threads = args.Int("threads", 0, 0, 1024);
+        int decodeTokens = args.Int("tokens", 64, 1, 1_000_000);
+        int prefillTokens = args.Int("prefill", 512, 1, 1_000_000);
+        int batch = args.Int("batch", 16, 1, 4096);
+        int runs = args.Int("runs", 5, 1, 1000);
+        bool json = args.Flag("json");
+        EngineSelection engine = ModelOptions.ParseEngine(args.Option("engine"));
+        args.EnsureAllUsed();
+
+        RwkvWeights weights = modelPath is not null
+            ? RwkvWeights.Load(modelPath)
+            : RwkvWeights.CreateSynthetic(ResolveShape(shapeName!), precision);
+        using RwkvModel model = RwkvModel.Create(weights, engine, ownsWeights: true);
+        if (threads > 0)
+        {
+            model.Threads = threads;
+        }
+
+        BenchResult r = Measure(model, decodeTokens, prefillTokens, batch, runs);
+        if (json)
+        {
+            WriteJson(r, output);
+        }
+        else
+        {
+            WriteTable(r, output);
+        }
+
+        return 0;
+    }
+
+    private static ModelShape ResolveShape(string nameOrFile)
+    {
+        if (File.Exists(nameOrFile))
+        {
+            return ShapeFiles.Load(nameOrFile).Shape;
+        }
+
+        string wanted = nameOrFile.StartsWith("rwkv7-", StringComparison.OrdinalIgnoreCase) ? nameOrFile : "rwkv7-" + nameOrFile;
+        GeneratedModelInfo? info = GeneratedModelRegistry.FindByName(wanted) ?? GeneratedModelRegistry.FindByName(nameOrFile);
+        return info?.Shape ?? throw new UsageException(
+            $"unknown shape '{nameOrFile}': use a shape file path or one of {string.Join(", ", GeneratedModelRegistry.Models.Select(m => m.Name))}");
+    }
+
+    private sealed record BenchResult(
+        string Engine, string Precision, int Threads, string Vectors, ModelShape Shape,
+        long WeightBytesPerToken, double FlopsPerToken,
+        double Bandwidth1, double BandwidthN, double Fma1, double FmaN,
+        double DecodeTokensPerSecond, double PrefillTokensPerSecond, int PrefillTokens,
+        int BatchSize, double BatchTokensPerSecond, long PeakRssBytes)
+    {
+        public double BandwidthFloor => BandwidthN / WeightBytesPerToken;
+
+        public double ComputeFloor => FmaN / FlopsPerToken;
+    }
+
+    private static BenchResult Measure(RwkvModel model, int decodeTokens, int prefillTokens, int batch, int runs)
+    {
+        ModelShape s = model.Shape;
+        int threads = model.Threads;
+        var rng = new Random(1234);
+        int[] prompt = Enumerable.Range(0, prefillTokens).Select(_ => rng.Next(s.Vocab)).ToArray();
+        float[] logits = new float[s.Vocab];
+
+        // Decode: one token at a time after a short warm-up, median over runs.
+        RwkvState state = model.CreateState();
+        model.Forward(prompt.AsSpan(0, Math.Min(8, prompt.Length)), state, logits);
+        var decodeRates = new List<double>();
+        int token = prompt[0];
+        for (int run = 0; run < runs; run++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < decodeTokens; i++)
+            {
+                model.Forward(token, state, logits);
+                token = (token * 31 + 7) % s.Vocab;
+            }
+
+            decodeRates.Add(decodeTokens / Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+
+        // Prefill: the whole prompt at once from the zero state.
+        var prefillRates = new List<double>();
+        for (int run = 0; run < Math.Max(1, runs / 2); run++)
+        {
+            RwkvState fresh = model.CreateState();
+            long start = Stopwatch.GetTimestamp();
+            model.Forward(prompt, fresh, logits);
+            prefillRates.Add(prompt.Length / Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+
+        // Batch decode: `batch` sessions stepped together.
+        RwkvState[] states = Enumerable.Range(0, batch).Select(_ => model.CreateState()).ToArray();
+        int[] batchTokens = Enumerable.Range(0, batch).Select(i => prompt[i % prompt.Length]).ToArray();
+        float[] batchLogits = new float[batch * s.Vocab];
+        model.ForwardBatch(batchTokens, states, batchLogits);
+        var batchRates = new List<double>();
+        for (int run = 0; run < runs; run++)
+        {
+            int steps = Math.Max(1, decodeTokens / 4);
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < steps; i++)
+            {
+                model.ForwardBatch(batchTokens, states, batchLogits);
+            }
+
+            batchRates.Add(steps * batch / Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+
+        double bandwidth1 = HardwareProbe.MeasureReadBandwidth(1);
+        double fma1 = HardwareProbe.MeasureFmaThroughput(1);
+        return new BenchResult(
+            model.EngineName,
+            model.Weights.MatrixType?.DisplayName() ?? "mixed",
+            threads,
+            HardwareProbe.VectorWidthName,
+            s,
+            model.Weights.BytesReadPerToken,
+            FlopsPerToken(s),
+            bandwidth1,
+            threads > 1 ? HardwareProbe.MeasureReadBandwidth(threads) : bandwidth1,
+            fma1,
+            threads > 1 ? HardwareProbe.MeasureFmaThroughput(threads) : fma1,
+            Median(decodeRates),
+            Median(prefillRates),
+            prompt.Length,
+            batch,
+            Median(batchRates),
+            Process.GetCurrentProcess().PeakWorkingSet64);
+    }
+
+    /// <summary>FLOPs per prefilled token: two per weight of every layer matrix, plus the WKV update (about 7 per state element).</summary>
+    private static double FlopsPerToken(ModelShape s)
+    {
+        double perLayer = 2.0 * ((4.0 * s.Embedding * s.Embedding) + (2.0 * s.Embedding * s.Ffn)
+            + (2.0 * s.Embedding * (s.DecayRank + s.IclrRank + s.ValueRank + s.GateRank)))
+            + (7.0 * s.Heads * s.HeadSize * s.HeadSize);
+        return perLayer * s.Layers;
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        return values[values.Count / 2];
+    }
+
+    private static void WriteTable(BenchResult r, TextWriter o)
+    {
+        CultureInfo c = CultureInfo.InvariantCulture;
+        o.WriteLine($"engine       {r.Engine}");
+        o.WriteLine($"shape        {r.Shape}");
+        o.WriteLine($"precision    {r.Precision} weights; {r.Threads} thread(s); {r.Vectors}");
+        o.WriteLine(string.Format(c, "weights/tok  {0:0.0} MiB read per decoded token", r.WeightBytesPerToken / 1048576.0));
+        o.WriteLine(string.Format(c, "bandwidth    {0:0.0} GB/s (1 thread), {1:0.0} GB/s ({2} threads)", r.Bandwidth1 / 1e9, r.BandwidthN / 1e9, r.Threads));
+        o.WriteLine(string.Format(c, "fma peak     {0:0.0} GFLOP/s (1 thread), {1:0.0} GFLOP/s ({2} threads)", r.Fma1 / 1e9, r.FmaN / 1e9, r.Threads));
+        o.WriteLine(string.Format(c, "decode       {0:0.0} tokens/s, {1:0.00} ms/token = {2:0.0}% of the bandwidth floor ({3:0.0} tokens/s)", r.DecodeTokensPerSecond, 1000 / r.DecodeTokensPerSecond, 100 * r.DecodeTokensPerSecond / r.BandwidthFloor, r.BandwidthFloor));
+        o.WriteLine(string.Format(c, "prefill      {0:0.0} tokens/s over {1} tokens = {2:0.0}% of the arithmetic floor ({3:0.0} tokens/s)", r.PrefillTokensPerSecond, r.PrefillTokens, 100 * r.PrefillTokensPerSecond / r.ComputeFloor, r.ComputeFloor));
+        o.WriteLine(string.Format(c, "batch        {0:0.0} tokens/s for {1} sessions = {2:0.00}x one session", r.BatchTokensPerSecond, r.BatchSize, r.BatchTokensPerSecond / r.DecodeTokensPerSecond));
+        o.WriteLine(string.Format(c, "peak memory  {0:0.0} MiB resident", r.PeakRssBytes / 1048576.0));
+    }
+
+    private static void WriteJson(BenchResult r, TextWriter o)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("engine", r.Engine);
+            w.WriteString("shape", r.Shape.ToString());
+            w.WriteString("precision", r.Precision);
+            w.WriteNumber("threads", r.Threads);
+            w.WriteString("vector_width", r.Vectors);
+            w.WriteNumber("weight_bytes_per_token", r.WeightBytesPerToken);
+            w.WriteNumber("flops_per_token", r.FlopsPerToken);
+            w.WriteNumber("read_bandwidth_1_thread_bytes_per_s", r.Bandwidth1);
+            w.WriteNumber("read_bandwidth_bytes_per_s", r.BandwidthN);
+            w.WriteNumber("fma_flops_per_s_1_thread", r.Fma1);
+            w.WriteNumber("fma_flops_per_s", r.FmaN);
+            w.WriteNumber("decode_tokens_per_s", r.DecodeTokensPerSecond);
+            w.WriteNumber("bandwidth_floor_tokens_per_s", r.BandwidthFloor);
+            w.WriteNumber("decode_percent_of_bandwidth_floor", 100 * r.DecodeTokensPerSecond / r.BandwidthFloor);
+            w.WriteNumber("prefill_tokens", r.PrefillTokens);
+            w.WriteNumber("prefill_tokens_per_s", r.PrefillTokensPerSecond);
+            w.WriteNumber("compute_floor_tokens_per_s", r.ComputeFloor);
+            w.WriteNumber("prefill_percent_of_compute_floor", 100 * r.PrefillTokensPerSecond / r.ComputeFloor);
+            w.WriteNumber("batch_size", r.BatchSize);
+            w.WriteNumber("batch_tokens_per_s", r.BatchTokensPerSecond);
+            w.WriteNumber("peak_rss_bytes", r.PeakRssBytes);
+            w.WriteEndObject();
+        }
+
+        o.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+    }
+}

@@ -1,0 +1,131 @@
+using Rwkv7.Gen.Loading;
+using Rwkv7.Gen.Tests.Generated;
+using Rwkv7.Gen.Tests.Infrastructure;
+using Rwkv7.Gen.Weights;
+
+namespace Rwkv7.Gen.Tests.Numerics;
+
+/// <summary>
+/// Properties of the generated engine's orchestration: batch decode, thread counts and allocation behaviour must
+/// not change what is computed.
+/// </summary>
+public sealed class GeneratedEngineBehaviourTests
+{
+    [Fact]
+    public void Batch_decode_gives_each_session_what_it_would_get_alone()
+    {
+        using RwkvModel model = RwkvModel.Load(Fixtures.Path(Models.Mh4Safetensors));
+        Assert.StartsWith("generated", model.EngineName);
+        int v = model.Shape.Vocab;
+        int[] tokens = Goldens.Mh4.Tokens;
+
+        // Five sessions with different histories, stepped together and one by one.
+        const int sessions = 5;
+        var batchStates = new RwkvState[sessions];
+        var aloneStates = new RwkvState[sessions];
+        for (int b = 0; b < sessions; b++)
+        {
+            batchStates[b] = model.CreateState();
+            model.Forward(tokens.AsSpan(0, 3 + (4 * b)), batchStates[b], []);
+            aloneStates[b] = batchStates[b].Clone();
+        }
+
+        float[] batch = new float[sessions * v];
+        float[] alone = new float[sessions * v];
+        for (int step = 0; step < 4; step++)
+        {
+            int[] next = Enumerable.Range(0, sessions).Select(b => tokens[(b * 3) + step]).ToArray();
+            model.ForwardBatch(next, batchStates, batch);
+            for (int b = 0; b < sessions; b++)
+            {
+                model.Forward(next[b], aloneStates[b], alone.AsSpan(b * v, v));
+            }
+
+            Tolerance.AssertLogitRows(alone, batch, v, $"batch step {step}", relative: 1e-6);
+        }
+
+        for (int b = 0; b < sessions; b++)
+        {
+            Tolerance.AssertState(aloneStates[b].Data, batchStates[b].Data, $"session {b} state", relative: 1e-6);
+        }
+    }
+
+    [Fact]
+    public void A_batch_larger_than_one_block_and_the_reference_batch_agree()
+    {
+        ModelShape shape = Mh4Model.DeclaredShape with { Layers = 2 };
+        using RwkvWeights weights = RwkvWeights.CreateSynthetic(shape, TensorDType.BF16, seed: 3);
+        using RwkvModel generated = RwkvModel.Create(weights);
+        using RwkvModel reference = RwkvModel.Create(weights, EngineSelection.Reference);
+        int sessions = Specialized.SpecializedModel<Mh4Model.Kernels>.BlockTokens + 3;
+        int[] tokens = Enumerable.Range(0, sessions).Select(i => (i * 37) % shape.Vocab).ToArray();
+        RwkvState[] g = Enumerable.Range(0, sessions).Select(_ => generated.CreateState()).ToArray();
+        RwkvState[] r = Enumerable.Range(0, sessions).Select(_ => reference.CreateState()).ToArray();
+        float[] gl = new float[sessions * shape.Vocab];
+        float[] rl = new float[sessions * shape.Vocab];
+        generated.ForwardBatch(tokens, g, gl);
+        reference.ForwardBatch(tokens, r, rl);
+        Tolerance.AssertLogitRows(rl, gl, shape.Vocab, "generated vs reference batch", relative: 1e-4);
+    }
+
+    [Fact]
+    public void Batch_arguments_are_validated()
+    {
+        using RwkvModel model = RwkvModel.Load(Fixtures.Path(Models.Mh4Safetensors));
+        RwkvState s = model.CreateState();
+        Assert.Throws<ArgumentException>(() => model.ForwardBatch([1, 2], [s, s], new float[2 * model.Shape.Vocab]));
+        Assert.Throws<ArgumentException>(() => model.ForwardBatch([1, 2], [s], new float[2 * model.Shape.Vocab]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.ForwardBatch([model.Shape.Vocab], [s], new float[model.Shape.Vocab]));
+    }
+
+    [Theory]
+    [InlineData(TensorDType.BF16)]
+    [InlineData(TensorDType.F32)]
+    public void One_thread_and_many_threads_compute_the_same(TensorDType type)
+    {
+        // Wide enough that every parallel step really splits (mh4 widths, 64 tokens of prefill).
+        ModelShape shape = Mh4Model.DeclaredShape with { Layers = 2, Vocab = 4096 };
+        using RwkvWeights weights = RwkvWeights.CreateSynthetic(shape, type, seed: 11);
+        using RwkvModel model = RwkvModel.Create(weights);
+        int[] tokens = Enumerable.Range(0, 64).Select(i => (i * 101) % shape.Vocab).ToArray();
+
+        model.Threads = 1;
+        Assert.Equal(1, model.Threads);
+        float[] one = new float[tokens.Length * shape.Vocab];
+        RwkvState oneState = model.CreateState();
+        model.ForwardAll(tokens, oneState, one);
+
+        model.Threads = 4;
+        Assert.Equal(Math.Min(4, Environment.ProcessorCount), model.Threads);
+        float[] many = new float[tokens.Length * shape.Vocab];
+        RwkvState manyState = model.CreateState();
+        model.ForwardAll(tokens, manyState, many);
+
+        Tolerance.AssertLogitRows(one, many, shape.Vocab, $"{type} threads 1 vs {model.Threads}", relative: 1e-6);
+        Tolerance.AssertState(oneState.Data, manyState.Data, $"{type} state, threads 1 vs {model.Threads}", relative: 1e-6);
+    }
+
+    [Theory]
+    [InlineData(Models.TinyF32Safetensors)]
+    [InlineData(Models.Mh4Pth)]
+    public void Decoding_a_token_allocates_nothing_in_steady_state(string file)
+    {
+        using RwkvModel model = RwkvModel.Load(Fixtures.Path(file));
+        Assert.StartsWith("generated", model.EngineName);
+        RwkvState state = model.CreateState();
+        float[] logits = new float[model.Shape.Vocab];
+        for (int i = 0; i < 8; i++)
+        {
+            model.Forward(i, state, logits); // warm up: workspaces, pool threads, JIT
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 32; i++)
+        {
+            model.Forward(i % model.Shape.Vocab, state, logits);
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated == 0, $"{allocated} bytes allocated over 32 decoded tokens");
+    }
+}
