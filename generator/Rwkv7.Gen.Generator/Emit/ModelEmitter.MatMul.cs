@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using Rwkv7.Gen.Generator.Model;
 
 namespace Rwkv7.Gen.Generator.Emit
@@ -105,56 +106,90 @@ namespace Rwkv7.Gen.Generator.Emit
             int steps = n / stepElems;
             int unroll = steps % MaxUnroll == 0 ? MaxUnroll : steps % 2 == 0 ? 2 : 1;
             int iterations = steps / unroll;
+            (int tileRows, int tileTokens) = TokenTile(v);
 
             w.Line();
             w.Summary(
                 $"<see cref=\"MatMul{type}In{n}\"/> with {v.Description}: " + (v.IsScalar
                     ? "one row and one input at a time."
-                    : $"{RowTile} rows per tile; {Plural(steps, "step")} of {stepElems} inputs, " + (iterations == 1
-                        ? "all written out."
-                        : $"{unroll} written out per iteration of a loop of {iterations}.")));
+                    : $"{tileRows} rows × {tileTokens} tokens per tile while {tileTokens} or more tokens remain (each weight vector"
+                      + $" serves {tileTokens} tokens), then {RowTile} rows × 1 token; {Plural(steps, "step")} of {stepElems} inputs per row."));
             w.Line(AggressiveOptimization);
             w.Open($"private static void MatMul{type}In{n}{v.Suffix}(ref {element} w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
+            if (v.IsScalar)
+            {
+                EmitScalarMatMul(w, element, n, bf16);
+                w.Close();
+                return;
+            }
+
+            w.Line("int t = 0;");
+            w.Open($"for (; t + {tileTokens} <= tokens; t += {tileTokens})");
+            EmitTokenRefs(w, n, tileTokens);
+            w.Line("int r = rowStart;");
+            w.Open($"for (; r + {tileRows} <= rowEnd; r += {tileRows})");
+            EmitTile(w, element, n, v, bf16, tileRows, tileTokens, 1, steps);
+            w.Close();
+            w.Open("for (; r < rowEnd; r++)");
+            EmitTile(w, element, n, v, bf16, 1, tileTokens, 1, steps);
+            w.Close();
+            w.Close();
+            w.Line();
+            w.Open("for (; t < tokens; t++)");
+            EmitTokenRefs(w, n, 1);
+            w.Line("int r = rowStart;");
+            w.Open($"for (; r + {RowTile} <= rowEnd; r += {RowTile})");
+            EmitTile(w, element, n, v, bf16, RowTile, 1, unroll, iterations);
+            w.Close();
+            w.Open("for (; r < rowEnd; r++)");
+            EmitTile(w, element, n, v, bf16, 1, 1, unroll, iterations);
+            w.Close();
+            w.Close();
+            w.Close();
+        }
+
+        /// <summary>Rows × tokens of a multi-token tile: its accumulators must fit the width's register file.</summary>
+        private static (int Rows, int Tokens) TokenTile(VectorWidth v) => v.Lanes == 16 ? (4, 4) : (2, 4);
+
+        private static void EmitTokenRefs(IndentedWriter w, int n, int tokens)
+        {
+            for (int m = 0; m < tokens; m++)
+            {
+                string t = m == 0 ? "t" : $"(t + {m})";
+                w.Line($"ref float xt{m} = ref Unsafe.Add(ref x, (nint){t} * {n});");
+                w.Line($"ref float yt{m} = ref Unsafe.Add(ref y, (nint){t} * yStride);");
+            }
+        }
+
+        private static void EmitScalarMatMul(IndentedWriter w, string element, int n, bool bf16)
+        {
             w.Open("for (int t = 0; t < tokens; t++)");
             w.Line($"ref float xt = ref Unsafe.Add(ref x, (nint)t * {n});");
             w.Line("ref float yt = ref Unsafe.Add(ref y, (nint)t * yStride);");
-            w.Line("int r = rowStart;");
-            if (!v.IsScalar)
-            {
-                w.Open($"for (; r + {RowTile} <= rowEnd; r += {RowTile})");
-                EmitRowTile(w, element, n, v, bf16, RowTile, steps, unroll, iterations);
-                w.Close();
-                w.Line();
-            }
-
-            w.Open("for (; r < rowEnd; r++)");
-            if (v.IsScalar)
-            {
-                w.Line($"ref {element} w0 = ref Unsafe.Add(ref w, (nint)r * {n});");
-                w.Line("float sum = 0f;");
-                w.Open($"for (nint i = 0; i < {n}; i++)");
-                string weight = bf16 ? "BFloat16Conversions.ToSingle(Unsafe.Add(ref w0, i))" : "Unsafe.Add(ref w0, i)";
-                w.Line($"sum += {weight} * Unsafe.Add(ref xt, i);");
-                w.Close();
-                w.Line("ref float o = ref Unsafe.Add(ref yt, r);");
-                w.Line("o = accumulate ? o + sum : sum;");
-            }
-            else
-            {
-                EmitRowTile(w, element, n, v, bf16, 1, steps, unroll, iterations);
-            }
-
+            w.Open("for (int r = rowStart; r < rowEnd; r++)");
+            w.Line($"ref {element} w0 = ref Unsafe.Add(ref w, (nint)r * {n});");
+            w.Line("float sum = 0f;");
+            w.Open($"for (nint i = 0; i < {n}; i++)");
+            string weight = bf16 ? "BFloat16Conversions.ToSingle(Unsafe.Add(ref w0, i))" : "Unsafe.Add(ref w0, i)";
+            w.Line($"sum += {weight} * Unsafe.Add(ref xt, i);");
             w.Close();
+            w.Line("ref float o = ref Unsafe.Add(ref yt, r);");
+            w.Line("o = accumulate ? o + sum : sum;");
             w.Close();
             w.Close();
         }
 
         private static string Plural(int count, string noun) => count == 1 ? $"1 {noun}" : $"{count} {noun}s";
 
-        /// <summary>Dot products of <paramref name="rows"/> consecutive rows with xt, stored into yt[r..].</summary>
-        private static void EmitRowTile(IndentedWriter w, string element, int n, VectorWidth v, bool bf16, int rows, int steps, int unroll, int iterations)
+        /// <summary>
+        /// Dot products of <paramref name="rows"/> consecutive rows (from r) with <paramref name="tokens"/> token rows of x
+        /// (xt0…), written or added into yt0…[r…]. One token keeps two accumulators per row (the lo and hi halves of each
+        /// step) for more independent FMA chains; several tokens keep one per (row, token) pair.
+        /// </summary>
+        private static void EmitTile(IndentedWriter w, string element, int n, VectorWidth v, bool bf16, int rows, int tokens, int unroll, int iterations)
         {
             int stepElems = 2 * v.Lanes;
+            bool split = tokens == 1;
             w.Line($"ref {element} w0 = ref Unsafe.Add(ref w, (nint)r * {n});");
             for (int k = 1; k < rows; k++)
             {
@@ -163,7 +198,18 @@ namespace Rwkv7.Gen.Generator.Emit
 
             for (int k = 0; k < rows; k++)
             {
-                w.Line($"{v.Float} a{k} = {v.Zero}, b{k} = {v.Zero};");
+                var accs = new List<string>();
+                for (int m = 0; m < tokens; m++)
+                {
+                    accs.Add($"{Acc(k, m, tokens)} = {v.Zero}");
+                }
+
+                if (split)
+                {
+                    accs.Add($"b{k} = {v.Zero}");
+                }
+
+                w.Line($"{v.Float} {string.Join(", ", accs)};");
             }
 
             bool loop = iterations > 1;
@@ -177,20 +223,24 @@ namespace Rwkv7.Gen.Generator.Emit
                 string off = loop ? (u == 0 ? "i" : $"i + {u * stepElems}") : VectorWidth.Int(u * stepElems);
                 string offHi = loop ? $"i + {(u * stepElems) + v.Lanes}" : VectorWidth.Int((u * stepElems) + v.Lanes);
                 w.Open($"// inputs [{u * stepElems}, {(u + 1) * stepElems}) of this {(loop ? "iteration" : "row")}");
-                w.Line($"{v.Float} xl = {v.Load("xt", off)}, xh = {v.Load("xt", offHi)};");
                 for (int k = 0; k < rows; k++)
                 {
-                    if (bf16)
-                    {
-                        w.Line(v.WidenBF16($"w{k}", off, $"l{k}", $"h{k}"));
-                    }
-                    else
-                    {
-                        w.Line($"{v.Float} l{k} = {v.Load($"w{k}", off)}, h{k} = {v.Load($"w{k}", offHi)};");
-                    }
+                    w.Line(bf16
+                        ? v.WidenBF16($"w{k}", off, $"l{k}", $"h{k}")
+                        : $"{v.Float} l{k} = {v.Load($"w{k}", off)}, h{k} = {v.Load($"w{k}", offHi)};");
+                }
 
-                    w.Line($"a{k} = {v.Fma($"l{k}", "xl", $"a{k}")};");
-                    w.Line($"b{k} = {v.Fma($"h{k}", "xh", $"b{k}")};");
+                for (int m = 0; m < tokens; m++)
+                {
+                    string xl = tokens == 1 ? "xl" : $"xl{m}", xh = tokens == 1 ? "xh" : $"xh{m}";
+                    w.Line($"{v.Float} {xl} = {v.Load($"xt{m}", off)}, {xh} = {v.Load($"xt{m}", offHi)};");
+                    for (int k = 0; k < rows; k++)
+                    {
+                        string a = Acc(k, m, tokens);
+                        string b = split ? $"b{k}" : a;
+                        w.Line($"{a} = {v.Fma($"l{k}", xl, a)};");
+                        w.Line($"{b} = {v.Fma($"h{k}", xh, b)};");
+                    }
                 }
 
                 w.Close();
@@ -201,13 +251,20 @@ namespace Rwkv7.Gen.Generator.Emit
                 w.Close();
             }
 
-            for (int k = 0; k < rows; k++)
+            for (int m = 0; m < tokens; m++)
             {
-                string target = k == 0 ? "r" : $"r + {k}";
-                w.Line($"ref float o{k} = ref Unsafe.Add(ref yt, {target});");
-                w.Line($"float s{k} = {v.Sum($"a{k} + b{k}")};");
-                w.Line($"o{k} = accumulate ? o{k} + s{k} : s{k};");
+                for (int k = 0; k < rows; k++)
+                {
+                    string target = k == 0 ? "r" : $"r + {k}";
+                    string name = tokens == 1 ? $"o{k}" : $"o{k}{m}";
+                    string sum = split ? v.Sum($"{Acc(k, m, tokens)} + b{k}") : v.Sum(Acc(k, m, tokens));
+                    w.Line($"ref float {name} = ref Unsafe.Add(ref yt{m}, {target});");
+                    w.Line($"{name} = accumulate ? {name} + {sum} : {sum};");
+                }
             }
         }
+
+        /// <summary>Accumulator of row k and token m: a{k} for one token, c{k}{m} for several.</summary>
+        private static string Acc(int k, int m, int tokens) => tokens == 1 ? $"a{k}" : $"c{k}{m}";
     }
 }

@@ -9,8 +9,10 @@ namespace Rwkv7.Gen.Specialized;
 /// </summary>
 /// <remarks>
 /// A decoded token is a chain of dependent matrix products, so the pool is built for many short steps: a step is
-/// published by bumping a generation counter that spinning workers see within nanoseconds; the caller runs part 0
-/// itself and spins until the others are done. Steps from different callers are serialized by a lock.
+/// published by bumping a generation counter that spinning workers see within nanoseconds. Parts are not bound to
+/// threads: every participant, the caller included, claims the next unclaimed part from a ticket (generation and
+/// part index in one 64-bit word), so when a worker is descheduled — a busy machine — the caller runs its part too
+/// and the step degrades to one-thread speed instead of waiting. Steps from different callers are serialized.
 /// </remarks>
 public sealed unsafe class WorkerPool : IDisposable
 {
@@ -27,7 +29,8 @@ public sealed unsafe class WorkerPool : IDisposable
     private object? _context;
     private int _parts;
     private int _generation;
-    private int _remaining;
+    private long _ticket;
+    private int _pending;
     private volatile bool _disposed;
     private Exception? _failure;
 
@@ -56,15 +59,19 @@ public sealed unsafe class WorkerPool : IDisposable
 
     /// <summary>
     /// Runs <paramref name="work"/>(<paramref name="context"/>, part, <paramref name="parts"/>) for every part in
-    /// [0, parts) in parallel and returns when all are done. Part 0 runs on the calling thread.
+    /// [0, parts) and returns when all are done. Parts run in parallel on the workers and the calling thread.
     /// </summary>
     public void Run(delegate*<object, int, int, void> work, object context, int parts)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        parts = Math.Clamp(parts, 1, Threads);
-        if (parts == 1)
+        ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
+        if (parts == 1 || Threads == 1)
         {
-            work(context, 0, 1);
+            for (int p = 0; p < parts; p++)
+            {
+                work(context, p, parts);
+            }
+
             return;
         }
 
@@ -74,9 +81,12 @@ public sealed unsafe class WorkerPool : IDisposable
             _context = context;
             _parts = parts;
             _failure = null;
-            Volatile.Write(ref _remaining, parts - 1);
-            Interlocked.Increment(ref _generation);
-            for (int i = 0; i < parts - 1; i++)
+            Volatile.Write(ref _pending, parts);
+            int generation = _generation + 1;
+            Volatile.Write(ref _ticket, (long)generation << 32);
+            Volatile.Write(ref _generation, generation);
+            int helpers = Math.Min(parts, Threads) - 1;
+            for (int i = 0; i < helpers; i++)
             {
                 if (Interlocked.Exchange(ref _sleeping[i], 0) == 1)
                 {
@@ -84,28 +94,54 @@ public sealed unsafe class WorkerPool : IDisposable
                 }
             }
 
-            Exception? own = null;
-            try
-            {
-                work(context, 0, parts);
-            }
-            catch (Exception e)
-            {
-                own = e;
-            }
+            RunParts(generation);
 
             var spin = new SpinWait();
-            while (Volatile.Read(ref _remaining) != 0)
+            while (Volatile.Read(ref _pending) != 0)
             {
                 spin.SpinOnce(sleep1Threshold: -1);
             }
 
             _context = null;
-            Exception? failure = own ?? _failure;
-            if (failure is not null)
+            if (_failure is { } failure)
             {
                 throw new AggregateException("A parallel step of the model failed.", failure);
             }
+        }
+    }
+
+    /// <summary>Claims and runs parts of step <paramref name="generation"/> until none is left.</summary>
+    private void RunParts(int generation)
+    {
+        while (true)
+        {
+            long ticket = Volatile.Read(ref _ticket);
+            if ((int)(ticket >> 32) != generation)
+            {
+                return; // a later step has started: this one is fully claimed
+            }
+
+            int part = (int)ticket;
+            if (part >= _parts || Interlocked.CompareExchange(ref _ticket, ticket + 1, ticket) != ticket)
+            {
+                if (part >= _parts)
+                {
+                    return;
+                }
+
+                continue; // another participant took this part
+            }
+
+            try
+            {
+                _work(_context!, part, _parts);
+            }
+            catch (Exception e)
+            {
+                _failure = e;
+            }
+
+            Interlocked.Decrement(ref _pending);
         }
     }
 
@@ -142,19 +178,7 @@ public sealed unsafe class WorkerPool : IDisposable
             }
 
             seen = generation;
-            if (index < _parts)
-            {
-                try
-                {
-                    _work(_context!, index, _parts);
-                }
-                catch (Exception e)
-                {
-                    _failure = e;
-                }
-
-                Interlocked.Decrement(ref _remaining);
-            }
+            RunParts(generation);
         }
     }
 

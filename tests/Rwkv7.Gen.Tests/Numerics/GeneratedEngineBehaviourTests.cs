@@ -41,12 +41,14 @@ public sealed class GeneratedEngineBehaviourTests
                 model.Forward(next[b], aloneStates[b], alone.AsSpan(b * v, v));
             }
 
-            Tolerance.AssertLogitRows(alone, batch, v, $"batch step {step}", relative: 1e-6);
+            // Several rows go through the multi-token product tiles, which sum in another order than the one-token
+            // path: the results agree to fp32 rounding, bounded like generated vs reference (1e-5).
+            Tolerance.AssertLogitRows(alone, batch, v, $"batch step {step}", relative: 1e-5);
         }
 
         for (int b = 0; b < sessions; b++)
         {
-            Tolerance.AssertState(aloneStates[b].Data, batchStates[b].Data, $"session {b} state", relative: 1e-6);
+            Tolerance.AssertState(aloneStates[b].Data, batchStates[b].Data, $"session {b} state", relative: 1e-5);
         }
     }
 
