@@ -30,6 +30,7 @@ internal static class Program
                 "info" => InfoCommand.Run(parsed, Console.Out),
                 "logits" => LogitsCommand.Run(parsed, Console.Out),
                 "bench" => BenchCommand.Run(parsed, Console.Out),
+                "convert" => ConvertCommand.Run(parsed, Console.Out),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
@@ -59,6 +60,7 @@ internal static class Program
         output.WriteLine($"  rwkv7 {InfoCommand.Usage}");
         output.WriteLine($"  rwkv7 {LogitsCommand.Usage}");
         output.WriteLine($"  rwkv7 {BenchCommand.Usage}");
+        output.WriteLine($"  rwkv7 {ConvertCommand.Usage}");
         output.WriteLine();
         output.WriteLine($"--model defaults to the {ModelOptions.ModelVariable} environment variable. Add --verbose to see stack traces.");
     }
