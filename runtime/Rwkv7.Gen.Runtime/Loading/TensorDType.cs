@@ -11,6 +11,22 @@ public enum TensorDType
 
     /// <summary>bfloat16: the upper 16 bits of a float32 (the precision of official checkpoints).</summary>
     BF16,
+
+    /// <summary>
+    /// 8-bit weights: int8 values in blocks of <see cref="Q8Block.Size"/> along each row, each block with one fp32 scale
+    /// (value = scale × int8). A packed compute format made at load time, never found in checkpoint files.
+    /// </summary>
+    Q8,
+}
+
+/// <summary>The block layout of <see cref="TensorDType.Q8"/> matrices.</summary>
+public static class Q8Block
+{
+    /// <summary>Consecutive values of a row sharing one scale.</summary>
+    public const int Size = 32;
+
+    /// <summary>Largest magnitude of a quantized value (the range is symmetric, −127…127).</summary>
+    public const int MaxQuant = 127;
 }
 
 /// <summary>Helpers for <see cref="TensorDType"/>.</summary>
@@ -22,6 +38,7 @@ public static class TensorDTypeExtensions
         TensorDType.F32 => 4,
         TensorDType.F16 => 2,
         TensorDType.BF16 => 2,
+        TensorDType.Q8 => throw new ArgumentException("Q8 matrices hold int8 values plus block scales; use WeightMatrix.ByteLength.", nameof(type)),
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Unknown tensor element type."),
     };
 
@@ -31,6 +48,7 @@ public static class TensorDTypeExtensions
         TensorDType.F32 => "fp32",
         TensorDType.F16 => "fp16",
         TensorDType.BF16 => "bf16",
+        TensorDType.Q8 => "q8",
         _ => type.ToString(),
     };
 }

@@ -49,6 +49,12 @@ public static class KernelFallbacks
             case Loading.TensorDType.BF16:
                 BFloat16Conversions.ToSingle(w.RowBF16(row).Slice(start, destination.Length), destination);
                 break;
+            case Loading.TensorDType.Q8:
+                Weights.Q8Quantizer.DequantizeRow(
+                    w.AsQ8Span().Slice((row * w.Cols) + start, destination.Length),
+                    w.AsQ8ScalesSpan().Slice(((row * w.Cols) + start) / Loading.Q8Block.Size),
+                    destination);
+                break;
             default:
                 w.RowF32(row).Slice(start, destination.Length).CopyTo(destination);
                 break;

@@ -73,7 +73,10 @@ public sealed unsafe class RwkvWeights : IDisposable
     /// <summary>Bytes of packed matrix data (everything but the small fp32 vectors).</summary>
     public long MatrixBytes => _arena.Length;
 
-    /// <summary>The element type shared by every matrix, or null when they differ (e.g. rwkv.cpp FP16 files).</summary>
+    /// <summary>
+    /// The element type shared by every matrix but the embedding table, or null when they differ (e.g. rwkv.cpp FP16
+    /// files keep some matrices in fp32).
+    /// </summary>
     public TensorDType? MatrixType { get; private set; }
 
     /// <summary>
@@ -135,11 +138,15 @@ public sealed unsafe class RwkvWeights : IDisposable
                 continue;
             }
 
-            TensorDType type = options.MatrixType ?? source.TypeOf(t);
-            mixed |= common is { } c && c != type;
-            common ??= type;
+            TensorDType type = TargetType(t, source, options);
+            if (t.Name != "emb.weight")
+            {
+                mixed |= common is { } c && c != type;
+                common ??= type;
+            }
+
             offsets[t.Name] = arenaBytes;
-            arenaBytes += AlignUp(t.ElementCount * type.SizeInBytes());
+            arenaBytes += PackedBytes(t, type);
         }
 
         var arena = new NativeBuffer(arenaBytes);
@@ -166,9 +173,23 @@ public sealed unsafe class RwkvWeights : IDisposable
                 }
                 else
                 {
-                    TensorDType target = options.MatrixType ?? stored;
+                    TensorDType target = TargetType(t, source, options);
                     byte* slot = arena.Pointer + offsets[t.Name];
                     int rows = t.Shape[0], cols = t.Shape[1];
+                    if (target == TensorDType.Q8)
+                    {
+                        if (scratch.Length < sourceBytes)
+                        {
+                            scratch = new byte[sourceBytes];
+                        }
+
+                        source.Read(t, scratch.AsSpan(0, sourceBytes));
+                        weights.Assign(t.Name, PackQ8(t, scratch.AsSpan(0, sourceBytes), stored, slot));
+                        done += sourceBytes;
+                        options.Progress?.Report(totalSourceBytes == 0 ? 1 : (double)done / totalSourceBytes);
+                        continue;
+                    }
+
                     int targetBytes = checked((int)(t.ElementCount * target.SizeInBytes()));
                     var destination = new Span<byte>(slot, targetBytes);
                     if (t.Role == TensorRole.Linear && target == stored)
@@ -202,7 +223,16 @@ public sealed unsafe class RwkvWeights : IDisposable
                 options.Progress?.Report(totalSourceBytes == 0 ? 1 : (double)done / totalSourceBytes);
             }
 
-            weights.BytesReadPerToken = arenaBytes - weights.Embedding.ByteLength + (weights.Embedding.ByteLength / shape.Vocab);
+            long matrixBytes = weights.Head.ByteLength;
+            foreach (LayerWeights layer in weights.Layers)
+            {
+                matrixBytes += layer.Receptance.ByteLength + layer.Key.ByteLength + layer.Value.ByteLength + layer.Output.ByteLength
+                    + layer.DecayDown.ByteLength + layer.DecayUp.ByteLength + layer.IclrDown.ByteLength + layer.IclrUp.ByteLength
+                    + layer.ValueDown.ByteLength + layer.ValueUp.ByteLength + layer.GateDown.ByteLength + layer.GateUp.ByteLength
+                    + layer.FfnKey.ByteLength + layer.FfnValue.ByteLength;
+            }
+
+            weights.BytesReadPerToken = matrixBytes + (weights.Embedding.ByteLength / shape.Vocab);
             return weights;
         }
         catch
@@ -283,6 +313,50 @@ public sealed unsafe class RwkvWeights : IDisposable
         int dot = name.IndexOf('.', 7);
         int index = int.Parse(name.AsSpan(7, dot - 7), System.Globalization.CultureInfo.InvariantCulture);
         return (Layers[index], name[(dot + 1)..]);
+    }
+
+    /// <summary>
+    /// The packed type of a matrix: the requested one, else as stored. The embedding table is never quantized: one
+    /// row of it is read per token, so 8 bits would save memory but no bandwidth, at a cost in precision.
+    /// </summary>
+    private static TensorDType TargetType(CanonicalTensor t, ITensorSource source, WeightLoadOptions options) =>
+        options.MatrixType is TensorDType.Q8 && t.Name == "emb.weight" ? source.TypeOf(t) : options.MatrixType ?? source.TypeOf(t);
+
+    /// <summary>Arena bytes of a matrix in <paramref name="type"/> (Q8: the int8 block, then its scales, each aligned).</summary>
+    private static long PackedBytes(CanonicalTensor t, TensorDType type) => type == TensorDType.Q8
+        ? AlignUp(t.ElementCount) + AlignUp(t.ElementCount / Q8Block.Size * sizeof(float))
+        : AlignUp(t.ElementCount * type.SizeInBytes());
+
+    /// <summary>Quantizes a matrix into its arena slot (transposing LoRA factors to (out, in) first).</summary>
+    private static WeightMatrix PackQ8(CanonicalTensor t, ReadOnlySpan<byte> data, TensorDType stored, byte* slot)
+    {
+        int rows = t.Shape[0], cols = t.Shape[1];
+        float[] values = new float[t.ElementCount];
+        Span<byte> asBytes = MemoryMarshal.AsBytes(values.AsSpan());
+        if (t.Role == TensorRole.LoraFactor)
+        {
+            TransposeConvert(data, stored, rows, cols, asBytes, TensorDType.F32);
+            (rows, cols) = (cols, rows);
+        }
+        else
+        {
+            Convert(data, stored, asBytes, TensorDType.F32);
+        }
+
+        if (cols % Q8Block.Size != 0)
+        {
+            throw new RwkvException($"{t.Name}: rows of {cols} values cannot be split into 8-bit blocks of {Q8Block.Size}.");
+        }
+
+        var quants = new Span<sbyte>(slot, rows * cols);
+        float* scales = (float*)(slot + AlignUp(t.ElementCount));
+        int blocks = cols / Q8Block.Size;
+        for (int r = 0; r < rows; r++)
+        {
+            Q8Quantizer.QuantizeRow(values.AsSpan(r * cols, cols), quants.Slice(r * cols, cols), new Span<float>(scales + ((long)r * blocks), blocks));
+        }
+
+        return new WeightMatrix(slot, rows, cols, TensorDType.Q8, scales);
     }
 
     private static long AlignUp(long bytes) => (bytes + NativeBuffer.Alignment - 1) & ~(long)(NativeBuffer.Alignment - 1);

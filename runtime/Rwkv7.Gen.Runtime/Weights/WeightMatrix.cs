@@ -10,13 +10,15 @@ namespace Rwkv7.Gen.Weights;
 public readonly unsafe struct WeightMatrix
 {
     private readonly byte* _data;
+    private readonly float* _scales;
 
-    internal WeightMatrix(byte* data, int rows, int cols, TensorDType type)
+    internal WeightMatrix(byte* data, int rows, int cols, TensorDType type, float* scales = null)
     {
         _data = data;
         Rows = rows;
         Cols = cols;
         Type = type;
+        _scales = scales;
     }
 
     /// <summary>Number of outputs.</summary>
@@ -34,8 +36,10 @@ public readonly unsafe struct WeightMatrix
     /// <summary>Address of the first element (64-byte aligned).</summary>
     public nint Address => (nint)_data;
 
-    /// <summary>Bytes occupied.</summary>
-    public long ByteLength => (long)Rows * Cols * Type.SizeInBytes();
+    /// <summary>Bytes occupied (for Q8: the int8 values plus the block scales).</summary>
+    public long ByteLength => Type == TensorDType.Q8
+        ? ((long)Rows * Cols) + ((long)Rows * (Cols / Q8Block.Size) * sizeof(float))
+        : (long)Rows * Cols * Type.SizeInBytes();
 
     /// <summary>Row <paramref name="row"/> of an fp32 matrix.</summary>
     public ReadOnlySpan<float> RowF32(int row)
@@ -79,6 +83,20 @@ public readonly unsafe struct WeightMatrix
         return new ReadOnlySpan<Half>(_data, checked(Rows * Cols));
     }
 
+    /// <summary>The int8 values of a Q8 matrix, row-major (for kernels).</summary>
+    public ReadOnlySpan<sbyte> AsQ8Span()
+    {
+        CheckType(TensorDType.Q8);
+        return new ReadOnlySpan<sbyte>(_data, checked(Rows * Cols));
+    }
+
+    /// <summary>The block scales of a Q8 matrix, [rows][cols / 32] (for kernels).</summary>
+    public ReadOnlySpan<float> AsQ8ScalesSpan()
+    {
+        CheckType(TensorDType.Q8);
+        return new ReadOnlySpan<float>(_scales, checked(Rows * (Cols / Q8Block.Size)));
+    }
+
     /// <summary>Converts row <paramref name="row"/> to fp32, whatever the stored type.</summary>
     public void ReadRow(int row, Span<float> destination)
     {
@@ -92,6 +110,10 @@ public readonly unsafe struct WeightMatrix
                 break;
             case TensorDType.F16:
                 System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(RowF16(row), destination);
+                break;
+            case TensorDType.Q8:
+                Q8Quantizer.DequantizeRow(
+                    AsQ8Span().Slice(row * Cols, Cols), AsQ8ScalesSpan().Slice(row * (Cols / Q8Block.Size), Cols / Q8Block.Size), destination);
                 break;
             default:
                 throw new InvalidOperationException($"Unknown weight type {Type}.");

@@ -1,0 +1,122 @@
+using Rwkv7.Gen.Loading;
+using Rwkv7.Gen.Tests.Infrastructure;
+using Rwkv7.Gen.Weights;
+using Xunit.Abstractions;
+
+namespace Rwkv7.Gen.Tests.Numerics;
+
+/// <summary>
+/// 8-bit weights are judged against the full-precision path: top-1 agreement and the KL divergence of the
+/// next-token distributions over the fixture sequences; the generated Q8 kernels must equal the reference engine
+/// running the same dequantized weights.
+/// </summary>
+public sealed class Q8QualityTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData(Models.TinyF32Safetensors)]
+    [InlineData(Models.Mh4Safetensors)]
+    public void Quantized_model_agrees_with_the_full_precision_model(string file)
+    {
+        Goldens goldens = Goldens.For(file);
+        using RwkvModel full = RwkvModel.Load(Fixtures.Path(file));
+        using RwkvModel q8 = RwkvModel.Load(Fixtures.Path(file), new RwkvModelOptions { Weights = new WeightLoadOptions { MatrixType = TensorDType.Q8 } });
+        Assert.Equal(TensorDType.Q8, q8.Weights.MatrixType);
+        Assert.True(q8.Weights.BytesReadPerToken < full.Weights.BytesReadPerToken * 0.6, "8-bit weights must read far fewer bytes");
+
+        int v = full.Shape.Vocab, t = goldens.Tokens.Length;
+        float[] a = new float[t * v], b = new float[t * v];
+        full.ForwardAll(goldens.Tokens, full.CreateState(), a);
+        q8.ForwardAll(goldens.Tokens, q8.CreateState(), b);
+
+        int agree = 0;
+        double klSum = 0, klMax = 0;
+        for (int row = 0; row < t; row++)
+        {
+            ReadOnlySpan<float> p = a.AsSpan(row * v, v), q = b.AsSpan(row * v, v);
+            agree += ArgMax(p) == ArgMax(q) ? 1 : 0;
+            double kl = KlDivergence(p, q);
+            klSum += kl;
+            klMax = Math.Max(klMax, kl);
+        }
+
+        output.WriteLine($"{file}: top-1 agreement {agree}/{t}, mean KL {klSum / t:E3} nats, max KL {klMax:E3}");
+        Assert.True(agree >= 0.99 * t, $"top-1 agreement {agree}/{t} is below 99%");
+        Assert.True(klSum / t < 1e-3, $"mean KL divergence {klSum / t:E3} nats");
+    }
+
+    [Theory]
+    [InlineData(Models.TinyF32Safetensors)]
+    [InlineData(Models.Mh4Pth)]
+    public void Generated_q8_kernels_equal_the_reference_engine_on_the_same_weights(string file)
+    {
+        Goldens goldens = Goldens.For(file);
+        using RwkvWeights weights = RwkvWeights.Load(Fixtures.Path(file), new WeightLoadOptions { MatrixType = TensorDType.Q8 });
+        using RwkvModel generated = RwkvModel.Create(weights, EngineSelection.Generated);
+        using RwkvModel reference = RwkvModel.Create(weights, EngineSelection.Reference);
+        int v = weights.Shape.Vocab, t = goldens.Tokens.Length;
+        float[] g = new float[t * v], r = new float[t * v];
+        generated.ForwardAll(goldens.Tokens, generated.CreateState(), g);
+        reference.ForwardAll(goldens.Tokens, reference.CreateState(), r);
+        Tolerance.AssertLogitRows(r, g, v, $"{file} q8 generated vs reference", relative: 1e-5);
+    }
+
+    [Fact]
+    public void Quantizing_a_row_bounds_the_error_by_half_a_step()
+    {
+        var rng = new Random(5);
+        float[] row = Enumerable.Range(0, 96).Select(_ => (float)((rng.NextDouble() * 2) - 1) * (rng.Next(3) + 1)).ToArray();
+        row[40] = 0; // a block may contain zeros
+        sbyte[] q = new sbyte[96];
+        float[] scales = new float[3];
+        Q8Quantizer.QuantizeRow(row, q, scales);
+        float[] back = new float[96];
+        Q8Quantizer.DequantizeRow(q, scales, back);
+        for (int i = 0; i < row.Length; i++)
+        {
+            Assert.True(Math.Abs(row[i] - back[i]) <= (scales[i / 32] / 2) + 1e-7, $"element {i}: {row[i]} → {back[i]}");
+        }
+
+        Assert.Contains(q, x => x is 127 or -127); // each block's largest magnitude uses the full range
+        float[] zeros = new float[32];
+        Q8Quantizer.QuantizeRow(zeros, q.AsSpan(0, 32), scales.AsSpan(0, 1));
+        Assert.Equal(0f, scales[0]);
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> x)
+    {
+        int best = 0;
+        for (int i = 1; i < x.Length; i++)
+        {
+            best = x[i] > x[best] ? i : best;
+        }
+
+        return best;
+    }
+
+    /// <summary>KL(softmax(p) ‖ softmax(q)) in nats.</summary>
+    private static double KlDivergence(ReadOnlySpan<float> p, ReadOnlySpan<float> q)
+    {
+        double mp = double.MinValue, mq = double.MinValue;
+        for (int i = 0; i < p.Length; i++)
+        {
+            mp = Math.Max(mp, p[i]);
+            mq = Math.Max(mq, q[i]);
+        }
+
+        double zp = 0, zq = 0;
+        for (int i = 0; i < p.Length; i++)
+        {
+            zp += Math.Exp(p[i] - mp);
+            zq += Math.Exp(q[i] - mq);
+        }
+
+        double kl = 0;
+        for (int i = 0; i < p.Length; i++)
+        {
+            double lp = p[i] - mp - Math.Log(zp), lq = q[i] - mq - Math.Log(zq);
+            kl += Math.Exp(lp) * (lp - lq);
+        }
+
+        return Math.Max(0, kl);
+    }
+}
