@@ -1,22 +1,20 @@
 namespace Rwkv7.Gen.Sampling;
 
 /// <summary>
-/// Finds the most likely tokens without sorting the whole vocabulary. One pass buckets the probabilities by
-/// binary exponent (a histogram of count and mass per power of two); the buckets are walked from the top until
-/// they hold enough tokens for top-k or enough mass for top-p; a second pass gathers the tokens at or above that
-/// bucket's lower bound, and only those are sorted.
+/// Finds the most likely tokens without sorting the whole vocabulary: vectorized passes measure the count and
+/// mass of the tokens at or above falling thresholds (1/16, 1/256, ... of the largest probability) until there are
+/// enough tokens for top-k or enough mass for top-p; only the tokens above that threshold are gathered and sorted.
 /// </summary>
 /// <remarks>
 /// This gathers every token the full sort would keep: the cut-off of top-p is the largest probability c whose
-/// "mass of tokens with p &gt;= c" reaches the target, and the chosen bucket's bound t already has a mass of at
-/// least the target, so c &gt;= t. For top-k, at least k tokens are at or above t, so the k largest are too.
+/// "mass of tokens with p &gt;= c" reaches the target, and the chosen threshold t already has a mass of at least
+/// the target, so c &gt;= t. For top-k, at least k tokens are at or above t, so the k largest are too. With a
+/// language model's peaked output the first pass usually suffices.
 /// </remarks>
 internal static class CandidateSelection
 {
-    /// <summary>Buckets: p in [2^-b, 2^-(b-1)) for b in 1..62, p = 1 in bucket 0, everything smaller in the last.</summary>
-    private const int Buckets = 64;
-
-    private const int FloatExponentBias = 127;
+    /// <summary>Thresholds tried, as powers of two below the largest probability (which is 1).</summary>
+    private static readonly int[] ThresholdExponents = [4, 8, 12, 16, 20, 26];
 
     /// <summary>
     /// Writes to <paramref name="candidates"/> the ids of the most likely tokens, sorted by probability (highest
@@ -30,42 +28,19 @@ internal static class CandidateSelection
     /// <param name="targetMass">Mass needed (same scale as the probabilities), or null.</param>
     public static int Select(ReadOnlySpan<float> probabilities, Span<int> candidates, Span<float> keys, int topK, double? targetMass)
     {
-        Span<int> counts = stackalloc int[Buckets];
-        Span<double> masses = stackalloc double[Buckets];
-        counts.Clear();
-        masses.Clear();
-        foreach (float p in probabilities)
+        float threshold = float.Epsilon; // everything with a non-zero probability, if no pass is enough
+        foreach (int exponent in ThresholdExponents)
         {
-            int b = Bucket(p);
-            counts[b]++;
-            masses[b] += p;
-        }
-
-        int bucket = Buckets - 1;
-        int count = 0;
-        double mass = 0;
-        for (int b = 0; b < Buckets; b++)
-        {
-            count += counts[b];
-            mass += masses[b];
+            float t = MathF.ScaleB(1f, -exponent);
+            float mass = ProbabilityKernels.SumAtLeast(probabilities, t, out int count);
             if ((topK > 0 && count >= topK) || (targetMass is double target && mass >= target))
             {
-                bucket = b;
+                threshold = t;
                 break;
             }
         }
 
-        // The last bucket also holds zeros (banned tokens): never candidates.
-        float lowerBound = bucket == Buckets - 1 ? float.Epsilon : MathF.ScaleB(1f, -bucket);
-        int m = 0;
-        for (int i = 0; i < probabilities.Length; i++)
-        {
-            if (probabilities[i] >= lowerBound)
-            {
-                candidates[m++] = i;
-            }
-        }
-
+        int m = ProbabilityKernels.GatherAtLeast(probabilities, threshold, candidates);
         SortMostLikelyFirst(probabilities, candidates[..m], keys[..m]);
         return m;
     }
@@ -95,11 +70,5 @@ internal static class CandidateSelection
                 runStart = k;
             }
         }
-    }
-
-    private static int Bucket(float p)
-    {
-        int exponent = (BitConverter.SingleToInt32Bits(p) >> 23) & 0xFF;
-        return Math.Clamp(FloatExponentBias - exponent, 0, Buckets - 1);
     }
 }

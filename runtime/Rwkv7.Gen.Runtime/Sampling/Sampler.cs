@@ -16,6 +16,8 @@ public sealed class Sampler
     private readonly float[] _probabilities; // [V] exp(logit - max): unnormalized, the largest is 1
     private readonly int[] _candidates;      // [V] ids kept by top-p / top-k, most likely first
     private readonly float[] _sortKeys;      // [V] scratch for sorting the candidates
+    private readonly float[] _weights;       // [V] draw weights: p^(1/T) after the cuts
+    private readonly double[] _chunkSums;    // per chunk of weights, for the draw
     private readonly List<int> _banned;
     private readonly RepetitionPenalty _penalty;
     private Xoshiro256StarStar _random;
@@ -33,6 +35,8 @@ public sealed class Sampler
         _probabilities = new float[vocabSize];
         _candidates = new int[vocabSize];
         _sortKeys = new float[vocabSize];
+        _weights = new float[vocabSize];
+        _chunkSums = new double[(vocabSize + ProbabilityKernels.DrawChunk - 1) / ProbabilityKernels.DrawChunk];
         _banned = [.. options.BannedTokens];
         _penalty = new RepetitionPenalty(vocabSize);
         _random = new Xoshiro256StarStar(options.Seed ?? RandomSeed());
@@ -87,21 +91,15 @@ public sealed class Sampler
         }
 
         PrepareLogits(logits);
-        float max = TensorPrimitives.Max(_logits);
-        if (float.IsNaN(max))
-        {
-            throw new RwkvException("The logits contain NaN: the model's output is broken, no token can be drawn.");
-        }
-
-        if (max == float.NegativeInfinity)
-        {
-            throw new InvalidOperationException("Every token is banned: no token can be drawn.");
-        }
-
         if (Options.IsGreedy)
         {
-            return TensorPrimitives.IndexOfMax(_logits);
+            int best = TensorPrimitives.IndexOfMax(_logits);
+            CheckDrawable(_logits[best]);
+            return best;
         }
+
+        float max = TensorPrimitives.Max(_logits);
+        CheckDrawable(max);
 
         // Probabilities at temperature 1, unnormalized (the largest is exactly 1; banned tokens are 0).
         TensorPrimitives.Subtract(_logits, max, _probabilities);
@@ -125,49 +123,37 @@ public sealed class Sampler
     /// <summary>No top-p or top-k: draw from every token above the min-p bound.</summary>
     private int SampleAll(float max)
     {
-        float minP = Options.MinP;
-        double total = 0;
-        for (int i = 0; i < _vocab; i++)
+        float temperature = Options.Temperature;
+        ReadOnlySpan<float> weights = _probabilities;
+        if (temperature != 1f || Options.MinP > 0)
         {
-            float p = _probabilities[i];
-            float w = p < minP ? 0 : Weight(p, _logits[i], max);
-            _probabilities[i] = w;
-            total += w;
-        }
-
-        double u = _random.NextDouble() * total;
-        int last = 0;
-        for (int i = 0; i < _vocab; i++)
-        {
-            float w = _probabilities[i];
-            if (w > 0)
+            if (temperature == 1f)
             {
-                last = i;
-                u -= w;
-                if (u < 0)
-                {
-                    return i;
-                }
+                _probabilities.CopyTo(_weights);
             }
+            else
+            {
+                // p^(1/T) = exp((logit - max) / T), computed from the logits for accuracy.
+                TensorPrimitives.Subtract(_logits, max, _weights);
+                TensorPrimitives.Multiply(_weights, 1f / temperature, _weights);
+                TensorPrimitives.Exp(_weights, _weights);
+            }
+
+            if (Options.MinP > 0)
+            {
+                ProbabilityKernels.ZeroBelow(_weights, _probabilities, Options.MinP);
+            }
+
+            weights = _weights;
         }
 
-        return last; // rounding left u a hair above zero: the last token with weight
+        return ProbabilityKernels.Draw(weights, _random.NextDouble(), _chunkSums);
     }
 
     /// <summary>Top-p and/or top-k (and min-p) over the sorted most likely tokens.</summary>
     private int SampleTruncated(float max)
     {
-        double? target = null;
-        if (Options.TopP < 1)
-        {
-            double all = 0;
-            foreach (float p in _probabilities)
-            {
-                all += p;
-            }
-
-            target = Options.TopP * all;
-        }
+        double? target = Options.TopP < 1 ? Options.TopP * (double)TensorPrimitives.Sum(_probabilities) : null;
 
         int topK = Options.TopK > 0 && Options.TopK < _vocab ? Options.TopK : 0;
         int m = CandidateSelection.Select(_probabilities, _candidates, _sortKeys, topK, target);
@@ -216,6 +202,19 @@ public sealed class Sampler
     {
         float temperature = Options.Temperature;
         return temperature == 1f ? p : MathF.Exp((logit - max) / temperature);
+    }
+
+    private static void CheckDrawable(float best)
+    {
+        if (float.IsNaN(best))
+        {
+            throw new RwkvException("The logits contain NaN: the model's output is broken, no token can be drawn.");
+        }
+
+        if (best == float.NegativeInfinity)
+        {
+            throw new InvalidOperationException("Every token is banned: no token can be drawn.");
+        }
     }
 
     private static long RandomSeed()
