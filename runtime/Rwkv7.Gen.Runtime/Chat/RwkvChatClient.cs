@@ -71,7 +71,7 @@ public sealed class RwkvChatClient : IChatClient
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            int inputTokens = await Task.Run(() => PrepareConversation(turns), cancellationToken).ConfigureAwait(false);
+            int inputTokens = await Task.Run(() => PrepareConversation(turns, cancellationToken), cancellationToken).ConfigureAwait(false);
             string responseId = NewId(), messageId = NewId();
             DateTimeOffset created = DateTimeOffset.UtcNow;
             var shaper = new ReplyShaper(_options.Thinking);
@@ -143,7 +143,7 @@ public sealed class RwkvChatClient : IChatClient
 
     private ChatResponse Respond(List<ChatTurn> turns, GenerationOptions generation, CancellationToken cancellationToken)
     {
-        int inputTokens = PrepareConversation(turns);
+        int inputTokens = PrepareConversation(turns, cancellationToken);
         GenerationResult result;
         try
         {
@@ -171,7 +171,7 @@ public sealed class RwkvChatClient : IChatClient
     /// Brings the session to the point where the model writes the reply to <paramref name="turns"/>; returns the
     /// number of tokens appended.
     /// </summary>
-    private int PrepareConversation(List<ChatTurn> turns)
+    private int PrepareConversation(List<ChatTurn> turns, CancellationToken cancellationToken)
     {
         List<ChatTurn>? held = _consumed;
         _consumed = null; // until the reply is recorded, the session matches no complete conversation
@@ -195,7 +195,7 @@ public sealed class RwkvChatClient : IChatClient
             while (first < turns.Count && turns[first].Role == G1ChatFormat.SystemRole)
             {
                 // One append per system turn, so shared system prompts come from the prompt cache.
-                _session.Append(Render(turns[first]), cacheable: _session.Cache is not null);
+                _session.Append(Render(turns[first]), cacheable: _session.Cache is not null, cancellationToken);
                 first++;
             }
         }
@@ -206,7 +206,7 @@ public sealed class RwkvChatClient : IChatClient
         }
 
         prompt.Append(G1ChatFormat.AssistantPrompt(_options.Thinking));
-        _session.Append(prompt.ToString());
+        _session.Append(prompt.ToString(), cancellationToken: cancellationToken);
         return _session.History!.Count - before;
     }
 

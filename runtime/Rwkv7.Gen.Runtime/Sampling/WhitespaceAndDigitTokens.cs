@@ -15,8 +15,7 @@ public static class WhitespaceAndDigitTokens
     /// <summary>Whether <paramref name="token"/> is exempt from the frequency count.</summary>
     public static bool IsExempt(RwkvTokenizer tokenizer, int token)
     {
-        ArgumentNullException.ThrowIfNull(tokenizer);
-        bool[] table = Cache.GetValue(tokenizer, Build);
+        bool[] table = Table(tokenizer);
         return (uint)token < (uint)table.Length && table[token];
     }
 
@@ -25,6 +24,13 @@ public static class WhitespaceAndDigitTokens
     {
         ArgumentNullException.ThrowIfNull(options);
         return options.ExemptWhitespaceAndDigits && IsExempt(tokenizer, token) ? 0f : 1f;
+    }
+
+    /// <summary>The exemption of every id of <paramref name="tokenizer"/> (built on first use, then shared).</summary>
+    internal static bool[] Table(RwkvTokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        return Cache.GetValue(tokenizer, Build);
     }
 
     private static bool[] Build(RwkvTokenizer tokenizer)

@@ -6,7 +6,7 @@ namespace Rwkv7.Gen.Sessions;
 /// a copy of the state and of the logits after it. Least recently used entries go first.
 /// </summary>
 /// <remarks>
-/// A session that has this cache looks it up in <see cref="RwkvSession.Append(string, bool)"/>: when an entry's
+/// A session that has this cache looks it up in <see cref="RwkvSession.Append(string, bool, CancellationToken)"/>: when an entry's
 /// tokens are the session's tokens so far followed by a prefix of the new ones, the session copies the snapshot and
 /// runs only the rest. Entries are added by appending with <c>cacheable: true</c>. Safe to share between threads.
 /// </remarks>

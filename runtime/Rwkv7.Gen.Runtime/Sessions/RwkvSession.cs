@@ -88,14 +88,17 @@ public sealed class RwkvSession
     /// <summary>Encodes <paramref name="text"/> and feeds it (prefill).</summary>
     /// <param name="text">Text to feed; it is tokenized on its own, as the official chat code does per message.</param>
     /// <param name="cacheable">Store the state after this text in <see cref="Cache"/> for later sessions.</param>
-    public void Append(string text, bool cacheable = false)
+    /// <param name="cancellationToken">Checked between chunks of <see cref="PrefillChunkTokens"/> tokens.</param>
+    /// <exception cref="OperationCanceledException">Cancelled; the chunks fed before are in the state and history.</exception>
+    public void Append(string text, bool cacheable = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(text);
-        Append(Tokenizer.EncodeToIdArray(text), cacheable);
+        Append(Tokenizer.EncodeToIdArray(text), cacheable, cancellationToken);
     }
 
     /// <summary>Feeds <paramref name="tokens"/> (prefill), restoring from <see cref="Cache"/> what it can.</summary>
-    public void Append(ReadOnlySpan<int> tokens, bool cacheable = false)
+    /// <inheritdoc cref="Append(string, bool, CancellationToken)"/>
+    public void Append(ReadOnlySpan<int> tokens, bool cacheable = false, CancellationToken cancellationToken = default)
     {
         Enter();
         try
@@ -120,7 +123,7 @@ public sealed class RwkvSession
                 }
             }
 
-            Feed(tokens[start..]);
+            Feed(tokens[start..], cancellationToken);
             if (cacheable && Cache is not null && _history is not null && _hasLogits)
             {
                 Cache.Store(_history, State, _logits);
@@ -258,20 +261,17 @@ public sealed class RwkvSession
     }
 
     /// <summary>Runs tokens through the model in chunks; the logits after the last are kept.</summary>
-    private void Feed(ReadOnlySpan<int> tokens)
+    private void Feed(ReadOnlySpan<int> tokens, CancellationToken cancellationToken = default)
     {
         for (int start = 0; start < tokens.Length; start += PrefillChunkTokens)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             ReadOnlySpan<int> chunk = tokens.Slice(start, Math.Min(PrefillChunkTokens, tokens.Length - start));
             bool last = start + chunk.Length == tokens.Length;
             Model.Forward(chunk, State, last ? _logits : Span<float>.Empty);
+            _hasLogits = last; // until the last chunk, the logits do not belong to the state (a cancel may stop here)
             _history?.AddRange(chunk);
             ForwardedTokenCount += chunk.Length;
-        }
-
-        if (!tokens.IsEmpty)
-        {
-            _hasLogits = true;
         }
     }
 
@@ -347,6 +347,7 @@ public sealed class RwkvSession
         private readonly StopSequenceMatcher _stops = new(options.StopSequences);
         private readonly List<int> _tokens = [];
         private readonly StringBuilder _decoded = new();
+        private readonly bool[]? _exempt = options.Sampling.ExemptWhitespaceAndDigits ? WhitespaceAndDigitTokens.Table(session.Tokenizer) : null;
         private GenerationStopReason _reason = GenerationStopReason.MaxTokens;
         private int? _stopToken;
 
@@ -369,7 +370,7 @@ public sealed class RwkvSession
                 return false;
             }
 
-            sampler.Accept(token, WhitespaceAndDigitTokens.OccurrenceWeight(session.Tokenizer, token, options.Sampling));
+            sampler.Accept(token, _exempt is not null && _exempt[token] ? 0f : 1f);
             session.Feed([token]);
             _tokens.Add(token);
 

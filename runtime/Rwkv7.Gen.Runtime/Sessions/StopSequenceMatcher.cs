@@ -9,12 +9,14 @@ namespace Rwkv7.Gen.Sessions;
 /// </summary>
 /// <remarks>
 /// Because the longest tail that is a prefix of some stop sequence is always held back, a stop sequence can only
-/// begin inside the held text, so only that needs searching.
+/// begin inside the held text, so only that needs searching. The held text lives in a reused buffer: pushing
+/// allocates nothing once the buffer has grown to the longest stop sequence plus a token's text.
 /// </remarks>
 internal sealed class StopSequenceMatcher
 {
     private readonly string[] _stops;
-    private readonly StringBuilder _held = new();
+    private char[] _held = new char[64];
+    private int _length;
 
     public StopSequenceMatcher(IReadOnlyList<string> stops)
     {
@@ -30,18 +32,18 @@ internal sealed class StopSequenceMatcher
     /// </summary>
     public bool Push(ReadOnlySpan<char> text, StringBuilder output)
     {
-        _held.Append(text);
         if (_stops.Length == 0)
         {
-            Flush(output);
+            output.Append(text);
             return false;
         }
 
-        string held = _held.ToString();
+        Hold(text);
+        ReadOnlySpan<char> held = _held.AsSpan(0, _length);
         int first = -1;
         foreach (string stop in _stops)
         {
-            int at = held.IndexOf(stop, StringComparison.Ordinal);
+            int at = held.IndexOf(stop.AsSpan(), StringComparison.Ordinal);
             if (at >= 0 && (first < 0 || at < first))
             {
                 first = at;
@@ -51,32 +53,44 @@ internal sealed class StopSequenceMatcher
 
         if (first >= 0)
         {
-            output.Append(held.AsSpan(0, first));
-            _held.Clear();
+            output.Append(held[..first]);
+            _length = 0;
             return true;
         }
 
         int keep = LongestTailThatStartsAStop(held);
-        output.Append(held.AsSpan(0, held.Length - keep));
-        _held.Remove(0, held.Length - keep);
+        output.Append(held[..^keep]);
+        held[^keep..].CopyTo(_held);
+        _length = keep;
         return false;
     }
 
     /// <summary>Appends the held text (the generation ended without a stop sequence).</summary>
     public void Flush(StringBuilder output)
     {
-        output.Append(_held);
-        _held.Clear();
+        output.Append(_held, 0, _length);
+        _length = 0;
     }
 
-    private int LongestTailThatStartsAStop(string text)
+    private void Hold(ReadOnlySpan<char> text)
+    {
+        if (_length + text.Length > _held.Length)
+        {
+            Array.Resize(ref _held, Math.Max(_held.Length * 2, _length + text.Length));
+        }
+
+        text.CopyTo(_held.AsSpan(_length));
+        _length += text.Length;
+    }
+
+    private int LongestTailThatStartsAStop(ReadOnlySpan<char> text)
     {
         int best = 0;
         foreach (string stop in _stops)
         {
             for (int length = Math.Min(stop.Length - 1, text.Length); length > best; length--)
             {
-                if (text.AsSpan(text.Length - length).SequenceEqual(stop.AsSpan(0, length)))
+                if (text[^length..].SequenceEqual(stop.AsSpan(0, length)))
                 {
                     best = length;
                     break;

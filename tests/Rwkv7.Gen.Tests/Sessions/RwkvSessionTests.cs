@@ -176,6 +176,31 @@ public sealed class RwkvSessionTests
     }
 
     [Fact]
+    public void A_cancelled_prefill_feeds_nothing_and_leaves_the_session_as_it_was()
+    {
+        var session = new RwkvSession(Model, ByteTokenizer.Instance);
+        session.Append(Prompt);
+        float[] before = session.State.Data.ToArray();
+        string longText = string.Concat(Enumerable.Repeat("and then ", 80)); // 720 tokens: three chunks
+
+        Assert.ThrowsAny<OperationCanceledException>(() => session.Append(longText, cancellationToken: new CancellationToken(canceled: true)));
+        Assert.Equal(Prompt.Length, session.History!.Count);
+        AssertBits(before, session.State.Data, "state");
+        Assert.True(session.HasLogits);
+
+        session.Append(longText); // chunked prefill gives the same as feeding the chunks one by one
+        var byChunks = new RwkvSession(Model, ByteTokenizer.Instance);
+        byChunks.Append(Prompt);
+        for (int start = 0; start < longText.Length; start += RwkvSession.PrefillChunkTokens)
+        {
+            byChunks.Append(longText.Substring(start, Math.Min(RwkvSession.PrefillChunkTokens, longText.Length - start)));
+        }
+
+        AssertBits(byChunks.State.Data, session.State.Data, "chunked prefill");
+        AssertBits(byChunks.Logits, session.Logits, "chunked prefill logits");
+    }
+
+    [Fact]
     public async Task A_session_serves_one_caller_at_a_time()
     {
         var session = new RwkvSession(Model, ByteTokenizer.Instance);
