@@ -1,0 +1,59 @@
+namespace Rwkv7.Gen.Text;
+
+/// <summary>Picks the tokenizer that belongs to a model.</summary>
+public static class RwkvTokenizers
+{
+    /// <summary>
+    /// The byte tokenizer for a model with a vocabulary of 256, otherwise the World tokenizer read from
+    /// <paramref name="vocabularyPath"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The model needs the World vocabulary and no path was given.</exception>
+    /// <exception cref="RwkvException">The vocabulary does not fit the model (more ids than the model has logits).</exception>
+    public static RwkvTokenizer ForModel(ModelShape shape, string? vocabularyPath = null)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        if (shape.Vocab == ByteTokenizer.ByteVocabularySize)
+        {
+            return ByteTokenizer.Instance;
+        }
+
+        if (vocabularyPath is null)
+        {
+            throw new ArgumentException(
+                $"A model with a vocabulary of {shape.Vocab} uses the World tokenizer: pass the path of {WorldTokenizer.VocabularyFileName}.",
+                nameof(vocabularyPath));
+        }
+
+        return CheckFits(shape, WorldTokenizer.Load(vocabularyPath));
+    }
+
+    /// <summary>As <see cref="ForModel(ModelShape, string?)"/>, reading the World vocabulary from a stream when it is needed.</summary>
+    public static RwkvTokenizer ForModel(ModelShape shape, Stream? vocabulary, string sourceName = "vocabulary stream")
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        if (shape.Vocab == ByteTokenizer.ByteVocabularySize)
+        {
+            return ByteTokenizer.Instance;
+        }
+
+        if (vocabulary is null)
+        {
+            throw new ArgumentException(
+                $"A model with a vocabulary of {shape.Vocab} uses the World tokenizer: pass a stream of {WorldTokenizer.VocabularyFileName}.",
+                nameof(vocabulary));
+        }
+
+        return CheckFits(shape, WorldTokenizer.Load(vocabulary, sourceName));
+    }
+
+    private static WorldTokenizer CheckFits(ModelShape shape, WorldTokenizer tokenizer)
+    {
+        if (tokenizer.VocabularySize > shape.Vocab)
+        {
+            throw new RwkvException(
+                $"The vocabulary {tokenizer.Source} has ids up to {tokenizer.VocabularySize - 1}, but the model has only {shape.Vocab} logits.");
+        }
+
+        return tokenizer;
+    }
+}
