@@ -17,7 +17,7 @@ namespace Rwkv7.Cli.Commands;
 internal static class BenchCommand
 {
     public const string Usage =
-        "bench (--model PATH | --shape NAME|FILE) [--precision bf16|fp32] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--engine ...]";
+        "bench (--model PATH | --shape NAME|FILE) [--precision bf16|fp32|q8] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--engine ...]";
 
     public static int Run(CommandArguments args, TextWriter output)
     {
@@ -32,7 +32,8 @@ internal static class BenchCommand
         {
             "bf16" => TensorDType.BF16,
             "fp32" => TensorDType.F32,
-            string other => throw new UsageException($"--precision must be bf16 or fp32, not '{other}'"),
+            "q8" => TensorDType.Q8,
+            string other => throw new UsageException($"--precision must be bf16, fp32 or q8, not '{other}'"),
         };
         int threads = args.Int("threads", 0, 0, 1024);
         int decodeTokens = args.Int("tokens", 64, 1, 1_000_000);
@@ -43,8 +44,9 @@ internal static class BenchCommand
         EngineSelection engine = ModelOptions.ParseEngine(args.Option("engine"));
         args.EnsureAllUsed();
 
+        // Synthetic 8-bit weights are quantized from synthetic bf16 ones, as a checkpoint would be at load time.
         RwkvWeights weights = modelPath is not null
-            ? RwkvWeights.Load(modelPath)
+            ? RwkvWeights.Load(modelPath, precision == TensorDType.BF16 && args.Option("precision") is null ? null : new WeightLoadOptions { MatrixType = precision })
             : RwkvWeights.CreateSynthetic(ResolveShape(shapeName!), precision);
         using RwkvModel model = RwkvModel.Create(weights, engine, ownsWeights: true);
         if (threads > 0)
