@@ -54,17 +54,21 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line();
         }
 
+        /// <summary>
+        /// Usings inside the namespace, so they win over types of the same name in enclosing namespaces; each is
+        /// <c>global::</c>-qualified, as a using inside <c>Contoso.System</c> would otherwise read <c>System.X</c> as
+        /// <c>Contoso.System.X</c> (and a generated type named <c>System</c> would capture it).
+        /// </summary>
         private static void EmitUsings(IndentedWriter w)
         {
-            w.Line("using System;");
-            w.Line("using System.Numerics.Tensors;");
-            w.Line("using System.Runtime.CompilerServices;");
-            w.Line("using System.Runtime.InteropServices;");
-            w.Line("using System.Runtime.Intrinsics;");
-            w.Line("using Rwkv7.Gen;");
-            w.Line("using Rwkv7.Gen.Loading;");
-            w.Line("using Rwkv7.Gen.Specialized;");
-            w.Line("using Rwkv7.Gen.Weights;");
+            foreach (string ns in new[]
+            {
+                "System", "System.Numerics.Tensors", "System.Runtime.CompilerServices", "System.Runtime.InteropServices",
+                "System.Runtime.Intrinsics", "Rwkv7.Gen", "Rwkv7.Gen.Loading", "Rwkv7.Gen.Specialized", "Rwkv7.Gen.Weights",
+            })
+            {
+                w.Line($"using global::{ns};");
+            }
         }
 
         private static void EmitModelType(IndentedWriter w, ShapeSpec s)
