@@ -121,6 +121,19 @@ namespace Rwkv7.Gen.Shapes
 
         private static readonly string[] NameKeys = { "model", "type", "namespace" };
 
+        /// <summary>C#'s reserved keywords: not usable as a type name or namespace segment without '@'.</summary>
+        private static readonly string[] Keywords =
+        {
+            "__arglist", "__makeref", "__reftype", "__refvalue", "abstract", "as", "base", "bool", "break", "byte", "case",
+            "catch", "char", "checked", "class", "const", "continue", "decimal", "default", "delegate", "do", "double",
+            "else", "enum", "event", "explicit", "extern", "false", "finally", "fixed", "float", "for", "foreach", "goto",
+            "if", "implicit", "in", "int", "interface", "internal", "is", "lock", "long", "namespace", "new", "null",
+            "object", "operator", "out", "override", "params", "private", "protected", "public", "readonly", "ref",
+            "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static", "string", "struct", "switch", "this",
+            "throw", "true", "try", "typeof", "uint", "ulong", "unchecked", "unsafe", "ushort", "using", "virtual", "void",
+            "volatile", "while",
+        };
+
         /// <summary>Largest value accepted for each numeric key (far above any released model; rules out absurd input).</summary>
         private static int Limit(string key)
         {
@@ -313,7 +326,9 @@ namespace Rwkv7.Gen.Shapes
 
                     break;
                 case "type":
-                    valid = IsIdentifier(value);
+                    // All-lowercase ASCII names include every keyword and contextual keyword (record, scoped, file...),
+                    // and the compiler warns on the rest (CS8981): such a type would not compile cleanly.
+                    valid = IsIdentifier(value) && !IsKeyword(value) && !IsLowercaseAscii(value);
                     if (valid)
                     {
                         file.TypeName = value;
@@ -321,7 +336,7 @@ namespace Rwkv7.Gen.Shapes
 
                     break;
                 default:
-                    valid = value.Length > 0 && Array.TrueForAll(value.Split('.'), IsIdentifier);
+                    valid = value.Length > 0 && Array.TrueForAll(value.Split('.'), static segment => IsIdentifier(segment) && !IsKeyword(segment));
                     if (valid)
                     {
                         file.Namespace = value;
@@ -334,7 +349,8 @@ namespace Rwkv7.Gen.Shapes
             {
                 string rule = key == "model"
                     ? "letters, digits, '.', '-' and '_', starting with a letter or digit"
-                    : key == "type" ? "a C# identifier" : "dot-separated C# identifiers";
+                    : key == "type" ? "a C# identifier, not a keyword nor all lowercase ASCII letters (reserved by the compiler, CS8981)"
+                    : "dot-separated C# identifiers, none of them a keyword";
                 file.Errors.Add(new ShapeFileError(
                     ShapeFileErrorKind.InvalidName, $"'{key}' must be {rule}, found '{value}'", line, column, start, Math.Max(value.Length, 1)));
             }
@@ -382,6 +398,21 @@ namespace Rwkv7.Gen.Shapes
             foreach (char c in s)
             {
                 if (c < '0' || c > '9')
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        private static bool IsKeyword(string s) => Array.IndexOf(Keywords, s) >= 0;
+
+        private static bool IsLowercaseAscii(string s)
+        {
+            foreach (char c in s)
+            {
+                if (c < 'a' || c > 'z')
                 {
                     return false;
                 }
