@@ -205,6 +205,14 @@ public class ShapeFileDiagnosticTests
     [InlineData("namespace", "My.1Models")]
     [InlineData("namespace", ".My")]
     [InlineData("namespace", "My Models")]
+    [InlineData("type", "class")]
+    [InlineData("type", "__arglist")]
+    [InlineData("type", "record")]
+    [InlineData("type", "scoped")]
+    [InlineData("type", "tinymodel")]
+    [InlineData("namespace", "My.int")]
+    [InlineData("namespace", "class.Models")]
+    [InlineData("namespace", "My.__makeref")]
     public void RWKV009_InvalidName(string key, string value)
     {
         // model is on line 2; type and namespace are appended as line 12.
@@ -215,6 +223,24 @@ public class ShapeFileDiagnosticTests
         Diagnostic d = DiagnosticAssert.Single(run, "RWKV009", Path, key == "model" ? 2 : 12, ValueColumn, file, value);
         Assert.Contains($"'{key}'", d.GetMessage(), StringComparison.Ordinal);
         DiagnosticAssert.NothingGenerated(run);
+    }
+
+    [Theory]
+    [InlineData("type", "Model7")]
+    [InlineData("type", "model7")]
+    [InlineData("type", "_model")]
+    [InlineData("type", "Class")]
+    [InlineData("namespace", "My.var")]
+    [InlineData("namespace", "My.record")]
+    [InlineData("namespace", "global.Models")]
+    [InlineData("namespace", "_1._2")]
+    public void NamesNearTheRulesAreAccepted_AndCompile(string key, string value)
+    {
+        GeneratorRun run = Run(ValidText + $"{key.PadRight(10)} = {value}\n");
+
+        Assert.Empty(run.Diagnostics);
+        Assert.Single(run.Sources);
+        Assert.True(run.CompilerDiagnostics.IsEmpty, GeneratorRun.Describe(run.CompilerDiagnostics));
     }
 
     [Fact]
