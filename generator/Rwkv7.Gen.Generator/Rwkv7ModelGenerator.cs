@@ -78,7 +78,7 @@ namespace Rwkv7.Gen.Generator
         {
             SourceText? text = file.GetText(cancellationToken);
             string fileName = Path.GetFileName(file.Path);
-            ShapeFile shape = ShapeFileParser.Parse(text?.ToString() ?? "");
+            ShapeFile shape = ShapeFileParser.Parse(text?.ToString() ?? "", ModelEmitter.ReservedTypeNames);
             var diagnostics = new List<DiagnosticInfo>();
             foreach (ShapeFileError e in shape.Errors)
             {

@@ -18,6 +18,25 @@ namespace Rwkv7.Gen.Generator.Emit
 
         private const string Shape = "ModelShape";
 
+        /// <summary>
+        /// Names a generated type may not have: inside its body its own name hides them. These are the framework and
+        /// runtime types the generated code names without qualification (crefs included), and the members the
+        /// generated type declares (a member may not share its type's name). GeneratedTypeNameTests reads the names
+        /// from emitted code and fails when one that breaks the build is missing here.
+        /// </summary>
+        public static readonly string[] ReservedTypeNames =
+        {
+            // Framework types.
+            "MathF", "MemoryMarshal", "TensorPrimitives", "Unsafe", "Vector128", "Vector256", "Vector512",
+
+            // Runtime types.
+            "BFloat16Conversions", "Bf16", "GeneratedModelInfo", "GeneratedModelRegistry", "IRwkvKernels", "KernelChecks",
+            "KernelFallbacks", "LayerWeights", Shape, "RwkvModel", "RwkvWeights", "TensorDType", "WeightMatrix",
+
+            // Members of the generated type.
+            "DeclaredShape", "GeneratedTypeName", "Info", "Kernels", "ModelName", "Register",
+        };
+
         public static string Emit(ShapeSpec spec)
         {
             var w = new IndentedWriter();

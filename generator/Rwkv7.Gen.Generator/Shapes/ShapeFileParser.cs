@@ -148,7 +148,13 @@ namespace Rwkv7.Gen.Shapes
             }
         }
 
-        public static ShapeFile Parse(string text)
+        /// <summary>Parses a shape file's text.</summary>
+        /// <param name="text">The whole file.</param>
+        /// <param name="reservedTypeNames">
+        /// Names the generated type may not have (the source generator passes the names its code refers to); a
+        /// type name among them, given or derived from the model name, is reported where it was written.
+        /// </param>
+        public static ShapeFile Parse(string text, string[]? reservedTypeNames = null)
         {
             var file = new ShapeFile();
             var seen = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -178,9 +184,15 @@ namespace Rwkv7.Gen.Shapes
             }
 
             CheckConstraints(file, positions);
-            if (file.TypeName.Length == 0 && file.Model.Length > 0)
+            if (file.TypeName.Length > 0)
+            {
+                CheckNotReserved(file, positions, reservedTypeNames, "type", $"'type' must not be a name the generated code itself uses, found '{file.TypeName}'");
+            }
+            else if (file.Model.Length > 0)
             {
                 file.TypeName = DeriveTypeName(file.Model);
+                CheckNotReserved(file, positions, reservedTypeNames, "model",
+                    $"the type name '{file.TypeName}' derived from model '{file.Model}' is a name the generated code itself uses; add a 'type' key with another name");
             }
 
             return file;
@@ -375,6 +387,15 @@ namespace Rwkv7.Gen.Shapes
             CheckStep(file, positions, "iclr_rank", file.IclrRank);
             CheckStep(file, positions, "value_rank", file.ValueRank);
             CheckStep(file, positions, "gate_rank", file.GateRank);
+        }
+
+        private static void CheckNotReserved(
+            ShapeFile file, Dictionary<string, (int Line, int Column, int Start, int Length)> positions, string[]? reserved, string key, string message)
+        {
+            if (reserved is not null && Array.IndexOf(reserved, file.TypeName) >= 0)
+            {
+                Add(file, positions, key, ShapeFileErrorKind.InvalidName, message);
+            }
         }
 
         private static void CheckStep(ShapeFile file, Dictionary<string, (int, int, int, int)> positions, string key, int value)
