@@ -1,43 +1,33 @@
+using Microsoft.CodeAnalysis;
 using Rwkv7.Gen.Generator.Tests.Infrastructure;
 
 namespace Rwkv7.Gen.Generator.Tests.Compiles;
 
 /// <summary>
 /// The generated code must compile whatever the user's namespace is called and whatever types the user's project
-/// declares around it: names it refers to may not be captured by the user's names.
+/// declares around it: names it refers to may not be captured by the user's names. Each test compiles all its cases
+/// in one project (each in its own namespace) and names every case that fails.
 /// </summary>
 public class NameHygieneTests
 {
-    [Theory]
-    [InlineData("Contoso.System")]
-    [InlineData("Contoso.System.Numerics")]
-    [InlineData("Contoso.Rwkv7")]
-    [InlineData("Contoso.Rwkv7.Gen")]
-    [InlineData("System")]
-    [InlineData("Rwkv7.Gen")]
-    [InlineData("Rwkv7.Gen.Specialized")]
-    public void NamespacesWhoseSegmentsShadowFrameworkOrRuntimeNamespaces(string ns)
+    [Fact]
+    public void NamespacesWhoseSegmentsShadowFrameworkOrRuntimeNamespaces()
     {
-        GeneratorRun run = GeneratorHarness.Run(ShapeTexts.File("a.rwkv7", ShapeTexts.Valid("a", ns: ns)));
-
-        Assert.Empty(run.Diagnostics);
-        Assert.Single(run.Sources);
-        Assert.True(run.CompilerDiagnostics.IsEmpty, GeneratorRun.Describe(run.CompilerDiagnostics));
+        AssertEachCompiles(
+        [
+            ("Contoso.System", null), ("Contoso.System.Numerics", null), ("Contoso.Rwkv7", null), ("Contoso.Rwkv7.Gen", null),
+            ("System", null), ("Rwkv7.Gen", null), ("Rwkv7.Gen.Specialized", null),
+        ]);
     }
 
-    [Theory]
-    [InlineData("System")]
-    [InlineData("Rwkv7")]
-    [InlineData("Gen")]
-    [InlineData("Runtime")]
-    [InlineData("Numerics")]
-    public void TypesNamedLikeTheNamespacesTheGeneratedCodeImports(string type)
+    [Fact]
+    public void TypesNamedLikeTheNamespacesTheGeneratedCodeImports()
     {
-        GeneratorRun run = GeneratorHarness.Run(ShapeTexts.File("a.rwkv7", ShapeTexts.Valid("a", type: type, ns: "Contoso.Models")));
-
-        Assert.Empty(run.Diagnostics);
-        Assert.Single(run.Sources);
-        Assert.True(run.CompilerDiagnostics.IsEmpty, GeneratorRun.Describe(run.CompilerDiagnostics));
+        AssertEachCompiles(
+        [
+            ("Case.A", "System"), ("Case.B", "Rwkv7"), ("Case.C", "Gen"), ("Case.D", "Runtime"), ("Case.E", "Numerics"),
+            ("Case.F", "Intrinsics"), ("Case.G", "Specialized"),
+        ]);
     }
 
     [Fact]
@@ -64,5 +54,29 @@ public class NameHygieneTests
 
         Assert.Single(run.Sources);
         Assert.True(run.CompilerDiagnostics.IsEmpty, GeneratorRun.Describe(run.CompilerDiagnostics));
+    }
+
+    /// <summary>Generates one model per case (namespace, optional type name) in one project; each must generate and compile.</summary>
+    private static void AssertEachCompiles((string Namespace, string? Type)[] cases)
+    {
+        InMemoryAdditionalText[] files =
+        [
+            .. cases.Select((c, i) => ShapeTexts.File($"case{i}.rwkv7", ShapeTexts.Valid($"case-{i}", type: c.Type, ns: c.Namespace))),
+        ];
+        GeneratorRun run = GeneratorHarness.Run(files);
+        Assert.True(run.Diagnostics.IsEmpty, GeneratorRun.Describe(run.Diagnostics));
+
+        var wrong = new List<string>();
+        for (int i = 0; i < cases.Length; i++)
+        {
+            string hintName = $"{cases[i].Namespace}.{cases[i].Type ?? $"Case_{i}"}.g.cs";
+            Diagnostic[] problems = run.TryGetSource(hintName, out GeneratedSourceResult source) ? [.. run.CompilerDiagnosticsIn(source)] : [];
+            if (source.HintName is null || problems.Length != 0)
+            {
+                wrong.Add($"{cases[i]}: {(source.HintName is null ? "not generated" : GeneratorRun.Describe(problems.Take(2)))}");
+            }
+        }
+
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
     }
 }

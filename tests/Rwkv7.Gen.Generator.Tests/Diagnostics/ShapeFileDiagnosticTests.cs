@@ -225,21 +225,26 @@ public class ShapeFileDiagnosticTests
         DiagnosticAssert.NothingGenerated(run);
     }
 
-    [Theory]
-    [InlineData("type", "Model7")]
-    [InlineData("type", "model7")]
-    [InlineData("type", "_model")]
-    [InlineData("type", "Class")]
-    [InlineData("namespace", "My.var")]
-    [InlineData("namespace", "My.record")]
-    [InlineData("namespace", "global.Models")]
-    [InlineData("namespace", "_1._2")]
-    public void NamesNearTheRulesAreAccepted_AndCompile(string key, string value)
+    [Fact]
+    public void NamesJustInsideTheRulesAreAccepted_AndCompile()
     {
-        GeneratorRun run = Run(ValidText + $"{key.PadRight(10)} = {value}\n");
+        (string Key, string Value)[] cases =
+        [
+            ("type", "Model7"), ("type", "model7"), ("type", "_model"), ("type", "Class"),
+            ("namespace", "My.var"), ("namespace", "My.record"), ("namespace", "global.Models"), ("namespace", "_1._2"),
+        ];
 
-        Assert.Empty(run.Diagnostics);
-        Assert.Single(run.Sources);
+        // One project: distinct model names, and each case in its own namespace (or with its own type name).
+        InMemoryAdditionalText[] files =
+        [
+            .. cases.Select((c, i) => ShapeTexts.File($"case{i}.rwkv7", c.Key == "type"
+                ? ShapeTexts.Valid($"case-{i}", type: c.Value, ns: $"Case{i}")
+                : ShapeTexts.Valid($"case-{i}", type: $"Case{i}", ns: c.Value))),
+        ];
+        GeneratorRun run = GeneratorHarness.Run(files);
+
+        Assert.True(run.Diagnostics.IsEmpty, GeneratorRun.Describe(run.Diagnostics));
+        Assert.Equal(cases.Length, run.Sources.Length);
         Assert.True(run.CompilerDiagnostics.IsEmpty, GeneratorRun.Describe(run.CompilerDiagnostics));
     }
 

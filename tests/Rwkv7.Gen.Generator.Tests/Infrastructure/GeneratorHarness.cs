@@ -94,6 +94,8 @@ internal static class GeneratorHarness
 internal sealed record GeneratorRun(
     GeneratorDriver Driver, Compilation Input, Compilation Output, ImmutableArray<Diagnostic> DriverDiagnostics, GeneratorDriverRunResult RunResult)
 {
+    private ImmutableArray<Diagnostic>? _compilerDiagnostics;
+
     /// <summary>The generator's own result (the driver holds only this generator).</summary>
     public GeneratorRunResult Result => RunResult.Results[0];
 
@@ -113,9 +115,27 @@ internal sealed record GeneratorRun(
         return match.SourceText.ToString();
     }
 
-    /// <summary>Errors and warnings of the output compilation (generated code included), generator diagnostics excluded.</summary>
-    public ImmutableArray<Diagnostic> CompilerDiagnostics =>
+    /// <summary>
+    /// Errors and warnings of the output compilation (generated code included), generator diagnostics excluded.
+    /// Computed on first use (binding every generated method takes a while).
+    /// </summary>
+    public ImmutableArray<Diagnostic> CompilerDiagnostics => _compilerDiagnostics ??=
         [.. Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning && !d.Id.StartsWith("RWKV", StringComparison.Ordinal))];
+
+    /// <summary>The generator's diagnostics located in <paramref name="file"/>.</summary>
+    public IEnumerable<Diagnostic> DiagnosticsFor(AdditionalText file) =>
+        Diagnostics.Where(d => d.Location.GetLineSpan().Path == file.Path);
+
+    /// <summary>The generated file named <paramref name="hintName"/>, if there is one.</summary>
+    public bool TryGetSource(string hintName, out GeneratedSourceResult source)
+    {
+        source = Sources.FirstOrDefault(s => s.HintName == hintName);
+        return source.HintName is not null;
+    }
+
+    /// <summary>Compiler errors and warnings located in one generated file.</summary>
+    public IEnumerable<Diagnostic> CompilerDiagnosticsIn(GeneratedSourceResult source) =>
+        CompilerDiagnostics.Where(d => d.Location.SourceTree?.FilePath == source.SyntaxTree.FilePath);
 
     /// <summary>The steps recorded under a tracking name (<see cref="Rwkv7ModelGenerator.TrackingNames"/>).</summary>
     public ImmutableArray<IncrementalGeneratorRunStep> Steps(string trackingName) =>
