@@ -56,6 +56,23 @@ public class NameHygieneTests
         Assert.True(run.CompilerDiagnostics.IsEmpty, GeneratorRun.Describe(run.CompilerDiagnostics));
     }
 
+    [Fact]
+    public void ShapeFileNamesWithMarkupOrLineBreaksDoNotBreakTheComments()
+    {
+        // The file name is quoted in a // comment and in an XML doc comment of the generated code.
+        string[] fileNames = ["R&D <draft>.rwkv7", "line\nbreak.rwkv7", "line\u2028separator.rwkv7", "tab\tand\u0085next.rwkv7"];
+        InMemoryAdditionalText[] files =
+        [
+            .. fileNames.Select((name, i) => ShapeTexts.File(name, ShapeTexts.Valid($"case-{i}", ns: $"Case{i}"))),
+        ];
+        GeneratorRun run = GeneratorHarness.Run(files);
+
+        Assert.Empty(run.Diagnostics);
+        Assert.Equal(fileNames.Length, run.Sources.Length);
+        Assert.True(run.CompilerDiagnostics.IsEmpty, GeneratorRun.Describe(run.CompilerDiagnostics));
+        Assert.Contains("from the shape file 'R&D <draft>.rwkv7'.", run.Source("Case0.Case_0.g.cs"), StringComparison.Ordinal);
+    }
+
     /// <summary>Generates one model per case (namespace, optional type name) in one project; each must generate and compile.</summary>
     private static void AssertEachCompiles((string Namespace, string? Type)[] cases)
     {
