@@ -246,8 +246,9 @@ namespace Rwkv7.Gen.Shapes
             }
 
             int eq = text.IndexOf('=', s, e - s);
-            if (eq < 0)
+            if (eq <= s)
             {
+                // No '=' at all, or nothing before it: there is no key to report as unknown.
                 file.Errors.Add(new ShapeFileError(
                     ShapeFileErrorKind.MalformedLine,
                     $"expected 'key = value', found '{text.Substring(s, e - s)}'",
