@@ -50,6 +50,8 @@ public class ShapeFileDiagnosticTests
     [InlineData("layers 12", 1)]
     [InlineData("   layers 12   # no equals sign", 4)]
     [InlineData("\tvocab: 256", 2)]
+    [InlineData("= 64", 1)]
+    [InlineData("  =", 3)]
     public void RWKV001_MalformedLine(string line, int column)
     {
         InMemoryAdditionalText file = File(ValidText + line + "\n");
