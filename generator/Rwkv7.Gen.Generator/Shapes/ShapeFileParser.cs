@@ -307,7 +307,7 @@ namespace Rwkv7.Gen.Shapes
                 file.Errors.Add(new ShapeFileError(
                     ShapeFileErrorKind.NotPositiveInteger,
                     $"'{key}' must be a positive integer no larger than {limit.ToString(CultureInfo.InvariantCulture)}, found '{value}'",
-                    lineNumber, valueColumn, valueStart, Math.Max(value.Length, 1)));
+                    lineNumber, valueColumn, valueStart, value.Length));
                 return;
             }
 
@@ -365,7 +365,7 @@ namespace Rwkv7.Gen.Shapes
                     : key == "type" ? "a C# identifier, not a keyword nor all lowercase ASCII letters (reserved by the compiler, CS8981)"
                     : "dot-separated C# identifiers, none of them a keyword";
                 file.Errors.Add(new ShapeFileError(
-                    ShapeFileErrorKind.InvalidName, $"'{key}' must be {rule}, found '{value}'", line, column, start, Math.Max(value.Length, 1)));
+                    ShapeFileErrorKind.InvalidName, $"'{key}' must be {rule}, found '{value}'", line, column, start, value.Length));
             }
         }
 
