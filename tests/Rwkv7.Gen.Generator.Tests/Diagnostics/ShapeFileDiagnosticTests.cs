@@ -142,12 +142,24 @@ public class ShapeFileDiagnosticTests
     }
 
     [Fact]
-    public void RWKV005_AnEmptyValueIsReportedWhereTheValueShouldBe()
+    public void RWKV005_AnEmptyValueIsReportedWhereTheValueShouldBe_WithAnEmptySpan()
     {
         InMemoryAdditionalText file = File(ValidText.Replace("layers     = 2", "layers     =", StringComparison.Ordinal));
         GeneratorRun run = Run(file);
 
-        DiagnosticAssert.Single(run, "RWKV005", Path, 3, 13);
+        DiagnosticAssert.Single(run, "RWKV005", Path, 3, 13, file, "");
+        DiagnosticAssert.NothingGenerated(run);
+    }
+
+    [Fact]
+    public void AnEmptyValueOnTheLastLine_StaysInsideTheFile()
+    {
+        // No newline at the end: a span of one character would reach past the end of the file.
+        InMemoryAdditionalText file = File(ValidText.TrimEnd('\n') + "\ntype =");
+        GeneratorRun run = Run(file);
+
+        Diagnostic d = DiagnosticAssert.Single(run, "RWKV009", Path, 12, 7, file, "");
+        Assert.Equal(file.Content.Length, d.Location.SourceSpan.End);
         DiagnosticAssert.NothingGenerated(run);
     }
 
