@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using System.Numerics.Tensors;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
-using Microsoft.CodeAnalysis.Text;
 
 namespace Rwkv7.Gen.Generator.Tests.Infrastructure;
 
