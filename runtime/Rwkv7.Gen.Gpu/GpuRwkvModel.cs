@@ -42,7 +42,6 @@ public sealed class GpuRwkvModel : IDisposable
     private readonly Action<AcceleratorStream, KernelConfig, ArgmaxArgs> _argmax;
     private readonly MemoryBuffer1D<int, Stride1D.Dense> _tokens;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _x, _mix, _p, _q, _vFirst, _y, _hidden, _normed, _logits;
-    private readonly MemoryBuffer1D<int, Stride1D.Dense> _argmaxOut;
     private readonly int _d, _pStride, _planeStride;
 
     private GpuRwkvModel(RwkvWeights weights, Accelerator accelerator, GpuModelInfo info, GpuModelOptions options)
@@ -76,8 +75,6 @@ public sealed class GpuRwkvModel : IDisposable
 
             _tokens = accelerator.Allocate1D<int>(MaxRows);
             owned.Add(_tokens);
-            _argmaxOut = accelerator.Allocate1D<int>(MaxRows);
-            owned.Add(_argmaxOut);
             _x = Floats((long)MaxRows * _d);
             _mix = Floats(6L * _planeStride);
             _p = Floats((long)MaxRows * _pStride);
@@ -282,7 +279,7 @@ public sealed class GpuRwkvModel : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        foreach (IDisposable d in new IDisposable[] { _weights, _tokens, _argmaxOut, _x, _mix, _p, _q, _vFirst, _y, _hidden, _normed, _logits })
+        foreach (IDisposable d in new IDisposable[] { _weights, _tokens, _x, _mix, _p, _q, _vFirst, _y, _hidden, _normed, _logits })
         {
             d.Dispose();
         }
@@ -447,7 +444,7 @@ public sealed class GpuRwkvModel : IDisposable
     private void CheckState(GpuState state, int session, int count)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (!state.Shape.Equals(Shape) && !(state.Shape.Layers == Shape.Layers && state.Shape.Embedding == Shape.Embedding))
+        if (state.Shape.Layers != Shape.Layers || state.Shape.Embedding != Shape.Embedding || state.Shape.HeadSize != Shape.HeadSize)
         {
             throw new ArgumentException($"State of shape {state.Shape} does not fit model {Shape}.", nameof(state));
         }
