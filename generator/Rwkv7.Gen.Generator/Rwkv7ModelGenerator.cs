@@ -35,7 +35,14 @@ namespace Rwkv7.Gen.Generator
             public const string AllShapes = nameof(AllShapes);
             public const string ValidShapes = nameof(ValidShapes);
             public const string Diagnostics = nameof(Diagnostics);
+            public const string GpuReference = nameof(GpuReference);
         }
+
+        /// <summary>
+        /// Name of the GPU runtime assembly: a project that references it also gets each shape's ILGPU kernels
+        /// (<c>&lt;TypeName&gt;.Gpu.g.cs</c>).
+        /// </summary>
+        public const string GpuAssemblyName = "Rwkv7.Gen.Gpu";
 
         /// <inheritdoc />
         public void Initialize(IncrementalGeneratorInitializationContext context)
@@ -72,6 +79,33 @@ namespace Rwkv7.Gen.Generator
             // Named after the full type name: ValidUniqueSpecs keeps those unique ignoring case, as hint names must be.
             context.RegisterSourceOutput(valid, static (spc, spec) =>
                 spc.AddSource(spec.FullTypeName + ".g.cs", SourceText.From(ModelEmitter.Emit(spec), System.Text.Encoding.UTF8)));
+
+            // GPU kernels only for projects that reference the GPU assembly. The reference is reduced to a bool at once
+            // (the Compilation is not carried), so the GPU output stays cached until the answer or the spec changes.
+            IncrementalValueProvider<bool> gpu = context.CompilationProvider
+                .Select(static (compilation, _) => ReferencesGpuAssembly(compilation))
+                .WithTrackingName(TrackingNames.GpuReference);
+
+            context.RegisterSourceOutput(valid.Combine(gpu), static (spc, pair) =>
+            {
+                if (pair.Right)
+                {
+                    spc.AddSource(pair.Left.FullTypeName + ".Gpu.g.cs", SourceText.From(GpuEmitter.Emit(pair.Left), System.Text.Encoding.UTF8));
+                }
+            });
+        }
+
+        private static bool ReferencesGpuAssembly(Compilation compilation)
+        {
+            foreach (AssemblyIdentity identity in compilation.ReferencedAssemblyNames)
+            {
+                if (string.Equals(identity.Name, GpuAssemblyName, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         private static ParsedShapeFile Parse(AdditionalText file, CancellationToken cancellationToken)
