@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using Rwkv7.Gen.Generator.Model;
 
@@ -17,6 +18,9 @@ namespace Rwkv7.Gen.Generator.Emit
             ("F32", "float", "AsF32Span"),
             ("Q8", "sbyte", "AsQ8Span"),
         };
+
+        /// <summary>Bytes per cache line, the unit of software prefetch.</summary>
+        private const int CacheLine = 64;
 
         /// <summary>Values of a Q8 row sharing one scale (Rwkv7.Gen.Loading.Q8Block.Size).</summary>
         private const int Q8Block = 32;
@@ -139,6 +143,25 @@ namespace Rwkv7.Gen.Generator.Emit
                 return;
             }
 
+            w.Line($"int t = tokens >= {tileTokens} ? MatMul{type}In{n}{v.Suffix}Tiles(ref w, {ScalesArgument(type, "scales")}ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;");
+            w.Open("for (; t < tokens; t++)");
+            EmitTokenRefs(w, n, 1);
+            w.Line("int r = rowStart;");
+            w.Open($"for (; r + {RowTile} <= rowEnd; r += {RowTile})");
+            EmitTile(w, type, element, n, v, RowTile, 1, unroll, iterations);
+            w.Close();
+            w.Open("for (; r < rowEnd; r++)");
+            EmitTile(w, type, element, n, v, 1, 1, unroll, iterations);
+            w.Close();
+            w.Close();
+            w.Close();
+
+            // Several tokens at once (prefill, batch decode) in a method of their own: each method stays small enough
+            // for the JIT to keep every accumulator in a register.
+            w.Line();
+            w.Summary($"The multi-token part of <see cref=\"MatMul{type}In{n}{v.Suffix}\"/>: whole tiles of {tileTokens} tokens; returns the tokens done.");
+            w.Line(AggressiveOptimization);
+            w.Open($"private static int MatMul{type}In{n}{v.Suffix}Tiles(ref {element} w, {ScalesParameter(type)}ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
             w.Line("int t = 0;");
             w.Open($"for (; t + {tileTokens} <= tokens; t += {tileTokens})");
             EmitTokenRefs(w, n, tileTokens);
@@ -151,16 +174,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Close();
             w.Close();
             w.Line();
-            w.Open("for (; t < tokens; t++)");
-            EmitTokenRefs(w, n, 1);
-            w.Line("int r = rowStart;");
-            w.Open($"for (; r + {RowTile} <= rowEnd; r += {RowTile})");
-            EmitTile(w, type, element, n, v, RowTile, 1, unroll, iterations);
-            w.Close();
-            w.Open("for (; r < rowEnd; r++)");
-            EmitTile(w, type, element, n, v, 1, 1, unroll, iterations);
-            w.Close();
-            w.Close();
+            w.Line("return t;");
             w.Close();
         }
 
@@ -216,6 +230,9 @@ namespace Rwkv7.Gen.Generator.Emit
         {
             int stepElems = 2 * v.Lanes;
             bool split = tokens == 1;
+
+            // Decode (one token, a full row tile) streams weights from memory: fetch the next tile's rows ahead.
+            bool prefetch = tokens == 1 && rows == RowTile;
             w.Line($"ref {element} w0 = ref Unsafe.Add(ref w, (nint)r * {n});");
             for (int k = 1; k < rows; k++)
             {
@@ -258,6 +275,11 @@ namespace Rwkv7.Gen.Generator.Emit
                 string off = loop ? (u == 0 ? "i" : $"i + {u * stepElems}") : VectorWidth.Int(u * stepElems);
                 string offHi = loop ? $"i + {(u * stepElems) + v.Lanes}" : VectorWidth.Int((u * stepElems) + v.Lanes);
                 w.Open($"// inputs [{u * stepElems}, {(u + 1) * stepElems}) of this {(loop ? "iteration" : "row")}");
+                if (prefetch)
+                {
+                    EmitPrefetch(w, type, rows, n, v, off, u * stepElems);
+                }
+
                 for (int k = 0; k < rows; k++)
                 {
                     EmitWeightStep(w, type, v, k, off, offHi, loop ? null : u * stepElems);
@@ -306,18 +328,52 @@ namespace Rwkv7.Gen.Generator.Emit
             switch (type)
             {
                 case "BF16":
-                    w.Line(v.WidenBF16($"w{k}", off, $"l{k}", $"h{k}"));
+                    foreach (string line in v.WidenBF16($"w{k}", off, $"l{k}", $"h{k}"))
+                    {
+                        w.Line(line);
+                    }
+
                     break;
                 case "F32":
                     w.Line($"{v.Float} l{k} = {v.Load($"w{k}", off)}, h{k} = {v.Load($"w{k}", offHi)};");
                     break;
                 default:
                     string block = constantOffset is int c ? VectorWidth.Int(c / Q8Block) : $"({off}) / {Q8Block}";
-                    w.Line($"Int8.Widen(ref w{k}, {off}, out {v.Float} l{k}, out {v.Float} h{k});");
+                    foreach (string line in v.WidenInt8($"w{k}", off, $"l{k}", $"h{k}"))
+                    {
+                        w.Line(line);
+                    }
+
                     w.Line($"{v.Float} q{k} = {v.Splat($"Unsafe.Add(ref sc{k}, {block})")};");
                     w.Line($"l{k} *= q{k};");
                     w.Line($"h{k} *= q{k};");
                     break;
+            }
+        }
+
+        /// <summary>
+        /// Prefetches, for each row of the next tile (<see cref="RowTile"/> rows further on), the cache lines this step
+        /// reads in the current one: one request per 64-byte line.
+        /// </summary>
+        private static void EmitPrefetch(IndentedWriter w, string type, int rows, int n, VectorWidth v, string off, int stepStart)
+        {
+            int elementBytes = type == "F32" ? 4 : type == "BF16" ? 2 : 1;
+            int stepBytes = 2 * v.Lanes * elementBytes;
+            if (stepBytes < CacheLine && (stepStart * elementBytes) % CacheLine != 0)
+            {
+                return; // this step's line was requested by the step before
+            }
+
+            int perLine = CacheLine / elementBytes;
+            for (int k = 0; k < rows; k++)
+            {
+                for (int b = 0; b < Math.Max(1, stepBytes / CacheLine); b++)
+                {
+                    // The same columns, RowTile rows further down: off + (b line) + rows·n, folded when constant.
+                    int ahead = (b * perLine) + (rows * n);
+                    string at = int.TryParse(off, out int c) ? VectorWidth.Int(c + ahead) : $"{off} + {ahead}";
+                    w.Line($"Prefetch.Read(ref w{k}, {at});");
+                }
             }
         }
 

@@ -34,12 +34,12 @@ namespace Rwkv7.Gen.Generator.Emit
         public static readonly string[] ReservedTypeNames =
         {
             // Framework types.
-            "MathF", "MemoryMarshal", "TensorPrimitives", "Unsafe", "Vector128", "Vector256", "Vector512",
+            "MathF", "MemoryMarshal", "TensorPrimitives", "Unsafe", "Vector128", "Vector256", "Vector512", "Avx", "Avx2", "Avx512F", "Sse2",
 
             // Runtime types.
-            "BFloat16Conversions", "Bf16", "GeneratedModelInfo", "GeneratedModelRegistry", "IRwkvKernels", "KernelChecks",
-            "KernelFallbacks", "LayerWeights", Shape, "RwkvModel", "RwkvWeights", "TensorDType", "WeightMatrix",
-            "Int8", "SpecializedModel", "MethodImpl", "MethodImplAttribute", "MethodImplOptions",
+            "BFloat16Conversions", "GeneratedModelInfo", "GeneratedModelRegistry", "IRwkvKernels", "KernelChecks",
+            "KernelFallbacks", "LayerWeights", "Prefetch", Shape, "RwkvModel", "RwkvWeights", "TensorDType", "WeightMatrix",
+            "SpecializedModel", "MethodImpl", "MethodImplAttribute", "MethodImplOptions",
 
             // Members of the generated type.
             "DeclaredShape", "GeneratedTypeName", "Info", "Kernels", "ModelName", "Register",
@@ -91,7 +91,8 @@ namespace Rwkv7.Gen.Generator.Emit
             foreach (string ns in new[]
             {
                 "System", "System.Numerics.Tensors", "System.Runtime.CompilerServices", "System.Runtime.InteropServices",
-                "System.Runtime.Intrinsics", "Rwkv7.Gen", "Rwkv7.Gen.Loading", "Rwkv7.Gen.Specialized", "Rwkv7.Gen.Weights",
+                "System.Runtime.Intrinsics", "System.Runtime.Intrinsics.X86", "Rwkv7.Gen", "Rwkv7.Gen.Loading", "Rwkv7.Gen.Specialized",
+                "Rwkv7.Gen.Weights",
             })
             {
                 w.Line($"using global::{ns};");

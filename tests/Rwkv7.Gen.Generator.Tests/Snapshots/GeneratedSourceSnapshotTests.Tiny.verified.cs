@@ -25,6 +25,7 @@ namespace Rwkv7.Gen.Tests.Generated
     using global::System.Runtime.CompilerServices;
     using global::System.Runtime.InteropServices;
     using global::System.Runtime.Intrinsics;
+    using global::System.Runtime.Intrinsics.X86;
     using global::Rwkv7.Gen;
     using global::Rwkv7.Gen.Loading;
     using global::Rwkv7.Gen.Specialized;
@@ -197,6 +198,84 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In32V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
+                int t = tokens >= 4 ? MatMulBF16In32V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                for (; t < tokens; t++)
+                {
+                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                    int r = rowStart;
+                    for (; r + 4 <= rowEnd; r += 4)
+                    {
+                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
+                        ref ushort w1 = ref Unsafe.Add(ref w0, 32);
+                        ref ushort w2 = ref Unsafe.Add(ref w0, 64);
+                        ref ushort w3 = ref Unsafe.Add(ref w0, 96);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
+                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
+                        // inputs [0, 32) of this row
+                        {
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w3, 128);
+                            Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
+                            Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                            Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                            Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, 0);
+                            Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
+                            Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
+                            Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, 0);
+                            Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
+                            Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
+                            Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, 0);
+                            Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
+                            Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
+                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
+                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
+                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                    }
+                    for (; r < rowEnd; r++)
+                    {
+                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        // inputs [0, 32) of this row
+                        {
+                            Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
+                            Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                            Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                    }
+                }
+            }
+
+            /// <summary>
+            /// The multi-token part of <see cref="MatMulBF16In32V512"/>: whole tiles of 4 tokens; returns the tokens done.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static int MatMulBF16In32V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
                 {
@@ -221,10 +300,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w0, 0), out Vector512<float> l0, out Vector512<float> h0);
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w1, 0), out Vector512<float> l1, out Vector512<float> h1);
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w2, 0), out Vector512<float> l2, out Vector512<float> h2);
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w3, 0), out Vector512<float> l3, out Vector512<float> h3);
+                            Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
+                            Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                            Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                            Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, 0);
+                            Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
+                            Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
+                            Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, 0);
+                            Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
+                            Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
+                            Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, 0);
+                            Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
+                            Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
                             Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, 0), xh0 = Vector512.LoadUnsafe(ref xt0, 16);
                             c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
                             c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
@@ -301,7 +388,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w0, 0), out Vector512<float> l0, out Vector512<float> h0);
+                            Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
+                            Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                            Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
                             Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, 0), xh0 = Vector512.LoadUnsafe(ref xt0, 16);
                             c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
                             c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
@@ -326,6 +415,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulBF16In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulBF16In32V256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulBF16In32V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -337,57 +436,104 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w3 = ref Unsafe.Add(ref w0, 96);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
-                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
-                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                        // inputs [0, 32) of this row
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
+                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
+                        // inputs [0, 16) of this row
                         {
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w0, 0), out Vector512<float> l0, out Vector512<float> h0);
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w1, 0), out Vector512<float> l1, out Vector512<float> h1);
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w2, 0), out Vector512<float> l2, out Vector512<float> h2);
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w3, 0), out Vector512<float> l3, out Vector512<float> h3);
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w3, 128);
+                            Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
+                            Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                            Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                            Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, 0);
+                            Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
+                            Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
+                            Vector256<ushort> pl2 = Vector256.LoadUnsafe(ref w2, 0);
+                            Vector256<float> l2 = Vector256.ShiftLeft(Vector256.WidenLower(pl2), 16).AsSingle();
+                            Vector256<float> h2 = Vector256.ShiftLeft(Vector256.WidenUpper(pl2), 16).AsSingle();
+                            Vector256<ushort> pl3 = Vector256.LoadUnsafe(ref w3, 0);
+                            Vector256<float> l3 = Vector256.ShiftLeft(Vector256.WidenLower(pl3), 16).AsSingle();
+                            Vector256<float> h3 = Vector256.ShiftLeft(Vector256.WidenUpper(pl3), 16).AsSingle();
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [16, 32) of this row
+                        {
+                            Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 16);
+                            Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                            Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                            Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, 16);
+                            Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
+                            Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
+                            Vector256<ushort> pl2 = Vector256.LoadUnsafe(ref w2, 16);
+                            Vector256<float> l2 = Vector256.ShiftLeft(Vector256.WidenLower(pl2), 16).AsSingle();
+                            Vector256<float> h2 = Vector256.ShiftLeft(Vector256.WidenUpper(pl2), 16).AsSingle();
+                            Vector256<ushort> pl3 = Vector256.LoadUnsafe(ref w3, 16);
+                            Vector256<float> l3 = Vector256.ShiftLeft(Vector256.WidenLower(pl3), 16).AsSingle();
+                            Vector256<float> h3 = Vector256.ShiftLeft(Vector256.WidenUpper(pl3), 16).AsSingle();
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        // inputs [0, 32) of this row
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        // inputs [0, 16) of this row
                         {
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w0, 0), out Vector512<float> l0, out Vector512<float> h0);
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
+                            Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                            Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [16, 32) of this row
+                        {
+                            Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 16);
+                            Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                            Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
+            /// The multi-token part of <see cref="MatMulBF16In32V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In32V256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In32V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -411,8 +557,12 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w0, i), out Vector256<float> l0, out Vector256<float> h0);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w1, i), out Vector256<float> l1, out Vector256<float> h1);
+                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                                Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, i);
+                                Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
+                                Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
@@ -460,7 +610,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w0, i), out Vector256<float> l0, out Vector256<float> h0);
+                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
@@ -486,6 +638,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulBF16In32"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 8 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulBF16In32V128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulBF16In32V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -497,80 +659,170 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w3 = ref Unsafe.Add(ref w0, 96);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
-                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
-                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                        // inputs [0, 16) of this row
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
+                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
+                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
+                        // inputs [0, 8) of this row
                         {
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w0, 0), out Vector256<float> l0, out Vector256<float> h0);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w1, 0), out Vector256<float> l1, out Vector256<float> h1);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w2, 0), out Vector256<float> l2, out Vector256<float> h2);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w3, 0), out Vector256<float> l3, out Vector256<float> h3);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w3, 128);
+                            Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 0);
+                            Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                            Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                            Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, 0);
+                            Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                            Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
+                            Vector128<ushort> pl2 = Vector128.LoadUnsafe(ref w2, 0);
+                            Vector128<float> l2 = Vector128.ShiftLeft(Vector128.WidenLower(pl2), 16).AsSingle();
+                            Vector128<float> h2 = Vector128.ShiftLeft(Vector128.WidenUpper(pl2), 16).AsSingle();
+                            Vector128<ushort> pl3 = Vector128.LoadUnsafe(ref w3, 0);
+                            Vector128<float> l3 = Vector128.ShiftLeft(Vector128.WidenLower(pl3), 16).AsSingle();
+                            Vector128<float> h3 = Vector128.ShiftLeft(Vector128.WidenUpper(pl3), 16).AsSingle();
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        // inputs [16, 32) of this row
+                        // inputs [8, 16) of this row
                         {
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w0, 16), out Vector256<float> l0, out Vector256<float> h0);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w1, 16), out Vector256<float> l1, out Vector256<float> h1);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w2, 16), out Vector256<float> l2, out Vector256<float> h2);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w3, 16), out Vector256<float> l3, out Vector256<float> h3);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 8);
+                            Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                            Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                            Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, 8);
+                            Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                            Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
+                            Vector128<ushort> pl2 = Vector128.LoadUnsafe(ref w2, 8);
+                            Vector128<float> l2 = Vector128.ShiftLeft(Vector128.WidenLower(pl2), 16).AsSingle();
+                            Vector128<float> h2 = Vector128.ShiftLeft(Vector128.WidenUpper(pl2), 16).AsSingle();
+                            Vector128<ushort> pl3 = Vector128.LoadUnsafe(ref w3, 8);
+                            Vector128<float> l3 = Vector128.ShiftLeft(Vector128.WidenLower(pl3), 16).AsSingle();
+                            Vector128<float> h3 = Vector128.ShiftLeft(Vector128.WidenUpper(pl3), 16).AsSingle();
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [16, 24) of this row
+                        {
+                            Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 16);
+                            Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                            Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                            Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, 16);
+                            Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                            Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
+                            Vector128<ushort> pl2 = Vector128.LoadUnsafe(ref w2, 16);
+                            Vector128<float> l2 = Vector128.ShiftLeft(Vector128.WidenLower(pl2), 16).AsSingle();
+                            Vector128<float> h2 = Vector128.ShiftLeft(Vector128.WidenUpper(pl2), 16).AsSingle();
+                            Vector128<ushort> pl3 = Vector128.LoadUnsafe(ref w3, 16);
+                            Vector128<float> l3 = Vector128.ShiftLeft(Vector128.WidenLower(pl3), 16).AsSingle();
+                            Vector128<float> h3 = Vector128.ShiftLeft(Vector128.WidenUpper(pl3), 16).AsSingle();
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [24, 32) of this row
+                        {
+                            Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 24);
+                            Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                            Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                            Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, 24);
+                            Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                            Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
+                            Vector128<ushort> pl2 = Vector128.LoadUnsafe(ref w2, 24);
+                            Vector128<float> l2 = Vector128.ShiftLeft(Vector128.WidenLower(pl2), 16).AsSingle();
+                            Vector128<float> h2 = Vector128.ShiftLeft(Vector128.WidenUpper(pl2), 16).AsSingle();
+                            Vector128<ushort> pl3 = Vector128.LoadUnsafe(ref w3, 24);
+                            Vector128<float> l3 = Vector128.ShiftLeft(Vector128.WidenLower(pl3), 16).AsSingle();
+                            Vector128<float> h3 = Vector128.ShiftLeft(Vector128.WidenUpper(pl3), 16).AsSingle();
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        // inputs [0, 16) of this row
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        // inputs [0, 8) of this row
                         {
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w0, 0), out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 0);
+                            Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                            Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                         }
-                        // inputs [16, 32) of this row
+                        // inputs [8, 16) of this row
                         {
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w0, 16), out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 8);
+                            Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                            Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [16, 24) of this row
+                        {
+                            Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 16);
+                            Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                            Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [24, 32) of this row
+                        {
+                            Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 24);
+                            Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                            Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In32"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 8 inputs per row.
+            /// The multi-token part of <see cref="MatMulBF16In32V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In32V128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In32V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -594,8 +846,12 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i), out Vector128<float> l0, out Vector128<float> h0);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w1, i), out Vector128<float> l1, out Vector128<float> h1);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, i);
+                                Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                                Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
@@ -643,7 +899,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i), out Vector128<float> l0, out Vector128<float> h0);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
@@ -669,130 +927,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                for (; t < tokens; t++)
-                {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
-                    {
-                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref ushort w1 = ref Unsafe.Add(ref w0, 32);
-                        ref ushort w2 = ref Unsafe.Add(ref w0, 64);
-                        ref ushort w3 = ref Unsafe.Add(ref w0, 96);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
-                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
-                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
-                        // inputs [0, 8) of this row
-                        {
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w0, 0), out Vector128<float> l0, out Vector128<float> h0);
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w1, 0), out Vector128<float> l1, out Vector128<float> h1);
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w2, 0), out Vector128<float> l2, out Vector128<float> h2);
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w3, 0), out Vector128<float> l3, out Vector128<float> h3);
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [8, 16) of this row
-                        {
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w0, 8), out Vector128<float> l0, out Vector128<float> h0);
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w1, 8), out Vector128<float> l1, out Vector128<float> h1);
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w2, 8), out Vector128<float> l2, out Vector128<float> h2);
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w3, 8), out Vector128<float> l3, out Vector128<float> h3);
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [16, 24) of this row
-                        {
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w0, 16), out Vector128<float> l0, out Vector128<float> h0);
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w1, 16), out Vector128<float> l1, out Vector128<float> h1);
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w2, 16), out Vector128<float> l2, out Vector128<float> h2);
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w3, 16), out Vector128<float> l3, out Vector128<float> h3);
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [24, 32) of this row
-                        {
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w0, 24), out Vector128<float> l0, out Vector128<float> h0);
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w1, 24), out Vector128<float> l1, out Vector128<float> h1);
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w2, 24), out Vector128<float> l2, out Vector128<float> h2);
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w3, 24), out Vector128<float> l3, out Vector128<float> h3);
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
-                    }
-                    for (; r < rowEnd; r++)
-                    {
-                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        // inputs [0, 8) of this row
-                        {
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w0, 0), out Vector128<float> l0, out Vector128<float> h0);
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [8, 16) of this row
-                        {
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w0, 8), out Vector128<float> l0, out Vector128<float> h0);
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [16, 24) of this row
-                        {
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w0, 16), out Vector128<float> l0, out Vector128<float> h0);
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [24, 32) of this row
-                        {
-                            Bf16.Widen(Vector128.LoadUnsafe(ref w0, 24), out Vector128<float> l0, out Vector128<float> h0);
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                    }
-                }
+                return t;
             }
 
             /// <summary>
@@ -848,6 +983,121 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In64V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
+                int t = tokens >= 4 ? MatMulBF16In64V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                for (; t < tokens; t++)
+                {
+                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                    int r = rowStart;
+                    for (; r + 4 <= rowEnd; r += 4)
+                    {
+                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
+                        ref ushort w1 = ref Unsafe.Add(ref w0, 64);
+                        ref ushort w2 = ref Unsafe.Add(ref w0, 128);
+                        ref ushort w3 = ref Unsafe.Add(ref w0, 192);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
+                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
+                        // inputs [0, 32) of this row
+                        {
+                            Prefetch.Read(ref w0, 256);
+                            Prefetch.Read(ref w1, 256);
+                            Prefetch.Read(ref w2, 256);
+                            Prefetch.Read(ref w3, 256);
+                            Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
+                            Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                            Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                            Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, 0);
+                            Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
+                            Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
+                            Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, 0);
+                            Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
+                            Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
+                            Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, 0);
+                            Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
+                            Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [32, 64) of this row
+                        {
+                            Prefetch.Read(ref w0, 288);
+                            Prefetch.Read(ref w1, 288);
+                            Prefetch.Read(ref w2, 288);
+                            Prefetch.Read(ref w3, 288);
+                            Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 32);
+                            Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                            Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                            Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, 32);
+                            Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
+                            Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
+                            Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, 32);
+                            Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
+                            Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
+                            Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, 32);
+                            Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
+                            Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
+                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
+                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
+                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                    }
+                    for (; r < rowEnd; r++)
+                    {
+                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        // inputs [0, 32) of this row
+                        {
+                            Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
+                            Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                            Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [32, 64) of this row
+                        {
+                            Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 32);
+                            Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                            Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                    }
+                }
+            }
+
+            /// <summary>
+            /// The multi-token part of <see cref="MatMulBF16In64V512"/>: whole tiles of 4 tokens; returns the tokens done.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static int MatMulBF16In64V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
                 {
@@ -874,10 +1124,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w0, i), out Vector512<float> l0, out Vector512<float> h0);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w1, i), out Vector512<float> l1, out Vector512<float> h1);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w2, i), out Vector512<float> l2, out Vector512<float> h2);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w3, i), out Vector512<float> l3, out Vector512<float> h3);
+                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                                Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, i);
+                                Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
+                                Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
+                                Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, i);
+                                Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
+                                Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
+                                Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, i);
+                                Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
+                                Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
                                 Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
@@ -957,7 +1215,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w0, i), out Vector512<float> l0, out Vector512<float> h0);
+                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
                                 Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
@@ -983,6 +1243,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulBF16In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulBF16In64V256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulBF16In64V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -994,80 +1264,174 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w3 = ref Unsafe.Add(ref w0, 192);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
-                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
-                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                        // inputs [0, 32) of this row
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
+                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
+                        // inputs [0, 16) of this row
                         {
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w0, 0), out Vector512<float> l0, out Vector512<float> h0);
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w1, 0), out Vector512<float> l1, out Vector512<float> h1);
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w2, 0), out Vector512<float> l2, out Vector512<float> h2);
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w3, 0), out Vector512<float> l3, out Vector512<float> h3);
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            Prefetch.Read(ref w0, 256);
+                            Prefetch.Read(ref w1, 256);
+                            Prefetch.Read(ref w2, 256);
+                            Prefetch.Read(ref w3, 256);
+                            Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
+                            Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                            Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                            Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, 0);
+                            Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
+                            Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
+                            Vector256<ushort> pl2 = Vector256.LoadUnsafe(ref w2, 0);
+                            Vector256<float> l2 = Vector256.ShiftLeft(Vector256.WidenLower(pl2), 16).AsSingle();
+                            Vector256<float> h2 = Vector256.ShiftLeft(Vector256.WidenUpper(pl2), 16).AsSingle();
+                            Vector256<ushort> pl3 = Vector256.LoadUnsafe(ref w3, 0);
+                            Vector256<float> l3 = Vector256.ShiftLeft(Vector256.WidenLower(pl3), 16).AsSingle();
+                            Vector256<float> h3 = Vector256.ShiftLeft(Vector256.WidenUpper(pl3), 16).AsSingle();
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        // inputs [32, 64) of this row
+                        // inputs [16, 32) of this row
                         {
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w0, 32), out Vector512<float> l0, out Vector512<float> h0);
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w1, 32), out Vector512<float> l1, out Vector512<float> h1);
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w2, 32), out Vector512<float> l2, out Vector512<float> h2);
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w3, 32), out Vector512<float> l3, out Vector512<float> h3);
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 16);
+                            Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                            Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                            Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, 16);
+                            Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
+                            Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
+                            Vector256<ushort> pl2 = Vector256.LoadUnsafe(ref w2, 16);
+                            Vector256<float> l2 = Vector256.ShiftLeft(Vector256.WidenLower(pl2), 16).AsSingle();
+                            Vector256<float> h2 = Vector256.ShiftLeft(Vector256.WidenUpper(pl2), 16).AsSingle();
+                            Vector256<ushort> pl3 = Vector256.LoadUnsafe(ref w3, 16);
+                            Vector256<float> l3 = Vector256.ShiftLeft(Vector256.WidenLower(pl3), 16).AsSingle();
+                            Vector256<float> h3 = Vector256.ShiftLeft(Vector256.WidenUpper(pl3), 16).AsSingle();
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [32, 48) of this row
+                        {
+                            Prefetch.Read(ref w0, 288);
+                            Prefetch.Read(ref w1, 288);
+                            Prefetch.Read(ref w2, 288);
+                            Prefetch.Read(ref w3, 288);
+                            Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 32);
+                            Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                            Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                            Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, 32);
+                            Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
+                            Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
+                            Vector256<ushort> pl2 = Vector256.LoadUnsafe(ref w2, 32);
+                            Vector256<float> l2 = Vector256.ShiftLeft(Vector256.WidenLower(pl2), 16).AsSingle();
+                            Vector256<float> h2 = Vector256.ShiftLeft(Vector256.WidenUpper(pl2), 16).AsSingle();
+                            Vector256<ushort> pl3 = Vector256.LoadUnsafe(ref w3, 32);
+                            Vector256<float> l3 = Vector256.ShiftLeft(Vector256.WidenLower(pl3), 16).AsSingle();
+                            Vector256<float> h3 = Vector256.ShiftLeft(Vector256.WidenUpper(pl3), 16).AsSingle();
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [48, 64) of this row
+                        {
+                            Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 48);
+                            Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                            Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                            Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, 48);
+                            Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
+                            Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
+                            Vector256<ushort> pl2 = Vector256.LoadUnsafe(ref w2, 48);
+                            Vector256<float> l2 = Vector256.ShiftLeft(Vector256.WidenLower(pl2), 16).AsSingle();
+                            Vector256<float> h2 = Vector256.ShiftLeft(Vector256.WidenUpper(pl2), 16).AsSingle();
+                            Vector256<ushort> pl3 = Vector256.LoadUnsafe(ref w3, 48);
+                            Vector256<float> l3 = Vector256.ShiftLeft(Vector256.WidenLower(pl3), 16).AsSingle();
+                            Vector256<float> h3 = Vector256.ShiftLeft(Vector256.WidenUpper(pl3), 16).AsSingle();
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        // inputs [0, 32) of this row
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        // inputs [0, 16) of this row
                         {
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w0, 0), out Vector512<float> l0, out Vector512<float> h0);
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
+                            Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                            Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                         }
-                        // inputs [32, 64) of this row
+                        // inputs [16, 32) of this row
                         {
-                            Bf16.Widen(Vector512.LoadUnsafe(ref w0, 32), out Vector512<float> l0, out Vector512<float> h0);
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 16);
+                            Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                            Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [32, 48) of this row
+                        {
+                            Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 32);
+                            Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                            Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [48, 64) of this row
+                        {
+                            Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 48);
+                            Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                            Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
+            /// The multi-token part of <see cref="MatMulBF16In64V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In64V256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In64V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -1091,8 +1455,12 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w0, i), out Vector256<float> l0, out Vector256<float> h0);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w1, i), out Vector256<float> l1, out Vector256<float> h1);
+                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                                Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, i);
+                                Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
+                                Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
@@ -1140,7 +1508,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w0, i), out Vector256<float> l0, out Vector256<float> h0);
+                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
@@ -1166,6 +1536,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulBF16In64"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 8 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulBF16In64V128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulBF16In64V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -1177,126 +1557,176 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w3 = ref Unsafe.Add(ref w0, 192);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
-                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
-                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                        // inputs [0, 16) of this row
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
+                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
+                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
+                        for (nuint i = 0; i < 64; i += 32)
                         {
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w0, 0), out Vector256<float> l0, out Vector256<float> h0);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w1, 0), out Vector256<float> l1, out Vector256<float> h1);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w2, 0), out Vector256<float> l2, out Vector256<float> h2);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w3, 0), out Vector256<float> l3, out Vector256<float> h3);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [16, 32) of this row
-                        {
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w0, 16), out Vector256<float> l0, out Vector256<float> h0);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w1, 16), out Vector256<float> l1, out Vector256<float> h1);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w2, 16), out Vector256<float> l2, out Vector256<float> h2);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w3, 16), out Vector256<float> l3, out Vector256<float> h3);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [32, 48) of this row
-                        {
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w0, 32), out Vector256<float> l0, out Vector256<float> h0);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w1, 32), out Vector256<float> l1, out Vector256<float> h1);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w2, 32), out Vector256<float> l2, out Vector256<float> h2);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w3, 32), out Vector256<float> l3, out Vector256<float> h3);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [48, 64) of this row
-                        {
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w0, 48), out Vector256<float> l0, out Vector256<float> h0);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w1, 48), out Vector256<float> l1, out Vector256<float> h1);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w2, 48), out Vector256<float> l2, out Vector256<float> h2);
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w3, 48), out Vector256<float> l3, out Vector256<float> h3);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            // inputs [0, 8) of this iteration
+                            {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w1, i + 256);
+                                Prefetch.Read(ref w2, i + 256);
+                                Prefetch.Read(ref w3, i + 256);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, i);
+                                Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                                Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
+                                Vector128<ushort> pl2 = Vector128.LoadUnsafe(ref w2, i);
+                                Vector128<float> l2 = Vector128.ShiftLeft(Vector128.WidenLower(pl2), 16).AsSingle();
+                                Vector128<float> h2 = Vector128.ShiftLeft(Vector128.WidenUpper(pl2), 16).AsSingle();
+                                Vector128<ushort> pl3 = Vector128.LoadUnsafe(ref w3, i);
+                                Vector128<float> l3 = Vector128.ShiftLeft(Vector128.WidenLower(pl3), 16).AsSingle();
+                                Vector128<float> h3 = Vector128.ShiftLeft(Vector128.WidenUpper(pl3), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [8, 16) of this iteration
+                            {
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, i + 8);
+                                Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                                Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
+                                Vector128<ushort> pl2 = Vector128.LoadUnsafe(ref w2, i + 8);
+                                Vector128<float> l2 = Vector128.ShiftLeft(Vector128.WidenLower(pl2), 16).AsSingle();
+                                Vector128<float> h2 = Vector128.ShiftLeft(Vector128.WidenUpper(pl2), 16).AsSingle();
+                                Vector128<ushort> pl3 = Vector128.LoadUnsafe(ref w3, i + 8);
+                                Vector128<float> l3 = Vector128.ShiftLeft(Vector128.WidenLower(pl3), 16).AsSingle();
+                                Vector128<float> h3 = Vector128.ShiftLeft(Vector128.WidenUpper(pl3), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [16, 24) of this iteration
+                            {
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, i + 16);
+                                Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                                Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
+                                Vector128<ushort> pl2 = Vector128.LoadUnsafe(ref w2, i + 16);
+                                Vector128<float> l2 = Vector128.ShiftLeft(Vector128.WidenLower(pl2), 16).AsSingle();
+                                Vector128<float> h2 = Vector128.ShiftLeft(Vector128.WidenUpper(pl2), 16).AsSingle();
+                                Vector128<ushort> pl3 = Vector128.LoadUnsafe(ref w3, i + 16);
+                                Vector128<float> l3 = Vector128.ShiftLeft(Vector128.WidenLower(pl3), 16).AsSingle();
+                                Vector128<float> h3 = Vector128.ShiftLeft(Vector128.WidenUpper(pl3), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [24, 32) of this iteration
+                            {
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, i + 24);
+                                Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                                Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
+                                Vector128<ushort> pl2 = Vector128.LoadUnsafe(ref w2, i + 24);
+                                Vector128<float> l2 = Vector128.ShiftLeft(Vector128.WidenLower(pl2), 16).AsSingle();
+                                Vector128<float> h2 = Vector128.ShiftLeft(Vector128.WidenUpper(pl2), 16).AsSingle();
+                                Vector128<ushort> pl3 = Vector128.LoadUnsafe(ref w3, i + 24);
+                                Vector128<float> l3 = Vector128.ShiftLeft(Vector128.WidenLower(pl3), 16).AsSingle();
+                                Vector128<float> h3 = Vector128.ShiftLeft(Vector128.WidenUpper(pl3), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        // inputs [0, 16) of this row
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        for (nuint i = 0; i < 64; i += 32)
                         {
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w0, 0), out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [16, 32) of this row
-                        {
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w0, 16), out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [32, 48) of this row
-                        {
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w0, 32), out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [48, 64) of this row
-                        {
-                            Bf16.Widen(Vector256.LoadUnsafe(ref w0, 48), out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            // inputs [0, 8) of this iteration
+                            {
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [8, 16) of this iteration
+                            {
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [16, 24) of this iteration
+                            {
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [24, 32) of this iteration
+                            {
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In64"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 8 inputs per row.
+            /// The multi-token part of <see cref="MatMulBF16In64V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In64V128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In64V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -1320,8 +1750,12 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i), out Vector128<float> l0, out Vector128<float> h0);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w1, i), out Vector128<float> l1, out Vector128<float> h1);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, i);
+                                Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                                Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
@@ -1369,7 +1803,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i), out Vector128<float> l0, out Vector128<float> h0);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
@@ -1395,136 +1831,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                for (; t < tokens; t++)
-                {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
-                    {
-                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref ushort w1 = ref Unsafe.Add(ref w0, 64);
-                        ref ushort w2 = ref Unsafe.Add(ref w0, 128);
-                        ref ushort w3 = ref Unsafe.Add(ref w0, 192);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
-                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
-                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 64; i += 32)
-                        {
-                            // inputs [0, 8) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i), out Vector128<float> l0, out Vector128<float> h0);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w1, i), out Vector128<float> l1, out Vector128<float> h1);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w2, i), out Vector128<float> l2, out Vector128<float> h2);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w3, i), out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [8, 16) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i + 8), out Vector128<float> l0, out Vector128<float> h0);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w1, i + 8), out Vector128<float> l1, out Vector128<float> h1);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w2, i + 8), out Vector128<float> l2, out Vector128<float> h2);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w3, i + 8), out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [16, 24) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i + 16), out Vector128<float> l0, out Vector128<float> h0);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w1, i + 16), out Vector128<float> l1, out Vector128<float> h1);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w2, i + 16), out Vector128<float> l2, out Vector128<float> h2);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w3, i + 16), out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [24, 32) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i + 24), out Vector128<float> l0, out Vector128<float> h0);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w1, i + 24), out Vector128<float> l1, out Vector128<float> h1);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w2, i + 24), out Vector128<float> l2, out Vector128<float> h2);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w3, i + 24), out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
-                    }
-                    for (; r < rowEnd; r++)
-                    {
-                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 64; i += 32)
-                        {
-                            // inputs [0, 8) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i), out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [8, 16) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i + 8), out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [16, 24) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i + 16), out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [24, 32) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i + 24), out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                    }
-                }
+                return t;
             }
 
             /// <summary>
@@ -1580,6 +1887,201 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In256V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
+                int t = tokens >= 4 ? MatMulBF16In256V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                for (; t < tokens; t++)
+                {
+                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                    int r = rowStart;
+                    for (; r + 4 <= rowEnd; r += 4)
+                    {
+                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
+                        ref ushort w1 = ref Unsafe.Add(ref w0, 256);
+                        ref ushort w2 = ref Unsafe.Add(ref w0, 512);
+                        ref ushort w3 = ref Unsafe.Add(ref w0, 768);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
+                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 128)
+                        {
+                            // inputs [0, 32) of this iteration
+                            {
+                                Prefetch.Read(ref w0, i + 1024);
+                                Prefetch.Read(ref w1, i + 1024);
+                                Prefetch.Read(ref w2, i + 1024);
+                                Prefetch.Read(ref w3, i + 1024);
+                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                                Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, i);
+                                Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
+                                Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
+                                Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, i);
+                                Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
+                                Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
+                                Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, i);
+                                Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
+                                Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [32, 64) of this iteration
+                            {
+                                Prefetch.Read(ref w0, i + 32 + 1024);
+                                Prefetch.Read(ref w1, i + 32 + 1024);
+                                Prefetch.Read(ref w2, i + 32 + 1024);
+                                Prefetch.Read(ref w3, i + 32 + 1024);
+                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 32);
+                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                                Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, i + 32);
+                                Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
+                                Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
+                                Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, i + 32);
+                                Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
+                                Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
+                                Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, i + 32);
+                                Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
+                                Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [64, 96) of this iteration
+                            {
+                                Prefetch.Read(ref w0, i + 64 + 1024);
+                                Prefetch.Read(ref w1, i + 64 + 1024);
+                                Prefetch.Read(ref w2, i + 64 + 1024);
+                                Prefetch.Read(ref w3, i + 64 + 1024);
+                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 64);
+                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                                Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, i + 64);
+                                Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
+                                Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
+                                Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, i + 64);
+                                Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
+                                Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
+                                Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, i + 64);
+                                Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
+                                Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [96, 128) of this iteration
+                            {
+                                Prefetch.Read(ref w0, i + 96 + 1024);
+                                Prefetch.Read(ref w1, i + 96 + 1024);
+                                Prefetch.Read(ref w2, i + 96 + 1024);
+                                Prefetch.Read(ref w3, i + 96 + 1024);
+                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 96);
+                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                                Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, i + 96);
+                                Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
+                                Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
+                                Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, i + 96);
+                                Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
+                                Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
+                                Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, i + 96);
+                                Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
+                                Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
+                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
+                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
+                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                    }
+                    for (; r < rowEnd; r++)
+                    {
+                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 128)
+                        {
+                            // inputs [0, 32) of this iteration
+                            {
+                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [32, 64) of this iteration
+                            {
+                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 32);
+                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [64, 96) of this iteration
+                            {
+                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 64);
+                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [96, 128) of this iteration
+                            {
+                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 96);
+                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                    }
+                }
+            }
+
+            /// <summary>
+            /// The multi-token part of <see cref="MatMulBF16In256V512"/>: whole tiles of 4 tokens; returns the tokens done.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static int MatMulBF16In256V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
                 {
@@ -1606,10 +2108,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w0, i), out Vector512<float> l0, out Vector512<float> h0);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w1, i), out Vector512<float> l1, out Vector512<float> h1);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w2, i), out Vector512<float> l2, out Vector512<float> h2);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w3, i), out Vector512<float> l3, out Vector512<float> h3);
+                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
+                                Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, i);
+                                Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
+                                Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
+                                Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, i);
+                                Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
+                                Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
+                                Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, i);
+                                Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
+                                Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
                                 Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
@@ -1689,7 +2199,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w0, i), out Vector512<float> l0, out Vector512<float> h0);
+                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
+                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
                                 Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
@@ -1715,6 +2227,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulBF16In256"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 16 steps of 16 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulBF16In256V256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulBF16In256V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -1726,132 +2248,180 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
                         ref ushort w3 = ref Unsafe.Add(ref w0, 768);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
-                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
-                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 128)
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
+                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 64)
                         {
-                            // inputs [0, 32) of this iteration
+                            // inputs [0, 16) of this iteration
                             {
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w0, i), out Vector512<float> l0, out Vector512<float> h0);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w1, i), out Vector512<float> l1, out Vector512<float> h1);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w2, i), out Vector512<float> l2, out Vector512<float> h2);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w3, i), out Vector512<float> l3, out Vector512<float> h3);
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                                Prefetch.Read(ref w0, i + 1024);
+                                Prefetch.Read(ref w1, i + 1024);
+                                Prefetch.Read(ref w2, i + 1024);
+                                Prefetch.Read(ref w3, i + 1024);
+                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                                Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, i);
+                                Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
+                                Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
+                                Vector256<ushort> pl2 = Vector256.LoadUnsafe(ref w2, i);
+                                Vector256<float> l2 = Vector256.ShiftLeft(Vector256.WidenLower(pl2), 16).AsSingle();
+                                Vector256<float> h2 = Vector256.ShiftLeft(Vector256.WidenUpper(pl2), 16).AsSingle();
+                                Vector256<ushort> pl3 = Vector256.LoadUnsafe(ref w3, i);
+                                Vector256<float> l3 = Vector256.ShiftLeft(Vector256.WidenLower(pl3), 16).AsSingle();
+                                Vector256<float> h3 = Vector256.ShiftLeft(Vector256.WidenUpper(pl3), 16).AsSingle();
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [32, 64) of this iteration
+                            // inputs [16, 32) of this iteration
                             {
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w0, i + 32), out Vector512<float> l0, out Vector512<float> h0);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w1, i + 32), out Vector512<float> l1, out Vector512<float> h1);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w2, i + 32), out Vector512<float> l2, out Vector512<float> h2);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w3, i + 32), out Vector512<float> l3, out Vector512<float> h3);
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 16);
+                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                                Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, i + 16);
+                                Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
+                                Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
+                                Vector256<ushort> pl2 = Vector256.LoadUnsafe(ref w2, i + 16);
+                                Vector256<float> l2 = Vector256.ShiftLeft(Vector256.WidenLower(pl2), 16).AsSingle();
+                                Vector256<float> h2 = Vector256.ShiftLeft(Vector256.WidenUpper(pl2), 16).AsSingle();
+                                Vector256<ushort> pl3 = Vector256.LoadUnsafe(ref w3, i + 16);
+                                Vector256<float> l3 = Vector256.ShiftLeft(Vector256.WidenLower(pl3), 16).AsSingle();
+                                Vector256<float> h3 = Vector256.ShiftLeft(Vector256.WidenUpper(pl3), 16).AsSingle();
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [64, 96) of this iteration
+                            // inputs [32, 48) of this iteration
                             {
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w0, i + 64), out Vector512<float> l0, out Vector512<float> h0);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w1, i + 64), out Vector512<float> l1, out Vector512<float> h1);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w2, i + 64), out Vector512<float> l2, out Vector512<float> h2);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w3, i + 64), out Vector512<float> l3, out Vector512<float> h3);
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                                Prefetch.Read(ref w0, i + 32 + 1024);
+                                Prefetch.Read(ref w1, i + 32 + 1024);
+                                Prefetch.Read(ref w2, i + 32 + 1024);
+                                Prefetch.Read(ref w3, i + 32 + 1024);
+                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 32);
+                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                                Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, i + 32);
+                                Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
+                                Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
+                                Vector256<ushort> pl2 = Vector256.LoadUnsafe(ref w2, i + 32);
+                                Vector256<float> l2 = Vector256.ShiftLeft(Vector256.WidenLower(pl2), 16).AsSingle();
+                                Vector256<float> h2 = Vector256.ShiftLeft(Vector256.WidenUpper(pl2), 16).AsSingle();
+                                Vector256<ushort> pl3 = Vector256.LoadUnsafe(ref w3, i + 32);
+                                Vector256<float> l3 = Vector256.ShiftLeft(Vector256.WidenLower(pl3), 16).AsSingle();
+                                Vector256<float> h3 = Vector256.ShiftLeft(Vector256.WidenUpper(pl3), 16).AsSingle();
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [96, 128) of this iteration
+                            // inputs [48, 64) of this iteration
                             {
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w0, i + 96), out Vector512<float> l0, out Vector512<float> h0);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w1, i + 96), out Vector512<float> l1, out Vector512<float> h1);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w2, i + 96), out Vector512<float> l2, out Vector512<float> h2);
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w3, i + 96), out Vector512<float> l3, out Vector512<float> h3);
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 48);
+                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                                Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, i + 48);
+                                Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
+                                Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
+                                Vector256<ushort> pl2 = Vector256.LoadUnsafe(ref w2, i + 48);
+                                Vector256<float> l2 = Vector256.ShiftLeft(Vector256.WidenLower(pl2), 16).AsSingle();
+                                Vector256<float> h2 = Vector256.ShiftLeft(Vector256.WidenUpper(pl2), 16).AsSingle();
+                                Vector256<ushort> pl3 = Vector256.LoadUnsafe(ref w3, i + 48);
+                                Vector256<float> l3 = Vector256.ShiftLeft(Vector256.WidenLower(pl3), 16).AsSingle();
+                                Vector256<float> h3 = Vector256.ShiftLeft(Vector256.WidenUpper(pl3), 16).AsSingle();
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 128)
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 64)
                         {
-                            // inputs [0, 32) of this iteration
+                            // inputs [0, 16) of this iteration
                             {
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w0, i), out Vector512<float> l0, out Vector512<float> h0);
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [32, 64) of this iteration
+                            // inputs [16, 32) of this iteration
                             {
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w0, i + 32), out Vector512<float> l0, out Vector512<float> h0);
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 16);
+                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [64, 96) of this iteration
+                            // inputs [32, 48) of this iteration
                             {
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w0, i + 64), out Vector512<float> l0, out Vector512<float> h0);
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 32);
+                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [96, 128) of this iteration
+                            // inputs [48, 64) of this iteration
                             {
-                                Bf16.Widen(Vector512.LoadUnsafe(ref w0, i + 96), out Vector512<float> l0, out Vector512<float> h0);
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 48);
+                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In256"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 16 steps of 16 inputs per row.
+            /// The multi-token part of <see cref="MatMulBF16In256V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In256V256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In256V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -1875,8 +2445,12 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w0, i), out Vector256<float> l0, out Vector256<float> h0);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w1, i), out Vector256<float> l1, out Vector256<float> h1);
+                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                                Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, i);
+                                Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
+                                Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
@@ -1924,7 +2498,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w0, i), out Vector256<float> l0, out Vector256<float> h0);
+                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
@@ -1950,6 +2526,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulBF16In256"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 32 steps of 8 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulBF16In256V128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulBF16In256V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -1961,132 +2547,176 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
                         ref ushort w3 = ref Unsafe.Add(ref w0, 768);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
-                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
-                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 64)
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
+                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
+                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 32)
                         {
-                            // inputs [0, 16) of this iteration
+                            // inputs [0, 8) of this iteration
                             {
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w0, i), out Vector256<float> l0, out Vector256<float> h0);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w1, i), out Vector256<float> l1, out Vector256<float> h1);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w2, i), out Vector256<float> l2, out Vector256<float> h2);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w3, i), out Vector256<float> l3, out Vector256<float> h3);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                Prefetch.Read(ref w0, i + 1024);
+                                Prefetch.Read(ref w1, i + 1024);
+                                Prefetch.Read(ref w2, i + 1024);
+                                Prefetch.Read(ref w3, i + 1024);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, i);
+                                Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                                Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
+                                Vector128<ushort> pl2 = Vector128.LoadUnsafe(ref w2, i);
+                                Vector128<float> l2 = Vector128.ShiftLeft(Vector128.WidenLower(pl2), 16).AsSingle();
+                                Vector128<float> h2 = Vector128.ShiftLeft(Vector128.WidenUpper(pl2), 16).AsSingle();
+                                Vector128<ushort> pl3 = Vector128.LoadUnsafe(ref w3, i);
+                                Vector128<float> l3 = Vector128.ShiftLeft(Vector128.WidenLower(pl3), 16).AsSingle();
+                                Vector128<float> h3 = Vector128.ShiftLeft(Vector128.WidenUpper(pl3), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [16, 32) of this iteration
+                            // inputs [8, 16) of this iteration
                             {
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w0, i + 16), out Vector256<float> l0, out Vector256<float> h0);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w1, i + 16), out Vector256<float> l1, out Vector256<float> h1);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w2, i + 16), out Vector256<float> l2, out Vector256<float> h2);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w3, i + 16), out Vector256<float> l3, out Vector256<float> h3);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, i + 8);
+                                Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                                Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
+                                Vector128<ushort> pl2 = Vector128.LoadUnsafe(ref w2, i + 8);
+                                Vector128<float> l2 = Vector128.ShiftLeft(Vector128.WidenLower(pl2), 16).AsSingle();
+                                Vector128<float> h2 = Vector128.ShiftLeft(Vector128.WidenUpper(pl2), 16).AsSingle();
+                                Vector128<ushort> pl3 = Vector128.LoadUnsafe(ref w3, i + 8);
+                                Vector128<float> l3 = Vector128.ShiftLeft(Vector128.WidenLower(pl3), 16).AsSingle();
+                                Vector128<float> h3 = Vector128.ShiftLeft(Vector128.WidenUpper(pl3), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [32, 48) of this iteration
+                            // inputs [16, 24) of this iteration
                             {
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w0, i + 32), out Vector256<float> l0, out Vector256<float> h0);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w1, i + 32), out Vector256<float> l1, out Vector256<float> h1);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w2, i + 32), out Vector256<float> l2, out Vector256<float> h2);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w3, i + 32), out Vector256<float> l3, out Vector256<float> h3);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, i + 16);
+                                Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                                Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
+                                Vector128<ushort> pl2 = Vector128.LoadUnsafe(ref w2, i + 16);
+                                Vector128<float> l2 = Vector128.ShiftLeft(Vector128.WidenLower(pl2), 16).AsSingle();
+                                Vector128<float> h2 = Vector128.ShiftLeft(Vector128.WidenUpper(pl2), 16).AsSingle();
+                                Vector128<ushort> pl3 = Vector128.LoadUnsafe(ref w3, i + 16);
+                                Vector128<float> l3 = Vector128.ShiftLeft(Vector128.WidenLower(pl3), 16).AsSingle();
+                                Vector128<float> h3 = Vector128.ShiftLeft(Vector128.WidenUpper(pl3), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [48, 64) of this iteration
+                            // inputs [24, 32) of this iteration
                             {
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w0, i + 48), out Vector256<float> l0, out Vector256<float> h0);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w1, i + 48), out Vector256<float> l1, out Vector256<float> h1);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w2, i + 48), out Vector256<float> l2, out Vector256<float> h2);
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w3, i + 48), out Vector256<float> l3, out Vector256<float> h3);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, i + 24);
+                                Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                                Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
+                                Vector128<ushort> pl2 = Vector128.LoadUnsafe(ref w2, i + 24);
+                                Vector128<float> l2 = Vector128.ShiftLeft(Vector128.WidenLower(pl2), 16).AsSingle();
+                                Vector128<float> h2 = Vector128.ShiftLeft(Vector128.WidenUpper(pl2), 16).AsSingle();
+                                Vector128<ushort> pl3 = Vector128.LoadUnsafe(ref w3, i + 24);
+                                Vector128<float> l3 = Vector128.ShiftLeft(Vector128.WidenLower(pl3), 16).AsSingle();
+                                Vector128<float> h3 = Vector128.ShiftLeft(Vector128.WidenUpper(pl3), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 64)
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 32)
                         {
-                            // inputs [0, 16) of this iteration
+                            // inputs [0, 8) of this iteration
                             {
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w0, i), out Vector256<float> l0, out Vector256<float> h0);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [16, 32) of this iteration
+                            // inputs [8, 16) of this iteration
                             {
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w0, i + 16), out Vector256<float> l0, out Vector256<float> h0);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [32, 48) of this iteration
+                            // inputs [16, 24) of this iteration
                             {
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w0, i + 32), out Vector256<float> l0, out Vector256<float> h0);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [48, 64) of this iteration
+                            // inputs [24, 32) of this iteration
                             {
-                                Bf16.Widen(Vector256.LoadUnsafe(ref w0, i + 48), out Vector256<float> l0, out Vector256<float> h0);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In256"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 32 steps of 8 inputs per row.
+            /// The multi-token part of <see cref="MatMulBF16In256V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In256V128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In256V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -2110,8 +2740,12 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i), out Vector128<float> l0, out Vector128<float> h0);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w1, i), out Vector128<float> l1, out Vector128<float> h1);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, i);
+                                Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                                Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
@@ -2159,7 +2793,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i), out Vector128<float> l0, out Vector128<float> h0);
+                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
                                 c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
@@ -2185,136 +2821,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                for (; t < tokens; t++)
-                {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
-                    {
-                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref ushort w1 = ref Unsafe.Add(ref w0, 256);
-                        ref ushort w2 = ref Unsafe.Add(ref w0, 512);
-                        ref ushort w3 = ref Unsafe.Add(ref w0, 768);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
-                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
-                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 32)
-                        {
-                            // inputs [0, 8) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i), out Vector128<float> l0, out Vector128<float> h0);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w1, i), out Vector128<float> l1, out Vector128<float> h1);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w2, i), out Vector128<float> l2, out Vector128<float> h2);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w3, i), out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [8, 16) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i + 8), out Vector128<float> l0, out Vector128<float> h0);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w1, i + 8), out Vector128<float> l1, out Vector128<float> h1);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w2, i + 8), out Vector128<float> l2, out Vector128<float> h2);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w3, i + 8), out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [16, 24) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i + 16), out Vector128<float> l0, out Vector128<float> h0);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w1, i + 16), out Vector128<float> l1, out Vector128<float> h1);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w2, i + 16), out Vector128<float> l2, out Vector128<float> h2);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w3, i + 16), out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [24, 32) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i + 24), out Vector128<float> l0, out Vector128<float> h0);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w1, i + 24), out Vector128<float> l1, out Vector128<float> h1);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w2, i + 24), out Vector128<float> l2, out Vector128<float> h2);
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w3, i + 24), out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
-                    }
-                    for (; r < rowEnd; r++)
-                    {
-                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 32)
-                        {
-                            // inputs [0, 8) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i), out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [8, 16) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i + 8), out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [16, 24) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i + 16), out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [24, 32) of this iteration
-                            {
-                                Bf16.Widen(Vector128.LoadUnsafe(ref w0, i + 24), out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                    }
-                }
+                return t;
             }
 
             /// <summary>
@@ -2369,6 +2876,78 @@ namespace Rwkv7.Gen.Tests.Generated
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In32V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulF32In32V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                for (; t < tokens; t++)
+                {
+                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                    int r = rowStart;
+                    for (; r + 4 <= rowEnd; r += 4)
+                    {
+                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
+                        ref float w1 = ref Unsafe.Add(ref w0, 32);
+                        ref float w2 = ref Unsafe.Add(ref w0, 64);
+                        ref float w3 = ref Unsafe.Add(ref w0, 96);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
+                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
+                        // inputs [0, 32) of this row
+                        {
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w0, 144);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w1, 144);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w2, 144);
+                            Prefetch.Read(ref w3, 128);
+                            Prefetch.Read(ref w3, 144);
+                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
+                            Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
+                            Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 0), h2 = Vector512.LoadUnsafe(ref w2, 16);
+                            Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, 0), h3 = Vector512.LoadUnsafe(ref w3, 16);
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
+                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
+                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
+                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                    }
+                    for (; r < rowEnd; r++)
+                    {
+                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        // inputs [0, 32) of this row
+                        {
+                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                    }
+                }
+            }
+
+            /// <summary>
+            /// The multi-token part of <see cref="MatMulF32In32V512"/>: whole tiles of 4 tokens; returns the tokens done.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static int MatMulF32In32V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -2499,6 +3078,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulF32In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulF32In32V256(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulF32In32V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -2510,57 +3099,88 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
                         ref float w3 = ref Unsafe.Add(ref w0, 96);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
-                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
-                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                        // inputs [0, 32) of this row
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
+                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
+                        // inputs [0, 16) of this row
                         {
-                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
-                            Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
-                            Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 0), h2 = Vector512.LoadUnsafe(ref w2, 16);
-                            Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, 0), h3 = Vector512.LoadUnsafe(ref w3, 16);
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w3, 128);
+                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
+                            Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
+                            Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 0), h2 = Vector256.LoadUnsafe(ref w2, 8);
+                            Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, 0), h3 = Vector256.LoadUnsafe(ref w3, 8);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [16, 32) of this row
+                        {
+                            Prefetch.Read(ref w0, 144);
+                            Prefetch.Read(ref w1, 144);
+                            Prefetch.Read(ref w2, 144);
+                            Prefetch.Read(ref w3, 144);
+                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
+                            Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
+                            Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 16), h2 = Vector256.LoadUnsafe(ref w2, 24);
+                            Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, 16), h3 = Vector256.LoadUnsafe(ref w3, 24);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        // inputs [0, 32) of this row
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        // inputs [0, 16) of this row
                         {
-                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [16, 32) of this row
+                        {
+                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
+            /// The multi-token part of <see cref="MatMulF32In32V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In32V256(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In32V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -2659,84 +3279,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                for (; t < tokens; t++)
-                {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float w1 = ref Unsafe.Add(ref w0, 32);
-                        ref float w2 = ref Unsafe.Add(ref w0, 64);
-                        ref float w3 = ref Unsafe.Add(ref w0, 96);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
-                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
-                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                        // inputs [0, 16) of this row
-                        {
-                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
-                            Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
-                            Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 0), h2 = Vector256.LoadUnsafe(ref w2, 8);
-                            Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, 0), h3 = Vector256.LoadUnsafe(ref w3, 8);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [16, 32) of this row
-                        {
-                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
-                            Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
-                            Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 16), h2 = Vector256.LoadUnsafe(ref w2, 24);
-                            Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, 16), h3 = Vector256.LoadUnsafe(ref w3, 24);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
-                    }
-                    for (; r < rowEnd; r++)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        // inputs [0, 16) of this row
-                        {
-                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [16, 32) of this row
-                        {
-                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                    }
-                }
+                return t;
             }
 
             /// <summary>
@@ -2745,103 +3288,7 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In32V128(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
-                {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float w1 = ref Unsafe.Add(ref w0, 32);
-                        Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
-                        Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 32; i += 8)
-                        {
-                            // inputs [0, 8) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
-                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
-                                Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector128.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector128.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
-                                c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector128.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector128.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
-                                c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector128.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector128.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
-                                c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector128.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector128.MultiplyAddEstimate(h1, xh3, c13);
-                            }
-                        }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector128.Sum(c10) : Vector128.Sum(c10);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector128.Sum(c11) : Vector128.Sum(c11);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector128.Sum(c12) : Vector128.Sum(c12);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
-                    }
-                    for (; r < rowEnd; r++)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 32; i += 8)
-                        {
-                            // inputs [0, 8) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
-                                Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
-                                c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
-                                c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
-                                c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
-                            }
-                        }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
-                    }
-                }
-
+                int t = tokens >= 4 ? MatMulF32In32V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -2859,6 +3306,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
                         // inputs [0, 8) of this row
                         {
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w3, 128);
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 0), h0 = Vector128.LoadUnsafe(ref w0, 4);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 0), h1 = Vector128.LoadUnsafe(ref w1, 4);
                             Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, 0), h2 = Vector128.LoadUnsafe(ref w2, 4);
@@ -2891,6 +3342,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 24) of this row
                         {
+                            Prefetch.Read(ref w0, 144);
+                            Prefetch.Read(ref w1, 144);
+                            Prefetch.Read(ref w2, 144);
+                            Prefetch.Read(ref w3, 144);
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 16), h0 = Vector128.LoadUnsafe(ref w0, 20);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 16), h1 = Vector128.LoadUnsafe(ref w1, 20);
                             Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, 16), h2 = Vector128.LoadUnsafe(ref w2, 20);
@@ -2969,6 +3424,112 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
+            /// The multi-token part of <see cref="MatMulF32In32V128"/>: whole tiles of 4 tokens; returns the tokens done.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static int MatMulF32In32V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = 0;
+                for (; t + 4 <= tokens; t += 4)
+                {
+                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                    int r = rowStart;
+                    for (; r + 2 <= rowEnd; r += 2)
+                    {
+                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
+                        ref float w1 = ref Unsafe.Add(ref w0, 32);
+                        Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
+                        Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
+                        for (nuint i = 0; i < 32; i += 8)
+                        {
+                            // inputs [0, 8) of this iteration
+                            {
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
+                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
+                                Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
+                                c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
+                                c10 = Vector128.MultiplyAddEstimate(l1, xl0, c10);
+                                c10 = Vector128.MultiplyAddEstimate(h1, xh0, c10);
+                                Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
+                                c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
+                                c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
+                                c11 = Vector128.MultiplyAddEstimate(l1, xl1, c11);
+                                c11 = Vector128.MultiplyAddEstimate(h1, xh1, c11);
+                                Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
+                                c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
+                                c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
+                                c12 = Vector128.MultiplyAddEstimate(l1, xl2, c12);
+                                c12 = Vector128.MultiplyAddEstimate(h1, xh2, c12);
+                                Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
+                                c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
+                                c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
+                                c13 = Vector128.MultiplyAddEstimate(l1, xl3, c13);
+                                c13 = Vector128.MultiplyAddEstimate(h1, xh3, c13);
+                            }
+                        }
+                        ref float o00 = ref Unsafe.Add(ref yt0, r);
+                        o00 = accumulate ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
+                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                        o10 = accumulate ? o10 + Vector128.Sum(c10) : Vector128.Sum(c10);
+                        ref float o01 = ref Unsafe.Add(ref yt1, r);
+                        o01 = accumulate ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
+                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                        o11 = accumulate ? o11 + Vector128.Sum(c11) : Vector128.Sum(c11);
+                        ref float o02 = ref Unsafe.Add(ref yt2, r);
+                        o02 = accumulate ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
+                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                        o12 = accumulate ? o12 + Vector128.Sum(c12) : Vector128.Sum(c12);
+                        ref float o03 = ref Unsafe.Add(ref yt3, r);
+                        o03 = accumulate ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
+                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
+                        o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
+                    }
+                    for (; r < rowEnd; r++)
+                    {
+                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
+                        Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
+                        for (nuint i = 0; i < 32; i += 8)
+                        {
+                            // inputs [0, 8) of this iteration
+                            {
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
+                                Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
+                                c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
+                                Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
+                                c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
+                                c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
+                                Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
+                                c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
+                                c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
+                                Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
+                                c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
+                                c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
+                            }
+                        }
+                        ref float o00 = ref Unsafe.Add(ref yt0, r);
+                        o00 = accumulate ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
+                        ref float o01 = ref Unsafe.Add(ref yt1, r);
+                        o01 = accumulate ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
+                        ref float o02 = ref Unsafe.Add(ref yt2, r);
+                        o02 = accumulate ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
+                        ref float o03 = ref Unsafe.Add(ref yt3, r);
+                        o03 = accumulate ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
+                    }
+                }
+
+                return t;
+            }
+
+            /// <summary>
             /// <see cref="MatMulF32In32"/> with scalar code: one row and one input at a time.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -3020,6 +3581,109 @@ namespace Rwkv7.Gen.Tests.Generated
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In64V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulF32In64V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                for (; t < tokens; t++)
+                {
+                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                    int r = rowStart;
+                    for (; r + 4 <= rowEnd; r += 4)
+                    {
+                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
+                        ref float w1 = ref Unsafe.Add(ref w0, 64);
+                        ref float w2 = ref Unsafe.Add(ref w0, 128);
+                        ref float w3 = ref Unsafe.Add(ref w0, 192);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
+                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
+                        // inputs [0, 32) of this row
+                        {
+                            Prefetch.Read(ref w0, 256);
+                            Prefetch.Read(ref w0, 272);
+                            Prefetch.Read(ref w1, 256);
+                            Prefetch.Read(ref w1, 272);
+                            Prefetch.Read(ref w2, 256);
+                            Prefetch.Read(ref w2, 272);
+                            Prefetch.Read(ref w3, 256);
+                            Prefetch.Read(ref w3, 272);
+                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
+                            Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
+                            Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 0), h2 = Vector512.LoadUnsafe(ref w2, 16);
+                            Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, 0), h3 = Vector512.LoadUnsafe(ref w3, 16);
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [32, 64) of this row
+                        {
+                            Prefetch.Read(ref w0, 288);
+                            Prefetch.Read(ref w0, 304);
+                            Prefetch.Read(ref w1, 288);
+                            Prefetch.Read(ref w1, 304);
+                            Prefetch.Read(ref w2, 288);
+                            Prefetch.Read(ref w2, 304);
+                            Prefetch.Read(ref w3, 288);
+                            Prefetch.Read(ref w3, 304);
+                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 32), h0 = Vector512.LoadUnsafe(ref w0, 48);
+                            Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 32), h1 = Vector512.LoadUnsafe(ref w1, 48);
+                            Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 32), h2 = Vector512.LoadUnsafe(ref w2, 48);
+                            Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, 32), h3 = Vector512.LoadUnsafe(ref w3, 48);
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
+                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
+                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
+                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                    }
+                    for (; r < rowEnd; r++)
+                    {
+                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        // inputs [0, 32) of this row
+                        {
+                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [32, 64) of this row
+                        {
+                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 32), h0 = Vector512.LoadUnsafe(ref w0, 48);
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                    }
+                }
+            }
+
+            /// <summary>
+            /// The multi-token part of <see cref="MatMulF32In64V512"/>: whole tiles of 4 tokens; returns the tokens done.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static int MatMulF32In64V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -3156,6 +3820,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulF32In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulF32In64V256(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulF32In64V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -3167,80 +3841,142 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
                         ref float w3 = ref Unsafe.Add(ref w0, 192);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
-                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
-                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                        // inputs [0, 32) of this row
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
+                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
+                        // inputs [0, 16) of this row
                         {
-                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
-                            Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
-                            Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 0), h2 = Vector512.LoadUnsafe(ref w2, 16);
-                            Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, 0), h3 = Vector512.LoadUnsafe(ref w3, 16);
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            Prefetch.Read(ref w0, 256);
+                            Prefetch.Read(ref w1, 256);
+                            Prefetch.Read(ref w2, 256);
+                            Prefetch.Read(ref w3, 256);
+                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
+                            Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
+                            Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 0), h2 = Vector256.LoadUnsafe(ref w2, 8);
+                            Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, 0), h3 = Vector256.LoadUnsafe(ref w3, 8);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        // inputs [32, 64) of this row
+                        // inputs [16, 32) of this row
                         {
-                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 32), h0 = Vector512.LoadUnsafe(ref w0, 48);
-                            Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 32), h1 = Vector512.LoadUnsafe(ref w1, 48);
-                            Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 32), h2 = Vector512.LoadUnsafe(ref w2, 48);
-                            Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, 32), h3 = Vector512.LoadUnsafe(ref w3, 48);
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            Prefetch.Read(ref w0, 272);
+                            Prefetch.Read(ref w1, 272);
+                            Prefetch.Read(ref w2, 272);
+                            Prefetch.Read(ref w3, 272);
+                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
+                            Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
+                            Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 16), h2 = Vector256.LoadUnsafe(ref w2, 24);
+                            Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, 16), h3 = Vector256.LoadUnsafe(ref w3, 24);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [32, 48) of this row
+                        {
+                            Prefetch.Read(ref w0, 288);
+                            Prefetch.Read(ref w1, 288);
+                            Prefetch.Read(ref w2, 288);
+                            Prefetch.Read(ref w3, 288);
+                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 32), h0 = Vector256.LoadUnsafe(ref w0, 40);
+                            Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 32), h1 = Vector256.LoadUnsafe(ref w1, 40);
+                            Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 32), h2 = Vector256.LoadUnsafe(ref w2, 40);
+                            Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, 32), h3 = Vector256.LoadUnsafe(ref w3, 40);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [48, 64) of this row
+                        {
+                            Prefetch.Read(ref w0, 304);
+                            Prefetch.Read(ref w1, 304);
+                            Prefetch.Read(ref w2, 304);
+                            Prefetch.Read(ref w3, 304);
+                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 48), h0 = Vector256.LoadUnsafe(ref w0, 56);
+                            Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 48), h1 = Vector256.LoadUnsafe(ref w1, 56);
+                            Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 48), h2 = Vector256.LoadUnsafe(ref w2, 56);
+                            Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, 48), h3 = Vector256.LoadUnsafe(ref w3, 56);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        // inputs [0, 32) of this row
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        // inputs [0, 16) of this row
                         {
-                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                         }
-                        // inputs [32, 64) of this row
+                        // inputs [16, 32) of this row
                         {
-                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 32), h0 = Vector512.LoadUnsafe(ref w0, 48);
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [32, 48) of this row
+                        {
+                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 32), h0 = Vector256.LoadUnsafe(ref w0, 40);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [48, 64) of this row
+                        {
+                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 48), h0 = Vector256.LoadUnsafe(ref w0, 56);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
+            /// The multi-token part of <see cref="MatMulF32In64V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In64V256(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In64V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -3339,6 +4075,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulF32In64"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 8 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulF32In64V128(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulF32In64V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -3350,126 +4096,140 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
                         ref float w3 = ref Unsafe.Add(ref w0, 192);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
-                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
-                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                        // inputs [0, 16) of this row
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
+                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
+                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
+                        for (nuint i = 0; i < 64; i += 32)
                         {
-                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
-                            Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
-                            Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 0), h2 = Vector256.LoadUnsafe(ref w2, 8);
-                            Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, 0), h3 = Vector256.LoadUnsafe(ref w3, 8);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [16, 32) of this row
-                        {
-                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
-                            Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
-                            Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 16), h2 = Vector256.LoadUnsafe(ref w2, 24);
-                            Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, 16), h3 = Vector256.LoadUnsafe(ref w3, 24);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [32, 48) of this row
-                        {
-                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 32), h0 = Vector256.LoadUnsafe(ref w0, 40);
-                            Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 32), h1 = Vector256.LoadUnsafe(ref w1, 40);
-                            Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 32), h2 = Vector256.LoadUnsafe(ref w2, 40);
-                            Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, 32), h3 = Vector256.LoadUnsafe(ref w3, 40);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [48, 64) of this row
-                        {
-                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 48), h0 = Vector256.LoadUnsafe(ref w0, 56);
-                            Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 48), h1 = Vector256.LoadUnsafe(ref w1, 56);
-                            Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 48), h2 = Vector256.LoadUnsafe(ref w2, 56);
-                            Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, 48), h3 = Vector256.LoadUnsafe(ref w3, 56);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            // inputs [0, 8) of this iteration
+                            {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w1, i + 256);
+                                Prefetch.Read(ref w2, i + 256);
+                                Prefetch.Read(ref w3, i + 256);
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
+                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
+                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i), h2 = Vector128.LoadUnsafe(ref w2, i + 4);
+                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i), h3 = Vector128.LoadUnsafe(ref w3, i + 4);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [8, 16) of this iteration
+                            {
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
+                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
+                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
+                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i + 8), h3 = Vector128.LoadUnsafe(ref w3, i + 12);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [16, 24) of this iteration
+                            {
+                                Prefetch.Read(ref w0, i + 16 + 256);
+                                Prefetch.Read(ref w1, i + 16 + 256);
+                                Prefetch.Read(ref w2, i + 16 + 256);
+                                Prefetch.Read(ref w3, i + 16 + 256);
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
+                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
+                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 16), h2 = Vector128.LoadUnsafe(ref w2, i + 20);
+                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i + 16), h3 = Vector128.LoadUnsafe(ref w3, i + 20);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [24, 32) of this iteration
+                            {
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
+                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
+                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
+                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i + 24), h3 = Vector128.LoadUnsafe(ref w3, i + 28);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        // inputs [0, 16) of this row
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        for (nuint i = 0; i < 64; i += 32)
                         {
-                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [16, 32) of this row
-                        {
-                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [32, 48) of this row
-                        {
-                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 32), h0 = Vector256.LoadUnsafe(ref w0, 40);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [48, 64) of this row
-                        {
-                            Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 48), h0 = Vector256.LoadUnsafe(ref w0, 56);
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            // inputs [0, 8) of this iteration
+                            {
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [8, 16) of this iteration
+                            {
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [16, 24) of this iteration
+                            {
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [24, 32) of this iteration
+                            {
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In64"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 8 inputs per row.
+            /// The multi-token part of <see cref="MatMulF32In64V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In64V128(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In64V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -3568,136 +4328,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                for (; t < tokens; t++)
-                {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float w1 = ref Unsafe.Add(ref w0, 64);
-                        ref float w2 = ref Unsafe.Add(ref w0, 128);
-                        ref float w3 = ref Unsafe.Add(ref w0, 192);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
-                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
-                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 64; i += 32)
-                        {
-                            // inputs [0, 8) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
-                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
-                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i), h2 = Vector128.LoadUnsafe(ref w2, i + 4);
-                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i), h3 = Vector128.LoadUnsafe(ref w3, i + 4);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [8, 16) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
-                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
-                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
-                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i + 8), h3 = Vector128.LoadUnsafe(ref w3, i + 12);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [16, 24) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
-                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
-                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 16), h2 = Vector128.LoadUnsafe(ref w2, i + 20);
-                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i + 16), h3 = Vector128.LoadUnsafe(ref w3, i + 20);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [24, 32) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
-                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
-                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
-                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i + 24), h3 = Vector128.LoadUnsafe(ref w3, i + 28);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
-                    }
-                    for (; r < rowEnd; r++)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 64; i += 32)
-                        {
-                            // inputs [0, 8) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [8, 16) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [16, 24) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [24, 32) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                    }
-                }
+                return t;
             }
 
             /// <summary>
@@ -3753,141 +4384,7 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In256V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
-                {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref float w1 = ref Unsafe.Add(ref w0, 256);
-                        ref float w2 = ref Unsafe.Add(ref w0, 512);
-                        ref float w3 = ref Unsafe.Add(ref w0, 768);
-                        Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
-                        Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
-                        Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
-                        Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 32)
-                        {
-                            // inputs [0, 32) of this iteration
-                            {
-                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
-                                Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
-                                Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, i), h3 = Vector512.LoadUnsafe(ref w3, i + 16);
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
-                            }
-                        }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
-                    }
-                    for (; r < rowEnd; r++)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 32)
-                        {
-                            // inputs [0, 32) of this iteration
-                            {
-                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                            }
-                        }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                    }
-                }
-
+                int t = tokens >= 4 ? MatMulF32In256V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -3907,6 +4404,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 1024);
+                                Prefetch.Read(ref w0, i + 1040);
+                                Prefetch.Read(ref w1, i + 1024);
+                                Prefetch.Read(ref w1, i + 1040);
+                                Prefetch.Read(ref w2, i + 1024);
+                                Prefetch.Read(ref w2, i + 1040);
+                                Prefetch.Read(ref w3, i + 1024);
+                                Prefetch.Read(ref w3, i + 1040);
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
@@ -3923,6 +4428,14 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [32, 64) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 32 + 1024);
+                                Prefetch.Read(ref w0, i + 32 + 1040);
+                                Prefetch.Read(ref w1, i + 32 + 1024);
+                                Prefetch.Read(ref w1, i + 32 + 1040);
+                                Prefetch.Read(ref w2, i + 32 + 1024);
+                                Prefetch.Read(ref w2, i + 32 + 1040);
+                                Prefetch.Read(ref w3, i + 32 + 1024);
+                                Prefetch.Read(ref w3, i + 32 + 1040);
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 32), h0 = Vector512.LoadUnsafe(ref w0, i + 48);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 32), h1 = Vector512.LoadUnsafe(ref w1, i + 48);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i + 32), h2 = Vector512.LoadUnsafe(ref w2, i + 48);
@@ -3939,6 +4452,14 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [64, 96) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 64 + 1024);
+                                Prefetch.Read(ref w0, i + 64 + 1040);
+                                Prefetch.Read(ref w1, i + 64 + 1024);
+                                Prefetch.Read(ref w1, i + 64 + 1040);
+                                Prefetch.Read(ref w2, i + 64 + 1024);
+                                Prefetch.Read(ref w2, i + 64 + 1040);
+                                Prefetch.Read(ref w3, i + 64 + 1024);
+                                Prefetch.Read(ref w3, i + 64 + 1040);
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 64), h0 = Vector512.LoadUnsafe(ref w0, i + 80);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 64), h1 = Vector512.LoadUnsafe(ref w1, i + 80);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i + 64), h2 = Vector512.LoadUnsafe(ref w2, i + 80);
@@ -3955,6 +4476,14 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [96, 128) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 96 + 1024);
+                                Prefetch.Read(ref w0, i + 96 + 1040);
+                                Prefetch.Read(ref w1, i + 96 + 1024);
+                                Prefetch.Read(ref w1, i + 96 + 1040);
+                                Prefetch.Read(ref w2, i + 96 + 1024);
+                                Prefetch.Read(ref w2, i + 96 + 1040);
+                                Prefetch.Read(ref w3, i + 96 + 1024);
+                                Prefetch.Read(ref w3, i + 96 + 1040);
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 96), h0 = Vector512.LoadUnsafe(ref w0, i + 112);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 96), h1 = Vector512.LoadUnsafe(ref w1, i + 112);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i + 96), h2 = Vector512.LoadUnsafe(ref w2, i + 112);
@@ -4021,10 +4550,309 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
+            /// The multi-token part of <see cref="MatMulF32In256V512"/>: whole tiles of 4 tokens; returns the tokens done.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static int MatMulF32In256V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = 0;
+                for (; t + 4 <= tokens; t += 4)
+                {
+                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                    int r = rowStart;
+                    for (; r + 4 <= rowEnd; r += 4)
+                    {
+                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
+                        ref float w1 = ref Unsafe.Add(ref w0, 256);
+                        ref float w2 = ref Unsafe.Add(ref w0, 512);
+                        ref float w3 = ref Unsafe.Add(ref w0, 768);
+                        Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
+                        Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
+                        Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
+                        Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 32)
+                        {
+                            // inputs [0, 32) of this iteration
+                            {
+                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
+                                Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
+                                Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, i), h3 = Vector512.LoadUnsafe(ref w3, i + 16);
+                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
+                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
+                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
+                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
+                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
+                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
+                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
+                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
+                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
+                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
+                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
+                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
+                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
+                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
+                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
+                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
+                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
+                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
+                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
+                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                            }
+                        }
+                        ref float o00 = ref Unsafe.Add(ref yt0, r);
+                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
+                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
+                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
+                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
+                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
+                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
+                        ref float o01 = ref Unsafe.Add(ref yt1, r);
+                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
+                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
+                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
+                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
+                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
+                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
+                        ref float o02 = ref Unsafe.Add(ref yt2, r);
+                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
+                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
+                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
+                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
+                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
+                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
+                        ref float o03 = ref Unsafe.Add(ref yt3, r);
+                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
+                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
+                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
+                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
+                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
+                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
+                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                    }
+                    for (; r < rowEnd; r++)
+                    {
+                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
+                        Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 32)
+                        {
+                            // inputs [0, 32) of this iteration
+                            {
+                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
+                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
+                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
+                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
+                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
+                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
+                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
+                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                            }
+                        }
+                        ref float o00 = ref Unsafe.Add(ref yt0, r);
+                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
+                        ref float o01 = ref Unsafe.Add(ref yt1, r);
+                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
+                        ref float o02 = ref Unsafe.Add(ref yt2, r);
+                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
+                        ref float o03 = ref Unsafe.Add(ref yt3, r);
+                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
+                    }
+                }
+
+                return t;
+            }
+
+            /// <summary>
             /// <see cref="MatMulF32In256"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 16 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In256V256(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulF32In256V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                for (; t < tokens; t++)
+                {
+                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                    int r = rowStart;
+                    for (; r + 4 <= rowEnd; r += 4)
+                    {
+                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
+                        ref float w1 = ref Unsafe.Add(ref w0, 256);
+                        ref float w2 = ref Unsafe.Add(ref w0, 512);
+                        ref float w3 = ref Unsafe.Add(ref w0, 768);
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
+                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 64)
+                        {
+                            // inputs [0, 16) of this iteration
+                            {
+                                Prefetch.Read(ref w0, i + 1024);
+                                Prefetch.Read(ref w1, i + 1024);
+                                Prefetch.Read(ref w2, i + 1024);
+                                Prefetch.Read(ref w3, i + 1024);
+                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
+                                Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
+                                Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i), h2 = Vector256.LoadUnsafe(ref w2, i + 8);
+                                Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, i), h3 = Vector256.LoadUnsafe(ref w3, i + 8);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [16, 32) of this iteration
+                            {
+                                Prefetch.Read(ref w0, i + 16 + 1024);
+                                Prefetch.Read(ref w1, i + 16 + 1024);
+                                Prefetch.Read(ref w2, i + 16 + 1024);
+                                Prefetch.Read(ref w3, i + 16 + 1024);
+                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
+                                Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 16), h1 = Vector256.LoadUnsafe(ref w1, i + 24);
+                                Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 16), h2 = Vector256.LoadUnsafe(ref w2, i + 24);
+                                Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, i + 16), h3 = Vector256.LoadUnsafe(ref w3, i + 24);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [32, 48) of this iteration
+                            {
+                                Prefetch.Read(ref w0, i + 32 + 1024);
+                                Prefetch.Read(ref w1, i + 32 + 1024);
+                                Prefetch.Read(ref w2, i + 32 + 1024);
+                                Prefetch.Read(ref w3, i + 32 + 1024);
+                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
+                                Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 32), h1 = Vector256.LoadUnsafe(ref w1, i + 40);
+                                Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 32), h2 = Vector256.LoadUnsafe(ref w2, i + 40);
+                                Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, i + 32), h3 = Vector256.LoadUnsafe(ref w3, i + 40);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [48, 64) of this iteration
+                            {
+                                Prefetch.Read(ref w0, i + 48 + 1024);
+                                Prefetch.Read(ref w1, i + 48 + 1024);
+                                Prefetch.Read(ref w2, i + 48 + 1024);
+                                Prefetch.Read(ref w3, i + 48 + 1024);
+                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
+                                Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 48), h1 = Vector256.LoadUnsafe(ref w1, i + 56);
+                                Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 48), h2 = Vector256.LoadUnsafe(ref w2, i + 56);
+                                Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, i + 48), h3 = Vector256.LoadUnsafe(ref w3, i + 56);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
+                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
+                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
+                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
+                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
+                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                    }
+                    for (; r < rowEnd; r++)
+                    {
+                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 64)
+                        {
+                            // inputs [0, 16) of this iteration
+                            {
+                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [16, 32) of this iteration
+                            {
+                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [32, 48) of this iteration
+                            {
+                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [48, 64) of this iteration
+                            {
+                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                    }
+                }
+            }
+
+            /// <summary>
+            /// The multi-token part of <see cref="MatMulF32In256V256"/>: whole tiles of 4 tokens; returns the tokens done.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static int MatMulF32In256V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -4123,6 +4951,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulF32In256"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 32 steps of 8 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulF32In256V128(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulF32In256V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -4134,132 +4972,140 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
                         ref float w3 = ref Unsafe.Add(ref w0, 768);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
-                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
-                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 64)
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
+                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
+                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 32)
                         {
-                            // inputs [0, 16) of this iteration
+                            // inputs [0, 8) of this iteration
                             {
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
-                                Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
-                                Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i), h2 = Vector256.LoadUnsafe(ref w2, i + 8);
-                                Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, i), h3 = Vector256.LoadUnsafe(ref w3, i + 8);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                Prefetch.Read(ref w0, i + 1024);
+                                Prefetch.Read(ref w1, i + 1024);
+                                Prefetch.Read(ref w2, i + 1024);
+                                Prefetch.Read(ref w3, i + 1024);
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
+                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
+                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i), h2 = Vector128.LoadUnsafe(ref w2, i + 4);
+                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i), h3 = Vector128.LoadUnsafe(ref w3, i + 4);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [16, 32) of this iteration
+                            // inputs [8, 16) of this iteration
                             {
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
-                                Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 16), h1 = Vector256.LoadUnsafe(ref w1, i + 24);
-                                Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 16), h2 = Vector256.LoadUnsafe(ref w2, i + 24);
-                                Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, i + 16), h3 = Vector256.LoadUnsafe(ref w3, i + 24);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
+                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
+                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
+                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i + 8), h3 = Vector128.LoadUnsafe(ref w3, i + 12);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [32, 48) of this iteration
+                            // inputs [16, 24) of this iteration
                             {
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
-                                Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 32), h1 = Vector256.LoadUnsafe(ref w1, i + 40);
-                                Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 32), h2 = Vector256.LoadUnsafe(ref w2, i + 40);
-                                Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, i + 32), h3 = Vector256.LoadUnsafe(ref w3, i + 40);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                Prefetch.Read(ref w0, i + 16 + 1024);
+                                Prefetch.Read(ref w1, i + 16 + 1024);
+                                Prefetch.Read(ref w2, i + 16 + 1024);
+                                Prefetch.Read(ref w3, i + 16 + 1024);
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
+                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
+                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 16), h2 = Vector128.LoadUnsafe(ref w2, i + 20);
+                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i + 16), h3 = Vector128.LoadUnsafe(ref w3, i + 20);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [48, 64) of this iteration
+                            // inputs [24, 32) of this iteration
                             {
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
-                                Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 48), h1 = Vector256.LoadUnsafe(ref w1, i + 56);
-                                Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 48), h2 = Vector256.LoadUnsafe(ref w2, i + 56);
-                                Vector256<float> l3 = Vector256.LoadUnsafe(ref w3, i + 48), h3 = Vector256.LoadUnsafe(ref w3, i + 56);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
+                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
+                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
+                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i + 24), h3 = Vector128.LoadUnsafe(ref w3, i + 28);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 64)
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 32)
                         {
-                            // inputs [0, 16) of this iteration
+                            // inputs [0, 8) of this iteration
                             {
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [16, 32) of this iteration
+                            // inputs [8, 16) of this iteration
                             {
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [32, 48) of this iteration
+                            // inputs [16, 24) of this iteration
                             {
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [48, 64) of this iteration
+                            // inputs [24, 32) of this iteration
                             {
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In256"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 32 steps of 8 inputs per row.
+            /// The multi-token part of <see cref="MatMulF32In256V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In256V128(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In256V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -4358,136 +5204,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                for (; t < tokens; t++)
-                {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref float w1 = ref Unsafe.Add(ref w0, 256);
-                        ref float w2 = ref Unsafe.Add(ref w0, 512);
-                        ref float w3 = ref Unsafe.Add(ref w0, 768);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
-                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
-                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 32)
-                        {
-                            // inputs [0, 8) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
-                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
-                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i), h2 = Vector128.LoadUnsafe(ref w2, i + 4);
-                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i), h3 = Vector128.LoadUnsafe(ref w3, i + 4);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [8, 16) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
-                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
-                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
-                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i + 8), h3 = Vector128.LoadUnsafe(ref w3, i + 12);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [16, 24) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
-                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
-                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 16), h2 = Vector128.LoadUnsafe(ref w2, i + 20);
-                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i + 16), h3 = Vector128.LoadUnsafe(ref w3, i + 20);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [24, 32) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
-                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
-                                Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
-                                Vector128<float> l3 = Vector128.LoadUnsafe(ref w3, i + 24), h3 = Vector128.LoadUnsafe(ref w3, i + 28);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
-                    }
-                    for (; r < rowEnd; r++)
-                    {
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 32)
-                        {
-                            // inputs [0, 8) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [8, 16) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [16, 24) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [24, 32) of this iteration
-                            {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                    }
-                }
+                return t;
             }
 
             /// <summary>
@@ -4543,6 +5260,99 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8In32V512(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
+                int t = tokens >= 4 ? MatMulQ8In32V512Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                for (; t < tokens; t++)
+                {
+                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                    int r = rowStart;
+                    for (; r + 4 <= rowEnd; r += 4)
+                    {
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 96);
+                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref float sc1 = ref Unsafe.Add(ref sc0, 1);
+                        ref float sc2 = ref Unsafe.Add(ref sc0, 2);
+                        ref float sc3 = ref Unsafe.Add(ref sc0, 3);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
+                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
+                        // inputs [0, 32) of this row
+                        {
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w3, 128);
+                            Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
+                            Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
+                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, 0)));
+                            Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (0) + 16)));
+                            Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, 0));
+                            l1 *= q1;
+                            h1 *= q1;
+                            Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, 0)));
+                            Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (0) + 16)));
+                            Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, 0));
+                            l2 *= q2;
+                            h2 *= q2;
+                            Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, 0)));
+                            Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (0) + 16)));
+                            Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, 0));
+                            l3 *= q3;
+                            h3 *= q3;
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
+                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
+                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
+                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                    }
+                    for (; r < rowEnd; r++)
+                    {
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
+                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        // inputs [0, 32) of this row
+                        {
+                            Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
+                            Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
+                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                    }
+                }
+            }
+
+            /// <summary>
+            /// The multi-token part of <see cref="MatMulQ8In32V512"/>: whole tiles of 4 tokens; returns the tokens done.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static int MatMulQ8In32V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
                 {
@@ -4571,19 +5381,23 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Int8.Widen(ref w0, 0, out Vector512<float> l0, out Vector512<float> h0);
+                            Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
+                            Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
                             Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
                             l0 *= q0;
                             h0 *= q0;
-                            Int8.Widen(ref w1, 0, out Vector512<float> l1, out Vector512<float> h1);
+                            Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, 0)));
+                            Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (0) + 16)));
                             Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, 0));
                             l1 *= q1;
                             h1 *= q1;
-                            Int8.Widen(ref w2, 0, out Vector512<float> l2, out Vector512<float> h2);
+                            Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, 0)));
+                            Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (0) + 16)));
                             Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, 0));
                             l2 *= q2;
                             h2 *= q2;
-                            Int8.Widen(ref w3, 0, out Vector512<float> l3, out Vector512<float> h3);
+                            Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, 0)));
+                            Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (0) + 16)));
                             Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, 0));
                             l3 *= q3;
                             h3 *= q3;
@@ -4664,7 +5478,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Int8.Widen(ref w0, 0, out Vector512<float> l0, out Vector512<float> h0);
+                            Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
+                            Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
                             Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
                             l0 *= q0;
                             h0 *= q0;
@@ -4692,6 +5507,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8In32V256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulQ8In32V256Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -4707,73 +5532,135 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc1 = ref Unsafe.Add(ref sc0, 1);
                         ref float sc2 = ref Unsafe.Add(ref sc0, 2);
                         ref float sc3 = ref Unsafe.Add(ref sc0, 3);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
-                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
-                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                        // inputs [0, 32) of this row
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
+                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
+                        // inputs [0, 16) of this row
                         {
-                            Int8.Widen(ref w0, 0, out Vector512<float> l0, out Vector512<float> h0);
-                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w3, 128);
+                            Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
+                            Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                            Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
                             l0 *= q0;
                             h0 *= q0;
-                            Int8.Widen(ref w1, 0, out Vector512<float> l1, out Vector512<float> h1);
-                            Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, 0));
+                            Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, 0);
+                            Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
+                            Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
+                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 0));
                             l1 *= q1;
                             h1 *= q1;
-                            Int8.Widen(ref w2, 0, out Vector512<float> l2, out Vector512<float> h2);
-                            Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, 0));
+                            Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, 0);
+                            Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
+                            Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
+                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 0));
                             l2 *= q2;
                             h2 *= q2;
-                            Int8.Widen(ref w3, 0, out Vector512<float> l3, out Vector512<float> h3);
-                            Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, 0));
+                            Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, 0);
+                            Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
+                            Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
+                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 0));
                             l3 *= q3;
                             h3 *= q3;
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [16, 32) of this row
+                        {
+                            Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
+                            Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                            Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, 16);
+                            Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
+                            Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
+                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 0));
+                            l1 *= q1;
+                            h1 *= q1;
+                            Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, 16);
+                            Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
+                            Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
+                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 0));
+                            l2 *= q2;
+                            h2 *= q2;
+                            Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, 16);
+                            Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
+                            Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
+                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 0));
+                            l3 *= q3;
+                            h3 *= q3;
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        // inputs [0, 32) of this row
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        // inputs [0, 16) of this row
                         {
-                            Int8.Widen(ref w0, 0, out Vector512<float> l0, out Vector512<float> h0);
-                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
+                            Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
+                            Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                            Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
                             l0 *= q0;
                             h0 *= q0;
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [16, 32) of this row
+                        {
+                            Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
+                            Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                            Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
+            /// The multi-token part of <see cref="MatMulQ8In32V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32V256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In32V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -4799,11 +5686,15 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector256<float> l0, out Vector256<float> h0);
+                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
                                 Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i, out Vector256<float> l1, out Vector256<float> h1);
+                                Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, i);
+                                Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
+                                Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
                                 Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
@@ -4855,7 +5746,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector256<float> l0, out Vector256<float> h0);
+                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
                                 Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
@@ -4884,6 +5777,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8In32"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 8 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8In32V128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulQ8In32V128Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -4899,111 +5802,231 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc1 = ref Unsafe.Add(ref sc0, 1);
                         ref float sc2 = ref Unsafe.Add(ref sc0, 2);
                         ref float sc3 = ref Unsafe.Add(ref sc0, 3);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
-                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
-                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                        // inputs [0, 16) of this row
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
+                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
+                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
+                        // inputs [0, 8) of this row
                         {
-                            Int8.Widen(ref w0, 0, out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w3, 128);
+                            Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 0)))).AsSByte());
+                            Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                            Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
                             l0 *= q0;
                             h0 *= q0;
-                            Int8.Widen(ref w1, 0, out Vector256<float> l1, out Vector256<float> h1);
-                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 0));
+                            Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, 0)))).AsSByte());
+                            Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                            Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
+                            Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, 0));
                             l1 *= q1;
                             h1 *= q1;
-                            Int8.Widen(ref w2, 0, out Vector256<float> l2, out Vector256<float> h2);
-                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 0));
+                            Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, 0)))).AsSByte());
+                            Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
+                            Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
+                            Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, 0));
                             l2 *= q2;
                             h2 *= q2;
-                            Int8.Widen(ref w3, 0, out Vector256<float> l3, out Vector256<float> h3);
-                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 0));
+                            Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, 0)))).AsSByte());
+                            Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
+                            Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
+                            Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, 0));
                             l3 *= q3;
                             h3 *= q3;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        // inputs [16, 32) of this row
+                        // inputs [8, 16) of this row
                         {
-                            Int8.Widen(ref w0, 16, out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
+                            Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 8)))).AsSByte());
+                            Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                            Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
                             l0 *= q0;
                             h0 *= q0;
-                            Int8.Widen(ref w1, 16, out Vector256<float> l1, out Vector256<float> h1);
-                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 0));
+                            Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, 8)))).AsSByte());
+                            Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                            Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
+                            Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, 0));
                             l1 *= q1;
                             h1 *= q1;
-                            Int8.Widen(ref w2, 16, out Vector256<float> l2, out Vector256<float> h2);
-                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 0));
+                            Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, 8)))).AsSByte());
+                            Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
+                            Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
+                            Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, 0));
                             l2 *= q2;
                             h2 *= q2;
-                            Int8.Widen(ref w3, 16, out Vector256<float> l3, out Vector256<float> h3);
-                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 0));
+                            Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, 8)))).AsSByte());
+                            Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
+                            Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
+                            Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, 0));
                             l3 *= q3;
                             h3 *= q3;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [16, 24) of this row
+                        {
+                            Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 16)))).AsSByte());
+                            Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                            Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, 16)))).AsSByte());
+                            Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                            Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
+                            Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, 0));
+                            l1 *= q1;
+                            h1 *= q1;
+                            Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, 16)))).AsSByte());
+                            Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
+                            Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
+                            Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, 0));
+                            l2 *= q2;
+                            h2 *= q2;
+                            Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, 16)))).AsSByte());
+                            Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
+                            Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
+                            Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, 0));
+                            l3 *= q3;
+                            h3 *= q3;
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [24, 32) of this row
+                        {
+                            Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 24)))).AsSByte());
+                            Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                            Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, 24)))).AsSByte());
+                            Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                            Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
+                            Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, 0));
+                            l1 *= q1;
+                            h1 *= q1;
+                            Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, 24)))).AsSByte());
+                            Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
+                            Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
+                            Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, 0));
+                            l2 *= q2;
+                            h2 *= q2;
+                            Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, 24)))).AsSByte());
+                            Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
+                            Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
+                            Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, 0));
+                            l3 *= q3;
+                            h3 *= q3;
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        // inputs [0, 16) of this row
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        // inputs [0, 8) of this row
                         {
-                            Int8.Widen(ref w0, 0, out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
+                            Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 0)))).AsSByte());
+                            Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                            Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
                             l0 *= q0;
                             h0 *= q0;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                         }
-                        // inputs [16, 32) of this row
+                        // inputs [8, 16) of this row
                         {
-                            Int8.Widen(ref w0, 16, out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
+                            Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 8)))).AsSByte());
+                            Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                            Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
                             l0 *= q0;
                             h0 *= q0;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [16, 24) of this row
+                        {
+                            Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 16)))).AsSByte());
+                            Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                            Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [24, 32) of this row
+                        {
+                            Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 24)))).AsSByte());
+                            Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                            Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
+                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8In32"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 8 inputs per row.
+            /// The multi-token part of <see cref="MatMulQ8In32V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32V128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In32V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -5029,11 +6052,15 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector128<float> l0, out Vector128<float> h0);
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
                                 Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i, out Vector128<float> l1, out Vector128<float> h1);
+                                Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i)))).AsSByte());
+                                Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                                Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
                                 Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
@@ -5085,7 +6112,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector128<float> l0, out Vector128<float> h0);
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
                                 Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
@@ -5114,195 +6143,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                for (; t < tokens; t++)
-                {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
-                    {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 96);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 1);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 3);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
-                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
-                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
-                        // inputs [0, 8) of this row
-                        {
-                            Int8.Widen(ref w0, 0, out Vector128<float> l0, out Vector128<float> h0);
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Int8.Widen(ref w1, 0, out Vector128<float> l1, out Vector128<float> h1);
-                            Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
-                            Int8.Widen(ref w2, 0, out Vector128<float> l2, out Vector128<float> h2);
-                            Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
-                            Int8.Widen(ref w3, 0, out Vector128<float> l3, out Vector128<float> h3);
-                            Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [8, 16) of this row
-                        {
-                            Int8.Widen(ref w0, 8, out Vector128<float> l0, out Vector128<float> h0);
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Int8.Widen(ref w1, 8, out Vector128<float> l1, out Vector128<float> h1);
-                            Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
-                            Int8.Widen(ref w2, 8, out Vector128<float> l2, out Vector128<float> h2);
-                            Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
-                            Int8.Widen(ref w3, 8, out Vector128<float> l3, out Vector128<float> h3);
-                            Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [16, 24) of this row
-                        {
-                            Int8.Widen(ref w0, 16, out Vector128<float> l0, out Vector128<float> h0);
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Int8.Widen(ref w1, 16, out Vector128<float> l1, out Vector128<float> h1);
-                            Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
-                            Int8.Widen(ref w2, 16, out Vector128<float> l2, out Vector128<float> h2);
-                            Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
-                            Int8.Widen(ref w3, 16, out Vector128<float> l3, out Vector128<float> h3);
-                            Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [24, 32) of this row
-                        {
-                            Int8.Widen(ref w0, 24, out Vector128<float> l0, out Vector128<float> h0);
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Int8.Widen(ref w1, 24, out Vector128<float> l1, out Vector128<float> h1);
-                            Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
-                            Int8.Widen(ref w2, 24, out Vector128<float> l2, out Vector128<float> h2);
-                            Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
-                            Int8.Widen(ref w3, 24, out Vector128<float> l3, out Vector128<float> h3);
-                            Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
-                    }
-                    for (; r < rowEnd; r++)
-                    {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        // inputs [0, 8) of this row
-                        {
-                            Int8.Widen(ref w0, 0, out Vector128<float> l0, out Vector128<float> h0);
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [8, 16) of this row
-                        {
-                            Int8.Widen(ref w0, 8, out Vector128<float> l0, out Vector128<float> h0);
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [16, 24) of this row
-                        {
-                            Int8.Widen(ref w0, 16, out Vector128<float> l0, out Vector128<float> h0);
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [24, 32) of this row
-                        {
-                            Int8.Widen(ref w0, 24, out Vector128<float> l0, out Vector128<float> h0);
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                    }
-                }
+                return t;
             }
 
             /// <summary>
@@ -5359,6 +6200,142 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8In64V512(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
+                int t = tokens >= 4 ? MatMulQ8In64V512Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                for (; t < tokens; t++)
+                {
+                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                    int r = rowStart;
+                    for (; r + 4 <= rowEnd; r += 4)
+                    {
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 192);
+                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref float sc1 = ref Unsafe.Add(ref sc0, 2);
+                        ref float sc2 = ref Unsafe.Add(ref sc0, 4);
+                        ref float sc3 = ref Unsafe.Add(ref sc0, 6);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
+                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
+                        // inputs [0, 32) of this row
+                        {
+                            Prefetch.Read(ref w0, 256);
+                            Prefetch.Read(ref w1, 256);
+                            Prefetch.Read(ref w2, 256);
+                            Prefetch.Read(ref w3, 256);
+                            Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
+                            Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
+                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, 0)));
+                            Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (0) + 16)));
+                            Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, 0));
+                            l1 *= q1;
+                            h1 *= q1;
+                            Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, 0)));
+                            Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (0) + 16)));
+                            Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, 0));
+                            l2 *= q2;
+                            h2 *= q2;
+                            Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, 0)));
+                            Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (0) + 16)));
+                            Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, 0));
+                            l3 *= q3;
+                            h3 *= q3;
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [32, 64) of this row
+                        {
+                            Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 32)));
+                            Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (32) + 16)));
+                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 1));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, 32)));
+                            Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (32) + 16)));
+                            Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, 1));
+                            l1 *= q1;
+                            h1 *= q1;
+                            Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, 32)));
+                            Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (32) + 16)));
+                            Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, 1));
+                            l2 *= q2;
+                            h2 *= q2;
+                            Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, 32)));
+                            Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (32) + 16)));
+                            Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, 1));
+                            l3 *= q3;
+                            h3 *= q3;
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
+                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
+                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
+                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                    }
+                    for (; r < rowEnd; r++)
+                    {
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
+                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        // inputs [0, 32) of this row
+                        {
+                            Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
+                            Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
+                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [32, 64) of this row
+                        {
+                            Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 32)));
+                            Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (32) + 16)));
+                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 1));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
+                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                    }
+                }
+            }
+
+            /// <summary>
+            /// The multi-token part of <see cref="MatMulQ8In64V512"/>: whole tiles of 4 tokens; returns the tokens done.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static int MatMulQ8In64V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
                 {
@@ -5389,19 +6366,23 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector512<float> l0, out Vector512<float> h0);
+                                Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
+                                Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i, out Vector512<float> l1, out Vector512<float> h1);
+                                Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, i)));
+                                Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (i) + 16)));
                                 Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
-                                Int8.Widen(ref w2, i, out Vector512<float> l2, out Vector512<float> h2);
+                                Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, i)));
+                                Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (i) + 16)));
                                 Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i) / 32));
                                 l2 *= q2;
                                 h2 *= q2;
-                                Int8.Widen(ref w3, i, out Vector512<float> l3, out Vector512<float> h3);
+                                Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, i)));
+                                Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (i) + 16)));
                                 Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i) / 32));
                                 l3 *= q3;
                                 h3 *= q3;
@@ -5485,7 +6466,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector512<float> l0, out Vector512<float> h0);
+                                Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
+                                Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
@@ -5514,6 +6496,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8In64V256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulQ8In64V256Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -5529,111 +6521,231 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc1 = ref Unsafe.Add(ref sc0, 2);
                         ref float sc2 = ref Unsafe.Add(ref sc0, 4);
                         ref float sc3 = ref Unsafe.Add(ref sc0, 6);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
-                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
-                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                        // inputs [0, 32) of this row
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
+                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
+                        // inputs [0, 16) of this row
                         {
-                            Int8.Widen(ref w0, 0, out Vector512<float> l0, out Vector512<float> h0);
-                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
+                            Prefetch.Read(ref w0, 256);
+                            Prefetch.Read(ref w1, 256);
+                            Prefetch.Read(ref w2, 256);
+                            Prefetch.Read(ref w3, 256);
+                            Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
+                            Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                            Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
                             l0 *= q0;
                             h0 *= q0;
-                            Int8.Widen(ref w1, 0, out Vector512<float> l1, out Vector512<float> h1);
-                            Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, 0));
+                            Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, 0);
+                            Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
+                            Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
+                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 0));
                             l1 *= q1;
                             h1 *= q1;
-                            Int8.Widen(ref w2, 0, out Vector512<float> l2, out Vector512<float> h2);
-                            Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, 0));
+                            Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, 0);
+                            Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
+                            Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
+                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 0));
                             l2 *= q2;
                             h2 *= q2;
-                            Int8.Widen(ref w3, 0, out Vector512<float> l3, out Vector512<float> h3);
-                            Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, 0));
+                            Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, 0);
+                            Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
+                            Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
+                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 0));
                             l3 *= q3;
                             h3 *= q3;
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        // inputs [32, 64) of this row
+                        // inputs [16, 32) of this row
                         {
-                            Int8.Widen(ref w0, 32, out Vector512<float> l0, out Vector512<float> h0);
-                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 1));
+                            Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
+                            Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                            Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
                             l0 *= q0;
                             h0 *= q0;
-                            Int8.Widen(ref w1, 32, out Vector512<float> l1, out Vector512<float> h1);
-                            Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, 1));
+                            Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, 16);
+                            Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
+                            Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
+                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 0));
                             l1 *= q1;
                             h1 *= q1;
-                            Int8.Widen(ref w2, 32, out Vector512<float> l2, out Vector512<float> h2);
-                            Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, 1));
+                            Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, 16);
+                            Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
+                            Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
+                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 0));
                             l2 *= q2;
                             h2 *= q2;
-                            Int8.Widen(ref w3, 32, out Vector512<float> l3, out Vector512<float> h3);
-                            Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, 1));
+                            Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, 16);
+                            Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
+                            Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
+                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 0));
                             l3 *= q3;
                             h3 *= q3;
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [32, 48) of this row
+                        {
+                            Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 32);
+                            Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                            Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 1));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, 32);
+                            Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
+                            Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
+                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 1));
+                            l1 *= q1;
+                            h1 *= q1;
+                            Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, 32);
+                            Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
+                            Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
+                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 1));
+                            l2 *= q2;
+                            h2 *= q2;
+                            Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, 32);
+                            Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
+                            Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
+                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 1));
+                            l3 *= q3;
+                            h3 *= q3;
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                        }
+                        // inputs [48, 64) of this row
+                        {
+                            Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 48);
+                            Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                            Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 1));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, 48);
+                            Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
+                            Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
+                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 1));
+                            l1 *= q1;
+                            h1 *= q1;
+                            Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, 48);
+                            Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
+                            Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
+                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 1));
+                            l2 *= q2;
+                            h2 *= q2;
+                            Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, 48);
+                            Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
+                            Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
+                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 1));
+                            l3 *= q3;
+                            h3 *= q3;
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        // inputs [0, 32) of this row
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        // inputs [0, 16) of this row
                         {
-                            Int8.Widen(ref w0, 0, out Vector512<float> l0, out Vector512<float> h0);
-                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
+                            Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
+                            Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                            Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
                             l0 *= q0;
                             h0 *= q0;
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                         }
-                        // inputs [32, 64) of this row
+                        // inputs [16, 32) of this row
                         {
-                            Int8.Widen(ref w0, 32, out Vector512<float> l0, out Vector512<float> h0);
-                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 1));
+                            Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
+                            Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                            Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
                             l0 *= q0;
                             h0 *= q0;
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [32, 48) of this row
+                        {
+                            Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 32);
+                            Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                            Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 1));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                        }
+                        // inputs [48, 64) of this row
+                        {
+                            Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 48);
+                            Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                            Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 1));
+                            l0 *= q0;
+                            h0 *= q0;
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
+                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
+            /// The multi-token part of <see cref="MatMulQ8In64V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64V256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In64V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -5659,11 +6771,15 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector256<float> l0, out Vector256<float> h0);
+                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
                                 Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i, out Vector256<float> l1, out Vector256<float> h1);
+                                Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, i);
+                                Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
+                                Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
                                 Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
@@ -5715,7 +6831,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector256<float> l0, out Vector256<float> h0);
+                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
                                 Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
@@ -5744,6 +6862,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8In64"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 8 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8In64V128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulQ8In64V128Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -5759,187 +6887,237 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc1 = ref Unsafe.Add(ref sc0, 2);
                         ref float sc2 = ref Unsafe.Add(ref sc0, 4);
                         ref float sc3 = ref Unsafe.Add(ref sc0, 6);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
-                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
-                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                        // inputs [0, 16) of this row
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
+                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
+                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
+                        for (nuint i = 0; i < 64; i += 32)
                         {
-                            Int8.Widen(ref w0, 0, out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Int8.Widen(ref w1, 0, out Vector256<float> l1, out Vector256<float> h1);
-                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
-                            Int8.Widen(ref w2, 0, out Vector256<float> l2, out Vector256<float> h2);
-                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
-                            Int8.Widen(ref w3, 0, out Vector256<float> l3, out Vector256<float> h3);
-                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [16, 32) of this row
-                        {
-                            Int8.Widen(ref w0, 16, out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Int8.Widen(ref w1, 16, out Vector256<float> l1, out Vector256<float> h1);
-                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
-                            Int8.Widen(ref w2, 16, out Vector256<float> l2, out Vector256<float> h2);
-                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
-                            Int8.Widen(ref w3, 16, out Vector256<float> l3, out Vector256<float> h3);
-                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [32, 48) of this row
-                        {
-                            Int8.Widen(ref w0, 32, out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 1));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Int8.Widen(ref w1, 32, out Vector256<float> l1, out Vector256<float> h1);
-                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 1));
-                            l1 *= q1;
-                            h1 *= q1;
-                            Int8.Widen(ref w2, 32, out Vector256<float> l2, out Vector256<float> h2);
-                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 1));
-                            l2 *= q2;
-                            h2 *= q2;
-                            Int8.Widen(ref w3, 32, out Vector256<float> l3, out Vector256<float> h3);
-                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 1));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
-                        }
-                        // inputs [48, 64) of this row
-                        {
-                            Int8.Widen(ref w0, 48, out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 1));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Int8.Widen(ref w1, 48, out Vector256<float> l1, out Vector256<float> h1);
-                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 1));
-                            l1 *= q1;
-                            h1 *= q1;
-                            Int8.Widen(ref w2, 48, out Vector256<float> l2, out Vector256<float> h2);
-                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 1));
-                            l2 *= q2;
-                            h2 *= q2;
-                            Int8.Widen(ref w3, 48, out Vector256<float> l3, out Vector256<float> h3);
-                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 1));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            // inputs [0, 8) of this iteration
+                            {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w1, i + 256);
+                                Prefetch.Read(ref w2, i + 256);
+                                Prefetch.Read(ref w3, i + 256);
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i)))).AsSByte());
+                                Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                                Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
+                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i) / 32));
+                                l1 *= q1;
+                                h1 *= q1;
+                                Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i)))).AsSByte());
+                                Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
+                                Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
+                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i) / 32));
+                                l2 *= q2;
+                                h2 *= q2;
+                                Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i)))).AsSByte());
+                                Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
+                                Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
+                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i) / 32));
+                                l3 *= q3;
+                                h3 *= q3;
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [8, 16) of this iteration
+                            {
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i + 8)))).AsSByte());
+                                Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                                Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
+                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 8) / 32));
+                                l1 *= q1;
+                                h1 *= q1;
+                                Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i + 8)))).AsSByte());
+                                Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
+                                Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
+                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 8) / 32));
+                                l2 *= q2;
+                                h2 *= q2;
+                                Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i + 8)))).AsSByte());
+                                Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
+                                Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
+                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 8) / 32));
+                                l3 *= q3;
+                                h3 *= q3;
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [16, 24) of this iteration
+                            {
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i + 16)))).AsSByte());
+                                Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                                Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
+                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 16) / 32));
+                                l1 *= q1;
+                                h1 *= q1;
+                                Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i + 16)))).AsSByte());
+                                Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
+                                Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
+                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 16) / 32));
+                                l2 *= q2;
+                                h2 *= q2;
+                                Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i + 16)))).AsSByte());
+                                Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
+                                Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
+                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 16) / 32));
+                                l3 *= q3;
+                                h3 *= q3;
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [24, 32) of this iteration
+                            {
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i + 24)))).AsSByte());
+                                Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                                Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
+                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 24) / 32));
+                                l1 *= q1;
+                                h1 *= q1;
+                                Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i + 24)))).AsSByte());
+                                Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
+                                Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
+                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 24) / 32));
+                                l2 *= q2;
+                                h2 *= q2;
+                                Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i + 24)))).AsSByte());
+                                Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
+                                Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
+                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 24) / 32));
+                                l3 *= q3;
+                                h3 *= q3;
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        // inputs [0, 16) of this row
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        for (nuint i = 0; i < 64; i += 32)
                         {
-                            Int8.Widen(ref w0, 0, out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [16, 32) of this row
-                        {
-                            Int8.Widen(ref w0, 16, out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [32, 48) of this row
-                        {
-                            Int8.Widen(ref w0, 32, out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 1));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                        }
-                        // inputs [48, 64) of this row
-                        {
-                            Int8.Widen(ref w0, 48, out Vector256<float> l0, out Vector256<float> h0);
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 1));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            // inputs [0, 8) of this iteration
+                            {
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [8, 16) of this iteration
+                            {
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [16, 24) of this iteration
+                            {
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [24, 32) of this iteration
+                            {
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8In64"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 8 inputs per row.
+            /// The multi-token part of <see cref="MatMulQ8In64V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64V128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In64V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -5965,11 +7143,15 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector128<float> l0, out Vector128<float> h0);
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
                                 Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i, out Vector128<float> l1, out Vector128<float> h1);
+                                Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i)))).AsSByte());
+                                Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                                Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
                                 Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
@@ -6021,7 +7203,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector128<float> l0, out Vector128<float> h0);
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
                                 Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
@@ -6050,201 +7234,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                for (; t < tokens; t++)
-                {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
-                    {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 192);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 4);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 6);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
-                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
-                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 64; i += 32)
-                        {
-                            // inputs [0, 8) of this iteration
-                            {
-                                Int8.Widen(ref w0, i, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Int8.Widen(ref w1, i, out Vector128<float> l1, out Vector128<float> h1);
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
-                                Int8.Widen(ref w2, i, out Vector128<float> l2, out Vector128<float> h2);
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
-                                Int8.Widen(ref w3, i, out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [8, 16) of this iteration
-                            {
-                                Int8.Widen(ref w0, i + 8, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Int8.Widen(ref w1, i + 8, out Vector128<float> l1, out Vector128<float> h1);
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 8) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
-                                Int8.Widen(ref w2, i + 8, out Vector128<float> l2, out Vector128<float> h2);
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 8) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
-                                Int8.Widen(ref w3, i + 8, out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 8) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [16, 24) of this iteration
-                            {
-                                Int8.Widen(ref w0, i + 16, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Int8.Widen(ref w1, i + 16, out Vector128<float> l1, out Vector128<float> h1);
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 16) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
-                                Int8.Widen(ref w2, i + 16, out Vector128<float> l2, out Vector128<float> h2);
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 16) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
-                                Int8.Widen(ref w3, i + 16, out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 16) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [24, 32) of this iteration
-                            {
-                                Int8.Widen(ref w0, i + 24, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Int8.Widen(ref w1, i + 24, out Vector128<float> l1, out Vector128<float> h1);
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 24) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
-                                Int8.Widen(ref w2, i + 24, out Vector128<float> l2, out Vector128<float> h2);
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 24) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
-                                Int8.Widen(ref w3, i + 24, out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 24) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
-                    }
-                    for (; r < rowEnd; r++)
-                    {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 64; i += 32)
-                        {
-                            // inputs [0, 8) of this iteration
-                            {
-                                Int8.Widen(ref w0, i, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [8, 16) of this iteration
-                            {
-                                Int8.Widen(ref w0, i + 8, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [16, 24) of this iteration
-                            {
-                                Int8.Widen(ref w0, i + 16, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [24, 32) of this iteration
-                            {
-                                Int8.Widen(ref w0, i + 24, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                    }
-                }
+                return t;
             }
 
             /// <summary>
@@ -6301,6 +7291,238 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8In256V512(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
+                int t = tokens >= 4 ? MatMulQ8In256V512Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                for (; t < tokens; t++)
+                {
+                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                    int r = rowStart;
+                    for (; r + 4 <= rowEnd; r += 4)
+                    {
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 768);
+                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                        ref float sc1 = ref Unsafe.Add(ref sc0, 8);
+                        ref float sc2 = ref Unsafe.Add(ref sc0, 16);
+                        ref float sc3 = ref Unsafe.Add(ref sc0, 24);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
+                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 128)
+                        {
+                            // inputs [0, 32) of this iteration
+                            {
+                                Prefetch.Read(ref w0, i + 1024);
+                                Prefetch.Read(ref w1, i + 1024);
+                                Prefetch.Read(ref w2, i + 1024);
+                                Prefetch.Read(ref w3, i + 1024);
+                                Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
+                                Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
+                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, i)));
+                                Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (i) + 16)));
+                                Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i) / 32));
+                                l1 *= q1;
+                                h1 *= q1;
+                                Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, i)));
+                                Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (i) + 16)));
+                                Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i) / 32));
+                                l2 *= q2;
+                                h2 *= q2;
+                                Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, i)));
+                                Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (i) + 16)));
+                                Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i) / 32));
+                                l3 *= q3;
+                                h3 *= q3;
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [32, 64) of this iteration
+                            {
+                                Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 32)));
+                                Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 32) + 16)));
+                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 32) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, i + 32)));
+                                Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (i + 32) + 16)));
+                                Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i + 32) / 32));
+                                l1 *= q1;
+                                h1 *= q1;
+                                Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, i + 32)));
+                                Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (i + 32) + 16)));
+                                Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i + 32) / 32));
+                                l2 *= q2;
+                                h2 *= q2;
+                                Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, i + 32)));
+                                Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (i + 32) + 16)));
+                                Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i + 32) / 32));
+                                l3 *= q3;
+                                h3 *= q3;
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [64, 96) of this iteration
+                            {
+                                Prefetch.Read(ref w0, i + 64 + 1024);
+                                Prefetch.Read(ref w1, i + 64 + 1024);
+                                Prefetch.Read(ref w2, i + 64 + 1024);
+                                Prefetch.Read(ref w3, i + 64 + 1024);
+                                Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 64)));
+                                Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 64) + 16)));
+                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 64) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, i + 64)));
+                                Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (i + 64) + 16)));
+                                Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i + 64) / 32));
+                                l1 *= q1;
+                                h1 *= q1;
+                                Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, i + 64)));
+                                Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (i + 64) + 16)));
+                                Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i + 64) / 32));
+                                l2 *= q2;
+                                h2 *= q2;
+                                Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, i + 64)));
+                                Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (i + 64) + 16)));
+                                Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i + 64) / 32));
+                                l3 *= q3;
+                                h3 *= q3;
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                            // inputs [96, 128) of this iteration
+                            {
+                                Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 96)));
+                                Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 96) + 16)));
+                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 96) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, i + 96)));
+                                Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (i + 96) + 16)));
+                                Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i + 96) / 32));
+                                l1 *= q1;
+                                h1 *= q1;
+                                Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, i + 96)));
+                                Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (i + 96) + 16)));
+                                Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i + 96) / 32));
+                                l2 *= q2;
+                                h2 *= q2;
+                                Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, i + 96)));
+                                Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (i + 96) + 16)));
+                                Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i + 96) / 32));
+                                l3 *= q3;
+                                h3 *= q3;
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            }
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
+                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
+                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
+                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                    }
+                    for (; r < rowEnd; r++)
+                    {
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
+                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 128)
+                        {
+                            // inputs [0, 32) of this iteration
+                            {
+                                Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
+                                Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
+                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [32, 64) of this iteration
+                            {
+                                Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 32)));
+                                Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 32) + 16)));
+                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 32) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [64, 96) of this iteration
+                            {
+                                Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 64)));
+                                Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 64) + 16)));
+                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 64) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                            // inputs [96, 128) of this iteration
+                            {
+                                Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 96)));
+                                Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 96) + 16)));
+                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 96) / 32));
+                                l0 *= q0;
+                                h0 *= q0;
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
+                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            }
+                        }
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                    }
+                }
+            }
+
+            /// <summary>
+            /// The multi-token part of <see cref="MatMulQ8In256V512"/>: whole tiles of 4 tokens; returns the tokens done.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static int MatMulQ8In256V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
                 {
@@ -6331,19 +7553,23 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector512<float> l0, out Vector512<float> h0);
+                                Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
+                                Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i, out Vector512<float> l1, out Vector512<float> h1);
+                                Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, i)));
+                                Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (i) + 16)));
                                 Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
-                                Int8.Widen(ref w2, i, out Vector512<float> l2, out Vector512<float> h2);
+                                Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, i)));
+                                Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (i) + 16)));
                                 Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i) / 32));
                                 l2 *= q2;
                                 h2 *= q2;
-                                Int8.Widen(ref w3, i, out Vector512<float> l3, out Vector512<float> h3);
+                                Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, i)));
+                                Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (i) + 16)));
                                 Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i) / 32));
                                 l3 *= q3;
                                 h3 *= q3;
@@ -6427,7 +7653,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector512<float> l0, out Vector512<float> h0);
+                                Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
+                                Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
@@ -6456,6 +7683,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8In256"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 16 steps of 16 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8In256V256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulQ8In256V256Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -6471,193 +7708,237 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc1 = ref Unsafe.Add(ref sc0, 8);
                         ref float sc2 = ref Unsafe.Add(ref sc0, 16);
                         ref float sc3 = ref Unsafe.Add(ref sc0, 24);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
-                        Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
-                        Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 128)
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
+                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 64)
                         {
-                            // inputs [0, 32) of this iteration
+                            // inputs [0, 16) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector512<float> l0, out Vector512<float> h0);
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
+                                Prefetch.Read(ref w0, i + 1024);
+                                Prefetch.Read(ref w1, i + 1024);
+                                Prefetch.Read(ref w2, i + 1024);
+                                Prefetch.Read(ref w3, i + 1024);
+                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i, out Vector512<float> l1, out Vector512<float> h1);
-                                Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i) / 32));
+                                Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, i);
+                                Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
+                                Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
+                                Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
-                                Int8.Widen(ref w2, i, out Vector512<float> l2, out Vector512<float> h2);
-                                Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i) / 32));
+                                Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, i);
+                                Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
+                                Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
+                                Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, (i) / 32));
                                 l2 *= q2;
                                 h2 *= q2;
-                                Int8.Widen(ref w3, i, out Vector512<float> l3, out Vector512<float> h3);
-                                Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i) / 32));
+                                Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, i);
+                                Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
+                                Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
+                                Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, (i) / 32));
                                 l3 *= q3;
                                 h3 *= q3;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [32, 64) of this iteration
+                            // inputs [16, 32) of this iteration
                             {
-                                Int8.Widen(ref w0, i + 32, out Vector512<float> l0, out Vector512<float> h0);
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 32) / 32));
+                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
+                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i + 32, out Vector512<float> l1, out Vector512<float> h1);
-                                Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i + 32) / 32));
+                                Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, i + 16);
+                                Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
+                                Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
+                                Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i + 16) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
-                                Int8.Widen(ref w2, i + 32, out Vector512<float> l2, out Vector512<float> h2);
-                                Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i + 32) / 32));
+                                Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, i + 16);
+                                Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
+                                Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
+                                Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, (i + 16) / 32));
                                 l2 *= q2;
                                 h2 *= q2;
-                                Int8.Widen(ref w3, i + 32, out Vector512<float> l3, out Vector512<float> h3);
-                                Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i + 32) / 32));
+                                Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, i + 16);
+                                Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
+                                Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
+                                Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, (i + 16) / 32));
                                 l3 *= q3;
                                 h3 *= q3;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [64, 96) of this iteration
+                            // inputs [32, 48) of this iteration
                             {
-                                Int8.Widen(ref w0, i + 64, out Vector512<float> l0, out Vector512<float> h0);
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 64) / 32));
+                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 32);
+                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 32) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i + 64, out Vector512<float> l1, out Vector512<float> h1);
-                                Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i + 64) / 32));
+                                Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, i + 32);
+                                Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
+                                Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
+                                Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i + 32) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
-                                Int8.Widen(ref w2, i + 64, out Vector512<float> l2, out Vector512<float> h2);
-                                Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i + 64) / 32));
+                                Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, i + 32);
+                                Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
+                                Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
+                                Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, (i + 32) / 32));
                                 l2 *= q2;
                                 h2 *= q2;
-                                Int8.Widen(ref w3, i + 64, out Vector512<float> l3, out Vector512<float> h3);
-                                Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i + 64) / 32));
+                                Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, i + 32);
+                                Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
+                                Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
+                                Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, (i + 32) / 32));
                                 l3 *= q3;
                                 h3 *= q3;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [96, 128) of this iteration
+                            // inputs [48, 64) of this iteration
                             {
-                                Int8.Widen(ref w0, i + 96, out Vector512<float> l0, out Vector512<float> h0);
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 96) / 32));
+                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 48);
+                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 48) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i + 96, out Vector512<float> l1, out Vector512<float> h1);
-                                Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i + 96) / 32));
+                                Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, i + 48);
+                                Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
+                                Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
+                                Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i + 48) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
-                                Int8.Widen(ref w2, i + 96, out Vector512<float> l2, out Vector512<float> h2);
-                                Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i + 96) / 32));
+                                Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, i + 48);
+                                Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
+                                Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
+                                Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, (i + 48) / 32));
                                 l2 *= q2;
                                 h2 *= q2;
-                                Int8.Widen(ref w3, i + 96, out Vector512<float> l3, out Vector512<float> h3);
-                                Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i + 96) / 32));
+                                Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, i + 48);
+                                Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
+                                Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
+                                Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, (i + 48) / 32));
                                 l3 *= q3;
                                 h3 *= q3;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
-                        Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 128)
+                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 64)
                         {
-                            // inputs [0, 32) of this iteration
+                            // inputs [0, 16) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector512<float> l0, out Vector512<float> h0);
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
+                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [32, 64) of this iteration
+                            // inputs [16, 32) of this iteration
                             {
-                                Int8.Widen(ref w0, i + 32, out Vector512<float> l0, out Vector512<float> h0);
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 32) / 32));
+                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
+                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [64, 96) of this iteration
+                            // inputs [32, 48) of this iteration
                             {
-                                Int8.Widen(ref w0, i + 64, out Vector512<float> l0, out Vector512<float> h0);
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 64) / 32));
+                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 32);
+                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 32) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [96, 128) of this iteration
+                            // inputs [48, 64) of this iteration
                             {
-                                Int8.Widen(ref w0, i + 96, out Vector512<float> l0, out Vector512<float> h0);
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 96) / 32));
+                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 48);
+                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 48) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
+                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8In256"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 16 steps of 16 inputs per row.
+            /// The multi-token part of <see cref="MatMulQ8In256V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In256V256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In256V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -6683,11 +7964,15 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector256<float> l0, out Vector256<float> h0);
+                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
                                 Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i, out Vector256<float> l1, out Vector256<float> h1);
+                                Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, i);
+                                Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
+                                Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
                                 Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
@@ -6739,7 +8024,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector256<float> l0, out Vector256<float> h0);
+                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
                                 Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
@@ -6768,6 +8055,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
+                return t;
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8In256"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 32 steps of 8 inputs per row.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8In256V128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            {
+                int t = tokens >= 4 ? MatMulQ8In256V128Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -6783,193 +8080,237 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc1 = ref Unsafe.Add(ref sc0, 8);
                         ref float sc2 = ref Unsafe.Add(ref sc0, 16);
                         ref float sc3 = ref Unsafe.Add(ref sc0, 24);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
-                        Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
-                        Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 64)
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
+                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
+                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 32)
                         {
-                            // inputs [0, 16) of this iteration
+                            // inputs [0, 8) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector256<float> l0, out Vector256<float> h0);
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
+                                Prefetch.Read(ref w0, i + 1024);
+                                Prefetch.Read(ref w1, i + 1024);
+                                Prefetch.Read(ref w2, i + 1024);
+                                Prefetch.Read(ref w3, i + 1024);
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i, out Vector256<float> l1, out Vector256<float> h1);
-                                Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i) / 32));
+                                Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i)))).AsSByte());
+                                Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                                Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
+                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
-                                Int8.Widen(ref w2, i, out Vector256<float> l2, out Vector256<float> h2);
-                                Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, (i) / 32));
+                                Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i)))).AsSByte());
+                                Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
+                                Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
+                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i) / 32));
                                 l2 *= q2;
                                 h2 *= q2;
-                                Int8.Widen(ref w3, i, out Vector256<float> l3, out Vector256<float> h3);
-                                Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, (i) / 32));
+                                Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i)))).AsSByte());
+                                Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
+                                Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
+                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i) / 32));
                                 l3 *= q3;
                                 h3 *= q3;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [16, 32) of this iteration
+                            // inputs [8, 16) of this iteration
                             {
-                                Int8.Widen(ref w0, i + 16, out Vector256<float> l0, out Vector256<float> h0);
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i + 16, out Vector256<float> l1, out Vector256<float> h1);
-                                Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i + 16) / 32));
+                                Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i + 8)))).AsSByte());
+                                Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                                Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
+                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 8) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
-                                Int8.Widen(ref w2, i + 16, out Vector256<float> l2, out Vector256<float> h2);
-                                Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, (i + 16) / 32));
+                                Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i + 8)))).AsSByte());
+                                Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
+                                Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
+                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 8) / 32));
                                 l2 *= q2;
                                 h2 *= q2;
-                                Int8.Widen(ref w3, i + 16, out Vector256<float> l3, out Vector256<float> h3);
-                                Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, (i + 16) / 32));
+                                Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i + 8)))).AsSByte());
+                                Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
+                                Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
+                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 8) / 32));
                                 l3 *= q3;
                                 h3 *= q3;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [32, 48) of this iteration
+                            // inputs [16, 24) of this iteration
                             {
-                                Int8.Widen(ref w0, i + 32, out Vector256<float> l0, out Vector256<float> h0);
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 32) / 32));
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i + 32, out Vector256<float> l1, out Vector256<float> h1);
-                                Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i + 32) / 32));
+                                Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i + 16)))).AsSByte());
+                                Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                                Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
+                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 16) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
-                                Int8.Widen(ref w2, i + 32, out Vector256<float> l2, out Vector256<float> h2);
-                                Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, (i + 32) / 32));
+                                Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i + 16)))).AsSByte());
+                                Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
+                                Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
+                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 16) / 32));
                                 l2 *= q2;
                                 h2 *= q2;
-                                Int8.Widen(ref w3, i + 32, out Vector256<float> l3, out Vector256<float> h3);
-                                Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, (i + 32) / 32));
+                                Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i + 16)))).AsSByte());
+                                Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
+                                Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
+                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 16) / 32));
                                 l3 *= q3;
                                 h3 *= q3;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                             }
-                            // inputs [48, 64) of this iteration
+                            // inputs [24, 32) of this iteration
                             {
-                                Int8.Widen(ref w0, i + 48, out Vector256<float> l0, out Vector256<float> h0);
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 48) / 32));
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i + 48, out Vector256<float> l1, out Vector256<float> h1);
-                                Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i + 48) / 32));
+                                Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i + 24)))).AsSByte());
+                                Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                                Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
+                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 24) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
-                                Int8.Widen(ref w2, i + 48, out Vector256<float> l2, out Vector256<float> h2);
-                                Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, (i + 48) / 32));
+                                Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i + 24)))).AsSByte());
+                                Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
+                                Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
+                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 24) / 32));
                                 l2 *= q2;
                                 h2 *= q2;
-                                Int8.Widen(ref w3, i + 48, out Vector256<float> l3, out Vector256<float> h3);
-                                Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, (i + 48) / 32));
+                                Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i + 24)))).AsSByte());
+                                Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
+                                Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
+                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 24) / 32));
                                 l3 *= q3;
                                 h3 *= q3;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
+                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
+                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
+                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
+                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
+                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                         ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
+                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
                         ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
+                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
                         ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
                     }
                     for (; r < rowEnd; r++)
                     {
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
-                        Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 64)
+                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
+                        for (nuint i = 0; i < 256; i += 32)
                         {
-                            // inputs [0, 16) of this iteration
+                            // inputs [0, 8) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector256<float> l0, out Vector256<float> h0);
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [16, 32) of this iteration
+                            // inputs [8, 16) of this iteration
                             {
-                                Int8.Widen(ref w0, i + 16, out Vector256<float> l0, out Vector256<float> h0);
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [32, 48) of this iteration
+                            // inputs [16, 24) of this iteration
                             {
-                                Int8.Widen(ref w0, i + 32, out Vector256<float> l0, out Vector256<float> h0);
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 32) / 32));
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                             }
-                            // inputs [48, 64) of this iteration
+                            // inputs [24, 32) of this iteration
                             {
-                                Int8.Widen(ref w0, i + 48, out Vector256<float> l0, out Vector256<float> h0);
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 48) / 32));
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
+                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
+                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
                     }
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8In256"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 32 steps of 8 inputs per row.
+            /// The multi-token part of <see cref="MatMulQ8In256V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In256V128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In256V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int t = 0;
                 for (; t + 4 <= tokens; t += 4)
@@ -6995,11 +8336,15 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector128<float> l0, out Vector128<float> h0);
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
                                 Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
-                                Int8.Widen(ref w1, i, out Vector128<float> l1, out Vector128<float> h1);
+                                Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i)))).AsSByte());
+                                Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                                Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
                                 Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i) / 32));
                                 l1 *= q1;
                                 h1 *= q1;
@@ -7051,7 +8396,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Int8.Widen(ref w0, i, out Vector128<float> l0, out Vector128<float> h0);
+                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
+                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
                                 Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
                                 l0 *= q0;
                                 h0 *= q0;
@@ -7080,201 +8427,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                for (; t < tokens; t++)
-                {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
-                    {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 768);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 8);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 16);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 24);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
-                        Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
-                        Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 32)
-                        {
-                            // inputs [0, 8) of this iteration
-                            {
-                                Int8.Widen(ref w0, i, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Int8.Widen(ref w1, i, out Vector128<float> l1, out Vector128<float> h1);
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
-                                Int8.Widen(ref w2, i, out Vector128<float> l2, out Vector128<float> h2);
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
-                                Int8.Widen(ref w3, i, out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [8, 16) of this iteration
-                            {
-                                Int8.Widen(ref w0, i + 8, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Int8.Widen(ref w1, i + 8, out Vector128<float> l1, out Vector128<float> h1);
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 8) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
-                                Int8.Widen(ref w2, i + 8, out Vector128<float> l2, out Vector128<float> h2);
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 8) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
-                                Int8.Widen(ref w3, i + 8, out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 8) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [16, 24) of this iteration
-                            {
-                                Int8.Widen(ref w0, i + 16, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Int8.Widen(ref w1, i + 16, out Vector128<float> l1, out Vector128<float> h1);
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 16) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
-                                Int8.Widen(ref w2, i + 16, out Vector128<float> l2, out Vector128<float> h2);
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 16) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
-                                Int8.Widen(ref w3, i + 16, out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 16) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                            // inputs [24, 32) of this iteration
-                            {
-                                Int8.Widen(ref w0, i + 24, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Int8.Widen(ref w1, i + 24, out Vector128<float> l1, out Vector128<float> h1);
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 24) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
-                                Int8.Widen(ref w2, i + 24, out Vector128<float> l2, out Vector128<float> h2);
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 24) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
-                                Int8.Widen(ref w3, i + 24, out Vector128<float> l3, out Vector128<float> h3);
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 24) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
-                            }
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector128.Sum(a1 + b1) : Vector128.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector128.Sum(a2 + b2) : Vector128.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector128.Sum(a3 + b3) : Vector128.Sum(a3 + b3);
-                    }
-                    for (; r < rowEnd; r++)
-                    {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
-                        Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 256; i += 32)
-                        {
-                            // inputs [0, 8) of this iteration
-                            {
-                                Int8.Widen(ref w0, i, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [8, 16) of this iteration
-                            {
-                                Int8.Widen(ref w0, i + 8, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [16, 24) of this iteration
-                            {
-                                Int8.Widen(ref w0, i + 16, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                            // inputs [24, 32) of this iteration
-                            {
-                                Int8.Widen(ref w0, i + 24, out Vector128<float> l0, out Vector128<float> h0);
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            }
-                        }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
-                    }
-                }
+                return t;
             }
 
             /// <summary>
