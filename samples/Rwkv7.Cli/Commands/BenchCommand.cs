@@ -17,7 +17,7 @@ namespace Rwkv7.Cli.Commands;
 internal static class BenchCommand
 {
     public const string Usage =
-        "bench (--model PATH | --shape NAME|FILE) [--precision bf16|fp32|q8] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--engine ...]";
+        "bench (--model PATH | --shape NAME|FILE) [--precision bf16|fp32|q8] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--engine ...] [--context N [--svg FILE]]";
 
     public static int Run(CommandArguments args, TextWriter output)
     {
@@ -41,6 +41,8 @@ internal static class BenchCommand
         int batch = args.Int("batch", 16, 1, 4096);
         int runs = args.Int("runs", 5, 1, 1000);
         bool json = args.Flag("json");
+        long context = args.Int("context", 0, 0, int.MaxValue);
+        string svgPath = args.Option("svg") ?? "bench-context.svg";
         EngineSelection engine = ModelOptions.ParseEngine(args.Option("engine"));
         args.EnsureAllUsed();
 
@@ -52,6 +54,16 @@ internal static class BenchCommand
         if (threads > 0)
         {
             model.Threads = threads;
+        }
+
+        if (context > 0)
+        {
+            output.WriteLine($"{model.EngineName}, {model.Shape}, {model.Threads} thread(s): decode speed and memory as the context grows");
+            List<ContextChart.Point> points = ContextChart.Measure(model, context, output);
+            string title = $"{model.Shape.Layers}-layer D{model.Shape.Embedding} {model.Weights.MatrixType?.DisplayName() ?? "mixed"}, {model.Threads} thread(s): decode vs context";
+            File.WriteAllText(svgPath, ContextChart.Svg(points, title));
+            output.WriteLine($"chart written to {svgPath}");
+            return 0;
         }
 
         BenchResult r = Measure(model, decodeTokens, prefillTokens, batch, runs);
