@@ -162,19 +162,24 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Summary($"The multi-token part of <see cref=\"MatMul{type}In{n}{v.Suffix}\"/>: whole tiles of {tileTokens} tokens; returns the tokens done.");
             w.Line(AggressiveOptimization);
             w.Open($"private static int MatMul{type}In{n}{v.Suffix}Tiles(ref {element} w, {ScalesParameter(type)}ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
-            w.Line("int t = 0;");
-            w.Open($"for (; t + {tileTokens} <= tokens; t += {tileTokens})");
-            EmitTokenRefs(w, n, tileTokens);
+            // Row tiles outer, token tiles inner: a tile's weights (a few KB) stay in L1 while every token tile uses
+            // them, and the block's activations stay in L2; each weight is read from memory once per call.
+            w.Line($"int tiled = tokens / {tileTokens} * {tileTokens};");
             w.Line("int r = rowStart;");
             w.Open($"for (; r + {tileRows} <= rowEnd; r += {tileRows})");
+            w.Open($"for (int t = 0; t < tiled; t += {tileTokens})");
+            EmitTokenRefs(w, n, tileTokens);
             EmitTile(w, type, element, n, v, tileRows, tileTokens, 1, steps);
             w.Close();
+            w.Close();
             w.Open("for (; r < rowEnd; r++)");
+            w.Open($"for (int t = 0; t < tiled; t += {tileTokens})");
+            EmitTokenRefs(w, n, tileTokens);
             EmitTile(w, type, element, n, v, 1, tileTokens, 1, steps);
             w.Close();
             w.Close();
             w.Line();
-            w.Line("return t;");
+            w.Line("return tiled;");
             w.Close();
         }
 
@@ -231,8 +236,9 @@ namespace Rwkv7.Gen.Generator.Emit
             int stepElems = 2 * v.Lanes;
             bool split = tokens == 1;
 
-            // Decode (one token, a full row tile) streams weights from memory: fetch the next tile's rows ahead.
-            bool prefetch = tokens == 1 && rows == RowTile;
+            // Full row tiles fetch the next tile's rows ahead: decode streams weights from memory, and even with several
+            // tokens per weight the hardware prefetcher alone leaves the tiles waiting on memory latency.
+            bool prefetch = rows > 1;
             w.Line($"ref {element} w0 = ref Unsafe.Add(ref w, (nint)r * {n});");
             for (int k = 1; k < rows; k++)
             {
@@ -308,6 +314,12 @@ namespace Rwkv7.Gen.Generator.Emit
 
             for (int m = 0; m < tokens; m++)
             {
+                if (rows == 4 && v.Lanes >= 8)
+                {
+                    EmitReduceFour(w, v, m, tokens, split);
+                    continue;
+                }
+
                 for (int k = 0; k < rows; k++)
                 {
                     string target = k == 0 ? "r" : $"r + {k}";
@@ -317,6 +329,36 @@ namespace Rwkv7.Gen.Generator.Emit
                     w.Line($"{name} = accumulate ? {name} + {sum} : {sum};");
                 }
             }
+        }
+
+        /// <summary>
+        /// Reduces the four row accumulators of token m to the four outputs y[r..r+3] together: fold each vector to
+        /// 128 bits, then two levels of pairwise horizontal adds, and one 4-float store — far fewer instructions than
+        /// four separate horizontal sums. Only on the 512- and 256-bit paths, which run on x86 (SSE3 is implied).
+        /// </summary>
+        private static void EmitReduceFour(IndentedWriter w, VectorWidth v, int m, int tokens, bool split)
+        {
+            string suffix = tokens == 1 ? "" : m.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            for (int k = 0; k < 4; k++)
+            {
+                string acc = split ? $"({Acc(k, m, tokens)} + b{k})" : Acc(k, m, tokens);
+                if (v.Lanes == 16)
+                {
+                    w.Line($"Vector256<float> f{k}{suffix} = {acc}.GetLower() + {acc}.GetUpper();");
+                    w.Line($"Vector128<float> g{k}{suffix} = f{k}{suffix}.GetLower() + f{k}{suffix}.GetUpper();");
+                }
+                else
+                {
+                    w.Line($"Vector128<float> g{k}{suffix} = {acc}.GetLower() + {acc}.GetUpper();");
+                }
+            }
+
+            w.Line($"Vector128<float> sums{suffix} = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0{suffix}, g1{suffix}), Sse3.HorizontalAdd(g2{suffix}, g3{suffix}));");
+            w.Line($"ref float o{suffix} = ref Unsafe.Add(ref yt{m}, r);");
+            w.Open("if (accumulate)");
+            w.Line($"sums{suffix} += Vector128.LoadUnsafe(ref o{suffix});");
+            w.Close();
+            w.Line($"sums{suffix}.StoreUnsafe(ref o{suffix});");
         }
 
         /// <summary>

@@ -28,7 +28,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     where TKernels : struct, IRwkvKernels
 {
     /// <summary>Rows processed together.</summary>
-    public const int BlockTokens = 32;
+    public const int BlockTokens = 64;
 
     /// <summary>Steps whose work (weight bytes × rows) is below this run on one thread: waking a worker would cost more.</summary>
     public const long MinParallelWork = 192 * 1024;

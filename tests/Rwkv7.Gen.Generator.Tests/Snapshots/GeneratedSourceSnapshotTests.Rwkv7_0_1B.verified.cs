@@ -248,14 +248,21 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -282,20 +289,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In32V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -306,6 +313,10 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w3, 128);
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                             Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -355,41 +366,80 @@ namespace Rwkv7.Gen.Models
                             c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
                             c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
@@ -421,7 +471,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -498,14 +548,17 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -541,20 +594,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In32V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -563,6 +616,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 64);
+                                Prefetch.Read(ref w1, i + 64);
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -608,8 +663,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 32; i += 16)
@@ -644,7 +710,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -830,20 +896,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In32V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -852,6 +918,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 64);
+                                Prefetch.Read(ref w1, i + 64);
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -897,8 +965,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 32; i += 8)
@@ -933,7 +1012,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -1061,14 +1140,21 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -1104,20 +1190,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In64V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1130,6 +1216,10 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w1, i + 256);
+                                Prefetch.Read(ref w2, i + 256);
+                                Prefetch.Read(ref w3, i + 256);
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -1180,41 +1270,80 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 64; i += 32)
@@ -1249,7 +1378,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -1378,14 +1507,17 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -1439,20 +1571,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In64V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -1461,6 +1593,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 128);
+                                Prefetch.Read(ref w1, i + 128);
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -1506,8 +1640,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 64; i += 16)
@@ -1542,7 +1687,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -1734,20 +1879,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In64V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -1756,6 +1901,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 128);
+                                Prefetch.Read(ref w1, i + 128);
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1801,8 +1948,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 64; i += 8)
@@ -1837,7 +1995,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -2021,14 +2179,21 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -2082,20 +2247,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In128V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 256);
@@ -2108,6 +2273,10 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 512);
+                                Prefetch.Read(ref w1, i + 512);
+                                Prefetch.Read(ref w2, i + 512);
+                                Prefetch.Read(ref w3, i + 512);
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -2158,41 +2327,80 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 128; i += 32)
@@ -2227,7 +2435,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -2359,14 +2567,17 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -2423,20 +2634,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In128V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -2445,6 +2656,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w1, i + 256);
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2490,8 +2703,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 128; i += 16)
@@ -2526,7 +2750,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -2718,20 +2942,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In128V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -2740,6 +2964,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w1, i + 256);
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2785,8 +3011,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 128; i += 8)
@@ -2821,7 +3058,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -3008,14 +3245,21 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -3072,20 +3316,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In768V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
@@ -3098,6 +3342,10 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 3072);
+                                Prefetch.Read(ref w1, i + 3072);
+                                Prefetch.Read(ref w2, i + 3072);
+                                Prefetch.Read(ref w3, i + 3072);
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -3148,41 +3396,80 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 768; i += 32)
@@ -3217,7 +3504,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -3349,14 +3636,17 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -3413,20 +3703,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In768V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -3435,6 +3725,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 1536);
+                                Prefetch.Read(ref w1, i + 1536);
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -3480,8 +3772,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 768; i += 16)
@@ -3516,7 +3819,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -3708,20 +4011,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In768V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -3730,6 +4033,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 1536);
+                                Prefetch.Read(ref w1, i + 1536);
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -3775,8 +4080,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 768; i += 8)
@@ -3811,7 +4127,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -3998,14 +4314,21 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -4062,20 +4385,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In3072V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
@@ -4088,6 +4411,10 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 12288);
+                                Prefetch.Read(ref w1, i + 12288);
+                                Prefetch.Read(ref w2, i + 12288);
+                                Prefetch.Read(ref w3, i + 12288);
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -4138,41 +4465,80 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 3072; i += 32)
@@ -4207,7 +4573,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -4339,14 +4705,17 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -4403,20 +4772,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In3072V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -4425,6 +4794,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 6144);
+                                Prefetch.Read(ref w1, i + 6144);
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -4470,8 +4841,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 3072; i += 16)
@@ -4506,7 +4888,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -4698,20 +5080,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In3072V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -4720,6 +5102,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 6144);
+                                Prefetch.Read(ref w1, i + 6144);
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -4765,8 +5149,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 3072; i += 8)
@@ -4801,7 +5196,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -4897,14 +5292,21 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -4929,20 +5331,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In32V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -4953,6 +5355,14 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w0, 144);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w1, 144);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w2, 144);
+                            Prefetch.Read(ref w3, 128);
+                            Prefetch.Read(ref w3, 144);
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
                             Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 0), h2 = Vector512.LoadUnsafe(ref w2, 16);
@@ -4994,41 +5404,80 @@ namespace Rwkv7.Gen.Models
                             c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
                             c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
@@ -5058,7 +5507,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -5123,14 +5572,17 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -5162,20 +5614,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In32V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -5184,6 +5636,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 64);
+                                Prefetch.Read(ref w1, i + 64);
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -5225,8 +5679,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 32; i += 16)
@@ -5259,7 +5724,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -5409,20 +5874,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In32V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -5431,6 +5896,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 64);
+                                Prefetch.Read(ref w1, i + 64);
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -5472,8 +5939,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 32; i += 8)
@@ -5506,7 +5984,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -5626,14 +6104,21 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -5665,20 +6150,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In64V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -5691,6 +6176,14 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w0, i + 272);
+                                Prefetch.Read(ref w1, i + 256);
+                                Prefetch.Read(ref w1, i + 272);
+                                Prefetch.Read(ref w2, i + 256);
+                                Prefetch.Read(ref w2, i + 272);
+                                Prefetch.Read(ref w3, i + 256);
+                                Prefetch.Read(ref w3, i + 272);
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
@@ -5733,41 +6226,80 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 64; i += 32)
@@ -5800,7 +6332,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -5905,14 +6437,17 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -5958,20 +6493,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In64V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -5980,6 +6515,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 128);
+                                Prefetch.Read(ref w1, i + 128);
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -6021,8 +6558,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 64; i += 16)
@@ -6055,7 +6603,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -6211,20 +6759,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In64V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -6233,6 +6781,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 128);
+                                Prefetch.Read(ref w1, i + 128);
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -6274,8 +6824,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 64; i += 8)
@@ -6308,7 +6869,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -6476,14 +7037,21 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -6529,20 +7097,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In128V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         ref float w2 = ref Unsafe.Add(ref w0, 256);
@@ -6555,6 +7123,14 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 512);
+                                Prefetch.Read(ref w0, i + 528);
+                                Prefetch.Read(ref w1, i + 512);
+                                Prefetch.Read(ref w1, i + 528);
+                                Prefetch.Read(ref w2, i + 512);
+                                Prefetch.Read(ref w2, i + 528);
+                                Prefetch.Read(ref w3, i + 512);
+                                Prefetch.Read(ref w3, i + 528);
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
@@ -6597,41 +7173,80 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 128; i += 32)
@@ -6664,7 +7279,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -6772,14 +7387,17 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -6828,20 +7446,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In128V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -6850,6 +7468,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w1, i + 256);
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -6891,8 +7511,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 128; i += 16)
@@ -6925,7 +7556,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -7081,20 +7712,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In128V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -7103,6 +7734,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w1, i + 256);
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -7144,8 +7777,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 128; i += 8)
@@ -7178,7 +7822,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -7349,14 +7993,21 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -7405,20 +8056,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In768V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         ref float w2 = ref Unsafe.Add(ref w0, 1536);
@@ -7431,6 +8082,14 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 3072);
+                                Prefetch.Read(ref w0, i + 3088);
+                                Prefetch.Read(ref w1, i + 3072);
+                                Prefetch.Read(ref w1, i + 3088);
+                                Prefetch.Read(ref w2, i + 3072);
+                                Prefetch.Read(ref w2, i + 3088);
+                                Prefetch.Read(ref w3, i + 3072);
+                                Prefetch.Read(ref w3, i + 3088);
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
@@ -7473,41 +8132,80 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 768; i += 32)
@@ -7540,7 +8238,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -7648,14 +8346,17 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -7704,20 +8405,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In768V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -7726,6 +8427,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 1536);
+                                Prefetch.Read(ref w1, i + 1536);
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -7767,8 +8470,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 768; i += 16)
@@ -7801,7 +8515,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -7957,20 +8671,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In768V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -7979,6 +8693,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 1536);
+                                Prefetch.Read(ref w1, i + 1536);
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -8020,8 +8736,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 768; i += 8)
@@ -8054,7 +8781,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -8225,14 +8952,21 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -8281,20 +9015,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In3072V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float w1 = ref Unsafe.Add(ref w0, 3072);
                         ref float w2 = ref Unsafe.Add(ref w0, 6144);
@@ -8307,6 +9041,14 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 12288);
+                                Prefetch.Read(ref w0, i + 12304);
+                                Prefetch.Read(ref w1, i + 12288);
+                                Prefetch.Read(ref w1, i + 12304);
+                                Prefetch.Read(ref w2, i + 12288);
+                                Prefetch.Read(ref w2, i + 12304);
+                                Prefetch.Read(ref w3, i + 12288);
+                                Prefetch.Read(ref w3, i + 12304);
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
@@ -8349,41 +9091,80 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 3072; i += 32)
@@ -8416,7 +9197,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -8524,14 +9305,17 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -8580,20 +9364,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In3072V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float w1 = ref Unsafe.Add(ref w0, 3072);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -8602,6 +9386,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 6144);
+                                Prefetch.Read(ref w1, i + 6144);
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -8643,8 +9429,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 3072; i += 16)
@@ -8677,7 +9474,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -8833,20 +9630,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In3072V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float w1 = ref Unsafe.Add(ref w0, 3072);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -8855,6 +9652,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 6144);
+                                Prefetch.Read(ref w1, i + 6144);
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -8896,8 +9695,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 3072; i += 8)
@@ -8930,7 +9740,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -9042,14 +9852,21 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -9079,20 +9896,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In32V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -9107,6 +9924,10 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w3, 128);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
                             Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
@@ -9164,41 +9985,80 @@ namespace Rwkv7.Gen.Models
                             c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
                             c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
@@ -9233,7 +10093,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -9338,14 +10198,17 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -9388,20 +10251,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In32V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
@@ -9412,6 +10275,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 64);
+                                Prefetch.Read(ref w1, i + 64);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -9463,8 +10328,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -9503,7 +10379,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -9754,20 +10630,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In32V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
@@ -9778,6 +10654,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 64);
+                                Prefetch.Read(ref w1, i + 64);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
@@ -9829,8 +10707,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -9869,7 +10758,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -10014,14 +10903,21 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -10062,20 +10958,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In64V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -10092,6 +10988,10 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w1, i + 256);
+                                Prefetch.Read(ref w2, i + 256);
+                                Prefetch.Read(ref w3, i + 256);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
@@ -10150,41 +11050,80 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
@@ -10222,7 +11161,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -10399,14 +11338,17 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -10473,20 +11415,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In64V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
@@ -10497,6 +11439,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 128);
+                                Prefetch.Read(ref w1, i + 128);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -10548,8 +11492,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -10588,7 +11543,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -10845,20 +11800,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In64V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
@@ -10869,6 +11824,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 128);
+                                Prefetch.Read(ref w1, i + 128);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
@@ -10920,8 +11877,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -10960,7 +11928,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -11173,14 +12141,21 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -11243,20 +12218,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In128V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 256);
@@ -11273,6 +12248,10 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 512);
+                                Prefetch.Read(ref w1, i + 512);
+                                Prefetch.Read(ref w2, i + 512);
+                                Prefetch.Read(ref w3, i + 512);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
@@ -11331,41 +12310,80 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
@@ -11403,7 +12421,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -11583,14 +12601,17 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -11660,20 +12681,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In128V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
@@ -11684,6 +12705,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w1, i + 256);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -11735,8 +12758,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -11775,7 +12809,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -12032,20 +13066,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In128V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
@@ -12056,6 +13090,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w1, i + 256);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
@@ -12107,8 +13143,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 128);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 128);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -12147,7 +13194,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -12363,14 +13410,21 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -12436,20 +13490,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In768V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
@@ -12466,6 +13520,10 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 3072);
+                                Prefetch.Read(ref w1, i + 3072);
+                                Prefetch.Read(ref w2, i + 3072);
+                                Prefetch.Read(ref w3, i + 3072);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
@@ -12524,41 +13582,80 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
@@ -12596,7 +13693,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -12776,14 +13873,17 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -12853,20 +13953,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In768V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
@@ -12877,6 +13977,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 1536);
+                                Prefetch.Read(ref w1, i + 1536);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -12928,8 +14030,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -12968,7 +14081,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -13225,20 +14338,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In768V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
@@ -13249,6 +14362,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 1536);
+                                Prefetch.Read(ref w1, i + 1536);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
@@ -13300,8 +14415,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 768);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 768);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -13340,7 +14466,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -13556,14 +14682,21 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -13629,20 +14762,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In3072V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
@@ -13659,6 +14792,10 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 12288);
+                                Prefetch.Read(ref w1, i + 12288);
+                                Prefetch.Read(ref w2, i + 12288);
+                                Prefetch.Read(ref w3, i + 12288);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
@@ -13717,41 +14854,80 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
@@ -13789,7 +14965,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -13969,14 +15145,17 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -14046,20 +15225,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In3072V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
@@ -14070,6 +15249,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 6144);
+                                Prefetch.Read(ref w1, i + 6144);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -14121,8 +15302,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -14161,7 +15353,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -14418,20 +15610,20 @@ namespace Rwkv7.Gen.Models
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In3072V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
@@ -14442,6 +15634,8 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 6144);
+                                Prefetch.Read(ref w1, i + 6144);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
@@ -14493,8 +15687,19 @@ namespace Rwkv7.Gen.Models
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -14533,7 +15738,7 @@ namespace Rwkv7.Gen.Models
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>

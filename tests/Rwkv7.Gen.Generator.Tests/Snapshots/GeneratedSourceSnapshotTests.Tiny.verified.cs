@@ -242,14 +242,21 @@ namespace Rwkv7.Gen.Tests.Generated
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -276,20 +283,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In32V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -300,6 +307,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w3, 128);
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                             Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -349,41 +360,80 @@ namespace Rwkv7.Gen.Tests.Generated
                             c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
                             c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
@@ -415,7 +465,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -492,14 +542,17 @@ namespace Rwkv7.Gen.Tests.Generated
                             a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -535,20 +588,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In32V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -557,6 +610,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 64);
+                                Prefetch.Read(ref w1, i + 64);
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -602,8 +657,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 32; i += 16)
@@ -638,7 +704,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -824,20 +890,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In32V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -846,6 +912,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 64);
+                                Prefetch.Read(ref w1, i + 64);
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -891,8 +959,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 32; i += 8)
@@ -927,7 +1006,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -1055,14 +1134,21 @@ namespace Rwkv7.Gen.Tests.Generated
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -1098,20 +1184,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In64V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1124,6 +1210,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w1, i + 256);
+                                Prefetch.Read(ref w2, i + 256);
+                                Prefetch.Read(ref w3, i + 256);
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -1174,41 +1264,80 @@ namespace Rwkv7.Gen.Tests.Generated
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 64; i += 32)
@@ -1243,7 +1372,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -1372,14 +1501,17 @@ namespace Rwkv7.Gen.Tests.Generated
                             a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -1433,20 +1565,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In64V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -1455,6 +1587,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 128);
+                                Prefetch.Read(ref w1, i + 128);
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -1500,8 +1634,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 64; i += 16)
@@ -1536,7 +1681,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -1728,20 +1873,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In64V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -1750,6 +1895,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 128);
+                                Prefetch.Read(ref w1, i + 128);
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1795,8 +1942,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 64; i += 8)
@@ -1831,7 +1989,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -2018,14 +2176,21 @@ namespace Rwkv7.Gen.Tests.Generated
                                 b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -2082,20 +2247,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In256V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
@@ -2108,6 +2273,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 1024);
+                                Prefetch.Read(ref w1, i + 1024);
+                                Prefetch.Read(ref w2, i + 1024);
+                                Prefetch.Read(ref w3, i + 1024);
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -2158,41 +2327,80 @@ namespace Rwkv7.Gen.Tests.Generated
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 256; i += 32)
@@ -2227,7 +2435,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -2359,14 +2567,17 @@ namespace Rwkv7.Gen.Tests.Generated
                                 b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -2423,20 +2634,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In256V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -2445,6 +2656,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 512);
+                                Prefetch.Read(ref w1, i + 512);
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2490,8 +2703,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 256; i += 16)
@@ -2526,7 +2750,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -2718,20 +2942,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulBF16In256V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -2740,6 +2964,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 512);
+                                Prefetch.Read(ref w1, i + 512);
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2785,8 +3011,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 256; i += 8)
@@ -2821,7 +3058,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -2917,14 +3154,21 @@ namespace Rwkv7.Gen.Tests.Generated
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -2949,20 +3193,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In32V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -2973,6 +3217,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w0, 144);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w1, 144);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w2, 144);
+                            Prefetch.Read(ref w3, 128);
+                            Prefetch.Read(ref w3, 144);
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
                             Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 0), h2 = Vector512.LoadUnsafe(ref w2, 16);
@@ -3014,41 +3266,80 @@ namespace Rwkv7.Gen.Tests.Generated
                             c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
                             c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
@@ -3078,7 +3369,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -3143,14 +3434,17 @@ namespace Rwkv7.Gen.Tests.Generated
                             a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -3182,20 +3476,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In32V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -3204,6 +3498,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 64);
+                                Prefetch.Read(ref w1, i + 64);
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -3245,8 +3541,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 32; i += 16)
@@ -3279,7 +3586,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -3429,20 +3736,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In32V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -3451,6 +3758,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 64);
+                                Prefetch.Read(ref w1, i + 64);
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -3492,8 +3801,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 32; i += 8)
@@ -3526,7 +3846,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -3646,14 +3966,21 @@ namespace Rwkv7.Gen.Tests.Generated
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -3685,20 +4012,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In64V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -3711,6 +4038,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w0, i + 272);
+                                Prefetch.Read(ref w1, i + 256);
+                                Prefetch.Read(ref w1, i + 272);
+                                Prefetch.Read(ref w2, i + 256);
+                                Prefetch.Read(ref w2, i + 272);
+                                Prefetch.Read(ref w3, i + 256);
+                                Prefetch.Read(ref w3, i + 272);
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
@@ -3753,41 +4088,80 @@ namespace Rwkv7.Gen.Tests.Generated
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 64; i += 32)
@@ -3820,7 +4194,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -3925,14 +4299,17 @@ namespace Rwkv7.Gen.Tests.Generated
                             a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -3978,20 +4355,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In64V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -4000,6 +4377,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 128);
+                                Prefetch.Read(ref w1, i + 128);
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -4041,8 +4420,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 64; i += 16)
@@ -4075,7 +4465,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -4231,20 +4621,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In64V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -4253,6 +4643,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 128);
+                                Prefetch.Read(ref w1, i + 128);
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -4294,8 +4686,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 64; i += 8)
@@ -4328,7 +4731,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -4499,14 +4902,21 @@ namespace Rwkv7.Gen.Tests.Generated
                                 b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -4555,20 +4965,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In256V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
@@ -4581,6 +4991,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 1024);
+                                Prefetch.Read(ref w0, i + 1040);
+                                Prefetch.Read(ref w1, i + 1024);
+                                Prefetch.Read(ref w1, i + 1040);
+                                Prefetch.Read(ref w2, i + 1024);
+                                Prefetch.Read(ref w2, i + 1040);
+                                Prefetch.Read(ref w3, i + 1024);
+                                Prefetch.Read(ref w3, i + 1040);
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
@@ -4623,41 +5041,80 @@ namespace Rwkv7.Gen.Tests.Generated
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 256; i += 32)
@@ -4690,7 +5147,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -4798,14 +5255,17 @@ namespace Rwkv7.Gen.Tests.Generated
                                 b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -4854,20 +5314,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In256V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -4876,6 +5336,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 512);
+                                Prefetch.Read(ref w1, i + 512);
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -4917,8 +5379,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 256; i += 16)
@@ -4951,7 +5424,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -5107,20 +5580,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulF32In256V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -5129,6 +5602,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 512);
+                                Prefetch.Read(ref w1, i + 512);
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -5170,8 +5645,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 256; i += 8)
@@ -5204,7 +5690,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -5316,14 +5802,21 @@ namespace Rwkv7.Gen.Tests.Generated
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -5353,20 +5846,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In32V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -5381,6 +5874,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
+                            Prefetch.Read(ref w0, 128);
+                            Prefetch.Read(ref w1, 128);
+                            Prefetch.Read(ref w2, 128);
+                            Prefetch.Read(ref w3, 128);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
                             Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
@@ -5438,41 +5935,80 @@ namespace Rwkv7.Gen.Tests.Generated
                             c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
                             c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
@@ -5507,7 +6043,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -5612,14 +6148,17 @@ namespace Rwkv7.Gen.Tests.Generated
                             a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -5662,20 +6201,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In32V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
@@ -5686,6 +6225,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 64);
+                                Prefetch.Read(ref w1, i + 64);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -5737,8 +6278,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -5777,7 +6329,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -6028,20 +6580,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In32V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
@@ -6052,6 +6604,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 64);
+                                Prefetch.Read(ref w1, i + 64);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
@@ -6103,8 +6657,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 32);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 32);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -6143,7 +6708,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -6288,14 +6853,21 @@ namespace Rwkv7.Gen.Tests.Generated
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -6336,20 +6908,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In64V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -6366,6 +6938,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 256);
+                                Prefetch.Read(ref w1, i + 256);
+                                Prefetch.Read(ref w2, i + 256);
+                                Prefetch.Read(ref w3, i + 256);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
@@ -6424,41 +7000,80 @@ namespace Rwkv7.Gen.Tests.Generated
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
@@ -6496,7 +7111,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -6673,14 +7288,17 @@ namespace Rwkv7.Gen.Tests.Generated
                             a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -6747,20 +7365,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In64V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
@@ -6771,6 +7389,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 128);
+                                Prefetch.Read(ref w1, i + 128);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -6822,8 +7442,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -6862,7 +7493,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -7119,20 +7750,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In64V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
@@ -7143,6 +7774,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 128);
+                                Prefetch.Read(ref w1, i + 128);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
@@ -7194,8 +7827,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 64);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 64);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -7234,7 +7878,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -7450,14 +8094,21 @@ namespace Rwkv7.Gen.Tests.Generated
                                 b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector512.Sum(a1 + b1) : Vector512.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector512.Sum(a2 + b2) : Vector512.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector512.Sum(a3 + b3) : Vector512.Sum(a3 + b3);
+                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -7523,20 +8174,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In256V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 4 <= rowEnd; r += 4)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
@@ -7553,6 +8204,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 1024);
+                                Prefetch.Read(ref w1, i + 1024);
+                                Prefetch.Read(ref w2, i + 1024);
+                                Prefetch.Read(ref w3, i + 1024);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
@@ -7611,41 +8266,80 @@ namespace Rwkv7.Gen.Tests.Generated
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector512.Sum(c10) : Vector512.Sum(c10);
-                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
-                        o20 = accumulate ? o20 + Vector512.Sum(c20) : Vector512.Sum(c20);
-                        ref float o30 = ref Unsafe.Add(ref yt0, r + 3);
-                        o30 = accumulate ? o30 + Vector512.Sum(c30) : Vector512.Sum(c30);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector512.Sum(c11) : Vector512.Sum(c11);
-                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
-                        o21 = accumulate ? o21 + Vector512.Sum(c21) : Vector512.Sum(c21);
-                        ref float o31 = ref Unsafe.Add(ref yt1, r + 3);
-                        o31 = accumulate ? o31 + Vector512.Sum(c31) : Vector512.Sum(c31);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector512.Sum(c12) : Vector512.Sum(c12);
-                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
-                        o22 = accumulate ? o22 + Vector512.Sum(c22) : Vector512.Sum(c22);
-                        ref float o32 = ref Unsafe.Add(ref yt2, r + 3);
-                        o32 = accumulate ? o32 + Vector512.Sum(c32) : Vector512.Sum(c32);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector512.Sum(c13) : Vector512.Sum(c13);
-                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
-                        o23 = accumulate ? o23 + Vector512.Sum(c23) : Vector512.Sum(c23);
-                        ref float o33 = ref Unsafe.Add(ref yt3, r + 3);
-                        o33 = accumulate ? o33 + Vector512.Sum(c33) : Vector512.Sum(c33);
+                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                        ref float o0 = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums0 += Vector128.LoadUnsafe(ref o0);
+                        }
+                        sums0.StoreUnsafe(ref o0);
+                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                        ref float o1 = ref Unsafe.Add(ref yt1, r);
+                        if (accumulate)
+                        {
+                            sums1 += Vector128.LoadUnsafe(ref o1);
+                        }
+                        sums1.StoreUnsafe(ref o1);
+                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                        ref float o2 = ref Unsafe.Add(ref yt2, r);
+                        if (accumulate)
+                        {
+                            sums2 += Vector128.LoadUnsafe(ref o2);
+                        }
+                        sums2.StoreUnsafe(ref o2);
+                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                        ref float o3 = ref Unsafe.Add(ref yt3, r);
+                        if (accumulate)
+                        {
+                            sums3 += Vector128.LoadUnsafe(ref o3);
+                        }
+                        sums3.StoreUnsafe(ref o3);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
@@ -7683,7 +8377,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -7863,14 +8557,17 @@ namespace Rwkv7.Gen.Tests.Generated
                                 b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
-                        ref float o1 = ref Unsafe.Add(ref yt0, r + 1);
-                        o1 = accumulate ? o1 + Vector256.Sum(a1 + b1) : Vector256.Sum(a1 + b1);
-                        ref float o2 = ref Unsafe.Add(ref yt0, r + 2);
-                        o2 = accumulate ? o2 + Vector256.Sum(a2 + b2) : Vector256.Sum(a2 + b2);
-                        ref float o3 = ref Unsafe.Add(ref yt0, r + 3);
-                        o3 = accumulate ? o3 + Vector256.Sum(a3 + b3) : Vector256.Sum(a3 + b3);
+                        Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                        Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                        Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                        Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                        ref float o = ref Unsafe.Add(ref yt0, r);
+                        if (accumulate)
+                        {
+                            sums += Vector128.LoadUnsafe(ref o);
+                        }
+                        sums.StoreUnsafe(ref o);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -7940,20 +8637,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In256V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
@@ -7964,6 +8661,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 512);
+                                Prefetch.Read(ref w1, i + 512);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -8015,8 +8714,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -8055,7 +8765,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
@@ -8312,20 +9022,20 @@ namespace Rwkv7.Gen.Tests.Generated
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static int MatMulQ8In256V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = 0;
-                for (; t + 4 <= tokens; t += 4)
+                int tiled = tokens / 4 * 4;
+                int r = rowStart;
+                for (; r + 2 <= rowEnd; r += 2)
                 {
-                    ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
-                    ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                    ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
-                    ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                    ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
-                    ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                    ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
-                    ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                    int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
@@ -8336,6 +9046,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Prefetch.Read(ref w0, i + 512);
+                                Prefetch.Read(ref w1, i + 512);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
@@ -8387,8 +9099,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
                         o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                    for (; r < rowEnd; r++)
+                }
+                for (; r < rowEnd; r++)
+                {
+                    for (int t = 0; t < tiled; t += 4)
                     {
+                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
+                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 256);
+                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 256);
+                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
+                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -8427,7 +9150,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
 
-                return t;
+                return tiled;
             }
 
             /// <summary>
