@@ -97,7 +97,7 @@ internal static class BenchCommand
         long WeightBytesPerToken, double FlopsPerToken,
         double Bandwidth1, double BandwidthN, double Fma1, double FmaN,
         double DecodeTokensPerSecond, double PrefillTokensPerSecond, int PrefillTokens,
-        int BatchSize, double BatchTokensPerSecond, long PeakRssBytes)
+        int BatchSize, double BatchTokensPerSecond, long PeakRssBytes, long WeightBytes)
     {
         public double BandwidthFloor => BandwidthN / WeightBytesPerToken;
 
@@ -139,6 +139,10 @@ internal static class BenchCommand
             prefillRates.Add(prompt.Length / Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
 
+        // Peak resident memory of one session's decode and prefill, read before the batch's extra sessions and the
+        // bandwidth probe's 512 MiB buffer exist.
+        long peakRss = Process.GetCurrentProcess().PeakWorkingSet64;
+
         // Batch decode: `batch` sessions stepped together.
         RwkvState[] states = Enumerable.Range(0, batch).Select(_ => model.CreateState()).ToArray();
         int[] batchTokens = Enumerable.Range(0, batch).Select(i => prompt[i % prompt.Length]).ToArray();
@@ -176,7 +180,8 @@ internal static class BenchCommand
             prompt.Length,
             batch,
             Median(batchRates),
-            Process.GetCurrentProcess().PeakWorkingSet64);
+            peakRss,
+            model.Weights.MatrixBytes);
     }
 
     /// <summary>FLOPs per prefilled token: two per weight of every layer matrix, plus the WKV update (about 7 per state element).</summary>
@@ -206,7 +211,7 @@ internal static class BenchCommand
         o.WriteLine(string.Format(c, "decode       {0:0.0} tokens/s, {1:0.00} ms/token = {2:0.0}% of the bandwidth floor ({3:0.0} tokens/s)", r.DecodeTokensPerSecond, 1000 / r.DecodeTokensPerSecond, 100 * r.DecodeTokensPerSecond / r.BandwidthFloor, r.BandwidthFloor));
         o.WriteLine(string.Format(c, "prefill      {0:0.0} tokens/s over {1} tokens = {2:0.0}% of the arithmetic floor ({3:0.0} tokens/s)", r.PrefillTokensPerSecond, r.PrefillTokens, 100 * r.PrefillTokensPerSecond / r.ComputeFloor, r.ComputeFloor));
         o.WriteLine(string.Format(c, "batch        {0:0.0} tokens/s for {1} sessions = {2:0.00}x one session", r.BatchTokensPerSecond, r.BatchSize, r.BatchTokensPerSecond / r.DecodeTokensPerSecond));
-        o.WriteLine(string.Format(c, "peak memory  {0:0.0} MiB resident", r.PeakRssBytes / 1048576.0));
+        o.WriteLine(string.Format(c, "peak memory  {0:0.0} MiB resident ({1:0.0} MiB of packed weights)", r.PeakRssBytes / 1048576.0, r.WeightBytes / 1048576.0));
     }
 
     private static void WriteJson(BenchResult r, TextWriter o)
@@ -236,6 +241,7 @@ internal static class BenchCommand
             w.WriteNumber("batch_size", r.BatchSize);
             w.WriteNumber("batch_tokens_per_s", r.BatchTokensPerSecond);
             w.WriteNumber("peak_rss_bytes", r.PeakRssBytes);
+            w.WriteNumber("weight_bytes", r.WeightBytes);
             w.WriteEndObject();
         }
 
