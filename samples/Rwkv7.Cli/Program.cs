@@ -47,8 +47,7 @@ internal static class Program
         }
         catch (UsageException e)
         {
-            console.Error.WriteLine($"rwkv7: {e.Message}");
-            console.Error.WriteLine("Run 'rwkv7 --help' for usage.");
+            console.Error.WriteLine($"rwkv7: {e.Message} (see 'rwkv7 --help')");
             return ExitUsage;
         }
         catch (OperationCanceledException)

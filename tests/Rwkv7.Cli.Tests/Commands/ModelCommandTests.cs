@@ -27,7 +27,7 @@ public sealed class ModelCommandTests
     {
         CliResult r = TestCli.Run(["frobnicate"]);
         Assert.Equal(2, r.ExitCode);
-        Assert.Equal("rwkv7: unknown command 'frobnicate'", r.ErrorLines[0]);
+        Assert.Equal("rwkv7: unknown command 'frobnicate' (see 'rwkv7 --help')", Assert.Single(r.ErrorLines));
     }
 
     [Fact]
