@@ -35,7 +35,14 @@ namespace Rwkv7.Gen.Generator
             public const string AllShapes = nameof(AllShapes);
             public const string ValidShapes = nameof(ValidShapes);
             public const string Diagnostics = nameof(Diagnostics);
+            public const string GpuReference = nameof(GpuReference);
         }
+
+        /// <summary>
+        /// Name of the GPU runtime assembly: a project that references it also gets each shape's ILGPU kernels
+        /// (<c>&lt;TypeName&gt;.Gpu.g.cs</c>).
+        /// </summary>
+        public const string GpuAssemblyName = "Rwkv7.Gen.Gpu";
 
         /// <inheritdoc />
         public void Initialize(IncrementalGeneratorInitializationContext context)
@@ -69,15 +76,43 @@ namespace Rwkv7.Gen.Generator
                 }
             });
 
+            // Named after the full type name: ValidUniqueSpecs keeps those unique ignoring case, as hint names must be.
             context.RegisterSourceOutput(valid, static (spc, spec) =>
-                spc.AddSource(spec.TypeName + ".g.cs", SourceText.From(ModelEmitter.Emit(spec), System.Text.Encoding.UTF8)));
+                spc.AddSource(spec.FullTypeName + ".g.cs", SourceText.From(ModelEmitter.Emit(spec), System.Text.Encoding.UTF8)));
+
+            // GPU kernels only for projects that reference the GPU assembly. The reference is reduced to a bool at once
+            // (the Compilation is not carried), so the GPU output stays cached until the answer or the spec changes.
+            IncrementalValueProvider<bool> gpu = context.CompilationProvider
+                .Select(static (compilation, _) => ReferencesGpuAssembly(compilation))
+                .WithTrackingName(TrackingNames.GpuReference);
+
+            context.RegisterSourceOutput(valid.Combine(gpu), static (spc, pair) =>
+            {
+                if (pair.Right)
+                {
+                    spc.AddSource(pair.Left.FullTypeName + ".Gpu.g.cs", SourceText.From(GpuEmitter.Emit(pair.Left), System.Text.Encoding.UTF8));
+                }
+            });
+        }
+
+        private static bool ReferencesGpuAssembly(Compilation compilation)
+        {
+            foreach (AssemblyIdentity identity in compilation.ReferencedAssemblyNames)
+            {
+                if (string.Equals(identity.Name, GpuAssemblyName, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         private static ParsedShapeFile Parse(AdditionalText file, CancellationToken cancellationToken)
         {
             SourceText? text = file.GetText(cancellationToken);
             string fileName = Path.GetFileName(file.Path);
-            ShapeFile shape = ShapeFileParser.Parse(text?.ToString() ?? "");
+            ShapeFile shape = ShapeFileParser.Parse(text?.ToString() ?? "", ModelEmitter.ReservedTypeNames);
             var diagnostics = new List<DiagnosticInfo>();
             foreach (ShapeFileError e in shape.Errors)
             {
@@ -108,7 +143,9 @@ namespace Rwkv7.Gen.Generator
         {
             var result = ImmutableArray.CreateBuilder<ShapeSpec>();
             var models = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-            var types = new Dictionary<string, string>(StringComparer.Ordinal);
+            // Types that differ only in case are legal C#, but their generated files would collide: hint names are
+            // compared ignoring case, and so are file names on Windows and macOS.
+            var types = new Dictionary<string, ShapeSpec>(StringComparer.OrdinalIgnoreCase);
             foreach (ParsedShapeFile item in items)
             {
                 if (item.Spec is not { } spec)
@@ -117,7 +154,10 @@ namespace Rwkv7.Gen.Generator
                 }
 
                 string? clash = models.TryGetValue(spec.Model, out string? other) ? $"model name '{spec.Model}' is already declared by {other}"
-                    : types.TryGetValue(spec.FullTypeName, out other) ? $"type '{spec.FullTypeName}' is already generated from {other}"
+                    : types.TryGetValue(spec.FullTypeName, out ShapeSpec? first)
+                        ? (first.FullTypeName == spec.FullTypeName
+                            ? $"type '{spec.FullTypeName}' is already generated from {first.FileName}"
+                            : $"type '{spec.FullTypeName}' differs only in case from '{first.FullTypeName}', generated from {first.FileName}")
                     : null;
                 if (clash is not null)
                 {
@@ -127,7 +167,7 @@ namespace Rwkv7.Gen.Generator
                 }
 
                 models[spec.Model] = spec.FileName;
-                types[spec.FullTypeName] = spec.FileName;
+                types[spec.FullTypeName] = spec;
                 result.Add(spec);
             }
 

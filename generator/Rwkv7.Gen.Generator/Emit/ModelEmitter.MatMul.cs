@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using Rwkv7.Gen.Generator.Model;
 
@@ -15,7 +16,21 @@ namespace Rwkv7.Gen.Generator.Emit
         {
             ("BF16", "ushort", "AsBF16Span"),
             ("F32", "float", "AsF32Span"),
+            ("Q8", "sbyte", "AsQ8Span"),
         };
+
+        /// <summary>Bytes per cache line, the unit of software prefetch.</summary>
+        private const int CacheLine = 64;
+
+        /// <summary>Values of a Q8 row sharing one scale (Rwkv7.Gen.Loading.Q8Block.Size).</summary>
+        private const int Q8Block = 32;
+
+        /// <summary>Q8 matrices carry a second operand: their block scales, [rows][cols / 32].</summary>
+        private static bool HasScales(string type) => type == "Q8";
+
+        private static string ScalesParameter(string type) => HasScales(type) ? "ref float scales, " : "";
+
+        private static string ScalesArgument(string type, string name) => HasScales(type) ? $"ref {name}, " : "";
 
         private static void EmitMatMul(IndentedWriter w, ShapeSpec s)
         {
@@ -31,10 +46,15 @@ namespace Rwkv7.Gen.Generator.Emit
             {
                 w.Open($"if (w.Type == TensorDType.{type})");
                 w.Line($"ref {element} wr = ref MemoryMarshal.GetReference(w.{span}());");
+                if (HasScales(type))
+                {
+                    w.Line("ref float sr = ref MemoryMarshal.GetReference(w.AsQ8ScalesSpan());");
+                }
+
                 w.Open("switch (w.Cols)");
                 foreach (int n in dims)
                 {
-                    w.Line($"case {n}: MatMul{type}In{n}(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;");
+                    w.Line($"case {n}: MatMul{type}In{n}(ref wr, {ScalesArgument(type, "sr")}ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;");
                 }
 
                 w.Close();
@@ -74,9 +94,11 @@ namespace Rwkv7.Gen.Generator.Emit
         private static void EmitMatMulDispatch(IndentedWriter w, string type, string element, int n)
         {
             w.Line();
-            w.Summary($"Rows [rowStart, rowEnd) of y = W·x with W [rows][{n}] {type.ToLowerInvariant()}, x [tokens][{n}], y [tokens][yStride].");
-            w.Open($"private static void MatMul{type}In{n}(ref {element} w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
-            string args = "(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);";
+            w.Summary(
+                $"Rows [rowStart, rowEnd) of y = W·x with W [rows][{n}] {type.ToLowerInvariant()}, x [tokens][{n}], y [tokens][yStride]"
+                + (HasScales(type) ? $"; scales [rows][{n / Q8Block}], one per block of {Q8Block} weights." : "."));
+            w.Open($"private static void MatMul{type}In{n}(ref {element} w, {ScalesParameter(type)}ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
+            string args = $"(ref w, {ScalesArgument(type, "scales")}ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);";
             for (int i = 0; i < VectorWidth.All.Length; i++)
             {
                 VectorWidth v = VectorWidth.All[i];
@@ -99,8 +121,6 @@ namespace Rwkv7.Gen.Generator.Emit
 
         private static void EmitMatMulWidth(IndentedWriter w, string type, string element, int n, VectorWidth v)
         {
-            bool bf16 = type == "BF16";
-
             // One step consumes 2·lanes inputs as two vectors (lo, hi): a bf16 step is one load widened in two.
             int stepElems = 2 * v.Lanes;
             int steps = n / stepElems;
@@ -115,36 +135,46 @@ namespace Rwkv7.Gen.Generator.Emit
                     : $"{tileRows} rows × {tileTokens} tokens per tile while {tileTokens} or more tokens remain (each weight vector"
                       + $" serves {tileTokens} tokens), then {RowTile} rows × 1 token; {Plural(steps, "step")} of {stepElems} inputs per row."));
             w.Line(AggressiveOptimization);
-            w.Open($"private static void MatMul{type}In{n}{v.Suffix}(ref {element} w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
+            w.Open($"private static void MatMul{type}In{n}{v.Suffix}(ref {element} w, {ScalesParameter(type)}ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
             if (v.IsScalar)
             {
-                EmitScalarMatMul(w, element, n, bf16);
+                EmitScalarMatMul(w, type, element, n);
                 w.Close();
                 return;
             }
 
+            w.Line($"int t = tokens >= {tileTokens} ? MatMul{type}In{n}{v.Suffix}Tiles(ref w, {ScalesArgument(type, "scales")}ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;");
+            w.Open("for (; t < tokens; t++)");
+            EmitTokenRefs(w, n, 1);
+            w.Line("int r = rowStart;");
+            w.Open($"for (; r + {RowTile} <= rowEnd; r += {RowTile})");
+            EmitTile(w, type, element, n, v, RowTile, 1, unroll, iterations);
+            w.Close();
+            w.Open("for (; r < rowEnd; r++)");
+            EmitTile(w, type, element, n, v, 1, 1, unroll, iterations);
+            w.Close();
+            w.Close();
+            w.Close();
+
+            // Several tokens at once (prefill, batch decode) in a method of their own: each method stays small enough
+            // for the JIT to keep every accumulator in a register.
+            w.Line();
+            w.Summary($"The multi-token part of <see cref=\"MatMul{type}In{n}{v.Suffix}\"/>: whole tiles of {tileTokens} tokens; returns the tokens done.");
+            w.Line(AggressiveOptimization);
+            w.Open($"private static int MatMul{type}In{n}{v.Suffix}Tiles(ref {element} w, {ScalesParameter(type)}ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
             w.Line("int t = 0;");
             w.Open($"for (; t + {tileTokens} <= tokens; t += {tileTokens})");
             EmitTokenRefs(w, n, tileTokens);
             w.Line("int r = rowStart;");
             w.Open($"for (; r + {tileRows} <= rowEnd; r += {tileRows})");
-            EmitTile(w, element, n, v, bf16, tileRows, tileTokens, 1, steps);
+            EmitTile(w, type, element, n, v, tileRows, tileTokens, 1, steps);
             w.Close();
             w.Open("for (; r < rowEnd; r++)");
-            EmitTile(w, element, n, v, bf16, 1, tileTokens, 1, steps);
+            EmitTile(w, type, element, n, v, 1, tileTokens, 1, steps);
             w.Close();
             w.Close();
             w.Line();
-            w.Open("for (; t < tokens; t++)");
-            EmitTokenRefs(w, n, 1);
-            w.Line("int r = rowStart;");
-            w.Open($"for (; r + {RowTile} <= rowEnd; r += {RowTile})");
-            EmitTile(w, element, n, v, bf16, RowTile, 1, unroll, iterations);
-            w.Close();
-            w.Open("for (; r < rowEnd; r++)");
-            EmitTile(w, element, n, v, bf16, 1, 1, unroll, iterations);
-            w.Close();
-            w.Close();
+            w.Line("return t;");
             w.Close();
         }
 
@@ -161,16 +191,26 @@ namespace Rwkv7.Gen.Generator.Emit
             }
         }
 
-        private static void EmitScalarMatMul(IndentedWriter w, string element, int n, bool bf16)
+        private static void EmitScalarMatMul(IndentedWriter w, string type, string element, int n)
         {
             w.Open("for (int t = 0; t < tokens; t++)");
             w.Line($"ref float xt = ref Unsafe.Add(ref x, (nint)t * {n});");
             w.Line("ref float yt = ref Unsafe.Add(ref y, (nint)t * yStride);");
             w.Open("for (int r = rowStart; r < rowEnd; r++)");
             w.Line($"ref {element} w0 = ref Unsafe.Add(ref w, (nint)r * {n});");
+            if (HasScales(type))
+            {
+                w.Line($"ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * {n / Q8Block});");
+            }
+
             w.Line("float sum = 0f;");
             w.Open($"for (nint i = 0; i < {n}; i++)");
-            string weight = bf16 ? "BFloat16Conversions.ToSingle(Unsafe.Add(ref w0, i))" : "Unsafe.Add(ref w0, i)";
+            string weight = type switch
+            {
+                "BF16" => "BFloat16Conversions.ToSingle(Unsafe.Add(ref w0, i))",
+                "Q8" => $"(Unsafe.Add(ref sc0, i / {Q8Block}) * Unsafe.Add(ref w0, i))",
+                _ => "Unsafe.Add(ref w0, i)",
+            };
             w.Line($"sum += {weight} * Unsafe.Add(ref xt, i);");
             w.Close();
             w.Line("ref float o = ref Unsafe.Add(ref yt, r);");
@@ -186,14 +226,26 @@ namespace Rwkv7.Gen.Generator.Emit
         /// (xt0…), written or added into yt0…[r…]. One token keeps two accumulators per row (the lo and hi halves of each
         /// step) for more independent FMA chains; several tokens keep one per (row, token) pair.
         /// </summary>
-        private static void EmitTile(IndentedWriter w, string element, int n, VectorWidth v, bool bf16, int rows, int tokens, int unroll, int iterations)
+        private static void EmitTile(IndentedWriter w, string type, string element, int n, VectorWidth v, int rows, int tokens, int unroll, int iterations)
         {
             int stepElems = 2 * v.Lanes;
             bool split = tokens == 1;
+
+            // Decode (one token, a full row tile) streams weights from memory: fetch the next tile's rows ahead.
+            bool prefetch = tokens == 1 && rows == RowTile;
             w.Line($"ref {element} w0 = ref Unsafe.Add(ref w, (nint)r * {n});");
             for (int k = 1; k < rows; k++)
             {
                 w.Line($"ref {element} w{k} = ref Unsafe.Add(ref w0, {k * n});");
+            }
+
+            if (HasScales(type))
+            {
+                w.Line($"ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * {n / Q8Block});");
+                for (int k = 1; k < rows; k++)
+                {
+                    w.Line($"ref float sc{k} = ref Unsafe.Add(ref sc0, {k * n / Q8Block});");
+                }
             }
 
             for (int k = 0; k < rows; k++)
@@ -223,11 +275,14 @@ namespace Rwkv7.Gen.Generator.Emit
                 string off = loop ? (u == 0 ? "i" : $"i + {u * stepElems}") : VectorWidth.Int(u * stepElems);
                 string offHi = loop ? $"i + {(u * stepElems) + v.Lanes}" : VectorWidth.Int((u * stepElems) + v.Lanes);
                 w.Open($"// inputs [{u * stepElems}, {(u + 1) * stepElems}) of this {(loop ? "iteration" : "row")}");
+                if (prefetch)
+                {
+                    EmitPrefetch(w, type, rows, n, v, off, u * stepElems);
+                }
+
                 for (int k = 0; k < rows; k++)
                 {
-                    w.Line(bf16
-                        ? v.WidenBF16($"w{k}", off, $"l{k}", $"h{k}")
-                        : $"{v.Float} l{k} = {v.Load($"w{k}", off)}, h{k} = {v.Load($"w{k}", offHi)};");
+                    EmitWeightStep(w, type, v, k, off, offHi, loop ? null : u * stepElems);
                 }
 
                 for (int m = 0; m < tokens; m++)
@@ -260,6 +315,64 @@ namespace Rwkv7.Gen.Generator.Emit
                     string sum = split ? v.Sum($"{Acc(k, m, tokens)} + b{k}") : v.Sum(Acc(k, m, tokens));
                     w.Line($"ref float {name} = ref Unsafe.Add(ref yt{m}, {target});");
                     w.Line($"{name} = accumulate ? {name} + {sum} : {sum};");
+                }
+            }
+        }
+
+        /// <summary>
+        /// Loads one step of row k as two float vectors l{k} (inputs off…) and h{k} (offHi…): bf16 widened from one load,
+        /// fp32 loaded twice, Q8 widened from int8 and multiplied by its block's scale (a step never straddles a block).
+        /// </summary>
+        private static void EmitWeightStep(IndentedWriter w, string type, VectorWidth v, int k, string off, string offHi, int? constantOffset)
+        {
+            switch (type)
+            {
+                case "BF16":
+                    foreach (string line in v.WidenBF16($"w{k}", off, $"l{k}", $"h{k}"))
+                    {
+                        w.Line(line);
+                    }
+
+                    break;
+                case "F32":
+                    w.Line($"{v.Float} l{k} = {v.Load($"w{k}", off)}, h{k} = {v.Load($"w{k}", offHi)};");
+                    break;
+                default:
+                    string block = constantOffset is int c ? VectorWidth.Int(c / Q8Block) : $"({off}) / {Q8Block}";
+                    foreach (string line in v.WidenInt8($"w{k}", off, $"l{k}", $"h{k}"))
+                    {
+                        w.Line(line);
+                    }
+
+                    w.Line($"{v.Float} q{k} = {v.Splat($"Unsafe.Add(ref sc{k}, {block})")};");
+                    w.Line($"l{k} *= q{k};");
+                    w.Line($"h{k} *= q{k};");
+                    break;
+            }
+        }
+
+        /// <summary>
+        /// Prefetches, for each row of the next tile (<see cref="RowTile"/> rows further on), the cache lines this step
+        /// reads in the current one: one request per 64-byte line.
+        /// </summary>
+        private static void EmitPrefetch(IndentedWriter w, string type, int rows, int n, VectorWidth v, string off, int stepStart)
+        {
+            int elementBytes = type == "F32" ? 4 : type == "BF16" ? 2 : 1;
+            int stepBytes = 2 * v.Lanes * elementBytes;
+            if (stepBytes < CacheLine && (stepStart * elementBytes) % CacheLine != 0)
+            {
+                return; // this step's line was requested by the step before
+            }
+
+            int perLine = CacheLine / elementBytes;
+            for (int k = 0; k < rows; k++)
+            {
+                for (int b = 0; b < Math.Max(1, stepBytes / CacheLine); b++)
+                {
+                    // The same columns, RowTile rows further down: off + (b line) + rows·n, folded when constant.
+                    int ahead = (b * perLine) + (rows * n);
+                    string at = int.TryParse(off, out int c) ? VectorWidth.Int(c + ahead) : $"{off} + {ahead}";
+                    w.Line($"Prefetch.Read(ref w{k}, {at});");
                 }
             }
         }

@@ -64,11 +64,55 @@ namespace Rwkv7.Gen.Generator.Emit
         /// <summary>Horizontal sum of a vector (identity for scalar).</summary>
         public string Sum(string vector) => _static is null ? vector : $"{_static}.Sum({vector})";
 
-        /// <summary>Loads 2·Lanes bf16 weights and widens them to two float vectors, lo (first half) and hi.</summary>
-        public string WidenBF16(string reference, string offset, string lo, string hi) =>
-            _static is null
-                ? $"float {lo} = BFloat16Conversions.ToSingle(Unsafe.Add(ref {reference}, {offset}));"
-                : $"Bf16.Widen({_static}.LoadUnsafe(ref {reference}, {offset}), out {Float} {lo}, out {Float} {hi});";
+        /// <summary>
+        /// Statements loading 2·Lanes bf16 weights into two float vectors, lo (first half) and hi: zero-extend each
+        /// 16-bit lane and shift it into the upper half of a float. Written with intrinsics only (no helper calls), so
+        /// large kernels never run out of JIT inlining budget.
+        /// </summary>
+        public string[] WidenBF16(string reference, string offset, string lo, string hi)
+        {
+            string packed = "p" + lo;
+            return new[]
+            {
+                $"{_static}<ushort> {packed} = {_static}.LoadUnsafe(ref {reference}, {offset});",
+                $"{Float} {lo} = {_static}.ShiftLeft({_static}.WidenLower({packed}), 16).AsSingle();",
+                $"{Float} {hi} = {_static}.ShiftLeft({_static}.WidenUpper({packed}), 16).AsSingle();",
+            };
+        }
+
+        /// <summary>
+        /// Statements loading 2·Lanes int8 weights into two float vectors: sign-extend and convert, with the one-instruction
+        /// x86 conversions on the 512- and 256-bit paths (which only run where AVX-512 or AVX2 exists) and portable
+        /// widening on the 128-bit path.
+        /// </summary>
+        public string[] WidenInt8(string reference, string offset, string lo, string hi)
+        {
+            switch (Lanes)
+            {
+                case 16:
+                    return new[]
+                    {
+                        $"{Float} {lo} = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref {reference}, {offset})));",
+                        $"{Float} {hi} = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref {reference}, ({offset}) + 16)));",
+                    };
+                case 8:
+                    string packed = "p" + lo;
+                    return new[]
+                    {
+                        $"Vector128<sbyte> {packed} = Vector128.LoadUnsafe(ref {reference}, {offset});",
+                        $"{Float} {lo} = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32({packed}));",
+                        $"{Float} {hi} = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane({packed}, 8)));",
+                    };
+                default:
+                    string half = "s" + lo;
+                    return new[]
+                    {
+                        $"Vector128<short> {half} = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref {reference}, {offset})))).AsSByte());",
+                        $"{Float} {lo} = Vector128.ConvertToSingle(Vector128.WidenLower({half}));",
+                        $"{Float} {hi} = Vector128.ConvertToSingle(Vector128.WidenUpper({half}));",
+                    };
+            }
+        }
 
         public static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
     }

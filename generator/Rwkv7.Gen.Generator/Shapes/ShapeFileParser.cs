@@ -121,6 +121,19 @@ namespace Rwkv7.Gen.Shapes
 
         private static readonly string[] NameKeys = { "model", "type", "namespace" };
 
+        /// <summary>C#'s reserved keywords: not usable as a type name or namespace segment without '@'.</summary>
+        private static readonly string[] Keywords =
+        {
+            "__arglist", "__makeref", "__reftype", "__refvalue", "abstract", "as", "base", "bool", "break", "byte", "case",
+            "catch", "char", "checked", "class", "const", "continue", "decimal", "default", "delegate", "do", "double",
+            "else", "enum", "event", "explicit", "extern", "false", "finally", "fixed", "float", "for", "foreach", "goto",
+            "if", "implicit", "in", "int", "interface", "internal", "is", "lock", "long", "namespace", "new", "null",
+            "object", "operator", "out", "override", "params", "private", "protected", "public", "readonly", "ref",
+            "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static", "string", "struct", "switch", "this",
+            "throw", "true", "try", "typeof", "uint", "ulong", "unchecked", "unsafe", "ushort", "using", "virtual", "void",
+            "volatile", "while",
+        };
+
         /// <summary>Largest value accepted for each numeric key (far above any released model; rules out absurd input).</summary>
         private static int Limit(string key)
         {
@@ -135,7 +148,13 @@ namespace Rwkv7.Gen.Shapes
             }
         }
 
-        public static ShapeFile Parse(string text)
+        /// <summary>Parses a shape file's text.</summary>
+        /// <param name="text">The whole file.</param>
+        /// <param name="reservedTypeNames">
+        /// Names the generated type may not have (the source generator passes the names its code refers to); a
+        /// type name among them, given or derived from the model name, is reported where it was written.
+        /// </param>
+        public static ShapeFile Parse(string text, string[]? reservedTypeNames = null)
         {
             var file = new ShapeFile();
             var seen = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -165,9 +184,15 @@ namespace Rwkv7.Gen.Shapes
             }
 
             CheckConstraints(file, positions);
-            if (file.TypeName.Length == 0 && file.Model.Length > 0)
+            if (file.TypeName.Length > 0)
+            {
+                CheckNotReserved(file, positions, reservedTypeNames, "type", $"'type' must not be a name the generated code itself uses, found '{file.TypeName}'");
+            }
+            else if (file.Model.Length > 0)
             {
                 file.TypeName = DeriveTypeName(file.Model);
+                CheckNotReserved(file, positions, reservedTypeNames, "model",
+                    $"the type name '{file.TypeName}' derived from model '{file.Model}' is a name the generated code itself uses; add a 'type' key with another name");
             }
 
             return file;
@@ -221,8 +246,9 @@ namespace Rwkv7.Gen.Shapes
             }
 
             int eq = text.IndexOf('=', s, e - s);
-            if (eq < 0)
+            if (eq <= s)
             {
+                // No '=' at all, or nothing before it: there is no key to report as unknown.
                 file.Errors.Add(new ShapeFileError(
                     ShapeFileErrorKind.MalformedLine,
                     $"expected 'key = value', found '{text.Substring(s, e - s)}'",
@@ -281,7 +307,7 @@ namespace Rwkv7.Gen.Shapes
                 file.Errors.Add(new ShapeFileError(
                     ShapeFileErrorKind.NotPositiveInteger,
                     $"'{key}' must be a positive integer no larger than {limit.ToString(CultureInfo.InvariantCulture)}, found '{value}'",
-                    lineNumber, valueColumn, valueStart, Math.Max(value.Length, 1)));
+                    lineNumber, valueColumn, valueStart, value.Length));
                 return;
             }
 
@@ -313,7 +339,9 @@ namespace Rwkv7.Gen.Shapes
 
                     break;
                 case "type":
-                    valid = IsIdentifier(value);
+                    // All-lowercase ASCII names include every keyword and contextual keyword (record, scoped, file...),
+                    // and the compiler warns on the rest (CS8981): such a type would not compile cleanly.
+                    valid = IsIdentifier(value) && !IsKeyword(value) && !IsLowercaseAscii(value);
                     if (valid)
                     {
                         file.TypeName = value;
@@ -321,7 +349,7 @@ namespace Rwkv7.Gen.Shapes
 
                     break;
                 default:
-                    valid = value.Length > 0 && Array.TrueForAll(value.Split('.'), IsIdentifier);
+                    valid = value.Length > 0 && Array.TrueForAll(value.Split('.'), static segment => IsIdentifier(segment) && !IsKeyword(segment));
                     if (valid)
                     {
                         file.Namespace = value;
@@ -334,9 +362,10 @@ namespace Rwkv7.Gen.Shapes
             {
                 string rule = key == "model"
                     ? "letters, digits, '.', '-' and '_', starting with a letter or digit"
-                    : key == "type" ? "a C# identifier" : "dot-separated C# identifiers";
+                    : key == "type" ? "a C# identifier, not a keyword nor all lowercase ASCII letters (reserved by the compiler, CS8981)"
+                    : "dot-separated C# identifiers, none of them a keyword";
                 file.Errors.Add(new ShapeFileError(
-                    ShapeFileErrorKind.InvalidName, $"'{key}' must be {rule}, found '{value}'", line, column, start, Math.Max(value.Length, 1)));
+                    ShapeFileErrorKind.InvalidName, $"'{key}' must be {rule}, found '{value}'", line, column, start, value.Length));
             }
         }
 
@@ -361,6 +390,15 @@ namespace Rwkv7.Gen.Shapes
             CheckStep(file, positions, "gate_rank", file.GateRank);
         }
 
+        private static void CheckNotReserved(
+            ShapeFile file, Dictionary<string, (int Line, int Column, int Start, int Length)> positions, string[]? reserved, string key, string message)
+        {
+            if (reserved is not null && Array.IndexOf(reserved, file.TypeName) >= 0)
+            {
+                Add(file, positions, key, ShapeFileErrorKind.InvalidName, message);
+            }
+        }
+
         private static void CheckStep(ShapeFile file, Dictionary<string, (int, int, int, int)> positions, string key, int value)
         {
             if (value != 0 && value % KernelStep != 0)
@@ -382,6 +420,21 @@ namespace Rwkv7.Gen.Shapes
             foreach (char c in s)
             {
                 if (c < '0' || c > '9')
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        private static bool IsKeyword(string s) => Array.IndexOf(Keywords, s) >= 0;
+
+        private static bool IsLowercaseAscii(string s)
+        {
+            foreach (char c in s)
+            {
+                if (c < 'a' || c > 'z')
                 {
                     return false;
                 }

@@ -33,6 +33,12 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     /// <summary>Steps whose work (weight bytes × rows) is below this run on one thread: waking a worker would cost more.</summary>
     public const long MinParallelWork = 192 * 1024;
 
+    /// <summary>
+    /// Parts per thread in a parallel step. Parts are claimed dynamically, so with several per thread a worker that is
+    /// descheduled (a busy machine) holds up only a small piece while the others take the rest.
+    /// </summary>
+    public const int PartsPerThread = 4;
+
     /// <summary>Row ranges given to threads start at multiples of this (whole 64-byte lines of output).</summary>
     private const int RowAlign = 16;
 
@@ -306,7 +312,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     private void Parallel(StepContext step, StepKind kind, long weightBytes)
     {
         step.Kind = kind;
-        int parts = _threads > 1 && weightBytes * step.Tokens >= MinParallelWork ? _threads : 1;
+        int parts = _threads > 1 && weightBytes * step.Tokens >= MinParallelWork ? _threads * PartsPerThread : 1;
         _pool.Run(&RunStep, step, parts);
     }
 

@@ -114,7 +114,11 @@ public sealed unsafe class RwkvWeights : IDisposable
             throw new ArgumentException($"Unsupported shape {shape}: head size must be 64 and divide the embedding.", nameof(shape));
         }
 
-        return Pack(shape, new SyntheticSource(matrixType, seed), new WeightLoadOptions(), $"synthetic {matrixType.DisplayName()} weights (seed {seed})", null);
+        // 8-bit weights are quantized from synthetic bf16 values, as a checkpoint's would be at load time.
+        bool quantize = matrixType == TensorDType.Q8;
+        var source = new SyntheticSource(quantize ? TensorDType.BF16 : matrixType, seed);
+        var options = new WeightLoadOptions { MatrixType = quantize ? TensorDType.Q8 : null };
+        return Pack(shape, source, options, $"synthetic {matrixType.DisplayName()} weights (seed {seed})", null);
     }
 
     /// <inheritdoc />

@@ -17,7 +17,7 @@ namespace Rwkv7.Cli.Commands;
 internal static class BenchCommand
 {
     public const string Usage =
-        "bench (--model PATH | --shape NAME|FILE) [--precision bf16|fp32] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--engine ...]";
+        "bench (--model PATH | --shape NAME|FILE) [--precision bf16|fp32|q8] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--engine ...] [--context N [--svg FILE]]";
 
     public static int Run(CommandArguments args, TextWriter output)
     {
@@ -32,7 +32,8 @@ internal static class BenchCommand
         {
             "bf16" => TensorDType.BF16,
             "fp32" => TensorDType.F32,
-            string other => throw new UsageException($"--precision must be bf16 or fp32, not '{other}'"),
+            "q8" => TensorDType.Q8,
+            string other => throw new UsageException($"--precision must be bf16, fp32 or q8, not '{other}'"),
         };
         int threads = args.Int("threads", 0, 0, 1024);
         int decodeTokens = args.Int("tokens", 64, 1, 1_000_000);
@@ -40,16 +41,29 @@ internal static class BenchCommand
         int batch = args.Int("batch", 16, 1, 4096);
         int runs = args.Int("runs", 5, 1, 1000);
         bool json = args.Flag("json");
+        long context = args.Int("context", 0, 0, int.MaxValue);
+        string svgPath = args.Option("svg") ?? "bench-context.svg";
         EngineSelection engine = ModelOptions.ParseEngine(args.Option("engine"));
         args.EnsureAllUsed();
 
+        // Synthetic 8-bit weights are quantized from synthetic bf16 ones, as a checkpoint would be at load time.
         RwkvWeights weights = modelPath is not null
-            ? RwkvWeights.Load(modelPath)
+            ? RwkvWeights.Load(modelPath, precision == TensorDType.BF16 && args.Option("precision") is null ? null : new WeightLoadOptions { MatrixType = precision })
             : RwkvWeights.CreateSynthetic(ResolveShape(shapeName!), precision);
         using RwkvModel model = RwkvModel.Create(weights, engine, ownsWeights: true);
         if (threads > 0)
         {
             model.Threads = threads;
+        }
+
+        if (context > 0)
+        {
+            output.WriteLine($"{model.EngineName}, {model.Shape}, {model.Threads} thread(s): decode speed and memory as the context grows");
+            List<ContextChart.Point> points = ContextChart.Measure(model, context, output);
+            string title = $"{model.Shape.Layers}-layer D{model.Shape.Embedding} {model.Weights.MatrixType?.DisplayName() ?? "mixed"}, {model.Threads} thread(s): decode vs context";
+            File.WriteAllText(svgPath, ContextChart.Svg(points, title));
+            output.WriteLine($"chart written to {svgPath}");
+            return 0;
         }
 
         BenchResult r = Measure(model, decodeTokens, prefillTokens, batch, runs);
