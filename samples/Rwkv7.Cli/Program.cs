@@ -1,51 +1,68 @@
 using Rwkv7.Cli.CommandLine;
 using Rwkv7.Cli.Commands;
-using Rwkv7.Gen;
 
 namespace Rwkv7.Cli;
 
-/// <summary>The <c>rwkv7</c> command-line program.</summary>
+/// <summary>
+/// The <c>rwkv7</c> command-line program. Exit codes: 0 success, 1 failure (one line on standard error, the stack
+/// trace only with --verbose), 2 a usage mistake, 130 stopped by Ctrl-C.
+/// </summary>
 internal static class Program
 {
-    private const int ExitFailure = 1;
-    private const int ExitUsage = 2;
+    public const int ExitFailure = 1;
+    public const int ExitUsage = 2;
+    public const int ExitInterrupted = 130;
 
-    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "all", "verbose", "help", "json" };
+    /// <summary>Switches that take no value, whichever command they belong to.</summary>
+    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "all", "verbose", "help", "json", "stats", "pieces", "bytes" };
 
-    public static int Main(string[] args)
+    public static Task<int> Main(string[] args) => RunAsync(args, CliConsole.FromSystemConsole());
+
+    /// <summary>Runs one command line against <paramref name="console"/> and returns the exit code.</summary>
+    public static async Task<int> RunAsync(string[] args, CliConsole console)
     {
         bool verbose = args.Contains("--verbose");
         try
         {
             if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
             {
-                PrintUsage(Console.Out);
+                PrintUsage(console.Out);
                 return args.Length == 0 ? ExitUsage : 0;
             }
 
-            CommandArguments parsed = CommandArguments.Parse(args[0], args.Skip(1).ToArray(), Flags);
+            CommandArguments parsed = CommandArguments.Parse(args[0], args[1..], Flags, console.GetEnvironmentVariable);
             parsed.Flag("verbose");
             return args[0] switch
             {
-                "info" => InfoCommand.Run(parsed, Console.Out),
-                "logits" => LogitsCommand.Run(parsed, Console.Out),
-                "bench" => BenchCommand.Run(parsed, Console.Out),
-                "convert" => ConvertCommand.Run(parsed, Console.Out),
+                "generate" => await GenerateCommand.RunAsync(parsed, console).ConfigureAwait(false),
+                "chat" => await ChatCommand.RunAsync(parsed, console).ConfigureAwait(false),
+                "perplexity" => PerplexityCommand.Run(parsed, console),
+                "tokenize" => TokenizeCommand.Run(parsed, console),
+                "info" => InfoCommand.Run(parsed, console),
+                "logits" => LogitsCommand.Run(parsed, console),
+                "bench" => BenchCommand.Run(parsed, console.Out),
+                "convert" => ConvertCommand.Run(parsed, console),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
         catch (UsageException e)
         {
-            Console.Error.WriteLine($"rwkv7: {e.Message}");
-            Console.Error.WriteLine("Run 'rwkv7 --help' for usage.");
+            console.Error.WriteLine($"rwkv7: {e.Message} (see 'rwkv7 --help')");
             return ExitUsage;
         }
-        catch (Exception e) when (e is RwkvException or IOException or UnauthorizedAccessException or ArgumentException)
+        catch (OperationCanceledException)
         {
-            Console.Error.WriteLine($"rwkv7: error: {e.Message}");
+            console.Error.WriteLine("rwkv7: interrupted");
+            return ExitInterrupted;
+        }
+        catch (Exception e)
+        {
+            // Anything else is still one line; an exception the user cannot act on is labelled as a bug.
+            string kind = ErrorText.IsExpected(e) ? "error" : $"internal error ({e.GetType().Name})";
+            console.Error.WriteLine($"rwkv7: {kind}: {ErrorText.OneLine(e)}");
             if (verbose)
             {
-                Console.Error.WriteLine(e);
+                console.Error.WriteLine(e);
             }
 
             return ExitFailure;
@@ -57,11 +74,19 @@ internal static class Program
         output.WriteLine("rwkv7 - run RWKV-7 language models (Rwkv7.Gen)");
         output.WriteLine();
         output.WriteLine("usage:");
-        output.WriteLine($"  rwkv7 {InfoCommand.Usage}");
-        output.WriteLine($"  rwkv7 {LogitsCommand.Usage}");
-        output.WriteLine($"  rwkv7 {BenchCommand.Usage}");
-        output.WriteLine($"  rwkv7 {ConvertCommand.Usage}");
+        foreach (string usage in new[]
+        {
+            GenerateCommand.Usage, ChatCommand.Usage, PerplexityCommand.Usage, TokenizeCommand.Usage,
+            InfoCommand.Usage, LogitsCommand.Usage, BenchCommand.Usage, ConvertCommand.Usage,
+        })
+        {
+            output.WriteLine($"  rwkv7 {usage}");
+        }
+
         output.WriteLine();
-        output.WriteLine($"--model defaults to the {ModelOptions.ModelVariable} environment variable. Add --verbose to see stack traces.");
+        output.WriteLine($"--model defaults to ${ModelOptions.ModelVariable}; --vocab to ${ModelOptions.VocabularyVariable}, then to");
+        output.WriteLine($"{Gen.Text.WorldTokenizer.VocabularyFileName} in the model's folder (models with 256 tokens read bytes and need none).");
+        output.WriteLine("--stop may be repeated and understands \\n \\r \\t \\0 \\\\. Chat commands: /help inside chat.");
+        output.WriteLine("Failures print one line; add --verbose to see stack traces.");
     }
 }

@@ -13,7 +13,7 @@ internal static class ConvertCommand
 {
     public const string Usage = "convert --model PATH --out FILE.safetensors [--precision keep|bf16|fp32|fp16]";
 
-    public static int Run(CommandArguments args, TextWriter output)
+    public static int Run(CommandArguments args, CliConsole console)
     {
         string input = args.Required("model", ModelOptions.ModelVariable);
         string outPath = args.Required("out");
@@ -28,10 +28,10 @@ internal static class ConvertCommand
         args.EnsureAllUsed();
 
         using Checkpoint checkpoint = Checkpoint.Open(input);
-        using var progress = new ProgressBar("converting", Console.Error);
+        using var progress = new ProgressBar("converting", console);
         ModelShape shape = SafetensorsWriter.Write(checkpoint, outPath, precision, progress);
         progress.Complete();
-        output.WriteLine(string.Format(
+        console.Out.WriteLine(string.Format(
             CultureInfo.InvariantCulture, "wrote {0} ({1}, {2} matrices, {3:N0} parameters)",
             outPath, shape, precision?.DisplayName() ?? "original", shape.ParameterCount));
         return 0;

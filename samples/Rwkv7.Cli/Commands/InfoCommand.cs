@@ -9,12 +9,14 @@ namespace Rwkv7.Cli.Commands;
 /// <summary><c>rwkv7 info --model PATH</c>: what a checkpoint is and which engine runs it.</summary>
 internal static class InfoCommand
 {
-    public const string Usage = "info --model PATH [--engine auto|reference|generated]";
+    public const string Usage = "info " + ModelOptions.Usage;
 
-    public static int Run(CommandArguments args, TextWriter output)
+    public static int Run(CommandArguments args, CliConsole console)
     {
-        using RwkvModel model = ModelOptions.Load(args);
+        ModelRequest request = ModelOptions.Parse(args);
         args.EnsureAllUsed();
+        using RwkvModel model = ModelOptions.Load(request, console);
+        TextWriter output = console.Out;
         ModelShape s = model.Shape;
         CultureInfo c = CultureInfo.InvariantCulture;
         output.WriteLine($"file        {model.Weights.Source}");
@@ -25,7 +27,7 @@ internal static class InfoCommand
         output.WriteLine(string.Format(c, "parameters  {0:N0} ({1:0.###} B)", s.ParameterCount, s.ParameterCount / 1e9));
         output.WriteLine(string.Format(c, "memory      {0:0.0} MiB of matrices; {1:0.0} MiB read per decoded token", model.Weights.MatrixBytes / 1048576.0, model.Weights.BytesReadPerToken / 1048576.0));
         output.WriteLine(string.Format(c, "state       {0:0.0} KiB per sequence", s.StateFloatsPerLayer * 4.0 * s.Layers / 1024));
-        output.WriteLine($"engine      {model.EngineName}");
+        output.WriteLine($"engine      {model.EngineName}, {model.Threads} thread(s)");
         output.WriteLine($"vectors     {VectorWidth()}");
         return 0;
     }

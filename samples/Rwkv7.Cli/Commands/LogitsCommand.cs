@@ -11,15 +11,16 @@ namespace Rwkv7.Cli.Commands;
 /// </summary>
 internal static class LogitsCommand
 {
-    public const string Usage = "logits --model PATH --tokens ID,ID,... [--all] --out FILE [--engine auto|reference|generated]";
+    public const string Usage = "logits --tokens ID,ID,... [--all] --out FILE " + ModelOptions.Usage;
 
-    public static int Run(CommandArguments args, TextWriter output)
+    public static int Run(CommandArguments args, CliConsole console)
     {
         int[] tokens = ParseTokens(args.Required("tokens"));
         bool all = args.Flag("all");
         string outPath = args.Required("out");
-        using RwkvModel model = ModelOptions.Load(args);
+        ModelRequest request = ModelOptions.Parse(args);
         args.EnsureAllUsed();
+        using RwkvModel model = ModelOptions.Load(request, console);
 
         int v = model.Shape.Vocab;
         foreach (int t in tokens)
@@ -47,7 +48,7 @@ internal static class LogitsCommand
         }
 
         File.WriteAllBytes(outPath, MemoryMarshal.AsBytes(logits.AsSpan()).ToArray());
-        output.WriteLine(string.Format(
+        console.Out.WriteLine(string.Format(
             CultureInfo.InvariantCulture, "wrote {0} x {1} float32 logits to {2} ({3})", all ? tokens.Length : 1, v, outPath, model.EngineName));
         return 0;
     }

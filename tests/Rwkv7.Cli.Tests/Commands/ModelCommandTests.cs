@@ -1,0 +1,128 @@
+using System.Runtime.InteropServices;
+using Rwkv7.Cli.CommandLine;
+using Rwkv7.Cli.Commands;
+using Rwkv7.Cli.Tests.Infrastructure;
+using Rwkv7.Gen;
+
+namespace Rwkv7.Cli.Tests.Commands;
+
+/// <summary>The commands around a checkpoint (info, logits, bench) and how the program fails.</summary>
+public sealed class ModelCommandTests
+{
+    [Fact]
+    public void No_arguments_print_usage_and_exit_2_and_help_exits_0()
+    {
+        CliResult none = TestCli.Run([]);
+        Assert.Equal(2, none.ExitCode);
+        foreach (string command in new[] { "generate", "chat", "perplexity", "tokenize", "info", "logits", "bench", "convert" })
+        {
+            Assert.Contains($"  rwkv7 {command} ", none.Out, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, TestCli.Run(["--help"]).ExitCode);
+    }
+
+    [Fact]
+    public void An_unknown_command_is_a_usage_error()
+    {
+        CliResult r = TestCli.Run(["frobnicate"]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("rwkv7: unknown command 'frobnicate' (see 'rwkv7 --help')", Assert.Single(r.ErrorLines));
+    }
+
+    [Fact]
+    public void Info_on_the_tiny_fixture_runs_the_CLIs_own_generated_model()
+    {
+        CliResult r = TestCli.Run(["info", "--model", Paths.TinyModel]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("engine      generated Rwkv7.Cli.Models.TinyModel", r.Out, StringComparison.Ordinal);
+        Assert.Contains("shape       12 layers, embedding 64 (1 heads of 64), vocabulary 256, FFN 256", r.Out, StringComparison.Ordinal);
+        Assert.Contains("vectors     Vector", r.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_model_may_come_from_RWKV7_MODEL()
+    {
+        CliResult r = TestCli.Run(["info", "--engine", "reference"], stdin: (byte[]?)null, new Dictionary<string, string> { ["RWKV7_MODEL"] = Paths.TinyModel });
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("engine      reference", r.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Logits_reproduce_rwkv_cpps_expected_values()
+    {
+        using var temp = new TempFolder();
+        string output = temp.File("logits.f32");
+        CliResult r = TestCli.Run(["logits", "--model", Paths.TinyModel, "--tokens", "34,105,110", "--out", output]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        float[] actual = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(output)).ToArray();
+        float[] expected = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(Paths.TinyExpectedLogits)).ToArray();
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.All(expected.Zip(actual), p => Assert.InRange(Math.Abs(p.First - p.Second), 0, 1e-4));
+    }
+
+    [Fact]
+    public void Bench_resolves_the_tiny_shape_by_name()
+    {
+        CliResult r = TestCli.Run(["bench", "--shape", "tiny", "--tokens", "2", "--prefill", "4", "--batch", "2", "--runs", "1", "--threads", "1"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("engine       generated Rwkv7.Cli.Models.TinyModel", r.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_file_fails_with_one_line_and_no_stack_trace()
+    {
+        CliResult r = TestCli.Run(["info", "--model", "/no/such/model.pth"]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("rwkv7: error: no model file at '/no/such/model.pth'", Assert.Single(r.ErrorLines));
+
+        CliResult verbose = TestCli.Run(["info", "--model", "/no/such/model.pth", "--verbose"]);
+        Assert.Equal(1, verbose.ExitCode);
+        Assert.Contains("   at ", verbose.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_corrupt_checkpoint_fails_with_one_readable_line()
+    {
+        using var temp = new TempFolder();
+        string path = temp.File("broken.pth");
+        byte[] bytes = File.ReadAllBytes(Paths.Fixture("tiny-7v0-834K/tiny-rwkv-7v0-834K-bf16.pth"));
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+        CliResult r = TestCli.Run(["generate", "--model", path, "hello"]);
+        Assert.Equal(1, r.ExitCode);
+        string line = Assert.Single(r.ErrorLines);
+        Assert.StartsWith("rwkv7: error: ", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("internal error", line, StringComparison.Ordinal);
+        Assert.Contains("broken.pth", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_folder_given_as_the_model_is_reported_as_such()
+    {
+        using var temp = new TempFolder();
+        CliResult r = TestCli.Run(["info", "--model", temp.FullPath]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("is a folder", Assert.Single(r.ErrorLines), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_World_vocabulary_is_looked_for_in_order_given_then_beside_the_model()
+    {
+        ModelShape world = new(Layers: 1, Embedding: 64, HeadSize: 64, Vocab: 65536, Ffn: 256, DecayRank: 32, IclrRank: 32, ValueRank: 32, GateRank: 32);
+        ModelShape bytes = world with { Vocab = 256 };
+        using var temp = new TempFolder();
+        string model = temp.File("model.pth");
+        string given = temp.File("my-vocab.txt");
+        File.WriteAllText(given, "");
+
+        Assert.Null(ModelOptions.ResolveVocabularyPath(bytes, model, given));
+        Assert.Equal(given, ModelOptions.ResolveVocabularyPath(world, model, given));
+        Assert.Throws<FileNotFoundException>(() => ModelOptions.ResolveVocabularyPath(world, model, temp.File("absent.txt")));
+        UsageException none = Assert.Throws<UsageException>(() => ModelOptions.ResolveVocabularyPath(world, model, null));
+        Assert.Contains("RWKV7_VOCAB", none.Message, StringComparison.Ordinal);
+
+        string beside = temp.File("rwkv_vocab_v20230424.txt");
+        File.WriteAllText(beside, "");
+        Assert.Equal(beside, ModelOptions.ResolveVocabularyPath(world, model, null));
+    }
+}
