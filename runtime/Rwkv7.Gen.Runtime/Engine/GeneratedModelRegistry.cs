@@ -6,7 +6,7 @@ namespace Rwkv7.Gen;
 /// Describes a model type emitted by the Rwkv7.Gen source generator for one shape file. Generated code registers
 /// one of these from a module initializer; nothing is discovered by reflection.
 /// </summary>
-public sealed class GeneratedModelInfo
+public sealed class GeneratedModelInfo : ShapeSpecialization
 {
     private readonly Func<RwkvWeights, bool, RwkvModel> _factory;
 
@@ -16,27 +16,11 @@ public sealed class GeneratedModelInfo
     /// <param name="shape">The shape as written in the shape file.</param>
     /// <param name="factory">Binds the generated engine to weights (the flag says whether it owns them).</param>
     public GeneratedModelInfo(string name, string typeName, ModelShape shape, Func<RwkvWeights, bool, RwkvModel> factory)
+        : base(name, typeName, shape)
     {
-        Name = name;
-        TypeName = typeName;
-        Shape = shape;
+        ArgumentNullException.ThrowIfNull(factory);
         _factory = factory;
     }
-
-    /// <summary>The shape file's model name.</summary>
-    public string Name { get; }
-
-    /// <summary>Full name of the generated type.</summary>
-    public string TypeName { get; }
-
-    /// <summary>The shape declared in the shape file. Its depth and vocabulary are defaults, not limits.</summary>
-    public ModelShape Shape { get; }
-
-    /// <summary>
-    /// Whether the generated kernels can run weights of <paramref name="shape"/>: per-layer widths (embedding, heads,
-    /// FFN, LoRA ranks) must match; depth and vocabulary are loop bounds and may differ.
-    /// </summary>
-    public bool CanRun(ModelShape shape) => Shape.HasSameLayerWidths(shape);
 
     /// <summary>Binds the generated engine to <paramref name="weights"/>.</summary>
     public RwkvModel Create(RwkvWeights weights, bool ownsWeights = false)
@@ -54,53 +38,17 @@ public sealed class GeneratedModelInfo
 /// <summary>The generated model types linked into this process, registered by their module initializers.</summary>
 public static class GeneratedModelRegistry
 {
-    private static readonly object Gate = new();
-    private static GeneratedModelInfo[] _models = [];
+    private static readonly SpecializationRegistry<GeneratedModelInfo> Registry = new();
 
     /// <summary>Every registered generated model, in registration order.</summary>
-    public static IReadOnlyList<GeneratedModelInfo> Models => Volatile.Read(ref _models);
+    public static IReadOnlyList<GeneratedModelInfo> Models => Registry.Items;
 
     /// <summary>Registers a generated model (called from generated module initializers). A type registered twice is kept once.</summary>
-    public static void Register(GeneratedModelInfo model)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        lock (Gate)
-        {
-            if (Array.Exists(_models, m => m.TypeName == model.TypeName))
-            {
-                return;
-            }
-
-            Volatile.Write(ref _models, [.. _models, model]);
-        }
-    }
+    public static void Register(GeneratedModelInfo model) => Registry.Register(model);
 
     /// <summary>The first registered model able to run weights of <paramref name="shape"/>, or null.</summary>
-    public static GeneratedModelInfo? FindFor(ModelShape shape)
-    {
-        ArgumentNullException.ThrowIfNull(shape);
-        foreach (GeneratedModelInfo m in Models)
-        {
-            if (m.CanRun(shape))
-            {
-                return m;
-            }
-        }
-
-        return null;
-    }
+    public static GeneratedModelInfo? FindFor(ModelShape shape) => Registry.FindFor(shape);
 
     /// <summary>A registered model by its shape-file name (case-insensitive), or null.</summary>
-    public static GeneratedModelInfo? FindByName(string name)
-    {
-        foreach (GeneratedModelInfo m in Models)
-        {
-            if (string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
-            {
-                return m;
-            }
-        }
-
-        return null;
-    }
+    public static GeneratedModelInfo? FindByName(string name) => Registry.FindByName(name);
 }

@@ -205,18 +205,11 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         int d = TKernels.Embedding;
 
         // LayerNorm and token shift: each row mixes with the previous token's ln1 output.
+        Normalize(t, lw.Ln1Weight, lw.Ln1Bias, ws);
         for (int n = 0; n < t; n++)
         {
-            TKernels.LayerNorm(ws.X.AsSpan(n * d, d), lw.Ln1Weight, lw.Ln1Bias, ws.H.AsSpan(n * d, d));
-        }
-
-        for (int n = 0; n < t; n++)
-        {
-            ReadOnlySpan<float> previous = chained
-                ? (n == 0 ? ws.States[0].AttX(layer) : ws.H.AsSpan((n - 1) * d, d))
-                : ws.States[n].AttX(layer);
             TKernels.TimeMixInputs(
-                ws.H.AsSpan(n * d, d), previous, lw,
+                ws.H.AsSpan(n * d, d), Previous(layer, n, chained, ws, attention: true), lw,
                 ws.XR.AsSpan(n * d, d), ws.XW.AsSpan(n * d, d), ws.XK.AsSpan(n * d, d),
                 ws.XV.AsSpan(n * d, d), ws.XA.AsSpan(n * d, d), ws.XG.AsSpan(n * d, d));
         }
@@ -271,17 +264,10 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         LayerWeights lw = step.Layer;
         int d = TKernels.Embedding;
 
+        Normalize(t, lw.Ln2Weight, lw.Ln2Bias, ws);
         for (int n = 0; n < t; n++)
         {
-            TKernels.LayerNorm(ws.X.AsSpan(n * d, d), lw.Ln2Weight, lw.Ln2Bias, ws.H.AsSpan(n * d, d));
-        }
-
-        for (int n = 0; n < t; n++)
-        {
-            ReadOnlySpan<float> previous = chained
-                ? (n == 0 ? ws.States[0].FfnX(layer) : ws.H.AsSpan((n - 1) * d, d))
-                : ws.States[n].FfnX(layer);
-            TKernels.ChannelMixInput(ws.H.AsSpan(n * d, d), previous, lw, ws.XK.AsSpan(n * d, d));
+            TKernels.ChannelMixInput(ws.H.AsSpan(n * d, d), Previous(layer, n, chained, ws, attention: false), lw, ws.XK.AsSpan(n * d, d));
         }
 
         StoreShift(layer, t, chained, ws, attention: false);
@@ -289,6 +275,32 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         // Steps 3 and 4: hidden = relu(K·x)², then x += V·hidden.
         Parallel(step, StepKind.FfnKey, lw.FfnKey.ByteLength);
         Parallel(step, StepKind.FfnValue, lw.FfnValue.ByteLength);
+    }
+
+    /// <summary>H[n] = LayerNorm(X[n]) for every row: the input of a time mix (ln1) or channel mix (ln2).</summary>
+    private static void Normalize(int t, float[] weight, float[] bias, Workspace ws)
+    {
+        int d = TKernels.Embedding;
+        for (int n = 0; n < t; n++)
+        {
+            TKernels.LayerNorm(ws.X.AsSpan(n * d, d), weight, bias, ws.H.AsSpan(n * d, d));
+        }
+    }
+
+    /// <summary>
+    /// The previous token's ln1 (or ln2) output for row n: the row before it in a sequence, or the row's state
+    /// (the sequence's first row, or any row in batch mode).
+    /// </summary>
+    private static ReadOnlySpan<float> Previous(int layer, int n, bool chained, Workspace ws, bool attention)
+    {
+        if (chained && n > 0)
+        {
+            int d = TKernels.Embedding;
+            return ws.H.AsSpan((n - 1) * d, d);
+        }
+
+        RwkvState s = ws.States[chained ? 0 : n];
+        return attention ? s.AttX(layer) : s.FfnX(layer);
     }
 
     /// <summary>Saves each sequence's last ln1 (or ln2) output as its token-shift state.</summary>
