@@ -61,11 +61,22 @@ public sealed class GeneratorTests
         Assert.All(result.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs), o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
     }
 
+    [Fact]
+    public void A_shape_file_name_cannot_break_out_of_the_gpu_header_comment()
+    {
+        // A line break in the file name would otherwise end the comment line and start code.
+        GeneratorRunResult result = CreateDriver("/shapes/evil\nclass Injected { }\n.rwkv7")
+            .RunGenerators(Compilation(referenceGpu: true)).GetRunResult().Results[0];
+        string gpu = Text(result, "Rwkv7.Gen.Models.GenTestModel.Gpu.g.cs");
+        Assert.DoesNotContain("\nclass Injected", gpu);
+        Assert.DoesNotContain(CSharpSyntaxTree.ParseText(gpu).GetDiagnostics(), d => d.Severity == DiagnosticSeverity.Error);
+    }
+
     private static GeneratorDriverRunResult Run(bool referenceGpu) => CreateDriver().RunGenerators(Compilation(referenceGpu)).GetRunResult();
 
-    private static GeneratorDriver CreateDriver() => CSharpGeneratorDriver.Create(
+    private static GeneratorDriver CreateDriver(string path = "/shapes/gen-test.rwkv7") => CSharpGeneratorDriver.Create(
         [new Rwkv7ModelGenerator().AsSourceGenerator()],
-        [new InMemoryText("/shapes/gen-test.rwkv7", Shape)],
+        [new InMemoryText(path, Shape)],
         driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
     private static CSharpCompilation Compilation(bool referenceGpu)

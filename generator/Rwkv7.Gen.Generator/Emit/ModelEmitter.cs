@@ -188,7 +188,7 @@ namespace Rwkv7.Gen.Generator.Emit
         /// (which would end the comment) become '?'. Model, type and namespace names need no such care: the parser
         /// allows only identifier characters in them.
         /// </summary>
-        private static string CommentText(string text)
+        internal static string CommentText(string text)
         {
             var sb = new StringBuilder(text.Length);
             foreach (char c in text)
