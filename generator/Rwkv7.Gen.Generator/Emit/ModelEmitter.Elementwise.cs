@@ -15,11 +15,16 @@ namespace Rwkv7.Gen.Generator.Emit
         }
 
         /// <summary>Writes a public entry that checks spans, takes references and calls the widest accelerated path.</summary>
-        private static void EmitEntry(IndentedWriter w, string signature, string name, (string Param, string Length, bool Writable)[] spans, string[] arrays, Action<IndentedWriter, VectorWidth> body, string[] bodyParams)
+        private static void EmitEntry(IndentedWriter w, string signature, string name, (string Param, string Length, bool Writable)[] spans, string[] arrays, Action<IndentedWriter, VectorWidth> body, string[] bodyParams, bool headRange = false)
         {
             w.Line();
             w.Line("/// <inheritdoc/>");
-            w.Open($"public static void {name}({signature})");
+            w.Open($"public static void {name}({signature}{(headRange ? ", int headStart, int headEnd" : "")})");
+            if (headRange)
+            {
+                w.Line("KernelChecks.Heads(headStart, headEnd, H);");
+            }
+
             foreach ((string p, string length, _) in spans)
             {
                 w.Line($"KernelChecks.Length({p}.Length, {length}, nameof({p}));");
@@ -37,7 +42,7 @@ namespace Rwkv7.Gen.Generator.Emit
                 w.Line($"ref float {local} = ref MemoryMarshal.GetArrayDataReference({a});");
             }
 
-            string args = string.Join(", ", Array.ConvertAll(bodyParams, p => "ref " + p + "R"));
+            string args = string.Join(", ", Array.ConvertAll(bodyParams, p => "ref " + p + "R")) + (headRange ? ", (nuint)headStart * N, (nuint)headEnd * N" : "");
             for (int i = 0; i < VectorWidth.All.Length; i++)
             {
                 VectorWidth v = VectorWidth.All[i];
@@ -53,7 +58,7 @@ namespace Rwkv7.Gen.Generator.Emit
                 w.Line();
                 w.Line($"/// <summary><see cref=\"{name}\"/> with {v.Description}.</summary>");
                 w.Line(AggressiveOptimization);
-                w.Open($"private static void {name}{v.Suffix}({string.Join(", ", Array.ConvertAll(bodyParams, p => "ref float " + p))})");
+                w.Open($"private static void {name}{v.Suffix}({string.Join(", ", Array.ConvertAll(bodyParams, p => "ref float " + p))}{(headRange ? ", nuint first, nuint end" : "")})");
                 body(w, v);
                 w.Close();
             }
@@ -157,8 +162,8 @@ namespace Rwkv7.Gen.Generator.Emit
                 new[] { "layer.KeyK", "layer.KeyA" },
                 (w2, v) =>
                 {
-                    w2.Line("// [D]: kk = k · k_k, L2-normalized within each head of 64; then k = k · (1 + (a - 1) · k_a)");
-                    w2.Open("for (nuint h = 0; h < D; h += N)");
+                    w2.Line("// channels [first, end) (whole heads): kk = k · k_k, L2-normalized within each head of 64; then k = k · (1 + (a - 1) · k_a)");
+                    w2.Open("for (nuint h = first; h < end; h += N)");
                     w2.Line($"{v.Float} acc = {v.Zero};");
                     ForHead(w2, v, c =>
                     {
@@ -173,11 +178,12 @@ namespace Rwkv7.Gen.Generator.Emit
                     });
                     w2.Close();
                     w2.Line($"{v.Float} one = {v.Splat("1f")};");
-                    w2.Open($"for (nuint i = 0; i < D; i += {Step(v)})");
+                    w2.Open($"for (nuint i = first; i < end; i += {Step(v)})");
                     w2.Line(v.Store($"{v.Load("k", "i")} * {v.Fma($"{v.Load("a", "i")} - one", v.Load("keyA", "i"), "one")}", "k", "i"));
                     w2.Close();
                 },
-                new[] { "k", "kk", "a", "keyK", "keyA" });
+                new[] { "k", "kk", "a", "keyK", "keyA" },
+                headRange: true);
         }
 
         private static void EmitHeadOutput(IndentedWriter w)
@@ -190,8 +196,8 @@ namespace Rwkv7.Gen.Generator.Emit
                 new[] { "layer.LnXWeight", "layer.LnXBias", "layer.BonusRK" },
                 (w2, v) =>
                 {
-                    w2.Line("// Per head of 64: y = (GroupNorm(y) · ln_x.weight + ln_x.bias + (Σ r·k·r_k) · v) · g");
-                    w2.Open("for (nuint h = 0; h < D; h += N)");
+                    w2.Line("// Per head of 64 in channels [first, end): y = (GroupNorm(y) · ln_x.weight + ln_x.bias + (Σ r·k·r_k) · v) · g");
+                    w2.Open("for (nuint h = first; h < end; h += N)");
                     w2.Line($"{v.Float} acc = {v.Zero};");
                     ForHead(w2, v, c => w2.Line($"acc += {v.Load("y", Offset("h", c))};"));
                     w2.Line($"{v.Float} m = {v.Splat($"{v.Sum("acc")} / N")};");
@@ -211,7 +217,8 @@ namespace Rwkv7.Gen.Generator.Emit
                     });
                     w2.Close();
                 },
-                new[] { "y", "r", "k", "v", "g", "lnXWeight", "lnXBias", "bonusRK" });
+                new[] { "y", "r", "k", "v", "g", "lnXWeight", "lnXBias", "bonusRK" },
+                headRange: true);
         }
 
         /// <summary>

@@ -73,8 +73,11 @@ public interface IRwkvKernels
     /// </summary>
     static abstract void ValueLora(ReadOnlySpan<float> xv, LayerWeights layer, Span<float> mix, Span<float> scratch, int tokens);
 
-    /// <summary>For one token: kk = per-head L2-normalized k·k_k; then k = k·(1 + (a − 1)·k_a).</summary>
-    static abstract void KeyPrep(Span<float> k, Span<float> kk, ReadOnlySpan<float> a, LayerWeights layer);
+    /// <summary>
+    /// For heads [<paramref name="headStart"/>, <paramref name="headEnd"/>) of one token (spans are the token's whole
+    /// D-wide rows): kk = per-head L2-normalized k·k_k; then k = k·(1 + (a − 1)·k_a).
+    /// </summary>
+    static abstract void KeyPrep(Span<float> k, Span<float> kk, ReadOnlySpan<float> a, LayerWeights layer, int headStart, int headEnd);
 
     /// <summary>
     /// One head's WKV-7 step on its 64×64 state (stored key-major, [j][i]):
@@ -83,8 +86,9 @@ public interface IRwkvKernels
     static abstract void Wkv(Span<float> state, ReadOnlySpan<float> r, ReadOnlySpan<float> w, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> kk, ReadOnlySpan<float> a, Span<float> y);
 
     /// <summary>
-    /// The time-mix output of one token before the output projection, head by head: GroupNorm of y (eps 64e-5)
-    /// with ln_x, plus the bonus (Σ r·k·r_k)·v, times the gate g. Writes into y.
+    /// The time-mix output of heads [<paramref name="headStart"/>, <paramref name="headEnd"/>) of one token before the
+    /// output projection (spans are D-wide rows): GroupNorm of y (eps 64e-5) with ln_x, plus the bonus
+    /// (Σ r·k·r_k)·v, times the gate g. Writes into y.
     /// </summary>
-    static abstract void HeadOutput(Span<float> y, ReadOnlySpan<float> r, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> g, LayerWeights layer);
+    static abstract void HeadOutput(Span<float> y, ReadOnlySpan<float> r, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> g, LayerWeights layer, int headStart, int headEnd);
 }

@@ -25,7 +25,16 @@ public static class KernelChecks
         if (tokens > 0 && ((long)tokens * w.Cols > xLength || ((long)(tokens - 1) * yStride) + rowEnd > yLength))
         {
             throw new ArgumentException(
-                $"Operands too short for {tokens} token(s): x has {xLength} floats (needs {(long)tokens * w.Cols}), y has {yLength}.");
+                $"Operands too short for {tokens} token(s): x has {xLength} floats (needs {(long)tokens * w.Cols}), y has {yLength} (needs {((long)(tokens - 1) * yStride) + rowEnd}).");
+        }
+    }
+
+    /// <summary>Checks a range of heads [<paramref name="start"/>, <paramref name="end"/>) of a model with <paramref name="heads"/> heads.</summary>
+    public static void Heads(int start, int end, int heads)
+    {
+        if (start < 0 || end < start || end > heads)
+        {
+            throw new ArgumentOutOfRangeException(nameof(end), $"Heads [{start}, {end}) are not within the model's {heads}.");
         }
     }
 

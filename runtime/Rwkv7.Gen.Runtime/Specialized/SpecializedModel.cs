@@ -39,6 +39,12 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     /// </summary>
     public const int PartsPerThread = 4;
 
+    /// <summary>Row-wise steps (LayerNorm, token shift) over fewer rows than this run on one thread.</summary>
+    public const int MinParallelRows = 16;
+
+    /// <summary>The per-head step over fewer (rows × heads) than this runs on one thread (one decoded token does).</summary>
+    public const int MinParallelHeadRows = 64;
+
     /// <summary>Row ranges given to threads start at multiples of this (whole 64-byte lines of output).</summary>
     private const int RowAlign = 16;
 
@@ -202,57 +208,25 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     private void TimeMix(int layer, int t, bool chained, Workspace ws, StepContext step)
     {
         LayerWeights lw = step.Layer;
-        int d = TKernels.Embedding;
+        step.LayerIndex = layer;
+        step.Chained = chained;
 
-        // LayerNorm and token shift: each row mixes with the previous token's ln1 output.
-        Normalize(t, lw.Ln1Weight, lw.Ln1Bias, ws);
-        for (int n = 0; n < t; n++)
-        {
-            TKernels.TimeMixInputs(
-                ws.H.AsSpan(n * d, d), Previous(layer, n, chained, ws, attention: true), lw,
-                ws.XR.AsSpan(n * d, d), ws.XW.AsSpan(n * d, d), ws.XK.AsSpan(n * d, d),
-                ws.XV.AsSpan(n * d, d), ws.XA.AsSpan(n * d, d), ws.XG.AsSpan(n * d, d));
-        }
-
+        // LayerNorm, then the token shift: each row mixes with the previous token's ln1 output.
+        step.NormWeight = lw.Ln1Weight;
+        step.NormBias = lw.Ln1Bias;
+        ParallelRows(step, StepKind.Norm, t);
+        ParallelRows(step, StepKind.TimeInputs, t);
         StoreShift(layer, t, chained, ws, attention: true);
 
         // Step 1: r, k, v and the four LoRA MLPs (w, a, g and the value-residual mix).
         long bytes = (3 * lw.Receptance.ByteLength) + LoraBytes(lw, layer);
         Parallel(step, StepKind.Projections, bytes);
 
-        for (int n = 0; n < t; n++)
-        {
-            int o = n * d;
-            Span<float> v = ws.V.AsSpan(o, d);
-            if (layer == 0)
-            {
-                v.CopyTo(ws.VFirst.AsSpan(o, d));
-            }
-            else
-            {
-                TensorPrimitives.Lerp(v, ws.VFirst.AsSpan(o, d), ws.VMix.AsSpan(o, d), v);
-            }
-
-            TKernels.KeyPrep(ws.K.AsSpan(o, d), ws.KK.AsSpan(o, d), ws.A.AsSpan(o, d), lw);
-        }
-
-        // The WKV recurrence: sequential over a sequence's tokens, independent across sessions and heads.
-        int area = HeadSize * HeadSize;
-        for (int n = 0; n < t; n++)
-        {
-            Span<float> wkv = (chained ? ws.States[0] : ws.States[n]).Wkv(layer);
-            for (int h = 0; h < TKernels.Heads; h++)
-            {
-                int o = (n * d) + (h * HeadSize);
-                TKernels.Wkv(
-                    wkv.Slice(h * area, area),
-                    ws.R.AsSpan(o, HeadSize), ws.W.AsSpan(o, HeadSize), ws.K.AsSpan(o, HeadSize), ws.V.AsSpan(o, HeadSize),
-                    ws.KK.AsSpan(o, HeadSize), ws.A.AsSpan(o, HeadSize), ws.Y.AsSpan(o, HeadSize));
-            }
-
-            int row = n * d;
-            TKernels.HeadOutput(ws.Y.AsSpan(row, d), ws.R.AsSpan(row, d), ws.K.AsSpan(row, d), ws.V.AsSpan(row, d), ws.G.AsSpan(row, d), lw);
-        }
+        // Per head: value residual, key preparation, the WKV recurrence (sequential over a sequence's tokens) and
+        // GroupNorm with bonus and gate. Heads are independent, so several rows' worth is split by heads.
+        int parts = _threads > 1 && t * TKernels.Heads >= MinParallelHeadRows ? _threads * PartsPerThread : 1;
+        step.Kind = StepKind.Heads;
+        _pool.Run(&RunStep, step, parts);
 
         // Step 2: x += O·y.
         Parallel(step, StepKind.Output, lw.Output.ByteLength);
@@ -262,14 +236,12 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     private void ChannelMix(int layer, int t, bool chained, Workspace ws, StepContext step)
     {
         LayerWeights lw = step.Layer;
-        int d = TKernels.Embedding;
-
-        Normalize(t, lw.Ln2Weight, lw.Ln2Bias, ws);
-        for (int n = 0; n < t; n++)
-        {
-            TKernels.ChannelMixInput(ws.H.AsSpan(n * d, d), Previous(layer, n, chained, ws, attention: false), lw, ws.XK.AsSpan(n * d, d));
-        }
-
+        step.LayerIndex = layer;
+        step.Chained = chained;
+        step.NormWeight = lw.Ln2Weight;
+        step.NormBias = lw.Ln2Bias;
+        ParallelRows(step, StepKind.Norm, t);
+        ParallelRows(step, StepKind.ChannelInputs, t);
         StoreShift(layer, t, chained, ws, attention: false);
 
         // Steps 3 and 4: hidden = relu(K·x)², then x += V·hidden.
@@ -277,14 +249,12 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         Parallel(step, StepKind.FfnValue, lw.FfnValue.ByteLength);
     }
 
-    /// <summary>H[n] = LayerNorm(X[n]) for every row: the input of a time mix (ln1) or channel mix (ln2).</summary>
-    private static void Normalize(int t, float[] weight, float[] bias, Workspace ws)
+    /// <summary>A step over rows (tokens or sessions), split across threads only when there are many rows.</summary>
+    private void ParallelRows(StepContext step, StepKind kind, int rows)
     {
-        int d = TKernels.Embedding;
-        for (int n = 0; n < t; n++)
-        {
-            TKernels.LayerNorm(ws.X.AsSpan(n * d, d), weight, bias, ws.H.AsSpan(n * d, d));
-        }
+        step.Kind = kind;
+        int parts = _threads > 1 && rows >= MinParallelRows ? _threads * PartsPerThread : 1;
+        _pool.Run(&RunStep, step, parts);
     }
 
     /// <summary>
@@ -345,6 +315,45 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         int t = step.Tokens, d = TKernels.Embedding;
         switch (step.Kind)
         {
+            case StepKind.Norm:
+            {
+                (int start, int end) = WorkerPool.Range(t, part, parts);
+                for (int n = start; n < end; n++)
+                {
+                    TKernels.LayerNorm(ws.X.AsSpan(n * d, d), step.NormWeight, step.NormBias, ws.H.AsSpan(n * d, d));
+                }
+
+                break;
+            }
+
+            case StepKind.TimeInputs:
+            {
+                (int start, int end) = WorkerPool.Range(t, part, parts);
+                for (int n = start; n < end; n++)
+                {
+                    TKernels.TimeMixInputs(
+                        ws.H.AsSpan(n * d, d), Previous(step.LayerIndex, n, step.Chained, ws, attention: true), lw,
+                        ws.XR.AsSpan(n * d, d), ws.XW.AsSpan(n * d, d), ws.XK.AsSpan(n * d, d),
+                        ws.XV.AsSpan(n * d, d), ws.XA.AsSpan(n * d, d), ws.XG.AsSpan(n * d, d));
+                }
+
+                break;
+            }
+
+            case StepKind.ChannelInputs:
+            {
+                (int start, int end) = WorkerPool.Range(t, part, parts);
+                for (int n = start; n < end; n++)
+                {
+                    TKernels.ChannelMixInput(ws.H.AsSpan(n * d, d), Previous(step.LayerIndex, n, step.Chained, ws, attention: false), lw, ws.XK.AsSpan(n * d, d));
+                }
+
+                break;
+            }
+
+            case StepKind.Heads:
+                RunHeads(step, part, parts);
+                break;
             case StepKind.Projections:
                 RunProjections(step, part, parts);
                 break;
@@ -377,6 +386,51 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 TKernels.MatMul(head, ws.H, logits, t, head.Rows, start, end, accumulate: false);
                 break;
             }
+        }
+    }
+
+    /// <summary>
+    /// The per-head work of a time mix for heads of part <paramref name="part"/>, over every row: value residual, key
+    /// preparation, the WKV recurrence (rows of one sequence in order) and the GroupNorm/bonus/gate output.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunHeads(StepContext step, int part, int parts)
+    {
+        (int first, int last) = WorkerPool.Range(TKernels.Heads, part, parts);
+        if (first == last)
+        {
+            return;
+        }
+
+        Workspace ws = step.Workspace;
+        LayerWeights lw = step.Layer;
+        int layer = step.LayerIndex, t = step.Tokens, d = TKernels.Embedding, area = HeadSize * HeadSize;
+        int offset = first * HeadSize, width = (last - first) * HeadSize;
+        for (int n = 0; n < t; n++)
+        {
+            int o = n * d;
+            Span<float> v = ws.V.AsSpan(o + offset, width);
+            if (layer == 0)
+            {
+                v.CopyTo(ws.VFirst.AsSpan(o + offset, width));
+            }
+            else
+            {
+                TensorPrimitives.Lerp(v, ws.VFirst.AsSpan(o + offset, width), ws.VMix.AsSpan(o + offset, width), v);
+            }
+
+            TKernels.KeyPrep(ws.K.AsSpan(o, d), ws.KK.AsSpan(o, d), ws.A.AsSpan(o, d), lw, first, last);
+            Span<float> wkv = (step.Chained ? ws.States[0] : ws.States[n]).Wkv(layer);
+            for (int h = first; h < last; h++)
+            {
+                int at = o + (h * HeadSize);
+                TKernels.Wkv(
+                    wkv.Slice(h * area, area),
+                    ws.R.AsSpan(at, HeadSize), ws.W.AsSpan(at, HeadSize), ws.K.AsSpan(at, HeadSize), ws.V.AsSpan(at, HeadSize),
+                    ws.KK.AsSpan(at, HeadSize), ws.A.AsSpan(at, HeadSize), ws.Y.AsSpan(at, HeadSize));
+            }
+
+            TKernels.HeadOutput(ws.Y.AsSpan(o, d), ws.R.AsSpan(o, d), ws.K.AsSpan(o, d), ws.V.AsSpan(o, d), ws.G.AsSpan(o, d), lw, first, last);
         }
     }
 
@@ -480,6 +534,10 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
 
     private enum StepKind
     {
+        Norm,
+        TimeInputs,
+        ChannelInputs,
+        Heads,
         Projections,
         Output,
         FfnKey,
@@ -497,6 +555,14 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         public StepKind Kind { get; set; }
 
         public LayerWeights Layer { get; set; } = null!;
+
+        public int LayerIndex { get; set; }
+
+        public bool Chained { get; set; }
+
+        public float[] NormWeight { get; set; } = [];
+
+        public float[] NormBias { get; set; } = [];
 
         public int Tokens { get; set; }
 

@@ -9569,8 +9569,9 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <inheritdoc/>
-            public static void KeyPrep(Span<float> k, Span<float> kk, ReadOnlySpan<float> a, LayerWeights layer)
+            public static void KeyPrep(Span<float> k, Span<float> kk, ReadOnlySpan<float> a, LayerWeights layer, int headStart, int headEnd)
             {
+                KernelChecks.Heads(headStart, headEnd, H);
                 KernelChecks.Length(k.Length, D, nameof(k));
                 KernelChecks.Length(kk.Length, D, nameof(kk));
                 KernelChecks.Length(a.Length, D, nameof(a));
@@ -9581,28 +9582,28 @@ namespace Rwkv7.Gen.Tests.Generated
                 ref float keyAR = ref MemoryMarshal.GetArrayDataReference(layer.KeyA);
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    KeyPrepV512(ref kR, ref kkR, ref aR, ref keyKR, ref keyAR);
+                    KeyPrepV512(ref kR, ref kkR, ref aR, ref keyKR, ref keyAR, (nuint)headStart * N, (nuint)headEnd * N);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    KeyPrepV256(ref kR, ref kkR, ref aR, ref keyKR, ref keyAR);
+                    KeyPrepV256(ref kR, ref kkR, ref aR, ref keyKR, ref keyAR, (nuint)headStart * N, (nuint)headEnd * N);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    KeyPrepV128(ref kR, ref kkR, ref aR, ref keyKR, ref keyAR);
+                    KeyPrepV128(ref kR, ref kkR, ref aR, ref keyKR, ref keyAR, (nuint)headStart * N, (nuint)headEnd * N);
                 }
                 else
                 {
-                    KeyPrepScalar(ref kR, ref kkR, ref aR, ref keyKR, ref keyAR);
+                    KeyPrepScalar(ref kR, ref kkR, ref aR, ref keyKR, ref keyAR, (nuint)headStart * N, (nuint)headEnd * N);
                 }
             }
 
             /// <summary><see cref="KeyPrep"/> with Vector512&lt;float&gt; (16 lanes).</summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void KeyPrepV512(ref float k, ref float kk, ref float a, ref float keyK, ref float keyA)
+            private static void KeyPrepV512(ref float k, ref float kk, ref float a, ref float keyK, ref float keyA, nuint first, nuint end)
             {
-                // [D]: kk = k · k_k, L2-normalized within each head of 64; then k = k · (1 + (a - 1) · k_a)
-                for (nuint h = 0; h < D; h += N)
+                // channels [first, end) (whole heads): kk = k · k_k, L2-normalized within each head of 64; then k = k · (1 + (a - 1) · k_a)
+                for (nuint h = first; h < end; h += N)
                 {
                     Vector512<float> acc = Vector512<float>.Zero;
                     { Vector512<float> kkv = Vector512.LoadUnsafe(ref k, h) * Vector512.LoadUnsafe(ref keyK, h); kkv.StoreUnsafe(ref kk, h); acc = Vector512.MultiplyAddEstimate(kkv, kkv, acc); }
@@ -9616,7 +9617,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     (Vector512.LoadUnsafe(ref kk, h + 48) * inv).StoreUnsafe(ref kk, h + 48);
                 }
                 Vector512<float> one = Vector512.Create(1f);
-                for (nuint i = 0; i < D; i += 16)
+                for (nuint i = first; i < end; i += 16)
                 {
                     (Vector512.LoadUnsafe(ref k, i) * Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref a, i) - one, Vector512.LoadUnsafe(ref keyA, i), one)).StoreUnsafe(ref k, i);
                 }
@@ -9624,10 +9625,10 @@ namespace Rwkv7.Gen.Tests.Generated
 
             /// <summary><see cref="KeyPrep"/> with Vector256&lt;float&gt; (8 lanes).</summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void KeyPrepV256(ref float k, ref float kk, ref float a, ref float keyK, ref float keyA)
+            private static void KeyPrepV256(ref float k, ref float kk, ref float a, ref float keyK, ref float keyA, nuint first, nuint end)
             {
-                // [D]: kk = k · k_k, L2-normalized within each head of 64; then k = k · (1 + (a - 1) · k_a)
-                for (nuint h = 0; h < D; h += N)
+                // channels [first, end) (whole heads): kk = k · k_k, L2-normalized within each head of 64; then k = k · (1 + (a - 1) · k_a)
+                for (nuint h = first; h < end; h += N)
                 {
                     Vector256<float> acc = Vector256<float>.Zero;
                     { Vector256<float> kkv = Vector256.LoadUnsafe(ref k, h) * Vector256.LoadUnsafe(ref keyK, h); kkv.StoreUnsafe(ref kk, h); acc = Vector256.MultiplyAddEstimate(kkv, kkv, acc); }
@@ -9649,7 +9650,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     (Vector256.LoadUnsafe(ref kk, h + 56) * inv).StoreUnsafe(ref kk, h + 56);
                 }
                 Vector256<float> one = Vector256.Create(1f);
-                for (nuint i = 0; i < D; i += 8)
+                for (nuint i = first; i < end; i += 8)
                 {
                     (Vector256.LoadUnsafe(ref k, i) * Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref a, i) - one, Vector256.LoadUnsafe(ref keyA, i), one)).StoreUnsafe(ref k, i);
                 }
@@ -9657,10 +9658,10 @@ namespace Rwkv7.Gen.Tests.Generated
 
             /// <summary><see cref="KeyPrep"/> with Vector128&lt;float&gt; (4 lanes).</summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void KeyPrepV128(ref float k, ref float kk, ref float a, ref float keyK, ref float keyA)
+            private static void KeyPrepV128(ref float k, ref float kk, ref float a, ref float keyK, ref float keyA, nuint first, nuint end)
             {
-                // [D]: kk = k · k_k, L2-normalized within each head of 64; then k = k · (1 + (a - 1) · k_a)
-                for (nuint h = 0; h < D; h += N)
+                // channels [first, end) (whole heads): kk = k · k_k, L2-normalized within each head of 64; then k = k · (1 + (a - 1) · k_a)
+                for (nuint h = first; h < end; h += N)
                 {
                     Vector128<float> acc = Vector128<float>.Zero;
                     for (nuint c = 0; c < N; c += 4)
@@ -9674,7 +9675,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
                 Vector128<float> one = Vector128.Create(1f);
-                for (nuint i = 0; i < D; i += 4)
+                for (nuint i = first; i < end; i += 4)
                 {
                     (Vector128.LoadUnsafe(ref k, i) * Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref a, i) - one, Vector128.LoadUnsafe(ref keyA, i), one)).StoreUnsafe(ref k, i);
                 }
@@ -9682,10 +9683,10 @@ namespace Rwkv7.Gen.Tests.Generated
 
             /// <summary><see cref="KeyPrep"/> with scalar code.</summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void KeyPrepScalar(ref float k, ref float kk, ref float a, ref float keyK, ref float keyA)
+            private static void KeyPrepScalar(ref float k, ref float kk, ref float a, ref float keyK, ref float keyA, nuint first, nuint end)
             {
-                // [D]: kk = k · k_k, L2-normalized within each head of 64; then k = k · (1 + (a - 1) · k_a)
-                for (nuint h = 0; h < D; h += N)
+                // channels [first, end) (whole heads): kk = k · k_k, L2-normalized within each head of 64; then k = k · (1 + (a - 1) · k_a)
+                for (nuint h = first; h < end; h += N)
                 {
                     float acc = 0f;
                     for (nuint c = 0; c < N; c += 1)
@@ -9699,15 +9700,16 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                 }
                 float one = 1f;
-                for (nuint i = 0; i < D; i += 1)
+                for (nuint i = first; i < end; i += 1)
                 {
                     Unsafe.Add(ref k, i) = Unsafe.Add(ref k, i) * (((Unsafe.Add(ref a, i) - one) * Unsafe.Add(ref keyA, i)) + one);
                 }
             }
 
             /// <inheritdoc/>
-            public static void HeadOutput(Span<float> y, ReadOnlySpan<float> r, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> g, LayerWeights layer)
+            public static void HeadOutput(Span<float> y, ReadOnlySpan<float> r, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> g, LayerWeights layer, int headStart, int headEnd)
             {
+                KernelChecks.Heads(headStart, headEnd, H);
                 KernelChecks.Length(y.Length, D, nameof(y));
                 KernelChecks.Length(r.Length, D, nameof(r));
                 KernelChecks.Length(k.Length, D, nameof(k));
@@ -9723,28 +9725,28 @@ namespace Rwkv7.Gen.Tests.Generated
                 ref float bonusRKR = ref MemoryMarshal.GetArrayDataReference(layer.BonusRK);
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    HeadOutputV512(ref yR, ref rR, ref kR, ref vR, ref gR, ref lnXWeightR, ref lnXBiasR, ref bonusRKR);
+                    HeadOutputV512(ref yR, ref rR, ref kR, ref vR, ref gR, ref lnXWeightR, ref lnXBiasR, ref bonusRKR, (nuint)headStart * N, (nuint)headEnd * N);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    HeadOutputV256(ref yR, ref rR, ref kR, ref vR, ref gR, ref lnXWeightR, ref lnXBiasR, ref bonusRKR);
+                    HeadOutputV256(ref yR, ref rR, ref kR, ref vR, ref gR, ref lnXWeightR, ref lnXBiasR, ref bonusRKR, (nuint)headStart * N, (nuint)headEnd * N);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    HeadOutputV128(ref yR, ref rR, ref kR, ref vR, ref gR, ref lnXWeightR, ref lnXBiasR, ref bonusRKR);
+                    HeadOutputV128(ref yR, ref rR, ref kR, ref vR, ref gR, ref lnXWeightR, ref lnXBiasR, ref bonusRKR, (nuint)headStart * N, (nuint)headEnd * N);
                 }
                 else
                 {
-                    HeadOutputScalar(ref yR, ref rR, ref kR, ref vR, ref gR, ref lnXWeightR, ref lnXBiasR, ref bonusRKR);
+                    HeadOutputScalar(ref yR, ref rR, ref kR, ref vR, ref gR, ref lnXWeightR, ref lnXBiasR, ref bonusRKR, (nuint)headStart * N, (nuint)headEnd * N);
                 }
             }
 
             /// <summary><see cref="HeadOutput"/> with Vector512&lt;float&gt; (16 lanes).</summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void HeadOutputV512(ref float y, ref float r, ref float k, ref float v, ref float g, ref float lnXWeight, ref float lnXBias, ref float bonusRK)
+            private static void HeadOutputV512(ref float y, ref float r, ref float k, ref float v, ref float g, ref float lnXWeight, ref float lnXBias, ref float bonusRK, nuint first, nuint end)
             {
-                // Per head of 64: y = (GroupNorm(y) · ln_x.weight + ln_x.bias + (Σ r·k·r_k) · v) · g
-                for (nuint h = 0; h < D; h += N)
+                // Per head of 64 in channels [first, end): y = (GroupNorm(y) · ln_x.weight + ln_x.bias + (Σ r·k·r_k) · v) · g
+                for (nuint h = first; h < end; h += N)
                 {
                     Vector512<float> acc = Vector512<float>.Zero;
                     acc += Vector512.LoadUnsafe(ref y, h);
@@ -9769,10 +9771,10 @@ namespace Rwkv7.Gen.Tests.Generated
 
             /// <summary><see cref="HeadOutput"/> with Vector256&lt;float&gt; (8 lanes).</summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void HeadOutputV256(ref float y, ref float r, ref float k, ref float v, ref float g, ref float lnXWeight, ref float lnXBias, ref float bonusRK)
+            private static void HeadOutputV256(ref float y, ref float r, ref float k, ref float v, ref float g, ref float lnXWeight, ref float lnXBias, ref float bonusRK, nuint first, nuint end)
             {
-                // Per head of 64: y = (GroupNorm(y) · ln_x.weight + ln_x.bias + (Σ r·k·r_k) · v) · g
-                for (nuint h = 0; h < D; h += N)
+                // Per head of 64 in channels [first, end): y = (GroupNorm(y) · ln_x.weight + ln_x.bias + (Σ r·k·r_k) · v) · g
+                for (nuint h = first; h < end; h += N)
                 {
                     Vector256<float> acc = Vector256<float>.Zero;
                     acc += Vector256.LoadUnsafe(ref y, h);
@@ -9809,10 +9811,10 @@ namespace Rwkv7.Gen.Tests.Generated
 
             /// <summary><see cref="HeadOutput"/> with Vector128&lt;float&gt; (4 lanes).</summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void HeadOutputV128(ref float y, ref float r, ref float k, ref float v, ref float g, ref float lnXWeight, ref float lnXBias, ref float bonusRK)
+            private static void HeadOutputV128(ref float y, ref float r, ref float k, ref float v, ref float g, ref float lnXWeight, ref float lnXBias, ref float bonusRK, nuint first, nuint end)
             {
-                // Per head of 64: y = (GroupNorm(y) · ln_x.weight + ln_x.bias + (Σ r·k·r_k) · v) · g
-                for (nuint h = 0; h < D; h += N)
+                // Per head of 64 in channels [first, end): y = (GroupNorm(y) · ln_x.weight + ln_x.bias + (Σ r·k·r_k) · v) · g
+                for (nuint h = first; h < end; h += N)
                 {
                     Vector128<float> acc = Vector128<float>.Zero;
                     for (nuint c = 0; c < N; c += 4)
@@ -9837,10 +9839,10 @@ namespace Rwkv7.Gen.Tests.Generated
 
             /// <summary><see cref="HeadOutput"/> with scalar code.</summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void HeadOutputScalar(ref float y, ref float r, ref float k, ref float v, ref float g, ref float lnXWeight, ref float lnXBias, ref float bonusRK)
+            private static void HeadOutputScalar(ref float y, ref float r, ref float k, ref float v, ref float g, ref float lnXWeight, ref float lnXBias, ref float bonusRK, nuint first, nuint end)
             {
-                // Per head of 64: y = (GroupNorm(y) · ln_x.weight + ln_x.bias + (Σ r·k·r_k) · v) · g
-                for (nuint h = 0; h < D; h += N)
+                // Per head of 64 in channels [first, end): y = (GroupNorm(y) · ln_x.weight + ln_x.bias + (Σ r·k·r_k) · v) · g
+                for (nuint h = first; h < end; h += N)
                 {
                     float acc = 0f;
                     for (nuint c = 0; c < N; c += 1)
