@@ -58,6 +58,39 @@ public abstract class CheckpointTensor
     /// <summary>Reads the data; <paramref name="destination"/> has been checked to be <see cref="ByteLength"/> long.</summary>
     protected abstract void ReadCore(Span<byte> destination);
 
+    /// <summary>
+    /// Copies rows [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rowCount"/>) of a tensor
+    /// (rows along the first dimension) into <paramref name="destination"/>, which must hold exactly those rows. Lets
+    /// loaders convert large tensors in pieces instead of holding a second full copy.
+    /// </summary>
+    public void ReadRowsTo(int firstRow, int rowCount, Span<byte> destination)
+    {
+        int rows = Shape.Count == 0 ? 1 : Shape[0];
+        long rowBytes = rows == 0 ? 0 : ByteLength / rows;
+        if (firstRow < 0 || rowCount < 0 || firstRow > rows - rowCount)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rowCount), $"Rows [{firstRow}, {firstRow + rowCount}) of tensor '{Name}' with {rows} rows.");
+        }
+
+        if (destination.Length != rowCount * rowBytes)
+        {
+            throw new ArgumentException($"{rowCount} rows of tensor '{Name}' hold {rowCount * rowBytes} bytes; the destination has {destination.Length}.", nameof(destination));
+        }
+
+        ReadRowsCore(firstRow, rowCount, rowBytes, destination);
+    }
+
+    /// <summary>
+    /// Reads whole rows; arguments are checked. The default reads the whole tensor and copies the rows out (correct for
+    /// any layout); tensors stored contiguously override it with a partial read.
+    /// </summary>
+    protected virtual void ReadRowsCore(int firstRow, int rowCount, long rowBytes, Span<byte> destination)
+    {
+        byte[] all = new byte[ByteLength];
+        ReadCore(all);
+        all.AsSpan((int)(firstRow * rowBytes), destination.Length).CopyTo(destination);
+    }
+
     /// <summary>Formats dimensions as PyTorch prints them.</summary>
     public static string FormatShape(IReadOnlyList<int> shape) =>
         shape.Count == 1 ? $"({shape[0]},)" : "(" + string.Join(", ", shape) + ")";

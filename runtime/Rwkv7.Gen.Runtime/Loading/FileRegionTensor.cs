@@ -25,6 +25,9 @@ internal sealed class FileRegionTensor : CheckpointTensor
 
     protected override void ReadCore(Span<byte> destination) =>
         FileReading.ReadExactly(_filePath, _handle, destination, _offset, Name);
+
+    protected override void ReadRowsCore(int firstRow, int rowCount, long rowBytes, Span<byte> destination) =>
+        FileReading.ReadExactly(_filePath, _handle, destination, _offset + (firstRow * rowBytes), Name);
 }
 
 /// <summary>Reading helpers that turn short reads into <see cref="RwkvFormatException"/>.</summary>

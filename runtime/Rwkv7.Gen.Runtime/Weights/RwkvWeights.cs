@@ -180,47 +180,64 @@ public sealed unsafe class RwkvWeights : IDisposable
                     TensorDType target = TargetType(t, source, options);
                     byte* slot = arena.Pointer + offsets[t.Name];
                     int rows = t.Shape[0], cols = t.Shape[1];
-                    if (target == TensorDType.Q8)
-                    {
-                        if (scratch.Length < sourceBytes)
-                        {
-                            scratch = new byte[sourceBytes];
-                        }
-
-                        source.Read(t, scratch.AsSpan(0, sourceBytes));
-                        weights.Assign(t.Name, PackQ8(t, scratch.AsSpan(0, sourceBytes), stored, slot));
-                        done += sourceBytes;
-                        options.Progress?.Report(totalSourceBytes == 0 ? 1 : (double)done / totalSourceBytes);
-                        continue;
-                    }
-
-                    int targetBytes = checked((int)(t.ElementCount * target.SizeInBytes()));
-                    var destination = new Span<byte>(slot, targetBytes);
                     if (t.Role == TensorRole.Linear && target == stored)
                     {
-                        source.Read(t, destination);
+                        source.Read(t, new Span<byte>(slot, sourceBytes));
+                        weights.Assign(t.Name, new WeightMatrix(slot, rows, cols, target));
+                    }
+                    else if (t.Role == TensorRole.Linear)
+                    {
+                        // Converted or quantized in chunks of rows: never a second full copy of a large matrix.
+                        int rowBytes = cols * stored.SizeInBytes();
+                        int chunkRows = Math.Max(1, ChunkBytes / rowBytes);
+                        if (scratch.Length < Math.Min(rows, chunkRows) * rowBytes)
+                        {
+                            scratch = new byte[Math.Min(rows, chunkRows) * rowBytes];
+                        }
+
+                        for (int first = 0; first < rows; first += chunkRows)
+                        {
+                            int count = Math.Min(chunkRows, rows - first);
+                            Span<byte> chunk = scratch.AsSpan(0, count * rowBytes);
+                            source.ReadRows(t, first, count, chunk);
+                            if (target == TensorDType.Q8)
+                            {
+                                QuantizeRows(chunk, stored, t, slot, first, count, cols);
+                            }
+                            else
+                            {
+                                int targetRowBytes = cols * target.SizeInBytes();
+                                Convert(chunk, stored, new Span<byte>(slot + ((long)first * targetRowBytes), count * targetRowBytes), target);
+                            }
+                        }
+
+                        weights.Assign(t.Name, target == TensorDType.Q8
+                            ? new WeightMatrix(slot, rows, cols, TensorDType.Q8, Q8Scales(t, slot))
+                            : new WeightMatrix(slot, rows, cols, target));
                     }
                     else
                     {
+                        // LoRA factors (small): canonical (in, out) used as x·A becomes (out, in) used as Aᵀ·x.
                         if (scratch.Length < sourceBytes)
                         {
                             scratch = new byte[sourceBytes];
                         }
 
                         source.Read(t, scratch.AsSpan(0, sourceBytes));
-                        if (t.Role == TensorRole.LoraFactor)
+                        if (target == TensorDType.Q8)
                         {
-                            // Canonical (in, out) used as x·A becomes (out, in) used as A^T·x.
-                            TransposeConvert(scratch.AsSpan(0, sourceBytes), stored, rows, cols, destination, target);
-                            (rows, cols) = (cols, rows);
+                            float[] transposed = new float[t.ElementCount];
+                            TransposeConvert(scratch.AsSpan(0, sourceBytes), stored, rows, cols, MemoryMarshal.AsBytes(transposed.AsSpan()), TensorDType.F32);
+                            QuantizeRows(MemoryMarshal.AsBytes(transposed.AsSpan()), TensorDType.F32, t, slot, 0, cols, rows);
+                            weights.Assign(t.Name, new WeightMatrix(slot, cols, rows, TensorDType.Q8, Q8Scales(t, slot)));
                         }
                         else
                         {
-                            Convert(scratch.AsSpan(0, sourceBytes), stored, destination, target);
+                            var destination = new Span<byte>(slot, checked((int)(t.ElementCount * target.SizeInBytes())));
+                            TransposeConvert(scratch.AsSpan(0, sourceBytes), stored, rows, cols, destination, target);
+                            weights.Assign(t.Name, new WeightMatrix(slot, cols, rows, target));
                         }
                     }
-
-                    weights.Assign(t.Name, new WeightMatrix(slot, rows, cols, target));
                 }
 
                 done += sourceBytes;
@@ -331,36 +348,33 @@ public sealed unsafe class RwkvWeights : IDisposable
         ? AlignUp(t.ElementCount) + AlignUp(t.ElementCount / Q8Block.Size * sizeof(float))
         : AlignUp(t.ElementCount * type.SizeInBytes());
 
-    /// <summary>Quantizes a matrix into its arena slot (transposing LoRA factors to (out, in) first).</summary>
-    private static WeightMatrix PackQ8(CanonicalTensor t, ReadOnlySpan<byte> data, TensorDType stored, byte* slot)
-    {
-        int rows = t.Shape[0], cols = t.Shape[1];
-        float[] values = new float[t.ElementCount];
-        Span<byte> asBytes = MemoryMarshal.AsBytes(values.AsSpan());
-        if (t.Role == TensorRole.LoraFactor)
-        {
-            TransposeConvert(data, stored, rows, cols, asBytes, TensorDType.F32);
-            (rows, cols) = (cols, rows);
-        }
-        else
-        {
-            Convert(data, stored, asBytes, TensorDType.F32);
-        }
+    /// <summary>Rows per chunk when converting or quantizing a large matrix: about this many bytes of source.</summary>
+    private const int ChunkBytes = 4 << 20;
 
+    /// <summary>Where a Q8 matrix's block scales start in its arena slot: after its int8 values, aligned.</summary>
+    private static float* Q8Scales(CanonicalTensor t, byte* slot) => (float*)(slot + AlignUp(t.ElementCount));
+
+    /// <summary>
+    /// Quantizes <paramref name="count"/> rows of <paramref name="cols"/> values, given in <paramref name="stored"/>,
+    /// into rows [first, first + count) of the Q8 matrix in <paramref name="slot"/>.
+    /// </summary>
+    private static void QuantizeRows(ReadOnlySpan<byte> data, TensorDType stored, CanonicalTensor t, byte* slot, int first, int count, int cols)
+    {
         if (cols % Q8Block.Size != 0)
         {
             throw new RwkvException($"{t.Name}: rows of {cols} values cannot be split into 8-bit blocks of {Q8Block.Size}.");
         }
 
-        var quants = new Span<sbyte>(slot, rows * cols);
-        float* scales = (float*)(slot + AlignUp(t.ElementCount));
         int blocks = cols / Q8Block.Size;
-        for (int r = 0; r < rows; r++)
+        int rowBytes = cols * stored.SizeInBytes();
+        float* scales = Q8Scales(t, slot);
+        float[] row = new float[cols];
+        for (int r = 0; r < count; r++)
         {
-            Q8Quantizer.QuantizeRow(values.AsSpan(r * cols, cols), quants.Slice(r * cols, cols), new Span<float>(scales + ((long)r * blocks), blocks));
+            Convert(data.Slice(r * rowBytes, rowBytes), stored, MemoryMarshal.AsBytes(row.AsSpan()), TensorDType.F32);
+            long at = (long)(first + r) * cols;
+            Q8Quantizer.QuantizeRow(row, new Span<sbyte>(slot + at, cols), new Span<float>(scales + ((long)(first + r) * blocks), blocks));
         }
-
-        return new WeightMatrix(slot, rows, cols, TensorDType.Q8, scales);
     }
 
     private static long AlignUp(long bytes) => (bytes + NativeBuffer.Alignment - 1) & ~(long)(NativeBuffer.Alignment - 1);

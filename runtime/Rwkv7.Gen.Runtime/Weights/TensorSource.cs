@@ -11,6 +11,9 @@ internal interface ITensorSource
 
     /// <summary>Reads the tensor in canonical row-major order and its stored type into <paramref name="destination"/>.</summary>
     void Read(CanonicalTensor tensor, Span<byte> destination);
+
+    /// <summary>Reads rows [firstRow, firstRow + rowCount) (first dimension) of a 2-D tensor.</summary>
+    void ReadRows(CanonicalTensor tensor, int firstRow, int rowCount, Span<byte> destination);
 }
 
 /// <summary>Reads from an opened, already validated checkpoint.</summary>
@@ -19,6 +22,9 @@ internal sealed class CheckpointSource(Checkpoint checkpoint) : ITensorSource
     public TensorDType TypeOf(CanonicalTensor tensor) => Get(tensor).DType;
 
     public void Read(CanonicalTensor tensor, Span<byte> destination) => Get(tensor).ReadTo(destination);
+
+    public void ReadRows(CanonicalTensor tensor, int firstRow, int rowCount, Span<byte> destination) =>
+        Get(tensor).ReadRowsTo(firstRow, rowCount, destination);
 
     private CheckpointTensor Get(CanonicalTensor tensor) =>
         checkpoint.Find(tensor.Name) ?? throw new InvalidOperationException($"Tensor {tensor.Name} vanished after validation.");
@@ -32,15 +38,24 @@ internal sealed class SyntheticSource(TensorDType matrixType, ulong seed) : ITen
 {
     public TensorDType TypeOf(CanonicalTensor tensor) => tensor.Role == TensorRole.Vector ? TensorDType.F32 : matrixType;
 
-    public void Read(CanonicalTensor tensor, Span<byte> destination)
+    public void Read(CanonicalTensor tensor, Span<byte> destination) => Generate(tensor, 0, destination);
+
+    public void ReadRows(CanonicalTensor tensor, int firstRow, int rowCount, Span<byte> destination) =>
+        Generate(tensor, (long)firstRow * tensor.Shape[^1], destination);
+
+    /// <summary>
+    /// Writes elements from <paramref name="firstElement"/> on. SplitMix64 is counter-based (element i draws from
+    /// state0 + (i + 1)·γ), so any range can be generated directly, and values depend on neither read order nor range.
+    /// </summary>
+    private void Generate(CanonicalTensor tensor, long firstElement, Span<byte> destination)
     {
-        // SplitMix64 seeded by the seed and the tensor name: values do not depend on the order of reads.
-        ulong state = seed ^ Fnv1a(tensor.Name);
+        ulong state = (seed ^ Fnv1a(tensor.Name)) + ((ulong)firstElement * Golden);
         int inner = tensor.Shape[^1];
         float scale = tensor.Role == TensorRole.Vector ? 0.5f : 1f / MathF.Sqrt(Math.Max(inner, tensor.Shape[0]));
         float offset = Offset(tensor.Name);
-        int count = checked((int)tensor.ElementCount);
-        switch (TypeOf(tensor))
+        TensorDType type = TypeOf(tensor);
+        int count = destination.Length / type.SizeInBytes();
+        switch (type)
         {
             case TensorDType.F32:
                 Span<float> f32 = MemoryMarshal.Cast<byte, float>(destination);
@@ -69,6 +84,8 @@ internal sealed class SyntheticSource(TensorDType matrixType, ulong seed) : ITen
         }
     }
 
+    private const ulong Golden = 0x9E3779B97F4A7C15UL;
+
     // LayerNorm scales near 1 and decay bias in the trained range keep the synthetic model numerically tame.
     private static float Offset(string name) =>
         name.EndsWith("ln0.weight", StringComparison.Ordinal) || name.EndsWith("ln1.weight", StringComparison.Ordinal)
@@ -79,7 +96,7 @@ internal sealed class SyntheticSource(TensorDType matrixType, ulong seed) : ITen
 
     private static float NextUniform(ref ulong state)
     {
-        state += 0x9E3779B97F4A7C15UL;
+        state += Golden;
         ulong z = state;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
