@@ -18,9 +18,14 @@ public static class HardwareProbe
     /// <summary>Independent FMA chains per thread: enough to hide FMA latency on current cores.</summary>
     private const int FmaChains = 12;
 
+    /// <summary>Bytes each timed repetition streams at least (a small buffer is read several times over).</summary>
+    private const long MinBytesPerRepetition = 256L << 20;
+
     /// <summary>
     /// Streaming read bandwidth in bytes per second with <paramref name="threads"/> threads, each summing its share of
-    /// a buffer of <paramref name="bytes"/> bytes (best of <paramref name="repetitions"/>).
+    /// a buffer of <paramref name="bytes"/> bytes, read as many times as it takes to stream 256 MiB (best of
+    /// <paramref name="repetitions"/>). Give the size of the data a workload streams: a buffer that fits a cache
+    /// measures that cache.
     /// </summary>
     public static unsafe double MeasureReadBandwidth(int threads, long bytes = DefaultBandwidthBytes, int repetitions = 5)
     {
@@ -32,14 +37,21 @@ public static class HardwareProbe
             data[i] = 1; // commit every page before timing
         }
 
-        long perThread = bytes / threads / 64 * 64;
+        long perThread = bytes / threads / 256 * 256;
+        long passes = Math.Max(1, (MinBytesPerRepetition + bytes - 1) / bytes);
         double best = 0;
         for (int rep = 0; rep < repetitions; rep++)
         {
             long start = Stopwatch.GetTimestamp();
-            RunOnThreads(threads, t => Sink(SumBytes(data + (t * perThread), perThread)));
+            RunOnThreads(threads, t =>
+            {
+                for (long pass = 0; pass < passes; pass++)
+                {
+                    Sink(SumBytes(data + (t * perThread), perThread));
+                }
+            });
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            best = Math.Max(best, perThread * threads / seconds);
+            best = Math.Max(best, perThread * threads * passes / seconds);
         }
 
         return best;

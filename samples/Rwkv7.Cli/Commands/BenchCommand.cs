@@ -161,7 +161,10 @@ internal static class BenchCommand
             batchRates.Add(steps * batch / Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
 
-        double bandwidth1 = HardwareProbe.MeasureReadBandwidth(1);
+        // The floor streams exactly as many bytes as a decoded token reads (a larger probe buffer measures less bandwidth
+        // than the model can get; a tiny model's weights really do stay in cache).
+        long probeBytes = Math.Clamp(model.Weights.BytesReadPerToken, 1L << 20, 2L << 30);
+        double bandwidth1 = HardwareProbe.MeasureReadBandwidth(1, probeBytes);
         double fma1 = HardwareProbe.MeasureFmaThroughput(1);
         return new BenchResult(
             model.EngineName,
@@ -172,7 +175,7 @@ internal static class BenchCommand
             model.Weights.BytesReadPerToken,
             FlopsPerToken(s),
             bandwidth1,
-            threads > 1 ? HardwareProbe.MeasureReadBandwidth(threads) : bandwidth1,
+            threads > 1 ? HardwareProbe.MeasureReadBandwidth(threads, probeBytes) : bandwidth1,
             fma1,
             threads > 1 ? HardwareProbe.MeasureFmaThroughput(threads) : fma1,
             Median(decodeRates),

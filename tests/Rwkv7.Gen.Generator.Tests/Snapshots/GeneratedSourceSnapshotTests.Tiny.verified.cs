@@ -5772,35 +5772,19 @@ namespace Rwkv7.Gen.Tests.Generated
                             Prefetch.Read(ref w1, 128);
                             Prefetch.Read(ref w2, 128);
                             Prefetch.Read(ref w3, 128);
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
-                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
+                            a0 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l0, xl, h0 * xh), Vector512.Create(Unsafe.Add(ref sc0, 0)), a0);
                             Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, 0)));
                             Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (0) + 16)));
-                            Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
+                            a1 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l1, xl, h1 * xh), Vector512.Create(Unsafe.Add(ref sc1, 0)), a1);
                             Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, 0)));
                             Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (0) + 16)));
-                            Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
+                            a2 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l2, xl, h2 * xh), Vector512.Create(Unsafe.Add(ref sc2, 0)), a2);
                             Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, 0)));
                             Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (0) + 16)));
-                            Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            a3 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l3, xl, h3 * xh), Vector512.Create(Unsafe.Add(ref sc3, 0)), a3);
                         }
                         Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
                         Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
@@ -5825,14 +5809,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
-                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            a0 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l0, xl, h0 * xh), Vector512.Create(Unsafe.Add(ref sc0, 0)), a0);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
                         o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
@@ -6078,75 +6058,43 @@ namespace Rwkv7.Gen.Tests.Generated
                             Prefetch.Read(ref w1, 128);
                             Prefetch.Read(ref w2, 128);
                             Prefetch.Read(ref w3, 128);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                             Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
+                            a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, 0)), a0);
                             Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, 0);
                             Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
                             Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
-                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
+                            a1 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l1, xl, h1 * xh), Vector256.Create(Unsafe.Add(ref sc1, 0)), a1);
                             Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, 0);
                             Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
                             Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
-                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
+                            a2 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l2, xl, h2 * xh), Vector256.Create(Unsafe.Add(ref sc2, 0)), a2);
                             Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, 0);
                             Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
                             Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
-                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            a3 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l3, xl, h3 * xh), Vector256.Create(Unsafe.Add(ref sc3, 0)), a3);
                         }
                         // inputs [16, 32) of this row
                         {
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                             Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
+                            a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, 0)), a0);
                             Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, 16);
                             Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
                             Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
-                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
+                            a1 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l1, xl, h1 * xh), Vector256.Create(Unsafe.Add(ref sc1, 0)), a1);
                             Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, 16);
                             Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
                             Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
-                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
+                            a2 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l2, xl, h2 * xh), Vector256.Create(Unsafe.Add(ref sc2, 0)), a2);
                             Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, 16);
                             Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
                             Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
-                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            a3 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l3, xl, h3 * xh), Vector256.Create(Unsafe.Add(ref sc3, 0)), a3);
                         }
                         Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
                         Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
@@ -6167,27 +6115,19 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                             Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, 0)), a0);
                         }
                         // inputs [16, 32) of this row
                         {
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                             Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, 0)), a0);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
                         o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
@@ -6364,147 +6304,83 @@ namespace Rwkv7.Gen.Tests.Generated
                             Prefetch.Read(ref w1, 128);
                             Prefetch.Read(ref w2, 128);
                             Prefetch.Read(ref w3, 128);
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 0)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                             Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
+                            a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, 0)), a0);
                             Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, 0)))).AsSByte());
                             Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
                             Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
-                            Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
+                            a1 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l1, xl, h1 * xh), Vector128.Create(Unsafe.Add(ref sc1, 0)), a1);
                             Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, 0)))).AsSByte());
                             Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
                             Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
-                            Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
+                            a2 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l2, xl, h2 * xh), Vector128.Create(Unsafe.Add(ref sc2, 0)), a2);
                             Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, 0)))).AsSByte());
                             Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
                             Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
-                            Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            a3 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l3, xl, h3 * xh), Vector128.Create(Unsafe.Add(ref sc3, 0)), a3);
                         }
                         // inputs [8, 16) of this row
                         {
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 8)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                             Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
+                            a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, 0)), a0);
                             Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, 8)))).AsSByte());
                             Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
                             Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
-                            Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
+                            a1 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l1, xl, h1 * xh), Vector128.Create(Unsafe.Add(ref sc1, 0)), a1);
                             Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, 8)))).AsSByte());
                             Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
                             Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
-                            Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
+                            a2 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l2, xl, h2 * xh), Vector128.Create(Unsafe.Add(ref sc2, 0)), a2);
                             Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, 8)))).AsSByte());
                             Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
                             Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
-                            Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            a3 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l3, xl, h3 * xh), Vector128.Create(Unsafe.Add(ref sc3, 0)), a3);
                         }
                         // inputs [16, 24) of this row
                         {
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 16)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                             Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
+                            a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, 0)), a0);
                             Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, 16)))).AsSByte());
                             Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
                             Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
-                            Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
+                            a1 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l1, xl, h1 * xh), Vector128.Create(Unsafe.Add(ref sc1, 0)), a1);
                             Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, 16)))).AsSByte());
                             Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
                             Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
-                            Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
+                            a2 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l2, xl, h2 * xh), Vector128.Create(Unsafe.Add(ref sc2, 0)), a2);
                             Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, 16)))).AsSByte());
                             Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
                             Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
-                            Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            a3 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l3, xl, h3 * xh), Vector128.Create(Unsafe.Add(ref sc3, 0)), a3);
                         }
                         // inputs [24, 32) of this row
                         {
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 24)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                             Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
+                            a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, 0)), a0);
                             Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, 24)))).AsSByte());
                             Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
                             Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
-                            Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
+                            a1 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l1, xl, h1 * xh), Vector128.Create(Unsafe.Add(ref sc1, 0)), a1);
                             Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, 24)))).AsSByte());
                             Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
                             Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
-                            Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
+                            a2 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l2, xl, h2 * xh), Vector128.Create(Unsafe.Add(ref sc2, 0)), a2);
                             Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, 24)))).AsSByte());
                             Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
                             Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
-                            Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                            a3 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l3, xl, h3 * xh), Vector128.Create(Unsafe.Add(ref sc3, 0)), a3);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
                         o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
@@ -6522,51 +6398,35 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         // inputs [0, 8) of this row
                         {
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 0)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                             Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, 0)), a0);
                         }
                         // inputs [8, 16) of this row
                         {
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 8)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                             Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, 0)), a0);
                         }
                         // inputs [16, 24) of this row
                         {
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 16)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                             Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, 0)), a0);
                         }
                         // inputs [24, 32) of this row
                         {
+                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 24)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                             Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                            Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
-                            a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                            a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, 0)), a0);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
                         o0 = accumulate ? o0 + Vector128.Sum(a0 + b0) : Vector128.Sum(a0 + b0);
@@ -6791,67 +6651,35 @@ namespace Rwkv7.Gen.Tests.Generated
                             Prefetch.Read(ref w1, 256);
                             Prefetch.Read(ref w2, 256);
                             Prefetch.Read(ref w3, 256);
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
-                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
+                            a0 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l0, xl, h0 * xh), Vector512.Create(Unsafe.Add(ref sc0, 0)), a0);
                             Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, 0)));
                             Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (0) + 16)));
-                            Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
+                            a1 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l1, xl, h1 * xh), Vector512.Create(Unsafe.Add(ref sc1, 0)), a1);
                             Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, 0)));
                             Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (0) + 16)));
-                            Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
+                            a2 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l2, xl, h2 * xh), Vector512.Create(Unsafe.Add(ref sc2, 0)), a2);
                             Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, 0)));
                             Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (0) + 16)));
-                            Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            a3 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l3, xl, h3 * xh), Vector512.Create(Unsafe.Add(ref sc3, 0)), a3);
                         }
                         // inputs [32, 64) of this row
                         {
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 32)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (32) + 16)));
-                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 1));
-                            l0 *= q0;
-                            h0 *= q0;
+                            a0 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l0, xl, h0 * xh), Vector512.Create(Unsafe.Add(ref sc0, 1)), a0);
                             Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, 32)));
                             Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (32) + 16)));
-                            Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, 1));
-                            l1 *= q1;
-                            h1 *= q1;
+                            a1 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l1, xl, h1 * xh), Vector512.Create(Unsafe.Add(ref sc1, 1)), a1);
                             Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, 32)));
                             Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (32) + 16)));
-                            Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, 1));
-                            l2 *= q2;
-                            h2 *= q2;
+                            a2 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l2, xl, h2 * xh), Vector512.Create(Unsafe.Add(ref sc2, 1)), a2);
                             Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, 32)));
                             Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (32) + 16)));
-                            Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, 1));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                            a3 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l3, xl, h3 * xh), Vector512.Create(Unsafe.Add(ref sc3, 1)), a3);
                         }
                         Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
                         Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
@@ -6876,25 +6704,17 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
-                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            a0 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l0, xl, h0 * xh), Vector512.Create(Unsafe.Add(ref sc0, 0)), a0);
                         }
                         // inputs [32, 64) of this row
                         {
+                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 32)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (32) + 16)));
-                            Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 1));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
-                            a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                            a0 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l0, xl, h0 * xh), Vector512.Create(Unsafe.Add(ref sc0, 1)), a0);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
                         o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
@@ -7146,147 +6966,83 @@ namespace Rwkv7.Gen.Tests.Generated
                             Prefetch.Read(ref w1, 256);
                             Prefetch.Read(ref w2, 256);
                             Prefetch.Read(ref w3, 256);
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                             Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
+                            a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, 0)), a0);
                             Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, 0);
                             Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
                             Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
-                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
+                            a1 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l1, xl, h1 * xh), Vector256.Create(Unsafe.Add(ref sc1, 0)), a1);
                             Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, 0);
                             Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
                             Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
-                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
+                            a2 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l2, xl, h2 * xh), Vector256.Create(Unsafe.Add(ref sc2, 0)), a2);
                             Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, 0);
                             Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
                             Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
-                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            a3 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l3, xl, h3 * xh), Vector256.Create(Unsafe.Add(ref sc3, 0)), a3);
                         }
                         // inputs [16, 32) of this row
                         {
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                             Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
+                            a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, 0)), a0);
                             Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, 16);
                             Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
                             Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
-                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 0));
-                            l1 *= q1;
-                            h1 *= q1;
+                            a1 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l1, xl, h1 * xh), Vector256.Create(Unsafe.Add(ref sc1, 0)), a1);
                             Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, 16);
                             Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
                             Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
-                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 0));
-                            l2 *= q2;
-                            h2 *= q2;
+                            a2 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l2, xl, h2 * xh), Vector256.Create(Unsafe.Add(ref sc2, 0)), a2);
                             Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, 16);
                             Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
                             Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
-                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 0));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            a3 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l3, xl, h3 * xh), Vector256.Create(Unsafe.Add(ref sc3, 0)), a3);
                         }
                         // inputs [32, 48) of this row
                         {
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 32);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                             Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 1));
-                            l0 *= q0;
-                            h0 *= q0;
+                            a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, 1)), a0);
                             Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, 32);
                             Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
                             Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
-                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 1));
-                            l1 *= q1;
-                            h1 *= q1;
+                            a1 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l1, xl, h1 * xh), Vector256.Create(Unsafe.Add(ref sc1, 1)), a1);
                             Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, 32);
                             Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
                             Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
-                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 1));
-                            l2 *= q2;
-                            h2 *= q2;
+                            a2 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l2, xl, h2 * xh), Vector256.Create(Unsafe.Add(ref sc2, 1)), a2);
                             Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, 32);
                             Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
                             Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
-                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 1));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            a3 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l3, xl, h3 * xh), Vector256.Create(Unsafe.Add(ref sc3, 1)), a3);
                         }
                         // inputs [48, 64) of this row
                         {
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 48);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                             Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 1));
-                            l0 *= q0;
-                            h0 *= q0;
+                            a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, 1)), a0);
                             Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, 48);
                             Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
                             Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
-                            Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, 1));
-                            l1 *= q1;
-                            h1 *= q1;
+                            a1 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l1, xl, h1 * xh), Vector256.Create(Unsafe.Add(ref sc1, 1)), a1);
                             Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, 48);
                             Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
                             Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
-                            Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, 1));
-                            l2 *= q2;
-                            h2 *= q2;
+                            a2 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l2, xl, h2 * xh), Vector256.Create(Unsafe.Add(ref sc2, 1)), a2);
                             Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, 48);
                             Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
                             Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
-                            Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, 1));
-                            l3 *= q3;
-                            h3 *= q3;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                            a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                            b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                            a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                            b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                            a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                            b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                            a3 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l3, xl, h3 * xh), Vector256.Create(Unsafe.Add(ref sc3, 1)), a3);
                         }
                         Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
                         Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
@@ -7307,51 +7063,35 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                             Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, 0)), a0);
                         }
                         // inputs [16, 32) of this row
                         {
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                             Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 0));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, 0)), a0);
                         }
                         // inputs [32, 48) of this row
                         {
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 32);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                             Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 1));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, 1)), a0);
                         }
                         // inputs [48, 64) of this row
                         {
+                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 48);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                             Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                            Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, 1));
-                            l0 *= q0;
-                            h0 *= q0;
-                            Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
-                            a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                            b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                            a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, 1)), a0);
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
                         o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
@@ -7530,147 +7270,83 @@ namespace Rwkv7.Gen.Tests.Generated
                                 Prefetch.Read(ref w1, i + 256);
                                 Prefetch.Read(ref w2, i + 256);
                                 Prefetch.Read(ref w3, i + 256);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i) / 32)), a0);
                                 Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i)))).AsSByte());
                                 Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
                                 Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l1, xl, h1 * xh), Vector128.Create(Unsafe.Add(ref sc1, (i) / 32)), a1);
                                 Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i)))).AsSByte());
                                 Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
                                 Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l2, xl, h2 * xh), Vector128.Create(Unsafe.Add(ref sc2, (i) / 32)), a2);
                                 Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i)))).AsSByte());
                                 Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
                                 Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l3, xl, h3 * xh), Vector128.Create(Unsafe.Add(ref sc3, (i) / 32)), a3);
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32)), a0);
                                 Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i + 8)))).AsSByte());
                                 Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
                                 Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 8) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l1, xl, h1 * xh), Vector128.Create(Unsafe.Add(ref sc1, (i + 8) / 32)), a1);
                                 Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i + 8)))).AsSByte());
                                 Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
                                 Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 8) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l2, xl, h2 * xh), Vector128.Create(Unsafe.Add(ref sc2, (i + 8) / 32)), a2);
                                 Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i + 8)))).AsSByte());
                                 Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
                                 Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 8) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l3, xl, h3 * xh), Vector128.Create(Unsafe.Add(ref sc3, (i + 8) / 32)), a3);
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32)), a0);
                                 Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i + 16)))).AsSByte());
                                 Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
                                 Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 16) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l1, xl, h1 * xh), Vector128.Create(Unsafe.Add(ref sc1, (i + 16) / 32)), a1);
                                 Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i + 16)))).AsSByte());
                                 Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
                                 Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 16) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l2, xl, h2 * xh), Vector128.Create(Unsafe.Add(ref sc2, (i + 16) / 32)), a2);
                                 Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i + 16)))).AsSByte());
                                 Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
                                 Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 16) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l3, xl, h3 * xh), Vector128.Create(Unsafe.Add(ref sc3, (i + 16) / 32)), a3);
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32)), a0);
                                 Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i + 24)))).AsSByte());
                                 Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
                                 Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 24) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l1, xl, h1 * xh), Vector128.Create(Unsafe.Add(ref sc1, (i + 24) / 32)), a1);
                                 Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i + 24)))).AsSByte());
                                 Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
                                 Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 24) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l2, xl, h2 * xh), Vector128.Create(Unsafe.Add(ref sc2, (i + 24) / 32)), a2);
                                 Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i + 24)))).AsSByte());
                                 Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
                                 Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 24) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l3, xl, h3 * xh), Vector128.Create(Unsafe.Add(ref sc3, (i + 24) / 32)), a3);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
@@ -7691,51 +7367,35 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i) / 32)), a0);
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32)), a0);
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32)), a0);
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32)), a0);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
@@ -7963,67 +7623,35 @@ namespace Rwkv7.Gen.Tests.Generated
                                 Prefetch.Read(ref w1, i + 1024);
                                 Prefetch.Read(ref w2, i + 1024);
                                 Prefetch.Read(ref w3, i + 1024);
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l0, xl, h0 * xh), Vector512.Create(Unsafe.Add(ref sc0, (i) / 32)), a0);
                                 Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, i)));
                                 Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (i) + 16)));
-                                Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l1, xl, h1 * xh), Vector512.Create(Unsafe.Add(ref sc1, (i) / 32)), a1);
                                 Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, i)));
                                 Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (i) + 16)));
-                                Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l2, xl, h2 * xh), Vector512.Create(Unsafe.Add(ref sc2, (i) / 32)), a2);
                                 Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, i)));
                                 Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (i) + 16)));
-                                Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l3, xl, h3 * xh), Vector512.Create(Unsafe.Add(ref sc3, (i) / 32)), a3);
                             }
                             // inputs [32, 64) of this iteration
                             {
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 32)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 32) + 16)));
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 32) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l0, xl, h0 * xh), Vector512.Create(Unsafe.Add(ref sc0, (i + 32) / 32)), a0);
                                 Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, i + 32)));
                                 Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (i + 32) + 16)));
-                                Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i + 32) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l1, xl, h1 * xh), Vector512.Create(Unsafe.Add(ref sc1, (i + 32) / 32)), a1);
                                 Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, i + 32)));
                                 Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (i + 32) + 16)));
-                                Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i + 32) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l2, xl, h2 * xh), Vector512.Create(Unsafe.Add(ref sc2, (i + 32) / 32)), a2);
                                 Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, i + 32)));
                                 Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (i + 32) + 16)));
-                                Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i + 32) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l3, xl, h3 * xh), Vector512.Create(Unsafe.Add(ref sc3, (i + 32) / 32)), a3);
                             }
                             // inputs [64, 96) of this iteration
                             {
@@ -8031,67 +7659,35 @@ namespace Rwkv7.Gen.Tests.Generated
                                 Prefetch.Read(ref w1, i + 64 + 1024);
                                 Prefetch.Read(ref w2, i + 64 + 1024);
                                 Prefetch.Read(ref w3, i + 64 + 1024);
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 64)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 64) + 16)));
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 64) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l0, xl, h0 * xh), Vector512.Create(Unsafe.Add(ref sc0, (i + 64) / 32)), a0);
                                 Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, i + 64)));
                                 Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (i + 64) + 16)));
-                                Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i + 64) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l1, xl, h1 * xh), Vector512.Create(Unsafe.Add(ref sc1, (i + 64) / 32)), a1);
                                 Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, i + 64)));
                                 Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (i + 64) + 16)));
-                                Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i + 64) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l2, xl, h2 * xh), Vector512.Create(Unsafe.Add(ref sc2, (i + 64) / 32)), a2);
                                 Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, i + 64)));
                                 Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (i + 64) + 16)));
-                                Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i + 64) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l3, xl, h3 * xh), Vector512.Create(Unsafe.Add(ref sc3, (i + 64) / 32)), a3);
                             }
                             // inputs [96, 128) of this iteration
                             {
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 96)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 96) + 16)));
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 96) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l0, xl, h0 * xh), Vector512.Create(Unsafe.Add(ref sc0, (i + 96) / 32)), a0);
                                 Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, i + 96)));
                                 Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (i + 96) + 16)));
-                                Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i + 96) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l1, xl, h1 * xh), Vector512.Create(Unsafe.Add(ref sc1, (i + 96) / 32)), a1);
                                 Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, i + 96)));
                                 Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (i + 96) + 16)));
-                                Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i + 96) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l2, xl, h2 * xh), Vector512.Create(Unsafe.Add(ref sc2, (i + 96) / 32)), a2);
                                 Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, i + 96)));
                                 Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (i + 96) + 16)));
-                                Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i + 96) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector512.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector512.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector512.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector512.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l3, xl, h3 * xh), Vector512.Create(Unsafe.Add(ref sc3, (i + 96) / 32)), a3);
                             }
                         }
                         Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
@@ -8119,47 +7715,31 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l0, xl, h0 * xh), Vector512.Create(Unsafe.Add(ref sc0, (i) / 32)), a0);
                             }
                             // inputs [32, 64) of this iteration
                             {
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 32)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 32) + 16)));
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 32) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l0, xl, h0 * xh), Vector512.Create(Unsafe.Add(ref sc0, (i + 32) / 32)), a0);
                             }
                             // inputs [64, 96) of this iteration
                             {
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 64)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 64) + 16)));
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 64) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l0, xl, h0 * xh), Vector512.Create(Unsafe.Add(ref sc0, (i + 64) / 32)), a0);
                             }
                             // inputs [96, 128) of this iteration
                             {
+                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 96)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 96) + 16)));
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i + 96) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
-                                a0 = Vector512.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector512.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l0, xl, h0 * xh), Vector512.Create(Unsafe.Add(ref sc0, (i + 96) / 32)), a0);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
@@ -8414,147 +7994,83 @@ namespace Rwkv7.Gen.Tests.Generated
                                 Prefetch.Read(ref w1, i + 1024);
                                 Prefetch.Read(ref w2, i + 1024);
                                 Prefetch.Read(ref w3, i + 1024);
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, (i) / 32)), a0);
                                 Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, i);
                                 Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
                                 Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
-                                Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l1, xl, h1 * xh), Vector256.Create(Unsafe.Add(ref sc1, (i) / 32)), a1);
                                 Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, i);
                                 Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
                                 Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
-                                Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, (i) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l2, xl, h2 * xh), Vector256.Create(Unsafe.Add(ref sc2, (i) / 32)), a2);
                                 Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, i);
                                 Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
                                 Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
-                                Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, (i) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l3, xl, h3 * xh), Vector256.Create(Unsafe.Add(ref sc3, (i) / 32)), a3);
                             }
                             // inputs [16, 32) of this iteration
                             {
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, (i + 16) / 32)), a0);
                                 Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, i + 16);
                                 Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
                                 Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
-                                Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i + 16) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l1, xl, h1 * xh), Vector256.Create(Unsafe.Add(ref sc1, (i + 16) / 32)), a1);
                                 Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, i + 16);
                                 Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
                                 Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
-                                Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, (i + 16) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l2, xl, h2 * xh), Vector256.Create(Unsafe.Add(ref sc2, (i + 16) / 32)), a2);
                                 Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, i + 16);
                                 Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
                                 Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
-                                Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, (i + 16) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l3, xl, h3 * xh), Vector256.Create(Unsafe.Add(ref sc3, (i + 16) / 32)), a3);
                             }
                             // inputs [32, 48) of this iteration
                             {
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 32) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, (i + 32) / 32)), a0);
                                 Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, i + 32);
                                 Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
                                 Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
-                                Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i + 32) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l1, xl, h1 * xh), Vector256.Create(Unsafe.Add(ref sc1, (i + 32) / 32)), a1);
                                 Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, i + 32);
                                 Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
                                 Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
-                                Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, (i + 32) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l2, xl, h2 * xh), Vector256.Create(Unsafe.Add(ref sc2, (i + 32) / 32)), a2);
                                 Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, i + 32);
                                 Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
                                 Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
-                                Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, (i + 32) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l3, xl, h3 * xh), Vector256.Create(Unsafe.Add(ref sc3, (i + 32) / 32)), a3);
                             }
                             // inputs [48, 64) of this iteration
                             {
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 48) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, (i + 48) / 32)), a0);
                                 Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, i + 48);
                                 Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
                                 Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
-                                Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i + 48) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l1, xl, h1 * xh), Vector256.Create(Unsafe.Add(ref sc1, (i + 48) / 32)), a1);
                                 Vector128<sbyte> pl2 = Vector128.LoadUnsafe(ref w2, i + 48);
                                 Vector256<float> l2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl2));
                                 Vector256<float> h2 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl2, 8)));
-                                Vector256<float> q2 = Vector256.Create(Unsafe.Add(ref sc2, (i + 48) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l2, xl, h2 * xh), Vector256.Create(Unsafe.Add(ref sc2, (i + 48) / 32)), a2);
                                 Vector128<sbyte> pl3 = Vector128.LoadUnsafe(ref w3, i + 48);
                                 Vector256<float> l3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl3));
                                 Vector256<float> h3 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl3, 8)));
-                                Vector256<float> q3 = Vector256.Create(Unsafe.Add(ref sc3, (i + 48) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector256.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector256.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector256.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector256.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector256.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector256.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l3, xl, h3 * xh), Vector256.Create(Unsafe.Add(ref sc3, (i + 48) / 32)), a3);
                             }
                         }
                         Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
@@ -8578,51 +8094,35 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, (i) / 32)), a0);
                             }
                             // inputs [16, 32) of this iteration
                             {
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, (i + 16) / 32)), a0);
                             }
                             // inputs [32, 48) of this iteration
                             {
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 32) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, (i + 32) / 32)), a0);
                             }
                             // inputs [48, 64) of this iteration
                             {
+                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i + 48) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
-                                a0 = Vector256.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector256.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector256.MultiplyAddEstimate(Vector256.MultiplyAddEstimate(l0, xl, h0 * xh), Vector256.Create(Unsafe.Add(ref sc0, (i + 48) / 32)), a0);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
@@ -8802,147 +8302,83 @@ namespace Rwkv7.Gen.Tests.Generated
                                 Prefetch.Read(ref w1, i + 1024);
                                 Prefetch.Read(ref w2, i + 1024);
                                 Prefetch.Read(ref w3, i + 1024);
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i) / 32)), a0);
                                 Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i)))).AsSByte());
                                 Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
                                 Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l1, xl, h1 * xh), Vector128.Create(Unsafe.Add(ref sc1, (i) / 32)), a1);
                                 Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i)))).AsSByte());
                                 Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
                                 Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l2, xl, h2 * xh), Vector128.Create(Unsafe.Add(ref sc2, (i) / 32)), a2);
                                 Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i)))).AsSByte());
                                 Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
                                 Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l3, xl, h3 * xh), Vector128.Create(Unsafe.Add(ref sc3, (i) / 32)), a3);
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32)), a0);
                                 Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i + 8)))).AsSByte());
                                 Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
                                 Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 8) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l1, xl, h1 * xh), Vector128.Create(Unsafe.Add(ref sc1, (i + 8) / 32)), a1);
                                 Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i + 8)))).AsSByte());
                                 Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
                                 Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 8) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l2, xl, h2 * xh), Vector128.Create(Unsafe.Add(ref sc2, (i + 8) / 32)), a2);
                                 Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i + 8)))).AsSByte());
                                 Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
                                 Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 8) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l3, xl, h3 * xh), Vector128.Create(Unsafe.Add(ref sc3, (i + 8) / 32)), a3);
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32)), a0);
                                 Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i + 16)))).AsSByte());
                                 Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
                                 Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 16) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l1, xl, h1 * xh), Vector128.Create(Unsafe.Add(ref sc1, (i + 16) / 32)), a1);
                                 Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i + 16)))).AsSByte());
                                 Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
                                 Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 16) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l2, xl, h2 * xh), Vector128.Create(Unsafe.Add(ref sc2, (i + 16) / 32)), a2);
                                 Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i + 16)))).AsSByte());
                                 Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
                                 Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 16) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l3, xl, h3 * xh), Vector128.Create(Unsafe.Add(ref sc3, (i + 16) / 32)), a3);
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32)), a0);
                                 Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i + 24)))).AsSByte());
                                 Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
                                 Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i + 24) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
+                                a1 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l1, xl, h1 * xh), Vector128.Create(Unsafe.Add(ref sc1, (i + 24) / 32)), a1);
                                 Vector128<short> sl2 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w2, i + 24)))).AsSByte());
                                 Vector128<float> l2 = Vector128.ConvertToSingle(Vector128.WidenLower(sl2));
                                 Vector128<float> h2 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl2));
-                                Vector128<float> q2 = Vector128.Create(Unsafe.Add(ref sc2, (i + 24) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
+                                a2 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l2, xl, h2 * xh), Vector128.Create(Unsafe.Add(ref sc2, (i + 24) / 32)), a2);
                                 Vector128<short> sl3 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w3, i + 24)))).AsSByte());
                                 Vector128<float> l3 = Vector128.ConvertToSingle(Vector128.WidenLower(sl3));
                                 Vector128<float> h3 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl3));
-                                Vector128<float> q3 = Vector128.Create(Unsafe.Add(ref sc3, (i + 24) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
-                                a1 = Vector128.MultiplyAddEstimate(l1, xl, a1);
-                                b1 = Vector128.MultiplyAddEstimate(h1, xh, b1);
-                                a2 = Vector128.MultiplyAddEstimate(l2, xl, a2);
-                                b2 = Vector128.MultiplyAddEstimate(h2, xh, b2);
-                                a3 = Vector128.MultiplyAddEstimate(l3, xl, a3);
-                                b3 = Vector128.MultiplyAddEstimate(h3, xh, b3);
+                                a3 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l3, xl, h3 * xh), Vector128.Create(Unsafe.Add(ref sc3, (i + 24) / 32)), a3);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
@@ -8963,51 +8399,35 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i) / 32)), a0);
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i + 8) / 32)), a0);
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i + 16) / 32)), a0);
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
-                                a0 = Vector128.MultiplyAddEstimate(l0, xl, a0);
-                                b0 = Vector128.MultiplyAddEstimate(h0, xh, b0);
+                                a0 = Vector128.MultiplyAddEstimate(Vector128.MultiplyAddEstimate(l0, xl, h0 * xh), Vector128.Create(Unsafe.Add(ref sc0, (i + 24) / 32)), a0);
                             }
                         }
                         ref float o0 = ref Unsafe.Add(ref yt0, r);
