@@ -30,20 +30,33 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     /// <summary>Rows processed together.</summary>
     public const int BlockTokens = 64;
 
-    /// <summary>Steps whose work (weight bytes × rows) is below this run on one thread: waking a worker would cost more.</summary>
-    public const long MinParallelWork = 192 * 1024;
+    /// <summary>
+    /// A step is split across threads only when one thread would need at least this long for it (estimated, in
+    /// nanoseconds): waking the workers and waiting for the last one costs a few microseconds on a busy machine,
+    /// which the tiny shape's 64×64 steps cannot repay (2 threads prefilled it at 26k tokens/s against 43k on one).
+    /// </summary>
+    public const double MinParallelNanoseconds = 20_000;
+
+    /// <summary>Weight bytes one core streams per nanosecond when they come from memory (about 20 GB/s).</summary>
+    private const double StreamBytesPerNanosecond = 20;
+
+    /// <summary>Multiply-adds one core's generated kernels do per nanosecond (about half its 512-bit FMA peak).</summary>
+    private const double MultiplyAddsPerNanosecond = 50;
+
+    /// <summary>Bytes of activations per nanosecond that reach a core from another core's cache (about 5 GB/s).</summary>
+    private const double CrossCoreBytesPerNanosecond = 5;
+
+    /// <summary>Elements one core normalizes or mixes per nanosecond in the row-wise steps (a few passes each).</summary>
+    private const double RowElementsPerNanosecond = 2;
+
+    /// <summary>WKV head-rows (one token of one head: 64×64 state, about 8 FLOPs per element) per nanosecond.</summary>
+    private const double HeadRowsPerNanosecond = 1.0 / 300;
 
     /// <summary>
     /// Parts per thread in a parallel step. Parts are claimed dynamically, so with several per thread a worker that is
     /// descheduled (a busy machine) holds up only a small piece while the others take the rest.
     /// </summary>
     public const int PartsPerThread = 4;
-
-    /// <summary>Row-wise steps (LayerNorm, token shift) over fewer rows than this run on one thread.</summary>
-    public const int MinParallelRows = 16;
-
-    /// <summary>The per-head step over fewer (rows × heads) than this runs on one thread (one decoded token does).</summary>
-    public const int MinParallelHeadRows = 64;
 
     /// <summary>Row ranges given to threads start at multiples of this (whole 64-byte lines of output).</summary>
     private const int RowAlign = 16;
@@ -199,7 +212,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
             step.Logits = target;
             step.LogitsLength = logits.Length;
             step.Tokens = rows;
-            Parallel(step, StepKind.Head, Weights.Head.ByteLength);
+            Parallel(step, StepKind.Head, Weights.Head);
             step.Logits = null;
         }
     }
@@ -219,17 +232,19 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         StoreShift(layer, t, chained, ws, attention: true);
 
         // Step 1: r, k, v and the four LoRA MLPs (w, a, g and the value-residual mix).
-        long bytes = (3 * lw.Receptance.ByteLength) + LoraBytes(lw, layer);
-        Parallel(step, StepKind.Projections, bytes);
+        (long bytes, long elements, long activations) = ProjectionWeights(lw, layer);
+        Parallel(step, StepKind.Projections, bytes, elements, activations);
 
         // Per head: value residual, key preparation, the WKV recurrence (sequential over a sequence's tokens) and
-        // GroupNorm with bonus and gate. Heads are independent, so several rows' worth is split by heads.
-        int parts = _threads > 1 && t * TKernels.Heads >= MinParallelHeadRows ? _threads * PartsPerThread : 1;
+        // GroupNorm with bonus and gate. Heads are independent, so several rows' worth is split by heads (a one-head
+        // model has nothing to split).
+        int parts = TKernels.Heads > 1 && t * TKernels.Heads / HeadRowsPerNanosecond >= MinParallelNanoseconds
+            ? Math.Min(Parts, TKernels.Heads) : 1;
         step.Kind = StepKind.Heads;
         _pool.Run(&RunStep, step, parts);
 
         // Step 2: x += O·y.
-        Parallel(step, StepKind.Output, lw.Output.ByteLength);
+        Parallel(step, StepKind.Output, lw.Output);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -245,15 +260,15 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         StoreShift(layer, t, chained, ws, attention: false);
 
         // Steps 3 and 4: hidden = relu(K·x)², then x += V·hidden.
-        Parallel(step, StepKind.FfnKey, lw.FfnKey.ByteLength);
-        Parallel(step, StepKind.FfnValue, lw.FfnValue.ByteLength);
+        Parallel(step, StepKind.FfnKey, lw.FfnKey);
+        Parallel(step, StepKind.FfnValue, lw.FfnValue);
     }
 
     /// <summary>A step over rows (tokens or sessions), split across threads only when there are many rows.</summary>
     private void ParallelRows(StepContext step, StepKind kind, int rows)
     {
         step.Kind = kind;
-        int parts = _threads > 1 && rows >= MinParallelRows ? _threads * PartsPerThread : 1;
+        int parts = (double)rows * TKernels.Embedding / RowElementsPerNanosecond >= MinParallelNanoseconds ? Parts : 1;
         _pool.Run(&RunStep, step, parts);
     }
 
@@ -291,18 +306,52 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         }
     }
 
-    private void Parallel(StepContext step, StepKind kind, long weightBytes)
+    /// <summary>
+    /// A matrix step over <paramref name="weightBytes"/> of weights (<paramref name="weights"/> elements) that reads and
+    /// writes <paramref name="activations"/> floats for each of the step's rows. It is split when streaming the weights
+    /// or doing the multiply-adds would keep one thread busy long enough (decode is bound by the first, prefill and
+    /// batches by the second), and when that time is well above the cost of moving the activations between the cores'
+    /// caches, which the next step pays when another thread wrote them. The tiny shape's 64-wide steps fail the second
+    /// test: split, its prefill ran at 26–31k tokens/s on two threads against 43k on one.
+    /// </summary>
+    private void Parallel(StepContext step, StepKind kind, long weightBytes, long weights, long activations)
     {
         step.Kind = kind;
-        int parts = _threads > 1 && weightBytes * step.Tokens >= MinParallelWork ? _threads * PartsPerThread : 1;
+        double work = Math.Max(weightBytes / StreamBytesPerNanosecond, (double)weights * step.Tokens / MultiplyAddsPerNanosecond);
+        double migration = (double)activations * step.Tokens * sizeof(float) / CrossCoreBytesPerNanosecond;
+        int parts = work >= MinParallelNanoseconds && work >= 2 * migration ? Parts : 1;
         _pool.Run(&RunStep, step, parts);
     }
 
-    private static long LoraBytes(LayerWeights lw, int layer)
+    /// <summary>Parts of a step worth splitting: several per thread, or 1 when the model runs on one thread.</summary>
+    private int Parts => _threads > 1 ? _threads * PartsPerThread : 1;
+
+    private void Parallel(StepContext step, StepKind kind, WeightMatrix matrix) =>
+        Parallel(step, kind, matrix.ByteLength, (long)matrix.Rows * matrix.Cols, matrix.Rows + matrix.Cols);
+
+    /// <summary>
+    /// Bytes and elements of step 1's matrices (r, k, v and the LoRAs; layer 0 has no value-residual LoRA) and the
+    /// floats per row they read and write.
+    /// </summary>
+    private static (long Bytes, long Elements, long Activations) ProjectionWeights(LayerWeights lw, int layer)
     {
-        long bytes = lw.DecayDown.ByteLength + lw.DecayUp.ByteLength + lw.IclrDown.ByteLength + lw.IclrUp.ByteLength
-            + lw.GateDown.ByteLength + lw.GateUp.ByteLength;
-        return layer == 0 ? bytes : bytes + lw.ValueDown.ByteLength + lw.ValueUp.ByteLength;
+        long bytes = 0, elements = 0, activations = TKernels.Embedding;
+        foreach (WeightMatrix m in (ReadOnlySpan<WeightMatrix>)[lw.Receptance, lw.Key, lw.Value, lw.DecayDown, lw.DecayUp,
+            lw.IclrDown, lw.IclrUp, lw.GateDown, lw.GateUp])
+        {
+            bytes += m.ByteLength;
+            elements += (long)m.Rows * m.Cols;
+            activations += m.Rows;
+        }
+
+        if (layer > 0)
+        {
+            bytes += lw.ValueDown.ByteLength + lw.ValueUp.ByteLength;
+            elements += ((long)lw.ValueDown.Rows * lw.ValueDown.Cols) + ((long)lw.ValueUp.Rows * lw.ValueUp.Cols);
+            activations += lw.ValueDown.Rows + lw.ValueUp.Rows;
+        }
+
+        return (bytes, elements, activations);
     }
 
     /// <summary>Runs part <paramref name="part"/> of <paramref name="parts"/> of the step described by <paramref name="context"/>.</summary>
