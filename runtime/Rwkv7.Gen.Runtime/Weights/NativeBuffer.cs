@@ -4,12 +4,21 @@ namespace Rwkv7.Gen.Weights;
 
 /// <summary>
 /// A block of unmanaged memory aligned to a cache line, for weights that may exceed the 2 GB limit of managed
-/// arrays and must not be moved by the GC.
+/// arrays and must not be moved by the GC. Large blocks ask Linux for transparent huge pages: decode streams every
+/// weight once per token, and with 4 KiB pages each page costs a TLB miss and stops the hardware prefetcher at its
+/// boundary. <c>RWKV7_HUGE_PAGES=0</c> turns the advice off.
 /// </summary>
-internal sealed unsafe class NativeBuffer : IDisposable
+internal sealed unsafe partial class NativeBuffer : IDisposable
 {
     /// <summary>Alignment of every buffer and of every matrix placed in one (a cache line, one 512-bit vector).</summary>
     public const int Alignment = 64;
+
+    /// <summary>Size of an x86-64 huge page; buffers at least this large are aligned to it and advised to use them.</summary>
+    public const int HugePageBytes = 2 << 20;
+
+    private const int MadviseHugePage = 14; // MADV_HUGEPAGE
+
+    private static bool s_madviseMissing = Environment.GetEnvironmentVariable("RWKV7_HUGE_PAGES") == "0";
 
     private byte* _pointer;
 
@@ -17,7 +26,14 @@ internal sealed unsafe class NativeBuffer : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(byteLength);
         Length = byteLength;
-        _pointer = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), Alignment);
+        bool huge = byteLength >= HugePageBytes && OperatingSystem.IsLinux();
+        _pointer = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), (nuint)(huge ? HugePageBytes : Alignment));
+        if (huge)
+        {
+            AdviseHugePages(_pointer, byteLength);
+        }
+
+        // Clearing commits every page now, as huge pages where the kernel granted them.
         NativeMemory.Clear(_pointer, (nuint)Math.Max(byteLength, 1));
         GC.AddMemoryPressure(Math.Max(byteLength, 1));
     }
@@ -40,6 +56,30 @@ internal sealed unsafe class NativeBuffer : IDisposable
         Free();
         GC.SuppressFinalize(this);
     }
+
+    /// <summary>True when this buffer was advised to use huge pages (Linux, large buffers; the kernel may still decline).</summary>
+    public bool HugePagesAdvised { get; private set; }
+
+    private void AdviseHugePages(byte* pointer, long byteLength)
+    {
+        if (s_madviseMissing)
+        {
+            return;
+        }
+
+        try
+        {
+            // Advice only: where transparent huge pages are disabled the call fails and the buffer keeps 4 KiB pages.
+            HugePagesAdvised = Madvise((nint)pointer, (nuint)byteLength, MadviseHugePage) == 0;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            s_madviseMissing = true;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int Madvise(nint address, nuint length, int advice);
 
     private void Free()
     {
