@@ -57,10 +57,7 @@ internal sealed unsafe partial class NativeBuffer : IDisposable
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>True when this buffer was advised to use huge pages (Linux, large buffers; the kernel may still decline).</summary>
-    public bool HugePagesAdvised { get; private set; }
-
-    private void AdviseHugePages(byte* pointer, long byteLength)
+    private static void AdviseHugePages(byte* pointer, long byteLength)
     {
         if (s_madviseMissing)
         {
@@ -70,7 +67,7 @@ internal sealed unsafe partial class NativeBuffer : IDisposable
         try
         {
             // Advice only: where transparent huge pages are disabled the call fails and the buffer keeps 4 KiB pages.
-            HugePagesAdvised = Madvise((nint)pointer, (nuint)byteLength, MadviseHugePage) == 0;
+            _ = Madvise((nint)pointer, (nuint)byteLength, MadviseHugePage);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
