@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Rwkv7.Gen.IO;
 
 namespace Rwkv7.Gen.Loading;
 
@@ -38,7 +39,7 @@ public static class SafetensorsWriter
 
         byte[] header = BuildHeader(plan.Select(p => (p.Tensor, p.Type, p.Begin, p.End)), checkpoint);
         string full = Path.GetFullPath(outputPath);
-        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        string temp = AtomicFile.TemporaryPathFor(full);
         try
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
@@ -82,11 +83,11 @@ public static class SafetensorsWriter
                 stream.Flush(flushToDisk: true);
             }
 
-            File.Move(temp, full, overwrite: true);
+            AtomicFile.Replace(temp, full);
         }
         catch
         {
-            TryDelete(temp);
+            AtomicFile.TryDelete(temp);
             throw;
         }
 
@@ -159,19 +160,5 @@ public static class SafetensorsWriter
         stream.ToArray().CopyTo(header, 0);
         header.AsSpan(length).Fill((byte)' ');
         return header;
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
     }
 }

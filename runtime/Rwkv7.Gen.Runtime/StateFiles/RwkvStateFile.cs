@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Rwkv7.Gen.IO;
 
 namespace Rwkv7.Gen.StateFiles;
 
@@ -24,7 +25,7 @@ public sealed record StateFileInfo(int Version, int Layers, int Embedding, int H
 /// </summary>
 /// <remarks>
 /// <para>Saving is atomic: the file is written beside the target under a temporary name, flushed to disk, then
-/// moved over the target. A failure at any point leaves the previous file as it was.</para>
+/// moved over the target, and the directory is synced. A failure at any point leaves the previous file as it was.</para>
 /// <para>Loading checks everything (shape against the target, length, both checksums) before it touches the
 /// target: on any error the state and logits given are left unchanged.</para>
 /// <para>Values are stored exactly, so a loaded state continues bit for bit as the saved one would have.</para>
@@ -138,8 +139,8 @@ public static class RwkvStateFile
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(state);
         string fullPath = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(fullPath) ?? throw new ArgumentException($"{path} has no parent directory.", nameof(path));
-        string temporary = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
+        _ = Path.GetDirectoryName(fullPath) ?? throw new ArgumentException($"{path} has no parent directory.", nameof(path));
+        string temporary = AtomicFile.TemporaryPathFor(fullPath);
         try
         {
             using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
@@ -150,11 +151,11 @@ public static class RwkvStateFile
                 file.Flush(flushToDisk: true);
             }
 
-            File.Move(temporary, fullPath, overwrite: true);
+            AtomicFile.Replace(temporary, fullPath);
         }
         catch
         {
-            TryDelete(temporary);
+            AtomicFile.TryDelete(temporary);
             throw;
         }
     }
@@ -208,21 +209,6 @@ public static class RwkvStateFile
         if (!BitConverter.IsLittleEndian)
         {
             throw new PlatformNotSupportedException("State files are read and written on little-endian machines only.");
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-            // The original error matters more; a stray temporary file is harmless and clearly named.
-        }
-        catch (UnauthorizedAccessException)
-        {
         }
     }
 }

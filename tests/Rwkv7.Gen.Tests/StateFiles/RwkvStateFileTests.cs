@@ -195,7 +195,8 @@ public sealed class RwkvStateFileTests : IDisposable
     public void Saving_into_a_missing_directory_fails_without_creating_anything()
     {
         string path = Path.Combine(_directory, "missing", "state.rwkvstate");
-        Assert.Throws<DirectoryNotFoundException>(() => RwkvStateFile.Save(path, SharedModels.Tiny.CreateState()));
+        var e = Assert.Throws<DirectoryNotFoundException>(() => RwkvStateFile.Save(path, SharedModels.Tiny.CreateState()));
+        Assert.Equal($"Cannot write {path}: the directory {Path.GetDirectoryName(path)} does not exist.", e.Message);
         Assert.Empty(Directory.GetFileSystemEntries(_directory));
     }
 
