@@ -1,10 +1,10 @@
 namespace Rwkv7.Gen.Chat;
 
 /// <summary>
-/// Turns the model's continuation of the assistant prompt into the reply text, piece by piece, so streaming and
-/// non-streaming replies agree: white space the model writes after <c>Assistant:</c> is dropped; in thinking mode
-/// the reply starts with the <c>&lt;think</c> the prompt opened; when thinking is skipped, the <c>&gt;</c> that
-/// closes the prompt's empty block is dropped too.
+/// Turns the model's continuation of the assistant prompt into answer text, piece by piece, so streaming and
+/// non-streaming replies agree: white space the model writes after <c>Assistant:</c> is dropped; when thinking is
+/// skipped, the <c>&gt;</c> that closes the prompt's empty block is dropped too. (Reasoning, with thinking on, is
+/// separated before this by <see cref="ReplySplitter"/>.)
 /// </summary>
 internal sealed class ReplyShaper(ChatThinking thinking)
 {
@@ -17,17 +17,6 @@ internal sealed class ReplyShaper(ChatThinking thinking)
         if (_started)
         {
             return piece;
-        }
-
-        if (thinking == ChatThinking.On)
-        {
-            if (piece.Length == 0)
-            {
-                return "";
-            }
-
-            _started = true;
-            return "<think" + piece;
         }
 
         int i = 0;

@@ -17,6 +17,10 @@ namespace Rwkv7.Gen.Chat;
 /// request repeats the conversation it already holds (the usual chat loop: the previous messages, the reply it
 /// gave, one new user message), feeds only the new turn. Any other conversation starts again from the zero state
 /// (leading system messages then come from <see cref="RwkvChatClientOptions.PromptCache"/> when one is set).</para>
+/// <para>With <see cref="ChatThinking.On"/> the model's think block comes back as <see cref="TextReasoningContent"/>
+/// (streamed as it is written) and only the answer as text; a conversation sent back with the reply continues from
+/// the state without re-reading it, and one rebuilt from scratch renders earlier assistant turns without their
+/// reasoning.</para>
 /// <para>Requests are served one at a time. Text content only: tools, images and function results are refused
 /// with <see cref="NotSupportedException"/>; a required tool call likewise. The client does not own the model.</para>
 /// </remarks>
@@ -74,22 +78,27 @@ public sealed class RwkvChatClient : IChatClient
             int inputTokens = await Task.Run(() => PrepareConversation(turns, cancellationToken), cancellationToken).ConfigureAwait(false);
             string responseId = NewId(), messageId = NewId();
             DateTimeOffset created = DateTimeOffset.UtcNow;
-            var shaper = new ReplyShaper(_options.Thinking);
-            var reply = new StringBuilder();
+            var splitter = new ReplySplitter(_options.Thinking);
+            var parts = new List<ReplyPart>();
+            var answer = new StringBuilder();
             bool finished = false;
             try
             {
                 await foreach (string piece in _session.GenerateStreamingAsync(generation, cancellationToken).ConfigureAwait(false))
                 {
-                    string text = shaper.Shape(piece);
-                    if (text.Length > 0)
+                    parts.Clear();
+                    splitter.Push(piece, parts);
+                    foreach (ReplyPart part in parts)
                     {
-                        reply.Append(text);
-                        yield return new ChatResponseUpdate(ChatRole.Assistant, text)
-                        {
-                            ResponseId = responseId, MessageId = messageId, ModelId = _options.ModelId, CreatedAt = created,
-                        };
+                        yield return Update(part, answer, responseId, messageId, created);
                     }
+                }
+
+                parts.Clear();
+                splitter.Finish(parts);
+                foreach (ReplyPart part in parts)
+                {
+                    yield return Update(part, answer, responseId, messageId, created);
                 }
 
                 finished = true;
@@ -103,7 +112,7 @@ public sealed class RwkvChatClient : IChatClient
             }
 
             GenerationResult result = _session.LastGeneration!;
-            RecordReply(turns, reply.ToString(), result);
+            RecordReply(turns, answer.ToString(), result);
             yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(Usage(inputTokens, result))])
             {
                 ResponseId = responseId, MessageId = messageId, ModelId = _options.ModelId, CreatedAt = created,
@@ -155,9 +164,10 @@ public sealed class RwkvChatClient : IChatClient
             throw;
         }
 
-        string reply = new ReplyShaper(_options.Thinking).Shape(result.Text);
-        RecordReply(turns, reply, result);
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, reply))
+        (string reasoning, string answer) = ReplySplitter.Split(_options.Thinking, result.Text);
+        RecordReply(turns, answer, result);
+        List<AIContent> contents = reasoning.Length > 0 ? [new TextReasoningContent(reasoning), new TextContent(answer)] : [new TextContent(answer)];
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, contents))
         {
             ResponseId = NewId(),
             ModelId = _options.ModelId,
@@ -210,6 +220,26 @@ public sealed class RwkvChatClient : IChatClient
         return _session.History!.Count - before;
     }
 
+    /// <summary>A streamed part as an update: reasoning as <see cref="TextReasoningContent"/>, the answer as text.</summary>
+    private ChatResponseUpdate Update(ReplyPart part, StringBuilder answer, string responseId, string messageId, DateTimeOffset created)
+    {
+        AIContent content = part.IsReasoning ? new TextReasoningContent(part.Text) : new TextContent(part.Text);
+        if (!part.IsReasoning)
+        {
+            answer.Append(part.Text);
+        }
+
+        return new ChatResponseUpdate(ChatRole.Assistant, [content])
+        {
+            ResponseId = responseId, MessageId = messageId, ModelId = _options.ModelId, CreatedAt = created,
+        };
+    }
+
+    /// <summary>
+    /// Remembers the conversation the session now holds. The reply is keyed by its answer only, which is what
+    /// <see cref="ChatMessage.Text"/> gives back when the caller sends the reply with the next request (the session
+    /// itself keeps the reasoning it generated).
+    /// </summary>
     private void RecordReply(List<ChatTurn> turns, string reply, GenerationResult result)
     {
         _consumed = [.. turns, new ChatTurn(G1ChatFormat.AssistantRole, G1ChatFormat.CleanContent(reply))];
