@@ -34,7 +34,7 @@ namespace Rwkv7.Gen.Generator.Emit
         public static readonly string[] ReservedTypeNames =
         {
             // Framework types.
-            "MathF", "MemoryMarshal", "TensorPrimitives", "Unsafe", "Vector128", "Vector256", "Vector512", "Avx", "Avx2", "Avx512F", "Sse2", "Sse3",
+            "MathF", "MemoryMarshal", "TensorPrimitives", "Unsafe", "Vector128", "Vector256", "Vector512", "Avx", "Avx2", "Avx512F", "Avx512BW", "Sse2", "Sse3",
 
             // Runtime types.
             "BFloat16Conversions", "GeneratedModelInfo", "GeneratedModelRegistry", "IRwkvKernels", "KernelChecks",

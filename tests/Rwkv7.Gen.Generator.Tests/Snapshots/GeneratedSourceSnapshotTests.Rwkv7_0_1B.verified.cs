@@ -199,7 +199,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In32"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
+            /// <see cref="MatMulBF16In32"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In32V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -291,7 +291,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -307,64 +307,92 @@ namespace Rwkv7.Gen.Models
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w3 = ref Unsafe.Add(ref w0, 96);
+                        ref ushort w4 = ref Unsafe.Add(ref w0, 128);
+                        ref ushort w5 = ref Unsafe.Add(ref w0, 160);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
-                            Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
-                            Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                            Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                            Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, 0);
-                            Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
-                            Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
-                            Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, 0);
-                            Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
-                            Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
-                            Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, 0);
-                            Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
-                            Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
-                            Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, 0), xh0 = Vector512.LoadUnsafe(ref xt0, 16);
-                            c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                            c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                            c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                            c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                            c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                            c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                            c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                            c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                            Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, 0), xh1 = Vector512.LoadUnsafe(ref xt1, 16);
-                            c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                            c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                            c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                            c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                            c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                            c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                            c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                            c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                            Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, 0), xh2 = Vector512.LoadUnsafe(ref xt2, 16);
-                            c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                            c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                            c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                            c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                            c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                            c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                            c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                            c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                            Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, 0), xh3 = Vector512.LoadUnsafe(ref xt3, 16);
-                            c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                            c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                            c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                            c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                            c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                            c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                            c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                            c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                            Prefetch.Read(ref w0, 192);
+                            Prefetch.Read(ref w1, 192);
+                            Prefetch.Read(ref w2, 192);
+                            Prefetch.Read(ref w3, 192);
+                            Prefetch.Read(ref w4, 192);
+                            Prefetch.Read(ref w5, 192);
+                            // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, 0)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, 0)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> lo2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, 0)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> lo3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, 0)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> lo4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, 0)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> lo5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, 0)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, 0);
+                            c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                            c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                            c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                            c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                            c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                            c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                            Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, 0);
+                            c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                            c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                            c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                            c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                            c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                            c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                            Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, 0);
+                            c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                            c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                            c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                            c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                            c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                            c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                            Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, 0);
+                            c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                            c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                            c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                            c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                            c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                            c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                            // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, 16)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> hi1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, 16)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> hi2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, 16)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> hi3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, 16)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> hi4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, 16)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> hi5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, 16)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, 16);
+                            c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                            c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                            c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                            c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                            c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                            c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                            Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, 16);
+                            c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                            c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                            c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                            c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                            c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                            c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                            Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, 16);
+                            c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                            c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                            c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                            c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                            c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                            c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                            Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, 16);
+                            c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                            c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                            c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                            c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                            c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                            c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
                         Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
@@ -381,6 +409,10 @@ namespace Rwkv7.Gen.Models
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -396,6 +428,10 @@ namespace Rwkv7.Gen.Models
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -411,6 +447,10 @@ namespace Rwkv7.Gen.Models
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -426,6 +466,10 @@ namespace Rwkv7.Gen.Models
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -444,21 +488,26 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
-                            Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                            Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                            Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, 0), xh0 = Vector512.LoadUnsafe(ref xt0, 16);
-                            c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                            c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                            Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, 0), xh1 = Vector512.LoadUnsafe(ref xt1, 16);
-                            c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                            c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                            Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, 0), xh2 = Vector512.LoadUnsafe(ref xt2, 16);
-                            c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                            c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                            Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, 0), xh3 = Vector512.LoadUnsafe(ref xt3, 16);
-                            c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                            c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                            // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, 0)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, 0);
+                            c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                            Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, 0);
+                            c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                            Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, 0);
+                            c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                            Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, 0);
+                            c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                            // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, 16)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, 16);
+                            c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                            Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, 16);
+                            c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                            Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, 16);
+                            c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                            Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, 16);
+                            c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
                         o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
@@ -1063,7 +1112,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
+            /// <see cref="MatMulBF16In64"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In64V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -1192,7 +1241,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -1208,66 +1257,94 @@ namespace Rwkv7.Gen.Models
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w3 = ref Unsafe.Add(ref w0, 192);
+                        ref ushort w4 = ref Unsafe.Add(ref w0, 256);
+                        ref ushort w5 = ref Unsafe.Add(ref w0, 320);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 64; i += 32)
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
-                                Prefetch.Read(ref w2, i + 256);
-                                Prefetch.Read(ref w3, i + 256);
-                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
-                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                                Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, i);
-                                Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
-                                Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
-                                Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, i);
-                                Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
-                                Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
-                                Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, i);
-                                Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
-                                Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                                Prefetch.Read(ref w0, i + 384);
+                                Prefetch.Read(ref w1, i + 384);
+                                Prefetch.Read(ref w2, i + 384);
+                                Prefetch.Read(ref w3, i + 384);
+                                Prefetch.Read(ref w4, i + 384);
+                                Prefetch.Read(ref w5, i + 384);
+                                // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                                // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
@@ -1285,6 +1362,10 @@ namespace Rwkv7.Gen.Models
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -1300,6 +1381,10 @@ namespace Rwkv7.Gen.Models
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -1315,6 +1400,10 @@ namespace Rwkv7.Gen.Models
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -1330,6 +1419,10 @@ namespace Rwkv7.Gen.Models
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -1350,21 +1443,26 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
-                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
@@ -2046,7 +2144,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In128"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 32 inputs per row.
+            /// <see cref="MatMulBF16In128"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In128V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -2249,7 +2347,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -2265,66 +2363,94 @@ namespace Rwkv7.Gen.Models
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w3 = ref Unsafe.Add(ref w0, 384);
+                        ref ushort w4 = ref Unsafe.Add(ref w0, 512);
+                        ref ushort w5 = ref Unsafe.Add(ref w0, 640);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 128; i += 32)
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w1, i + 512);
-                                Prefetch.Read(ref w2, i + 512);
-                                Prefetch.Read(ref w3, i + 512);
-                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
-                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                                Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, i);
-                                Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
-                                Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
-                                Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, i);
-                                Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
-                                Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
-                                Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, i);
-                                Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
-                                Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                                Prefetch.Read(ref w0, i + 768);
+                                Prefetch.Read(ref w1, i + 768);
+                                Prefetch.Read(ref w2, i + 768);
+                                Prefetch.Read(ref w3, i + 768);
+                                Prefetch.Read(ref w4, i + 768);
+                                Prefetch.Read(ref w5, i + 768);
+                                // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                                // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
@@ -2342,6 +2468,10 @@ namespace Rwkv7.Gen.Models
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -2357,6 +2487,10 @@ namespace Rwkv7.Gen.Models
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -2372,6 +2506,10 @@ namespace Rwkv7.Gen.Models
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -2387,6 +2525,10 @@ namespace Rwkv7.Gen.Models
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -2407,21 +2549,26 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
-                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
@@ -3109,7 +3256,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In768"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 24 steps of 32 inputs per row.
+            /// <see cref="MatMulBF16In768"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 24 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In768V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -3318,7 +3465,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -3334,66 +3481,94 @@ namespace Rwkv7.Gen.Models
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
                         ref ushort w3 = ref Unsafe.Add(ref w0, 2304);
+                        ref ushort w4 = ref Unsafe.Add(ref w0, 3072);
+                        ref ushort w5 = ref Unsafe.Add(ref w0, 3840);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 768; i += 32)
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 3072);
-                                Prefetch.Read(ref w1, i + 3072);
-                                Prefetch.Read(ref w2, i + 3072);
-                                Prefetch.Read(ref w3, i + 3072);
-                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
-                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                                Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, i);
-                                Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
-                                Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
-                                Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, i);
-                                Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
-                                Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
-                                Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, i);
-                                Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
-                                Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                                Prefetch.Read(ref w0, i + 4608);
+                                Prefetch.Read(ref w1, i + 4608);
+                                Prefetch.Read(ref w2, i + 4608);
+                                Prefetch.Read(ref w3, i + 4608);
+                                Prefetch.Read(ref w4, i + 4608);
+                                Prefetch.Read(ref w5, i + 4608);
+                                // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                                // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
@@ -3411,6 +3586,10 @@ namespace Rwkv7.Gen.Models
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -3426,6 +3605,10 @@ namespace Rwkv7.Gen.Models
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -3441,6 +3624,10 @@ namespace Rwkv7.Gen.Models
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -3456,6 +3643,10 @@ namespace Rwkv7.Gen.Models
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -3476,21 +3667,26 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
-                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
@@ -4178,7 +4374,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In3072"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 96 steps of 32 inputs per row.
+            /// <see cref="MatMulBF16In3072"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 96 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In3072V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -4387,7 +4583,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -4403,66 +4599,94 @@ namespace Rwkv7.Gen.Models
                         ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
                         ref ushort w3 = ref Unsafe.Add(ref w0, 9216);
+                        ref ushort w4 = ref Unsafe.Add(ref w0, 12288);
+                        ref ushort w5 = ref Unsafe.Add(ref w0, 15360);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 3072; i += 32)
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 12288);
-                                Prefetch.Read(ref w1, i + 12288);
-                                Prefetch.Read(ref w2, i + 12288);
-                                Prefetch.Read(ref w3, i + 12288);
-                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
-                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                                Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, i);
-                                Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
-                                Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
-                                Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, i);
-                                Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
-                                Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
-                                Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, i);
-                                Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
-                                Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                                Prefetch.Read(ref w0, i + 18432);
+                                Prefetch.Read(ref w1, i + 18432);
+                                Prefetch.Read(ref w2, i + 18432);
+                                Prefetch.Read(ref w3, i + 18432);
+                                Prefetch.Read(ref w4, i + 18432);
+                                Prefetch.Read(ref w5, i + 18432);
+                                // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                                // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
@@ -4480,6 +4704,10 @@ namespace Rwkv7.Gen.Models
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -4495,6 +4723,10 @@ namespace Rwkv7.Gen.Models
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -4510,6 +4742,10 @@ namespace Rwkv7.Gen.Models
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -4525,6 +4761,10 @@ namespace Rwkv7.Gen.Models
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -4545,21 +4785,26 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
-                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
@@ -5247,7 +5492,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In32"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
+            /// <see cref="MatMulF32In32"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In32V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -5333,7 +5578,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -5349,60 +5594,98 @@ namespace Rwkv7.Gen.Models
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
                         ref float w3 = ref Unsafe.Add(ref w0, 96);
+                        ref float w4 = ref Unsafe.Add(ref w0, 128);
+                        ref float w5 = ref Unsafe.Add(ref w0, 160);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w0, 144);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w1, 144);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w2, 144);
-                            Prefetch.Read(ref w3, 128);
-                            Prefetch.Read(ref w3, 144);
-                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
-                            Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
-                            Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 0), h2 = Vector512.LoadUnsafe(ref w2, 16);
-                            Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, 0), h3 = Vector512.LoadUnsafe(ref w3, 16);
-                            Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, 0), xh0 = Vector512.LoadUnsafe(ref xt0, 16);
-                            c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                            c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                            c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                            c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                            c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                            c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                            c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                            c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                            Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, 0), xh1 = Vector512.LoadUnsafe(ref xt1, 16);
-                            c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                            c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                            c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                            c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                            c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                            c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                            c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                            c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                            Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, 0), xh2 = Vector512.LoadUnsafe(ref xt2, 16);
-                            c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                            c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                            c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                            c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                            c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                            c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                            c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                            c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                            Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, 0), xh3 = Vector512.LoadUnsafe(ref xt3, 16);
-                            c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                            c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                            c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                            c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                            c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                            c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                            c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                            c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                            Prefetch.Read(ref w0, 192);
+                            Prefetch.Read(ref w0, 208);
+                            Prefetch.Read(ref w1, 192);
+                            Prefetch.Read(ref w1, 208);
+                            Prefetch.Read(ref w2, 192);
+                            Prefetch.Read(ref w2, 208);
+                            Prefetch.Read(ref w3, 192);
+                            Prefetch.Read(ref w3, 208);
+                            Prefetch.Read(ref w4, 192);
+                            Prefetch.Read(ref w4, 208);
+                            Prefetch.Read(ref w5, 192);
+                            Prefetch.Read(ref w5, 208);
+                            // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, 0);
+                            Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, 0);
+                            Vector512<float> lo2 = Vector512.LoadUnsafe(ref w2, 0);
+                            Vector512<float> lo3 = Vector512.LoadUnsafe(ref w3, 0);
+                            Vector512<float> lo4 = Vector512.LoadUnsafe(ref w4, 0);
+                            Vector512<float> lo5 = Vector512.LoadUnsafe(ref w5, 0);
+                            Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, 0);
+                            c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                            c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                            c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                            c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                            c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                            c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                            Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, 0);
+                            c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                            c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                            c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                            c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                            c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                            c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                            Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, 0);
+                            c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                            c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                            c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                            c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                            c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                            c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                            Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, 0);
+                            c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                            c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                            c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                            c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                            c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                            c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                            // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, 16);
+                            Vector512<float> hi1 = Vector512.LoadUnsafe(ref w1, 16);
+                            Vector512<float> hi2 = Vector512.LoadUnsafe(ref w2, 16);
+                            Vector512<float> hi3 = Vector512.LoadUnsafe(ref w3, 16);
+                            Vector512<float> hi4 = Vector512.LoadUnsafe(ref w4, 16);
+                            Vector512<float> hi5 = Vector512.LoadUnsafe(ref w5, 16);
+                            Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, 16);
+                            c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                            c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                            c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                            c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                            c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                            c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                            Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, 16);
+                            c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                            c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                            c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                            c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                            c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                            c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                            Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, 16);
+                            c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                            c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                            c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                            c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                            c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                            c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                            Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, 16);
+                            c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                            c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                            c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                            c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                            c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                            c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
                         Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
@@ -5419,6 +5702,10 @@ namespace Rwkv7.Gen.Models
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -5434,6 +5721,10 @@ namespace Rwkv7.Gen.Models
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -5449,6 +5740,10 @@ namespace Rwkv7.Gen.Models
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -5464,6 +5759,10 @@ namespace Rwkv7.Gen.Models
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -5482,19 +5781,26 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
-                            Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, 0), xh0 = Vector512.LoadUnsafe(ref xt0, 16);
-                            c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                            c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                            Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, 0), xh1 = Vector512.LoadUnsafe(ref xt1, 16);
-                            c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                            c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                            Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, 0), xh2 = Vector512.LoadUnsafe(ref xt2, 16);
-                            c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                            c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                            Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, 0), xh3 = Vector512.LoadUnsafe(ref xt3, 16);
-                            c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                            c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                            // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, 0);
+                            Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, 0);
+                            c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                            Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, 0);
+                            c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                            Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, 0);
+                            c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                            Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, 0);
+                            c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                            // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, 16);
+                            Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, 16);
+                            c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                            Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, 16);
+                            c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                            Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, 16);
+                            c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                            Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, 16);
+                            c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
                         o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
@@ -6035,7 +6341,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
+            /// <see cref="MatMulF32In64"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In64V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -6152,7 +6458,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -6168,62 +6474,100 @@ namespace Rwkv7.Gen.Models
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
                         ref float w3 = ref Unsafe.Add(ref w0, 192);
+                        ref float w4 = ref Unsafe.Add(ref w0, 256);
+                        ref float w5 = ref Unsafe.Add(ref w0, 320);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 64; i += 32)
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w0, i + 272);
-                                Prefetch.Read(ref w1, i + 256);
-                                Prefetch.Read(ref w1, i + 272);
-                                Prefetch.Read(ref w2, i + 256);
-                                Prefetch.Read(ref w2, i + 272);
-                                Prefetch.Read(ref w3, i + 256);
-                                Prefetch.Read(ref w3, i + 272);
-                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
-                                Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
-                                Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, i), h3 = Vector512.LoadUnsafe(ref w3, i + 16);
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                                Prefetch.Read(ref w0, i + 384);
+                                Prefetch.Read(ref w0, i + 400);
+                                Prefetch.Read(ref w1, i + 384);
+                                Prefetch.Read(ref w1, i + 400);
+                                Prefetch.Read(ref w2, i + 384);
+                                Prefetch.Read(ref w2, i + 400);
+                                Prefetch.Read(ref w3, i + 384);
+                                Prefetch.Read(ref w3, i + 400);
+                                Prefetch.Read(ref w4, i + 384);
+                                Prefetch.Read(ref w4, i + 400);
+                                Prefetch.Read(ref w5, i + 384);
+                                Prefetch.Read(ref w5, i + 400);
+                                // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, i);
+                                Vector512<float> lo2 = Vector512.LoadUnsafe(ref w2, i);
+                                Vector512<float> lo3 = Vector512.LoadUnsafe(ref w3, i);
+                                Vector512<float> lo4 = Vector512.LoadUnsafe(ref w4, i);
+                                Vector512<float> lo5 = Vector512.LoadUnsafe(ref w5, i);
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                                // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                Vector512<float> hi1 = Vector512.LoadUnsafe(ref w1, i + 16);
+                                Vector512<float> hi2 = Vector512.LoadUnsafe(ref w2, i + 16);
+                                Vector512<float> hi3 = Vector512.LoadUnsafe(ref w3, i + 16);
+                                Vector512<float> hi4 = Vector512.LoadUnsafe(ref w4, i + 16);
+                                Vector512<float> hi5 = Vector512.LoadUnsafe(ref w5, i + 16);
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
@@ -6241,6 +6585,10 @@ namespace Rwkv7.Gen.Models
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -6256,6 +6604,10 @@ namespace Rwkv7.Gen.Models
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -6271,6 +6623,10 @@ namespace Rwkv7.Gen.Models
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -6286,6 +6642,10 @@ namespace Rwkv7.Gen.Models
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -6306,19 +6666,26 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
@@ -6920,7 +7287,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In128"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 32 inputs per row.
+            /// <see cref="MatMulF32In128"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In128V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -7099,7 +7466,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -7115,62 +7482,100 @@ namespace Rwkv7.Gen.Models
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         ref float w2 = ref Unsafe.Add(ref w0, 256);
                         ref float w3 = ref Unsafe.Add(ref w0, 384);
+                        ref float w4 = ref Unsafe.Add(ref w0, 512);
+                        ref float w5 = ref Unsafe.Add(ref w0, 640);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 128; i += 32)
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w0, i + 528);
-                                Prefetch.Read(ref w1, i + 512);
-                                Prefetch.Read(ref w1, i + 528);
-                                Prefetch.Read(ref w2, i + 512);
-                                Prefetch.Read(ref w2, i + 528);
-                                Prefetch.Read(ref w3, i + 512);
-                                Prefetch.Read(ref w3, i + 528);
-                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
-                                Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
-                                Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, i), h3 = Vector512.LoadUnsafe(ref w3, i + 16);
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                                Prefetch.Read(ref w0, i + 768);
+                                Prefetch.Read(ref w0, i + 784);
+                                Prefetch.Read(ref w1, i + 768);
+                                Prefetch.Read(ref w1, i + 784);
+                                Prefetch.Read(ref w2, i + 768);
+                                Prefetch.Read(ref w2, i + 784);
+                                Prefetch.Read(ref w3, i + 768);
+                                Prefetch.Read(ref w3, i + 784);
+                                Prefetch.Read(ref w4, i + 768);
+                                Prefetch.Read(ref w4, i + 784);
+                                Prefetch.Read(ref w5, i + 768);
+                                Prefetch.Read(ref w5, i + 784);
+                                // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, i);
+                                Vector512<float> lo2 = Vector512.LoadUnsafe(ref w2, i);
+                                Vector512<float> lo3 = Vector512.LoadUnsafe(ref w3, i);
+                                Vector512<float> lo4 = Vector512.LoadUnsafe(ref w4, i);
+                                Vector512<float> lo5 = Vector512.LoadUnsafe(ref w5, i);
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                                // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                Vector512<float> hi1 = Vector512.LoadUnsafe(ref w1, i + 16);
+                                Vector512<float> hi2 = Vector512.LoadUnsafe(ref w2, i + 16);
+                                Vector512<float> hi3 = Vector512.LoadUnsafe(ref w3, i + 16);
+                                Vector512<float> hi4 = Vector512.LoadUnsafe(ref w4, i + 16);
+                                Vector512<float> hi5 = Vector512.LoadUnsafe(ref w5, i + 16);
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
@@ -7188,6 +7593,10 @@ namespace Rwkv7.Gen.Models
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -7203,6 +7612,10 @@ namespace Rwkv7.Gen.Models
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -7218,6 +7631,10 @@ namespace Rwkv7.Gen.Models
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -7233,6 +7650,10 @@ namespace Rwkv7.Gen.Models
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -7253,19 +7674,26 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
@@ -7873,7 +8301,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In768"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 24 steps of 32 inputs per row.
+            /// <see cref="MatMulF32In768"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 24 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In768V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -8058,7 +8486,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -8074,62 +8502,100 @@ namespace Rwkv7.Gen.Models
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         ref float w2 = ref Unsafe.Add(ref w0, 1536);
                         ref float w3 = ref Unsafe.Add(ref w0, 2304);
+                        ref float w4 = ref Unsafe.Add(ref w0, 3072);
+                        ref float w5 = ref Unsafe.Add(ref w0, 3840);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 768; i += 32)
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 3072);
-                                Prefetch.Read(ref w0, i + 3088);
-                                Prefetch.Read(ref w1, i + 3072);
-                                Prefetch.Read(ref w1, i + 3088);
-                                Prefetch.Read(ref w2, i + 3072);
-                                Prefetch.Read(ref w2, i + 3088);
-                                Prefetch.Read(ref w3, i + 3072);
-                                Prefetch.Read(ref w3, i + 3088);
-                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
-                                Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
-                                Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, i), h3 = Vector512.LoadUnsafe(ref w3, i + 16);
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                                Prefetch.Read(ref w0, i + 4608);
+                                Prefetch.Read(ref w0, i + 4624);
+                                Prefetch.Read(ref w1, i + 4608);
+                                Prefetch.Read(ref w1, i + 4624);
+                                Prefetch.Read(ref w2, i + 4608);
+                                Prefetch.Read(ref w2, i + 4624);
+                                Prefetch.Read(ref w3, i + 4608);
+                                Prefetch.Read(ref w3, i + 4624);
+                                Prefetch.Read(ref w4, i + 4608);
+                                Prefetch.Read(ref w4, i + 4624);
+                                Prefetch.Read(ref w5, i + 4608);
+                                Prefetch.Read(ref w5, i + 4624);
+                                // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, i);
+                                Vector512<float> lo2 = Vector512.LoadUnsafe(ref w2, i);
+                                Vector512<float> lo3 = Vector512.LoadUnsafe(ref w3, i);
+                                Vector512<float> lo4 = Vector512.LoadUnsafe(ref w4, i);
+                                Vector512<float> lo5 = Vector512.LoadUnsafe(ref w5, i);
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                                // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                Vector512<float> hi1 = Vector512.LoadUnsafe(ref w1, i + 16);
+                                Vector512<float> hi2 = Vector512.LoadUnsafe(ref w2, i + 16);
+                                Vector512<float> hi3 = Vector512.LoadUnsafe(ref w3, i + 16);
+                                Vector512<float> hi4 = Vector512.LoadUnsafe(ref w4, i + 16);
+                                Vector512<float> hi5 = Vector512.LoadUnsafe(ref w5, i + 16);
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
@@ -8147,6 +8613,10 @@ namespace Rwkv7.Gen.Models
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -8162,6 +8632,10 @@ namespace Rwkv7.Gen.Models
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -8177,6 +8651,10 @@ namespace Rwkv7.Gen.Models
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -8192,6 +8670,10 @@ namespace Rwkv7.Gen.Models
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -8212,19 +8694,26 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
@@ -8832,7 +9321,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In3072"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 96 steps of 32 inputs per row.
+            /// <see cref="MatMulF32In3072"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 96 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In3072V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -9017,7 +9506,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -9033,62 +9522,100 @@ namespace Rwkv7.Gen.Models
                         ref float w1 = ref Unsafe.Add(ref w0, 3072);
                         ref float w2 = ref Unsafe.Add(ref w0, 6144);
                         ref float w3 = ref Unsafe.Add(ref w0, 9216);
+                        ref float w4 = ref Unsafe.Add(ref w0, 12288);
+                        ref float w5 = ref Unsafe.Add(ref w0, 15360);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 3072; i += 32)
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 12288);
-                                Prefetch.Read(ref w0, i + 12304);
-                                Prefetch.Read(ref w1, i + 12288);
-                                Prefetch.Read(ref w1, i + 12304);
-                                Prefetch.Read(ref w2, i + 12288);
-                                Prefetch.Read(ref w2, i + 12304);
-                                Prefetch.Read(ref w3, i + 12288);
-                                Prefetch.Read(ref w3, i + 12304);
-                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
-                                Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
-                                Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, i), h3 = Vector512.LoadUnsafe(ref w3, i + 16);
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                                Prefetch.Read(ref w0, i + 18432);
+                                Prefetch.Read(ref w0, i + 18448);
+                                Prefetch.Read(ref w1, i + 18432);
+                                Prefetch.Read(ref w1, i + 18448);
+                                Prefetch.Read(ref w2, i + 18432);
+                                Prefetch.Read(ref w2, i + 18448);
+                                Prefetch.Read(ref w3, i + 18432);
+                                Prefetch.Read(ref w3, i + 18448);
+                                Prefetch.Read(ref w4, i + 18432);
+                                Prefetch.Read(ref w4, i + 18448);
+                                Prefetch.Read(ref w5, i + 18432);
+                                Prefetch.Read(ref w5, i + 18448);
+                                // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, i);
+                                Vector512<float> lo2 = Vector512.LoadUnsafe(ref w2, i);
+                                Vector512<float> lo3 = Vector512.LoadUnsafe(ref w3, i);
+                                Vector512<float> lo4 = Vector512.LoadUnsafe(ref w4, i);
+                                Vector512<float> lo5 = Vector512.LoadUnsafe(ref w5, i);
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                                // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                Vector512<float> hi1 = Vector512.LoadUnsafe(ref w1, i + 16);
+                                Vector512<float> hi2 = Vector512.LoadUnsafe(ref w2, i + 16);
+                                Vector512<float> hi3 = Vector512.LoadUnsafe(ref w3, i + 16);
+                                Vector512<float> hi4 = Vector512.LoadUnsafe(ref w4, i + 16);
+                                Vector512<float> hi5 = Vector512.LoadUnsafe(ref w5, i + 16);
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
@@ -9106,6 +9633,10 @@ namespace Rwkv7.Gen.Models
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -9121,6 +9652,10 @@ namespace Rwkv7.Gen.Models
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -9136,6 +9671,10 @@ namespace Rwkv7.Gen.Models
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -9151,6 +9690,10 @@ namespace Rwkv7.Gen.Models
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -9171,19 +9714,26 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);

@@ -193,7 +193,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In32"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
+            /// <see cref="MatMulBF16In32"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In32V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -285,7 +285,7 @@ namespace Rwkv7.Gen.Tests.Generated
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -301,64 +301,92 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w3 = ref Unsafe.Add(ref w0, 96);
+                        ref ushort w4 = ref Unsafe.Add(ref w0, 128);
+                        ref ushort w5 = ref Unsafe.Add(ref w0, 160);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
-                            Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
-                            Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                            Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                            Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, 0);
-                            Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
-                            Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
-                            Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, 0);
-                            Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
-                            Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
-                            Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, 0);
-                            Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
-                            Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
-                            Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, 0), xh0 = Vector512.LoadUnsafe(ref xt0, 16);
-                            c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                            c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                            c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                            c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                            c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                            c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                            c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                            c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                            Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, 0), xh1 = Vector512.LoadUnsafe(ref xt1, 16);
-                            c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                            c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                            c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                            c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                            c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                            c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                            c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                            c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                            Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, 0), xh2 = Vector512.LoadUnsafe(ref xt2, 16);
-                            c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                            c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                            c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                            c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                            c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                            c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                            c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                            c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                            Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, 0), xh3 = Vector512.LoadUnsafe(ref xt3, 16);
-                            c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                            c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                            c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                            c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                            c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                            c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                            c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                            c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                            Prefetch.Read(ref w0, 192);
+                            Prefetch.Read(ref w1, 192);
+                            Prefetch.Read(ref w2, 192);
+                            Prefetch.Read(ref w3, 192);
+                            Prefetch.Read(ref w4, 192);
+                            Prefetch.Read(ref w5, 192);
+                            // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, 0)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, 0)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> lo2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, 0)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> lo3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, 0)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> lo4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, 0)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> lo5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, 0)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, 0);
+                            c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                            c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                            c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                            c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                            c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                            c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                            Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, 0);
+                            c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                            c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                            c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                            c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                            c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                            c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                            Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, 0);
+                            c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                            c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                            c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                            c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                            c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                            c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                            Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, 0);
+                            c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                            c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                            c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                            c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                            c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                            c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                            // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, 16)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> hi1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, 16)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> hi2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, 16)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> hi3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, 16)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> hi4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, 16)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> hi5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, 16)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, 16);
+                            c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                            c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                            c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                            c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                            c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                            c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                            Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, 16);
+                            c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                            c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                            c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                            c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                            c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                            c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                            Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, 16);
+                            c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                            c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                            c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                            c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                            c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                            c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                            Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, 16);
+                            c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                            c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                            c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                            c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                            c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                            c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
                         Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
@@ -375,6 +403,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -390,6 +422,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -405,6 +441,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -420,6 +460,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -438,21 +482,26 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
-                            Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                            Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                            Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, 0), xh0 = Vector512.LoadUnsafe(ref xt0, 16);
-                            c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                            c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                            Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, 0), xh1 = Vector512.LoadUnsafe(ref xt1, 16);
-                            c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                            c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                            Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, 0), xh2 = Vector512.LoadUnsafe(ref xt2, 16);
-                            c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                            c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                            Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, 0), xh3 = Vector512.LoadUnsafe(ref xt3, 16);
-                            c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                            c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                            // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, 0)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, 0);
+                            c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                            Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, 0);
+                            c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                            Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, 0);
+                            c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                            Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, 0);
+                            c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                            // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, 16)).AsUInt32(), 16).AsSingle();
+                            Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, 16);
+                            c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                            Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, 16);
+                            c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                            Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, 16);
+                            c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                            Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, 16);
+                            c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
                         o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
@@ -1057,7 +1106,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
+            /// <see cref="MatMulBF16In64"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In64V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -1186,7 +1235,7 @@ namespace Rwkv7.Gen.Tests.Generated
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -1202,66 +1251,94 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w3 = ref Unsafe.Add(ref w0, 192);
+                        ref ushort w4 = ref Unsafe.Add(ref w0, 256);
+                        ref ushort w5 = ref Unsafe.Add(ref w0, 320);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 64; i += 32)
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
-                                Prefetch.Read(ref w2, i + 256);
-                                Prefetch.Read(ref w3, i + 256);
-                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
-                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                                Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, i);
-                                Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
-                                Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
-                                Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, i);
-                                Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
-                                Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
-                                Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, i);
-                                Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
-                                Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                                Prefetch.Read(ref w0, i + 384);
+                                Prefetch.Read(ref w1, i + 384);
+                                Prefetch.Read(ref w2, i + 384);
+                                Prefetch.Read(ref w3, i + 384);
+                                Prefetch.Read(ref w4, i + 384);
+                                Prefetch.Read(ref w5, i + 384);
+                                // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                                // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
@@ -1279,6 +1356,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -1294,6 +1375,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -1309,6 +1394,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -1324,6 +1413,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -1344,21 +1437,26 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
-                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
@@ -2040,7 +2138,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In256"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 32 inputs per row.
+            /// <see cref="MatMulBF16In256"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In256V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -2249,7 +2347,7 @@ namespace Rwkv7.Gen.Tests.Generated
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -2265,66 +2363,94 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
                         ref ushort w3 = ref Unsafe.Add(ref w0, 768);
+                        ref ushort w4 = ref Unsafe.Add(ref w0, 1024);
+                        ref ushort w5 = ref Unsafe.Add(ref w0, 1280);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 256; i += 32)
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1024);
-                                Prefetch.Read(ref w1, i + 1024);
-                                Prefetch.Read(ref w2, i + 1024);
-                                Prefetch.Read(ref w3, i + 1024);
-                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
-                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                                Vector512<ushort> pl1 = Vector512.LoadUnsafe(ref w1, i);
-                                Vector512<float> l1 = Vector512.ShiftLeft(Vector512.WidenLower(pl1), 16).AsSingle();
-                                Vector512<float> h1 = Vector512.ShiftLeft(Vector512.WidenUpper(pl1), 16).AsSingle();
-                                Vector512<ushort> pl2 = Vector512.LoadUnsafe(ref w2, i);
-                                Vector512<float> l2 = Vector512.ShiftLeft(Vector512.WidenLower(pl2), 16).AsSingle();
-                                Vector512<float> h2 = Vector512.ShiftLeft(Vector512.WidenUpper(pl2), 16).AsSingle();
-                                Vector512<ushort> pl3 = Vector512.LoadUnsafe(ref w3, i);
-                                Vector512<float> l3 = Vector512.ShiftLeft(Vector512.WidenLower(pl3), 16).AsSingle();
-                                Vector512<float> h3 = Vector512.ShiftLeft(Vector512.WidenUpper(pl3), 16).AsSingle();
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                                Prefetch.Read(ref w0, i + 1536);
+                                Prefetch.Read(ref w1, i + 1536);
+                                Prefetch.Read(ref w2, i + 1536);
+                                Prefetch.Read(ref w3, i + 1536);
+                                Prefetch.Read(ref w4, i + 1536);
+                                Prefetch.Read(ref w5, i + 1536);
+                                // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lo5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                                // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hi5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
@@ -2342,6 +2468,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -2357,6 +2487,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -2372,6 +2506,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -2387,6 +2525,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -2407,21 +2549,26 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
-                                Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
-                                Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
@@ -3109,7 +3256,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In32"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
+            /// <see cref="MatMulF32In32"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In32V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -3195,7 +3342,7 @@ namespace Rwkv7.Gen.Tests.Generated
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -3211,60 +3358,98 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
                         ref float w3 = ref Unsafe.Add(ref w0, 96);
+                        ref float w4 = ref Unsafe.Add(ref w0, 128);
+                        ref float w5 = ref Unsafe.Add(ref w0, 160);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w0, 144);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w1, 144);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w2, 144);
-                            Prefetch.Read(ref w3, 128);
-                            Prefetch.Read(ref w3, 144);
-                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
-                            Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
-                            Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 0), h2 = Vector512.LoadUnsafe(ref w2, 16);
-                            Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, 0), h3 = Vector512.LoadUnsafe(ref w3, 16);
-                            Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, 0), xh0 = Vector512.LoadUnsafe(ref xt0, 16);
-                            c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                            c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                            c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                            c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                            c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                            c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                            c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                            c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                            Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, 0), xh1 = Vector512.LoadUnsafe(ref xt1, 16);
-                            c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                            c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                            c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                            c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                            c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                            c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                            c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                            c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                            Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, 0), xh2 = Vector512.LoadUnsafe(ref xt2, 16);
-                            c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                            c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                            c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                            c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                            c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                            c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                            c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                            c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                            Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, 0), xh3 = Vector512.LoadUnsafe(ref xt3, 16);
-                            c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                            c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                            c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                            c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                            c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                            c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                            c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                            c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                            Prefetch.Read(ref w0, 192);
+                            Prefetch.Read(ref w0, 208);
+                            Prefetch.Read(ref w1, 192);
+                            Prefetch.Read(ref w1, 208);
+                            Prefetch.Read(ref w2, 192);
+                            Prefetch.Read(ref w2, 208);
+                            Prefetch.Read(ref w3, 192);
+                            Prefetch.Read(ref w3, 208);
+                            Prefetch.Read(ref w4, 192);
+                            Prefetch.Read(ref w4, 208);
+                            Prefetch.Read(ref w5, 192);
+                            Prefetch.Read(ref w5, 208);
+                            // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, 0);
+                            Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, 0);
+                            Vector512<float> lo2 = Vector512.LoadUnsafe(ref w2, 0);
+                            Vector512<float> lo3 = Vector512.LoadUnsafe(ref w3, 0);
+                            Vector512<float> lo4 = Vector512.LoadUnsafe(ref w4, 0);
+                            Vector512<float> lo5 = Vector512.LoadUnsafe(ref w5, 0);
+                            Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, 0);
+                            c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                            c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                            c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                            c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                            c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                            c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                            Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, 0);
+                            c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                            c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                            c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                            c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                            c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                            c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                            Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, 0);
+                            c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                            c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                            c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                            c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                            c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                            c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                            Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, 0);
+                            c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                            c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                            c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                            c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                            c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                            c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                            // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, 16);
+                            Vector512<float> hi1 = Vector512.LoadUnsafe(ref w1, 16);
+                            Vector512<float> hi2 = Vector512.LoadUnsafe(ref w2, 16);
+                            Vector512<float> hi3 = Vector512.LoadUnsafe(ref w3, 16);
+                            Vector512<float> hi4 = Vector512.LoadUnsafe(ref w4, 16);
+                            Vector512<float> hi5 = Vector512.LoadUnsafe(ref w5, 16);
+                            Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, 16);
+                            c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                            c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                            c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                            c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                            c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                            c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                            Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, 16);
+                            c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                            c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                            c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                            c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                            c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                            c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                            Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, 16);
+                            c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                            c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                            c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                            c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                            c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                            c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                            Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, 16);
+                            c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                            c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                            c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                            c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                            c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                            c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
                         Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
@@ -3281,6 +3466,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -3296,6 +3485,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -3311,6 +3504,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -3326,6 +3523,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -3344,19 +3545,26 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
-                            Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, 0), xh0 = Vector512.LoadUnsafe(ref xt0, 16);
-                            c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                            c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                            Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, 0), xh1 = Vector512.LoadUnsafe(ref xt1, 16);
-                            c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                            c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                            Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, 0), xh2 = Vector512.LoadUnsafe(ref xt2, 16);
-                            c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                            c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                            Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, 0), xh3 = Vector512.LoadUnsafe(ref xt3, 16);
-                            c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                            c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                            // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, 0);
+                            Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, 0);
+                            c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                            Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, 0);
+                            c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                            Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, 0);
+                            c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                            Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, 0);
+                            c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                            // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                            Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, 16);
+                            Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, 16);
+                            c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                            Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, 16);
+                            c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                            Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, 16);
+                            c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                            Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, 16);
+                            c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
                         o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
@@ -3897,7 +4105,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
+            /// <see cref="MatMulF32In64"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In64V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -4014,7 +4222,7 @@ namespace Rwkv7.Gen.Tests.Generated
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -4030,62 +4238,100 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
                         ref float w3 = ref Unsafe.Add(ref w0, 192);
+                        ref float w4 = ref Unsafe.Add(ref w0, 256);
+                        ref float w5 = ref Unsafe.Add(ref w0, 320);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 64; i += 32)
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w0, i + 272);
-                                Prefetch.Read(ref w1, i + 256);
-                                Prefetch.Read(ref w1, i + 272);
-                                Prefetch.Read(ref w2, i + 256);
-                                Prefetch.Read(ref w2, i + 272);
-                                Prefetch.Read(ref w3, i + 256);
-                                Prefetch.Read(ref w3, i + 272);
-                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
-                                Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
-                                Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, i), h3 = Vector512.LoadUnsafe(ref w3, i + 16);
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                                Prefetch.Read(ref w0, i + 384);
+                                Prefetch.Read(ref w0, i + 400);
+                                Prefetch.Read(ref w1, i + 384);
+                                Prefetch.Read(ref w1, i + 400);
+                                Prefetch.Read(ref w2, i + 384);
+                                Prefetch.Read(ref w2, i + 400);
+                                Prefetch.Read(ref w3, i + 384);
+                                Prefetch.Read(ref w3, i + 400);
+                                Prefetch.Read(ref w4, i + 384);
+                                Prefetch.Read(ref w4, i + 400);
+                                Prefetch.Read(ref w5, i + 384);
+                                Prefetch.Read(ref w5, i + 400);
+                                // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, i);
+                                Vector512<float> lo2 = Vector512.LoadUnsafe(ref w2, i);
+                                Vector512<float> lo3 = Vector512.LoadUnsafe(ref w3, i);
+                                Vector512<float> lo4 = Vector512.LoadUnsafe(ref w4, i);
+                                Vector512<float> lo5 = Vector512.LoadUnsafe(ref w5, i);
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                                // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                Vector512<float> hi1 = Vector512.LoadUnsafe(ref w1, i + 16);
+                                Vector512<float> hi2 = Vector512.LoadUnsafe(ref w2, i + 16);
+                                Vector512<float> hi3 = Vector512.LoadUnsafe(ref w3, i + 16);
+                                Vector512<float> hi4 = Vector512.LoadUnsafe(ref w4, i + 16);
+                                Vector512<float> hi5 = Vector512.LoadUnsafe(ref w5, i + 16);
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
@@ -4103,6 +4349,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -4118,6 +4368,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -4133,6 +4387,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -4148,6 +4406,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -4168,19 +4430,26 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
@@ -4782,7 +5051,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In256"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 32 inputs per row.
+            /// <see cref="MatMulF32In256"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In256V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
@@ -4967,7 +5236,7 @@ namespace Rwkv7.Gen.Tests.Generated
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                for (; r + 6 <= rowEnd; r += 6)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -4983,62 +5252,100 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
                         ref float w3 = ref Unsafe.Add(ref w0, 768);
+                        ref float w4 = ref Unsafe.Add(ref w0, 1024);
+                        ref float w5 = ref Unsafe.Add(ref w0, 1280);
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 256; i += 32)
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1024);
-                                Prefetch.Read(ref w0, i + 1040);
-                                Prefetch.Read(ref w1, i + 1024);
-                                Prefetch.Read(ref w1, i + 1040);
-                                Prefetch.Read(ref w2, i + 1024);
-                                Prefetch.Read(ref w2, i + 1040);
-                                Prefetch.Read(ref w3, i + 1024);
-                                Prefetch.Read(ref w3, i + 1040);
-                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
-                                Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
-                                Vector512<float> l3 = Vector512.LoadUnsafe(ref w3, i), h3 = Vector512.LoadUnsafe(ref w3, i + 16);
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                                Prefetch.Read(ref w0, i + 1536);
+                                Prefetch.Read(ref w0, i + 1552);
+                                Prefetch.Read(ref w1, i + 1536);
+                                Prefetch.Read(ref w1, i + 1552);
+                                Prefetch.Read(ref w2, i + 1536);
+                                Prefetch.Read(ref w2, i + 1552);
+                                Prefetch.Read(ref w3, i + 1536);
+                                Prefetch.Read(ref w3, i + 1552);
+                                Prefetch.Read(ref w4, i + 1536);
+                                Prefetch.Read(ref w4, i + 1552);
+                                Prefetch.Read(ref w5, i + 1536);
+                                Prefetch.Read(ref w5, i + 1552);
+                                // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, i);
+                                Vector512<float> lo2 = Vector512.LoadUnsafe(ref w2, i);
+                                Vector512<float> lo3 = Vector512.LoadUnsafe(ref w3, i);
+                                Vector512<float> lo4 = Vector512.LoadUnsafe(ref w4, i);
+                                Vector512<float> lo5 = Vector512.LoadUnsafe(ref w5, i);
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                                // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                Vector512<float> hi1 = Vector512.LoadUnsafe(ref w1, i + 16);
+                                Vector512<float> hi2 = Vector512.LoadUnsafe(ref w2, i + 16);
+                                Vector512<float> hi3 = Vector512.LoadUnsafe(ref w3, i + 16);
+                                Vector512<float> hi4 = Vector512.LoadUnsafe(ref w4, i + 16);
+                                Vector512<float> hi5 = Vector512.LoadUnsafe(ref w5, i + 16);
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                                c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                                c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                                c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                                c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                                c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                                c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                                c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                                c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                                c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                                c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                                c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                                c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
                         Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
@@ -5056,6 +5363,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums0 += Vector128.LoadUnsafe(ref o0);
                         }
                         sums0.StoreUnsafe(ref o0);
+                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
                         Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
                         Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
                         Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
@@ -5071,6 +5382,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums1 += Vector128.LoadUnsafe(ref o1);
                         }
                         sums1.StoreUnsafe(ref o1);
+                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
                         Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
                         Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
                         Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
@@ -5086,6 +5401,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums2 += Vector128.LoadUnsafe(ref o2);
                         }
                         sums2.StoreUnsafe(ref o2);
+                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
                         Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
                         Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
                         Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
@@ -5101,6 +5420,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             sums3 += Vector128.LoadUnsafe(ref o3);
                         }
                         sums3.StoreUnsafe(ref o3);
+                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -5121,19 +5444,26 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
+                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                                Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
