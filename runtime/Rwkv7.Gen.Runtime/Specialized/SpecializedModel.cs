@@ -221,15 +221,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     private void TimeMix(int layer, int t, bool chained, Workspace ws, StepContext step)
     {
         LayerWeights lw = step.Layer;
-        step.LayerIndex = layer;
-        step.Chained = chained;
-
-        // LayerNorm, then the token shift: each row mixes with the previous token's ln1 output.
-        step.NormWeight = lw.Ln1Weight;
-        step.NormBias = lw.Ln1Bias;
-        ParallelRows(step, StepKind.Norm, t);
-        ParallelRows(step, StepKind.TimeInputs, t);
-        StoreShift(layer, t, chained, ws, attention: true);
+        MixInputs(layer, t, chained, ws, step, attention: true);
 
         // Step 1: r, k, v and the four LoRA MLPs (w, a, g and the value-residual mix).
         (long bytes, long elements, long activations) = ProjectionWeights(lw, layer);
@@ -251,17 +243,27 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     private void ChannelMix(int layer, int t, bool chained, Workspace ws, StepContext step)
     {
         LayerWeights lw = step.Layer;
-        step.LayerIndex = layer;
-        step.Chained = chained;
-        step.NormWeight = lw.Ln2Weight;
-        step.NormBias = lw.Ln2Bias;
-        ParallelRows(step, StepKind.Norm, t);
-        ParallelRows(step, StepKind.ChannelInputs, t);
-        StoreShift(layer, t, chained, ws, attention: false);
+        MixInputs(layer, t, chained, ws, step, attention: false);
 
         // Steps 3 and 4: hidden = relu(K·x)², then x += V·hidden.
         Parallel(step, StepKind.FfnKey, lw.FfnKey);
         Parallel(step, StepKind.FfnValue, lw.FfnValue);
+    }
+
+    /// <summary>
+    /// The start of both mixes: LayerNorm (ln1 for the time mix, ln2 for the channel mix), then the token shift (each
+    /// row mixes with the previous token's normalized row), then the last row saved as the shift state.
+    /// </summary>
+    private void MixInputs(int layer, int t, bool chained, Workspace ws, StepContext step, bool attention)
+    {
+        LayerWeights lw = step.Layer;
+        step.LayerIndex = layer;
+        step.Chained = chained;
+        step.NormWeight = attention ? lw.Ln1Weight : lw.Ln2Weight;
+        step.NormBias = attention ? lw.Ln1Bias : lw.Ln2Bias;
+        ParallelRows(step, StepKind.Norm, t);
+        ParallelRows(step, attention ? StepKind.TimeInputs : StepKind.ChannelInputs, t);
+        StoreShift(layer, t, chained, ws, attention);
     }
 
     /// <summary>A step over rows (tokens or sessions), split across threads only when there are many rows.</summary>
