@@ -4582,239 +4582,244 @@ namespace Rwkv7.Gen.Models
             private static int MatMulBF16In3072V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
-                int r = rowStart;
-                for (; r + 6 <= rowEnd; r += 6)
+                // inputs in 3 blocks of 1024: one token tile's inputs and one row tile's weights then fit in L1 together
+                for (int k0 = 0; k0 < 3072; k0 += 1024)
                 {
-                    for (int t = 0; t < tiled; t += 4)
+                    bool add = accumulate || k0 != 0;
+                    int r = rowStart;
+                    for (; r + 6 <= rowEnd; r += 6)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
-                        ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
-                        ref ushort w3 = ref Unsafe.Add(ref w0, 9216);
-                        ref ushort w4 = ref Unsafe.Add(ref w0, 12288);
-                        ref ushort w5 = ref Unsafe.Add(ref w0, 15360);
-                        Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
-                        Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
-                        Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
-                        Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
-                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
-                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 32)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 32) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
+                            ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
+                            ref ushort w3 = ref Unsafe.Add(ref w0, 9216);
+                            ref ushort w4 = ref Unsafe.Add(ref w0, 12288);
+                            ref ushort w5 = ref Unsafe.Add(ref w0, 15360);
+                            Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
+                            Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
+                            Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
+                            Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                            Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                            Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1024; i < end; i += 32)
                             {
-                                Prefetch.Read(ref w0, i + 18432);
-                                Prefetch.Read(ref w1, i + 18432);
-                                Prefetch.Read(ref w2, i + 18432);
-                                Prefetch.Read(ref w3, i + 18432);
-                                Prefetch.Read(ref w4, i + 18432);
-                                Prefetch.Read(ref w5, i + 18432);
-                                // lo half: 6 rows' weights, then each token's 16 inputs against all of them
-                                Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
-                                Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
-                                Vector512<float> lo2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i)).AsUInt32(), 16).AsSingle();
-                                Vector512<float> lo3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i)).AsUInt32(), 16).AsSingle();
-                                Vector512<float> lo4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i)).AsUInt32(), 16).AsSingle();
-                                Vector512<float> lo5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i)).AsUInt32(), 16).AsSingle();
-                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
-                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
-                                c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
-                                c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
-                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
-                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
-                                c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
-                                c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
-                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
-                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
-                                c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
-                                c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
-                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
-                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
-                                c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
-                                c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
-                                // hi half: 6 rows' weights, then each token's 16 inputs against all of them
-                                Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
-                                Vector512<float> hi1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i + 16)).AsUInt32(), 16).AsSingle();
-                                Vector512<float> hi2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i + 16)).AsUInt32(), 16).AsSingle();
-                                Vector512<float> hi3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i + 16)).AsUInt32(), 16).AsSingle();
-                                Vector512<float> hi4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i + 16)).AsUInt32(), 16).AsSingle();
-                                Vector512<float> hi5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i + 16)).AsUInt32(), 16).AsSingle();
-                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
-                                c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
-                                c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
-                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
-                                c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
-                                c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
-                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
-                                c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
-                                c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
-                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
-                                c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
-                                c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
+                                // inputs [0, 32) of this iteration
+                                {
+                                    Prefetch.Read(ref w0, i + 18432);
+                                    Prefetch.Read(ref w1, i + 18432);
+                                    Prefetch.Read(ref w2, i + 18432);
+                                    Prefetch.Read(ref w3, i + 18432);
+                                    Prefetch.Read(ref w4, i + 18432);
+                                    Prefetch.Read(ref w5, i + 18432);
+                                    // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                                    Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                    Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
+                                    Vector512<float> lo2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i)).AsUInt32(), 16).AsSingle();
+                                    Vector512<float> lo3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i)).AsUInt32(), 16).AsSingle();
+                                    Vector512<float> lo4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i)).AsUInt32(), 16).AsSingle();
+                                    Vector512<float> lo5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i)).AsUInt32(), 16).AsSingle();
+                                    Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                    c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                    c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                                    c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                                    c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                                    c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                                    c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                                    Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                    c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                    c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                                    c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                                    c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                                    c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                                    c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                                    Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                    c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                    c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                                    c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                                    c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                                    c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                                    c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                                    Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                    c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                    c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                                    c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                                    c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                                    c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                                    c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                                    // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                                    Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
+                                    Vector512<float> hi1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i + 16)).AsUInt32(), 16).AsSingle();
+                                    Vector512<float> hi2 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w2, i + 16)).AsUInt32(), 16).AsSingle();
+                                    Vector512<float> hi3 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w3, i + 16)).AsUInt32(), 16).AsSingle();
+                                    Vector512<float> hi4 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w4, i + 16)).AsUInt32(), 16).AsSingle();
+                                    Vector512<float> hi5 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w5, i + 16)).AsUInt32(), 16).AsSingle();
+                                    Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                    c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                    c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                                    c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                                    c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                                    c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                                    c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                                    Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                    c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                    c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                                    c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                                    c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                                    c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                                    c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                                    Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                    c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                    c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                                    c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                                    c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                                    c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                                    c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                                    Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                    c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                    c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                                    c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                                    c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                                    c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                                    c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
+                                }
                             }
+                            Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                            Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                            Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                            Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                            Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                            Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                            Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                            Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                            Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                            ref float o0 = ref Unsafe.Add(ref yt0, r);
+                            if (add)
+                            {
+                                sums0 += Vector128.LoadUnsafe(ref o0);
+                            }
+                            sums0.StoreUnsafe(ref o0);
+                            ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                            o40 = add ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                            ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                            o50 = add ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
+                            Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                            Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                            Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                            Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                            Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                            Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                            Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                            Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                            Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                            ref float o1 = ref Unsafe.Add(ref yt1, r);
+                            if (add)
+                            {
+                                sums1 += Vector128.LoadUnsafe(ref o1);
+                            }
+                            sums1.StoreUnsafe(ref o1);
+                            ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                            o41 = add ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                            ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                            o51 = add ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
+                            Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                            Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                            Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                            Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                            Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                            Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                            Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                            Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                            Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                            ref float o2 = ref Unsafe.Add(ref yt2, r);
+                            if (add)
+                            {
+                                sums2 += Vector128.LoadUnsafe(ref o2);
+                            }
+                            sums2.StoreUnsafe(ref o2);
+                            ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                            o42 = add ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                            ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                            o52 = add ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
+                            Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                            Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                            Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                            Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                            Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                            Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                            Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                            Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                            Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                            ref float o3 = ref Unsafe.Add(ref yt3, r);
+                            if (add)
+                            {
+                                sums3 += Vector128.LoadUnsafe(ref o3);
+                            }
+                            sums3.StoreUnsafe(ref o3);
+                            ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                            o43 = add ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                            ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                            o53 = add ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
-                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
-                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
-                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
-                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
-                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
-                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
-                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
-                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
-                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
-                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
-                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
-                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
-                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
-                }
-                for (; r < rowEnd; r++)
-                {
-                    for (int t = 0; t < tiled; t += 4)
+                    for (; r < rowEnd; r++)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 32)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 32) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1024; i < end; i += 32)
                             {
-                                // lo half: 1 rows' weights, then each token's 16 inputs against all of them
-                                Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
-                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
-                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
-                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
-                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
-                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
-                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
-                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
-                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
-                                // hi half: 1 rows' weights, then each token's 16 inputs against all of them
-                                Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
-                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
-                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
-                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
-                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                // inputs [0, 32) of this iteration
+                                {
+                                    // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                                    Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                    Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                    c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                    Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                    c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                    Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                    c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                    Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                    c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                    // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                                    Vector512<float> hi0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i + 16)).AsUInt32(), 16).AsSingle();
+                                    Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                    c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                    Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                    c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                    Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                    c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                    Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                    c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
                     }
                 }
 
@@ -5018,118 +5023,123 @@ namespace Rwkv7.Gen.Models
             private static int MatMulBF16In3072V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
-                int r = rowStart;
-                for (; r + 2 <= rowEnd; r += 2)
+                // inputs in 2 blocks of 1536: one token tile's inputs and one row tile's weights then fit in L1 together
+                for (int k0 = 0; k0 < 3072; k0 += 1536)
                 {
-                    for (int t = 0; t < tiled; t += 4)
+                    bool add = accumulate || k0 != 0;
+                    int r = rowStart;
+                    for (; r + 2 <= rowEnd; r += 2)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
-                        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
-                        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 16)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 16) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
+                            Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
+                            Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 16)
                             {
-                                Prefetch.Read(ref w0, i + 6144);
-                                Prefetch.Read(ref w1, i + 6144);
-                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
-                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
-                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
-                                Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, i);
-                                Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
-                                Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                // inputs [0, 16) of this iteration
+                                {
+                                    Prefetch.Read(ref w0, i + 6144);
+                                    Prefetch.Read(ref w1, i + 6144);
+                                    Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
+                                    Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                    Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                                    Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, i);
+                                    Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
+                                    Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
+                                    Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                    c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
+                                    c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
+                                    c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
+                                    c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
+                                    Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                    c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
+                                    c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
+                                    c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
+                                    c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
+                                    Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                    c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
+                                    c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
+                                    c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
+                                    c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
+                                    Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                    c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
+                                    c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                    c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
+                                    c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                            ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                            o10 = add ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                            ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                            o11 = add ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                            ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                            o12 = add ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                            ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
+                            o13 = add ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                }
-                for (; r < rowEnd; r++)
-                {
-                    for (int t = 0; t < tiled; t += 4)
+                    for (; r < rowEnd; r++)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 16)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 16) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 16)
                             {
-                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
-                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
-                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                // inputs [0, 16) of this iteration
+                                {
+                                    Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
+                                    Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
+                                    Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
+                                    Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                    c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
+                                    c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
+                                    Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                    c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
+                                    c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
+                                    Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                    c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
+                                    c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
+                                    Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                    c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
+                                    c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
                     }
                 }
 
@@ -5326,118 +5336,123 @@ namespace Rwkv7.Gen.Models
             private static int MatMulBF16In3072V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
-                int r = rowStart;
-                for (; r + 2 <= rowEnd; r += 2)
+                // inputs in 2 blocks of 1536: one token tile's inputs and one row tile's weights then fit in L1 together
+                for (int k0 = 0; k0 < 3072; k0 += 1536)
                 {
-                    for (int t = 0; t < tiled; t += 4)
+                    bool add = accumulate || k0 != 0;
+                    int r = rowStart;
+                    for (; r + 2 <= rowEnd; r += 2)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
-                        Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
-                        Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 8)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 8) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
+                            Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
+                            Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 8)
                             {
-                                Prefetch.Read(ref w0, i + 6144);
-                                Prefetch.Read(ref w1, i + 6144);
-                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
-                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
-                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
-                                Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, i);
-                                Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
-                                Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
-                                Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector128.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector128.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
-                                c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector128.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector128.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
-                                c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector128.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector128.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
-                                c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector128.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector128.MultiplyAddEstimate(h1, xh3, c13);
+                                // inputs [0, 8) of this iteration
+                                {
+                                    Prefetch.Read(ref w0, i + 6144);
+                                    Prefetch.Read(ref w1, i + 6144);
+                                    Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                    Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                    Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                    Vector128<ushort> pl1 = Vector128.LoadUnsafe(ref w1, i);
+                                    Vector128<float> l1 = Vector128.ShiftLeft(Vector128.WidenLower(pl1), 16).AsSingle();
+                                    Vector128<float> h1 = Vector128.ShiftLeft(Vector128.WidenUpper(pl1), 16).AsSingle();
+                                    Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                    c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
+                                    c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
+                                    c10 = Vector128.MultiplyAddEstimate(l1, xl0, c10);
+                                    c10 = Vector128.MultiplyAddEstimate(h1, xh0, c10);
+                                    Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
+                                    c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
+                                    c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
+                                    c11 = Vector128.MultiplyAddEstimate(l1, xl1, c11);
+                                    c11 = Vector128.MultiplyAddEstimate(h1, xh1, c11);
+                                    Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
+                                    c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
+                                    c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
+                                    c12 = Vector128.MultiplyAddEstimate(l1, xl2, c12);
+                                    c12 = Vector128.MultiplyAddEstimate(h1, xh2, c12);
+                                    Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
+                                    c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
+                                    c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
+                                    c13 = Vector128.MultiplyAddEstimate(l1, xl3, c13);
+                                    c13 = Vector128.MultiplyAddEstimate(h1, xh3, c13);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
+                            ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                            o10 = add ? o10 + Vector128.Sum(c10) : Vector128.Sum(c10);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
+                            ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                            o11 = add ? o11 + Vector128.Sum(c11) : Vector128.Sum(c11);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
+                            ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                            o12 = add ? o12 + Vector128.Sum(c12) : Vector128.Sum(c12);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
+                            ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
+                            o13 = add ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector128.Sum(c10) : Vector128.Sum(c10);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector128.Sum(c11) : Vector128.Sum(c11);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector128.Sum(c12) : Vector128.Sum(c12);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                }
-                for (; r < rowEnd; r++)
-                {
-                    for (int t = 0; t < tiled; t += 4)
+                    for (; r < rowEnd; r++)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 8)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 8) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 8)
                             {
-                                Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
-                                Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
-                                Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
-                                Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
-                                c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
-                                c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
-                                c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
+                                // inputs [0, 8) of this iteration
+                                {
+                                    Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                    Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
+                                    Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
+                                    Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                    c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
+                                    c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
+                                    Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
+                                    c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
+                                    c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
+                                    Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
+                                    c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
+                                    c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
+                                    Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
+                                    c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
+                                    c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
                     }
                 }
 
@@ -9505,245 +9520,250 @@ namespace Rwkv7.Gen.Models
             private static int MatMulF32In3072V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
-                int r = rowStart;
-                for (; r + 6 <= rowEnd; r += 6)
+                // inputs in 4 blocks of 768: one token tile's inputs and one row tile's weights then fit in L1 together
+                for (int k0 = 0; k0 < 3072; k0 += 768)
                 {
-                    for (int t = 0; t < tiled; t += 4)
+                    bool add = accumulate || k0 != 0;
+                    int r = rowStart;
+                    for (; r + 6 <= rowEnd; r += 6)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref float w1 = ref Unsafe.Add(ref w0, 3072);
-                        ref float w2 = ref Unsafe.Add(ref w0, 6144);
-                        ref float w3 = ref Unsafe.Add(ref w0, 9216);
-                        ref float w4 = ref Unsafe.Add(ref w0, 12288);
-                        ref float w5 = ref Unsafe.Add(ref w0, 15360);
-                        Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
-                        Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
-                        Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
-                        Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
-                        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
-                        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 32)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 32) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            ref float w1 = ref Unsafe.Add(ref w0, 3072);
+                            ref float w2 = ref Unsafe.Add(ref w0, 6144);
+                            ref float w3 = ref Unsafe.Add(ref w0, 9216);
+                            ref float w4 = ref Unsafe.Add(ref w0, 12288);
+                            ref float w5 = ref Unsafe.Add(ref w0, 15360);
+                            Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
+                            Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
+                            Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
+                            Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                            Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero, c42 = Vector512<float>.Zero, c43 = Vector512<float>.Zero;
+                            Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 768; i < end; i += 32)
                             {
-                                Prefetch.Read(ref w0, i + 18432);
-                                Prefetch.Read(ref w0, i + 18448);
-                                Prefetch.Read(ref w1, i + 18432);
-                                Prefetch.Read(ref w1, i + 18448);
-                                Prefetch.Read(ref w2, i + 18432);
-                                Prefetch.Read(ref w2, i + 18448);
-                                Prefetch.Read(ref w3, i + 18432);
-                                Prefetch.Read(ref w3, i + 18448);
-                                Prefetch.Read(ref w4, i + 18432);
-                                Prefetch.Read(ref w4, i + 18448);
-                                Prefetch.Read(ref w5, i + 18432);
-                                Prefetch.Read(ref w5, i + 18448);
-                                // lo half: 6 rows' weights, then each token's 16 inputs against all of them
-                                Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
-                                Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, i);
-                                Vector512<float> lo2 = Vector512.LoadUnsafe(ref w2, i);
-                                Vector512<float> lo3 = Vector512.LoadUnsafe(ref w3, i);
-                                Vector512<float> lo4 = Vector512.LoadUnsafe(ref w4, i);
-                                Vector512<float> lo5 = Vector512.LoadUnsafe(ref w5, i);
-                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
-                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
-                                c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
-                                c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
-                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
-                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
-                                c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
-                                c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
-                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
-                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
-                                c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
-                                c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
-                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
-                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
-                                c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
-                                c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
-                                // hi half: 6 rows' weights, then each token's 16 inputs against all of them
-                                Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> hi1 = Vector512.LoadUnsafe(ref w1, i + 16);
-                                Vector512<float> hi2 = Vector512.LoadUnsafe(ref w2, i + 16);
-                                Vector512<float> hi3 = Vector512.LoadUnsafe(ref w3, i + 16);
-                                Vector512<float> hi4 = Vector512.LoadUnsafe(ref w4, i + 16);
-                                Vector512<float> hi5 = Vector512.LoadUnsafe(ref w5, i + 16);
-                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
-                                c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
-                                c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
-                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
-                                c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
-                                c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
-                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
-                                c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
-                                c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
-                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
-                                c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
-                                c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
+                                // inputs [0, 32) of this iteration
+                                {
+                                    Prefetch.Read(ref w0, i + 18432);
+                                    Prefetch.Read(ref w0, i + 18448);
+                                    Prefetch.Read(ref w1, i + 18432);
+                                    Prefetch.Read(ref w1, i + 18448);
+                                    Prefetch.Read(ref w2, i + 18432);
+                                    Prefetch.Read(ref w2, i + 18448);
+                                    Prefetch.Read(ref w3, i + 18432);
+                                    Prefetch.Read(ref w3, i + 18448);
+                                    Prefetch.Read(ref w4, i + 18432);
+                                    Prefetch.Read(ref w4, i + 18448);
+                                    Prefetch.Read(ref w5, i + 18432);
+                                    Prefetch.Read(ref w5, i + 18448);
+                                    // lo half: 6 rows' weights, then each token's 16 inputs against all of them
+                                    Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
+                                    Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, i);
+                                    Vector512<float> lo2 = Vector512.LoadUnsafe(ref w2, i);
+                                    Vector512<float> lo3 = Vector512.LoadUnsafe(ref w3, i);
+                                    Vector512<float> lo4 = Vector512.LoadUnsafe(ref w4, i);
+                                    Vector512<float> lo5 = Vector512.LoadUnsafe(ref w5, i);
+                                    Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                    c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                    c10 = Vector512.MultiplyAddEstimate(lo1, lox0, c10);
+                                    c20 = Vector512.MultiplyAddEstimate(lo2, lox0, c20);
+                                    c30 = Vector512.MultiplyAddEstimate(lo3, lox0, c30);
+                                    c40 = Vector512.MultiplyAddEstimate(lo4, lox0, c40);
+                                    c50 = Vector512.MultiplyAddEstimate(lo5, lox0, c50);
+                                    Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                    c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                    c11 = Vector512.MultiplyAddEstimate(lo1, lox1, c11);
+                                    c21 = Vector512.MultiplyAddEstimate(lo2, lox1, c21);
+                                    c31 = Vector512.MultiplyAddEstimate(lo3, lox1, c31);
+                                    c41 = Vector512.MultiplyAddEstimate(lo4, lox1, c41);
+                                    c51 = Vector512.MultiplyAddEstimate(lo5, lox1, c51);
+                                    Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                    c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                    c12 = Vector512.MultiplyAddEstimate(lo1, lox2, c12);
+                                    c22 = Vector512.MultiplyAddEstimate(lo2, lox2, c22);
+                                    c32 = Vector512.MultiplyAddEstimate(lo3, lox2, c32);
+                                    c42 = Vector512.MultiplyAddEstimate(lo4, lox2, c42);
+                                    c52 = Vector512.MultiplyAddEstimate(lo5, lox2, c52);
+                                    Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                    c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                    c13 = Vector512.MultiplyAddEstimate(lo1, lox3, c13);
+                                    c23 = Vector512.MultiplyAddEstimate(lo2, lox3, c23);
+                                    c33 = Vector512.MultiplyAddEstimate(lo3, lox3, c33);
+                                    c43 = Vector512.MultiplyAddEstimate(lo4, lox3, c43);
+                                    c53 = Vector512.MultiplyAddEstimate(lo5, lox3, c53);
+                                    // hi half: 6 rows' weights, then each token's 16 inputs against all of them
+                                    Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                    Vector512<float> hi1 = Vector512.LoadUnsafe(ref w1, i + 16);
+                                    Vector512<float> hi2 = Vector512.LoadUnsafe(ref w2, i + 16);
+                                    Vector512<float> hi3 = Vector512.LoadUnsafe(ref w3, i + 16);
+                                    Vector512<float> hi4 = Vector512.LoadUnsafe(ref w4, i + 16);
+                                    Vector512<float> hi5 = Vector512.LoadUnsafe(ref w5, i + 16);
+                                    Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                    c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                    c10 = Vector512.MultiplyAddEstimate(hi1, hix0, c10);
+                                    c20 = Vector512.MultiplyAddEstimate(hi2, hix0, c20);
+                                    c30 = Vector512.MultiplyAddEstimate(hi3, hix0, c30);
+                                    c40 = Vector512.MultiplyAddEstimate(hi4, hix0, c40);
+                                    c50 = Vector512.MultiplyAddEstimate(hi5, hix0, c50);
+                                    Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                    c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                    c11 = Vector512.MultiplyAddEstimate(hi1, hix1, c11);
+                                    c21 = Vector512.MultiplyAddEstimate(hi2, hix1, c21);
+                                    c31 = Vector512.MultiplyAddEstimate(hi3, hix1, c31);
+                                    c41 = Vector512.MultiplyAddEstimate(hi4, hix1, c41);
+                                    c51 = Vector512.MultiplyAddEstimate(hi5, hix1, c51);
+                                    Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                    c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                    c12 = Vector512.MultiplyAddEstimate(hi1, hix2, c12);
+                                    c22 = Vector512.MultiplyAddEstimate(hi2, hix2, c22);
+                                    c32 = Vector512.MultiplyAddEstimate(hi3, hix2, c32);
+                                    c42 = Vector512.MultiplyAddEstimate(hi4, hix2, c42);
+                                    c52 = Vector512.MultiplyAddEstimate(hi5, hix2, c52);
+                                    Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                    c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                    c13 = Vector512.MultiplyAddEstimate(hi1, hix3, c13);
+                                    c23 = Vector512.MultiplyAddEstimate(hi2, hix3, c23);
+                                    c33 = Vector512.MultiplyAddEstimate(hi3, hix3, c33);
+                                    c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
+                                    c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
+                                }
                             }
+                            Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                            Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                            Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                            Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                            Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                            Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                            Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                            Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                            Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                            ref float o0 = ref Unsafe.Add(ref yt0, r);
+                            if (add)
+                            {
+                                sums0 += Vector128.LoadUnsafe(ref o0);
+                            }
+                            sums0.StoreUnsafe(ref o0);
+                            ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
+                            o40 = add ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
+                            ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
+                            o50 = add ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
+                            Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                            Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                            Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                            Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                            Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                            Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                            Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                            Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                            Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                            ref float o1 = ref Unsafe.Add(ref yt1, r);
+                            if (add)
+                            {
+                                sums1 += Vector128.LoadUnsafe(ref o1);
+                            }
+                            sums1.StoreUnsafe(ref o1);
+                            ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
+                            o41 = add ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
+                            ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
+                            o51 = add ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
+                            Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                            Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                            Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                            Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                            Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                            Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                            Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                            Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                            Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                            ref float o2 = ref Unsafe.Add(ref yt2, r);
+                            if (add)
+                            {
+                                sums2 += Vector128.LoadUnsafe(ref o2);
+                            }
+                            sums2.StoreUnsafe(ref o2);
+                            ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
+                            o42 = add ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
+                            ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
+                            o52 = add ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
+                            Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                            Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                            Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                            Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                            Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                            Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                            Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                            Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                            Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                            ref float o3 = ref Unsafe.Add(ref yt3, r);
+                            if (add)
+                            {
+                                sums3 += Vector128.LoadUnsafe(ref o3);
+                            }
+                            sums3.StoreUnsafe(ref o3);
+                            ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
+                            o43 = add ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
+                            ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
+                            o53 = add ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
-                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
-                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
-                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
-                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
-                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
-                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
-                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
-                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
-                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
-                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
-                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
-                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
-                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
                     }
-                }
-                for (; r < rowEnd; r++)
-                {
-                    for (int t = 0; t < tiled; t += 4)
+                    for (; r < rowEnd; r++)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 32)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 32) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 768; i < end; i += 32)
                             {
-                                // lo half: 1 rows' weights, then each token's 16 inputs against all of them
-                                Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
-                                Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
-                                c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
-                                Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
-                                c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
-                                Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
-                                c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
-                                Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
-                                c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
-                                // hi half: 1 rows' weights, then each token's 16 inputs against all of them
-                                Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
-                                Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
-                                Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
-                                Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
-                                Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                // inputs [0, 32) of this iteration
+                                {
+                                    // lo half: 1 rows' weights, then each token's 16 inputs against all of them
+                                    Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
+                                    Vector512<float> lox0 = Vector512.LoadUnsafe(ref xt0, i);
+                                    c00 = Vector512.MultiplyAddEstimate(lo0, lox0, c00);
+                                    Vector512<float> lox1 = Vector512.LoadUnsafe(ref xt1, i);
+                                    c01 = Vector512.MultiplyAddEstimate(lo0, lox1, c01);
+                                    Vector512<float> lox2 = Vector512.LoadUnsafe(ref xt2, i);
+                                    c02 = Vector512.MultiplyAddEstimate(lo0, lox2, c02);
+                                    Vector512<float> lox3 = Vector512.LoadUnsafe(ref xt3, i);
+                                    c03 = Vector512.MultiplyAddEstimate(lo0, lox3, c03);
+                                    // hi half: 1 rows' weights, then each token's 16 inputs against all of them
+                                    Vector512<float> hi0 = Vector512.LoadUnsafe(ref w0, i + 16);
+                                    Vector512<float> hix0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                    c00 = Vector512.MultiplyAddEstimate(hi0, hix0, c00);
+                                    Vector512<float> hix1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                    c01 = Vector512.MultiplyAddEstimate(hi0, hix1, c01);
+                                    Vector512<float> hix2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                    c02 = Vector512.MultiplyAddEstimate(hi0, hix2, c02);
+                                    Vector512<float> hix3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                    c03 = Vector512.MultiplyAddEstimate(hi0, hix3, c03);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
                     }
                 }
 
@@ -9915,112 +9935,117 @@ namespace Rwkv7.Gen.Models
             private static int MatMulF32In3072V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
-                int r = rowStart;
-                for (; r + 2 <= rowEnd; r += 2)
+                // inputs in 3 blocks of 1024: one token tile's inputs and one row tile's weights then fit in L1 together
+                for (int k0 = 0; k0 < 3072; k0 += 1024)
                 {
-                    for (int t = 0; t < tiled; t += 4)
+                    bool add = accumulate || k0 != 0;
+                    int r = rowStart;
+                    for (; r + 2 <= rowEnd; r += 2)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref float w1 = ref Unsafe.Add(ref w0, 3072);
-                        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
-                        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 16)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 16) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            ref float w1 = ref Unsafe.Add(ref w0, 3072);
+                            Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
+                            Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1024; i < end; i += 16)
                             {
-                                Prefetch.Read(ref w0, i + 6144);
-                                Prefetch.Read(ref w1, i + 6144);
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
-                                Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                // inputs [0, 16) of this iteration
+                                {
+                                    Prefetch.Read(ref w0, i + 6144);
+                                    Prefetch.Read(ref w1, i + 6144);
+                                    Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
+                                    Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
+                                    Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                    c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
+                                    c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
+                                    c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
+                                    c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
+                                    Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                    c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
+                                    c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
+                                    c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
+                                    c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
+                                    Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                    c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
+                                    c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
+                                    c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
+                                    c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
+                                    Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                    c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
+                                    c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                    c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
+                                    c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                            ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                            o10 = add ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                            ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                            o11 = add ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                            ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                            o12 = add ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                            ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
+                            o13 = add ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                }
-                for (; r < rowEnd; r++)
-                {
-                    for (int t = 0; t < tiled; t += 4)
+                    for (; r < rowEnd; r++)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 16)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 16) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1024; i < end; i += 16)
                             {
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                // inputs [0, 16) of this iteration
+                                {
+                                    Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
+                                    Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                    c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
+                                    c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
+                                    Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                    c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
+                                    c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
+                                    Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                    c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
+                                    c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
+                                    Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                    c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
+                                    c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
                     }
                 }
 
@@ -10181,112 +10206,117 @@ namespace Rwkv7.Gen.Models
             private static int MatMulF32In3072V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
-                int r = rowStart;
-                for (; r + 2 <= rowEnd; r += 2)
+                // inputs in 3 blocks of 1024: one token tile's inputs and one row tile's weights then fit in L1 together
+                for (int k0 = 0; k0 < 3072; k0 += 1024)
                 {
-                    for (int t = 0; t < tiled; t += 4)
+                    bool add = accumulate || k0 != 0;
+                    int r = rowStart;
+                    for (; r + 2 <= rowEnd; r += 2)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref float w1 = ref Unsafe.Add(ref w0, 3072);
-                        Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
-                        Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 8)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 8) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            ref float w1 = ref Unsafe.Add(ref w0, 3072);
+                            Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
+                            Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1024; i < end; i += 8)
                             {
-                                Prefetch.Read(ref w0, i + 6144);
-                                Prefetch.Read(ref w1, i + 6144);
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
-                                Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
-                                Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector128.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector128.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
-                                c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector128.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector128.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
-                                c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector128.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector128.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
-                                c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector128.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector128.MultiplyAddEstimate(h1, xh3, c13);
+                                // inputs [0, 8) of this iteration
+                                {
+                                    Prefetch.Read(ref w0, i + 6144);
+                                    Prefetch.Read(ref w1, i + 6144);
+                                    Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
+                                    Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
+                                    Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                    c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
+                                    c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
+                                    c10 = Vector128.MultiplyAddEstimate(l1, xl0, c10);
+                                    c10 = Vector128.MultiplyAddEstimate(h1, xh0, c10);
+                                    Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
+                                    c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
+                                    c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
+                                    c11 = Vector128.MultiplyAddEstimate(l1, xl1, c11);
+                                    c11 = Vector128.MultiplyAddEstimate(h1, xh1, c11);
+                                    Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
+                                    c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
+                                    c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
+                                    c12 = Vector128.MultiplyAddEstimate(l1, xl2, c12);
+                                    c12 = Vector128.MultiplyAddEstimate(h1, xh2, c12);
+                                    Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
+                                    c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
+                                    c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
+                                    c13 = Vector128.MultiplyAddEstimate(l1, xl3, c13);
+                                    c13 = Vector128.MultiplyAddEstimate(h1, xh3, c13);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
+                            ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                            o10 = add ? o10 + Vector128.Sum(c10) : Vector128.Sum(c10);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
+                            ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                            o11 = add ? o11 + Vector128.Sum(c11) : Vector128.Sum(c11);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
+                            ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                            o12 = add ? o12 + Vector128.Sum(c12) : Vector128.Sum(c12);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
+                            ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
+                            o13 = add ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector128.Sum(c10) : Vector128.Sum(c10);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector128.Sum(c11) : Vector128.Sum(c11);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector128.Sum(c12) : Vector128.Sum(c12);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                }
-                for (; r < rowEnd; r++)
-                {
-                    for (int t = 0; t < tiled; t += 4)
+                    for (; r < rowEnd; r++)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 8)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 8) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1024; i < end; i += 8)
                             {
-                                Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
-                                Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
-                                c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
-                                c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
-                                c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
+                                // inputs [0, 8) of this iteration
+                                {
+                                    Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
+                                    Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                    c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
+                                    c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
+                                    Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
+                                    c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
+                                    c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
+                                    Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
+                                    c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
+                                    c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
+                                    Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
+                                    c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
+                                    c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
                     }
                 }
 
@@ -14413,205 +14443,210 @@ namespace Rwkv7.Gen.Models
             private static int MatMulQ8In3072V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
-                int r = rowStart;
-                for (; r + 4 <= rowEnd; r += 4)
+                // inputs in 2 blocks of 1536: one token tile's inputs and one row tile's weights then fit in L1 together
+                for (int k0 = 0; k0 < 3072; k0 += 1536)
                 {
-                    for (int t = 0; t < tiled; t += 4)
+                    bool add = accumulate || k0 != 0;
+                    int r = rowStart;
+                    for (; r + 4 <= rowEnd; r += 4)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 9216);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 96);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 192);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 288);
-                        Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
-                        Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
-                        Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
-                        Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 32)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 32) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
+                            ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
+                            ref sbyte w3 = ref Unsafe.Add(ref w0, 9216);
+                            ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                            ref float sc1 = ref Unsafe.Add(ref sc0, 96);
+                            ref float sc2 = ref Unsafe.Add(ref sc0, 192);
+                            ref float sc3 = ref Unsafe.Add(ref sc0, 288);
+                            Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
+                            Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
+                            Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
+                            Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 32)
                             {
-                                Prefetch.Read(ref w0, i + 12288);
-                                Prefetch.Read(ref w1, i + 12288);
-                                Prefetch.Read(ref w2, i + 12288);
-                                Prefetch.Read(ref w3, i + 12288);
-                                Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
-                                Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, i)));
-                                Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (i) + 16)));
-                                Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
-                                Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, i)));
-                                Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (i) + 16)));
-                                Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i) / 32));
-                                l2 *= q2;
-                                h2 *= q2;
-                                Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, i)));
-                                Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (i) + 16)));
-                                Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i) / 32));
-                                l3 *= q3;
-                                h3 *= q3;
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
-                                c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
-                                c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
-                                c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
-                                c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
-                                c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
-                                c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
-                                c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
-                                c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
-                                c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
-                                c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
-                                c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
-                                c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
-                                c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
-                                c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
-                                c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
-                                c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                                // inputs [0, 32) of this iteration
+                                {
+                                    Prefetch.Read(ref w0, i + 12288);
+                                    Prefetch.Read(ref w1, i + 12288);
+                                    Prefetch.Read(ref w2, i + 12288);
+                                    Prefetch.Read(ref w3, i + 12288);
+                                    Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
+                                    Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
+                                    Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
+                                    l0 *= q0;
+                                    h0 *= q0;
+                                    Vector512<float> l1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, i)));
+                                    Vector512<float> h1 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w1, (i) + 16)));
+                                    Vector512<float> q1 = Vector512.Create(Unsafe.Add(ref sc1, (i) / 32));
+                                    l1 *= q1;
+                                    h1 *= q1;
+                                    Vector512<float> l2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, i)));
+                                    Vector512<float> h2 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w2, (i) + 16)));
+                                    Vector512<float> q2 = Vector512.Create(Unsafe.Add(ref sc2, (i) / 32));
+                                    l2 *= q2;
+                                    h2 *= q2;
+                                    Vector512<float> l3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, i)));
+                                    Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (i) + 16)));
+                                    Vector512<float> q3 = Vector512.Create(Unsafe.Add(ref sc3, (i) / 32));
+                                    l3 *= q3;
+                                    h3 *= q3;
+                                    Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                    c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
+                                    c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
+                                    c10 = Vector512.MultiplyAddEstimate(l1, xl0, c10);
+                                    c10 = Vector512.MultiplyAddEstimate(h1, xh0, c10);
+                                    c20 = Vector512.MultiplyAddEstimate(l2, xl0, c20);
+                                    c20 = Vector512.MultiplyAddEstimate(h2, xh0, c20);
+                                    c30 = Vector512.MultiplyAddEstimate(l3, xl0, c30);
+                                    c30 = Vector512.MultiplyAddEstimate(h3, xh0, c30);
+                                    Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                    c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
+                                    c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
+                                    c11 = Vector512.MultiplyAddEstimate(l1, xl1, c11);
+                                    c11 = Vector512.MultiplyAddEstimate(h1, xh1, c11);
+                                    c21 = Vector512.MultiplyAddEstimate(l2, xl1, c21);
+                                    c21 = Vector512.MultiplyAddEstimate(h2, xh1, c21);
+                                    c31 = Vector512.MultiplyAddEstimate(l3, xl1, c31);
+                                    c31 = Vector512.MultiplyAddEstimate(h3, xh1, c31);
+                                    Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                    c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
+                                    c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
+                                    c12 = Vector512.MultiplyAddEstimate(l1, xl2, c12);
+                                    c12 = Vector512.MultiplyAddEstimate(h1, xh2, c12);
+                                    c22 = Vector512.MultiplyAddEstimate(l2, xl2, c22);
+                                    c22 = Vector512.MultiplyAddEstimate(h2, xh2, c22);
+                                    c32 = Vector512.MultiplyAddEstimate(l3, xl2, c32);
+                                    c32 = Vector512.MultiplyAddEstimate(h3, xh2, c32);
+                                    Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                    c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
+                                    c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                    c13 = Vector512.MultiplyAddEstimate(l1, xl3, c13);
+                                    c13 = Vector512.MultiplyAddEstimate(h1, xh3, c13);
+                                    c23 = Vector512.MultiplyAddEstimate(l2, xl3, c23);
+                                    c23 = Vector512.MultiplyAddEstimate(h2, xh3, c23);
+                                    c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
+                                    c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
+                                }
                             }
+                            Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
+                            Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
+                            Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
+                            Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
+                            Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
+                            Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
+                            Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
+                            Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
+                            Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
+                            ref float o0 = ref Unsafe.Add(ref yt0, r);
+                            if (add)
+                            {
+                                sums0 += Vector128.LoadUnsafe(ref o0);
+                            }
+                            sums0.StoreUnsafe(ref o0);
+                            Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
+                            Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
+                            Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
+                            Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
+                            Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
+                            Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
+                            Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
+                            Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
+                            Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
+                            ref float o1 = ref Unsafe.Add(ref yt1, r);
+                            if (add)
+                            {
+                                sums1 += Vector128.LoadUnsafe(ref o1);
+                            }
+                            sums1.StoreUnsafe(ref o1);
+                            Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
+                            Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
+                            Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
+                            Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
+                            Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
+                            Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
+                            Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
+                            Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
+                            Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
+                            ref float o2 = ref Unsafe.Add(ref yt2, r);
+                            if (add)
+                            {
+                                sums2 += Vector128.LoadUnsafe(ref o2);
+                            }
+                            sums2.StoreUnsafe(ref o2);
+                            Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
+                            Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
+                            Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
+                            Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
+                            Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
+                            Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
+                            Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
+                            Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
+                            Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
+                            ref float o3 = ref Unsafe.Add(ref yt3, r);
+                            if (add)
+                            {
+                                sums3 += Vector128.LoadUnsafe(ref o3);
+                            }
+                            sums3.StoreUnsafe(ref o3);
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
                     }
-                }
-                for (; r < rowEnd; r++)
-                {
-                    for (int t = 0; t < tiled; t += 4)
+                    for (; r < rowEnd; r++)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
-                        Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 32)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 32) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                            Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 32)
                             {
-                                Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
-                                Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
-                                Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
-                                c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
-                                c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
-                                c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
-                                c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                // inputs [0, 32) of this iteration
+                                {
+                                    Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
+                                    Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
+                                    Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
+                                    l0 *= q0;
+                                    h0 *= q0;
+                                    Vector512<float> xl0 = Vector512.LoadUnsafe(ref xt0, i), xh0 = Vector512.LoadUnsafe(ref xt0, i + 16);
+                                    c00 = Vector512.MultiplyAddEstimate(l0, xl0, c00);
+                                    c00 = Vector512.MultiplyAddEstimate(h0, xh0, c00);
+                                    Vector512<float> xl1 = Vector512.LoadUnsafe(ref xt1, i), xh1 = Vector512.LoadUnsafe(ref xt1, i + 16);
+                                    c01 = Vector512.MultiplyAddEstimate(l0, xl1, c01);
+                                    c01 = Vector512.MultiplyAddEstimate(h0, xh1, c01);
+                                    Vector512<float> xl2 = Vector512.LoadUnsafe(ref xt2, i), xh2 = Vector512.LoadUnsafe(ref xt2, i + 16);
+                                    c02 = Vector512.MultiplyAddEstimate(l0, xl2, c02);
+                                    c02 = Vector512.MultiplyAddEstimate(h0, xh2, c02);
+                                    Vector512<float> xl3 = Vector512.LoadUnsafe(ref xt3, i), xh3 = Vector512.LoadUnsafe(ref xt3, i + 16);
+                                    c03 = Vector512.MultiplyAddEstimate(l0, xl3, c03);
+                                    c03 = Vector512.MultiplyAddEstimate(h0, xh3, c03);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector512.Sum(c00) : Vector512.Sum(c00);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector512.Sum(c01) : Vector512.Sum(c01);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector512.Sum(c02) : Vector512.Sum(c02);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector512.Sum(c03) : Vector512.Sum(c03);
                     }
                 }
 
@@ -14796,130 +14831,135 @@ namespace Rwkv7.Gen.Models
             private static int MatMulQ8In3072V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
-                int r = rowStart;
-                for (; r + 2 <= rowEnd; r += 2)
+                // inputs in 2 blocks of 1536: one token tile's inputs and one row tile's weights then fit in L1 together
+                for (int k0 = 0; k0 < 3072; k0 += 1536)
                 {
-                    for (int t = 0; t < tiled; t += 4)
+                    bool add = accumulate || k0 != 0;
+                    int r = rowStart;
+                    for (; r + 2 <= rowEnd; r += 2)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 96);
-                        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
-                        Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 16)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 16) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
+                            ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                            ref float sc1 = ref Unsafe.Add(ref sc0, 96);
+                            Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
+                            Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 16)
                             {
-                                Prefetch.Read(ref w0, i + 6144);
-                                Prefetch.Read(ref w1, i + 6144);
-                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
-                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
-                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, i);
-                                Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
-                                Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
-                                Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                // inputs [0, 16) of this iteration
+                                {
+                                    Prefetch.Read(ref w0, i + 6144);
+                                    Prefetch.Read(ref w1, i + 6144);
+                                    Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                    Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                    Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                                    Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
+                                    l0 *= q0;
+                                    h0 *= q0;
+                                    Vector128<sbyte> pl1 = Vector128.LoadUnsafe(ref w1, i);
+                                    Vector256<float> l1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl1));
+                                    Vector256<float> h1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl1, 8)));
+                                    Vector256<float> q1 = Vector256.Create(Unsafe.Add(ref sc1, (i) / 32));
+                                    l1 *= q1;
+                                    h1 *= q1;
+                                    Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                    c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
+                                    c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
+                                    c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
+                                    c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
+                                    Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                    c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
+                                    c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
+                                    c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
+                                    c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
+                                    Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                    c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
+                                    c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
+                                    c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
+                                    c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
+                                    Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                    c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
+                                    c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                    c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
+                                    c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                            ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                            o10 = add ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                            ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                            o11 = add ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                            ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                            o12 = add ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                            ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
+                            o13 = add ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
                     }
-                }
-                for (; r < rowEnd; r++)
-                {
-                    for (int t = 0; t < tiled; t += 4)
+                    for (; r < rowEnd; r++)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
-                        Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 16)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 16) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                            Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 16)
                             {
-                                Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
-                                Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
-                                Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
-                                Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                // inputs [0, 16) of this iteration
+                                {
+                                    Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
+                                    Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
+                                    Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
+                                    Vector256<float> q0 = Vector256.Create(Unsafe.Add(ref sc0, (i) / 32));
+                                    l0 *= q0;
+                                    h0 *= q0;
+                                    Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                    c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
+                                    c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
+                                    Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                    c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
+                                    c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
+                                    Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                    c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
+                                    c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
+                                    Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                    c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
+                                    c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
                     }
                 }
 
@@ -15101,130 +15141,135 @@ namespace Rwkv7.Gen.Models
             private static int MatMulQ8In3072V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
-                int r = rowStart;
-                for (; r + 2 <= rowEnd; r += 2)
+                // inputs in 2 blocks of 1536: one token tile's inputs and one row tile's weights then fit in L1 together
+                for (int k0 = 0; k0 < 3072; k0 += 1536)
                 {
-                    for (int t = 0; t < tiled; t += 4)
+                    bool add = accumulate || k0 != 0;
+                    int r = rowStart;
+                    for (; r + 2 <= rowEnd; r += 2)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 96);
-                        Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
-                        Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 8)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 8) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
+                            ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                            ref float sc1 = ref Unsafe.Add(ref sc0, 96);
+                            Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
+                            Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 8)
                             {
-                                Prefetch.Read(ref w0, i + 6144);
-                                Prefetch.Read(ref w1, i + 6144);
-                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
-                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
-                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i)))).AsSByte());
-                                Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
-                                Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
-                                Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i) / 32));
-                                l1 *= q1;
-                                h1 *= q1;
-                                Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector128.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector128.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
-                                c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector128.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector128.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
-                                c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector128.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector128.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
-                                c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector128.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector128.MultiplyAddEstimate(h1, xh3, c13);
+                                // inputs [0, 8) of this iteration
+                                {
+                                    Prefetch.Read(ref w0, i + 6144);
+                                    Prefetch.Read(ref w1, i + 6144);
+                                    Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
+                                    Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                    Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                    Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
+                                    l0 *= q0;
+                                    h0 *= q0;
+                                    Vector128<short> sl1 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w1, i)))).AsSByte());
+                                    Vector128<float> l1 = Vector128.ConvertToSingle(Vector128.WidenLower(sl1));
+                                    Vector128<float> h1 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl1));
+                                    Vector128<float> q1 = Vector128.Create(Unsafe.Add(ref sc1, (i) / 32));
+                                    l1 *= q1;
+                                    h1 *= q1;
+                                    Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                    c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
+                                    c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
+                                    c10 = Vector128.MultiplyAddEstimate(l1, xl0, c10);
+                                    c10 = Vector128.MultiplyAddEstimate(h1, xh0, c10);
+                                    Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
+                                    c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
+                                    c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
+                                    c11 = Vector128.MultiplyAddEstimate(l1, xl1, c11);
+                                    c11 = Vector128.MultiplyAddEstimate(h1, xh1, c11);
+                                    Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
+                                    c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
+                                    c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
+                                    c12 = Vector128.MultiplyAddEstimate(l1, xl2, c12);
+                                    c12 = Vector128.MultiplyAddEstimate(h1, xh2, c12);
+                                    Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
+                                    c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
+                                    c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
+                                    c13 = Vector128.MultiplyAddEstimate(l1, xl3, c13);
+                                    c13 = Vector128.MultiplyAddEstimate(h1, xh3, c13);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
+                            ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                            o10 = add ? o10 + Vector128.Sum(c10) : Vector128.Sum(c10);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
+                            ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                            o11 = add ? o11 + Vector128.Sum(c11) : Vector128.Sum(c11);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
+                            ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                            o12 = add ? o12 + Vector128.Sum(c12) : Vector128.Sum(c12);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
+                            ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
+                            o13 = add ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector128.Sum(c10) : Vector128.Sum(c10);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector128.Sum(c11) : Vector128.Sum(c11);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector128.Sum(c12) : Vector128.Sum(c12);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
-                        ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector128.Sum(c13) : Vector128.Sum(c13);
                     }
-                }
-                for (; r < rowEnd; r++)
-                {
-                    for (int t = 0; t < tiled; t += 4)
+                    for (; r < rowEnd; r++)
                     {
-                        ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
-                        ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
-                        ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
-                        ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
-                        ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
-                        ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
-                        ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
-                        ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
-                        Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
-                        for (nuint i = 0; i < 3072; i += 8)
+                        for (int t = 0; t < tiled; t += 4)
                         {
-                            // inputs [0, 8) of this iteration
+                            ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
+                            ref float yt0 = ref Unsafe.Add(ref y, (nint)t * yStride);
+                            ref float xt1 = ref Unsafe.Add(ref x, (nint)(t + 1) * 3072);
+                            ref float yt1 = ref Unsafe.Add(ref y, (nint)(t + 1) * yStride);
+                            ref float xt2 = ref Unsafe.Add(ref x, (nint)(t + 2) * 3072);
+                            ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
+                            ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
+                            ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
+                            ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                            Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 8)
                             {
-                                Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
-                                Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
-                                Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
-                                Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
-                                l0 *= q0;
-                                h0 *= q0;
-                                Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
-                                c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
-                                c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
-                                c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
-                                c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
+                                // inputs [0, 8) of this iteration
+                                {
+                                    Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
+                                    Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
+                                    Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
+                                    Vector128<float> q0 = Vector128.Create(Unsafe.Add(ref sc0, (i) / 32));
+                                    l0 *= q0;
+                                    h0 *= q0;
+                                    Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
+                                    c00 = Vector128.MultiplyAddEstimate(l0, xl0, c00);
+                                    c00 = Vector128.MultiplyAddEstimate(h0, xh0, c00);
+                                    Vector128<float> xl1 = Vector128.LoadUnsafe(ref xt1, i), xh1 = Vector128.LoadUnsafe(ref xt1, i + 4);
+                                    c01 = Vector128.MultiplyAddEstimate(l0, xl1, c01);
+                                    c01 = Vector128.MultiplyAddEstimate(h0, xh1, c01);
+                                    Vector128<float> xl2 = Vector128.LoadUnsafe(ref xt2, i), xh2 = Vector128.LoadUnsafe(ref xt2, i + 4);
+                                    c02 = Vector128.MultiplyAddEstimate(l0, xl2, c02);
+                                    c02 = Vector128.MultiplyAddEstimate(h0, xh2, c02);
+                                    Vector128<float> xl3 = Vector128.LoadUnsafe(ref xt3, i), xh3 = Vector128.LoadUnsafe(ref xt3, i + 4);
+                                    c03 = Vector128.MultiplyAddEstimate(l0, xl3, c03);
+                                    c03 = Vector128.MultiplyAddEstimate(h0, xh3, c03);
+                                }
                             }
+                            ref float o00 = ref Unsafe.Add(ref yt0, r);
+                            o00 = add ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
+                            ref float o01 = ref Unsafe.Add(ref yt1, r);
+                            o01 = add ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
+                            ref float o02 = ref Unsafe.Add(ref yt2, r);
+                            o02 = add ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
+                            ref float o03 = ref Unsafe.Add(ref yt3, r);
+                            o03 = add ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
                         }
-                        ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector128.Sum(c00) : Vector128.Sum(c00);
-                        ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector128.Sum(c01) : Vector128.Sum(c01);
-                        ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector128.Sum(c02) : Vector128.Sum(c02);
-                        ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector128.Sum(c03) : Vector128.Sum(c03);
                     }
                 }
 

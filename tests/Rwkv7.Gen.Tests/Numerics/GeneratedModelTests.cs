@@ -118,6 +118,38 @@ public sealed class GeneratedModelTests
         }
     }
 
+    [Theory]
+    [InlineData(TensorDType.BF16)]
+    [InlineData(TensorDType.F32)]
+    [InlineData(TensorDType.Q8)]
+    public void Long_rows_worked_in_input_blocks_match_the_reference(TensorDType type)
+    {
+        // Rows of 1,280 and 2,048 inputs: multi-token tiles sum them block by block (see the generated comment "inputs
+        // in N blocks"), writing the first block's sums (or adding them, for the products that add to x) and adding
+        // the rest. A prefill and a batch of sessions go through those tiles (4 tokens at a time, the rest one by one).
+        ModelShape shape = LongRowsModel.DeclaredShape;
+        using RwkvWeights weights = RwkvWeights.CreateSynthetic(shape, type, seed: 11);
+        using RwkvModel generated = RwkvModel.Create(weights);
+        using RwkvModel reference = RwkvModel.Create(weights, EngineSelection.Reference);
+        Assert.Equal("generated " + LongRowsModel.GeneratedTypeName, generated.EngineName);
+
+        int v = shape.Vocab;
+        int[] tokens = Enumerable.Range(0, 14).Select(i => (i * 37) % v).ToArray();
+        float[] gen = new float[tokens.Length * v];
+        float[] refLogits = new float[tokens.Length * v];
+        generated.ForwardAll(tokens, generated.CreateState(), gen);
+        reference.ForwardAll(tokens, reference.CreateState(), refLogits);
+        AssertCloseToReference(refLogits, gen, v, $"long rows {type}, prefill of {tokens.Length}");
+
+        RwkvState[] genStates = [.. Enumerable.Range(0, 6).Select(_ => generated.CreateState())];
+        RwkvState[] refStates = [.. Enumerable.Range(0, 6).Select(_ => reference.CreateState())];
+        float[] genBatch = new float[6 * v];
+        float[] refBatch = new float[6 * v];
+        generated.ForwardBatch(tokens.AsSpan(0, 6), genStates, genBatch);
+        reference.ForwardBatch(tokens.AsSpan(0, 6), refStates, refBatch);
+        AssertCloseToReference(refBatch, genBatch, v, $"long rows {type}, batch of 6");
+    }
+
     [Fact]
     public void Generated_models_register_themselves_without_reflection()
     {
