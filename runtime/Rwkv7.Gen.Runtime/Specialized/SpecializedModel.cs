@@ -472,8 +472,23 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
 
             TKernels.KeyPrep(ws.K.AsSpan(o, d), ws.KK.AsSpan(o, d), ws.A.AsSpan(o, d), lw, first, last);
             Span<float> wkv = (step.Chained ? ws.States[0] : ws.States[n]).Wkv(layer);
+
+            // Each head's 16 KiB of state comes from memory (the layer's weights have streamed through the caches since it was
+            // last touched): ask for the next head's, or the next session's first head's, while this one is computed.
+            // A sequence's later rows find their state in cache.
+            bool fetch = !step.Chained || n == 0;
             for (int h = first; h < last; h++)
             {
+                if (fetch)
+                {
+                    Span<float> next = h + 1 < last ? wkv.Slice((h + 1) * area, area)
+                        : !step.Chained && n + 1 < t ? ws.States[n + 1].Wkv(layer).Slice(first * area, area) : [];
+                    for (int i = 0; i < next.Length; i += 16)
+                    {
+                        Prefetch.Read(ref next[0], (nuint)i);
+                    }
+                }
+
                 int at = o + (h * HeadSize);
                 TKernels.Wkv(
                     wkv.Slice(h * area, area),
