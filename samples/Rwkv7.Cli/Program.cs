@@ -14,7 +14,7 @@ internal static class Program
     public const int ExitInterrupted = 130;
 
     /// <summary>Switches that take no value, whichever command they belong to.</summary>
-    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "all", "verbose", "help", "json", "stats", "pieces", "bytes" };
+    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "all", "verbose", "help", "json", "profile", "stats", "pieces", "bytes" };
 
     public static Task<int> Main(string[] args) => RunAsync(args, CliConsole.FromSystemConsole());
 

@@ -57,6 +57,12 @@ public abstract class RwkvModel : IDisposable
     public abstract string EngineName { get; }
 
     /// <summary>
+    /// When set, the generated engine adds the time of each step of its forward passes here (see
+    /// <see cref="Benchmarking.StepTimings"/>); the reference engine records nothing. Null (the default) costs nothing.
+    /// </summary>
+    public Benchmarking.StepTimings? StepTimings { get; set; }
+
+    /// <summary>
     /// Threads the engine may use for one call (at least 1). Engines split large matrix products across a persistent
     /// worker pool and fall back to one thread when a product is too small to gain from it. The reference engine
     /// always runs on the calling thread and reports 1.

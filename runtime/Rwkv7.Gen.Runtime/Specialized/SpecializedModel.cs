@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using Rwkv7.Gen.Benchmarking;
 using Rwkv7.Gen.Weights;
 
 namespace Rwkv7.Gen.Specialized;
@@ -212,7 +214,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
             step.Logits = target;
             step.LogitsLength = logits.Length;
             step.Tokens = rows;
-            Parallel(step, StepKind.Head, Weights.Head);
+            Parallel(step, ModelStep.Head, Weights.Head);
             step.Logits = null;
         }
     }
@@ -225,18 +227,18 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
 
         // Step 1: r, k, v and the four LoRA MLPs (w, a, g and the value-residual mix).
         (long bytes, long elements, long activations) = ProjectionWeights(lw, layer);
-        Parallel(step, StepKind.Projections, bytes, elements, activations);
+        Parallel(step, ModelStep.Projections, bytes, elements, activations);
 
         // Per head: value residual, key preparation, the WKV recurrence (sequential over a sequence's tokens) and
         // GroupNorm with bonus and gate. Heads are independent, so several rows' worth is split by heads (a one-head
         // model has nothing to split).
         int parts = TKernels.Heads > 1 && t * TKernels.Heads / HeadRowsPerNanosecond >= MinParallelNanoseconds
             ? Math.Min(Parts, TKernels.Heads) : 1;
-        step.Kind = StepKind.Heads;
-        _pool.Run(&RunStep, step, parts);
+        step.Kind = ModelStep.Heads;
+        Dispatch(step, parts, weightBytes: 0);
 
         // Step 2: x += O·y.
-        Parallel(step, StepKind.Output, lw.Output);
+        Parallel(step, ModelStep.Output, lw.Output);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -246,8 +248,8 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         MixInputs(layer, t, chained, ws, step, attention: false);
 
         // Steps 3 and 4: hidden = relu(K·x)², then x += V·hidden.
-        Parallel(step, StepKind.FfnKey, lw.FfnKey);
-        Parallel(step, StepKind.FfnValue, lw.FfnValue);
+        Parallel(step, ModelStep.FfnKey, lw.FfnKey);
+        Parallel(step, ModelStep.FfnValue, lw.FfnValue);
     }
 
     /// <summary>
@@ -261,17 +263,17 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         step.Chained = chained;
         step.NormWeight = attention ? lw.Ln1Weight : lw.Ln2Weight;
         step.NormBias = attention ? lw.Ln1Bias : lw.Ln2Bias;
-        ParallelRows(step, StepKind.Norm, t);
-        ParallelRows(step, attention ? StepKind.TimeInputs : StepKind.ChannelInputs, t);
+        ParallelRows(step, ModelStep.LayerNorm, t);
+        ParallelRows(step, attention ? ModelStep.TimeMixInputs : ModelStep.ChannelMixInputs, t);
         StoreShift(layer, t, chained, ws, attention);
     }
 
     /// <summary>A step over rows (tokens or sessions), split across threads only when there are many rows.</summary>
-    private void ParallelRows(StepContext step, StepKind kind, int rows)
+    private void ParallelRows(StepContext step, ModelStep kind, int rows)
     {
         step.Kind = kind;
         int parts = (double)rows * TKernels.Embedding / RowElementsPerNanosecond >= MinParallelNanoseconds ? Parts : 1;
-        _pool.Run(&RunStep, step, parts);
+        Dispatch(step, parts, weightBytes: 0);
     }
 
     /// <summary>
@@ -316,19 +318,33 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     /// caches, which the next step pays when another thread wrote them. The tiny shape's 64-wide steps fail the second
     /// test: split, its prefill ran at 26–31k tokens/s on two threads against 43k on one.
     /// </summary>
-    private void Parallel(StepContext step, StepKind kind, long weightBytes, long weights, long activations)
+    private void Parallel(StepContext step, ModelStep kind, long weightBytes, long weights, long activations)
     {
         step.Kind = kind;
         double work = Math.Max(weightBytes / StreamBytesPerNanosecond, (double)weights * step.Tokens / MultiplyAddsPerNanosecond);
         double migration = (double)activations * step.Tokens * sizeof(float) / CrossCoreBytesPerNanosecond;
         int parts = work >= MinParallelNanoseconds && work >= 2 * migration ? Parts : 1;
+        Dispatch(step, parts, weightBytes);
+    }
+
+    /// <summary>Runs the step in <paramref name="parts"/> parts on the pool, timed when <see cref="RwkvModel.StepTimings"/> is set.</summary>
+    private void Dispatch(StepContext step, int parts, long weightBytes)
+    {
+        if (StepTimings is not { } timings)
+        {
+            _pool.Run(&RunStep, step, parts);
+            return;
+        }
+
+        long start = Stopwatch.GetTimestamp();
         _pool.Run(&RunStep, step, parts);
+        timings.Add(step.Kind, Stopwatch.GetTimestamp() - start, weightBytes);
     }
 
     /// <summary>Parts of a step worth splitting: several per thread, or 1 when the model runs on one thread.</summary>
     private int Parts => _threads > 1 ? _threads * PartsPerThread : 1;
 
-    private void Parallel(StepContext step, StepKind kind, WeightMatrix matrix) =>
+    private void Parallel(StepContext step, ModelStep kind, WeightMatrix matrix) =>
         Parallel(step, kind, matrix.ByteLength, (long)matrix.Rows * matrix.Cols, matrix.Rows + matrix.Cols);
 
     /// <summary>
@@ -366,7 +382,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         int t = step.Tokens, d = TKernels.Embedding;
         switch (step.Kind)
         {
-            case StepKind.Norm:
+            case ModelStep.LayerNorm:
             {
                 (int start, int end) = WorkerPool.Range(t, part, parts);
                 for (int n = start; n < end; n++)
@@ -377,7 +393,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 break;
             }
 
-            case StepKind.TimeInputs:
+            case ModelStep.TimeMixInputs:
             {
                 (int start, int end) = WorkerPool.Range(t, part, parts);
                 for (int n = start; n < end; n++)
@@ -391,7 +407,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 break;
             }
 
-            case StepKind.ChannelInputs:
+            case ModelStep.ChannelMixInputs:
             {
                 (int start, int end) = WorkerPool.Range(t, part, parts);
                 for (int n = start; n < end; n++)
@@ -402,34 +418,34 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 break;
             }
 
-            case StepKind.Heads:
+            case ModelStep.Heads:
                 RunHeads(step, part, parts);
                 break;
-            case StepKind.Projections:
+            case ModelStep.Projections:
                 RunProjections(step, part, parts);
                 break;
-            case StepKind.Output:
+            case ModelStep.Output:
             {
                 (int start, int end) = WorkerPool.Range(d, part, parts, RowAlign);
                 TKernels.MatMul(lw.Output, ws.Y, ws.X, t, d, start, end, accumulate: true);
                 break;
             }
 
-            case StepKind.FfnKey:
+            case ModelStep.FfnKey:
             {
                 (int start, int end) = WorkerPool.Range(TKernels.Ffn, part, parts, RowAlign);
                 TKernels.FfnHidden(lw.FfnKey, ws.XK, ws.Hidden, t, start, end);
                 break;
             }
 
-            case StepKind.FfnValue:
+            case ModelStep.FfnValue:
             {
                 (int start, int end) = WorkerPool.Range(d, part, parts, RowAlign);
                 TKernels.MatMul(lw.FfnValue, ws.Hidden, ws.X, t, d, start, end, accumulate: true);
                 break;
             }
 
-            case StepKind.Head:
+            case ModelStep.Head:
             {
                 WeightMatrix head = step.Model.Weights.Head;
                 (int start, int end) = WorkerPool.Range(head.Rows, part, parts, RowAlign);
@@ -598,19 +614,6 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         return sum;
     }
 
-    private enum StepKind
-    {
-        Norm,
-        TimeInputs,
-        ChannelInputs,
-        Heads,
-        Projections,
-        Output,
-        FfnKey,
-        FfnValue,
-        Head,
-    }
-
     /// <summary>What a parallel step works on; one per workspace, reused for every step.</summary>
     private sealed class StepContext(SpecializedModel<TKernels> model, Workspace workspace)
     {
@@ -618,7 +621,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
 
         public Workspace Workspace { get; } = workspace;
 
-        public StepKind Kind { get; set; }
+        public ModelStep Kind { get; set; }
 
         public LayerWeights Layer { get; set; } = null!;
 

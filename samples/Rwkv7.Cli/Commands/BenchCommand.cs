@@ -17,7 +17,7 @@ namespace Rwkv7.Cli.Commands;
 internal static class BenchCommand
 {
     public const string Usage =
-        "bench (--model PATH | --shape NAME|FILE) [--precision bf16|fp32|q8] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--engine ...] [--context N [--svg FILE]]";
+        "bench (--model PATH | --shape NAME|FILE) [--precision bf16|fp32|q8] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--profile] [--engine ...] [--context N [--svg FILE]]";
 
     public static int Run(CommandArguments args, TextWriter output)
     {
@@ -41,6 +41,7 @@ internal static class BenchCommand
         int batch = args.Int("batch", 16, 1, 4096);
         int runs = args.Int("runs", 5, 1, 1000);
         bool json = args.Flag("json");
+        bool profile = args.Flag("profile");
         long context = args.Int("context", 0, 0, int.MaxValue);
         string svgPath = args.Option("svg") ?? "bench-context.svg";
         EngineSelection engine = ModelOptions.ParseEngine(args.Option("engine"));
@@ -66,7 +67,7 @@ internal static class BenchCommand
             return 0;
         }
 
-        BenchResult r = Measure(model, decodeTokens, prefillTokens, batch, runs);
+        BenchResult r = Measure(model, decodeTokens, prefillTokens, batch, runs, profile);
         if (json)
         {
             WriteJson(r, output);
@@ -74,6 +75,10 @@ internal static class BenchCommand
         else
         {
             WriteTable(r, output);
+            foreach (PhaseProfile phase in r.Profiles)
+            {
+                WriteProfile(phase, r.Threads, output);
+            }
         }
 
         return 0;
@@ -97,15 +102,38 @@ internal static class BenchCommand
         long WeightBytesPerToken, double FlopsPerToken,
         double Bandwidth1, double BandwidthN, double Fma1, double FmaN,
         double DecodeTokensPerSecond, double PrefillTokensPerSecond, int PrefillTokens,
-        int BatchSize, double BatchTokensPerSecond, long PeakRssBytes, long WeightBytes)
+        int BatchSize, double BatchTokensPerSecond, long PeakRssBytes, long WeightBytes, IReadOnlyList<PhaseProfile> Profiles)
     {
         public double BandwidthFloor => BandwidthN / WeightBytesPerToken;
 
         public double ComputeFloor => FmaN / FlopsPerToken;
     }
 
-    private static BenchResult Measure(RwkvModel model, int decodeTokens, int prefillTokens, int batch, int runs)
+    /// <summary>Step timings of one phase's timed runs (<c>--profile</c>): <paramref name="Tokens"/> tokens in <paramref name="Elapsed"/>.</summary>
+    private sealed record PhaseProfile(string Phase, long Tokens, TimeSpan Elapsed, IReadOnlyList<StepTiming> Steps)
     {
+        public double MsPerToken(TimeSpan t) => t.TotalMilliseconds / Tokens;
+    }
+
+    private static BenchResult Measure(RwkvModel model, int decodeTokens, int prefillTokens, int batch, int runs, bool profile)
+    {
+        var profiles = new List<PhaseProfile>();
+        TimeSpan timed = TimeSpan.Zero;
+        void StartProfile()
+        {
+            timed = TimeSpan.Zero;
+            model.StepTimings = profile ? new StepTimings() : null;
+        }
+
+        void EndProfile(string phase, long tokens)
+        {
+            if (model.StepTimings is { } t)
+            {
+                profiles.Add(new PhaseProfile(phase, tokens, timed, t.Steps));
+                model.StepTimings = null;
+            }
+        }
+
         ModelShape s = model.Shape;
         int threads = model.Threads;
         var rng = new Random(1234);
@@ -122,6 +150,7 @@ internal static class BenchCommand
             token = (token * 31 + 7) % s.Vocab;
         });
         var decodeRates = new List<double>();
+        StartProfile();
         for (int run = 0; run < runs; run++)
         {
             long start = Stopwatch.GetTimestamp();
@@ -131,8 +160,12 @@ internal static class BenchCommand
                 token = (token * 31 + 7) % s.Vocab;
             }
 
-            decodeRates.Add(decodeTokens / Stopwatch.GetElapsedTime(start).TotalSeconds);
+            TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+            timed += elapsed;
+            decodeRates.Add(decodeTokens / elapsed.TotalSeconds);
         }
+
+        EndProfile("decode", (long)runs * decodeTokens);
 
         // Prefill: the whole prompt at once from the zero state.
         // One state, zeroed before each run: a fresh 2.4 MiB state per run (0.1B) is garbage the GC keeps for a while,
@@ -140,13 +173,18 @@ internal static class BenchCommand
         RwkvState fresh = model.CreateState();
         WarmUp(() => model.Forward(prompt, fresh, logits));
         var prefillRates = new List<double>();
+        StartProfile();
         for (int run = 0; run < runs; run++)
         {
             fresh.Reset();
             long start = Stopwatch.GetTimestamp();
             model.Forward(prompt, fresh, logits);
-            prefillRates.Add(prompt.Length / Stopwatch.GetElapsedTime(start).TotalSeconds);
+            TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+            timed += elapsed;
+            prefillRates.Add(prompt.Length / elapsed.TotalSeconds);
         }
+
+        EndProfile("prefill", (long)runs * prompt.Length);
 
         // Peak resident memory of one session's decode and prefill, read before the batch's extra sessions and the
         // bandwidth probe's buffer exist.
@@ -158,17 +196,22 @@ internal static class BenchCommand
         float[] batchLogits = new float[batch * s.Vocab];
         WarmUp(() => model.ForwardBatch(batchTokens, states, batchLogits));
         var batchRates = new List<double>();
+        int batchSteps = Math.Max(1, decodeTokens / 4);
+        StartProfile();
         for (int run = 0; run < runs; run++)
         {
-            int steps = Math.Max(1, decodeTokens / 4);
             long start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < steps; i++)
+            for (int i = 0; i < batchSteps; i++)
             {
                 model.ForwardBatch(batchTokens, states, batchLogits);
             }
 
-            batchRates.Add(steps * batch / Stopwatch.GetElapsedTime(start).TotalSeconds);
+            TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+            timed += elapsed;
+            batchRates.Add(batchSteps * batch / elapsed.TotalSeconds);
         }
+
+        EndProfile($"batch of {batch}", (long)runs * batchSteps * batch);
 
         // The floor streams exactly as many bytes as a decoded token reads (a larger probe buffer measures less bandwidth
         // than the model can get; a tiny model's weights really do stay in cache).
@@ -193,7 +236,8 @@ internal static class BenchCommand
             batch,
             Median(batchRates),
             peakRss,
-            model.Weights.MatrixBytes);
+            model.Weights.MatrixBytes,
+            profiles);
     }
 
     /// <summary>
@@ -240,6 +284,40 @@ internal static class BenchCommand
         o.WriteLine(string.Format(c, "peak memory  {0:0.0} MiB resident ({1:0.0} MiB of packed weights)", r.PeakRssBytes / 1048576.0, r.WeightBytes / 1048576.0));
     }
 
+    private static string StepName(ModelStep step) => step switch
+    {
+        ModelStep.LayerNorm => "layer norm",
+        ModelStep.TimeMixInputs => "time-mix inputs",
+        ModelStep.ChannelMixInputs => "channel-mix inputs",
+        ModelStep.Heads => "heads (WKV)",
+        ModelStep.Projections => "projections",
+        ModelStep.Output => "output",
+        ModelStep.FfnKey => "FFN key",
+        ModelStep.FfnValue => "FFN value",
+        ModelStep.Head => "head (logits)",
+        _ => step.ToString(),
+    };
+
+    /// <summary>
+    /// One phase's step timings: time per token and share of the phase for every step that ran, the weight bytes a
+    /// matrix step read per second of its time, and what the steps do not cover (embedding, final LayerNorm, the loop).
+    /// </summary>
+    private static void WriteProfile(PhaseProfile p, int threads, TextWriter o)
+    {
+        CultureInfo c = CultureInfo.InvariantCulture;
+        o.WriteLine(string.Format(c, "profile      {0}, {1} thread(s): {2:0.000} ms/token", p.Phase, threads, p.MsPerToken(p.Elapsed)));
+        TimeSpan steps = TimeSpan.Zero;
+        foreach (StepTiming t in p.Steps.Where(t => t.Calls > 0))
+        {
+            steps += t.Elapsed;
+            string rate = t.WeightBytes > 0 ? string.Format(c, "{0,7:0.0} GB/s of weights", t.WeightBytesPerSecond / 1e9) : "";
+            o.WriteLine(string.Format(c, "  {0,-20}{1,9:0.0000} ms/token {2,6:0.0}%  {3}", StepName(t.Step), p.MsPerToken(t.Elapsed), 100 * t.Elapsed / p.Elapsed, rate).TrimEnd());
+        }
+
+        TimeSpan other = p.Elapsed - steps;
+        o.WriteLine(string.Format(c, "  {0,-20}{1,9:0.0000} ms/token {2,6:0.0}%", "outside steps", p.MsPerToken(other), 100 * other / p.Elapsed));
+    }
+
     private static void WriteJson(BenchResult r, TextWriter o)
     {
         using var stream = new MemoryStream();
@@ -268,6 +346,31 @@ internal static class BenchCommand
             w.WriteNumber("batch_tokens_per_s", r.BatchTokensPerSecond);
             w.WriteNumber("peak_rss_bytes", r.PeakRssBytes);
             w.WriteNumber("weight_bytes", r.WeightBytes);
+            if (r.Profiles.Count > 0)
+            {
+                w.WriteStartObject("profile");
+                foreach (PhaseProfile p in r.Profiles)
+                {
+                    w.WriteStartObject(p.Phase.Split(' ')[0]);
+                    w.WriteNumber("ms_per_token", p.MsPerToken(p.Elapsed));
+                    w.WriteStartArray("steps");
+                    foreach (StepTiming t in p.Steps.Where(t => t.Calls > 0))
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("step", StepName(t.Step));
+                        w.WriteNumber("ms_per_token", p.MsPerToken(t.Elapsed));
+                        w.WriteNumber("calls_per_token", (double)t.Calls / p.Tokens);
+                        w.WriteNumber("weight_bytes_per_s", t.WeightBytesPerSecond);
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndObject();
+            }
+
             w.WriteEndObject();
         }
 

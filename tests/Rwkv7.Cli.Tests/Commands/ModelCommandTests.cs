@@ -70,6 +70,30 @@ public sealed class ModelCommandTests
     }
 
     [Fact]
+    public void Bench_profile_breaks_each_phase_down_by_step()
+    {
+        CliResult r = TestCli.Run(["bench", "--shape", "tiny", "--tokens", "2", "--prefill", "4", "--batch", "2", "--runs", "1", "--threads", "1", "--profile"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        foreach (string phase in new[] { "decode", "prefill", "batch of 2" })
+        {
+            Assert.Contains($"profile      {phase}, 1 thread(s): ", r.Out, StringComparison.Ordinal);
+        }
+
+        string[] projections = [.. r.Out.Split('\n').Where(l => l.TrimStart().StartsWith("projections", StringComparison.Ordinal))];
+        Assert.Equal(3, projections.Length);
+        Assert.All(projections, l => Assert.Contains("GB/s of weights", l, StringComparison.Ordinal));
+        Assert.Contains("outside steps", r.Out, StringComparison.Ordinal);
+
+        CliResult json = TestCli.Run(["bench", "--shape", "tiny", "--tokens", "2", "--prefill", "4", "--batch", "2", "--runs", "1", "--threads", "1", "--profile", "--json"]);
+        Assert.True(json.ExitCode == 0, json.ToString());
+        using var doc = System.Text.Json.JsonDocument.Parse(json.Out);
+        System.Text.Json.JsonElement decode = doc.RootElement.GetProperty("profile").GetProperty("decode");
+        Assert.True(decode.GetProperty("ms_per_token").GetDouble() > 0);
+        System.Text.Json.JsonElement head = decode.GetProperty("steps").EnumerateArray().Single(s => s.GetProperty("step").GetString() == "head (logits)");
+        Assert.Equal(1.0, head.GetProperty("calls_per_token").GetDouble());
+    }
+
+    [Fact]
     public void A_missing_file_fails_with_one_line_and_no_stack_trace()
     {
         CliResult r = TestCli.Run(["info", "--model", "/no/such/model.pth"]);

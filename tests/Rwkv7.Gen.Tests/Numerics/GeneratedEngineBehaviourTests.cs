@@ -1,3 +1,4 @@
+using Rwkv7.Gen.Benchmarking;
 using Rwkv7.Gen.Loading;
 using Rwkv7.Gen.Tests.Generated;
 using Rwkv7.Gen.Tests.Infrastructure;
@@ -132,5 +133,74 @@ public sealed class GeneratedEngineBehaviourTests
 
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.True(allocated == 0, $"{allocated} bytes allocated over 32 decoded tokens");
+
+        // Recording step timings (bench --profile) allocates nothing either.
+        model.StepTimings = new StepTimings();
+        model.Forward(0, state, logits);
+        before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 32; i++)
+        {
+            model.Forward(i % model.Shape.Vocab, state, logits);
+        }
+
+        allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated == 0, $"{allocated} bytes allocated over 32 decoded tokens with step timings");
+    }
+
+    [Fact]
+    public void Step_timings_count_every_step_of_every_layer_and_the_weights_each_read()
+    {
+        using RwkvModel model = RwkvModel.Load(Fixtures.Path(Models.Mh4Pth));
+        Assert.StartsWith("generated", model.EngineName);
+        RwkvWeights w = model.Weights;
+        int layers = model.Shape.Layers;
+        var timings = new StepTimings();
+        model.StepTimings = timings;
+
+        // One decoded token, then a prefill of 5 tokens (one block): each step runs once per layer per pass.
+        RwkvState state = model.CreateState();
+        float[] logits = new float[model.Shape.Vocab];
+        var wall = System.Diagnostics.Stopwatch.StartNew();
+        model.Forward(1, state, logits);
+        model.Forward([2, 3, 4, 5, 6], state, logits);
+        wall.Stop();
+
+        Dictionary<ModelStep, StepTiming> steps = timings.Steps.ToDictionary(s => s.Step);
+        Assert.Equal(Enum.GetValues<ModelStep>().Length, steps.Count);
+        Assert.Equal(2 * 2 * layers, steps[ModelStep.LayerNorm].Calls); // ln1 and ln2, two passes
+        foreach (ModelStep perLayer in new[] { ModelStep.TimeMixInputs, ModelStep.ChannelMixInputs, ModelStep.Heads, ModelStep.Projections, ModelStep.Output, ModelStep.FfnKey, ModelStep.FfnValue })
+        {
+            Assert.Equal(2 * layers, steps[perLayer].Calls);
+        }
+
+        Assert.Equal(2, steps[ModelStep.Head].Calls);
+        Assert.Equal(2 * w.Head.ByteLength, steps[ModelStep.Head].WeightBytes);
+        Assert.Equal(2 * w.Layers.Sum(l => l.Output.ByteLength), steps[ModelStep.Output].WeightBytes);
+        Assert.Equal(2 * w.Layers.Sum(l => l.FfnKey.ByteLength), steps[ModelStep.FfnKey].WeightBytes);
+        Assert.Equal(0, steps[ModelStep.Heads].WeightBytes);
+        long projections = w.Layers.Sum(l => l.Receptance.ByteLength + l.Key.ByteLength + l.Value.ByteLength
+            + l.DecayDown.ByteLength + l.DecayUp.ByteLength + l.IclrDown.ByteLength + l.IclrUp.ByteLength
+            + l.GateDown.ByteLength + l.GateUp.ByteLength + l.ValueDown.ByteLength + l.ValueUp.ByteLength);
+        Assert.Equal(2 * projections, steps[ModelStep.Projections].WeightBytes);
+        Assert.All(steps.Values, s => Assert.True(s.Elapsed > TimeSpan.Zero, $"{s.Step} recorded no time"));
+        Assert.True(timings.Total <= wall.Elapsed, $"steps {timings.Total} took longer than the calls {wall.Elapsed}");
+
+        timings.Reset();
+        Assert.All(timings.Steps, s => Assert.Equal(0, s.Calls));
+        Assert.Equal(TimeSpan.Zero, timings.Total);
+
+        model.StepTimings = null;
+        model.Forward(7, state, logits);
+        Assert.All(timings.Steps, s => Assert.Equal(0, s.Calls));
+    }
+
+    [Fact]
+    public void The_reference_engine_records_no_step_timings()
+    {
+        using RwkvModel model = RwkvModel.Load(Fixtures.Path(Models.Mh4Pth), new RwkvModelOptions { Engine = EngineSelection.Reference });
+        var timings = new StepTimings();
+        model.StepTimings = timings;
+        model.Forward(1, model.CreateState(), new float[model.Shape.Vocab]);
+        Assert.All(timings.Steps, s => Assert.Equal(0, s.Calls));
     }
 }
