@@ -20,9 +20,10 @@ namespace Rwkv7.Gen.Specialized;
 /// <para>
 /// Per layer, the matrix products run as four parallel steps on a persistent <see cref="WorkerPool"/>, each split
 /// by output rows: (1) receptance, key and value projections together with the four LoRA MLPs, (2) the output
-/// projection, (3) the FFN key with ReLU², (4) the FFN value; the output head is a fifth step. Everything between
-/// them (LayerNorm, token shift, the WKV recurrence, GroupNorm) is cheap and runs on the calling thread. A step too
-/// small to gain from threads runs on one.
+/// projection, (3) the FFN key with ReLU², (4) the FFN value; the output head is a fifth step. Between them,
+/// LayerNorm and the token shift are split by rows when a block has many rows, and the per-head work (the WKV
+/// recurrence, GroupNorm) runs on the calling thread. A step too small to gain from threads runs on one.
+/// <see cref="RwkvModel.StepTimings"/> times every step.
 /// </para>
 /// </remarks>
 /// <typeparam name="TKernels">The generated kernels.</typeparam>
@@ -50,9 +51,6 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
 
     /// <summary>Elements one core normalizes or mixes per nanosecond in the row-wise steps (a few passes each).</summary>
     private const double RowElementsPerNanosecond = 2;
-
-    /// <summary>WKV head-rows (one token of one head: 64×64 state, about 8 FLOPs per element) per nanosecond.</summary>
-    private const double HeadRowsPerNanosecond = 1.0 / 300;
 
     /// <summary>
     /// Parts per thread in a parallel step. Parts are claimed dynamically, so with several per thread a worker that is
@@ -230,12 +228,13 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         Parallel(step, ModelStep.Projections, bytes, elements, activations);
 
         // Per head: value residual, key preparation, the WKV recurrence (sequential over a sequence's tokens) and
-        // GroupNorm with bonus and gate. Heads are independent, so several rows' worth is split by heads (a one-head
-        // model has nothing to split).
-        int parts = TKernels.Heads > 1 && t * TKernels.Heads / HeadRowsPerNanosecond >= MinParallelNanoseconds
-            ? Math.Min(Parts, TKernels.Heads) : 1;
+        // GroupNorm with bonus and gate, on the calling thread. Heads are independent, but split by heads across two
+        // threads this step ran slower than on one (0.1B, same-run pairs, bench --profile: prefill 0.071-0.073 ->
+        // 0.063-0.065 ms/token, batch of 16 0.177-0.185 -> 0.115-0.133): it reads about eight activation rows per
+        // token (r, w, k, v, a, g, the value mixes) that the projections step's parts wrote on both cores, and
+        // fetching half of them from the other core cost more than halving the arithmetic saved.
         step.Kind = ModelStep.Heads;
-        Dispatch(step, parts, weightBytes: 0);
+        Dispatch(step, parts: 1, weightBytes: 0);
 
         // Step 2: x += O·y.
         Parallel(step, ModelStep.Output, lw.Output);
