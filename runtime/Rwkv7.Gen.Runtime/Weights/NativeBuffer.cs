@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Rwkv7.Gen.Platform;
 
 namespace Rwkv7.Gen.Weights;
 
@@ -8,7 +9,7 @@ namespace Rwkv7.Gen.Weights;
 /// weight once per token, and with 4 KiB pages each page costs a TLB miss and stops the hardware prefetcher at its
 /// boundary. <c>RWKV7_HUGE_PAGES=0</c> turns the advice off.
 /// </summary>
-internal sealed unsafe partial class NativeBuffer : IDisposable
+internal sealed unsafe class NativeBuffer : IDisposable
 {
     /// <summary>Alignment of every buffer and of every matrix placed in one (a cache line, one 512-bit vector).</summary>
     public const int Alignment = 64;
@@ -16,9 +17,7 @@ internal sealed unsafe partial class NativeBuffer : IDisposable
     /// <summary>Size of an x86-64 huge page; buffers at least this large are aligned to it and advised to use them.</summary>
     public const int HugePageBytes = 2 << 20;
 
-    private const int MadviseHugePage = 14; // MADV_HUGEPAGE
-
-    private static bool s_madviseMissing = Environment.GetEnvironmentVariable("RWKV7_HUGE_PAGES") == "0";
+    private static readonly bool HugePagesOff = Environment.GetEnvironmentVariable("RWKV7_HUGE_PAGES") == "0";
 
     private byte* _pointer;
 
@@ -28,9 +27,9 @@ internal sealed unsafe partial class NativeBuffer : IDisposable
         Length = byteLength;
         bool huge = byteLength >= HugePageBytes && OperatingSystem.IsLinux();
         _pointer = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), (nuint)(huge ? HugePageBytes : Alignment));
-        if (huge)
+        if (huge && !HugePagesOff)
         {
-            AdviseHugePages(_pointer, byteLength);
+            LibC.TryAdviseHugePages(_pointer, byteLength);
         }
 
         // Clearing commits every page now, as huge pages where the kernel granted them.
@@ -56,27 +55,6 @@ internal sealed unsafe partial class NativeBuffer : IDisposable
         Free();
         GC.SuppressFinalize(this);
     }
-
-    private static void AdviseHugePages(byte* pointer, long byteLength)
-    {
-        if (s_madviseMissing)
-        {
-            return;
-        }
-
-        try
-        {
-            // Advice only: where transparent huge pages are disabled the call fails and the buffer keeps 4 KiB pages.
-            _ = Madvise((nint)pointer, (nuint)byteLength, MadviseHugePage);
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            s_madviseMissing = true;
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "madvise")]
-    private static partial int Madvise(nint address, nuint length, int advice);
 
     private void Free()
     {
