@@ -53,6 +53,12 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     private const double RowElementsPerNanosecond = 2;
 
     /// <summary>
+    /// WKV head-rows (one token of one head: a 64×64 state, about 8 FLOPs per element, and its share of the
+    /// surrounding per-head work) per nanosecond.
+    /// </summary>
+    private const double HeadRowsPerNanosecond = 1.0 / 300;
+
+    /// <summary>
     /// Parts per thread in a parallel step. Parts are claimed dynamically, so with several per thread a worker that is
     /// descheduled (a busy machine) holds up only a small piece while the others take the rest.
     /// </summary>
@@ -228,13 +234,15 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         Parallel(step, ModelStep.Projections, bytes, elements, activations);
 
         // Per head: value residual, key preparation, the WKV recurrence (sequential over a sequence's tokens) and
-        // GroupNorm with bonus and gate, on the calling thread. Heads are independent, but split by heads across two
-        // threads this step ran slower than on one (0.1B, same-run pairs, bench --profile: prefill 0.071-0.073 ->
-        // 0.063-0.065 ms/token, batch of 16 0.177-0.185 -> 0.115-0.133): it reads about eight activation rows per
-        // token (r, w, k, v, a, g, the value mixes) that the projections step's parts wrote on both cores, and
-        // fetching half of them from the other core cost more than halving the arithmetic saved.
+        // GroupNorm with bonus and gate. A sequence's rows run on the calling thread; a batch's sessions are split
+        // across threads when there is enough work. Split by heads instead, this step ran slower on two threads than
+        // on one (0.1B, same-run pairs, bench --profile: prefill 0.071-0.073 -> 0.063-0.065 ms/token on one thread):
+        // each part read about eight activation rows per token (r, w, k, v, a, g, the value mixes) written by the
+        // projections step's parts on both cores. Split by sessions, each part reads and writes its own sessions'
+        // states, which is most of a batch's traffic here (batch of 16: 0.140-0.166 -> 0.098-0.106 ms/token).
+        int parts = !chained && t * TKernels.Heads / HeadRowsPerNanosecond >= MinParallelNanoseconds ? Math.Min(Parts, t) : 1;
         step.Kind = ModelStep.Heads;
-        Dispatch(step, parts: 1, weightBytes: 0);
+        Dispatch(step, parts, weightBytes: 0);
 
         // Step 2: x += O·y.
         Parallel(step, ModelStep.Output, lw.Output);
@@ -456,48 +464,43 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     }
 
     /// <summary>
-    /// The per-head work of a time mix for heads of part <paramref name="part"/>, over every row: value residual, key
-    /// preparation, the WKV recurrence (rows of one sequence in order) and the GroupNorm/bonus/gate output.
+    /// The per-head work of a time mix for the rows of part <paramref name="part"/> (every row of a sequence, which
+    /// runs as one part; or a range of a batch's sessions), all heads: value residual, key preparation, the WKV
+    /// recurrence (rows of one sequence in order) and the GroupNorm/bonus/gate output.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunHeads(StepContext step, int part, int parts)
     {
-        (int first, int last) = WorkerPool.Range(TKernels.Heads, part, parts);
-        if (first == last)
-        {
-            return;
-        }
-
+        (int start, int end) = WorkerPool.Range(step.Tokens, part, parts);
         Workspace ws = step.Workspace;
         LayerWeights lw = step.Layer;
-        int layer = step.LayerIndex, t = step.Tokens, d = TKernels.Embedding, area = HeadSize * HeadSize;
-        int offset = first * HeadSize, width = (last - first) * HeadSize;
-        for (int n = 0; n < t; n++)
+        int layer = step.LayerIndex, d = TKernels.Embedding, heads = TKernels.Heads, area = HeadSize * HeadSize;
+        for (int n = start; n < end; n++)
         {
             int o = n * d;
-            Span<float> v = ws.V.AsSpan(o + offset, width);
+            Span<float> v = ws.V.AsSpan(o, d);
             if (layer == 0)
             {
-                v.CopyTo(ws.VFirst.AsSpan(o + offset, width));
+                v.CopyTo(ws.VFirst.AsSpan(o, d));
             }
             else
             {
-                TensorPrimitives.Lerp(v, ws.VFirst.AsSpan(o + offset, width), ws.VMix.AsSpan(o + offset, width), v);
+                TensorPrimitives.Lerp(v, ws.VFirst.AsSpan(o, d), ws.VMix.AsSpan(o, d), v);
             }
 
-            TKernels.KeyPrep(ws.K.AsSpan(o, d), ws.KK.AsSpan(o, d), ws.A.AsSpan(o, d), lw, first, last);
+            TKernels.KeyPrep(ws.K.AsSpan(o, d), ws.KK.AsSpan(o, d), ws.A.AsSpan(o, d), lw, 0, heads);
             Span<float> wkv = (step.Chained ? ws.States[0] : ws.States[n]).Wkv(layer);
 
             // Each head's 16 KiB of state comes from memory (the layer's weights have streamed through the caches since it was
             // last touched): ask for the next head's, or the next session's first head's, while this one is computed.
             // A sequence's later rows find their state in cache.
-            bool fetch = !step.Chained || n == 0;
-            for (int h = first; h < last; h++)
+            bool fetch = !step.Chained || n == start;
+            for (int h = 0; h < heads; h++)
             {
                 if (fetch)
                 {
-                    Span<float> next = h + 1 < last ? wkv.Slice((h + 1) * area, area)
-                        : !step.Chained && n + 1 < t ? ws.States[n + 1].Wkv(layer).Slice(first * area, area) : [];
+                    Span<float> next = h + 1 < heads ? wkv.Slice((h + 1) * area, area)
+                        : !step.Chained && n + 1 < end ? ws.States[n + 1].Wkv(layer).Slice(0, area) : [];
                     for (int i = 0; i < next.Length; i += 16)
                     {
                         Prefetch.Read(ref next[0], (nuint)i);
@@ -511,7 +514,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                     ws.KK.AsSpan(at, HeadSize), ws.A.AsSpan(at, HeadSize), ws.Y.AsSpan(at, HeadSize));
             }
 
-            TKernels.HeadOutput(ws.Y.AsSpan(o, d), ws.R.AsSpan(o, d), ws.K.AsSpan(o, d), ws.V.AsSpan(o, d), ws.G.AsSpan(o, d), lw, first, last);
+            TKernels.HeadOutput(ws.Y.AsSpan(o, d), ws.R.AsSpan(o, d), ws.K.AsSpan(o, d), ws.V.AsSpan(o, d), ws.G.AsSpan(o, d), lw, 0, heads);
         }
     }
 

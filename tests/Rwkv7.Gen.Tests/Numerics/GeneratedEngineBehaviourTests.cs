@@ -54,6 +54,47 @@ public sealed class GeneratedEngineBehaviourTests
     }
 
     [Fact]
+    public void Batch_sessions_split_across_threads_keep_their_own_states()
+    {
+        // Twenty heads and six sessions: enough per-head work for the heads step to split the batch by sessions
+        // (on a machine with more than one core). Each session has its own history, so a part that read or wrote
+        // another session's state would change its logits or its state.
+        ModelShape shape = LongRowsModel.DeclaredShape;
+        using RwkvWeights weights = RwkvWeights.CreateSynthetic(shape, TensorDType.BF16, seed: 5);
+        using RwkvModel model = RwkvModel.Create(weights);
+        Assert.StartsWith("generated", model.EngineName);
+        int v = shape.Vocab;
+        const int sessions = 6;
+        var batchStates = new RwkvState[sessions];
+        var aloneStates = new RwkvState[sessions];
+        for (int b = 0; b < sessions; b++)
+        {
+            batchStates[b] = model.CreateState();
+            model.Forward(Enumerable.Range(0, 2 + b).Select(i => ((i + 1) * (b + 3) * 17) % v).ToArray(), batchStates[b], []);
+            aloneStates[b] = batchStates[b].Clone();
+        }
+
+        float[] batch = new float[sessions * v];
+        float[] alone = new float[sessions * v];
+        for (int step = 0; step < 3; step++)
+        {
+            int[] next = Enumerable.Range(0, sessions).Select(b => ((b * 7) + (step * 11) + 1) % v).ToArray();
+            model.ForwardBatch(next, batchStates, batch);
+            for (int b = 0; b < sessions; b++)
+            {
+                model.Forward(next[b], aloneStates[b], alone.AsSpan(b * v, v));
+            }
+
+            Tolerance.AssertLogitRows(alone, batch, v, $"batch step {step}", relative: 1e-5);
+        }
+
+        for (int b = 0; b < sessions; b++)
+        {
+            Tolerance.AssertState(aloneStates[b].Data, batchStates[b].Data, $"session {b} state", relative: 1e-5);
+        }
+    }
+
+    [Fact]
     public void A_batch_larger_than_one_block_and_the_reference_batch_agree()
     {
         ModelShape shape = Mh4Model.DeclaredShape with { Layers = 2 };
