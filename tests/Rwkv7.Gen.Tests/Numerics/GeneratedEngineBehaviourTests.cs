@@ -17,40 +17,15 @@ public sealed class GeneratedEngineBehaviourTests
     {
         using RwkvModel model = RwkvModel.Load(Fixtures.Path(Models.Mh4Safetensors));
         Assert.StartsWith("generated", model.EngineName);
-        int v = model.Shape.Vocab;
         int[] tokens = Goldens.Mh4.Tokens;
 
         // Five sessions with different histories, stepped together and one by one.
-        const int sessions = 5;
-        var batchStates = new RwkvState[sessions];
-        var aloneStates = new RwkvState[sessions];
-        for (int b = 0; b < sessions; b++)
-        {
-            batchStates[b] = model.CreateState();
-            model.Forward(tokens.AsSpan(0, 3 + (4 * b)), batchStates[b], []);
-            aloneStates[b] = batchStates[b].Clone();
-        }
-
-        float[] batch = new float[sessions * v];
-        float[] alone = new float[sessions * v];
-        for (int step = 0; step < 4; step++)
-        {
-            int[] next = Enumerable.Range(0, sessions).Select(b => tokens[(b * 3) + step]).ToArray();
-            model.ForwardBatch(next, batchStates, batch);
-            for (int b = 0; b < sessions; b++)
-            {
-                model.Forward(next[b], aloneStates[b], alone.AsSpan(b * v, v));
-            }
-
-            // Several rows go through the multi-token product tiles, which sum in another order than the one-token
-            // path: the results agree to fp32 rounding, bounded like generated vs reference (1e-5).
-            Tolerance.AssertLogitRows(alone, batch, v, $"batch step {step}", relative: 1e-5);
-        }
-
-        for (int b = 0; b < sessions; b++)
-        {
-            Tolerance.AssertState(aloneStates[b].Data, batchStates[b].Data, $"session {b} state", relative: 1e-5);
-        }
+        AssertBatchMatchesAlone(
+            model,
+            sessions: 5,
+            steps: 4,
+            history: b => tokens[..(3 + (4 * b))],
+            next: (b, step) => tokens[(b * 3) + step]);
     }
 
     [Fact]
@@ -64,25 +39,41 @@ public sealed class GeneratedEngineBehaviourTests
         using RwkvModel model = RwkvModel.Create(weights);
         Assert.StartsWith("generated", model.EngineName);
         int v = shape.Vocab;
-        const int sessions = 6;
+        AssertBatchMatchesAlone(
+            model,
+            sessions: 6,
+            steps: 3,
+            history: b => [.. Enumerable.Range(0, 2 + b).Select(i => ((i + 1) * (b + 3) * 17) % v)],
+            next: (b, step) => ((b * 7) + (step * 11) + 1) % v);
+    }
+
+    /// <summary>
+    /// Gives each session its history, then steps all of them together and a copy of each alone for
+    /// <paramref name="steps"/> tokens: logits and final states must agree. Several rows go through the multi-token
+    /// product tiles, which sum in another order than the one-token path, so the bound is fp32 rounding, like
+    /// generated vs reference (1e-5).
+    /// </summary>
+    private static void AssertBatchMatchesAlone(RwkvModel model, int sessions, int steps, Func<int, int[]> history, Func<int, int, int> next)
+    {
+        int v = model.Shape.Vocab;
         var batchStates = new RwkvState[sessions];
         var aloneStates = new RwkvState[sessions];
         for (int b = 0; b < sessions; b++)
         {
             batchStates[b] = model.CreateState();
-            model.Forward(Enumerable.Range(0, 2 + b).Select(i => ((i + 1) * (b + 3) * 17) % v).ToArray(), batchStates[b], []);
+            model.Forward(history(b), batchStates[b], []);
             aloneStates[b] = batchStates[b].Clone();
         }
 
         float[] batch = new float[sessions * v];
         float[] alone = new float[sessions * v];
-        for (int step = 0; step < 3; step++)
+        for (int step = 0; step < steps; step++)
         {
-            int[] next = Enumerable.Range(0, sessions).Select(b => ((b * 7) + (step * 11) + 1) % v).ToArray();
-            model.ForwardBatch(next, batchStates, batch);
+            int[] tokens = [.. Enumerable.Range(0, sessions).Select(b => next(b, step))];
+            model.ForwardBatch(tokens, batchStates, batch);
             for (int b = 0; b < sessions; b++)
             {
-                model.Forward(next[b], aloneStates[b], alone.AsSpan(b * v, v));
+                model.Forward(tokens[b], aloneStates[b], alone.AsSpan(b * v, v));
             }
 
             Tolerance.AssertLogitRows(alone, batch, v, $"batch step {step}", relative: 1e-5);
