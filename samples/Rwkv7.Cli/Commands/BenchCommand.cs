@@ -118,20 +118,31 @@ internal static class BenchCommand
     private static BenchResult Measure(RwkvModel model, int decodeTokens, int prefillTokens, int batch, int runs, bool profile)
     {
         var profiles = new List<PhaseProfile>();
-        TimeSpan timed = TimeSpan.Zero;
-        void StartProfile()
-        {
-            timed = TimeSpan.Zero;
-            model.StepTimings = profile ? new StepTimings() : null;
-        }
 
-        void EndProfile(string phase, long tokens)
+        // Times `runs` runs of `run` (each of `tokensPerRun` tokens; `before`, untimed, ahead of each) and returns their
+        // tokens per second; with --profile it also keeps the phase's step timings.
+        List<double> TimeRuns(string phase, long tokensPerRun, Action run, Action? before = null)
         {
+            model.StepTimings = profile ? new StepTimings() : null;
+            var rates = new List<double>(runs);
+            TimeSpan timed = TimeSpan.Zero;
+            for (int i = 0; i < runs; i++)
+            {
+                before?.Invoke();
+                long start = Stopwatch.GetTimestamp();
+                run();
+                TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+                timed += elapsed;
+                rates.Add(tokensPerRun / elapsed.TotalSeconds);
+            }
+
             if (model.StepTimings is { } t)
             {
-                profiles.Add(new PhaseProfile(phase, tokens, timed, t.Steps));
+                profiles.Add(new PhaseProfile(phase, runs * tokensPerRun, timed, t.Steps));
                 model.StepTimings = null;
             }
+
+            return rates;
         }
 
         ModelShape s = model.Shape;
@@ -144,47 +155,27 @@ internal static class BenchCommand
         RwkvState state = model.CreateState();
         model.Forward(prompt.AsSpan(0, Math.Min(8, prompt.Length)), state, logits);
         int token = prompt[0];
-        WarmUp(() =>
+        void DecodeOne()
         {
             model.Forward(token, state, logits);
             token = (token * 31 + 7) % s.Vocab;
-        });
-        var decodeRates = new List<double>();
-        StartProfile();
-        for (int run = 0; run < runs; run++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < decodeTokens; i++)
-            {
-                model.Forward(token, state, logits);
-                token = (token * 31 + 7) % s.Vocab;
-            }
-
-            TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
-            timed += elapsed;
-            decodeRates.Add(decodeTokens / elapsed.TotalSeconds);
         }
 
-        EndProfile("decode", (long)runs * decodeTokens);
+        WarmUp(DecodeOne);
+        List<double> decodeRates = TimeRuns("decode", decodeTokens, () =>
+        {
+            for (int i = 0; i < decodeTokens; i++)
+            {
+                DecodeOne();
+            }
+        });
 
         // Prefill: the whole prompt at once from the zero state.
         // One state, zeroed before each run: a fresh 2.4 MiB state per run (0.1B) is garbage the GC keeps for a while,
         // and it showed up in the peak memory below.
         RwkvState fresh = model.CreateState();
         WarmUp(() => model.Forward(prompt, fresh, logits));
-        var prefillRates = new List<double>();
-        StartProfile();
-        for (int run = 0; run < runs; run++)
-        {
-            fresh.Reset();
-            long start = Stopwatch.GetTimestamp();
-            model.Forward(prompt, fresh, logits);
-            TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
-            timed += elapsed;
-            prefillRates.Add(prompt.Length / elapsed.TotalSeconds);
-        }
-
-        EndProfile("prefill", (long)runs * prompt.Length);
+        List<double> prefillRates = TimeRuns("prefill", prompt.Length, () => model.Forward(prompt, fresh, logits), before: fresh.Reset);
 
         // Peak resident memory of one session's decode and prefill, read before the batch's extra sessions and the
         // bandwidth probe's buffer exist.
@@ -194,24 +185,16 @@ internal static class BenchCommand
         RwkvState[] states = Enumerable.Range(0, batch).Select(_ => model.CreateState()).ToArray();
         int[] batchTokens = Enumerable.Range(0, batch).Select(i => prompt[i % prompt.Length]).ToArray();
         float[] batchLogits = new float[batch * s.Vocab];
-        WarmUp(() => model.ForwardBatch(batchTokens, states, batchLogits));
-        var batchRates = new List<double>();
+        void BatchStep() => model.ForwardBatch(batchTokens, states, batchLogits);
+        WarmUp(BatchStep);
         int batchSteps = Math.Max(1, decodeTokens / 4);
-        StartProfile();
-        for (int run = 0; run < runs; run++)
+        List<double> batchRates = TimeRuns($"batch of {batch}", (long)batchSteps * batch, () =>
         {
-            long start = Stopwatch.GetTimestamp();
             for (int i = 0; i < batchSteps; i++)
             {
-                model.ForwardBatch(batchTokens, states, batchLogits);
+                BatchStep();
             }
-
-            TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
-            timed += elapsed;
-            batchRates.Add(batchSteps * batch / elapsed.TotalSeconds);
-        }
-
-        EndProfile($"batch of {batch}", (long)runs * batchSteps * batch);
+        });
 
         // The floor streams exactly as many bytes as a decoded token reads (a larger probe buffer measures less bandwidth
         // than the model can get; a tiny model's weights really do stay in cache).
