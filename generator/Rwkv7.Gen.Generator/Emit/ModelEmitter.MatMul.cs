@@ -28,6 +28,9 @@ namespace Rwkv7.Gen.Generator.Emit
         /// <summary>Q8 matrices carry a second operand: their block scales, [rows][cols / 32].</summary>
         private static bool HasScales(string type) => type == "Q8";
 
+        /// <summary>Bytes per stored weight of a weight type.</summary>
+        private static int ElementBytes(string type) => type == "F32" ? 4 : type == "BF16" ? 2 : 1;
+
         private static string ScalesParameter(string type) => HasScales(type) ? "ref float scales, " : "";
 
         private static string ScalesArgument(string type, string name) => HasScales(type) ? $"ref {name}, " : "";
@@ -215,8 +218,7 @@ namespace Rwkv7.Gen.Generator.Emit
         /// </summary>
         private static int InputBlock(int n, string type, int rows, int tokens, int stepElems)
         {
-            int elementBytes = type == "F32" ? 4 : type == "BF16" ? 2 : 1;
-            int bytesPerInput = (tokens * sizeof(float)) + (rows * elementBytes);
+            int bytesPerInput = (tokens * sizeof(float)) + (rows * ElementBytes(type));
             for (int block = n; block >= stepElems; block -= stepElems)
             {
                 if (n % block == 0 && block * bytesPerInput <= TileL1Bytes)
@@ -539,7 +541,7 @@ namespace Rwkv7.Gen.Generator.Emit
         /// </summary>
         private static void EmitPrefetch(IndentedWriter w, string type, int rows, int n, VectorWidth v, string off, int stepStart)
         {
-            int elementBytes = type == "F32" ? 4 : type == "BF16" ? 2 : 1;
+            int elementBytes = ElementBytes(type);
             int stepBytes = 2 * v.Lanes * elementBytes;
             if (stepBytes < CacheLine && (stepStart * elementBytes) % CacheLine != 0)
             {
