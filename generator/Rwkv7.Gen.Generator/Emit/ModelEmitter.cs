@@ -170,6 +170,7 @@ namespace Rwkv7.Gen.Generator.Emit
             EmitConstantProperty(w, "GateRank", VectorWidth.Int(s.GateRank));
 
             EmitMatMul(w, s);
+            EmitMatMulQ8Int16(w, s);
             EmitLoras(w, s);
             EmitElementwise(w, s);
             EmitWkv(w);

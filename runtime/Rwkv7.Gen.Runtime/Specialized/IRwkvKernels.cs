@@ -41,6 +41,13 @@ public interface IRwkvKernels
     static abstract void MatMul(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate);
 
     /// <summary>
+    /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of y = W·x for one token, W 8-bit and x rounded to
+    /// 16 bits by <see cref="Int16Activations.Quantize"/> (x [W.Cols] int16, <paramref name="xScales"/> one per
+    /// block): the one-token products of 8-bit decode. Adds into y when <paramref name="accumulate"/> is set.
+    /// </summary>
+    static abstract void MatMulQ8Int16(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate);
+
+    /// <summary>
     /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of the channel-mix hidden layer,
     /// relu(K·x)², for T tokens: x is [T][D], hidden is [T][FFN].
     /// </summary>

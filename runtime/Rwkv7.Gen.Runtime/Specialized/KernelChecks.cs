@@ -29,6 +29,24 @@ public static class KernelChecks
         }
     }
 
+    /// <summary>
+    /// Checks a one-token product of an 8-bit matrix with 16-bit inputs: x [W.Cols] int16, xScales [W.Cols / 32],
+    /// y [rowEnd], rows within W.
+    /// </summary>
+    public static void MatMulQ8Int16(in WeightMatrix w, int xLength, int xScalesLength, int yLength, int rowStart, int rowEnd)
+    {
+        if (w.Type != Loading.TensorDType.Q8)
+        {
+            throw new ArgumentException($"16-bit inputs go with 8-bit matrices; this one holds {w.Type}.", nameof(w));
+        }
+
+        MatMul(w, xLength, yLength, 1, rowEnd, rowStart, rowEnd);
+        if (xScalesLength < w.Cols / Loading.Q8Block.Size)
+        {
+            throw new ArgumentException($"xScales has {xScalesLength} floats; {w.Cols} inputs need {w.Cols / Loading.Q8Block.Size}.");
+        }
+    }
+
     /// <summary>Checks a range of heads [<paramref name="start"/>, <paramref name="end"/>) of a model with <paramref name="heads"/> heads.</summary>
     public static void Heads(int start, int end, int heads)
     {

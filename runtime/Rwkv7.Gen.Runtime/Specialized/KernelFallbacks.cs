@@ -5,7 +5,8 @@ namespace Rwkv7.Gen.Specialized;
 
 /// <summary>
 /// Width-generic kernels that generated code calls for cases it does not specialize: fp16 matrices (rare: rwkv.cpp
-/// FP16 files), whose rows are widened to fp32 in chunks and dotted with TensorPrimitives.
+/// FP16 files), whose rows are widened to fp32 in chunks and dotted with TensorPrimitives, and input widths a model's
+/// shape does not have.
 /// </summary>
 public static class KernelFallbacks
 {
@@ -36,6 +37,34 @@ public static class KernelFallbacks
                 ref float target = ref y[(t * yStride) + r];
                 target = accumulate ? target + sum : sum;
             }
+        }
+    }
+
+    /// <summary>
+    /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of y = W·x for one token, W 8-bit and x rounded to
+    /// 16 bits (<see cref="Int16Activations"/>): per block, the int8 × int16 products summed exactly, then scaled by
+    /// the weight's and the input's block scales.
+    /// </summary>
+    public static void MatMulQ8Int16(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+    {
+        int cols = w.Cols, blocks = cols / Loading.Q8Block.Size;
+        ReadOnlySpan<sbyte> q = w.AsQ8Span();
+        ReadOnlySpan<float> scales = w.AsQ8ScalesSpan();
+        for (int r = rowStart; r < rowEnd; r++)
+        {
+            float sum = 0;
+            for (int b = 0; b < blocks; b++)
+            {
+                int dot = 0;
+                for (int i = b * Loading.Q8Block.Size; i < (b + 1) * Loading.Q8Block.Size; i++)
+                {
+                    dot += q[(r * cols) + i] * x[i];
+                }
+
+                sum += scales[(r * blocks) + b] * (xScales[b] * dot);
+            }
+
+            y[r] = accumulate ? y[r] + sum : sum;
         }
     }
 

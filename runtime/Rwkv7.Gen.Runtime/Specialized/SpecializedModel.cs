@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using Rwkv7.Gen.Benchmarking;
+using Rwkv7.Gen.Loading;
 using Rwkv7.Gen.Weights;
 
 namespace Rwkv7.Gen.Specialized;
@@ -218,6 +219,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
             step.Logits = target;
             step.LogitsLength = logits.Length;
             step.Tokens = rows;
+            step.Int16Inputs = RoundInputs(step, Weights.Head, ws.H, 0);
             Parallel(step, ModelStep.Head, Weights.Head);
             step.Logits = null;
         }
@@ -231,6 +233,8 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
 
         // Step 1: r, k, v and the four LoRA MLPs (w, a, g and the value-residual mix).
         (long bytes, long elements, long activations) = ProjectionWeights(lw, layer);
+        step.Int16Inputs = t == 1 && lw.Receptance.Type == TensorDType.Q8 && lw.Key.Type == TensorDType.Q8 && lw.Value.Type == TensorDType.Q8
+            && RoundInputs(step, lw.Receptance, ws.XR, 0) && RoundInputs(step, lw.Key, ws.XK, 1) && RoundInputs(step, lw.Value, ws.XV, 2);
         Parallel(step, ModelStep.Projections, bytes, elements, activations);
 
         // Per head: value residual, key preparation, the WKV recurrence (sequential over a sequence's tokens) and
@@ -245,6 +249,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         Dispatch(step, parts, weightBytes: 0);
 
         // Step 2: x += O·y.
+        step.Int16Inputs = RoundInputs(step, lw.Output, ws.Y, 0);
         Parallel(step, ModelStep.Output, lw.Output);
     }
 
@@ -255,8 +260,28 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         MixInputs(layer, t, chained, ws, step, attention: false);
 
         // Steps 3 and 4: hidden = relu(K·x)², then x += V·hidden.
+        step.Int16Inputs = RoundInputs(step, lw.FfnKey, ws.XK, 0);
         Parallel(step, ModelStep.FfnKey, lw.FfnKey);
+        step.Int16Inputs = RoundInputs(step, lw.FfnValue, ws.Hidden, 0);
         Parallel(step, ModelStep.FfnValue, lw.FfnValue);
+    }
+
+    /// <summary>
+    /// Before a one-token product with an 8-bit matrix: rounds its input row to 16 bits into slot
+    /// <paramref name="slot"/> of the workspace (<see cref="Int16Activations"/>), once for all of the step's parts, and
+    /// returns true so the step runs <see cref="IRwkvKernels.MatMulQ8Int16"/>. Other steps keep fp32 inputs: several
+    /// tokens per weight (prefill, batches) make the products arithmetic-bound on FMAs, where fp32 tiles do better.
+    /// </summary>
+    private static bool RoundInputs(StepContext step, in WeightMatrix matrix, float[] input, int slot)
+    {
+        if (step.Tokens != 1 || matrix.Type != TensorDType.Q8)
+        {
+            return false;
+        }
+
+        Workspace ws = step.Workspace;
+        Int16Activations.Quantize(input.AsSpan(0, matrix.Cols), ws.Int16Inputs[slot], ws.Int16Scales[slot]);
+        return true;
     }
 
     /// <summary>
@@ -434,21 +459,49 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
             case ModelStep.Output:
             {
                 (int start, int end) = WorkerPool.Range(d, part, parts, RowAlign);
-                TKernels.MatMul(lw.Output, ws.Y, ws.X, t, d, start, end, accumulate: true);
+                if (step.Int16Inputs)
+                {
+                    TKernels.MatMulQ8Int16(lw.Output, ws.Int16Inputs[0], ws.Int16Scales[0], ws.X, start, end, accumulate: true);
+                }
+                else
+                {
+                    TKernels.MatMul(lw.Output, ws.Y, ws.X, t, d, start, end, accumulate: true);
+                }
+
                 break;
             }
 
             case ModelStep.FfnKey:
             {
                 (int start, int end) = WorkerPool.Range(TKernels.Ffn, part, parts, RowAlign);
-                TKernels.FfnHidden(lw.FfnKey, ws.XK, ws.Hidden, t, start, end);
+                if (step.Int16Inputs)
+                {
+                    // relu(K·x)² as FfnHidden computes it, from the 16-bit inputs.
+                    TKernels.MatMulQ8Int16(lw.FfnKey, ws.Int16Inputs[0], ws.Int16Scales[0], ws.Hidden, start, end, accumulate: false);
+                    Span<float> hidden = ws.Hidden.AsSpan(start, end - start);
+                    TensorPrimitives.Max(hidden, 0f, hidden);
+                    TensorPrimitives.Multiply(hidden, hidden, hidden);
+                }
+                else
+                {
+                    TKernels.FfnHidden(lw.FfnKey, ws.XK, ws.Hidden, t, start, end);
+                }
+
                 break;
             }
 
             case ModelStep.FfnValue:
             {
                 (int start, int end) = WorkerPool.Range(d, part, parts, RowAlign);
-                TKernels.MatMul(lw.FfnValue, ws.Hidden, ws.X, t, d, start, end, accumulate: true);
+                if (step.Int16Inputs)
+                {
+                    TKernels.MatMulQ8Int16(lw.FfnValue, ws.Int16Inputs[0], ws.Int16Scales[0], ws.X, start, end, accumulate: true);
+                }
+                else
+                {
+                    TKernels.MatMul(lw.FfnValue, ws.Hidden, ws.X, t, d, start, end, accumulate: true);
+                }
+
                 break;
             }
 
@@ -457,7 +510,15 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 WeightMatrix head = step.Model.Weights.Head;
                 (int start, int end) = WorkerPool.Range(head.Rows, part, parts, RowAlign);
                 var logits = new Span<float>(step.Logits, step.LogitsLength);
-                TKernels.MatMul(head, ws.H, logits, t, head.Rows, start, end, accumulate: false);
+                if (step.Int16Inputs)
+                {
+                    TKernels.MatMulQ8Int16(head, ws.Int16Inputs[0], ws.Int16Scales[0], logits, start, end, accumulate: false);
+                }
+                else
+                {
+                    TKernels.MatMul(head, ws.H, logits, t, head.Rows, start, end, accumulate: false);
+                }
+
                 break;
             }
         }
@@ -576,7 +637,13 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
             }
         }
 
-        if (end > start)
+        if (end > start && step.Int16Inputs)
+        {
+            TKernels.MatMulQ8Int16(lw.Receptance, ws.Int16Inputs[0], ws.Int16Scales[0], ws.R, start, end, accumulate: false);
+            TKernels.MatMulQ8Int16(lw.Key, ws.Int16Inputs[1], ws.Int16Scales[1], ws.K, start, end, accumulate: false);
+            TKernels.MatMulQ8Int16(lw.Value, ws.Int16Inputs[2], ws.Int16Scales[2], ws.V, start, end, accumulate: false);
+        }
+        else if (end > start)
         {
             TKernels.MatMul(lw.Receptance, ws.XR, ws.R, t, d, start, end, accumulate: false);
             TKernels.MatMul(lw.Key, ws.XK, ws.K, t, d, start, end, accumulate: false);
@@ -630,6 +697,9 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         public int LayerIndex { get; set; }
 
         public bool Chained { get; set; }
+
+        /// <summary>The step's one-token product reads inputs rounded to 16 bits (see <c>RoundInputs</c>).</summary>
+        public bool Int16Inputs { get; set; }
 
         public float[] NormWeight { get; set; } = [];
 

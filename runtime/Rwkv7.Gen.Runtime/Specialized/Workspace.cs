@@ -37,8 +37,20 @@ internal sealed class Workspace
             LoraScratch[i] = new float[tokens * maxRank];
         }
 
+        int widest = Math.Max(d, shape.Ffn);
+        Int16Inputs = new short[Int16InputCount][];
+        Int16Scales = new float[Int16InputCount][];
+        for (int i = 0; i < Int16InputCount; i++)
+        {
+            Int16Inputs[i] = new short[widest];
+            Int16Scales[i] = new float[(widest + Loading.Q8Block.Size - 1) / Loading.Q8Block.Size];
+        }
+
         States = new RwkvState[tokens];
     }
+
+    /// <summary>One-token inputs rounded to 16 bits at once: r, k and v's.</summary>
+    public const int Int16InputCount = 3;
 
     /// <summary>The four LoRA MLPs, which may run at the same time on different threads.</summary>
     public const int LoraCount = 4;
@@ -90,6 +102,15 @@ internal sealed class Workspace
 
     /// <summary>One hidden buffer per LoRA MLP, [Tokens][rank] each.</summary>
     public float[][] LoraScratch { get; }
+
+    /// <summary>
+    /// A decoded token's inputs of 8-bit products rounded to 16 bits (<see cref="Specialized.Int16Activations"/>),
+    /// [D or FFN] each: the receptance, key and value inputs in the projections step, slot 0 in the others.
+    /// </summary>
+    public short[][] Int16Inputs { get; }
+
+    /// <summary>Their block scales, one per 32 inputs.</summary>
+    public float[][] Int16Scales { get; }
 
     /// <summary>The state each row belongs to (all the same in sequence mode, one per session in batch mode).</summary>
     public RwkvState[] States { get; }

@@ -8929,6 +8929,403 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <inheritdoc/>
+            public static void MatMulQ8Int16(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+            {
+                KernelChecks.MatMulQ8Int16(w, x.Length, xScales.Length, y.Length, rowStart, rowEnd);
+                ref sbyte wr = ref MemoryMarshal.GetReference(w.AsQ8Span());
+                ref float sr = ref MemoryMarshal.GetReference(w.AsQ8ScalesSpan());
+                ref short xr = ref MemoryMarshal.GetReference(x);
+                ref float xsr = ref MemoryMarshal.GetReference(xScales);
+                ref float yr = ref MemoryMarshal.GetReference(y);
+                switch (w.Cols)
+                {
+                    case 64: MatMulQ8Int16In64(ref wr, ref sr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
+                    case 256: MatMulQ8Int16In256(ref wr, ref sr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
+                }
+
+                // An input width this model does not have: the width-generic path.
+                KernelFallbacks.MatMulQ8Int16(w, x, xScales, y, rowStart, rowEnd, accumulate);
+            }
+
+            /// <summary>
+            /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][64] 8-bit (scales [rows][2]) and x rounded to 16 bits (x [64] int16, xScales [2]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
+            /// </summary>
+            private static void MatMulQ8Int16In64(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            {
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    MatMulQ8Int16In64V512(ref w, ref scales, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                }
+                else if (Vector256.IsHardwareAccelerated)
+                {
+                    MatMulQ8Int16In64V256(ref w, ref scales, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                }
+                else
+                {
+                    Span<float> restored = stackalloc float[64];
+                    for (int i = 0; i < 64; i++)
+                    {
+                        restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / 32);
+                    }
+
+                    MatMulQ8In64(ref w, ref scales, ref MemoryMarshal.GetReference(restored), ref y, 1, 64, rowStart, rowEnd, accumulate);
+                }
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8Int16In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, the weights 12288 bytes (48 tiles) ahead requested from memory.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8Int16In64V512(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            {
+                ref float yt0 = ref y;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
+                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
+                    ref float sc1 = ref Unsafe.Add(ref sc0, 2);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
+                    ref float sc2 = ref Unsafe.Add(ref sc0, 4);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 192);
+                    ref float sc3 = ref Unsafe.Add(ref sc0, 6);
+                    Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                    Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
+                    Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+                    Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
+                    nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
+                    for (nuint i = 0; i < 64; i += 64)
+                    {
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, i + fetch);
+                            Prefetch.Read(ref w1, i + fetch);
+                            Prefetch.Read(ref w2, i + fetch);
+                            Prefetch.Read(ref w3, i + fetch);
+                        }
+                        // block i / 32: inputs [i, i + 32)
+                        Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
+                        Vector512<float> sa = Vector512.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        a1 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w1, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc1, i / 32)), a1);
+                        a2 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w2, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc2, i / 32)), a2);
+                        a3 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w3, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc3, i / 32)), a3);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector512<short> xb = Vector512.LoadUnsafe(ref x, i + 32);
+                        Vector512<float> sb = Vector512.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                        b1 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w1, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc1, (i / 32) + 1)), b1);
+                        b2 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w2, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc2, (i / 32) + 1)), b2);
+                        b3 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w3, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc3, (i / 32) + 1)), b3);
+                    }
+                    Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                    Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                    Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                    Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                    Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                    Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                    Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                    Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                    Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                    ref float o = ref Unsafe.Add(ref yt0, r);
+                    if (accumulate)
+                    {
+                        sums += Vector128.LoadUnsafe(ref o);
+                    }
+                    sums.StoreUnsafe(ref o);
+                }
+                for (; r < rowEnd; r++)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
+                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                    Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                    for (nuint i = 0; i < 64; i += 64)
+                    {
+                        // block i / 32: inputs [i, i + 32)
+                        Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
+                        Vector512<float> sa = Vector512.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector512<short> xb = Vector512.LoadUnsafe(ref x, i + 32);
+                        Vector512<float> sb = Vector512.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                    }
+                    ref float o0 = ref Unsafe.Add(ref yt0, r);
+                    o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                }
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8Int16In64"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, the weights 12288 bytes (48 tiles) ahead requested from memory.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8Int16In64V256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            {
+                ref float yt0 = ref y;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
+                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
+                    ref float sc1 = ref Unsafe.Add(ref sc0, 2);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
+                    ref float sc2 = ref Unsafe.Add(ref sc0, 4);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 192);
+                    ref float sc3 = ref Unsafe.Add(ref sc0, 6);
+                    Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                    Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
+                    Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+                    Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
+                    nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
+                    for (nuint i = 0; i < 64; i += 64)
+                    {
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, i + fetch);
+                            Prefetch.Read(ref w1, i + fetch);
+                            Prefetch.Read(ref w2, i + fetch);
+                            Prefetch.Read(ref w3, i + fetch);
+                        }
+                        // block i / 32: inputs [i, i + 32)
+                        Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
+                        Vector256<float> sa = Vector256.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        a1 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc1, i / 32)), a1);
+                        a2 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc2, i / 32)), a2);
+                        a3 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc3, i / 32)), a3);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector256<short> xb = Vector256.LoadUnsafe(ref x, i + 32), xb1 = Vector256.LoadUnsafe(ref x, i + 32 + 16);
+                        Vector256<float> sb = Vector256.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                        b1 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc1, (i / 32) + 1)), b1);
+                        b2 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc2, (i / 32) + 1)), b2);
+                        b3 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc3, (i / 32) + 1)), b3);
+                    }
+                    Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                    Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                    Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                    Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                    Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                    ref float o = ref Unsafe.Add(ref yt0, r);
+                    if (accumulate)
+                    {
+                        sums += Vector128.LoadUnsafe(ref o);
+                    }
+                    sums.StoreUnsafe(ref o);
+                }
+                for (; r < rowEnd; r++)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
+                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                    Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                    for (nuint i = 0; i < 64; i += 64)
+                    {
+                        // block i / 32: inputs [i, i + 32)
+                        Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
+                        Vector256<float> sa = Vector256.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector256<short> xb = Vector256.LoadUnsafe(ref x, i + 32), xb1 = Vector256.LoadUnsafe(ref x, i + 32 + 16);
+                        Vector256<float> sb = Vector256.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                    }
+                    ref float o0 = ref Unsafe.Add(ref yt0, r);
+                    o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                }
+            }
+
+            /// <summary>
+            /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][256] 8-bit (scales [rows][8]) and x rounded to 16 bits (x [256] int16, xScales [8]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
+            /// </summary>
+            private static void MatMulQ8Int16In256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            {
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    MatMulQ8Int16In256V512(ref w, ref scales, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                }
+                else if (Vector256.IsHardwareAccelerated)
+                {
+                    MatMulQ8Int16In256V256(ref w, ref scales, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                }
+                else
+                {
+                    Span<float> restored = stackalloc float[256];
+                    for (int i = 0; i < 256; i++)
+                    {
+                        restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / 32);
+                    }
+
+                    MatMulQ8In256(ref w, ref scales, ref MemoryMarshal.GetReference(restored), ref y, 1, 256, rowStart, rowEnd, accumulate);
+                }
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8Int16In256"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, the weights 12288 bytes (12 tiles) ahead requested from memory.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8Int16In256V512(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            {
+                ref float yt0 = ref y;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
+                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
+                    ref float sc1 = ref Unsafe.Add(ref sc0, 8);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
+                    ref float sc2 = ref Unsafe.Add(ref sc0, 16);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 768);
+                    ref float sc3 = ref Unsafe.Add(ref sc0, 24);
+                    Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                    Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
+                    Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+                    Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
+                    nuint fetch = r + 52 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 1024 : 0u;
+                    for (nuint i = 0; i < 256; i += 64)
+                    {
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, i + fetch);
+                            Prefetch.Read(ref w1, i + fetch);
+                            Prefetch.Read(ref w2, i + fetch);
+                            Prefetch.Read(ref w3, i + fetch);
+                        }
+                        // block i / 32: inputs [i, i + 32)
+                        Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
+                        Vector512<float> sa = Vector512.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        a1 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w1, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc1, i / 32)), a1);
+                        a2 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w2, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc2, i / 32)), a2);
+                        a3 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w3, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc3, i / 32)), a3);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector512<short> xb = Vector512.LoadUnsafe(ref x, i + 32);
+                        Vector512<float> sb = Vector512.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                        b1 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w1, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc1, (i / 32) + 1)), b1);
+                        b2 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w2, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc2, (i / 32) + 1)), b2);
+                        b3 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w3, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc3, (i / 32) + 1)), b3);
+                    }
+                    Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                    Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
+                    Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                    Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
+                    Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                    Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
+                    Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                    Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
+                    Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                    ref float o = ref Unsafe.Add(ref yt0, r);
+                    if (accumulate)
+                    {
+                        sums += Vector128.LoadUnsafe(ref o);
+                    }
+                    sums.StoreUnsafe(ref o);
+                }
+                for (; r < rowEnd; r++)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
+                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                    Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                    for (nuint i = 0; i < 256; i += 64)
+                    {
+                        // block i / 32: inputs [i, i + 32)
+                        Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
+                        Vector512<float> sa = Vector512.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector512<short> xb = Vector512.LoadUnsafe(ref x, i + 32);
+                        Vector512<float> sb = Vector512.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                    }
+                    ref float o0 = ref Unsafe.Add(ref yt0, r);
+                    o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                }
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8Int16In256"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, the weights 12288 bytes (12 tiles) ahead requested from memory.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8Int16In256V256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            {
+                ref float yt0 = ref y;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
+                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
+                    ref float sc1 = ref Unsafe.Add(ref sc0, 8);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
+                    ref float sc2 = ref Unsafe.Add(ref sc0, 16);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 768);
+                    ref float sc3 = ref Unsafe.Add(ref sc0, 24);
+                    Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                    Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
+                    Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+                    Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
+                    nuint fetch = r + 52 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 1024 : 0u;
+                    for (nuint i = 0; i < 256; i += 64)
+                    {
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, i + fetch);
+                            Prefetch.Read(ref w1, i + fetch);
+                            Prefetch.Read(ref w2, i + fetch);
+                            Prefetch.Read(ref w3, i + fetch);
+                        }
+                        // block i / 32: inputs [i, i + 32)
+                        Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
+                        Vector256<float> sa = Vector256.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        a1 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc1, i / 32)), a1);
+                        a2 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc2, i / 32)), a2);
+                        a3 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc3, i / 32)), a3);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector256<short> xb = Vector256.LoadUnsafe(ref x, i + 32), xb1 = Vector256.LoadUnsafe(ref x, i + 32 + 16);
+                        Vector256<float> sb = Vector256.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                        b1 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc1, (i / 32) + 1)), b1);
+                        b2 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc2, (i / 32) + 1)), b2);
+                        b3 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc3, (i / 32) + 1)), b3);
+                    }
+                    Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                    Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                    Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                    Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                    Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                    ref float o = ref Unsafe.Add(ref yt0, r);
+                    if (accumulate)
+                    {
+                        sums += Vector128.LoadUnsafe(ref o);
+                    }
+                    sums.StoreUnsafe(ref o);
+                }
+                for (; r < rowEnd; r++)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
+                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                    Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                    for (nuint i = 0; i < 256; i += 64)
+                    {
+                        // block i / 32: inputs [i, i + 32)
+                        Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
+                        Vector256<float> sa = Vector256.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector256<short> xb = Vector256.LoadUnsafe(ref x, i + 32), xb1 = Vector256.LoadUnsafe(ref x, i + 32 + 16);
+                        Vector256<float> sb = Vector256.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                    }
+                    ref float o0 = ref Unsafe.Add(ref yt0, r);
+                    o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                }
+            }
+
+            /// <inheritdoc/>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public static void DecayLora(ReadOnlySpan<float> xw, LayerWeights layer, Span<float> w, Span<float> scratch, int tokens)
             {

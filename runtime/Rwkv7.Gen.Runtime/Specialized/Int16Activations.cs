@@ -1,0 +1,89 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Rwkv7.Gen.Loading;
+
+namespace Rwkv7.Gen.Specialized;
+
+/// <summary>
+/// The inputs of one-token products with 8-bit matrices, rounded to 16-bit integers in blocks of
+/// <see cref="Q8Block.Size"/> (the weights' own blocks): each block stores scale = max|x| / 32767 and
+/// q = round(x / scale), so every input is within scale / 2 (2⁻¹⁶ of its block's largest magnitude) of its value.
+/// A product then sums int8 × int16 pairs exactly in integers and applies the weight and input scales once per block
+/// (<c>vpmaddwd</c>): fewer instructions per weight than widening every int8 weight to fp32, which is what limits
+/// 8-bit decode. Multi-token products (prefill, batches) keep fp32 inputs.
+/// </summary>
+public static class Int16Activations
+{
+    /// <summary>The largest quantized magnitude: a block's largest input maps to ±32767.</summary>
+    public const int MaxQuant = short.MaxValue;
+
+    /// <summary>
+    /// Rounds <paramref name="x"/> (a whole number of blocks) to <paramref name="quants"/> and one scale per block in
+    /// <paramref name="scales"/>. A block of zeros gets scale 0; a NaN or infinity gives a NaN or infinite scale, so
+    /// the product comes out non-finite as the fp32 product would.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Quantize(ReadOnlySpan<float> x, Span<short> quants, Span<float> scales)
+    {
+        const int block = Q8Block.Size;
+        if (x.Length % block != 0 || quants.Length < x.Length || scales.Length < x.Length / block)
+        {
+            throw new ArgumentException(
+                $"16-bit inputs are whole blocks of {block}: got {x.Length} inputs, room for {quants.Length} values and {scales.Length} scales.");
+        }
+
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref short qr = ref MemoryMarshal.GetReference(quants);
+        for (int b = 0; b < x.Length / block; b++)
+        {
+            ref float xb = ref Unsafe.Add(ref xr, b * block);
+            ref short qb = ref Unsafe.Add(ref qr, b * block);
+            float max = BlockMax(ref xb);
+            float inverse = max > 0 && float.IsFinite(max) ? MaxQuant / max : 0;
+            scales[b] = max / MaxQuant;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                // Round to nearest, ties to even (as MathF.Round), then narrow: |x · inverse| ≤ 32767 + rounding.
+                Vector256<int> low = Vector256.Create(-MaxQuant), high = Vector256.Create(MaxQuant);
+                for (nuint i = 0; i < block; i += 16)
+                {
+                    Vector256<int> lo = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xb, i) * inverse));
+                    Vector256<int> hi = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xb, i + 8) * inverse));
+                    Vector256.Narrow(Vector256.Clamp(lo, low, high), Vector256.Clamp(hi, low, high)).StoreUnsafe(ref qb, i);
+                }
+            }
+            else
+            {
+                for (int i = 0; i < block; i++)
+                {
+                    Unsafe.Add(ref qb, i) = (short)Math.Clamp((int)MathF.Round(Unsafe.Add(ref xb, i) * inverse), -MaxQuant, MaxQuant);
+                }
+            }
+        }
+    }
+
+    /// <summary>Largest magnitude of a block (32 values: four 256-bit vectors); NaN when the block holds one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float BlockMax(ref float xb)
+    {
+        if (!Vector256.IsHardwareAccelerated)
+        {
+            float max = 0;
+            for (int i = 0; i < Q8Block.Size; i++)
+            {
+                max = MathF.Max(max, MathF.Abs(Unsafe.Add(ref xb, i)));
+            }
+
+            return max;
+        }
+
+        Vector256<float> a = Vector256.LoadUnsafe(ref xb), b = Vector256.LoadUnsafe(ref xb, 8);
+        Vector256<float> c = Vector256.LoadUnsafe(ref xb, 16), d = Vector256.LoadUnsafe(ref xb, 24);
+        Vector256<float> m = Vector256.Max(Vector256.Max(Vector256.Abs(a), Vector256.Abs(b)), Vector256.Max(Vector256.Abs(c), Vector256.Abs(d)));
+        Vector128<float> h = Vector128.Max(m.GetLower(), m.GetUpper());
+        h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
+        h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2)));
+        return h.ToScalar();
+    }
+}

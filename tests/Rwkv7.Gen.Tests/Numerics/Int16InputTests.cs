@@ -1,0 +1,201 @@
+using Rwkv7.Gen.Loading;
+using Rwkv7.Gen.Specialized;
+using Rwkv7.Gen.Tests.Generated;
+using Rwkv7.Gen.Weights;
+
+namespace Rwkv7.Gen.Tests.Numerics;
+
+/// <summary>
+/// 8-bit decode rounds each product's input row to 16 bits per block of 32 (<see cref="Int16Activations"/>) and sums
+/// int8 × int16 pairs in integers. The rounding is checked against its definition and its error bound, and every
+/// generated width of the product (512-bit, 256-bit, and the fp32 path the others restore the inputs for; CI reruns
+/// this namespace with each disabled) against the exact sum of its blocks.
+/// </summary>
+public sealed class Int16InputTests
+{
+    [Fact]
+    public void Rounding_keeps_every_input_within_half_a_step_of_its_block()
+    {
+        float[] x = RandomRow(256, seed: 3);
+        x[70] = 0;
+        x[100] = 1e-30f; // tiny next to its block's largest value: rounds to 0
+        x[200] = -40f;   // a block's largest magnitude is negative: it maps to -32767
+        short[] q = new short[x.Length];
+        float[] scales = new float[x.Length / 32];
+        Int16Activations.Quantize(x, q, scales);
+
+        for (int i = 0; i < x.Length; i++)
+        {
+            float restored = q[i] * scales[i / 32];
+            Assert.True(Math.Abs(x[i] - restored) <= (scales[i / 32] * 0.5f) + (Math.Abs(x[i]) * 1e-6f), $"input {i}: {x[i]} → {q[i]} × {scales[i / 32]} = {restored}");
+        }
+
+        for (int b = 0; b < scales.Length; b++)
+        {
+            float max = x.AsSpan(b * 32, 32).ToArray().Max(Math.Abs);
+            Assert.Equal(max / Int16Activations.MaxQuant, scales[b]);
+            Assert.Contains(q.AsSpan(b * 32, 32).ToArray(), v => Math.Abs((int)v) == Int16Activations.MaxQuant);
+        }
+
+        Assert.Equal(0, q[100]);
+        Assert.Equal(-Int16Activations.MaxQuant, q[200]);
+    }
+
+    [Fact]
+    public void Rounding_is_round_half_to_even_of_the_input_times_the_inverse_scale()
+    {
+        // The vector path must produce exactly what the scalar definition does, so every SIMD width decodes alike.
+        float[] x = RandomRow(1024, seed: 9);
+        short[] q = new short[x.Length];
+        float[] scales = new float[x.Length / 32];
+        Int16Activations.Quantize(x, q, scales);
+        for (int b = 0; b < scales.Length; b++)
+        {
+            float max = 0;
+            for (int i = b * 32; i < (b + 1) * 32; i++)
+            {
+                max = MathF.Max(max, MathF.Abs(x[i]));
+            }
+
+            float inverse = Int16Activations.MaxQuant / max;
+            for (int i = b * 32; i < (b + 1) * 32; i++)
+            {
+                Assert.Equal((short)MathF.Round(x[i] * inverse), q[i]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Zero_blocks_get_a_zero_scale_and_non_finite_inputs_a_non_finite_one()
+    {
+        float[] x = new float[96];
+        x[40] = float.NaN;
+        x[70] = float.PositiveInfinity;
+        x[71] = 2;
+        short[] q = new short[96];
+        float[] scales = new float[3];
+        Int16Activations.Quantize(x, q, scales);
+
+        Assert.Equal(0f, scales[0]);
+        Assert.All(q.AsSpan(0, 32).ToArray(), v => Assert.Equal(0, v));
+        Assert.True(float.IsNaN(scales[1]), $"a block with NaN has scale {scales[1]}");
+        Assert.True(float.IsPositiveInfinity(scales[2]), $"a block with +inf has scale {scales[2]}");
+
+        // Wherever in its block a NaN sits (vector maxima can drop a NaN depending on operand order).
+        for (int at = 0; at < 32; at++)
+        {
+            float[] row = RandomRow(32, seed: at);
+            row[at] = float.NaN;
+            Int16Activations.Quantize(row, q, scales);
+            Assert.True(float.IsNaN(scales[0]), $"NaN at {at}: scale {scales[0]}");
+        }
+    }
+
+    [Fact]
+    public void Rows_that_are_not_whole_blocks_or_too_small_buffers_are_refused()
+    {
+        Assert.Throws<ArgumentException>(() => Int16Activations.Quantize(new float[40], new short[40], new float[2]));
+        Assert.Throws<ArgumentException>(() => Int16Activations.Quantize(new float[64], new short[32], new float[2]));
+        Assert.Throws<ArgumentException>(() => Int16Activations.Quantize(new float[64], new short[64], new float[1]));
+    }
+
+    [Theory]
+    [InlineData("ffn.key", 0, 1024)]   // 256 inputs (the embedding), full tiles
+    [InlineData("ffn.key", 5, 1018)]   // a range that starts and ends off a 4-row tile
+    [InlineData("ffn.value", 0, 256)]  // 1,024 inputs (the FFN)
+    [InlineData("ffn.value", 3, 250)]
+    [InlineData("head", 1, 511)]
+    public void Generated_product_equals_the_exact_sum_of_its_blocks(string matrix, int rowStart, int rowEnd)
+    {
+        ModelShape shape = Mh4Model.DeclaredShape;
+        using RwkvWeights weights = RwkvWeights.CreateSynthetic(shape, TensorDType.Q8, seed: 21);
+        WeightMatrix w = matrix switch
+        {
+            "ffn.key" => weights.Layers[1].FfnKey,
+            "ffn.value" => weights.Layers[1].FfnValue,
+            _ => weights.Head,
+        };
+
+        foreach (bool accumulate in new[] { false, true })
+        {
+            AssertExactBlockSums(w, rowStart, rowEnd, accumulate, static (in WeightMatrix m, short[] x, float[] s, float[] y, int a, int b, bool acc) =>
+                Mh4Model.Kernels.MatMulQ8Int16(m, x, s, y, a, b, acc));
+        }
+    }
+
+    [Fact]
+    public void Widths_the_shape_does_not_have_take_the_generic_path()
+    {
+        // mh4's FFN value rows (1,024 inputs) through the tiny model's kernels, whose widths are 64 and 256.
+        using RwkvWeights weights = RwkvWeights.CreateSynthetic(Mh4Model.DeclaredShape, TensorDType.Q8, seed: 5);
+        AssertExactBlockSums(weights.Layers[0].FfnValue, 2, 255, accumulate: true, static (in WeightMatrix m, short[] x, float[] s, float[] y, int a, int b, bool acc) =>
+            TinyModel.Kernels.MatMulQ8Int16(m, x, s, y, a, b, acc));
+    }
+
+    [Fact]
+    public void Products_check_their_operands()
+    {
+        using RwkvWeights q8 = RwkvWeights.CreateSynthetic(Mh4Model.DeclaredShape, TensorDType.Q8, seed: 5);
+        using RwkvWeights bf16 = RwkvWeights.CreateSynthetic(Mh4Model.DeclaredShape, TensorDType.BF16, seed: 5);
+        WeightMatrix key = q8.Layers[0].FfnKey; // [1024][256]
+        var y = new float[1024];
+        Assert.Throws<ArgumentException>(() => Mh4Model.Kernels.MatMulQ8Int16(bf16.Layers[0].FfnKey, new short[256], new float[8], y, 0, 1024, false));
+        Assert.Throws<ArgumentException>(() => Mh4Model.Kernels.MatMulQ8Int16(key, new short[255], new float[8], y, 0, 1024, false));
+        Assert.Throws<ArgumentException>(() => Mh4Model.Kernels.MatMulQ8Int16(key, new short[256], new float[7], y, 0, 1024, false));
+        Assert.Throws<ArgumentException>(() => Mh4Model.Kernels.MatMulQ8Int16(key, new short[256], new float[8], new float[1000], 0, 1024, false));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Mh4Model.Kernels.MatMulQ8Int16(key, new short[256], new float[8], y, 0, 1025, false));
+    }
+
+    private delegate void Product(in WeightMatrix w, short[] x, float[] xScales, float[] y, int rowStart, int rowEnd, bool accumulate);
+
+    /// <summary>
+    /// Runs the product on a random input row and compares every row written with Σ_blocks wScale·xScale·Σ(int8·int16)
+    /// in double; rows outside the range must be untouched. The tolerance is float rounding of the block terms.
+    /// </summary>
+    private static void AssertExactBlockSums(in WeightMatrix w, int rowStart, int rowEnd, bool accumulate, Product product)
+    {
+        float[] input = RandomRow(w.Cols, seed: w.Cols + rowStart);
+        short[] x = new short[w.Cols];
+        float[] xScales = new float[w.Cols / 32];
+        Int16Activations.Quantize(input, x, xScales);
+        float[] y = RandomRow(w.Rows, seed: 77);
+        float[] before = (float[])y.Clone();
+        product(w, x, xScales, y, rowStart, rowEnd, accumulate);
+
+        ReadOnlySpan<sbyte> q = w.AsQ8Span();
+        ReadOnlySpan<float> scales = w.AsQ8ScalesSpan();
+        int blocks = w.Cols / 32;
+        for (int r = 0; r < w.Rows; r++)
+        {
+            if (r < rowStart || r >= rowEnd)
+            {
+                Assert.Equal(before[r], y[r]);
+                continue;
+            }
+
+            double exact = accumulate ? before[r] : 0, magnitude = accumulate ? Math.Abs(before[r]) : 0;
+            for (int b = 0; b < blocks; b++)
+            {
+                long dot = 0;
+                for (int i = b * 32; i < (b + 1) * 32; i++)
+                {
+                    dot += q[(r * w.Cols) + i] * x[i];
+                }
+
+                double term = (double)scales[(r * blocks) + b] * xScales[b] * dot;
+                exact += term;
+                magnitude += Math.Abs(term);
+            }
+
+            Assert.True(
+                Math.Abs(y[r] - exact) <= (1e-6 * magnitude) + 1e-30,
+                $"{w.Rows}×{w.Cols} row {r} (accumulate {accumulate}): {y[r]} against {exact} (terms' magnitude {magnitude:E3})");
+        }
+    }
+
+    private static float[] RandomRow(int length, int seed)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, length).Select(_ => (float)((rng.NextDouble() * 2) - 1) * (rng.Next(4) + 1)).ToArray();
+    }
+}
