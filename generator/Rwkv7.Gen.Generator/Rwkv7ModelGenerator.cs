@@ -125,7 +125,16 @@ namespace Rwkv7.Gen.Generator
                     fileName, shape.Model, shape.Namespace, shape.TypeName, shape.Layers, shape.Embedding, shape.HeadSize,
                     shape.Vocab, shape.Ffn, shape.DecayRank, shape.IclrRank, shape.ValueRank, shape.GateRank)
                 : null;
-            return new ParsedShapeFile(file.Path, spec, diagnostics.ToEquatableArray());
+            TextPosition modelAt = At(shape, "model");
+            TextPosition typeAt = shape.ValuePositions.ContainsKey("type") ? At(shape, "type") : modelAt;
+            return new ParsedShapeFile(file.Path, spec, diagnostics.ToEquatableArray(), modelAt, typeAt);
+        }
+
+        private static TextPosition At(ShapeFile shape, string key)
+        {
+            return shape.ValuePositions.TryGetValue(key, out (int Line, int Column, int Start, int Length) p)
+                ? new TextPosition(p.Start, p.Length, p.Line, p.Column)
+                : default;
         }
 
         private static EquatableArray<ParsedShapeFile> SortByPath(ImmutableArray<ParsedShapeFile> items)
@@ -161,8 +170,10 @@ namespace Rwkv7.Gen.Generator
                     : null;
                 if (clash is not null)
                 {
+                    // At the value that clashes: the model name, or the type name (where it was derived, the model name).
+                    TextPosition at = models.ContainsKey(spec.Model) ? item.ModelAt : item.TypeAt;
                     duplicates?.Add(new DiagnosticInfo(
-                        DiagnosticDescriptors.DuplicateModel.Id, $"{spec.FileName}: {clash}; no code is generated for this file", item.FilePath, 0, 0, 0, 0));
+                        DiagnosticDescriptors.DuplicateModel.Id, $"{spec.FileName}: {clash}; no code is generated for this file", item.FilePath, at.Start, at.Length, at.Line, at.Column));
                     continue;
                 }
 

@@ -20,6 +20,14 @@ namespace Rwkv7.Gen.Generator.Model
         }
     }
 
-    /// <summary>The result of parsing one shape file: a spec when it is valid, and the diagnostics it raised.</summary>
-    internal sealed record ParsedShapeFile(string FilePath, ShapeSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+    /// <summary>Where a value was written in a shape file (zero-based line and column).</summary>
+    internal readonly record struct TextPosition(int Start, int Length, int Line, int Column);
+
+    /// <summary>
+    /// The result of parsing one shape file: a spec when it is valid, the diagnostics it raised, and where its model
+    /// name and its type name were written (the type at the model name when it is derived from it), for diagnostics
+    /// that only arise against other files.
+    /// </summary>
+    internal sealed record ParsedShapeFile(
+        string FilePath, ShapeSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, TextPosition ModelAt, TextPosition TypeAt);
 }

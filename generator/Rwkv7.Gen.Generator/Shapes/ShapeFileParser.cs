@@ -96,6 +96,10 @@ namespace Rwkv7.Gen.Shapes
 
         public List<ShapeFileError> Errors { get; } = new List<ShapeFileError>();
 
+        /// <summary>Where each key's value was written: zero-based line and column, start and length in the text.</summary>
+        public Dictionary<string, (int Line, int Column, int Start, int Length)> ValuePositions { get; } =
+            new Dictionary<string, (int Line, int Column, int Start, int Length)>(StringComparer.Ordinal);
+
         public bool IsValid => Errors.Count == 0;
     }
 
@@ -158,7 +162,7 @@ namespace Rwkv7.Gen.Shapes
         {
             var file = new ShapeFile();
             var seen = new Dictionary<string, int>(StringComparer.Ordinal);
-            var positions = new Dictionary<string, (int Line, int Column, int Start, int Length)>(StringComparer.Ordinal);
+            Dictionary<string, (int Line, int Column, int Start, int Length)> positions = file.ValuePositions;
             int lineNumber = 0;
             int lineStart = 0;
             while (lineStart <= text.Length)

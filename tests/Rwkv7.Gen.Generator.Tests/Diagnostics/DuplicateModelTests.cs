@@ -5,7 +5,8 @@ namespace Rwkv7.Gen.Generator.Tests.Diagnostics;
 
 /// <summary>
 /// RWKV010: two shape files that claim one model name or one generated type. The file that comes later in path
-/// order gets the error (at its start) and generates nothing; the first one still generates.
+/// order gets the error, at the value that clashes (its model name, or its type name: written, or derived from the
+/// model name), and generates nothing; the first one still generates.
 /// </summary>
 public class DuplicateModelTests
 {
@@ -16,7 +17,7 @@ public class DuplicateModelTests
         InMemoryAdditionalText b = ShapeTexts.File("b.rwkv7", ShapeTexts.Valid("shared-name", type: "SecondModel"));
         GeneratorRun run = GeneratorHarness.Run(b, a);
 
-        Diagnostic d = DiagnosticAssert.Single(run, "RWKV010", b.Path, 1, 1);
+        Diagnostic d = DiagnosticAssert.Single(run, "RWKV010", b.Path, 2, 14, b, "shared-name");
         Assert.Contains("'shared-name'", d.GetMessage(), StringComparison.Ordinal);
         Assert.Contains("a.rwkv7", d.GetMessage(), StringComparison.Ordinal);
         AssertOnlyGenerated(run, "FirstModel");
@@ -29,7 +30,7 @@ public class DuplicateModelTests
         InMemoryAdditionalText b = ShapeTexts.File("b.rwkv7", ShapeTexts.Valid("rwkv7-tiny", type: "SecondModel"));
         GeneratorRun run = GeneratorHarness.Run(a, b);
 
-        DiagnosticAssert.Single(run, "RWKV010", b.Path, 1, 1);
+        DiagnosticAssert.Single(run, "RWKV010", b.Path, 2, 14);
         AssertOnlyGenerated(run, "FirstModel");
     }
 
@@ -40,7 +41,7 @@ public class DuplicateModelTests
         InMemoryAdditionalText b = ShapeTexts.File("b.rwkv7", ShapeTexts.Valid("model-b", type: "SharedType"));
         GeneratorRun run = GeneratorHarness.Run(a, b);
 
-        Diagnostic d = DiagnosticAssert.Single(run, "RWKV010", b.Path, 1, 1);
+        Diagnostic d = DiagnosticAssert.Single(run, "RWKV010", b.Path, 3, 14, b, "SharedType");
         Assert.Contains("Rwkv7.Gen.Models.SharedType", d.GetMessage(), StringComparison.Ordinal);
         AssertOnlyGenerated(run, "SharedType");
         Assert.Contains("\"model-a\"", run.Sources[0].SourceText.ToString(), StringComparison.Ordinal);
@@ -54,7 +55,7 @@ public class DuplicateModelTests
         InMemoryAdditionalText b = ShapeTexts.File("b.rwkv7", ShapeTexts.Valid("rwkv7_0_1b"));
         GeneratorRun run = GeneratorHarness.Run(a, b);
 
-        DiagnosticAssert.Single(run, "RWKV010", b.Path, 1, 1);
+        DiagnosticAssert.Single(run, "RWKV010", b.Path, 2, 14, b, "rwkv7_0_1b"); // the name the type was derived from
         AssertOnlyGenerated(run, "Rwkv7_0_1b");
     }
 
@@ -80,7 +81,7 @@ public class DuplicateModelTests
         InMemoryAdditionalText b = ShapeTexts.File("b.rwkv7", ShapeTexts.Valid("model-b", type: "TINYModel"));
         GeneratorRun run = GeneratorHarness.Run(a, b);
 
-        Diagnostic d = DiagnosticAssert.Single(run, "RWKV010", b.Path, 1, 1);
+        Diagnostic d = DiagnosticAssert.Single(run, "RWKV010", b.Path, 3, 14);
         Assert.Contains("TinyModel", d.GetMessage(), StringComparison.Ordinal);
         AssertOnlyGenerated(run, "TinyModel");
     }
@@ -94,7 +95,7 @@ public class DuplicateModelTests
         foreach (InMemoryAdditionalText[] order in new[] { new[] { a, b }, new[] { b, a } })
         {
             GeneratorRun run = GeneratorHarness.Run(order);
-            DiagnosticAssert.Single(run, "RWKV010", b.Path, 1, 1);
+            DiagnosticAssert.Single(run, "RWKV010", b.Path, 2, 14);
             AssertOnlyGenerated(run, "FirstModel");
         }
     }

@@ -60,8 +60,11 @@ public class IncrementalCachingTests
         GeneratorRun second = GeneratorHarness.Run(first.Driver.ReplaceAdditionalText(_first, edited), first.Input);
 
         Assert.Equal(IncrementalStepRunReason.Modified, ReasonFor(second, TrackingNames.ShapeFiles, edited.Path));
-        Assert.Equal(IncrementalStepRunReason.Unchanged, ReasonFor(second, TrackingNames.ParsedShapes, _first.Path));
+        // The parse result moves with the lines (it records where the model and type names were written, for RWKV010),
+        // but the specs the emitter consumes are equal, so no source is produced again.
+        Assert.Equal(IncrementalStepRunReason.Modified, ReasonFor(second, TrackingNames.ParsedShapes, _first.Path));
         Assert.Equal(IncrementalStepRunReason.Cached, ReasonFor(second, TrackingNames.ParsedShapes, _second.Path));
+        Assert.All(Reasons(second, TrackingNames.ValidShapes), r => Assert.Contains(r, Reused));
         Assert.All(SourceOutputs(second).Values, r => Assert.Contains(r, Reused));
         Assert.All(AllOutputReasons(second), r => Assert.Contains(r, Reused));
     }
