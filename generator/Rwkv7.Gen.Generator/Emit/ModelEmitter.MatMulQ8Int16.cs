@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using Rwkv7.Gen.Generator.Model;
 
@@ -5,14 +6,6 @@ namespace Rwkv7.Gen.Generator.Emit
 {
     internal static partial class ModelEmitter
     {
-        /// <summary>
-        /// How far ahead one-token 8-bit products with 16-bit inputs request weights: at least this many bytes, in whole
-        /// row tiles. A stand-alone loop over a 65,536 × 768 matrix streamed 31 G weights/s one tile (3 KiB) ahead and
-        /// 41 G weights/s 12 KiB ahead; these kernels spend fewer instructions per byte than the fp32-widening ones, so
-        /// one tile no longer covers memory latency.
-        /// </summary>
-        private const int Int16PrefetchBytes = 12288;
-
         /// <summary>
         /// One-token products of 8-bit matrices with inputs rounded to 16 bits (Rwkv7.Gen.Specialized.Int16Activations),
         /// written for the input widths of the decode products: the embedding (r, k, v, output, FFN key, head) and the
@@ -95,7 +88,7 @@ namespace Rwkv7.Gen.Generator.Emit
         {
             bool wide = v.Lanes == 16;
             int blocks = n / Q8Block;
-            int tilesAhead = (Int16PrefetchBytes + (RowTile * n) - 1) / (RowTile * n);
+            int tilesAhead = Math.Max(1, (OneTokenPrefetchBytes + (RowTile * n) - 1) / (RowTile * n));
             int ahead = tilesAhead * RowTile * n;
             w.Line();
             w.Summary(
@@ -123,9 +116,7 @@ namespace Rwkv7.Gen.Generator.Emit
 
                 if (rows == RowTile)
                 {
-                    // Only rows of this call's range (a part's neighbour reads the rows past its end): near the end,
-                    // the next tile instead, so short ranges (a decode step's parts of r, k and v) stay covered.
-                    w.Line($"nuint fetch = r + {(tilesAhead + 1) * RowTile} <= rowEnd ? {ahead} : r + {2 * RowTile} <= rowEnd ? {RowTile * n} : 0u;");
+                    EmitFetchDistance(w, RowTile, n, 1);
                 }
 
                 w.Open($"for (nuint i = 0; i < {n}; i += {2 * Q8Block})");

@@ -212,6 +212,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 196 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -222,10 +223,13 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                             Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -537,6 +541,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 196 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -547,10 +552,13 @@ namespace Rwkv7.Gen.Models
                         Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -575,6 +583,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 32) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -776,6 +787,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 196 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -786,10 +798,13 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
                         // inputs [0, 8) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 0);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                             Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -814,6 +829,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [8, 16) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 8);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                             Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -838,6 +856,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 24) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                             Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -862,6 +883,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [24, 32) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 24);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                             Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1125,6 +1149,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1135,10 +1160,13 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 256);
-                            Prefetch.Read(ref w1, 256);
-                            Prefetch.Read(ref w2, 256);
-                            Prefetch.Read(ref w3, 256);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                             Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -1163,10 +1191,13 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [32, 64) of this row
                         {
-                            Prefetch.Read(ref w0, 288);
-                            Prefetch.Read(ref w1, 288);
-                            Prefetch.Read(ref w2, 288);
-                            Prefetch.Read(ref w3, 288);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 32 + fetch);
+                                Prefetch.Read(ref w1, 32 + fetch);
+                                Prefetch.Read(ref w2, 32 + fetch);
+                                Prefetch.Read(ref w3, 32 + fetch);
+                            }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 32);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                             Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -1493,6 +1524,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1503,10 +1535,13 @@ namespace Rwkv7.Gen.Models
                         Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
-                            Prefetch.Read(ref w0, 256);
-                            Prefetch.Read(ref w1, 256);
-                            Prefetch.Read(ref w2, 256);
-                            Prefetch.Read(ref w3, 256);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -1531,6 +1566,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 32) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -1555,10 +1593,13 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [32, 48) of this row
                         {
-                            Prefetch.Read(ref w0, 288);
-                            Prefetch.Read(ref w1, 288);
-                            Prefetch.Read(ref w2, 288);
-                            Prefetch.Read(ref w3, 288);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 32 + fetch);
+                                Prefetch.Read(ref w1, 32 + fetch);
+                                Prefetch.Read(ref w2, 32 + fetch);
+                                Prefetch.Read(ref w3, 32 + fetch);
+                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 32);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -1583,6 +1624,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [48, 64) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 48);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -1802,6 +1846,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1814,10 +1859,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
-                                Prefetch.Read(ref w2, i + 256);
-                                Prefetch.Read(ref w3, i + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1842,6 +1890,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1866,6 +1917,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1890,6 +1944,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2157,6 +2214,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 52 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 256);
@@ -2167,10 +2225,13 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 512);
-                            Prefetch.Read(ref w1, 512);
-                            Prefetch.Read(ref w2, 512);
-                            Prefetch.Read(ref w3, 512);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                             Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -2195,10 +2256,13 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [32, 64) of this row
                         {
-                            Prefetch.Read(ref w0, 544);
-                            Prefetch.Read(ref w1, 544);
-                            Prefetch.Read(ref w2, 544);
-                            Prefetch.Read(ref w3, 544);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 32 + fetch);
+                                Prefetch.Read(ref w1, 32 + fetch);
+                                Prefetch.Read(ref w2, 32 + fetch);
+                                Prefetch.Read(ref w3, 32 + fetch);
+                            }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 32);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                             Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -2223,10 +2287,13 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [64, 96) of this row
                         {
-                            Prefetch.Read(ref w0, 576);
-                            Prefetch.Read(ref w1, 576);
-                            Prefetch.Read(ref w2, 576);
-                            Prefetch.Read(ref w3, 576);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 64 + fetch);
+                                Prefetch.Read(ref w1, 64 + fetch);
+                                Prefetch.Read(ref w2, 64 + fetch);
+                                Prefetch.Read(ref w3, 64 + fetch);
+                            }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 64);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                             Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -2251,10 +2318,13 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [96, 128) of this row
                         {
-                            Prefetch.Read(ref w0, 608);
-                            Prefetch.Read(ref w1, 608);
-                            Prefetch.Read(ref w2, 608);
-                            Prefetch.Read(ref w3, 608);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 96 + fetch);
+                                Prefetch.Read(ref w1, 96 + fetch);
+                                Prefetch.Read(ref w2, 96 + fetch);
+                                Prefetch.Read(ref w3, 96 + fetch);
+                            }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 96);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                             Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -2599,6 +2669,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 52 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 256);
@@ -2611,10 +2682,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w1, i + 512);
-                                Prefetch.Read(ref w2, i + 512);
-                                Prefetch.Read(ref w3, i + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2639,6 +2713,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2663,10 +2740,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 48) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 32 + 512);
-                                Prefetch.Read(ref w1, i + 32 + 512);
-                                Prefetch.Read(ref w2, i + 32 + 512);
-                                Prefetch.Read(ref w3, i + 32 + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 32 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2691,6 +2771,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2914,6 +2997,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 52 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 256);
@@ -2926,10 +3010,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w1, i + 512);
-                                Prefetch.Read(ref w2, i + 512);
-                                Prefetch.Read(ref w3, i + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2954,6 +3041,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2978,6 +3068,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -3002,6 +3095,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -3269,6 +3365,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
@@ -3281,10 +3378,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 3072);
-                                Prefetch.Read(ref w1, i + 3072);
-                                Prefetch.Read(ref w2, i + 3072);
-                                Prefetch.Read(ref w3, i + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -3309,10 +3409,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 64) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 32 + 3072);
-                                Prefetch.Read(ref w1, i + 32 + 3072);
-                                Prefetch.Read(ref w2, i + 32 + 3072);
-                                Prefetch.Read(ref w3, i + 32 + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 32 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 32);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -3337,10 +3440,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [64, 96) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64 + 3072);
-                                Prefetch.Read(ref w1, i + 64 + 3072);
-                                Prefetch.Read(ref w2, i + 64 + 3072);
-                                Prefetch.Read(ref w3, i + 64 + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 64 + fetch);
+                                    Prefetch.Read(ref w1, i + 64 + fetch);
+                                    Prefetch.Read(ref w2, i + 64 + fetch);
+                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 64);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -3365,10 +3471,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [96, 128) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 96 + 3072);
-                                Prefetch.Read(ref w1, i + 96 + 3072);
-                                Prefetch.Read(ref w2, i + 96 + 3072);
-                                Prefetch.Read(ref w3, i + 96 + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 96 + fetch);
+                                    Prefetch.Read(ref w1, i + 96 + fetch);
+                                    Prefetch.Read(ref w2, i + 96 + fetch);
+                                    Prefetch.Read(ref w3, i + 96 + fetch);
+                                }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 96);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -3717,6 +3826,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
@@ -3729,10 +3839,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 3072);
-                                Prefetch.Read(ref w1, i + 3072);
-                                Prefetch.Read(ref w2, i + 3072);
-                                Prefetch.Read(ref w3, i + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -3757,6 +3870,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -3781,10 +3897,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 48) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 32 + 3072);
-                                Prefetch.Read(ref w1, i + 32 + 3072);
-                                Prefetch.Read(ref w2, i + 32 + 3072);
-                                Prefetch.Read(ref w3, i + 32 + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 32 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -3809,6 +3928,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -4032,6 +4154,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
@@ -4044,10 +4167,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 3072);
-                                Prefetch.Read(ref w1, i + 3072);
-                                Prefetch.Read(ref w2, i + 3072);
-                                Prefetch.Read(ref w3, i + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -4072,6 +4198,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -4096,6 +4225,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -4120,6 +4252,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -4387,6 +4522,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
@@ -4399,10 +4535,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 12288);
-                                Prefetch.Read(ref w1, i + 12288);
-                                Prefetch.Read(ref w2, i + 12288);
-                                Prefetch.Read(ref w3, i + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -4427,10 +4566,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 64) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 32 + 12288);
-                                Prefetch.Read(ref w1, i + 32 + 12288);
-                                Prefetch.Read(ref w2, i + 32 + 12288);
-                                Prefetch.Read(ref w3, i + 32 + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 32 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 32);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -4455,10 +4597,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [64, 96) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64 + 12288);
-                                Prefetch.Read(ref w1, i + 64 + 12288);
-                                Prefetch.Read(ref w2, i + 64 + 12288);
-                                Prefetch.Read(ref w3, i + 64 + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 64 + fetch);
+                                    Prefetch.Read(ref w1, i + 64 + fetch);
+                                    Prefetch.Read(ref w2, i + 64 + fetch);
+                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 64);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -4483,10 +4628,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [96, 128) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 96 + 12288);
-                                Prefetch.Read(ref w1, i + 96 + 12288);
-                                Prefetch.Read(ref w2, i + 96 + 12288);
-                                Prefetch.Read(ref w3, i + 96 + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 96 + fetch);
+                                    Prefetch.Read(ref w1, i + 96 + fetch);
+                                    Prefetch.Read(ref w2, i + 96 + fetch);
+                                    Prefetch.Read(ref w3, i + 96 + fetch);
+                                }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 96);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -4840,6 +4988,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
@@ -4852,10 +5001,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 12288);
-                                Prefetch.Read(ref w1, i + 12288);
-                                Prefetch.Read(ref w2, i + 12288);
-                                Prefetch.Read(ref w3, i + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -4880,6 +5032,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -4904,10 +5059,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 48) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 32 + 12288);
-                                Prefetch.Read(ref w1, i + 32 + 12288);
-                                Prefetch.Read(ref w2, i + 32 + 12288);
-                                Prefetch.Read(ref w3, i + 32 + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 32 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -4932,6 +5090,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -5160,6 +5321,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
@@ -5172,10 +5334,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 12288);
-                                Prefetch.Read(ref w1, i + 12288);
-                                Prefetch.Read(ref w2, i + 12288);
-                                Prefetch.Read(ref w3, i + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -5200,6 +5365,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -5224,6 +5392,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -5248,6 +5419,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -5520,6 +5694,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -5530,14 +5705,17 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w0, 144);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w1, 144);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w2, 144);
-                            Prefetch.Read(ref w3, 128);
-                            Prefetch.Read(ref w3, 144);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w0, 16 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w1, 16 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w2, 16 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Read(ref w3, 16 + fetch);
+                            }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
                             Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 0), h2 = Vector512.LoadUnsafe(ref w2, 16);
@@ -5845,6 +6023,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -5855,10 +6034,13 @@ namespace Rwkv7.Gen.Models
                         Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
                             Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 0), h2 = Vector256.LoadUnsafe(ref w2, 8);
@@ -5875,10 +6057,13 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 144);
-                            Prefetch.Read(ref w1, 144);
-                            Prefetch.Read(ref w2, 144);
-                            Prefetch.Read(ref w3, 144);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 16 + fetch);
+                                Prefetch.Read(ref w1, 16 + fetch);
+                                Prefetch.Read(ref w2, 16 + fetch);
+                                Prefetch.Read(ref w3, 16 + fetch);
+                            }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
                             Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 16), h2 = Vector256.LoadUnsafe(ref w2, 24);
@@ -6062,6 +6247,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -6072,10 +6258,13 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
                         // inputs [0, 8) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 0), h0 = Vector128.LoadUnsafe(ref w0, 4);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 0), h1 = Vector128.LoadUnsafe(ref w1, 4);
                             Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, 0), h2 = Vector128.LoadUnsafe(ref w2, 4);
@@ -6092,6 +6281,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [8, 16) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 8), h0 = Vector128.LoadUnsafe(ref w0, 12);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 8), h1 = Vector128.LoadUnsafe(ref w1, 12);
                             Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, 8), h2 = Vector128.LoadUnsafe(ref w2, 12);
@@ -6108,10 +6300,13 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 24) of this row
                         {
-                            Prefetch.Read(ref w0, 144);
-                            Prefetch.Read(ref w1, 144);
-                            Prefetch.Read(ref w2, 144);
-                            Prefetch.Read(ref w3, 144);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 16 + fetch);
+                                Prefetch.Read(ref w1, 16 + fetch);
+                                Prefetch.Read(ref w2, 16 + fetch);
+                                Prefetch.Read(ref w3, 16 + fetch);
+                            }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 16), h0 = Vector128.LoadUnsafe(ref w0, 20);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 16), h1 = Vector128.LoadUnsafe(ref w1, 20);
                             Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, 16), h2 = Vector128.LoadUnsafe(ref w2, 20);
@@ -6128,6 +6323,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [24, 32) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 24), h0 = Vector128.LoadUnsafe(ref w0, 28);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 24), h1 = Vector128.LoadUnsafe(ref w1, 28);
                             Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, 24), h2 = Vector128.LoadUnsafe(ref w2, 28);
@@ -6369,6 +6567,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 52 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -6379,14 +6578,17 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 256);
-                            Prefetch.Read(ref w0, 272);
-                            Prefetch.Read(ref w1, 256);
-                            Prefetch.Read(ref w1, 272);
-                            Prefetch.Read(ref w2, 256);
-                            Prefetch.Read(ref w2, 272);
-                            Prefetch.Read(ref w3, 256);
-                            Prefetch.Read(ref w3, 272);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w0, 16 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w1, 16 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w2, 16 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Read(ref w3, 16 + fetch);
+                            }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
                             Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 0), h2 = Vector512.LoadUnsafe(ref w2, 16);
@@ -6403,14 +6605,17 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [32, 64) of this row
                         {
-                            Prefetch.Read(ref w0, 288);
-                            Prefetch.Read(ref w0, 304);
-                            Prefetch.Read(ref w1, 288);
-                            Prefetch.Read(ref w1, 304);
-                            Prefetch.Read(ref w2, 288);
-                            Prefetch.Read(ref w2, 304);
-                            Prefetch.Read(ref w3, 288);
-                            Prefetch.Read(ref w3, 304);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 32 + fetch);
+                                Prefetch.Read(ref w0, 48 + fetch);
+                                Prefetch.Read(ref w1, 32 + fetch);
+                                Prefetch.Read(ref w1, 48 + fetch);
+                                Prefetch.Read(ref w2, 32 + fetch);
+                                Prefetch.Read(ref w2, 48 + fetch);
+                                Prefetch.Read(ref w3, 32 + fetch);
+                                Prefetch.Read(ref w3, 48 + fetch);
+                            }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 32), h0 = Vector512.LoadUnsafe(ref w0, 48);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 32), h1 = Vector512.LoadUnsafe(ref w1, 48);
                             Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 32), h2 = Vector512.LoadUnsafe(ref w2, 48);
@@ -6731,6 +6936,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 52 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -6741,10 +6947,13 @@ namespace Rwkv7.Gen.Models
                         Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
-                            Prefetch.Read(ref w0, 256);
-                            Prefetch.Read(ref w1, 256);
-                            Prefetch.Read(ref w2, 256);
-                            Prefetch.Read(ref w3, 256);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
                             Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 0), h2 = Vector256.LoadUnsafe(ref w2, 8);
@@ -6761,10 +6970,13 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 272);
-                            Prefetch.Read(ref w1, 272);
-                            Prefetch.Read(ref w2, 272);
-                            Prefetch.Read(ref w3, 272);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 16 + fetch);
+                                Prefetch.Read(ref w1, 16 + fetch);
+                                Prefetch.Read(ref w2, 16 + fetch);
+                                Prefetch.Read(ref w3, 16 + fetch);
+                            }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
                             Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 16), h2 = Vector256.LoadUnsafe(ref w2, 24);
@@ -6781,10 +6993,13 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [32, 48) of this row
                         {
-                            Prefetch.Read(ref w0, 288);
-                            Prefetch.Read(ref w1, 288);
-                            Prefetch.Read(ref w2, 288);
-                            Prefetch.Read(ref w3, 288);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 32 + fetch);
+                                Prefetch.Read(ref w1, 32 + fetch);
+                                Prefetch.Read(ref w2, 32 + fetch);
+                                Prefetch.Read(ref w3, 32 + fetch);
+                            }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 32), h0 = Vector256.LoadUnsafe(ref w0, 40);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 32), h1 = Vector256.LoadUnsafe(ref w1, 40);
                             Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 32), h2 = Vector256.LoadUnsafe(ref w2, 40);
@@ -6801,10 +7016,13 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [48, 64) of this row
                         {
-                            Prefetch.Read(ref w0, 304);
-                            Prefetch.Read(ref w1, 304);
-                            Prefetch.Read(ref w2, 304);
-                            Prefetch.Read(ref w3, 304);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 48 + fetch);
+                                Prefetch.Read(ref w1, 48 + fetch);
+                                Prefetch.Read(ref w2, 48 + fetch);
+                                Prefetch.Read(ref w3, 48 + fetch);
+                            }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 48), h0 = Vector256.LoadUnsafe(ref w0, 56);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 48), h1 = Vector256.LoadUnsafe(ref w1, 56);
                             Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 48), h2 = Vector256.LoadUnsafe(ref w2, 56);
@@ -7002,6 +7220,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 52 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -7014,10 +7233,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
-                                Prefetch.Read(ref w2, i + 256);
-                                Prefetch.Read(ref w3, i + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i), h2 = Vector128.LoadUnsafe(ref w2, i + 4);
@@ -7034,6 +7256,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
@@ -7050,10 +7275,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 16 + 256);
-                                Prefetch.Read(ref w1, i + 16 + 256);
-                                Prefetch.Read(ref w2, i + 16 + 256);
-                                Prefetch.Read(ref w3, i + 16 + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 16), h2 = Vector128.LoadUnsafe(ref w2, i + 20);
@@ -7070,6 +7298,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
@@ -7315,6 +7546,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 28 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         ref float w2 = ref Unsafe.Add(ref w0, 256);
@@ -7325,14 +7557,17 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 512);
-                            Prefetch.Read(ref w0, 528);
-                            Prefetch.Read(ref w1, 512);
-                            Prefetch.Read(ref w1, 528);
-                            Prefetch.Read(ref w2, 512);
-                            Prefetch.Read(ref w2, 528);
-                            Prefetch.Read(ref w3, 512);
-                            Prefetch.Read(ref w3, 528);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w0, 16 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w1, 16 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w2, 16 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Read(ref w3, 16 + fetch);
+                            }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
                             Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 0), h2 = Vector512.LoadUnsafe(ref w2, 16);
@@ -7349,14 +7584,17 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [32, 64) of this row
                         {
-                            Prefetch.Read(ref w0, 544);
-                            Prefetch.Read(ref w0, 560);
-                            Prefetch.Read(ref w1, 544);
-                            Prefetch.Read(ref w1, 560);
-                            Prefetch.Read(ref w2, 544);
-                            Prefetch.Read(ref w2, 560);
-                            Prefetch.Read(ref w3, 544);
-                            Prefetch.Read(ref w3, 560);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 32 + fetch);
+                                Prefetch.Read(ref w0, 48 + fetch);
+                                Prefetch.Read(ref w1, 32 + fetch);
+                                Prefetch.Read(ref w1, 48 + fetch);
+                                Prefetch.Read(ref w2, 32 + fetch);
+                                Prefetch.Read(ref w2, 48 + fetch);
+                                Prefetch.Read(ref w3, 32 + fetch);
+                                Prefetch.Read(ref w3, 48 + fetch);
+                            }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 32), h0 = Vector512.LoadUnsafe(ref w0, 48);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 32), h1 = Vector512.LoadUnsafe(ref w1, 48);
                             Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 32), h2 = Vector512.LoadUnsafe(ref w2, 48);
@@ -7373,14 +7611,17 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [64, 96) of this row
                         {
-                            Prefetch.Read(ref w0, 576);
-                            Prefetch.Read(ref w0, 592);
-                            Prefetch.Read(ref w1, 576);
-                            Prefetch.Read(ref w1, 592);
-                            Prefetch.Read(ref w2, 576);
-                            Prefetch.Read(ref w2, 592);
-                            Prefetch.Read(ref w3, 576);
-                            Prefetch.Read(ref w3, 592);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 64 + fetch);
+                                Prefetch.Read(ref w0, 80 + fetch);
+                                Prefetch.Read(ref w1, 64 + fetch);
+                                Prefetch.Read(ref w1, 80 + fetch);
+                                Prefetch.Read(ref w2, 64 + fetch);
+                                Prefetch.Read(ref w2, 80 + fetch);
+                                Prefetch.Read(ref w3, 64 + fetch);
+                                Prefetch.Read(ref w3, 80 + fetch);
+                            }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 64), h0 = Vector512.LoadUnsafe(ref w0, 80);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 64), h1 = Vector512.LoadUnsafe(ref w1, 80);
                             Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 64), h2 = Vector512.LoadUnsafe(ref w2, 80);
@@ -7397,14 +7638,17 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [96, 128) of this row
                         {
-                            Prefetch.Read(ref w0, 608);
-                            Prefetch.Read(ref w0, 624);
-                            Prefetch.Read(ref w1, 608);
-                            Prefetch.Read(ref w1, 624);
-                            Prefetch.Read(ref w2, 608);
-                            Prefetch.Read(ref w2, 624);
-                            Prefetch.Read(ref w3, 608);
-                            Prefetch.Read(ref w3, 624);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 96 + fetch);
+                                Prefetch.Read(ref w0, 112 + fetch);
+                                Prefetch.Read(ref w1, 96 + fetch);
+                                Prefetch.Read(ref w1, 112 + fetch);
+                                Prefetch.Read(ref w2, 96 + fetch);
+                                Prefetch.Read(ref w2, 112 + fetch);
+                                Prefetch.Read(ref w3, 96 + fetch);
+                                Prefetch.Read(ref w3, 112 + fetch);
+                            }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 96), h0 = Vector512.LoadUnsafe(ref w0, 112);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 96), h1 = Vector512.LoadUnsafe(ref w1, 112);
                             Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 96), h2 = Vector512.LoadUnsafe(ref w2, 112);
@@ -7739,6 +7983,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 28 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         ref float w2 = ref Unsafe.Add(ref w0, 256);
@@ -7751,10 +7996,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w1, i + 512);
-                                Prefetch.Read(ref w2, i + 512);
-                                Prefetch.Read(ref w3, i + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i), h2 = Vector256.LoadUnsafe(ref w2, i + 8);
@@ -7771,10 +8019,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 16 + 512);
-                                Prefetch.Read(ref w1, i + 16 + 512);
-                                Prefetch.Read(ref w2, i + 16 + 512);
-                                Prefetch.Read(ref w3, i + 16 + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 16), h1 = Vector256.LoadUnsafe(ref w1, i + 24);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 16), h2 = Vector256.LoadUnsafe(ref w2, i + 24);
@@ -7791,10 +8042,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 48) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 32 + 512);
-                                Prefetch.Read(ref w1, i + 32 + 512);
-                                Prefetch.Read(ref w2, i + 32 + 512);
-                                Prefetch.Read(ref w3, i + 32 + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 32 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 32), h1 = Vector256.LoadUnsafe(ref w1, i + 40);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 32), h2 = Vector256.LoadUnsafe(ref w2, i + 40);
@@ -7811,10 +8065,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 48 + 512);
-                                Prefetch.Read(ref w1, i + 48 + 512);
-                                Prefetch.Read(ref w2, i + 48 + 512);
-                                Prefetch.Read(ref w3, i + 48 + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 48 + fetch);
+                                    Prefetch.Read(ref w1, i + 48 + fetch);
+                                    Prefetch.Read(ref w2, i + 48 + fetch);
+                                    Prefetch.Read(ref w3, i + 48 + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 48), h1 = Vector256.LoadUnsafe(ref w1, i + 56);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 48), h2 = Vector256.LoadUnsafe(ref w2, i + 56);
@@ -8016,6 +8273,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 28 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         ref float w2 = ref Unsafe.Add(ref w0, 256);
@@ -8028,10 +8286,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w1, i + 512);
-                                Prefetch.Read(ref w2, i + 512);
-                                Prefetch.Read(ref w3, i + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i), h2 = Vector128.LoadUnsafe(ref w2, i + 4);
@@ -8048,6 +8309,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
@@ -8064,10 +8328,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 16 + 512);
-                                Prefetch.Read(ref w1, i + 16 + 512);
-                                Prefetch.Read(ref w2, i + 16 + 512);
-                                Prefetch.Read(ref w3, i + 16 + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 16), h2 = Vector128.LoadUnsafe(ref w2, i + 20);
@@ -8084,6 +8351,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
@@ -8329,6 +8599,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 8 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 3072 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         ref float w2 = ref Unsafe.Add(ref w0, 1536);
@@ -8341,14 +8612,17 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 3072);
-                                Prefetch.Read(ref w0, i + 3088);
-                                Prefetch.Read(ref w1, i + 3072);
-                                Prefetch.Read(ref w1, i + 3088);
-                                Prefetch.Read(ref w2, i + 3072);
-                                Prefetch.Read(ref w2, i + 3088);
-                                Prefetch.Read(ref w3, i + 3072);
-                                Prefetch.Read(ref w3, i + 3088);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
@@ -8365,14 +8639,17 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 64) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 32 + 3072);
-                                Prefetch.Read(ref w0, i + 32 + 3088);
-                                Prefetch.Read(ref w1, i + 32 + 3072);
-                                Prefetch.Read(ref w1, i + 32 + 3088);
-                                Prefetch.Read(ref w2, i + 32 + 3072);
-                                Prefetch.Read(ref w2, i + 32 + 3088);
-                                Prefetch.Read(ref w3, i + 32 + 3072);
-                                Prefetch.Read(ref w3, i + 32 + 3088);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 32 + fetch);
+                                    Prefetch.Read(ref w0, i + 32 + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + 16 + fetch);
+                                }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 32), h0 = Vector512.LoadUnsafe(ref w0, i + 48);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 32), h1 = Vector512.LoadUnsafe(ref w1, i + 48);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i + 32), h2 = Vector512.LoadUnsafe(ref w2, i + 48);
@@ -8389,14 +8666,17 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [64, 96) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64 + 3072);
-                                Prefetch.Read(ref w0, i + 64 + 3088);
-                                Prefetch.Read(ref w1, i + 64 + 3072);
-                                Prefetch.Read(ref w1, i + 64 + 3088);
-                                Prefetch.Read(ref w2, i + 64 + 3072);
-                                Prefetch.Read(ref w2, i + 64 + 3088);
-                                Prefetch.Read(ref w3, i + 64 + 3072);
-                                Prefetch.Read(ref w3, i + 64 + 3088);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 64 + fetch);
+                                    Prefetch.Read(ref w0, i + 64 + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 64 + fetch);
+                                    Prefetch.Read(ref w1, i + 64 + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 64 + fetch);
+                                    Prefetch.Read(ref w2, i + 64 + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                    Prefetch.Read(ref w3, i + 64 + 16 + fetch);
+                                }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 64), h0 = Vector512.LoadUnsafe(ref w0, i + 80);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 64), h1 = Vector512.LoadUnsafe(ref w1, i + 80);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i + 64), h2 = Vector512.LoadUnsafe(ref w2, i + 80);
@@ -8413,14 +8693,17 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [96, 128) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 96 + 3072);
-                                Prefetch.Read(ref w0, i + 96 + 3088);
-                                Prefetch.Read(ref w1, i + 96 + 3072);
-                                Prefetch.Read(ref w1, i + 96 + 3088);
-                                Prefetch.Read(ref w2, i + 96 + 3072);
-                                Prefetch.Read(ref w2, i + 96 + 3088);
-                                Prefetch.Read(ref w3, i + 96 + 3072);
-                                Prefetch.Read(ref w3, i + 96 + 3088);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 96 + fetch);
+                                    Prefetch.Read(ref w0, i + 96 + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 96 + fetch);
+                                    Prefetch.Read(ref w1, i + 96 + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 96 + fetch);
+                                    Prefetch.Read(ref w2, i + 96 + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 96 + fetch);
+                                    Prefetch.Read(ref w3, i + 96 + 16 + fetch);
+                                }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 96), h0 = Vector512.LoadUnsafe(ref w0, i + 112);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 96), h1 = Vector512.LoadUnsafe(ref w1, i + 112);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i + 96), h2 = Vector512.LoadUnsafe(ref w2, i + 112);
@@ -8759,6 +9042,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 8 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 3072 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         ref float w2 = ref Unsafe.Add(ref w0, 1536);
@@ -8771,10 +9055,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 3072);
-                                Prefetch.Read(ref w1, i + 3072);
-                                Prefetch.Read(ref w2, i + 3072);
-                                Prefetch.Read(ref w3, i + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i), h2 = Vector256.LoadUnsafe(ref w2, i + 8);
@@ -8791,10 +9078,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 16 + 3072);
-                                Prefetch.Read(ref w1, i + 16 + 3072);
-                                Prefetch.Read(ref w2, i + 16 + 3072);
-                                Prefetch.Read(ref w3, i + 16 + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 16), h1 = Vector256.LoadUnsafe(ref w1, i + 24);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 16), h2 = Vector256.LoadUnsafe(ref w2, i + 24);
@@ -8811,10 +9101,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 48) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 32 + 3072);
-                                Prefetch.Read(ref w1, i + 32 + 3072);
-                                Prefetch.Read(ref w2, i + 32 + 3072);
-                                Prefetch.Read(ref w3, i + 32 + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 32 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 32), h1 = Vector256.LoadUnsafe(ref w1, i + 40);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 32), h2 = Vector256.LoadUnsafe(ref w2, i + 40);
@@ -8831,10 +9124,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 48 + 3072);
-                                Prefetch.Read(ref w1, i + 48 + 3072);
-                                Prefetch.Read(ref w2, i + 48 + 3072);
-                                Prefetch.Read(ref w3, i + 48 + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 48 + fetch);
+                                    Prefetch.Read(ref w1, i + 48 + fetch);
+                                    Prefetch.Read(ref w2, i + 48 + fetch);
+                                    Prefetch.Read(ref w3, i + 48 + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 48), h1 = Vector256.LoadUnsafe(ref w1, i + 56);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 48), h2 = Vector256.LoadUnsafe(ref w2, i + 56);
@@ -9036,6 +9332,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 8 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 3072 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         ref float w2 = ref Unsafe.Add(ref w0, 1536);
@@ -9048,10 +9345,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 3072);
-                                Prefetch.Read(ref w1, i + 3072);
-                                Prefetch.Read(ref w2, i + 3072);
-                                Prefetch.Read(ref w3, i + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i), h2 = Vector128.LoadUnsafe(ref w2, i + 4);
@@ -9068,6 +9368,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
@@ -9084,10 +9387,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 16 + 3072);
-                                Prefetch.Read(ref w1, i + 16 + 3072);
-                                Prefetch.Read(ref w2, i + 16 + 3072);
-                                Prefetch.Read(ref w3, i + 16 + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 16), h2 = Vector128.LoadUnsafe(ref w2, i + 20);
@@ -9104,6 +9410,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
@@ -9349,6 +9658,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float w1 = ref Unsafe.Add(ref w0, 3072);
                         ref float w2 = ref Unsafe.Add(ref w0, 6144);
@@ -9361,14 +9671,17 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 12288);
-                                Prefetch.Read(ref w0, i + 12304);
-                                Prefetch.Read(ref w1, i + 12288);
-                                Prefetch.Read(ref w1, i + 12304);
-                                Prefetch.Read(ref w2, i + 12288);
-                                Prefetch.Read(ref w2, i + 12304);
-                                Prefetch.Read(ref w3, i + 12288);
-                                Prefetch.Read(ref w3, i + 12304);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
@@ -9385,14 +9698,17 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 64) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 32 + 12288);
-                                Prefetch.Read(ref w0, i + 32 + 12304);
-                                Prefetch.Read(ref w1, i + 32 + 12288);
-                                Prefetch.Read(ref w1, i + 32 + 12304);
-                                Prefetch.Read(ref w2, i + 32 + 12288);
-                                Prefetch.Read(ref w2, i + 32 + 12304);
-                                Prefetch.Read(ref w3, i + 32 + 12288);
-                                Prefetch.Read(ref w3, i + 32 + 12304);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 32 + fetch);
+                                    Prefetch.Read(ref w0, i + 32 + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + 16 + fetch);
+                                }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 32), h0 = Vector512.LoadUnsafe(ref w0, i + 48);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 32), h1 = Vector512.LoadUnsafe(ref w1, i + 48);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i + 32), h2 = Vector512.LoadUnsafe(ref w2, i + 48);
@@ -9409,14 +9725,17 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [64, 96) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64 + 12288);
-                                Prefetch.Read(ref w0, i + 64 + 12304);
-                                Prefetch.Read(ref w1, i + 64 + 12288);
-                                Prefetch.Read(ref w1, i + 64 + 12304);
-                                Prefetch.Read(ref w2, i + 64 + 12288);
-                                Prefetch.Read(ref w2, i + 64 + 12304);
-                                Prefetch.Read(ref w3, i + 64 + 12288);
-                                Prefetch.Read(ref w3, i + 64 + 12304);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 64 + fetch);
+                                    Prefetch.Read(ref w0, i + 64 + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 64 + fetch);
+                                    Prefetch.Read(ref w1, i + 64 + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 64 + fetch);
+                                    Prefetch.Read(ref w2, i + 64 + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                    Prefetch.Read(ref w3, i + 64 + 16 + fetch);
+                                }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 64), h0 = Vector512.LoadUnsafe(ref w0, i + 80);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 64), h1 = Vector512.LoadUnsafe(ref w1, i + 80);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i + 64), h2 = Vector512.LoadUnsafe(ref w2, i + 80);
@@ -9433,14 +9752,17 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [96, 128) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 96 + 12288);
-                                Prefetch.Read(ref w0, i + 96 + 12304);
-                                Prefetch.Read(ref w1, i + 96 + 12288);
-                                Prefetch.Read(ref w1, i + 96 + 12304);
-                                Prefetch.Read(ref w2, i + 96 + 12288);
-                                Prefetch.Read(ref w2, i + 96 + 12304);
-                                Prefetch.Read(ref w3, i + 96 + 12288);
-                                Prefetch.Read(ref w3, i + 96 + 12304);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 96 + fetch);
+                                    Prefetch.Read(ref w0, i + 96 + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 96 + fetch);
+                                    Prefetch.Read(ref w1, i + 96 + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 96 + fetch);
+                                    Prefetch.Read(ref w2, i + 96 + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 96 + fetch);
+                                    Prefetch.Read(ref w3, i + 96 + 16 + fetch);
+                                }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 96), h0 = Vector512.LoadUnsafe(ref w0, i + 112);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 96), h1 = Vector512.LoadUnsafe(ref w1, i + 112);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i + 96), h2 = Vector512.LoadUnsafe(ref w2, i + 112);
@@ -9784,6 +10106,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float w1 = ref Unsafe.Add(ref w0, 3072);
                         ref float w2 = ref Unsafe.Add(ref w0, 6144);
@@ -9796,10 +10119,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 12288);
-                                Prefetch.Read(ref w1, i + 12288);
-                                Prefetch.Read(ref w2, i + 12288);
-                                Prefetch.Read(ref w3, i + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i), h2 = Vector256.LoadUnsafe(ref w2, i + 8);
@@ -9816,10 +10142,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 16 + 12288);
-                                Prefetch.Read(ref w1, i + 16 + 12288);
-                                Prefetch.Read(ref w2, i + 16 + 12288);
-                                Prefetch.Read(ref w3, i + 16 + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 16), h1 = Vector256.LoadUnsafe(ref w1, i + 24);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 16), h2 = Vector256.LoadUnsafe(ref w2, i + 24);
@@ -9836,10 +10165,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 48) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 32 + 12288);
-                                Prefetch.Read(ref w1, i + 32 + 12288);
-                                Prefetch.Read(ref w2, i + 32 + 12288);
-                                Prefetch.Read(ref w3, i + 32 + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 32 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 32), h1 = Vector256.LoadUnsafe(ref w1, i + 40);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 32), h2 = Vector256.LoadUnsafe(ref w2, i + 40);
@@ -9856,10 +10188,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 48 + 12288);
-                                Prefetch.Read(ref w1, i + 48 + 12288);
-                                Prefetch.Read(ref w2, i + 48 + 12288);
-                                Prefetch.Read(ref w3, i + 48 + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 48 + fetch);
+                                    Prefetch.Read(ref w1, i + 48 + fetch);
+                                    Prefetch.Read(ref w2, i + 48 + fetch);
+                                    Prefetch.Read(ref w3, i + 48 + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 48), h1 = Vector256.LoadUnsafe(ref w1, i + 56);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 48), h2 = Vector256.LoadUnsafe(ref w2, i + 56);
@@ -10066,6 +10401,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float w1 = ref Unsafe.Add(ref w0, 3072);
                         ref float w2 = ref Unsafe.Add(ref w0, 6144);
@@ -10078,10 +10414,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 12288);
-                                Prefetch.Read(ref w1, i + 12288);
-                                Prefetch.Read(ref w2, i + 12288);
-                                Prefetch.Read(ref w3, i + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i), h2 = Vector128.LoadUnsafe(ref w2, i + 4);
@@ -10098,6 +10437,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
@@ -10114,10 +10456,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 16 + 12288);
-                                Prefetch.Read(ref w1, i + 16 + 12288);
-                                Prefetch.Read(ref w2, i + 16 + 12288);
-                                Prefetch.Read(ref w3, i + 16 + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 16), h2 = Vector128.LoadUnsafe(ref w2, i + 20);
@@ -10134,6 +10479,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
@@ -10384,6 +10732,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -10398,10 +10747,13 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
@@ -10670,6 +11022,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -10684,10 +11037,13 @@ namespace Rwkv7.Gen.Models
                         Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -10708,6 +11064,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 32) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -10916,6 +11275,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -10930,10 +11290,13 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
                         // inputs [0, 8) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 0)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -10954,6 +11317,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [8, 16) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 8)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -10974,6 +11340,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 24) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 16)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -10994,6 +11363,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [24, 32) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 24)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -11263,6 +11635,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -11277,10 +11650,13 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 256);
-                            Prefetch.Read(ref w1, 256);
-                            Prefetch.Read(ref w2, 256);
-                            Prefetch.Read(ref w3, 256);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
@@ -11297,6 +11673,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [32, 64) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 32)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (32) + 16)));
@@ -11578,6 +11957,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -11592,10 +11972,13 @@ namespace Rwkv7.Gen.Models
                         Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
-                            Prefetch.Read(ref w0, 256);
-                            Prefetch.Read(ref w1, 256);
-                            Prefetch.Read(ref w2, 256);
-                            Prefetch.Read(ref w3, 256);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -11616,6 +11999,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 32) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -11636,6 +12022,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [32, 48) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 32);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -11656,6 +12045,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [48, 64) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 48);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -11880,6 +12272,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -11896,10 +12289,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
-                                Prefetch.Read(ref w2, i + 256);
-                                Prefetch.Read(ref w3, i + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -11920,6 +12316,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -11940,6 +12339,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -11960,6 +12362,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -12233,6 +12638,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 512 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 256);
@@ -12247,10 +12653,13 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 512);
-                            Prefetch.Read(ref w1, 512);
-                            Prefetch.Read(ref w2, 512);
-                            Prefetch.Read(ref w3, 512);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
@@ -12267,6 +12676,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [32, 64) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 32)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (32) + 16)));
@@ -12283,10 +12695,13 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [64, 96) of this row
                         {
-                            Prefetch.Read(ref w0, 576);
-                            Prefetch.Read(ref w1, 576);
-                            Prefetch.Read(ref w2, 576);
-                            Prefetch.Read(ref w3, 576);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 64 + fetch);
+                                Prefetch.Read(ref w1, 64 + fetch);
+                                Prefetch.Read(ref w2, 64 + fetch);
+                                Prefetch.Read(ref w3, 64 + fetch);
+                            }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 64), xh = Vector512.LoadUnsafe(ref xt0, 80);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 64)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (64) + 16)));
@@ -12303,6 +12718,9 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [96, 128) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 96), xh = Vector512.LoadUnsafe(ref xt0, 112);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 96)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (96) + 16)));
@@ -12598,6 +13016,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 512 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 256);
@@ -12614,10 +13033,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w1, i + 512);
-                                Prefetch.Read(ref w2, i + 512);
-                                Prefetch.Read(ref w3, i + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -12638,6 +13060,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -12658,6 +13083,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 48) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -12678,6 +13106,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -12906,6 +13337,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 512 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 256);
@@ -12922,10 +13354,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w1, i + 512);
-                                Prefetch.Read(ref w2, i + 512);
-                                Prefetch.Read(ref w3, i + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -12946,6 +13381,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -12966,6 +13404,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -12986,6 +13427,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -13259,6 +13703,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 20 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 3072 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
@@ -13275,10 +13720,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 3072);
-                                Prefetch.Read(ref w1, i + 3072);
-                                Prefetch.Read(ref w2, i + 3072);
-                                Prefetch.Read(ref w3, i + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -13295,6 +13743,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 64) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 32)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 32) + 16)));
@@ -13311,10 +13762,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [64, 96) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64 + 3072);
-                                Prefetch.Read(ref w1, i + 64 + 3072);
-                                Prefetch.Read(ref w2, i + 64 + 3072);
-                                Prefetch.Read(ref w3, i + 64 + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 64 + fetch);
+                                    Prefetch.Read(ref w1, i + 64 + fetch);
+                                    Prefetch.Read(ref w2, i + 64 + fetch);
+                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 64)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 64) + 16)));
@@ -13331,6 +13785,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [96, 128) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 96)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 96) + 16)));
@@ -13630,6 +14087,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 20 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 3072 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
@@ -13646,10 +14104,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 3072);
-                                Prefetch.Read(ref w1, i + 3072);
-                                Prefetch.Read(ref w2, i + 3072);
-                                Prefetch.Read(ref w3, i + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -13670,6 +14131,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -13690,6 +14154,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 48) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -13710,6 +14177,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -13938,6 +14408,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 20 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 3072 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
@@ -13954,10 +14425,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 3072);
-                                Prefetch.Read(ref w1, i + 3072);
-                                Prefetch.Read(ref w2, i + 3072);
-                                Prefetch.Read(ref w3, i + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -13978,6 +14452,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -13998,6 +14475,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -14018,6 +14498,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -14291,6 +14774,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
@@ -14307,10 +14791,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 12288);
-                                Prefetch.Read(ref w1, i + 12288);
-                                Prefetch.Read(ref w2, i + 12288);
-                                Prefetch.Read(ref w3, i + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -14327,6 +14814,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 64) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 32)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 32) + 16)));
@@ -14343,10 +14833,13 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [64, 96) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64 + 12288);
-                                Prefetch.Read(ref w1, i + 64 + 12288);
-                                Prefetch.Read(ref w2, i + 64 + 12288);
-                                Prefetch.Read(ref w3, i + 64 + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 64 + fetch);
+                                    Prefetch.Read(ref w1, i + 64 + fetch);
+                                    Prefetch.Read(ref w2, i + 64 + fetch);
+                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 64)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 64) + 16)));
@@ -14363,6 +14856,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [96, 128) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 96)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 96) + 16)));
@@ -14667,6 +15163,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
@@ -14683,10 +15180,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 12288);
-                                Prefetch.Read(ref w1, i + 12288);
-                                Prefetch.Read(ref w2, i + 12288);
-                                Prefetch.Read(ref w3, i + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -14707,6 +15207,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -14727,6 +15230,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 48) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -14747,6 +15253,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -14980,6 +15489,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
@@ -14996,10 +15506,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 12288);
-                                Prefetch.Read(ref w1, i + 12288);
-                                Prefetch.Read(ref w2, i + 12288);
-                                Prefetch.Read(ref w3, i + 12288);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -15020,6 +15533,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -15040,6 +15556,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -15060,6 +15579,9 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));

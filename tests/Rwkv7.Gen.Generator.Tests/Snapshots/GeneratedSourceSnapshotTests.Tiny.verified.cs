@@ -206,6 +206,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 196 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -216,10 +217,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                             Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -531,6 +535,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 196 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -541,10 +546,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -569,6 +577,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 32) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -770,6 +781,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 196 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -780,10 +792,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
                         // inputs [0, 8) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 0);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                             Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -808,6 +823,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [8, 16) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 8);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                             Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -832,6 +850,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 24) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                             Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -856,6 +877,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [24, 32) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 24);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                             Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1119,6 +1143,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1129,10 +1154,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 256);
-                            Prefetch.Read(ref w1, 256);
-                            Prefetch.Read(ref w2, 256);
-                            Prefetch.Read(ref w3, 256);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                             Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -1157,10 +1185,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [32, 64) of this row
                         {
-                            Prefetch.Read(ref w0, 288);
-                            Prefetch.Read(ref w1, 288);
-                            Prefetch.Read(ref w2, 288);
-                            Prefetch.Read(ref w3, 288);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 32 + fetch);
+                                Prefetch.Read(ref w1, 32 + fetch);
+                                Prefetch.Read(ref w2, 32 + fetch);
+                                Prefetch.Read(ref w3, 32 + fetch);
+                            }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 32);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                             Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -1487,6 +1518,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1497,10 +1529,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
-                            Prefetch.Read(ref w0, 256);
-                            Prefetch.Read(ref w1, 256);
-                            Prefetch.Read(ref w2, 256);
-                            Prefetch.Read(ref w3, 256);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -1525,6 +1560,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 32) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -1549,10 +1587,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [32, 48) of this row
                         {
-                            Prefetch.Read(ref w0, 288);
-                            Prefetch.Read(ref w1, 288);
-                            Prefetch.Read(ref w2, 288);
-                            Prefetch.Read(ref w3, 288);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 32 + fetch);
+                                Prefetch.Read(ref w1, 32 + fetch);
+                                Prefetch.Read(ref w2, 32 + fetch);
+                                Prefetch.Read(ref w3, 32 + fetch);
+                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 32);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -1577,6 +1618,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [48, 64) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 48);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -1796,6 +1840,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1808,10 +1853,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
-                                Prefetch.Read(ref w2, i + 256);
-                                Prefetch.Read(ref w3, i + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1836,6 +1884,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1860,6 +1911,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1884,6 +1938,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2151,6 +2208,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 28 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
@@ -2163,10 +2221,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1024);
-                                Prefetch.Read(ref w1, i + 1024);
-                                Prefetch.Read(ref w2, i + 1024);
-                                Prefetch.Read(ref w3, i + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -2191,10 +2252,13 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [32, 64) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 32 + 1024);
-                                Prefetch.Read(ref w1, i + 32 + 1024);
-                                Prefetch.Read(ref w2, i + 32 + 1024);
-                                Prefetch.Read(ref w3, i + 32 + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 32 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 32);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -2219,10 +2283,13 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [64, 96) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64 + 1024);
-                                Prefetch.Read(ref w1, i + 64 + 1024);
-                                Prefetch.Read(ref w2, i + 64 + 1024);
-                                Prefetch.Read(ref w3, i + 64 + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 64 + fetch);
+                                    Prefetch.Read(ref w1, i + 64 + fetch);
+                                    Prefetch.Read(ref w2, i + 64 + fetch);
+                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 64);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -2247,10 +2314,13 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [96, 128) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 96 + 1024);
-                                Prefetch.Read(ref w1, i + 96 + 1024);
-                                Prefetch.Read(ref w2, i + 96 + 1024);
-                                Prefetch.Read(ref w3, i + 96 + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 96 + fetch);
+                                    Prefetch.Read(ref w1, i + 96 + fetch);
+                                    Prefetch.Read(ref w2, i + 96 + fetch);
+                                    Prefetch.Read(ref w3, i + 96 + fetch);
+                                }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 96);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
                                 Vector512<float> h0 = Vector512.ShiftLeft(Vector512.WidenUpper(pl0), 16).AsSingle();
@@ -2599,6 +2669,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 28 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
@@ -2611,10 +2682,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1024);
-                                Prefetch.Read(ref w1, i + 1024);
-                                Prefetch.Read(ref w2, i + 1024);
-                                Prefetch.Read(ref w3, i + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2639,6 +2713,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2663,10 +2740,13 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [32, 48) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 32 + 1024);
-                                Prefetch.Read(ref w1, i + 32 + 1024);
-                                Prefetch.Read(ref w2, i + 32 + 1024);
-                                Prefetch.Read(ref w3, i + 32 + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 32 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2691,6 +2771,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [48, 64) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2914,6 +2997,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 28 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
@@ -2926,10 +3010,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1024);
-                                Prefetch.Read(ref w1, i + 1024);
-                                Prefetch.Read(ref w2, i + 1024);
-                                Prefetch.Read(ref w3, i + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2954,6 +3041,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2978,6 +3068,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -3002,6 +3095,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -3269,6 +3365,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -3279,14 +3376,17 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w0, 144);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w1, 144);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w2, 144);
-                            Prefetch.Read(ref w3, 128);
-                            Prefetch.Read(ref w3, 144);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w0, 16 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w1, 16 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w2, 16 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Read(ref w3, 16 + fetch);
+                            }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
                             Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 0), h2 = Vector512.LoadUnsafe(ref w2, 16);
@@ -3594,6 +3694,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -3604,10 +3705,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
                             Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 0), h2 = Vector256.LoadUnsafe(ref w2, 8);
@@ -3624,10 +3728,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 144);
-                            Prefetch.Read(ref w1, 144);
-                            Prefetch.Read(ref w2, 144);
-                            Prefetch.Read(ref w3, 144);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 16 + fetch);
+                                Prefetch.Read(ref w1, 16 + fetch);
+                                Prefetch.Read(ref w2, 16 + fetch);
+                                Prefetch.Read(ref w3, 16 + fetch);
+                            }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
                             Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 16), h2 = Vector256.LoadUnsafe(ref w2, 24);
@@ -3811,6 +3918,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 100 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -3821,10 +3929,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
                         // inputs [0, 8) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 0), h0 = Vector128.LoadUnsafe(ref w0, 4);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 0), h1 = Vector128.LoadUnsafe(ref w1, 4);
                             Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, 0), h2 = Vector128.LoadUnsafe(ref w2, 4);
@@ -3841,6 +3952,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [8, 16) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 8), h0 = Vector128.LoadUnsafe(ref w0, 12);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 8), h1 = Vector128.LoadUnsafe(ref w1, 12);
                             Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, 8), h2 = Vector128.LoadUnsafe(ref w2, 12);
@@ -3857,10 +3971,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 24) of this row
                         {
-                            Prefetch.Read(ref w0, 144);
-                            Prefetch.Read(ref w1, 144);
-                            Prefetch.Read(ref w2, 144);
-                            Prefetch.Read(ref w3, 144);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 16 + fetch);
+                                Prefetch.Read(ref w1, 16 + fetch);
+                                Prefetch.Read(ref w2, 16 + fetch);
+                                Prefetch.Read(ref w3, 16 + fetch);
+                            }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 16), h0 = Vector128.LoadUnsafe(ref w0, 20);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 16), h1 = Vector128.LoadUnsafe(ref w1, 20);
                             Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, 16), h2 = Vector128.LoadUnsafe(ref w2, 20);
@@ -3877,6 +3994,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [24, 32) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 24), h0 = Vector128.LoadUnsafe(ref w0, 28);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 24), h1 = Vector128.LoadUnsafe(ref w1, 28);
                             Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, 24), h2 = Vector128.LoadUnsafe(ref w2, 28);
@@ -4118,6 +4238,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 52 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -4128,14 +4249,17 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 256);
-                            Prefetch.Read(ref w0, 272);
-                            Prefetch.Read(ref w1, 256);
-                            Prefetch.Read(ref w1, 272);
-                            Prefetch.Read(ref w2, 256);
-                            Prefetch.Read(ref w2, 272);
-                            Prefetch.Read(ref w3, 256);
-                            Prefetch.Read(ref w3, 272);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w0, 16 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w1, 16 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w2, 16 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Read(ref w3, 16 + fetch);
+                            }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
                             Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 0), h2 = Vector512.LoadUnsafe(ref w2, 16);
@@ -4152,14 +4276,17 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [32, 64) of this row
                         {
-                            Prefetch.Read(ref w0, 288);
-                            Prefetch.Read(ref w0, 304);
-                            Prefetch.Read(ref w1, 288);
-                            Prefetch.Read(ref w1, 304);
-                            Prefetch.Read(ref w2, 288);
-                            Prefetch.Read(ref w2, 304);
-                            Prefetch.Read(ref w3, 288);
-                            Prefetch.Read(ref w3, 304);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 32 + fetch);
+                                Prefetch.Read(ref w0, 48 + fetch);
+                                Prefetch.Read(ref w1, 32 + fetch);
+                                Prefetch.Read(ref w1, 48 + fetch);
+                                Prefetch.Read(ref w2, 32 + fetch);
+                                Prefetch.Read(ref w2, 48 + fetch);
+                                Prefetch.Read(ref w3, 32 + fetch);
+                                Prefetch.Read(ref w3, 48 + fetch);
+                            }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 32), h0 = Vector512.LoadUnsafe(ref w0, 48);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 32), h1 = Vector512.LoadUnsafe(ref w1, 48);
                             Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, 32), h2 = Vector512.LoadUnsafe(ref w2, 48);
@@ -4480,6 +4607,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 52 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -4490,10 +4618,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
-                            Prefetch.Read(ref w0, 256);
-                            Prefetch.Read(ref w1, 256);
-                            Prefetch.Read(ref w2, 256);
-                            Prefetch.Read(ref w3, 256);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
                             Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 0), h2 = Vector256.LoadUnsafe(ref w2, 8);
@@ -4510,10 +4641,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 272);
-                            Prefetch.Read(ref w1, 272);
-                            Prefetch.Read(ref w2, 272);
-                            Prefetch.Read(ref w3, 272);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 16 + fetch);
+                                Prefetch.Read(ref w1, 16 + fetch);
+                                Prefetch.Read(ref w2, 16 + fetch);
+                                Prefetch.Read(ref w3, 16 + fetch);
+                            }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
                             Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 16), h2 = Vector256.LoadUnsafe(ref w2, 24);
@@ -4530,10 +4664,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [32, 48) of this row
                         {
-                            Prefetch.Read(ref w0, 288);
-                            Prefetch.Read(ref w1, 288);
-                            Prefetch.Read(ref w2, 288);
-                            Prefetch.Read(ref w3, 288);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 32 + fetch);
+                                Prefetch.Read(ref w1, 32 + fetch);
+                                Prefetch.Read(ref w2, 32 + fetch);
+                                Prefetch.Read(ref w3, 32 + fetch);
+                            }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 32), h0 = Vector256.LoadUnsafe(ref w0, 40);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 32), h1 = Vector256.LoadUnsafe(ref w1, 40);
                             Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 32), h2 = Vector256.LoadUnsafe(ref w2, 40);
@@ -4550,10 +4687,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [48, 64) of this row
                         {
-                            Prefetch.Read(ref w0, 304);
-                            Prefetch.Read(ref w1, 304);
-                            Prefetch.Read(ref w2, 304);
-                            Prefetch.Read(ref w3, 304);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 48 + fetch);
+                                Prefetch.Read(ref w1, 48 + fetch);
+                                Prefetch.Read(ref w2, 48 + fetch);
+                                Prefetch.Read(ref w3, 48 + fetch);
+                            }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 48), h0 = Vector256.LoadUnsafe(ref w0, 56);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 48), h1 = Vector256.LoadUnsafe(ref w1, 56);
                             Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, 48), h2 = Vector256.LoadUnsafe(ref w2, 56);
@@ -4751,6 +4891,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 52 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -4763,10 +4904,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
-                                Prefetch.Read(ref w2, i + 256);
-                                Prefetch.Read(ref w3, i + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i), h2 = Vector128.LoadUnsafe(ref w2, i + 4);
@@ -4783,6 +4927,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
@@ -4799,10 +4946,13 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 16 + 256);
-                                Prefetch.Read(ref w1, i + 16 + 256);
-                                Prefetch.Read(ref w2, i + 16 + 256);
-                                Prefetch.Read(ref w3, i + 16 + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 16), h2 = Vector128.LoadUnsafe(ref w2, i + 20);
@@ -4819,6 +4969,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
@@ -5064,6 +5217,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 16 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
@@ -5076,14 +5230,17 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1024);
-                                Prefetch.Read(ref w0, i + 1040);
-                                Prefetch.Read(ref w1, i + 1024);
-                                Prefetch.Read(ref w1, i + 1040);
-                                Prefetch.Read(ref w2, i + 1024);
-                                Prefetch.Read(ref w2, i + 1040);
-                                Prefetch.Read(ref w3, i + 1024);
-                                Prefetch.Read(ref w3, i + 1040);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i), h2 = Vector512.LoadUnsafe(ref w2, i + 16);
@@ -5100,14 +5257,17 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [32, 64) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 32 + 1024);
-                                Prefetch.Read(ref w0, i + 32 + 1040);
-                                Prefetch.Read(ref w1, i + 32 + 1024);
-                                Prefetch.Read(ref w1, i + 32 + 1040);
-                                Prefetch.Read(ref w2, i + 32 + 1024);
-                                Prefetch.Read(ref w2, i + 32 + 1040);
-                                Prefetch.Read(ref w3, i + 32 + 1024);
-                                Prefetch.Read(ref w3, i + 32 + 1040);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 32 + fetch);
+                                    Prefetch.Read(ref w0, i + 32 + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + 16 + fetch);
+                                }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 32), h0 = Vector512.LoadUnsafe(ref w0, i + 48);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 32), h1 = Vector512.LoadUnsafe(ref w1, i + 48);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i + 32), h2 = Vector512.LoadUnsafe(ref w2, i + 48);
@@ -5124,14 +5284,17 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [64, 96) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64 + 1024);
-                                Prefetch.Read(ref w0, i + 64 + 1040);
-                                Prefetch.Read(ref w1, i + 64 + 1024);
-                                Prefetch.Read(ref w1, i + 64 + 1040);
-                                Prefetch.Read(ref w2, i + 64 + 1024);
-                                Prefetch.Read(ref w2, i + 64 + 1040);
-                                Prefetch.Read(ref w3, i + 64 + 1024);
-                                Prefetch.Read(ref w3, i + 64 + 1040);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 64 + fetch);
+                                    Prefetch.Read(ref w0, i + 64 + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 64 + fetch);
+                                    Prefetch.Read(ref w1, i + 64 + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 64 + fetch);
+                                    Prefetch.Read(ref w2, i + 64 + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                    Prefetch.Read(ref w3, i + 64 + 16 + fetch);
+                                }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 64), h0 = Vector512.LoadUnsafe(ref w0, i + 80);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 64), h1 = Vector512.LoadUnsafe(ref w1, i + 80);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i + 64), h2 = Vector512.LoadUnsafe(ref w2, i + 80);
@@ -5148,14 +5311,17 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [96, 128) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 96 + 1024);
-                                Prefetch.Read(ref w0, i + 96 + 1040);
-                                Prefetch.Read(ref w1, i + 96 + 1024);
-                                Prefetch.Read(ref w1, i + 96 + 1040);
-                                Prefetch.Read(ref w2, i + 96 + 1024);
-                                Prefetch.Read(ref w2, i + 96 + 1040);
-                                Prefetch.Read(ref w3, i + 96 + 1024);
-                                Prefetch.Read(ref w3, i + 96 + 1040);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 96 + fetch);
+                                    Prefetch.Read(ref w0, i + 96 + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 96 + fetch);
+                                    Prefetch.Read(ref w1, i + 96 + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 96 + fetch);
+                                    Prefetch.Read(ref w2, i + 96 + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 96 + fetch);
+                                    Prefetch.Read(ref w3, i + 96 + 16 + fetch);
+                                }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 96), h0 = Vector512.LoadUnsafe(ref w0, i + 112);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 96), h1 = Vector512.LoadUnsafe(ref w1, i + 112);
                                 Vector512<float> l2 = Vector512.LoadUnsafe(ref w2, i + 96), h2 = Vector512.LoadUnsafe(ref w2, i + 112);
@@ -5494,6 +5660,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 16 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
@@ -5506,10 +5673,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1024);
-                                Prefetch.Read(ref w1, i + 1024);
-                                Prefetch.Read(ref w2, i + 1024);
-                                Prefetch.Read(ref w3, i + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i), h2 = Vector256.LoadUnsafe(ref w2, i + 8);
@@ -5526,10 +5696,13 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 16 + 1024);
-                                Prefetch.Read(ref w1, i + 16 + 1024);
-                                Prefetch.Read(ref w2, i + 16 + 1024);
-                                Prefetch.Read(ref w3, i + 16 + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 16), h1 = Vector256.LoadUnsafe(ref w1, i + 24);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 16), h2 = Vector256.LoadUnsafe(ref w2, i + 24);
@@ -5546,10 +5719,13 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [32, 48) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 32 + 1024);
-                                Prefetch.Read(ref w1, i + 32 + 1024);
-                                Prefetch.Read(ref w2, i + 32 + 1024);
-                                Prefetch.Read(ref w3, i + 32 + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 32 + fetch);
+                                    Prefetch.Read(ref w1, i + 32 + fetch);
+                                    Prefetch.Read(ref w2, i + 32 + fetch);
+                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 32), h1 = Vector256.LoadUnsafe(ref w1, i + 40);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 32), h2 = Vector256.LoadUnsafe(ref w2, i + 40);
@@ -5566,10 +5742,13 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [48, 64) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 48 + 1024);
-                                Prefetch.Read(ref w1, i + 48 + 1024);
-                                Prefetch.Read(ref w2, i + 48 + 1024);
-                                Prefetch.Read(ref w3, i + 48 + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 48 + fetch);
+                                    Prefetch.Read(ref w1, i + 48 + fetch);
+                                    Prefetch.Read(ref w2, i + 48 + fetch);
+                                    Prefetch.Read(ref w3, i + 48 + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 48), h1 = Vector256.LoadUnsafe(ref w1, i + 56);
                                 Vector256<float> l2 = Vector256.LoadUnsafe(ref w2, i + 48), h2 = Vector256.LoadUnsafe(ref w2, i + 56);
@@ -5771,6 +5950,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 16 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
@@ -5783,10 +5963,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1024);
-                                Prefetch.Read(ref w1, i + 1024);
-                                Prefetch.Read(ref w2, i + 1024);
-                                Prefetch.Read(ref w3, i + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i), h2 = Vector128.LoadUnsafe(ref w2, i + 4);
@@ -5803,6 +5986,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
@@ -5819,10 +6005,13 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 16 + 1024);
-                                Prefetch.Read(ref w1, i + 16 + 1024);
-                                Prefetch.Read(ref w2, i + 16 + 1024);
-                                Prefetch.Read(ref w3, i + 16 + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 16), h2 = Vector128.LoadUnsafe(ref w2, i + 20);
@@ -5839,6 +6028,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
@@ -6084,6 +6276,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -6098,10 +6291,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
@@ -6370,6 +6566,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -6384,10 +6581,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -6408,6 +6608,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 32) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -6616,6 +6819,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -6630,10 +6834,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector128<float> a3 = Vector128<float>.Zero, b3 = Vector128<float>.Zero;
                         // inputs [0, 8) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 0)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -6654,6 +6861,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [8, 16) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 8)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -6674,6 +6884,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 24) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 16)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -6694,6 +6907,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [24, 32) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 24)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -6963,6 +7179,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -6977,10 +7194,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 256);
-                            Prefetch.Read(ref w1, 256);
-                            Prefetch.Read(ref w2, 256);
-                            Prefetch.Read(ref w3, 256);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
@@ -6997,6 +7217,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [32, 64) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 32)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (32) + 16)));
@@ -7278,6 +7501,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -7292,10 +7516,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
-                            Prefetch.Read(ref w0, 256);
-                            Prefetch.Read(ref w1, 256);
-                            Prefetch.Read(ref w2, 256);
-                            Prefetch.Read(ref w3, 256);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -7316,6 +7543,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 32) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -7336,6 +7566,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [32, 48) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 32);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -7356,6 +7589,9 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [48, 64) of this row
                         {
+                            if (fetch != 0)
+                            {
+                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 48);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -7580,6 +7816,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -7596,10 +7833,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
-                                Prefetch.Read(ref w2, i + 256);
-                                Prefetch.Read(ref w3, i + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -7620,6 +7860,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -7640,6 +7883,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -7660,6 +7906,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -7933,6 +8182,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 52 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
@@ -7949,10 +8199,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1024);
-                                Prefetch.Read(ref w1, i + 1024);
-                                Prefetch.Read(ref w2, i + 1024);
-                                Prefetch.Read(ref w3, i + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -7969,6 +8222,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [32, 64) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 32)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 32) + 16)));
@@ -7985,10 +8241,13 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [64, 96) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64 + 1024);
-                                Prefetch.Read(ref w1, i + 64 + 1024);
-                                Prefetch.Read(ref w2, i + 64 + 1024);
-                                Prefetch.Read(ref w3, i + 64 + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + 64 + fetch);
+                                    Prefetch.Read(ref w1, i + 64 + fetch);
+                                    Prefetch.Read(ref w2, i + 64 + fetch);
+                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 64)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 64) + 16)));
@@ -8005,6 +8264,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [96, 128) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 96)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 96) + 16)));
@@ -8304,6 +8566,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 52 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
@@ -8320,10 +8583,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1024);
-                                Prefetch.Read(ref w1, i + 1024);
-                                Prefetch.Read(ref w2, i + 1024);
-                                Prefetch.Read(ref w3, i + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -8344,6 +8610,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -8364,6 +8633,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [32, 48) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -8384,6 +8656,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [48, 64) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -8612,6 +8887,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
+                        nuint fetch = r + 52 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
@@ -8628,10 +8904,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1024);
-                                Prefetch.Read(ref w1, i + 1024);
-                                Prefetch.Read(ref w2, i + 1024);
-                                Prefetch.Read(ref w3, i + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -8652,6 +8931,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [8, 16) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -8672,6 +8954,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 24) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -8692,6 +8977,9 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [24, 32) of this iteration
                             {
+                                if (fetch != 0)
+                                {
+                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
