@@ -323,11 +323,10 @@ namespace Rwkv7.Gen.Generator.Emit
             int stepElems = 2 * v.Lanes;
             bool split = tokens == 1;
 
-            // Full row tiles fetch the next tile's rows ahead: decode streams weights from memory, and even with several
-            // tokens per weight the hardware prefetcher alone leaves the tiles waiting on memory latency.
+            // Full row tiles request rows further on ahead of use (EmitFetchDistance): decode streams weights from memory,
+            // and even with several tokens per weight the hardware prefetcher alone leaves the tiles waiting on memory.
             bool prefetch = rows > 1;
-            bool clamped = prefetch && tokens == 1;
-            if (clamped)
+            if (prefetch)
             {
                 EmitFetchDistance(w, rows, n, ElementBytes(type));
             }
@@ -376,15 +375,11 @@ namespace Rwkv7.Gen.Generator.Emit
                 string off = loop ? (u == 0 ? "i" : $"i + {u * stepElems}") : VectorWidth.Int(u * stepElems);
                 string offHi = loop ? $"i + {(u * stepElems) + v.Lanes}" : VectorWidth.Int((u * stepElems) + v.Lanes);
                 w.Open($"// inputs [{u * stepElems}, {(u + 1) * stepElems}) of this {(loop ? "iteration" : "row")}");
-                if (clamped)
+                if (prefetch)
                 {
                     w.Open("if (fetch != 0)");
-                    EmitPrefetch(w, type, rows, n, v, off, u * stepElems, "fetch");
-                    w.Close();
-                }
-                else if (prefetch)
-                {
                     EmitPrefetch(w, type, rows, n, v, off, u * stepElems);
+                    w.Close();
                 }
 
                 if (HasScales(type) && tokens == 1)
@@ -548,30 +543,32 @@ namespace Rwkv7.Gen.Generator.Emit
         }
 
         /// <summary>
-        /// How far ahead one-token products request weights: at least this many bytes, in whole row tiles. One 4-row tile
-        /// of a 768-wide bf16 matrix is 6 KiB; requesting 12 KiB ahead instead, bf16 decode on two threads went from 146
-        /// to 163 tokens/s (same-run pairs, 7 of 8 in favour), and the 8-bit head step from 1.17–1.49 to 0.87–0.99 ms.
+        /// How far ahead row tiles request weights: at least this many bytes, in whole tiles. One 4-row tile of a
+        /// 768-wide bf16 matrix is 6 KiB; requesting 12 KiB ahead instead, bf16 decode on two threads went from 146 to
+        /// 163 tokens/s (same-run pairs, 7 of 8 in favour) and the 8-bit head step from 1.17–1.49 to 0.87–0.99 ms; in
+        /// multi-token tiles (a 6-row bf16 tile is 9 KiB; 18 KiB ahead) a batch of 16 went from 758 to 787 tokens/s
+        /// (medians of 6 pairs), prefill unchanged.
         /// </summary>
-        private const int OneTokenPrefetchBytes = 12288;
+        private const int PrefetchBytes = 12288;
 
         /// <summary>
-        /// Declares <c>fetch</c>, the distance in elements at which a one-token row tile requests its weights: at least
-        /// <see cref="OneTokenPrefetchBytes"/> ahead while those rows are within the call's range, the next tile near
-        /// the range's end, nothing in the last tile. Rows past the end belong to another part (another core), and a
-        /// decode step's parts of r, k and v are only ~100 rows long, so overshooting them cost ~10%.
+        /// Declares <c>fetch</c>, the distance in elements at which a row tile requests its weights: at least
+        /// <see cref="PrefetchBytes"/> ahead while those rows are within the call's range, the next tile near the
+        /// range's end, nothing in the last tile. Rows past the end belong to another part (another core), and a decode
+        /// step's parts of r, k and v are only ~100 rows long, so overshooting them cost ~10%.
         /// </summary>
         private static void EmitFetchDistance(IndentedWriter w, int rows, int n, int elementBytes)
         {
             int tileBytes = rows * n * elementBytes;
-            int tilesAhead = Math.Max(1, (OneTokenPrefetchBytes + tileBytes - 1) / tileBytes);
+            int tilesAhead = Math.Max(1, (PrefetchBytes + tileBytes - 1) / tileBytes);
             w.Line($"nuint fetch = r + {(tilesAhead + 1) * rows} <= rowEnd ? {tilesAhead * rows * n} : r + {2 * rows} <= rowEnd ? {rows * n} : 0u;");
         }
 
         /// <summary>
-        /// Prefetches, for each row of the next tile (<see cref="RowTile"/> rows further on), the cache lines this step
-        /// reads in the current one: one request per 64-byte line.
+        /// Prefetches, for each row of the tile <c>fetch</c> elements further on (<see cref="EmitFetchDistance"/>), the
+        /// cache lines this step reads in the current one: one request per 64-byte line.
         /// </summary>
-        private static void EmitPrefetch(IndentedWriter w, string type, int rows, int n, VectorWidth v, string off, int stepStart, string? distance = null)
+        private static void EmitPrefetch(IndentedWriter w, string type, int rows, int n, VectorWidth v, string off, int stepStart)
         {
             int elementBytes = ElementBytes(type);
             int stepBytes = 2 * v.Lanes * elementBytes;
@@ -585,11 +582,10 @@ namespace Rwkv7.Gen.Generator.Emit
             {
                 for (int b = 0; b < Math.Max(1, stepBytes / CacheLine); b++)
                 {
-                    // The same columns, RowTile rows further down: off + (b line) + rows·n, folded when constant.
-                    int ahead = (b * perLine) + (distance is null ? rows * n : 0);
-                    string at = int.TryParse(off, out int c) ? VectorWidth.Int(c + ahead) : ahead == 0 ? off : $"{off} + {ahead}";
-                    at = distance is null ? at : $"{at} + {distance}";
-                    w.Line($"Prefetch.Read(ref w{k}, {at});");
+                    // The same columns, fetch elements further on (see EmitFetchDistance), folded when constant.
+                    int line = b * perLine;
+                    string at = int.TryParse(off, out int c) ? VectorWidth.Int(c + line) : line == 0 ? off : $"{off} + {line}";
+                    w.Line($"Prefetch.Read(ref w{k}, {at} + fetch);");
                 }
             }
         }

@@ -307,6 +307,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 198 <= rowEnd ? 6144 : r + 12 <= rowEnd ? 192 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -321,12 +322,15 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 192);
-                            Prefetch.Read(ref w1, 192);
-                            Prefetch.Read(ref w2, 192);
-                            Prefetch.Read(ref w3, 192);
-                            Prefetch.Read(ref w4, 192);
-                            Prefetch.Read(ref w5, 192);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Read(ref w4, 0 + fetch);
+                                Prefetch.Read(ref w5, 0 + fetch);
+                            }
                             // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                             Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, 0)).AsUInt32(), 16).AsSingle();
                             Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, 0)).AsUInt32(), 16).AsSingle();
@@ -668,6 +672,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 194 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 64 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -676,8 +681,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64);
-                                Prefetch.Read(ref w1, i + 64);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -983,6 +991,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 194 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 64 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -991,8 +1000,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64);
-                                Prefetch.Read(ref w1, i + 64);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1284,6 +1296,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 102 <= rowEnd ? 6144 : r + 12 <= rowEnd ? 384 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1300,12 +1313,15 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 384);
-                                Prefetch.Read(ref w1, i + 384);
-                                Prefetch.Read(ref w2, i + 384);
-                                Prefetch.Read(ref w3, i + 384);
-                                Prefetch.Read(ref w4, i + 384);
-                                Prefetch.Read(ref w5, i + 384);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Read(ref w4, i + fetch);
+                                    Prefetch.Read(ref w5, i + fetch);
+                                }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
                                 Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
@@ -1727,6 +1743,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 98 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -1735,8 +1752,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 128);
-                                Prefetch.Read(ref w1, i + 128);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2048,6 +2068,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 98 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -2056,8 +2077,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 128);
-                                Prefetch.Read(ref w1, i + 128);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2429,6 +2453,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 54 <= rowEnd ? 6144 : r + 12 <= rowEnd ? 768 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 256);
@@ -2445,12 +2470,15 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 768);
-                                Prefetch.Read(ref w1, i + 768);
-                                Prefetch.Read(ref w2, i + 768);
-                                Prefetch.Read(ref w3, i + 768);
-                                Prefetch.Read(ref w4, i + 768);
-                                Prefetch.Read(ref w5, i + 768);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Read(ref w4, i + fetch);
+                                    Prefetch.Read(ref w5, i + fetch);
+                                }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
                                 Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
@@ -2878,6 +2906,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 50 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -2886,8 +2915,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -3199,6 +3231,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 50 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -3207,8 +3240,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -3586,6 +3622,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 18 <= rowEnd ? 9216 : r + 12 <= rowEnd ? 4608 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
@@ -3602,12 +3639,15 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 4608);
-                                Prefetch.Read(ref w1, i + 4608);
-                                Prefetch.Read(ref w2, i + 4608);
-                                Prefetch.Read(ref w3, i + 4608);
-                                Prefetch.Read(ref w4, i + 4608);
-                                Prefetch.Read(ref w5, i + 4608);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Read(ref w4, i + fetch);
+                                    Prefetch.Read(ref w5, i + fetch);
+                                }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
                                 Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
@@ -4035,6 +4075,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 10 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 1536 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -4043,8 +4084,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1536);
-                                Prefetch.Read(ref w1, i + 1536);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -4356,6 +4400,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 10 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 1536 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -4364,8 +4409,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1536);
-                                Prefetch.Read(ref w1, i + 1536);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -4747,6 +4795,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            nuint fetch = r + 12 <= rowEnd ? 18432 : r + 12 <= rowEnd ? 18432 : 0u;
                             ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                             ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
@@ -4763,12 +4812,15 @@ namespace Rwkv7.Gen.Models
                             {
                                 // inputs [0, 32) of this iteration
                                 {
-                                    Prefetch.Read(ref w0, i + 18432);
-                                    Prefetch.Read(ref w1, i + 18432);
-                                    Prefetch.Read(ref w2, i + 18432);
-                                    Prefetch.Read(ref w3, i + 18432);
-                                    Prefetch.Read(ref w4, i + 18432);
-                                    Prefetch.Read(ref w5, i + 18432);
+                                    if (fetch != 0)
+                                    {
+                                        Prefetch.Read(ref w0, i + fetch);
+                                        Prefetch.Read(ref w1, i + fetch);
+                                        Prefetch.Read(ref w2, i + fetch);
+                                        Prefetch.Read(ref w3, i + fetch);
+                                        Prefetch.Read(ref w4, i + fetch);
+                                        Prefetch.Read(ref w5, i + fetch);
+                                    }
                                     // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                     Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
                                     Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
@@ -5201,6 +5253,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            nuint fetch = r + 4 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 6144 : 0u;
                             ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                             Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -5209,8 +5262,11 @@ namespace Rwkv7.Gen.Models
                             {
                                 // inputs [0, 16) of this iteration
                                 {
-                                    Prefetch.Read(ref w0, i + 6144);
-                                    Prefetch.Read(ref w1, i + 6144);
+                                    if (fetch != 0)
+                                    {
+                                        Prefetch.Read(ref w0, i + fetch);
+                                        Prefetch.Read(ref w1, i + fetch);
+                                    }
                                     Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                     Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                     Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -5527,6 +5583,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            nuint fetch = r + 4 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 6144 : 0u;
                             ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                             Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -5535,8 +5592,11 @@ namespace Rwkv7.Gen.Models
                             {
                                 // inputs [0, 8) of this iteration
                                 {
-                                    Prefetch.Read(ref w0, i + 6144);
-                                    Prefetch.Read(ref w1, i + 6144);
+                                    if (fetch != 0)
+                                    {
+                                        Prefetch.Read(ref w0, i + fetch);
+                                        Prefetch.Read(ref w1, i + fetch);
+                                    }
                                     Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                     Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                     Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -5783,6 +5843,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 102 <= rowEnd ? 3072 : r + 12 <= rowEnd ? 192 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -5797,18 +5858,21 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 192);
-                            Prefetch.Read(ref w0, 208);
-                            Prefetch.Read(ref w1, 192);
-                            Prefetch.Read(ref w1, 208);
-                            Prefetch.Read(ref w2, 192);
-                            Prefetch.Read(ref w2, 208);
-                            Prefetch.Read(ref w3, 192);
-                            Prefetch.Read(ref w3, 208);
-                            Prefetch.Read(ref w4, 192);
-                            Prefetch.Read(ref w4, 208);
-                            Prefetch.Read(ref w5, 192);
-                            Prefetch.Read(ref w5, 208);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w0, 16 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w1, 16 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w2, 16 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Read(ref w3, 16 + fetch);
+                                Prefetch.Read(ref w4, 0 + fetch);
+                                Prefetch.Read(ref w4, 16 + fetch);
+                                Prefetch.Read(ref w5, 0 + fetch);
+                                Prefetch.Read(ref w5, 16 + fetch);
+                            }
                             // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                             Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, 0);
@@ -6134,6 +6198,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 98 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 64 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -6142,8 +6207,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64);
-                                Prefetch.Read(ref w1, i + 64);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -6407,6 +6475,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 98 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 64 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -6415,8 +6484,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64);
-                                Prefetch.Read(ref w1, i + 64);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -6690,6 +6762,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 54 <= rowEnd ? 3072 : r + 12 <= rowEnd ? 384 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -6706,18 +6779,21 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 384);
-                                Prefetch.Read(ref w0, i + 400);
-                                Prefetch.Read(ref w1, i + 384);
-                                Prefetch.Read(ref w1, i + 400);
-                                Prefetch.Read(ref w2, i + 384);
-                                Prefetch.Read(ref w2, i + 400);
-                                Prefetch.Read(ref w3, i + 384);
-                                Prefetch.Read(ref w3, i + 400);
-                                Prefetch.Read(ref w4, i + 384);
-                                Prefetch.Read(ref w4, i + 400);
-                                Prefetch.Read(ref w5, i + 384);
-                                Prefetch.Read(ref w5, i + 400);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Read(ref w4, i + fetch);
+                                    Prefetch.Read(ref w4, i + 16 + fetch);
+                                    Prefetch.Read(ref w5, i + fetch);
+                                    Prefetch.Read(ref w5, i + 16 + fetch);
+                                }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, i);
@@ -7107,6 +7183,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 50 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -7115,8 +7192,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 128);
-                                Prefetch.Read(ref w1, i + 128);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -7386,6 +7466,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 50 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -7394,8 +7475,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 128);
-                                Prefetch.Read(ref w1, i + 128);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -7737,6 +7821,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 30 <= rowEnd ? 3072 : r + 12 <= rowEnd ? 768 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         ref float w2 = ref Unsafe.Add(ref w0, 256);
@@ -7753,18 +7838,21 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 768);
-                                Prefetch.Read(ref w0, i + 784);
-                                Prefetch.Read(ref w1, i + 768);
-                                Prefetch.Read(ref w1, i + 784);
-                                Prefetch.Read(ref w2, i + 768);
-                                Prefetch.Read(ref w2, i + 784);
-                                Prefetch.Read(ref w3, i + 768);
-                                Prefetch.Read(ref w3, i + 784);
-                                Prefetch.Read(ref w4, i + 768);
-                                Prefetch.Read(ref w4, i + 784);
-                                Prefetch.Read(ref w5, i + 768);
-                                Prefetch.Read(ref w5, i + 784);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Read(ref w4, i + fetch);
+                                    Prefetch.Read(ref w4, i + 16 + fetch);
+                                    Prefetch.Read(ref w5, i + fetch);
+                                    Prefetch.Read(ref w5, i + 16 + fetch);
+                                }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, i);
@@ -8160,6 +8248,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 26 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -8168,8 +8257,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -8439,6 +8531,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 26 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -8447,8 +8540,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -8796,6 +8892,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 12 <= rowEnd ? 4608 : r + 12 <= rowEnd ? 4608 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         ref float w2 = ref Unsafe.Add(ref w0, 1536);
@@ -8812,18 +8909,21 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 4608);
-                                Prefetch.Read(ref w0, i + 4624);
-                                Prefetch.Read(ref w1, i + 4608);
-                                Prefetch.Read(ref w1, i + 4624);
-                                Prefetch.Read(ref w2, i + 4608);
-                                Prefetch.Read(ref w2, i + 4624);
-                                Prefetch.Read(ref w3, i + 4608);
-                                Prefetch.Read(ref w3, i + 4624);
-                                Prefetch.Read(ref w4, i + 4608);
-                                Prefetch.Read(ref w4, i + 4624);
-                                Prefetch.Read(ref w5, i + 4608);
-                                Prefetch.Read(ref w5, i + 4624);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Read(ref w4, i + fetch);
+                                    Prefetch.Read(ref w4, i + 16 + fetch);
+                                    Prefetch.Read(ref w5, i + fetch);
+                                    Prefetch.Read(ref w5, i + 16 + fetch);
+                                }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, i);
@@ -9219,6 +9319,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 6 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 1536 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -9227,8 +9328,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1536);
-                                Prefetch.Read(ref w1, i + 1536);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -9498,6 +9602,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 6 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 1536 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -9506,8 +9611,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1536);
-                                Prefetch.Read(ref w1, i + 1536);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -9859,6 +9967,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            nuint fetch = r + 12 <= rowEnd ? 18432 : r + 12 <= rowEnd ? 18432 : 0u;
                             ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref float w1 = ref Unsafe.Add(ref w0, 3072);
                             ref float w2 = ref Unsafe.Add(ref w0, 6144);
@@ -9875,18 +9984,21 @@ namespace Rwkv7.Gen.Models
                             {
                                 // inputs [0, 32) of this iteration
                                 {
-                                    Prefetch.Read(ref w0, i + 18432);
-                                    Prefetch.Read(ref w0, i + 18448);
-                                    Prefetch.Read(ref w1, i + 18432);
-                                    Prefetch.Read(ref w1, i + 18448);
-                                    Prefetch.Read(ref w2, i + 18432);
-                                    Prefetch.Read(ref w2, i + 18448);
-                                    Prefetch.Read(ref w3, i + 18432);
-                                    Prefetch.Read(ref w3, i + 18448);
-                                    Prefetch.Read(ref w4, i + 18432);
-                                    Prefetch.Read(ref w4, i + 18448);
-                                    Prefetch.Read(ref w5, i + 18432);
-                                    Prefetch.Read(ref w5, i + 18448);
+                                    if (fetch != 0)
+                                    {
+                                        Prefetch.Read(ref w0, i + fetch);
+                                        Prefetch.Read(ref w0, i + 16 + fetch);
+                                        Prefetch.Read(ref w1, i + fetch);
+                                        Prefetch.Read(ref w1, i + 16 + fetch);
+                                        Prefetch.Read(ref w2, i + fetch);
+                                        Prefetch.Read(ref w2, i + 16 + fetch);
+                                        Prefetch.Read(ref w3, i + fetch);
+                                        Prefetch.Read(ref w3, i + 16 + fetch);
+                                        Prefetch.Read(ref w4, i + fetch);
+                                        Prefetch.Read(ref w4, i + 16 + fetch);
+                                        Prefetch.Read(ref w5, i + fetch);
+                                        Prefetch.Read(ref w5, i + 16 + fetch);
+                                    }
                                     // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                     Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
                                     Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, i);
@@ -10287,6 +10399,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            nuint fetch = r + 4 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 6144 : 0u;
                             ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref float w1 = ref Unsafe.Add(ref w0, 3072);
                             Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -10295,8 +10408,11 @@ namespace Rwkv7.Gen.Models
                             {
                                 // inputs [0, 16) of this iteration
                                 {
-                                    Prefetch.Read(ref w0, i + 6144);
-                                    Prefetch.Read(ref w1, i + 6144);
+                                    if (fetch != 0)
+                                    {
+                                        Prefetch.Read(ref w0, i + fetch);
+                                        Prefetch.Read(ref w1, i + fetch);
+                                    }
                                     Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                     Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                     Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -10571,6 +10687,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            nuint fetch = r + 4 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 6144 : 0u;
                             ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref float w1 = ref Unsafe.Add(ref w0, 3072);
                             Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -10579,8 +10696,11 @@ namespace Rwkv7.Gen.Models
                             {
                                 // inputs [0, 8) of this iteration
                                 {
-                                    Prefetch.Read(ref w0, i + 6144);
-                                    Prefetch.Read(ref w1, i + 6144);
+                                    if (fetch != 0)
+                                    {
+                                        Prefetch.Read(ref w0, i + fetch);
+                                        Prefetch.Read(ref w1, i + fetch);
+                                    }
                                     Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                     Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                     Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -10822,6 +10942,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -10836,10 +10957,13 @@ namespace Rwkv7.Gen.Models
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
                             Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
@@ -11144,6 +11268,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 386 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 64 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
@@ -11154,8 +11279,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64);
-                                Prefetch.Read(ref w1, i + 64);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -11456,6 +11584,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 386 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 64 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
@@ -11466,8 +11595,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64);
-                                Prefetch.Read(ref w1, i + 64);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
@@ -11751,6 +11883,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -11767,10 +11900,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
-                                Prefetch.Read(ref w2, i + 256);
-                                Prefetch.Read(ref w3, i + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
@@ -12141,6 +12277,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 194 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
@@ -12151,8 +12288,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 128);
-                                Prefetch.Read(ref w1, i + 128);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -12459,6 +12599,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 194 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
@@ -12469,8 +12610,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 128);
-                                Prefetch.Read(ref w1, i + 128);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
@@ -12810,6 +12954,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 100 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 512 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 256);
@@ -12826,10 +12971,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w1, i + 512);
-                                Prefetch.Read(ref w2, i + 512);
-                                Prefetch.Read(ref w3, i + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
@@ -13206,6 +13354,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 98 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
@@ -13216,8 +13365,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -13524,6 +13676,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 98 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
@@ -13534,8 +13687,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
@@ -13881,6 +14037,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 20 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 3072 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
@@ -13897,10 +14054,13 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 3072);
-                                Prefetch.Read(ref w1, i + 3072);
-                                Prefetch.Read(ref w2, i + 3072);
-                                Prefetch.Read(ref w3, i + 3072);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
@@ -14277,6 +14437,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 18 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 1536 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
@@ -14287,8 +14448,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1536);
-                                Prefetch.Read(ref w1, i + 1536);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -14595,6 +14759,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 18 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 1536 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
@@ -14605,8 +14770,11 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1536);
-                                Prefetch.Read(ref w1, i + 1536);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
@@ -14956,6 +15124,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
                             ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                             ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
@@ -14972,10 +15141,13 @@ namespace Rwkv7.Gen.Models
                             {
                                 // inputs [0, 32) of this iteration
                                 {
-                                    Prefetch.Read(ref w0, i + 12288);
-                                    Prefetch.Read(ref w1, i + 12288);
-                                    Prefetch.Read(ref w2, i + 12288);
-                                    Prefetch.Read(ref w3, i + 12288);
+                                    if (fetch != 0)
+                                    {
+                                        Prefetch.Read(ref w0, i + fetch);
+                                        Prefetch.Read(ref w1, i + fetch);
+                                        Prefetch.Read(ref w2, i + fetch);
+                                        Prefetch.Read(ref w3, i + fetch);
+                                    }
                                     Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                     Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                     Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
@@ -15357,6 +15529,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            nuint fetch = r + 6 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 6144 : 0u;
                             ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                             ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
@@ -15367,8 +15540,11 @@ namespace Rwkv7.Gen.Models
                             {
                                 // inputs [0, 16) of this iteration
                                 {
-                                    Prefetch.Read(ref w0, i + 6144);
-                                    Prefetch.Read(ref w1, i + 6144);
+                                    if (fetch != 0)
+                                    {
+                                        Prefetch.Read(ref w0, i + fetch);
+                                        Prefetch.Read(ref w1, i + fetch);
+                                    }
                                     Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                     Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                     Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -15680,6 +15856,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                            nuint fetch = r + 6 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 6144 : 0u;
                             ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                             ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
@@ -15690,8 +15867,11 @@ namespace Rwkv7.Gen.Models
                             {
                                 // inputs [0, 8) of this iteration
                                 {
-                                    Prefetch.Read(ref w0, i + 6144);
-                                    Prefetch.Read(ref w1, i + 6144);
+                                    if (fetch != 0)
+                                    {
+                                        Prefetch.Read(ref w0, i + fetch);
+                                        Prefetch.Read(ref w1, i + fetch);
+                                    }
                                     Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                     Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                     Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));

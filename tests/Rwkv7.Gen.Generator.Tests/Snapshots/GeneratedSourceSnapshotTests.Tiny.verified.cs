@@ -301,6 +301,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 198 <= rowEnd ? 6144 : r + 12 <= rowEnd ? 192 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -315,12 +316,15 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 192);
-                            Prefetch.Read(ref w1, 192);
-                            Prefetch.Read(ref w2, 192);
-                            Prefetch.Read(ref w3, 192);
-                            Prefetch.Read(ref w4, 192);
-                            Prefetch.Read(ref w5, 192);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Read(ref w4, 0 + fetch);
+                                Prefetch.Read(ref w5, 0 + fetch);
+                            }
                             // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                             Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, 0)).AsUInt32(), 16).AsSingle();
                             Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, 0)).AsUInt32(), 16).AsSingle();
@@ -662,6 +666,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 194 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 64 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -670,8 +675,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64);
-                                Prefetch.Read(ref w1, i + 64);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -977,6 +985,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 194 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 64 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -985,8 +994,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64);
-                                Prefetch.Read(ref w1, i + 64);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1278,6 +1290,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 102 <= rowEnd ? 6144 : r + 12 <= rowEnd ? 384 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1294,12 +1307,15 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 384);
-                                Prefetch.Read(ref w1, i + 384);
-                                Prefetch.Read(ref w2, i + 384);
-                                Prefetch.Read(ref w3, i + 384);
-                                Prefetch.Read(ref w4, i + 384);
-                                Prefetch.Read(ref w5, i + 384);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Read(ref w4, i + fetch);
+                                    Prefetch.Read(ref w5, i + fetch);
+                                }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
                                 Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
@@ -1721,6 +1737,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 98 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -1729,8 +1746,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 128);
-                                Prefetch.Read(ref w1, i + 128);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2042,6 +2062,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 98 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -2050,8 +2071,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 128);
-                                Prefetch.Read(ref w1, i + 128);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2429,6 +2453,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 30 <= rowEnd ? 6144 : r + 12 <= rowEnd ? 1536 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
@@ -2445,12 +2470,15 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1536);
-                                Prefetch.Read(ref w1, i + 1536);
-                                Prefetch.Read(ref w2, i + 1536);
-                                Prefetch.Read(ref w3, i + 1536);
-                                Prefetch.Read(ref w4, i + 1536);
-                                Prefetch.Read(ref w5, i + 1536);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Read(ref w4, i + fetch);
+                                    Prefetch.Read(ref w5, i + fetch);
+                                }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
                                 Vector512<float> lo1 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
@@ -2878,6 +2906,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 26 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -2886,8 +2915,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w1, i + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -3199,6 +3231,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 26 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -3207,8 +3240,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w1, i + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -3454,6 +3490,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 102 <= rowEnd ? 3072 : r + 12 <= rowEnd ? 192 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -3468,18 +3505,21 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero, c52 = Vector512<float>.Zero, c53 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 192);
-                            Prefetch.Read(ref w0, 208);
-                            Prefetch.Read(ref w1, 192);
-                            Prefetch.Read(ref w1, 208);
-                            Prefetch.Read(ref w2, 192);
-                            Prefetch.Read(ref w2, 208);
-                            Prefetch.Read(ref w3, 192);
-                            Prefetch.Read(ref w3, 208);
-                            Prefetch.Read(ref w4, 192);
-                            Prefetch.Read(ref w4, 208);
-                            Prefetch.Read(ref w5, 192);
-                            Prefetch.Read(ref w5, 208);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w0, 16 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w1, 16 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w2, 16 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Read(ref w3, 16 + fetch);
+                                Prefetch.Read(ref w4, 0 + fetch);
+                                Prefetch.Read(ref w4, 16 + fetch);
+                                Prefetch.Read(ref w5, 0 + fetch);
+                                Prefetch.Read(ref w5, 16 + fetch);
+                            }
                             // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                             Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, 0);
@@ -3805,6 +3845,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 98 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 64 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -3813,8 +3854,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64);
-                                Prefetch.Read(ref w1, i + 64);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -4078,6 +4122,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 98 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 64 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -4086,8 +4131,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64);
-                                Prefetch.Read(ref w1, i + 64);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -4361,6 +4409,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 54 <= rowEnd ? 3072 : r + 12 <= rowEnd ? 384 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -4377,18 +4426,21 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 384);
-                                Prefetch.Read(ref w0, i + 400);
-                                Prefetch.Read(ref w1, i + 384);
-                                Prefetch.Read(ref w1, i + 400);
-                                Prefetch.Read(ref w2, i + 384);
-                                Prefetch.Read(ref w2, i + 400);
-                                Prefetch.Read(ref w3, i + 384);
-                                Prefetch.Read(ref w3, i + 400);
-                                Prefetch.Read(ref w4, i + 384);
-                                Prefetch.Read(ref w4, i + 400);
-                                Prefetch.Read(ref w5, i + 384);
-                                Prefetch.Read(ref w5, i + 400);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Read(ref w4, i + fetch);
+                                    Prefetch.Read(ref w4, i + 16 + fetch);
+                                    Prefetch.Read(ref w5, i + fetch);
+                                    Prefetch.Read(ref w5, i + 16 + fetch);
+                                }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, i);
@@ -4778,6 +4830,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 50 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -4786,8 +4839,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 128);
-                                Prefetch.Read(ref w1, i + 128);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -5057,6 +5113,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 50 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -5065,8 +5122,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 128);
-                                Prefetch.Read(ref w1, i + 128);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -5414,6 +5474,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 18 <= rowEnd ? 3072 : r + 12 <= rowEnd ? 1536 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
@@ -5430,18 +5491,21 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1536);
-                                Prefetch.Read(ref w0, i + 1552);
-                                Prefetch.Read(ref w1, i + 1536);
-                                Prefetch.Read(ref w1, i + 1552);
-                                Prefetch.Read(ref w2, i + 1536);
-                                Prefetch.Read(ref w2, i + 1552);
-                                Prefetch.Read(ref w3, i + 1536);
-                                Prefetch.Read(ref w3, i + 1552);
-                                Prefetch.Read(ref w4, i + 1536);
-                                Prefetch.Read(ref w4, i + 1552);
-                                Prefetch.Read(ref w5, i + 1536);
-                                Prefetch.Read(ref w5, i + 1552);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w0, i + 16 + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w1, i + 16 + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w2, i + 16 + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Read(ref w4, i + fetch);
+                                    Prefetch.Read(ref w4, i + 16 + fetch);
+                                    Prefetch.Read(ref w5, i + fetch);
+                                    Prefetch.Read(ref w5, i + 16 + fetch);
+                                }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> lo1 = Vector512.LoadUnsafe(ref w1, i);
@@ -5837,6 +5901,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 14 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -5845,8 +5910,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w1, i + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
                                 Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
@@ -6116,6 +6184,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 14 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -6124,8 +6193,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w1, i + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
                                 Vector128<float> xl0 = Vector128.LoadUnsafe(ref xt0, i), xh0 = Vector128.LoadUnsafe(ref xt0, i + 4);
@@ -6366,6 +6438,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -6380,10 +6453,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero, c32 = Vector512<float>.Zero, c33 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
-                            Prefetch.Read(ref w0, 128);
-                            Prefetch.Read(ref w1, 128);
-                            Prefetch.Read(ref w2, 128);
-                            Prefetch.Read(ref w3, 128);
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, 0 + fetch);
+                                Prefetch.Read(ref w1, 0 + fetch);
+                                Prefetch.Read(ref w2, 0 + fetch);
+                                Prefetch.Read(ref w3, 0 + fetch);
+                            }
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
                             Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, 0));
@@ -6688,6 +6764,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 386 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 64 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
@@ -6698,8 +6775,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64);
-                                Prefetch.Read(ref w1, i + 64);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -7000,6 +7080,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 386 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 64 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
@@ -7010,8 +7091,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 64);
-                                Prefetch.Read(ref w1, i + 64);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
@@ -7295,6 +7379,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -7311,10 +7396,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 256);
-                                Prefetch.Read(ref w1, i + 256);
-                                Prefetch.Read(ref w2, i + 256);
-                                Prefetch.Read(ref w3, i + 256);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
@@ -7685,6 +7773,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 194 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
@@ -7695,8 +7784,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 128);
-                                Prefetch.Read(ref w1, i + 128);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -8003,6 +8095,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 194 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
@@ -8013,8 +8106,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 128);
-                                Prefetch.Read(ref w1, i + 128);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
@@ -8360,6 +8456,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 52 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
@@ -8376,10 +8473,13 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 32) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 1024);
-                                Prefetch.Read(ref w1, i + 1024);
-                                Prefetch.Read(ref w2, i + 1024);
-                                Prefetch.Read(ref w3, i + 1024);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Read(ref w2, i + fetch);
+                                    Prefetch.Read(ref w3, i + fetch);
+                                }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
                                 Vector512<float> q0 = Vector512.Create(Unsafe.Add(ref sc0, (i) / 32));
@@ -8756,6 +8856,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 50 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 512 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
@@ -8766,8 +8867,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w1, i + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
                                 Vector256<float> h0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(pl0, 8)));
@@ -9074,6 +9178,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
+                        nuint fetch = r + 50 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 512 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
@@ -9084,8 +9189,11 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             // inputs [0, 8) of this iteration
                             {
-                                Prefetch.Read(ref w0, i + 512);
-                                Prefetch.Read(ref w1, i + 512);
+                                if (fetch != 0)
+                                {
+                                    Prefetch.Read(ref w0, i + fetch);
+                                    Prefetch.Read(ref w1, i + fetch);
+                                }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
                                 Vector128<float> h0 = Vector128.ConvertToSingle(Vector128.WidenUpper(sl0));
