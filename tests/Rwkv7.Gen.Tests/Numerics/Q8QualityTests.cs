@@ -30,11 +30,7 @@ public sealed class Q8QualityTests(ITestOutputHelper output)
         Assert.Equal(TensorDType.Q8, q8.Weights.MatrixType);
         Assert.True(q8.Weights.BytesReadPerToken < full.Weights.BytesReadPerToken * 0.6, "8-bit weights must read far fewer bytes");
 
-        int v = full.Shape.Vocab, t = goldens.Tokens.Length;
-        float[] a = new float[t * v], b = new float[t * v];
-        full.ForwardAll(goldens.Tokens, full.CreateState(), a);
-        q8.ForwardAll(goldens.Tokens, q8.CreateState(), b);
-        AssertAgreement(a, b, v, $"{file}, prefill");
+        AssertAgreement(Prefill(full, goldens.Tokens), Prefill(q8, goldens.Tokens), full.Shape.Vocab, $"{file}, prefill");
     }
 
     [Theory]
@@ -69,6 +65,14 @@ public sealed class Q8QualityTests(ITestOutputHelper output)
         Assert.True(klSum / t < 1e-3, $"{what}: mean KL divergence {klSum / t:E3} nats");
     }
 
+    /// <summary>Logits of every token, the sequence fed at once (ForwardAll), as a prompt is.</summary>
+    private static float[] Prefill(RwkvModel model, int[] tokens)
+    {
+        float[] logits = new float[tokens.Length * model.Shape.Vocab];
+        model.ForwardAll(tokens, model.CreateState(), logits);
+        return logits;
+    }
+
     /// <summary>Logits of every token, fed one at a time (Forward), as a sampler would decode.</summary>
     private static float[] Decode(RwkvModel model, int[] tokens)
     {
@@ -84,34 +88,23 @@ public sealed class Q8QualityTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(Models.TinyF32Safetensors)]
-    [InlineData(Models.Mh4Pth)]
-    public void Generated_q8_kernels_equal_the_reference_engine_on_the_same_weights(string file)
+    [InlineData(Models.TinyF32Safetensors, false)]
+    [InlineData(Models.Mh4Pth, false)]
+    [InlineData(Models.TinyF32Safetensors, true)]
+    [InlineData(Models.Mh4Pth, true)]
+    public void Generated_q8_kernels_match_the_reference_engine_on_the_same_weights(string file, bool tokenByToken)
     {
+        // Prefill's products take fp32 inputs, as the reference engine's do: equal within float rounding. Decode's
+        // round them to 16 bits per block first (each within 2^-16 of its block's largest magnitude), a difference far
+        // below the 8-bit weights' own (2^-8).
         Goldens goldens = Goldens.For(file);
         using RwkvWeights weights = RwkvWeights.Load(Fixtures.Path(file), new WeightLoadOptions { MatrixType = TensorDType.Q8 });
         using RwkvModel generated = RwkvModel.Create(weights, EngineSelection.Generated);
         using RwkvModel reference = RwkvModel.Create(weights, EngineSelection.Reference);
-        int v = weights.Shape.Vocab, t = goldens.Tokens.Length;
-        float[] g = new float[t * v], r = new float[t * v];
-        generated.ForwardAll(goldens.Tokens, generated.CreateState(), g);
-        reference.ForwardAll(goldens.Tokens, reference.CreateState(), r);
-        Tolerance.AssertLogitRows(r, g, v, $"{file} q8 generated vs reference", relative: 1e-5);
-    }
-
-    [Theory]
-    [InlineData(Models.TinyF32Safetensors)]
-    [InlineData(Models.Mh4Pth)]
-    public void Generated_q8_decode_stays_within_the_16_bit_rounding_of_the_reference_engine(string file)
-    {
-        // The reference engine multiplies fp32 inputs; generated decode rounds them to 16 bits per block first (each
-        // within 2^-16 of its block's largest magnitude), a difference far below the 8-bit weights' own (2^-8).
-        Goldens goldens = Goldens.For(file);
-        using RwkvWeights weights = RwkvWeights.Load(Fixtures.Path(file), new WeightLoadOptions { MatrixType = TensorDType.Q8 });
-        using RwkvModel generated = RwkvModel.Create(weights, EngineSelection.Generated);
-        using RwkvModel reference = RwkvModel.Create(weights, EngineSelection.Reference);
-        float[] g = Decode(generated, goldens.Tokens), r = Decode(reference, goldens.Tokens);
-        Tolerance.AssertLogitRows(r, g, weights.Shape.Vocab, $"{file} q8 decode, generated vs reference", relative: Int16DecodeTolerance);
+        Func<RwkvModel, int[], float[]> run = tokenByToken ? Decode : Prefill;
+        Tolerance.AssertLogitRows(
+            run(reference, goldens.Tokens), run(generated, goldens.Tokens), weights.Shape.Vocab,
+            $"{file} q8 {(tokenByToken ? "decode" : "prefill")}, generated vs reference", relative: tokenByToken ? Int16DecodeTolerance : 1e-5);
     }
 
     [Fact]
