@@ -559,10 +559,12 @@ namespace Rwkv7.Gen.Generator.Emit
         /// </summary>
         private static void EmitFetchDistance(IndentedWriter w, int rows, int n, int elementBytes)
         {
-            int tileBytes = rows * n * elementBytes;
-            int tilesAhead = Math.Max(1, (PrefetchBytes + tileBytes - 1) / tileBytes);
+            int tilesAhead = TilesAhead(rows * n * elementBytes);
             w.Line($"nuint fetch = r + {(tilesAhead + 1) * rows} <= rowEnd ? {tilesAhead * rows * n} : r + {2 * rows} <= rowEnd ? {rows * n} : 0u;");
         }
+
+        /// <summary>Whole tiles of <paramref name="tileBytes"/> covering at least <see cref="PrefetchBytes"/>.</summary>
+        private static int TilesAhead(int tileBytes) => Math.Max(1, (PrefetchBytes + tileBytes - 1) / tileBytes);
 
         /// <summary>
         /// Prefetches, for each row of the tile <c>fetch</c> elements further on (<see cref="EmitFetchDistance"/>), the

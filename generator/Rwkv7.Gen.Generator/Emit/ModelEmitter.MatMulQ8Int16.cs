@@ -88,7 +88,7 @@ namespace Rwkv7.Gen.Generator.Emit
         {
             bool wide = v.Lanes == 16;
             int blocks = n / Q8Block;
-            int tilesAhead = Math.Max(1, (PrefetchBytes + (RowTile * n) - 1) / (RowTile * n));
+            int tilesAhead = TilesAhead(RowTile * n);
             int ahead = tilesAhead * RowTile * n;
             w.Line();
             w.Summary(
