@@ -563,15 +563,25 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line($"nuint fetch = r + {(tilesAhead + 1) * rows} <= rowEnd ? {tilesAhead * rows * n} : r + {2 * rows} <= rowEnd ? {rows * n} : 0u;");
         }
 
+        /// <summary>
+        /// The prefetch a row tile of <paramref name="type"/> weights requests its lines with. bf16 and fp32 weights use
+        /// the non-temporal hint (<c>Prefetch.Stream</c>: they are read from memory once per token, or once per tile of
+        /// tokens from L1): bf16 decode on two threads went from 151–169 to 173–205 tokens/s (docs/benchmarks.md, change
+        /// 21). 8-bit weights keep the plain hint (<c>Prefetch.Read</c>): with the non-temporal one, 8-bit decode was
+        /// slower in 9 of 12 same-run pairs (medians 273 against 262 tokens/s), for reasons not found.
+        /// </summary>
+        private static string PrefetchCall(string type) => HasScales(type) ? "Prefetch.Read" : "Prefetch.Stream";
+
         /// <summary>Whole tiles of <paramref name="tileBytes"/> covering at least <see cref="PrefetchBytes"/>.</summary>
         private static int TilesAhead(int tileBytes) => Math.Max(1, (PrefetchBytes + tileBytes - 1) / tileBytes);
 
         /// <summary>
         /// Prefetches, for each row of the tile <c>fetch</c> elements further on (<see cref="EmitFetchDistance"/>), the
-        /// cache lines this step reads in the current one: one request per 64-byte line.
+        /// cache lines this step reads in the current one: one request per 64-byte line (<see cref="PrefetchCall"/>).
         /// </summary>
         private static void EmitPrefetch(IndentedWriter w, string type, int rows, int n, VectorWidth v, string off, int stepStart)
         {
+            string call = PrefetchCall(type);
             int elementBytes = ElementBytes(type);
             int stepBytes = 2 * v.Lanes * elementBytes;
             if (stepBytes < CacheLine && (stepStart * elementBytes) % CacheLine != 0)
@@ -587,7 +597,7 @@ namespace Rwkv7.Gen.Generator.Emit
                     // The same columns, fetch elements further on (see EmitFetchDistance), folded when constant.
                     int line = b * perLine;
                     string at = int.TryParse(off, out int c) ? VectorWidth.Int(c + line) : line == 0 ? off : $"{off} + {line}";
-                    w.Line($"Prefetch.Read(ref w{k}, {at} + fetch);");
+                    w.Line($"{call}(ref w{k}, {at} + fetch);");
                 }
             }
         }

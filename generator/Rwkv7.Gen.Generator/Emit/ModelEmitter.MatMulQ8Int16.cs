@@ -125,7 +125,7 @@ namespace Rwkv7.Gen.Generator.Emit
                     w.Open("if (fetch != 0)");
                     for (int k = 0; k < rows; k++)
                     {
-                        w.Line($"Prefetch.Read(ref w{k}, i + fetch);");
+                        w.Line($"{PrefetchCall("Q8")}(ref w{k}, i + fetch);");
                     }
 
                     w.Close();

@@ -225,10 +225,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -324,12 +324,12 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
-                                Prefetch.Read(ref w4, 0 + fetch);
-                                Prefetch.Read(ref w5, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w4, 0 + fetch);
+                                Prefetch.Stream(ref w5, 0 + fetch);
                             }
                             // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                             Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, 0)).AsUInt32(), 16).AsSingle();
@@ -558,10 +558,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -683,8 +683,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -808,10 +808,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 0);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -1002,8 +1002,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -1174,10 +1174,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -1205,10 +1205,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 32 + fetch);
-                                Prefetch.Read(ref w1, 32 + fetch);
-                                Prefetch.Read(ref w2, 32 + fetch);
-                                Prefetch.Read(ref w3, 32 + fetch);
+                                Prefetch.Stream(ref w0, 32 + fetch);
+                                Prefetch.Stream(ref w1, 32 + fetch);
+                                Prefetch.Stream(ref w2, 32 + fetch);
+                                Prefetch.Stream(ref w3, 32 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 32);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -1315,12 +1315,12 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
-                                    Prefetch.Read(ref w4, i + fetch);
-                                    Prefetch.Read(ref w5, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w4, i + fetch);
+                                    Prefetch.Stream(ref w5, i + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
@@ -1553,10 +1553,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -1611,10 +1611,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 32 + fetch);
-                                Prefetch.Read(ref w1, 32 + fetch);
-                                Prefetch.Read(ref w2, 32 + fetch);
-                                Prefetch.Read(ref w3, 32 + fetch);
+                                Prefetch.Stream(ref w0, 32 + fetch);
+                                Prefetch.Stream(ref w1, 32 + fetch);
+                                Prefetch.Stream(ref w2, 32 + fetch);
+                                Prefetch.Stream(ref w3, 32 + fetch);
                             }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 32);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -1754,8 +1754,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -1881,10 +1881,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -2079,8 +2079,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -2251,10 +2251,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2282,10 +2282,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 32 + fetch);
-                                Prefetch.Read(ref w1, 32 + fetch);
-                                Prefetch.Read(ref w2, 32 + fetch);
-                                Prefetch.Read(ref w3, 32 + fetch);
+                                Prefetch.Stream(ref w0, 32 + fetch);
+                                Prefetch.Stream(ref w1, 32 + fetch);
+                                Prefetch.Stream(ref w2, 32 + fetch);
+                                Prefetch.Stream(ref w3, 32 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 32);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2313,10 +2313,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 64 + fetch);
-                                Prefetch.Read(ref w1, 64 + fetch);
-                                Prefetch.Read(ref w2, 64 + fetch);
-                                Prefetch.Read(ref w3, 64 + fetch);
+                                Prefetch.Stream(ref w0, 64 + fetch);
+                                Prefetch.Stream(ref w1, 64 + fetch);
+                                Prefetch.Stream(ref w2, 64 + fetch);
+                                Prefetch.Stream(ref w3, 64 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 64);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2344,10 +2344,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 96 + fetch);
-                                Prefetch.Read(ref w1, 96 + fetch);
-                                Prefetch.Read(ref w2, 96 + fetch);
-                                Prefetch.Read(ref w3, 96 + fetch);
+                                Prefetch.Stream(ref w0, 96 + fetch);
+                                Prefetch.Stream(ref w1, 96 + fetch);
+                                Prefetch.Stream(ref w2, 96 + fetch);
+                                Prefetch.Stream(ref w3, 96 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 96);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2472,12 +2472,12 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
-                                    Prefetch.Read(ref w4, i + fetch);
-                                    Prefetch.Read(ref w5, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w4, i + fetch);
+                                    Prefetch.Stream(ref w5, i + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
@@ -2712,10 +2712,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -2770,10 +2770,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 32 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -2917,8 +2917,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -3044,10 +3044,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -3242,8 +3242,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -3416,10 +3416,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -3447,10 +3447,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 32 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 32);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -3478,10 +3478,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 64 + fetch);
-                                    Prefetch.Read(ref w1, i + 64 + fetch);
-                                    Prefetch.Read(ref w2, i + 64 + fetch);
-                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                    Prefetch.Stream(ref w0, i + 64 + fetch);
+                                    Prefetch.Stream(ref w1, i + 64 + fetch);
+                                    Prefetch.Stream(ref w2, i + 64 + fetch);
+                                    Prefetch.Stream(ref w3, i + 64 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 64);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -3509,10 +3509,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 96 + fetch);
-                                    Prefetch.Read(ref w1, i + 96 + fetch);
-                                    Prefetch.Read(ref w2, i + 96 + fetch);
-                                    Prefetch.Read(ref w3, i + 96 + fetch);
+                                    Prefetch.Stream(ref w0, i + 96 + fetch);
+                                    Prefetch.Stream(ref w1, i + 96 + fetch);
+                                    Prefetch.Stream(ref w2, i + 96 + fetch);
+                                    Prefetch.Stream(ref w3, i + 96 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 96);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -3641,12 +3641,12 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
-                                    Prefetch.Read(ref w4, i + fetch);
-                                    Prefetch.Read(ref w5, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w4, i + fetch);
+                                    Prefetch.Stream(ref w5, i + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
@@ -3881,10 +3881,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -3939,10 +3939,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 32 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -4086,8 +4086,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -4213,10 +4213,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -4411,8 +4411,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -4585,10 +4585,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -4616,10 +4616,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 32 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 32);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -4647,10 +4647,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 64 + fetch);
-                                    Prefetch.Read(ref w1, i + 64 + fetch);
-                                    Prefetch.Read(ref w2, i + 64 + fetch);
-                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                    Prefetch.Stream(ref w0, i + 64 + fetch);
+                                    Prefetch.Stream(ref w1, i + 64 + fetch);
+                                    Prefetch.Stream(ref w2, i + 64 + fetch);
+                                    Prefetch.Stream(ref w3, i + 64 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 64);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -4678,10 +4678,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 96 + fetch);
-                                    Prefetch.Read(ref w1, i + 96 + fetch);
-                                    Prefetch.Read(ref w2, i + 96 + fetch);
-                                    Prefetch.Read(ref w3, i + 96 + fetch);
+                                    Prefetch.Stream(ref w0, i + 96 + fetch);
+                                    Prefetch.Stream(ref w1, i + 96 + fetch);
+                                    Prefetch.Stream(ref w2, i + 96 + fetch);
+                                    Prefetch.Stream(ref w3, i + 96 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 96);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -4814,12 +4814,12 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Read(ref w0, i + fetch);
-                                        Prefetch.Read(ref w1, i + fetch);
-                                        Prefetch.Read(ref w2, i + fetch);
-                                        Prefetch.Read(ref w3, i + fetch);
-                                        Prefetch.Read(ref w4, i + fetch);
-                                        Prefetch.Read(ref w5, i + fetch);
+                                        Prefetch.Stream(ref w0, i + fetch);
+                                        Prefetch.Stream(ref w1, i + fetch);
+                                        Prefetch.Stream(ref w2, i + fetch);
+                                        Prefetch.Stream(ref w3, i + fetch);
+                                        Prefetch.Stream(ref w4, i + fetch);
+                                        Prefetch.Stream(ref w5, i + fetch);
                                     }
                                     // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                     Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
@@ -5055,10 +5055,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -5113,10 +5113,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 32 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -5264,8 +5264,8 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Read(ref w0, i + fetch);
-                                        Prefetch.Read(ref w1, i + fetch);
+                                        Prefetch.Stream(ref w0, i + fetch);
+                                        Prefetch.Stream(ref w1, i + fetch);
                                     }
                                     Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                     Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -5392,10 +5392,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -5594,8 +5594,8 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Read(ref w0, i + fetch);
-                                        Prefetch.Read(ref w1, i + fetch);
+                                        Prefetch.Stream(ref w0, i + fetch);
+                                        Prefetch.Stream(ref w1, i + fetch);
                                     }
                                     Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                     Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -5767,14 +5767,14 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w0, 16 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w1, 16 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w2, 16 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
-                                Prefetch.Read(ref w3, 16 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w0, 16 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w1, 16 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w2, 16 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w3, 16 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
@@ -5860,18 +5860,18 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w0, 16 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w1, 16 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w2, 16 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
-                                Prefetch.Read(ref w3, 16 + fetch);
-                                Prefetch.Read(ref w4, 0 + fetch);
-                                Prefetch.Read(ref w4, 16 + fetch);
-                                Prefetch.Read(ref w5, 0 + fetch);
-                                Prefetch.Read(ref w5, 16 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w0, 16 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w1, 16 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w2, 16 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w3, 16 + fetch);
+                                Prefetch.Stream(ref w4, 0 + fetch);
+                                Prefetch.Stream(ref w4, 16 + fetch);
+                                Prefetch.Stream(ref w5, 0 + fetch);
+                                Prefetch.Stream(ref w5, 16 + fetch);
                             }
                             // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                             Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, 0);
@@ -6100,10 +6100,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
@@ -6123,10 +6123,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 16 + fetch);
-                                Prefetch.Read(ref w1, 16 + fetch);
-                                Prefetch.Read(ref w2, 16 + fetch);
-                                Prefetch.Read(ref w3, 16 + fetch);
+                                Prefetch.Stream(ref w0, 16 + fetch);
+                                Prefetch.Stream(ref w1, 16 + fetch);
+                                Prefetch.Stream(ref w2, 16 + fetch);
+                                Prefetch.Stream(ref w3, 16 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
@@ -6209,8 +6209,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -6328,10 +6328,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 0), h0 = Vector128.LoadUnsafe(ref w0, 4);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 0), h1 = Vector128.LoadUnsafe(ref w1, 4);
@@ -6370,10 +6370,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 16 + fetch);
-                                Prefetch.Read(ref w1, 16 + fetch);
-                                Prefetch.Read(ref w2, 16 + fetch);
-                                Prefetch.Read(ref w3, 16 + fetch);
+                                Prefetch.Stream(ref w0, 16 + fetch);
+                                Prefetch.Stream(ref w1, 16 + fetch);
+                                Prefetch.Stream(ref w2, 16 + fetch);
+                                Prefetch.Stream(ref w3, 16 + fetch);
                             }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 16), h0 = Vector128.LoadUnsafe(ref w0, 20);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 16), h1 = Vector128.LoadUnsafe(ref w1, 20);
@@ -6486,8 +6486,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -6652,14 +6652,14 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w0, 16 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w1, 16 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w2, 16 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
-                                Prefetch.Read(ref w3, 16 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w0, 16 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w1, 16 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w2, 16 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w3, 16 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
@@ -6679,14 +6679,14 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 32 + fetch);
-                                Prefetch.Read(ref w0, 48 + fetch);
-                                Prefetch.Read(ref w1, 32 + fetch);
-                                Prefetch.Read(ref w1, 48 + fetch);
-                                Prefetch.Read(ref w2, 32 + fetch);
-                                Prefetch.Read(ref w2, 48 + fetch);
-                                Prefetch.Read(ref w3, 32 + fetch);
-                                Prefetch.Read(ref w3, 48 + fetch);
+                                Prefetch.Stream(ref w0, 32 + fetch);
+                                Prefetch.Stream(ref w0, 48 + fetch);
+                                Prefetch.Stream(ref w1, 32 + fetch);
+                                Prefetch.Stream(ref w1, 48 + fetch);
+                                Prefetch.Stream(ref w2, 32 + fetch);
+                                Prefetch.Stream(ref w2, 48 + fetch);
+                                Prefetch.Stream(ref w3, 32 + fetch);
+                                Prefetch.Stream(ref w3, 48 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 32), h0 = Vector512.LoadUnsafe(ref w0, 48);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 32), h1 = Vector512.LoadUnsafe(ref w1, 48);
@@ -6781,18 +6781,18 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
-                                    Prefetch.Read(ref w4, i + fetch);
-                                    Prefetch.Read(ref w4, i + 16 + fetch);
-                                    Prefetch.Read(ref w5, i + fetch);
-                                    Prefetch.Read(ref w5, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w4, i + fetch);
+                                    Prefetch.Stream(ref w4, i + 16 + fetch);
+                                    Prefetch.Stream(ref w5, i + fetch);
+                                    Prefetch.Stream(ref w5, i + 16 + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
@@ -7025,10 +7025,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
@@ -7048,10 +7048,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 16 + fetch);
-                                Prefetch.Read(ref w1, 16 + fetch);
-                                Prefetch.Read(ref w2, 16 + fetch);
-                                Prefetch.Read(ref w3, 16 + fetch);
+                                Prefetch.Stream(ref w0, 16 + fetch);
+                                Prefetch.Stream(ref w1, 16 + fetch);
+                                Prefetch.Stream(ref w2, 16 + fetch);
+                                Prefetch.Stream(ref w3, 16 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
@@ -7071,10 +7071,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 32 + fetch);
-                                Prefetch.Read(ref w1, 32 + fetch);
-                                Prefetch.Read(ref w2, 32 + fetch);
-                                Prefetch.Read(ref w3, 32 + fetch);
+                                Prefetch.Stream(ref w0, 32 + fetch);
+                                Prefetch.Stream(ref w1, 32 + fetch);
+                                Prefetch.Stream(ref w2, 32 + fetch);
+                                Prefetch.Stream(ref w3, 32 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 32), h0 = Vector256.LoadUnsafe(ref w0, 40);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 32), h1 = Vector256.LoadUnsafe(ref w1, 40);
@@ -7094,10 +7094,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 48 + fetch);
-                                Prefetch.Read(ref w1, 48 + fetch);
-                                Prefetch.Read(ref w2, 48 + fetch);
-                                Prefetch.Read(ref w3, 48 + fetch);
+                                Prefetch.Stream(ref w0, 48 + fetch);
+                                Prefetch.Stream(ref w1, 48 + fetch);
+                                Prefetch.Stream(ref w2, 48 + fetch);
+                                Prefetch.Stream(ref w3, 48 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 48), h0 = Vector256.LoadUnsafe(ref w0, 56);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 48), h1 = Vector256.LoadUnsafe(ref w1, 56);
@@ -7194,8 +7194,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -7315,10 +7315,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -7357,10 +7357,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
@@ -7477,8 +7477,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -7643,14 +7643,14 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w0, 16 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w1, 16 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w2, 16 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
-                                Prefetch.Read(ref w3, 16 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w0, 16 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w1, 16 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w2, 16 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w3, 16 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
@@ -7670,14 +7670,14 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 32 + fetch);
-                                Prefetch.Read(ref w0, 48 + fetch);
-                                Prefetch.Read(ref w1, 32 + fetch);
-                                Prefetch.Read(ref w1, 48 + fetch);
-                                Prefetch.Read(ref w2, 32 + fetch);
-                                Prefetch.Read(ref w2, 48 + fetch);
-                                Prefetch.Read(ref w3, 32 + fetch);
-                                Prefetch.Read(ref w3, 48 + fetch);
+                                Prefetch.Stream(ref w0, 32 + fetch);
+                                Prefetch.Stream(ref w0, 48 + fetch);
+                                Prefetch.Stream(ref w1, 32 + fetch);
+                                Prefetch.Stream(ref w1, 48 + fetch);
+                                Prefetch.Stream(ref w2, 32 + fetch);
+                                Prefetch.Stream(ref w2, 48 + fetch);
+                                Prefetch.Stream(ref w3, 32 + fetch);
+                                Prefetch.Stream(ref w3, 48 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 32), h0 = Vector512.LoadUnsafe(ref w0, 48);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 32), h1 = Vector512.LoadUnsafe(ref w1, 48);
@@ -7697,14 +7697,14 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 64 + fetch);
-                                Prefetch.Read(ref w0, 80 + fetch);
-                                Prefetch.Read(ref w1, 64 + fetch);
-                                Prefetch.Read(ref w1, 80 + fetch);
-                                Prefetch.Read(ref w2, 64 + fetch);
-                                Prefetch.Read(ref w2, 80 + fetch);
-                                Prefetch.Read(ref w3, 64 + fetch);
-                                Prefetch.Read(ref w3, 80 + fetch);
+                                Prefetch.Stream(ref w0, 64 + fetch);
+                                Prefetch.Stream(ref w0, 80 + fetch);
+                                Prefetch.Stream(ref w1, 64 + fetch);
+                                Prefetch.Stream(ref w1, 80 + fetch);
+                                Prefetch.Stream(ref w2, 64 + fetch);
+                                Prefetch.Stream(ref w2, 80 + fetch);
+                                Prefetch.Stream(ref w3, 64 + fetch);
+                                Prefetch.Stream(ref w3, 80 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 64), h0 = Vector512.LoadUnsafe(ref w0, 80);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 64), h1 = Vector512.LoadUnsafe(ref w1, 80);
@@ -7724,14 +7724,14 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 96 + fetch);
-                                Prefetch.Read(ref w0, 112 + fetch);
-                                Prefetch.Read(ref w1, 96 + fetch);
-                                Prefetch.Read(ref w1, 112 + fetch);
-                                Prefetch.Read(ref w2, 96 + fetch);
-                                Prefetch.Read(ref w2, 112 + fetch);
-                                Prefetch.Read(ref w3, 96 + fetch);
-                                Prefetch.Read(ref w3, 112 + fetch);
+                                Prefetch.Stream(ref w0, 96 + fetch);
+                                Prefetch.Stream(ref w0, 112 + fetch);
+                                Prefetch.Stream(ref w1, 96 + fetch);
+                                Prefetch.Stream(ref w1, 112 + fetch);
+                                Prefetch.Stream(ref w2, 96 + fetch);
+                                Prefetch.Stream(ref w2, 112 + fetch);
+                                Prefetch.Stream(ref w3, 96 + fetch);
+                                Prefetch.Stream(ref w3, 112 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 96), h0 = Vector512.LoadUnsafe(ref w0, 112);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 96), h1 = Vector512.LoadUnsafe(ref w1, 112);
@@ -7840,18 +7840,18 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
-                                    Prefetch.Read(ref w4, i + fetch);
-                                    Prefetch.Read(ref w4, i + 16 + fetch);
-                                    Prefetch.Read(ref w5, i + fetch);
-                                    Prefetch.Read(ref w5, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w4, i + fetch);
+                                    Prefetch.Stream(ref w4, i + 16 + fetch);
+                                    Prefetch.Stream(ref w5, i + fetch);
+                                    Prefetch.Stream(ref w5, i + 16 + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
@@ -8086,10 +8086,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -8109,10 +8109,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 16), h1 = Vector256.LoadUnsafe(ref w1, i + 24);
@@ -8132,10 +8132,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 32 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 32), h1 = Vector256.LoadUnsafe(ref w1, i + 40);
@@ -8155,10 +8155,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 48 + fetch);
-                                    Prefetch.Read(ref w1, i + 48 + fetch);
-                                    Prefetch.Read(ref w2, i + 48 + fetch);
-                                    Prefetch.Read(ref w3, i + 48 + fetch);
+                                    Prefetch.Stream(ref w0, i + 48 + fetch);
+                                    Prefetch.Stream(ref w1, i + 48 + fetch);
+                                    Prefetch.Stream(ref w2, i + 48 + fetch);
+                                    Prefetch.Stream(ref w3, i + 48 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 48), h1 = Vector256.LoadUnsafe(ref w1, i + 56);
@@ -8259,8 +8259,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -8380,10 +8380,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -8422,10 +8422,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
@@ -8542,8 +8542,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -8710,14 +8710,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
@@ -8737,14 +8737,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 32 + fetch);
-                                    Prefetch.Read(ref w0, i + 32 + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 32), h0 = Vector512.LoadUnsafe(ref w0, i + 48);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 32), h1 = Vector512.LoadUnsafe(ref w1, i + 48);
@@ -8764,14 +8764,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 64 + fetch);
-                                    Prefetch.Read(ref w0, i + 64 + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 64 + fetch);
-                                    Prefetch.Read(ref w1, i + 64 + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 64 + fetch);
-                                    Prefetch.Read(ref w2, i + 64 + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 64 + fetch);
-                                    Prefetch.Read(ref w3, i + 64 + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 64 + fetch);
+                                    Prefetch.Stream(ref w0, i + 64 + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 64 + fetch);
+                                    Prefetch.Stream(ref w1, i + 64 + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 64 + fetch);
+                                    Prefetch.Stream(ref w2, i + 64 + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 64 + fetch);
+                                    Prefetch.Stream(ref w3, i + 64 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 64), h0 = Vector512.LoadUnsafe(ref w0, i + 80);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 64), h1 = Vector512.LoadUnsafe(ref w1, i + 80);
@@ -8791,14 +8791,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 96 + fetch);
-                                    Prefetch.Read(ref w0, i + 96 + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 96 + fetch);
-                                    Prefetch.Read(ref w1, i + 96 + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 96 + fetch);
-                                    Prefetch.Read(ref w2, i + 96 + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 96 + fetch);
-                                    Prefetch.Read(ref w3, i + 96 + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 96 + fetch);
+                                    Prefetch.Stream(ref w0, i + 96 + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 96 + fetch);
+                                    Prefetch.Stream(ref w1, i + 96 + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 96 + fetch);
+                                    Prefetch.Stream(ref w2, i + 96 + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 96 + fetch);
+                                    Prefetch.Stream(ref w3, i + 96 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 96), h0 = Vector512.LoadUnsafe(ref w0, i + 112);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 96), h1 = Vector512.LoadUnsafe(ref w1, i + 112);
@@ -8911,18 +8911,18 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
-                                    Prefetch.Read(ref w4, i + fetch);
-                                    Prefetch.Read(ref w4, i + 16 + fetch);
-                                    Prefetch.Read(ref w5, i + fetch);
-                                    Prefetch.Read(ref w5, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w4, i + fetch);
+                                    Prefetch.Stream(ref w4, i + 16 + fetch);
+                                    Prefetch.Stream(ref w5, i + fetch);
+                                    Prefetch.Stream(ref w5, i + 16 + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
@@ -9157,10 +9157,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -9180,10 +9180,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 16), h1 = Vector256.LoadUnsafe(ref w1, i + 24);
@@ -9203,10 +9203,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 32 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 32), h1 = Vector256.LoadUnsafe(ref w1, i + 40);
@@ -9226,10 +9226,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 48 + fetch);
-                                    Prefetch.Read(ref w1, i + 48 + fetch);
-                                    Prefetch.Read(ref w2, i + 48 + fetch);
-                                    Prefetch.Read(ref w3, i + 48 + fetch);
+                                    Prefetch.Stream(ref w0, i + 48 + fetch);
+                                    Prefetch.Stream(ref w1, i + 48 + fetch);
+                                    Prefetch.Stream(ref w2, i + 48 + fetch);
+                                    Prefetch.Stream(ref w3, i + 48 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 48), h1 = Vector256.LoadUnsafe(ref w1, i + 56);
@@ -9330,8 +9330,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -9451,10 +9451,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -9493,10 +9493,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
@@ -9613,8 +9613,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -9781,14 +9781,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
@@ -9808,14 +9808,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 32 + fetch);
-                                    Prefetch.Read(ref w0, i + 32 + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 32), h0 = Vector512.LoadUnsafe(ref w0, i + 48);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 32), h1 = Vector512.LoadUnsafe(ref w1, i + 48);
@@ -9835,14 +9835,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 64 + fetch);
-                                    Prefetch.Read(ref w0, i + 64 + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 64 + fetch);
-                                    Prefetch.Read(ref w1, i + 64 + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 64 + fetch);
-                                    Prefetch.Read(ref w2, i + 64 + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 64 + fetch);
-                                    Prefetch.Read(ref w3, i + 64 + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 64 + fetch);
+                                    Prefetch.Stream(ref w0, i + 64 + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 64 + fetch);
+                                    Prefetch.Stream(ref w1, i + 64 + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 64 + fetch);
+                                    Prefetch.Stream(ref w2, i + 64 + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 64 + fetch);
+                                    Prefetch.Stream(ref w3, i + 64 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 64), h0 = Vector512.LoadUnsafe(ref w0, i + 80);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 64), h1 = Vector512.LoadUnsafe(ref w1, i + 80);
@@ -9862,14 +9862,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 96 + fetch);
-                                    Prefetch.Read(ref w0, i + 96 + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 96 + fetch);
-                                    Prefetch.Read(ref w1, i + 96 + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 96 + fetch);
-                                    Prefetch.Read(ref w2, i + 96 + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 96 + fetch);
-                                    Prefetch.Read(ref w3, i + 96 + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 96 + fetch);
+                                    Prefetch.Stream(ref w0, i + 96 + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 96 + fetch);
+                                    Prefetch.Stream(ref w1, i + 96 + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 96 + fetch);
+                                    Prefetch.Stream(ref w2, i + 96 + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 96 + fetch);
+                                    Prefetch.Stream(ref w3, i + 96 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 96), h0 = Vector512.LoadUnsafe(ref w0, i + 112);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 96), h1 = Vector512.LoadUnsafe(ref w1, i + 112);
@@ -9986,18 +9986,18 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Read(ref w0, i + fetch);
-                                        Prefetch.Read(ref w0, i + 16 + fetch);
-                                        Prefetch.Read(ref w1, i + fetch);
-                                        Prefetch.Read(ref w1, i + 16 + fetch);
-                                        Prefetch.Read(ref w2, i + fetch);
-                                        Prefetch.Read(ref w2, i + 16 + fetch);
-                                        Prefetch.Read(ref w3, i + fetch);
-                                        Prefetch.Read(ref w3, i + 16 + fetch);
-                                        Prefetch.Read(ref w4, i + fetch);
-                                        Prefetch.Read(ref w4, i + 16 + fetch);
-                                        Prefetch.Read(ref w5, i + fetch);
-                                        Prefetch.Read(ref w5, i + 16 + fetch);
+                                        Prefetch.Stream(ref w0, i + fetch);
+                                        Prefetch.Stream(ref w0, i + 16 + fetch);
+                                        Prefetch.Stream(ref w1, i + fetch);
+                                        Prefetch.Stream(ref w1, i + 16 + fetch);
+                                        Prefetch.Stream(ref w2, i + fetch);
+                                        Prefetch.Stream(ref w2, i + 16 + fetch);
+                                        Prefetch.Stream(ref w3, i + fetch);
+                                        Prefetch.Stream(ref w3, i + 16 + fetch);
+                                        Prefetch.Stream(ref w4, i + fetch);
+                                        Prefetch.Stream(ref w4, i + 16 + fetch);
+                                        Prefetch.Stream(ref w5, i + fetch);
+                                        Prefetch.Stream(ref w5, i + 16 + fetch);
                                     }
                                     // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                     Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
@@ -10233,10 +10233,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -10256,10 +10256,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 16), h1 = Vector256.LoadUnsafe(ref w1, i + 24);
@@ -10279,10 +10279,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 32 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 32), h1 = Vector256.LoadUnsafe(ref w1, i + 40);
@@ -10302,10 +10302,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 48 + fetch);
-                                    Prefetch.Read(ref w1, i + 48 + fetch);
-                                    Prefetch.Read(ref w2, i + 48 + fetch);
-                                    Prefetch.Read(ref w3, i + 48 + fetch);
+                                    Prefetch.Stream(ref w0, i + 48 + fetch);
+                                    Prefetch.Stream(ref w1, i + 48 + fetch);
+                                    Prefetch.Stream(ref w2, i + 48 + fetch);
+                                    Prefetch.Stream(ref w3, i + 48 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 48), h1 = Vector256.LoadUnsafe(ref w1, i + 56);
@@ -10410,8 +10410,8 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Read(ref w0, i + fetch);
-                                        Prefetch.Read(ref w1, i + fetch);
+                                        Prefetch.Stream(ref w0, i + fetch);
+                                        Prefetch.Stream(ref w1, i + fetch);
                                     }
                                     Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                     Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -10532,10 +10532,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -10574,10 +10574,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
@@ -10698,8 +10698,8 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Read(ref w0, i + fetch);
-                                        Prefetch.Read(ref w1, i + fetch);
+                                        Prefetch.Stream(ref w0, i + fetch);
+                                        Prefetch.Stream(ref w1, i + fetch);
                                     }
                                     Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                     Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);

@@ -219,10 +219,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -318,12 +318,12 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
-                                Prefetch.Read(ref w4, 0 + fetch);
-                                Prefetch.Read(ref w5, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w4, 0 + fetch);
+                                Prefetch.Stream(ref w5, 0 + fetch);
                             }
                             // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                             Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, 0)).AsUInt32(), 16).AsSingle();
@@ -552,10 +552,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -677,8 +677,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -802,10 +802,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 0);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -996,8 +996,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -1168,10 +1168,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -1199,10 +1199,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 32 + fetch);
-                                Prefetch.Read(ref w1, 32 + fetch);
-                                Prefetch.Read(ref w2, 32 + fetch);
-                                Prefetch.Read(ref w3, 32 + fetch);
+                                Prefetch.Stream(ref w0, 32 + fetch);
+                                Prefetch.Stream(ref w1, 32 + fetch);
+                                Prefetch.Stream(ref w2, 32 + fetch);
+                                Prefetch.Stream(ref w3, 32 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 32);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -1309,12 +1309,12 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
-                                    Prefetch.Read(ref w4, i + fetch);
-                                    Prefetch.Read(ref w5, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w4, i + fetch);
+                                    Prefetch.Stream(ref w5, i + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
@@ -1547,10 +1547,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -1605,10 +1605,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 32 + fetch);
-                                Prefetch.Read(ref w1, 32 + fetch);
-                                Prefetch.Read(ref w2, 32 + fetch);
-                                Prefetch.Read(ref w3, 32 + fetch);
+                                Prefetch.Stream(ref w0, 32 + fetch);
+                                Prefetch.Stream(ref w1, 32 + fetch);
+                                Prefetch.Stream(ref w2, 32 + fetch);
+                                Prefetch.Stream(ref w3, 32 + fetch);
                             }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 32);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -1748,8 +1748,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -1875,10 +1875,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -2073,8 +2073,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -2247,10 +2247,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2278,10 +2278,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 32 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 32);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2309,10 +2309,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 64 + fetch);
-                                    Prefetch.Read(ref w1, i + 64 + fetch);
-                                    Prefetch.Read(ref w2, i + 64 + fetch);
-                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                    Prefetch.Stream(ref w0, i + 64 + fetch);
+                                    Prefetch.Stream(ref w1, i + 64 + fetch);
+                                    Prefetch.Stream(ref w2, i + 64 + fetch);
+                                    Prefetch.Stream(ref w3, i + 64 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 64);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2340,10 +2340,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 96 + fetch);
-                                    Prefetch.Read(ref w1, i + 96 + fetch);
-                                    Prefetch.Read(ref w2, i + 96 + fetch);
-                                    Prefetch.Read(ref w3, i + 96 + fetch);
+                                    Prefetch.Stream(ref w0, i + 96 + fetch);
+                                    Prefetch.Stream(ref w1, i + 96 + fetch);
+                                    Prefetch.Stream(ref w2, i + 96 + fetch);
+                                    Prefetch.Stream(ref w3, i + 96 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 96);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2472,12 +2472,12 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
-                                    Prefetch.Read(ref w4, i + fetch);
-                                    Prefetch.Read(ref w5, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w4, i + fetch);
+                                    Prefetch.Stream(ref w5, i + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
@@ -2712,10 +2712,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -2770,10 +2770,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 32 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -2917,8 +2917,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -3044,10 +3044,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -3242,8 +3242,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -3414,14 +3414,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w0, 16 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w1, 16 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w2, 16 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
-                                Prefetch.Read(ref w3, 16 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w0, 16 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w1, 16 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w2, 16 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w3, 16 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
@@ -3507,18 +3507,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w0, 16 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w1, 16 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w2, 16 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
-                                Prefetch.Read(ref w3, 16 + fetch);
-                                Prefetch.Read(ref w4, 0 + fetch);
-                                Prefetch.Read(ref w4, 16 + fetch);
-                                Prefetch.Read(ref w5, 0 + fetch);
-                                Prefetch.Read(ref w5, 16 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w0, 16 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w1, 16 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w2, 16 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w3, 16 + fetch);
+                                Prefetch.Stream(ref w4, 0 + fetch);
+                                Prefetch.Stream(ref w4, 16 + fetch);
+                                Prefetch.Stream(ref w5, 0 + fetch);
+                                Prefetch.Stream(ref w5, 16 + fetch);
                             }
                             // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                             Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, 0);
@@ -3747,10 +3747,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
@@ -3770,10 +3770,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 16 + fetch);
-                                Prefetch.Read(ref w1, 16 + fetch);
-                                Prefetch.Read(ref w2, 16 + fetch);
-                                Prefetch.Read(ref w3, 16 + fetch);
+                                Prefetch.Stream(ref w0, 16 + fetch);
+                                Prefetch.Stream(ref w1, 16 + fetch);
+                                Prefetch.Stream(ref w2, 16 + fetch);
+                                Prefetch.Stream(ref w3, 16 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
@@ -3856,8 +3856,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -3975,10 +3975,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 0), h0 = Vector128.LoadUnsafe(ref w0, 4);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 0), h1 = Vector128.LoadUnsafe(ref w1, 4);
@@ -4017,10 +4017,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 16 + fetch);
-                                Prefetch.Read(ref w1, 16 + fetch);
-                                Prefetch.Read(ref w2, 16 + fetch);
-                                Prefetch.Read(ref w3, 16 + fetch);
+                                Prefetch.Stream(ref w0, 16 + fetch);
+                                Prefetch.Stream(ref w1, 16 + fetch);
+                                Prefetch.Stream(ref w2, 16 + fetch);
+                                Prefetch.Stream(ref w3, 16 + fetch);
                             }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 16), h0 = Vector128.LoadUnsafe(ref w0, 20);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 16), h1 = Vector128.LoadUnsafe(ref w1, 20);
@@ -4133,8 +4133,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -4299,14 +4299,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w0, 16 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w1, 16 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w2, 16 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
-                                Prefetch.Read(ref w3, 16 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w0, 16 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w1, 16 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w2, 16 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w3, 16 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
@@ -4326,14 +4326,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 32 + fetch);
-                                Prefetch.Read(ref w0, 48 + fetch);
-                                Prefetch.Read(ref w1, 32 + fetch);
-                                Prefetch.Read(ref w1, 48 + fetch);
-                                Prefetch.Read(ref w2, 32 + fetch);
-                                Prefetch.Read(ref w2, 48 + fetch);
-                                Prefetch.Read(ref w3, 32 + fetch);
-                                Prefetch.Read(ref w3, 48 + fetch);
+                                Prefetch.Stream(ref w0, 32 + fetch);
+                                Prefetch.Stream(ref w0, 48 + fetch);
+                                Prefetch.Stream(ref w1, 32 + fetch);
+                                Prefetch.Stream(ref w1, 48 + fetch);
+                                Prefetch.Stream(ref w2, 32 + fetch);
+                                Prefetch.Stream(ref w2, 48 + fetch);
+                                Prefetch.Stream(ref w3, 32 + fetch);
+                                Prefetch.Stream(ref w3, 48 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 32), h0 = Vector512.LoadUnsafe(ref w0, 48);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 32), h1 = Vector512.LoadUnsafe(ref w1, 48);
@@ -4428,18 +4428,18 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
-                                    Prefetch.Read(ref w4, i + fetch);
-                                    Prefetch.Read(ref w4, i + 16 + fetch);
-                                    Prefetch.Read(ref w5, i + fetch);
-                                    Prefetch.Read(ref w5, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w4, i + fetch);
+                                    Prefetch.Stream(ref w4, i + 16 + fetch);
+                                    Prefetch.Stream(ref w5, i + fetch);
+                                    Prefetch.Stream(ref w5, i + 16 + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
@@ -4672,10 +4672,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
@@ -4695,10 +4695,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 16 + fetch);
-                                Prefetch.Read(ref w1, 16 + fetch);
-                                Prefetch.Read(ref w2, 16 + fetch);
-                                Prefetch.Read(ref w3, 16 + fetch);
+                                Prefetch.Stream(ref w0, 16 + fetch);
+                                Prefetch.Stream(ref w1, 16 + fetch);
+                                Prefetch.Stream(ref w2, 16 + fetch);
+                                Prefetch.Stream(ref w3, 16 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
@@ -4718,10 +4718,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 32 + fetch);
-                                Prefetch.Read(ref w1, 32 + fetch);
-                                Prefetch.Read(ref w2, 32 + fetch);
-                                Prefetch.Read(ref w3, 32 + fetch);
+                                Prefetch.Stream(ref w0, 32 + fetch);
+                                Prefetch.Stream(ref w1, 32 + fetch);
+                                Prefetch.Stream(ref w2, 32 + fetch);
+                                Prefetch.Stream(ref w3, 32 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 32), h0 = Vector256.LoadUnsafe(ref w0, 40);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 32), h1 = Vector256.LoadUnsafe(ref w1, 40);
@@ -4741,10 +4741,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 48 + fetch);
-                                Prefetch.Read(ref w1, 48 + fetch);
-                                Prefetch.Read(ref w2, 48 + fetch);
-                                Prefetch.Read(ref w3, 48 + fetch);
+                                Prefetch.Stream(ref w0, 48 + fetch);
+                                Prefetch.Stream(ref w1, 48 + fetch);
+                                Prefetch.Stream(ref w2, 48 + fetch);
+                                Prefetch.Stream(ref w3, 48 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 48), h0 = Vector256.LoadUnsafe(ref w0, 56);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 48), h1 = Vector256.LoadUnsafe(ref w1, 56);
@@ -4841,8 +4841,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -4962,10 +4962,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -5004,10 +5004,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
@@ -5124,8 +5124,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -5292,14 +5292,14 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
@@ -5319,14 +5319,14 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 32 + fetch);
-                                    Prefetch.Read(ref w0, i + 32 + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 32), h0 = Vector512.LoadUnsafe(ref w0, i + 48);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 32), h1 = Vector512.LoadUnsafe(ref w1, i + 48);
@@ -5346,14 +5346,14 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 64 + fetch);
-                                    Prefetch.Read(ref w0, i + 64 + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 64 + fetch);
-                                    Prefetch.Read(ref w1, i + 64 + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 64 + fetch);
-                                    Prefetch.Read(ref w2, i + 64 + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 64 + fetch);
-                                    Prefetch.Read(ref w3, i + 64 + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 64 + fetch);
+                                    Prefetch.Stream(ref w0, i + 64 + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 64 + fetch);
+                                    Prefetch.Stream(ref w1, i + 64 + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 64 + fetch);
+                                    Prefetch.Stream(ref w2, i + 64 + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 64 + fetch);
+                                    Prefetch.Stream(ref w3, i + 64 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 64), h0 = Vector512.LoadUnsafe(ref w0, i + 80);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 64), h1 = Vector512.LoadUnsafe(ref w1, i + 80);
@@ -5373,14 +5373,14 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 96 + fetch);
-                                    Prefetch.Read(ref w0, i + 96 + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 96 + fetch);
-                                    Prefetch.Read(ref w1, i + 96 + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 96 + fetch);
-                                    Prefetch.Read(ref w2, i + 96 + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 96 + fetch);
-                                    Prefetch.Read(ref w3, i + 96 + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 96 + fetch);
+                                    Prefetch.Stream(ref w0, i + 96 + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 96 + fetch);
+                                    Prefetch.Stream(ref w1, i + 96 + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 96 + fetch);
+                                    Prefetch.Stream(ref w2, i + 96 + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 96 + fetch);
+                                    Prefetch.Stream(ref w3, i + 96 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 96), h0 = Vector512.LoadUnsafe(ref w0, i + 112);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 96), h1 = Vector512.LoadUnsafe(ref w1, i + 112);
@@ -5493,18 +5493,18 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
-                                    Prefetch.Read(ref w4, i + fetch);
-                                    Prefetch.Read(ref w4, i + 16 + fetch);
-                                    Prefetch.Read(ref w5, i + fetch);
-                                    Prefetch.Read(ref w5, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w4, i + fetch);
+                                    Prefetch.Stream(ref w4, i + 16 + fetch);
+                                    Prefetch.Stream(ref w5, i + fetch);
+                                    Prefetch.Stream(ref w5, i + 16 + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
@@ -5739,10 +5739,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -5762,10 +5762,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 16), h1 = Vector256.LoadUnsafe(ref w1, i + 24);
@@ -5785,10 +5785,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 32 + fetch);
-                                    Prefetch.Read(ref w1, i + 32 + fetch);
-                                    Prefetch.Read(ref w2, i + 32 + fetch);
-                                    Prefetch.Read(ref w3, i + 32 + fetch);
+                                    Prefetch.Stream(ref w0, i + 32 + fetch);
+                                    Prefetch.Stream(ref w1, i + 32 + fetch);
+                                    Prefetch.Stream(ref w2, i + 32 + fetch);
+                                    Prefetch.Stream(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 32), h1 = Vector256.LoadUnsafe(ref w1, i + 40);
@@ -5808,10 +5808,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 48 + fetch);
-                                    Prefetch.Read(ref w1, i + 48 + fetch);
-                                    Prefetch.Read(ref w2, i + 48 + fetch);
-                                    Prefetch.Read(ref w3, i + 48 + fetch);
+                                    Prefetch.Stream(ref w0, i + 48 + fetch);
+                                    Prefetch.Stream(ref w1, i + 48 + fetch);
+                                    Prefetch.Stream(ref w2, i + 48 + fetch);
+                                    Prefetch.Stream(ref w3, i + 48 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 48), h1 = Vector256.LoadUnsafe(ref w1, i + 56);
@@ -5912,8 +5912,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -6033,10 +6033,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -6075,10 +6075,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 16 + fetch);
-                                    Prefetch.Read(ref w1, i + 16 + fetch);
-                                    Prefetch.Read(ref w2, i + 16 + fetch);
-                                    Prefetch.Read(ref w3, i + 16 + fetch);
+                                    Prefetch.Stream(ref w0, i + 16 + fetch);
+                                    Prefetch.Stream(ref w1, i + 16 + fetch);
+                                    Prefetch.Stream(ref w2, i + 16 + fetch);
+                                    Prefetch.Stream(ref w3, i + 16 + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
@@ -6195,8 +6195,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
