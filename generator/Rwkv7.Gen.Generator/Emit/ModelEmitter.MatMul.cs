@@ -543,13 +543,14 @@ namespace Rwkv7.Gen.Generator.Emit
         }
 
         /// <summary>
-        /// How far ahead row tiles request weights: at least this many bytes, in whole tiles. One 4-row tile of a
-        /// 768-wide bf16 matrix is 6 KiB; requesting 12 KiB ahead instead, bf16 decode on two threads went from 146 to
-        /// 163 tokens/s (same-run pairs, 7 of 8 in favour) and the 8-bit head step from 1.17–1.49 to 0.87–0.99 ms; in
-        /// multi-token tiles (a 6-row bf16 tile is 9 KiB; 18 KiB ahead) a batch of 16 went from 758 to 787 tokens/s
-        /// (medians of 6 pairs), prefill unchanged.
+        /// How far ahead row tiles request weights: at least this many bytes, in whole tiles. With the plain hint, 12 KiB
+        /// did better than one tile (bf16 decode on two threads 146 → 163 tokens/s; a batch of 16 758 → 787). With the
+        /// non-temporal hint (<see cref="PrefetchCall"/>) one tile does better (docs/benchmarks.md, change 22): 4 KiB
+        /// gives one tile for every bf16 tile (6 KiB in a 4-row one-token tile of a 768-wide matrix, 9 KiB in a 6-row
+        /// multi-token tile) and two 3 KiB tiles for 8-bit; bf16 decode went from a median of 179 to 189 tokens/s
+        /// (7 of 7 same-run pairs), 8-bit 5 of 7 pairs in favour, batches and prefill equal or better.
         /// </summary>
-        private const int PrefetchBytes = 12288;
+        private const int PrefetchBytes = 4096;
 
         /// <summary>
         /// Declares <c>fetch</c>, the distance in elements at which a row tile requests its weights: at least
@@ -560,7 +561,8 @@ namespace Rwkv7.Gen.Generator.Emit
         private static void EmitFetchDistance(IndentedWriter w, int rows, int n, int elementBytes)
         {
             int tilesAhead = TilesAhead(rows * n * elementBytes);
-            w.Line($"nuint fetch = r + {(tilesAhead + 1) * rows} <= rowEnd ? {tilesAhead * rows * n} : r + {2 * rows} <= rowEnd ? {rows * n} : 0u;");
+            string nearEnd = tilesAhead == 1 ? "0u" : $"r + {2 * rows} <= rowEnd ? {rows * n} : 0u";
+            w.Line($"nuint fetch = r + {(tilesAhead + 1) * rows} <= rowEnd ? {tilesAhead * rows * n} : {nearEnd};");
         }
 
         /// <summary>

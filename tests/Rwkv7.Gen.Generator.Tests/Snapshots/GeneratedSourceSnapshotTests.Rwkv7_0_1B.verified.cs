@@ -212,7 +212,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 196 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 68 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -307,7 +307,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 198 <= rowEnd ? 6144 : r + 12 <= rowEnd ? 192 : 0u;
+                        nuint fetch = r + 72 <= rowEnd ? 2112 : r + 12 <= rowEnd ? 192 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -545,7 +545,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 196 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 68 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -672,7 +672,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 194 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 64 : 0u;
+                        nuint fetch = r + 66 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 64 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -795,7 +795,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 196 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 68 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -991,7 +991,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 194 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 64 : 0u;
+                        nuint fetch = r + 66 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 64 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -1161,7 +1161,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1296,7 +1296,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 102 <= rowEnd ? 6144 : r + 12 <= rowEnd ? 384 : 0u;
+                        nuint fetch = r + 42 <= rowEnd ? 2304 : r + 12 <= rowEnd ? 384 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1540,7 +1540,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1743,7 +1743,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 98 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 34 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -1866,7 +1866,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -2068,7 +2068,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 98 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 34 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -2238,7 +2238,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 52 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 20 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 256);
@@ -2453,7 +2453,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 54 <= rowEnd ? 6144 : r + 12 <= rowEnd ? 768 : 0u;
+                        nuint fetch = r + 24 <= rowEnd ? 2304 : r + 12 <= rowEnd ? 768 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 256);
@@ -2697,7 +2697,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 52 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 20 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 256);
@@ -2906,7 +2906,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 50 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 18 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -3029,7 +3029,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 52 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 20 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 256);
@@ -3231,7 +3231,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 50 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 18 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -3401,7 +3401,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 3072 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
@@ -3622,7 +3622,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 9216 : r + 12 <= rowEnd ? 4608 : 0u;
+                        nuint fetch = r + 12 <= rowEnd ? 4608 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
@@ -3866,7 +3866,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 3072 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
@@ -4075,7 +4075,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 10 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 1536 : 0u;
+                        nuint fetch = r + 6 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 1536 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -4198,7 +4198,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 3072 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
@@ -4400,7 +4400,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 10 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 1536 : 0u;
+                        nuint fetch = r + 6 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 1536 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -4570,7 +4570,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
@@ -4795,7 +4795,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 12 <= rowEnd ? 18432 : r + 12 <= rowEnd ? 18432 : 0u;
+                            nuint fetch = r + 12 <= rowEnd ? 18432 : 0u;
                             ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                             ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
@@ -5040,7 +5040,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
@@ -5253,7 +5253,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 4 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 6144 : 0u;
+                            nuint fetch = r + 4 <= rowEnd ? 6144 : 0u;
                             ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                             Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -5377,7 +5377,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
@@ -5583,7 +5583,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 4 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 6144 : 0u;
+                            nuint fetch = r + 4 <= rowEnd ? 6144 : 0u;
                             ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                             Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -5754,7 +5754,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -5843,7 +5843,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 102 <= rowEnd ? 3072 : r + 12 <= rowEnd ? 192 : 0u;
+                        nuint fetch = r + 42 <= rowEnd ? 1152 : r + 12 <= rowEnd ? 192 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -6087,7 +6087,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -6198,7 +6198,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 98 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 64 : 0u;
+                        nuint fetch = r + 34 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 64 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -6315,7 +6315,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -6475,7 +6475,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 98 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 64 : 0u;
+                        nuint fetch = r + 34 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 64 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -6639,7 +6639,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 52 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 20 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -6762,7 +6762,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 54 <= rowEnd ? 3072 : r + 12 <= rowEnd ? 384 : 0u;
+                        nuint fetch = r + 24 <= rowEnd ? 1152 : r + 12 <= rowEnd ? 384 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -7012,7 +7012,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 52 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 20 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -7183,7 +7183,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 50 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 18 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -7300,7 +7300,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 52 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 20 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -7466,7 +7466,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 50 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 18 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -7630,7 +7630,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 28 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 12 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         ref float w2 = ref Unsafe.Add(ref w0, 256);
@@ -7821,7 +7821,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 30 <= rowEnd ? 3072 : r + 12 <= rowEnd ? 768 : 0u;
+                        nuint fetch = r + 18 <= rowEnd ? 1536 : r + 12 <= rowEnd ? 768 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         ref float w2 = ref Unsafe.Add(ref w0, 256);
@@ -8071,7 +8071,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 28 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 12 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         ref float w2 = ref Unsafe.Add(ref w0, 256);
@@ -8248,7 +8248,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 26 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 10 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -8365,7 +8365,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 28 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 12 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         ref float w2 = ref Unsafe.Add(ref w0, 256);
@@ -8531,7 +8531,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 26 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 10 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -8695,7 +8695,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 3072 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 3072 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         ref float w2 = ref Unsafe.Add(ref w0, 1536);
@@ -8892,7 +8892,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 12 <= rowEnd ? 4608 : r + 12 <= rowEnd ? 4608 : 0u;
+                        nuint fetch = r + 12 <= rowEnd ? 4608 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         ref float w2 = ref Unsafe.Add(ref w0, 1536);
@@ -9142,7 +9142,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 3072 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 3072 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         ref float w2 = ref Unsafe.Add(ref w0, 1536);
@@ -9319,7 +9319,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 6 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 1536 : 0u;
+                        nuint fetch = r + 4 <= rowEnd ? 1536 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -9436,7 +9436,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 3072 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 3072 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         ref float w2 = ref Unsafe.Add(ref w0, 1536);
@@ -9602,7 +9602,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 6 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 1536 : 0u;
+                        nuint fetch = r + 4 <= rowEnd ? 1536 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -9766,7 +9766,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float w1 = ref Unsafe.Add(ref w0, 3072);
                         ref float w2 = ref Unsafe.Add(ref w0, 6144);
@@ -9967,7 +9967,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 12 <= rowEnd ? 18432 : r + 12 <= rowEnd ? 18432 : 0u;
+                            nuint fetch = r + 12 <= rowEnd ? 18432 : 0u;
                             ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref float w1 = ref Unsafe.Add(ref w0, 3072);
                             ref float w2 = ref Unsafe.Add(ref w0, 6144);
@@ -10218,7 +10218,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float w1 = ref Unsafe.Add(ref w0, 3072);
                         ref float w2 = ref Unsafe.Add(ref w0, 6144);
@@ -10399,7 +10399,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 4 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 6144 : 0u;
+                            nuint fetch = r + 4 <= rowEnd ? 6144 : 0u;
                             ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref float w1 = ref Unsafe.Add(ref w0, 3072);
                             Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -10517,7 +10517,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float w1 = ref Unsafe.Add(ref w0, 3072);
                         ref float w2 = ref Unsafe.Add(ref w0, 6144);
@@ -10687,7 +10687,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 4 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 6144 : 0u;
+                            nuint fetch = r + 4 <= rowEnd ? 6144 : 0u;
                             ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref float w1 = ref Unsafe.Add(ref w0, 3072);
                             Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -10852,7 +10852,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -10942,7 +10942,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -11146,7 +11146,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -11268,7 +11268,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 386 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 64 : 0u;
+                        nuint fetch = r + 130 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 64 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
@@ -11403,7 +11403,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -11584,7 +11584,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 386 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 64 : 0u;
+                        nuint fetch = r + 130 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 64 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
@@ -11767,7 +11767,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -11883,7 +11883,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -12093,7 +12093,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -12277,7 +12277,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 194 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 66 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
@@ -12412,7 +12412,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -12599,7 +12599,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 194 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 66 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
@@ -12782,7 +12782,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 512 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 256);
@@ -12954,7 +12954,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 100 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 512 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 256);
@@ -13164,7 +13164,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 512 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 256);
@@ -13354,7 +13354,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 98 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 34 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
@@ -13489,7 +13489,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 512 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 256);
@@ -13676,7 +13676,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 98 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 34 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
@@ -13859,7 +13859,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 3072 : 0u;
+                        nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
@@ -14037,7 +14037,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 20 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 3072 : 0u;
+                        nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
@@ -14247,7 +14247,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 3072 : 0u;
+                        nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
@@ -14437,7 +14437,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 1536 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 4608 : r + 4 <= rowEnd ? 1536 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
@@ -14572,7 +14572,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 3072 : 0u;
+                        nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
@@ -14759,7 +14759,7 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 1536 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 4608 : r + 4 <= rowEnd ? 1536 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
@@ -14942,7 +14942,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
@@ -15124,7 +15124,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
+                            nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
                             ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                             ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
@@ -15335,7 +15335,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
@@ -15529,7 +15529,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 6 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 6144 : 0u;
+                            nuint fetch = r + 4 <= rowEnd ? 6144 : 0u;
                             ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                             ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
@@ -15665,7 +15665,7 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
@@ -15856,7 +15856,7 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 6 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 6144 : 0u;
+                            nuint fetch = r + 4 <= rowEnd ? 6144 : 0u;
                             ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
                             ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
@@ -16048,7 +16048,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In768"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, the weights 12288 bytes (4 tiles) ahead requested from memory.
+            /// <see cref="MatMulQ8Int16In768"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, the weights 6144 bytes (2 tiles) ahead requested from memory.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8Int16In768V512(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -16069,7 +16069,7 @@ namespace Rwkv7.Gen.Models
                     Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                    nuint fetch = r + 20 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 3072 : 0u;
+                    nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
                     for (nuint i = 0; i < 768; i += 64)
                     {
                         if (fetch != 0)
@@ -16132,7 +16132,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In768"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, the weights 12288 bytes (4 tiles) ahead requested from memory.
+            /// <see cref="MatMulQ8Int16In768"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, the weights 6144 bytes (2 tiles) ahead requested from memory.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8Int16In768V256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -16153,7 +16153,7 @@ namespace Rwkv7.Gen.Models
                     Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                    nuint fetch = r + 20 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 3072 : 0u;
+                    nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
                     for (nuint i = 0; i < 768; i += 64)
                     {
                         if (fetch != 0)
@@ -16258,7 +16258,7 @@ namespace Rwkv7.Gen.Models
                     Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                    nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
+                    nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
                     for (nuint i = 0; i < 3072; i += 64)
                     {
                         if (fetch != 0)
@@ -16342,7 +16342,7 @@ namespace Rwkv7.Gen.Models
                     Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                    nuint fetch = r + 8 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 12288 : 0u;
+                    nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
                     for (nuint i = 0; i < 3072; i += 64)
                     {
                         if (fetch != 0)

@@ -206,7 +206,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 196 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 68 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -301,7 +301,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 198 <= rowEnd ? 6144 : r + 12 <= rowEnd ? 192 : 0u;
+                        nuint fetch = r + 72 <= rowEnd ? 2112 : r + 12 <= rowEnd ? 192 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -539,7 +539,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 196 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 68 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -666,7 +666,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 194 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 64 : 0u;
+                        nuint fetch = r + 66 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 64 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -789,7 +789,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 196 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 68 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -985,7 +985,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 194 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 64 : 0u;
+                        nuint fetch = r + 66 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 64 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -1155,7 +1155,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1290,7 +1290,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 102 <= rowEnd ? 6144 : r + 12 <= rowEnd ? 384 : 0u;
+                        nuint fetch = r + 42 <= rowEnd ? 2304 : r + 12 <= rowEnd ? 384 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1534,7 +1534,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1737,7 +1737,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 98 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 34 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -1860,7 +1860,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -2062,7 +2062,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 98 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 34 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -2232,7 +2232,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 28 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 1024 : 0u;
+                        nuint fetch = r + 12 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
@@ -2453,7 +2453,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 30 <= rowEnd ? 6144 : r + 12 <= rowEnd ? 1536 : 0u;
+                        nuint fetch = r + 18 <= rowEnd ? 3072 : r + 12 <= rowEnd ? 1536 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
@@ -2697,7 +2697,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 28 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 1024 : 0u;
+                        nuint fetch = r + 12 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
@@ -2906,7 +2906,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 26 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 10 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -3029,7 +3029,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 28 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 1024 : 0u;
+                        nuint fetch = r + 12 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
@@ -3231,7 +3231,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 26 <= rowEnd ? 6144 : r + 4 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 10 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -3401,7 +3401,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -3490,7 +3490,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 102 <= rowEnd ? 3072 : r + 12 <= rowEnd ? 192 : 0u;
+                        nuint fetch = r + 42 <= rowEnd ? 1152 : r + 12 <= rowEnd ? 192 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -3734,7 +3734,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -3845,7 +3845,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 98 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 64 : 0u;
+                        nuint fetch = r + 34 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 64 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -3962,7 +3962,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 100 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 36 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -4122,7 +4122,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 98 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 64 : 0u;
+                        nuint fetch = r + 34 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 64 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -4286,7 +4286,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 52 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 20 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -4409,7 +4409,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 54 <= rowEnd ? 3072 : r + 12 <= rowEnd ? 384 : 0u;
+                        nuint fetch = r + 24 <= rowEnd ? 1152 : r + 12 <= rowEnd ? 384 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -4659,7 +4659,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 52 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 20 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -4830,7 +4830,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 50 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 18 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -4947,7 +4947,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 52 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 20 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -5113,7 +5113,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 50 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 18 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -5277,7 +5277,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 16 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 1024 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 1024 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
@@ -5474,7 +5474,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 3072 : r + 12 <= rowEnd ? 1536 : 0u;
+                        nuint fetch = r + 12 <= rowEnd ? 1536 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
@@ -5724,7 +5724,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 16 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 1024 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 1024 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
@@ -5901,7 +5901,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 14 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 6 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -6018,7 +6018,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 16 <= rowEnd ? 3072 : r + 8 <= rowEnd ? 1024 : 0u;
+                        nuint fetch = r + 8 <= rowEnd ? 1024 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
@@ -6184,7 +6184,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 14 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 6 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -6348,7 +6348,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -6438,7 +6438,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -6642,7 +6642,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -6764,7 +6764,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 386 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 64 : 0u;
+                        nuint fetch = r + 130 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 64 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
@@ -6899,7 +6899,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 388 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
@@ -7080,7 +7080,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 386 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 64 : 0u;
+                        nuint fetch = r + 130 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 64 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
@@ -7263,7 +7263,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -7379,7 +7379,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -7589,7 +7589,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -7773,7 +7773,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 194 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 66 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
@@ -7908,7 +7908,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
+                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
@@ -8095,7 +8095,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 194 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 128 : 0u;
+                        nuint fetch = r + 66 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 128 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
@@ -8278,7 +8278,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 52 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 1024 : 0u;
+                        nuint fetch = r + 20 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
@@ -8456,7 +8456,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 52 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 1024 : 0u;
+                        nuint fetch = r + 20 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
@@ -8666,7 +8666,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 52 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 1024 : 0u;
+                        nuint fetch = r + 20 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
@@ -8856,7 +8856,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 50 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 18 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 512 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
@@ -8991,7 +8991,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 52 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 1024 : 0u;
+                        nuint fetch = r + 20 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 1024 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
@@ -9178,7 +9178,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 50 <= rowEnd ? 12288 : r + 4 <= rowEnd ? 512 : 0u;
+                        nuint fetch = r + 18 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 512 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
                         ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
@@ -9369,7 +9369,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, the weights 12288 bytes (48 tiles) ahead requested from memory.
+            /// <see cref="MatMulQ8Int16In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, the weights 4096 bytes (16 tiles) ahead requested from memory.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8Int16In64V512(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -9390,7 +9390,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                    nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
+                    nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
                     for (nuint i = 0; i < 64; i += 64)
                     {
                         if (fetch != 0)
@@ -9453,7 +9453,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In64"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, the weights 12288 bytes (48 tiles) ahead requested from memory.
+            /// <see cref="MatMulQ8Int16In64"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, the weights 4096 bytes (16 tiles) ahead requested from memory.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8Int16In64V256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -9474,7 +9474,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                    nuint fetch = r + 196 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 256 : 0u;
+                    nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
                     for (nuint i = 0; i < 64; i += 64)
                     {
                         if (fetch != 0)
@@ -9558,7 +9558,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In256"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, the weights 12288 bytes (12 tiles) ahead requested from memory.
+            /// <see cref="MatMulQ8Int16In256"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, the weights 4096 bytes (4 tiles) ahead requested from memory.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8Int16In256V512(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -9579,7 +9579,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                    nuint fetch = r + 52 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 1024 : 0u;
+                    nuint fetch = r + 20 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 1024 : 0u;
                     for (nuint i = 0; i < 256; i += 64)
                     {
                         if (fetch != 0)
@@ -9642,7 +9642,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In256"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, the weights 12288 bytes (12 tiles) ahead requested from memory.
+            /// <see cref="MatMulQ8Int16In256"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, the weights 4096 bytes (4 tiles) ahead requested from memory.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8Int16In256V256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -9663,7 +9663,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                    nuint fetch = r + 52 <= rowEnd ? 12288 : r + 8 <= rowEnd ? 1024 : 0u;
+                    nuint fetch = r + 20 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 1024 : 0u;
                     for (nuint i = 0; i < 256; i += 64)
                     {
                         if (fetch != 0)
