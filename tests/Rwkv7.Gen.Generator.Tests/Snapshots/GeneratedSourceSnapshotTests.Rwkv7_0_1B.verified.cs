@@ -16048,7 +16048,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In768"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, the weights 6144 bytes (2 tiles) ahead requested from memory.
+            /// <see cref="MatMulQ8Int16In768"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, the weights 6144 bytes (2 tiles) ahead and their scales requested from memory.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8Int16In768V512(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -16070,6 +16070,17 @@ namespace Rwkv7.Gen.Models
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                     nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
+                    if (fetch != 0)
+                    {
+                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
+                        Prefetch.Read(ref scAhead, 0);
+                        Prefetch.Read(ref scAhead, 16);
+                        Prefetch.Read(ref scAhead, 32);
+                        Prefetch.Read(ref scAhead, 48);
+                        Prefetch.Read(ref scAhead, 64);
+                        Prefetch.Read(ref scAhead, 80);
+                        Prefetch.Read(ref scAhead, 95);
+                    }
                     for (nuint i = 0; i < 768; i += 64)
                     {
                         if (fetch != 0)
@@ -16132,7 +16143,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In768"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, the weights 6144 bytes (2 tiles) ahead requested from memory.
+            /// <see cref="MatMulQ8Int16In768"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, the weights 6144 bytes (2 tiles) ahead and their scales requested from memory.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8Int16In768V256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -16154,6 +16165,17 @@ namespace Rwkv7.Gen.Models
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                     nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
+                    if (fetch != 0)
+                    {
+                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
+                        Prefetch.Read(ref scAhead, 0);
+                        Prefetch.Read(ref scAhead, 16);
+                        Prefetch.Read(ref scAhead, 32);
+                        Prefetch.Read(ref scAhead, 48);
+                        Prefetch.Read(ref scAhead, 64);
+                        Prefetch.Read(ref scAhead, 80);
+                        Prefetch.Read(ref scAhead, 95);
+                    }
                     for (nuint i = 0; i < 768; i += 64)
                     {
                         if (fetch != 0)
@@ -16237,7 +16259,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In3072"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 96 blocks of 32 inputs per row, the weights 12288 bytes (1 tile) ahead requested from memory.
+            /// <see cref="MatMulQ8Int16In3072"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 96 blocks of 32 inputs per row, the weights 12288 bytes (1 tile) ahead and their scales requested from memory.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8Int16In3072V512(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -16259,6 +16281,35 @@ namespace Rwkv7.Gen.Models
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                     nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
+                    if (fetch != 0)
+                    {
+                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
+                        Prefetch.Read(ref scAhead, 0);
+                        Prefetch.Read(ref scAhead, 16);
+                        Prefetch.Read(ref scAhead, 32);
+                        Prefetch.Read(ref scAhead, 48);
+                        Prefetch.Read(ref scAhead, 64);
+                        Prefetch.Read(ref scAhead, 80);
+                        Prefetch.Read(ref scAhead, 96);
+                        Prefetch.Read(ref scAhead, 112);
+                        Prefetch.Read(ref scAhead, 128);
+                        Prefetch.Read(ref scAhead, 144);
+                        Prefetch.Read(ref scAhead, 160);
+                        Prefetch.Read(ref scAhead, 176);
+                        Prefetch.Read(ref scAhead, 192);
+                        Prefetch.Read(ref scAhead, 208);
+                        Prefetch.Read(ref scAhead, 224);
+                        Prefetch.Read(ref scAhead, 240);
+                        Prefetch.Read(ref scAhead, 256);
+                        Prefetch.Read(ref scAhead, 272);
+                        Prefetch.Read(ref scAhead, 288);
+                        Prefetch.Read(ref scAhead, 304);
+                        Prefetch.Read(ref scAhead, 320);
+                        Prefetch.Read(ref scAhead, 336);
+                        Prefetch.Read(ref scAhead, 352);
+                        Prefetch.Read(ref scAhead, 368);
+                        Prefetch.Read(ref scAhead, 383);
+                    }
                     for (nuint i = 0; i < 3072; i += 64)
                     {
                         if (fetch != 0)
@@ -16321,7 +16372,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In3072"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 96 blocks of 32 inputs per row, the weights 12288 bytes (1 tile) ahead requested from memory.
+            /// <see cref="MatMulQ8Int16In3072"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 96 blocks of 32 inputs per row, the weights 12288 bytes (1 tile) ahead and their scales requested from memory.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8Int16In3072V256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -16343,6 +16394,35 @@ namespace Rwkv7.Gen.Models
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                     nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
+                    if (fetch != 0)
+                    {
+                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
+                        Prefetch.Read(ref scAhead, 0);
+                        Prefetch.Read(ref scAhead, 16);
+                        Prefetch.Read(ref scAhead, 32);
+                        Prefetch.Read(ref scAhead, 48);
+                        Prefetch.Read(ref scAhead, 64);
+                        Prefetch.Read(ref scAhead, 80);
+                        Prefetch.Read(ref scAhead, 96);
+                        Prefetch.Read(ref scAhead, 112);
+                        Prefetch.Read(ref scAhead, 128);
+                        Prefetch.Read(ref scAhead, 144);
+                        Prefetch.Read(ref scAhead, 160);
+                        Prefetch.Read(ref scAhead, 176);
+                        Prefetch.Read(ref scAhead, 192);
+                        Prefetch.Read(ref scAhead, 208);
+                        Prefetch.Read(ref scAhead, 224);
+                        Prefetch.Read(ref scAhead, 240);
+                        Prefetch.Read(ref scAhead, 256);
+                        Prefetch.Read(ref scAhead, 272);
+                        Prefetch.Read(ref scAhead, 288);
+                        Prefetch.Read(ref scAhead, 304);
+                        Prefetch.Read(ref scAhead, 320);
+                        Prefetch.Read(ref scAhead, 336);
+                        Prefetch.Read(ref scAhead, 352);
+                        Prefetch.Read(ref scAhead, 368);
+                        Prefetch.Read(ref scAhead, 383);
+                    }
                     for (nuint i = 0; i < 3072; i += 64)
                     {
                         if (fetch != 0)

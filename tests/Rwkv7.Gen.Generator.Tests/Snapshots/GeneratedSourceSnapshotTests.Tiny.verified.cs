@@ -9369,7 +9369,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, the weights 4096 bytes (16 tiles) ahead requested from memory.
+            /// <see cref="MatMulQ8Int16In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, the weights 4096 bytes (16 tiles) ahead and their scales requested from memory.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8Int16In64V512(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -9391,6 +9391,12 @@ namespace Rwkv7.Gen.Tests.Generated
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                     nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
+                    if (fetch != 0)
+                    {
+                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
+                        Prefetch.Read(ref scAhead, 0);
+                        Prefetch.Read(ref scAhead, 7);
+                    }
                     for (nuint i = 0; i < 64; i += 64)
                     {
                         if (fetch != 0)
@@ -9453,7 +9459,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In64"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, the weights 4096 bytes (16 tiles) ahead requested from memory.
+            /// <see cref="MatMulQ8Int16In64"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, the weights 4096 bytes (16 tiles) ahead and their scales requested from memory.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8Int16In64V256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -9475,6 +9481,12 @@ namespace Rwkv7.Gen.Tests.Generated
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                     nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
+                    if (fetch != 0)
+                    {
+                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
+                        Prefetch.Read(ref scAhead, 0);
+                        Prefetch.Read(ref scAhead, 7);
+                    }
                     for (nuint i = 0; i < 64; i += 64)
                     {
                         if (fetch != 0)
@@ -9558,7 +9570,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In256"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, the weights 4096 bytes (4 tiles) ahead requested from memory.
+            /// <see cref="MatMulQ8Int16In256"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, the weights 4096 bytes (4 tiles) ahead and their scales requested from memory.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8Int16In256V512(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -9580,6 +9592,13 @@ namespace Rwkv7.Gen.Tests.Generated
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
                     nuint fetch = r + 20 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 1024 : 0u;
+                    if (fetch != 0)
+                    {
+                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
+                        Prefetch.Read(ref scAhead, 0);
+                        Prefetch.Read(ref scAhead, 16);
+                        Prefetch.Read(ref scAhead, 31);
+                    }
                     for (nuint i = 0; i < 256; i += 64)
                     {
                         if (fetch != 0)
@@ -9642,7 +9661,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In256"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, the weights 4096 bytes (4 tiles) ahead requested from memory.
+            /// <see cref="MatMulQ8Int16In256"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, the weights 4096 bytes (4 tiles) ahead and their scales requested from memory.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulQ8Int16In256V256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -9664,6 +9683,13 @@ namespace Rwkv7.Gen.Tests.Generated
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
                     nuint fetch = r + 20 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 1024 : 0u;
+                    if (fetch != 0)
+                    {
+                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
+                        Prefetch.Read(ref scAhead, 0);
+                        Prefetch.Read(ref scAhead, 16);
+                        Prefetch.Read(ref scAhead, 31);
+                    }
                     for (nuint i = 0; i < 256; i += 64)
                     {
                         if (fetch != 0)
