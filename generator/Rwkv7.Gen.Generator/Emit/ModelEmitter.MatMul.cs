@@ -570,7 +570,8 @@ namespace Rwkv7.Gen.Generator.Emit
         /// the non-temporal hint (<c>Prefetch.Stream</c>: they are read from memory once per token, or once per tile of
         /// tokens from L1): bf16 decode on two threads went from 151–169 to 173–205 tokens/s (docs/benchmarks.md, change
         /// 21). 8-bit weights keep the plain hint (<c>Prefetch.Read</c>): with the non-temporal one, 8-bit decode was
-        /// slower in 9 of 12 same-run pairs (medians 273 against 262 tokens/s), for reasons not found.
+        /// slower in 9 of 12 same-run pairs 12 KiB ahead (medians 273 against 262 tokens/s), and batches of 16 in 5 of 5
+        /// at <see cref="PrefetchBytes"/>, for reasons not found.
         /// </summary>
         private static string PrefetchCall(string type) => HasScales(type) ? "Prefetch.Read" : "Prefetch.Stream";
 
