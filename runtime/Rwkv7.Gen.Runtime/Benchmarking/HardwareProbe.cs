@@ -37,6 +37,32 @@ public static class HardwareProbe
             data[i] = 1; // commit every page before timing
         }
 
+        return MeasureReadBandwidth(threads, data, bytes, repetitions);
+    }
+
+    /// <summary>
+    /// <see cref="MeasureReadBandwidth(int, long, int)"/> over the first <paramref name="bytes"/> of
+    /// <paramref name="weights"/>' own packed matrices: memory already resident, so the probe allocates nothing and adds
+    /// nothing to the process's peak resident memory, and can run before a benchmark's timed phases as well as after
+    /// them. Weights smaller than <paramref name="bytes"/> are probed with a buffer of that size instead.
+    /// </summary>
+    public static unsafe double MeasureReadBandwidth(int threads, RwkvWeights weights, long bytes, int repetitions = 5)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentOutOfRangeException.ThrowIfLessThan(bytes, 1);
+        if (bytes > weights.MatrixBytes)
+        {
+            return MeasureReadBandwidth(threads, bytes, repetitions);
+        }
+
+        double best = MeasureReadBandwidth(threads, weights.Arena.Pointer, bytes, repetitions);
+        GC.KeepAlive(weights);
+        return best;
+    }
+
+    private static unsafe double MeasureReadBandwidth(int threads, byte* data, long bytes, int repetitions)
+    {
         long perThread = bytes / threads / 256 * 256;
         long passes = Math.Max(1, (MinBytesPerRepetition + bytes - 1) / bytes);
         double best = 0;

@@ -73,6 +73,9 @@ public sealed unsafe class RwkvWeights : IDisposable
     /// <summary>Bytes of packed matrix data (everything but the small fp32 vectors).</summary>
     public long MatrixBytes => _arena.Length;
 
+    /// <summary>The packed matrices' memory, for the bandwidth probe to stream without allocating.</summary>
+    internal NativeBuffer Arena => _arena;
+
     /// <summary>
     /// The element type shared by every matrix but the embedding table, or null when they differ (e.g. rwkv.cpp FP16
     /// files keep some matrices in fp32).
