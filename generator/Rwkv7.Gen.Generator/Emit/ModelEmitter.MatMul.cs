@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using Rwkv7.Gen.Generator.Model;
 
 namespace Rwkv7.Gen.Generator.Emit
@@ -445,46 +446,88 @@ namespace Rwkv7.Gen.Generator.Emit
                 w.Close();
             }
 
+            if (v.Lanes == 16 && rows >= 4)
+            {
+                EmitReduce512(w, v, rows, tokens, split, accumulate);
+                return;
+            }
+
             for (int m = 0; m < tokens; m++)
             {
                 int reduced = 0;
                 if (rows >= 4 && v.Lanes >= 8)
                 {
-                    EmitReduceFour(w, v, m, tokens, split, accumulate);
+                    EmitReduceFour(w, m, tokens, split, accumulate);
                     reduced = 4;
                 }
 
-                for (int k = reduced; k < rows; k++)
-                {
-                    string target = k == 0 ? "r" : $"r + {k}";
-                    string name = tokens == 1 ? $"o{k}" : $"o{k}{m}";
-                    string sum = split ? v.Sum($"{Acc(k, m, tokens)} + b{k}") : v.Sum(Acc(k, m, tokens));
-                    w.Line($"ref float {name} = ref Unsafe.Add(ref yt{m}, {target});");
-                    w.Line($"{name} = {accumulate} ? {name} + {sum} : {sum};");
-                }
+                EmitReduceRows(w, v, reduced, rows, m, tokens, split, accumulate);
+            }
+        }
+
+        /// <summary>Sums rows [<paramref name="first"/>, <paramref name="rows"/>) of token m one at a time.</summary>
+        private static void EmitReduceRows(IndentedWriter w, VectorWidth v, int first, int rows, int m, int tokens, bool split, string accumulate)
+        {
+            for (int k = first; k < rows; k++)
+            {
+                string target = k == 0 ? "r" : $"r + {k}";
+                string name = tokens == 1 ? $"o{k}" : $"o{k}{m}";
+                string sum = v.Sum(AccValue(k, m, tokens, split));
+                w.Line($"ref float {name} = ref Unsafe.Add(ref yt{m}, {target});");
+                w.Line($"{name} = {accumulate} ? {name} + {sum} : {sum};");
             }
         }
 
         /// <summary>
-        /// Reduces the four row accumulators of token m to the four outputs y[r..r+3] together: fold each vector to
-        /// 128 bits, then two levels of pairwise horizontal adds, and one 4-float store — far fewer instructions than
-        /// four separate horizontal sums. Only on the 512- and 256-bit paths, which run on x86 (SSE3 is implied).
+        /// The 512-bit path's sums, four accumulators per <c>Horizontal.Sums</c> call (its shuffles shared between them):
+        /// rows 0–3 of each token, stored as one 4-float vector; in a 6-row tile, rows 4 and 5 of two tokens at a time.
+        /// Summed one by one instead, a 6-row × 4-token bf16 tile at 768 inputs ran at 182–184 GFLOP/s on one core
+        /// against 196 with the shared shuffles (docs/benchmarks.md, change 25).
         /// </summary>
-        private static void EmitReduceFour(IndentedWriter w, VectorWidth v, int m, int tokens, bool split, string accumulate)
+        private static void EmitReduce512(IndentedWriter w, VectorWidth v, int rows, int tokens, bool split, string accumulate)
+        {
+            w.Line("// the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)");
+            for (int m = 0; m < tokens; m++)
+            {
+                string sums = string.Join(", ", Enumerable.Range(0, 4).Select(k => AccValue(k, m, tokens, split)));
+                w.Line($"Horizontal.Store(Horizontal.Sums({sums}), ref Unsafe.Add(ref yt{m}, r), {accumulate});");
+            }
+
+            if (rows == 6 && tokens % 2 == 0)
+            {
+                for (int m = 0; m < tokens; m += 2)
+                {
+                    string last = $"last{m}";
+                    w.Line($"Vector128<float> {last} = Horizontal.Sums({AccValue(4, m, tokens, split)}, {AccValue(5, m, tokens, split)}, {AccValue(4, m + 1, tokens, split)}, {AccValue(5, m + 1, tokens, split)});");
+                    w.Line($"Horizontal.StorePair({last}, 0, ref Unsafe.Add(ref yt{m}, r + 4), {accumulate});");
+                    w.Line($"Horizontal.StorePair({last}, 1, ref Unsafe.Add(ref yt{m + 1}, r + 4), {accumulate});");
+                }
+
+                return;
+            }
+
+            for (int m = 0; m < tokens; m++)
+            {
+                EmitReduceRows(w, v, 4, rows, m, tokens, split, accumulate);
+            }
+        }
+
+        /// <summary>Row k's accumulated sum for token m as an expression: one accumulator, or the lo and hi pair of one token.</summary>
+        private static string AccValue(int k, int m, int tokens, bool split) => split ? $"{Acc(k, m, tokens)} + b{k}" : Acc(k, m, tokens);
+
+        /// <summary>
+        /// Reduces the four row accumulators of token m to the four outputs y[r..r+3] together on the 256-bit path: fold
+        /// each vector to 128 bits, then two levels of pairwise horizontal adds, and one 4-float store — far fewer
+        /// instructions than four separate horizontal sums. The 256-bit path runs on x86 only (SSE3 is implied); the
+        /// 512-bit one has <see cref="EmitReduce512"/>.
+        /// </summary>
+        private static void EmitReduceFour(IndentedWriter w, int m, int tokens, bool split, string accumulate)
         {
             string suffix = tokens == 1 ? "" : m.ToString(System.Globalization.CultureInfo.InvariantCulture);
             for (int k = 0; k < 4; k++)
             {
                 string acc = split ? $"({Acc(k, m, tokens)} + b{k})" : Acc(k, m, tokens);
-                if (v.Lanes == 16)
-                {
-                    w.Line($"Vector256<float> f{k}{suffix} = {acc}.GetLower() + {acc}.GetUpper();");
-                    w.Line($"Vector128<float> g{k}{suffix} = f{k}{suffix}.GetLower() + f{k}{suffix}.GetUpper();");
-                }
-                else
-                {
-                    w.Line($"Vector128<float> g{k}{suffix} = {acc}.GetLower() + {acc}.GetUpper();");
-                }
+                w.Line($"Vector128<float> g{k}{suffix} = {acc}.GetLower() + {acc}.GetUpper();");
             }
 
             w.Line($"Vector128<float> sums{suffix} = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0{suffix}, g1{suffix}), Sse3.HorizontalAdd(g2{suffix}, g3{suffix}));");

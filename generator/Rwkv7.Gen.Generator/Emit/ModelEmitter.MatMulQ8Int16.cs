@@ -157,7 +157,14 @@ namespace Rwkv7.Gen.Generator.Emit
                 w.Close();
                 if (rows == RowTile)
                 {
-                    EmitReduceFour(w, v, 0, 1, split: true, "accumulate");
+                    if (wide)
+                    {
+                        EmitReduce512(w, v, RowTile, 1, split: true, "accumulate");
+                    }
+                    else
+                    {
+                        EmitReduceFour(w, 0, 1, split: true, "accumulate");
+                    }
                 }
                 else
                 {

@@ -252,21 +252,8 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -402,82 +389,17 @@ namespace Rwkv7.Gen.Models
                             c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
                             c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
-                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
-                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
-                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
-                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
-                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
-                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
-                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
-                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
-                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
-                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
-                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
-                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
-                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), accumulate);
+                        Vector128<float> last0 = Horizontal.Sums(c40, c50, c41, c51);
+                        Horizontal.StorePair(last0, 0, ref Unsafe.Add(ref yt0, r + 4), accumulate);
+                        Horizontal.StorePair(last0, 1, ref Unsafe.Add(ref yt1, r + 4), accumulate);
+                        Vector128<float> last2 = Horizontal.Sums(c42, c52, c43, c53);
+                        Horizontal.StorePair(last2, 0, ref Unsafe.Add(ref yt2, r + 4), accumulate);
+                        Horizontal.StorePair(last2, 1, ref Unsafe.Add(ref yt3, r + 4), accumulate);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -1232,21 +1154,8 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -1394,82 +1303,17 @@ namespace Rwkv7.Gen.Models
                                 c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
-                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
-                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
-                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
-                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
-                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
-                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
-                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
-                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
-                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
-                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
-                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
-                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
-                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), accumulate);
+                        Vector128<float> last0 = Horizontal.Sums(c40, c50, c41, c51);
+                        Horizontal.StorePair(last0, 0, ref Unsafe.Add(ref yt0, r + 4), accumulate);
+                        Horizontal.StorePair(last0, 1, ref Unsafe.Add(ref yt1, r + 4), accumulate);
+                        Vector128<float> last2 = Horizontal.Sums(c42, c52, c43, c53);
+                        Horizontal.StorePair(last2, 0, ref Unsafe.Add(ref yt2, r + 4), accumulate);
+                        Horizontal.StorePair(last2, 1, ref Unsafe.Add(ref yt3, r + 4), accumulate);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -2371,21 +2215,8 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -2551,82 +2382,17 @@ namespace Rwkv7.Gen.Models
                                 c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
-                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
-                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
-                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
-                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
-                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
-                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
-                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
-                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
-                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
-                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
-                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
-                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
-                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), accumulate);
+                        Vector128<float> last0 = Horizontal.Sums(c40, c50, c41, c51);
+                        Horizontal.StorePair(last0, 0, ref Unsafe.Add(ref yt0, r + 4), accumulate);
+                        Horizontal.StorePair(last0, 1, ref Unsafe.Add(ref yt1, r + 4), accumulate);
+                        Vector128<float> last2 = Horizontal.Sums(c42, c52, c43, c53);
+                        Horizontal.StorePair(last2, 0, ref Unsafe.Add(ref yt2, r + 4), accumulate);
+                        Horizontal.StorePair(last2, 1, ref Unsafe.Add(ref yt3, r + 4), accumulate);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -3537,21 +3303,8 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -3720,82 +3473,17 @@ namespace Rwkv7.Gen.Models
                                 c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
-                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
-                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
-                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
-                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
-                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
-                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
-                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
-                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
-                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
-                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
-                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
-                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
-                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), accumulate);
+                        Vector128<float> last0 = Horizontal.Sums(c40, c50, c41, c51);
+                        Horizontal.StorePair(last0, 0, ref Unsafe.Add(ref yt0, r + 4), accumulate);
+                        Horizontal.StorePair(last0, 1, ref Unsafe.Add(ref yt1, r + 4), accumulate);
+                        Vector128<float> last2 = Horizontal.Sums(c42, c52, c43, c53);
+                        Horizontal.StorePair(last2, 0, ref Unsafe.Add(ref yt2, r + 4), accumulate);
+                        Horizontal.StorePair(last2, 1, ref Unsafe.Add(ref yt3, r + 4), accumulate);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -4706,21 +4394,8 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -4893,82 +4568,17 @@ namespace Rwkv7.Gen.Models
                                     c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                                 }
                             }
-                            Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                            Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                            Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                            Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                            Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                            Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                            Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                            Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                            Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                            ref float o0 = ref Unsafe.Add(ref yt0, r);
-                            if (add)
-                            {
-                                sums0 += Vector128.LoadUnsafe(ref o0);
-                            }
-                            sums0.StoreUnsafe(ref o0);
-                            ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
-                            o40 = add ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
-                            ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
-                            o50 = add ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
-                            Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                            Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                            Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                            Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                            Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                            Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                            Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                            Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                            Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                            ref float o1 = ref Unsafe.Add(ref yt1, r);
-                            if (add)
-                            {
-                                sums1 += Vector128.LoadUnsafe(ref o1);
-                            }
-                            sums1.StoreUnsafe(ref o1);
-                            ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
-                            o41 = add ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
-                            ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
-                            o51 = add ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
-                            Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                            Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                            Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                            Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                            Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                            Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                            Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                            Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                            Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                            ref float o2 = ref Unsafe.Add(ref yt2, r);
-                            if (add)
-                            {
-                                sums2 += Vector128.LoadUnsafe(ref o2);
-                            }
-                            sums2.StoreUnsafe(ref o2);
-                            ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
-                            o42 = add ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
-                            ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
-                            o52 = add ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
-                            Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                            Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                            Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                            Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                            Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                            Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                            Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                            Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                            Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                            ref float o3 = ref Unsafe.Add(ref yt3, r);
-                            if (add)
-                            {
-                                sums3 += Vector128.LoadUnsafe(ref o3);
-                            }
-                            sums3.StoreUnsafe(ref o3);
-                            ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
-                            o43 = add ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
-                            ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
-                            o53 = add ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
+                            // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                            Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), add);
+                            Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), add);
+                            Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), add);
+                            Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), add);
+                            Vector128<float> last0 = Horizontal.Sums(c40, c50, c41, c51);
+                            Horizontal.StorePair(last0, 0, ref Unsafe.Add(ref yt0, r + 4), add);
+                            Horizontal.StorePair(last0, 1, ref Unsafe.Add(ref yt1, r + 4), add);
+                            Vector128<float> last2 = Horizontal.Sums(c42, c52, c43, c53);
+                            Horizontal.StorePair(last2, 0, ref Unsafe.Add(ref yt2, r + 4), add);
+                            Horizontal.StorePair(last2, 1, ref Unsafe.Add(ref yt3, r + 4), add);
                         }
                     }
                     for (; r < rowEnd; r++)
@@ -5790,21 +5400,8 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -5944,82 +5541,17 @@ namespace Rwkv7.Gen.Models
                             c43 = Vector512.MultiplyAddEstimate(hi4, hix3, c43);
                             c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
-                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
-                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
-                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
-                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
-                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
-                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
-                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
-                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
-                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
-                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
-                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
-                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
-                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), accumulate);
+                        Vector128<float> last0 = Horizontal.Sums(c40, c50, c41, c51);
+                        Horizontal.StorePair(last0, 0, ref Unsafe.Add(ref yt0, r + 4), accumulate);
+                        Horizontal.StorePair(last0, 1, ref Unsafe.Add(ref yt1, r + 4), accumulate);
+                        Vector128<float> last2 = Horizontal.Sums(c42, c52, c43, c53);
+                        Horizontal.StorePair(last2, 0, ref Unsafe.Add(ref yt2, r + 4), accumulate);
+                        Horizontal.StorePair(last2, 1, ref Unsafe.Add(ref yt3, r + 4), accumulate);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -6702,21 +6234,8 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -6866,82 +6385,17 @@ namespace Rwkv7.Gen.Models
                                 c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
-                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
-                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
-                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
-                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
-                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
-                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
-                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
-                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
-                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
-                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
-                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
-                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
-                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), accumulate);
+                        Vector128<float> last0 = Horizontal.Sums(c40, c50, c41, c51);
+                        Horizontal.StorePair(last0, 0, ref Unsafe.Add(ref yt0, r + 4), accumulate);
+                        Horizontal.StorePair(last0, 1, ref Unsafe.Add(ref yt1, r + 4), accumulate);
+                        Vector128<float> last2 = Horizontal.Sums(c42, c52, c43, c53);
+                        Horizontal.StorePair(last2, 0, ref Unsafe.Add(ref yt2, r + 4), accumulate);
+                        Horizontal.StorePair(last2, 1, ref Unsafe.Add(ref yt3, r + 4), accumulate);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -7747,21 +7201,8 @@ namespace Rwkv7.Gen.Models
                             a3 = Vector512.MultiplyAddEstimate(l3, xl, a3);
                             b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -7925,82 +7366,17 @@ namespace Rwkv7.Gen.Models
                                 c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
-                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
-                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
-                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
-                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
-                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
-                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
-                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
-                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
-                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
-                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
-                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
-                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
-                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), accumulate);
+                        Vector128<float> last0 = Horizontal.Sums(c40, c50, c41, c51);
+                        Horizontal.StorePair(last0, 0, ref Unsafe.Add(ref yt0, r + 4), accumulate);
+                        Horizontal.StorePair(last0, 1, ref Unsafe.Add(ref yt1, r + 4), accumulate);
+                        Vector128<float> last2 = Horizontal.Sums(c42, c52, c43, c53);
+                        Horizontal.StorePair(last2, 0, ref Unsafe.Add(ref yt2, r + 4), accumulate);
+                        Horizontal.StorePair(last2, 1, ref Unsafe.Add(ref yt3, r + 4), accumulate);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -8815,21 +8191,8 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -8996,82 +8359,17 @@ namespace Rwkv7.Gen.Models
                                 c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                             }
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
-                        o40 = accumulate ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
-                        ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
-                        o50 = accumulate ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
-                        o41 = accumulate ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
-                        ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
-                        o51 = accumulate ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
-                        o42 = accumulate ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
-                        ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
-                        o52 = accumulate ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
-                        ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
-                        o43 = accumulate ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
-                        ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
-                        o53 = accumulate ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), accumulate);
+                        Vector128<float> last0 = Horizontal.Sums(c40, c50, c41, c51);
+                        Horizontal.StorePair(last0, 0, ref Unsafe.Add(ref yt0, r + 4), accumulate);
+                        Horizontal.StorePair(last0, 1, ref Unsafe.Add(ref yt1, r + 4), accumulate);
+                        Vector128<float> last2 = Horizontal.Sums(c42, c52, c43, c53);
+                        Horizontal.StorePair(last2, 0, ref Unsafe.Add(ref yt2, r + 4), accumulate);
+                        Horizontal.StorePair(last2, 1, ref Unsafe.Add(ref yt3, r + 4), accumulate);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -9886,21 +9184,8 @@ namespace Rwkv7.Gen.Models
                                 b3 = Vector512.MultiplyAddEstimate(h3, xh, b3);
                             }
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -10071,82 +9356,17 @@ namespace Rwkv7.Gen.Models
                                     c53 = Vector512.MultiplyAddEstimate(hi5, hix3, c53);
                                 }
                             }
-                            Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                            Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                            Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                            Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                            Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                            Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                            Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                            Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                            Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                            ref float o0 = ref Unsafe.Add(ref yt0, r);
-                            if (add)
-                            {
-                                sums0 += Vector128.LoadUnsafe(ref o0);
-                            }
-                            sums0.StoreUnsafe(ref o0);
-                            ref float o40 = ref Unsafe.Add(ref yt0, r + 4);
-                            o40 = add ? o40 + Vector512.Sum(c40) : Vector512.Sum(c40);
-                            ref float o50 = ref Unsafe.Add(ref yt0, r + 5);
-                            o50 = add ? o50 + Vector512.Sum(c50) : Vector512.Sum(c50);
-                            Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                            Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                            Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                            Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                            Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                            Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                            Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                            Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                            Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                            ref float o1 = ref Unsafe.Add(ref yt1, r);
-                            if (add)
-                            {
-                                sums1 += Vector128.LoadUnsafe(ref o1);
-                            }
-                            sums1.StoreUnsafe(ref o1);
-                            ref float o41 = ref Unsafe.Add(ref yt1, r + 4);
-                            o41 = add ? o41 + Vector512.Sum(c41) : Vector512.Sum(c41);
-                            ref float o51 = ref Unsafe.Add(ref yt1, r + 5);
-                            o51 = add ? o51 + Vector512.Sum(c51) : Vector512.Sum(c51);
-                            Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                            Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                            Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                            Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                            Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                            Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                            Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                            Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                            Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                            ref float o2 = ref Unsafe.Add(ref yt2, r);
-                            if (add)
-                            {
-                                sums2 += Vector128.LoadUnsafe(ref o2);
-                            }
-                            sums2.StoreUnsafe(ref o2);
-                            ref float o42 = ref Unsafe.Add(ref yt2, r + 4);
-                            o42 = add ? o42 + Vector512.Sum(c42) : Vector512.Sum(c42);
-                            ref float o52 = ref Unsafe.Add(ref yt2, r + 5);
-                            o52 = add ? o52 + Vector512.Sum(c52) : Vector512.Sum(c52);
-                            Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                            Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                            Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                            Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                            Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                            Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                            Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                            Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                            Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                            ref float o3 = ref Unsafe.Add(ref yt3, r);
-                            if (add)
-                            {
-                                sums3 += Vector128.LoadUnsafe(ref o3);
-                            }
-                            sums3.StoreUnsafe(ref o3);
-                            ref float o43 = ref Unsafe.Add(ref yt3, r + 4);
-                            o43 = add ? o43 + Vector512.Sum(c43) : Vector512.Sum(c43);
-                            ref float o53 = ref Unsafe.Add(ref yt3, r + 5);
-                            o53 = add ? o53 + Vector512.Sum(c53) : Vector512.Sum(c53);
+                            // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                            Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), add);
+                            Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), add);
+                            Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), add);
+                            Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), add);
+                            Vector128<float> last0 = Horizontal.Sums(c40, c50, c41, c51);
+                            Horizontal.StorePair(last0, 0, ref Unsafe.Add(ref yt0, r + 4), add);
+                            Horizontal.StorePair(last0, 1, ref Unsafe.Add(ref yt1, r + 4), add);
+                            Vector128<float> last2 = Horizontal.Sums(c42, c52, c43, c53);
+                            Horizontal.StorePair(last2, 0, ref Unsafe.Add(ref yt2, r + 4), add);
+                            Horizontal.StorePair(last2, 1, ref Unsafe.Add(ref yt3, r + 4), add);
                         }
                     }
                     for (; r < rowEnd; r++)
@@ -10888,21 +10108,8 @@ namespace Rwkv7.Gen.Models
                             Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (0) + 16)));
                             a3 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l3, xl, h3 * xh), Vector512.Create(Unsafe.Add(ref sc3, 0)), a3);
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -11021,66 +10228,11 @@ namespace Rwkv7.Gen.Models
                             c33 = Vector512.MultiplyAddEstimate(l3, xl3, c33);
                             c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), accumulate);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -11822,21 +10974,8 @@ namespace Rwkv7.Gen.Models
                             Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (32) + 16)));
                             a3 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l3, xl, h3 * xh), Vector512.Create(Unsafe.Add(ref sc3, 1)), a3);
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -11965,66 +11104,11 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), accumulate);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -12879,21 +11963,8 @@ namespace Rwkv7.Gen.Models
                             Vector512<float> h3 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w3, (96) + 16)));
                             a3 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l3, xl, h3 * xh), Vector512.Create(Unsafe.Add(ref sc3, 3)), a3);
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -13036,66 +12107,11 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), accumulate);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -13959,21 +12975,8 @@ namespace Rwkv7.Gen.Models
                                 a3 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l3, xl, h3 * xh), Vector512.Create(Unsafe.Add(ref sc3, (i + 96) / 32)), a3);
                             }
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -14119,66 +13122,11 @@ namespace Rwkv7.Gen.Models
                                 c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                             }
                         }
-                        Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                        Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                        Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                        Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                        Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                        Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                        Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                        Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                        Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                        ref float o0 = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums0 += Vector128.LoadUnsafe(ref o0);
-                        }
-                        sums0.StoreUnsafe(ref o0);
-                        Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                        Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                        Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                        Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                        Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                        Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                        Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                        Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                        Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                        ref float o1 = ref Unsafe.Add(ref yt1, r);
-                        if (accumulate)
-                        {
-                            sums1 += Vector128.LoadUnsafe(ref o1);
-                        }
-                        sums1.StoreUnsafe(ref o1);
-                        Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                        Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                        Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                        Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                        Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                        Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                        Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                        Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                        Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                        ref float o2 = ref Unsafe.Add(ref yt2, r);
-                        if (accumulate)
-                        {
-                            sums2 += Vector128.LoadUnsafe(ref o2);
-                        }
-                        sums2.StoreUnsafe(ref o2);
-                        Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                        Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                        Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                        Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                        Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                        Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                        Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                        Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                        Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                        ref float o3 = ref Unsafe.Add(ref yt3, r);
-                        if (accumulate)
-                        {
-                            sums3 += Vector128.LoadUnsafe(ref o3);
-                        }
-                        sums3.StoreUnsafe(ref o3);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), accumulate);
+                        Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), accumulate);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -15042,21 +13990,8 @@ namespace Rwkv7.Gen.Models
                                 a3 = Vector512.MultiplyAddEstimate(Vector512.MultiplyAddEstimate(l3, xl, h3 * xh), Vector512.Create(Unsafe.Add(ref sc3, (i + 96) / 32)), a3);
                             }
                         }
-                        Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                        Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                        Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                        Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                        Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                        Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                        Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                        Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                        Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                        Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -15206,66 +14141,11 @@ namespace Rwkv7.Gen.Models
                                     c33 = Vector512.MultiplyAddEstimate(h3, xh3, c33);
                                 }
                             }
-                            Vector256<float> f00 = c00.GetLower() + c00.GetUpper();
-                            Vector128<float> g00 = f00.GetLower() + f00.GetUpper();
-                            Vector256<float> f10 = c10.GetLower() + c10.GetUpper();
-                            Vector128<float> g10 = f10.GetLower() + f10.GetUpper();
-                            Vector256<float> f20 = c20.GetLower() + c20.GetUpper();
-                            Vector128<float> g20 = f20.GetLower() + f20.GetUpper();
-                            Vector256<float> f30 = c30.GetLower() + c30.GetUpper();
-                            Vector128<float> g30 = f30.GetLower() + f30.GetUpper();
-                            Vector128<float> sums0 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g00, g10), Sse3.HorizontalAdd(g20, g30));
-                            ref float o0 = ref Unsafe.Add(ref yt0, r);
-                            if (add)
-                            {
-                                sums0 += Vector128.LoadUnsafe(ref o0);
-                            }
-                            sums0.StoreUnsafe(ref o0);
-                            Vector256<float> f01 = c01.GetLower() + c01.GetUpper();
-                            Vector128<float> g01 = f01.GetLower() + f01.GetUpper();
-                            Vector256<float> f11 = c11.GetLower() + c11.GetUpper();
-                            Vector128<float> g11 = f11.GetLower() + f11.GetUpper();
-                            Vector256<float> f21 = c21.GetLower() + c21.GetUpper();
-                            Vector128<float> g21 = f21.GetLower() + f21.GetUpper();
-                            Vector256<float> f31 = c31.GetLower() + c31.GetUpper();
-                            Vector128<float> g31 = f31.GetLower() + f31.GetUpper();
-                            Vector128<float> sums1 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g01, g11), Sse3.HorizontalAdd(g21, g31));
-                            ref float o1 = ref Unsafe.Add(ref yt1, r);
-                            if (add)
-                            {
-                                sums1 += Vector128.LoadUnsafe(ref o1);
-                            }
-                            sums1.StoreUnsafe(ref o1);
-                            Vector256<float> f02 = c02.GetLower() + c02.GetUpper();
-                            Vector128<float> g02 = f02.GetLower() + f02.GetUpper();
-                            Vector256<float> f12 = c12.GetLower() + c12.GetUpper();
-                            Vector128<float> g12 = f12.GetLower() + f12.GetUpper();
-                            Vector256<float> f22 = c22.GetLower() + c22.GetUpper();
-                            Vector128<float> g22 = f22.GetLower() + f22.GetUpper();
-                            Vector256<float> f32 = c32.GetLower() + c32.GetUpper();
-                            Vector128<float> g32 = f32.GetLower() + f32.GetUpper();
-                            Vector128<float> sums2 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g02, g12), Sse3.HorizontalAdd(g22, g32));
-                            ref float o2 = ref Unsafe.Add(ref yt2, r);
-                            if (add)
-                            {
-                                sums2 += Vector128.LoadUnsafe(ref o2);
-                            }
-                            sums2.StoreUnsafe(ref o2);
-                            Vector256<float> f03 = c03.GetLower() + c03.GetUpper();
-                            Vector128<float> g03 = f03.GetLower() + f03.GetUpper();
-                            Vector256<float> f13 = c13.GetLower() + c13.GetUpper();
-                            Vector128<float> g13 = f13.GetLower() + f13.GetUpper();
-                            Vector256<float> f23 = c23.GetLower() + c23.GetUpper();
-                            Vector128<float> g23 = f23.GetLower() + f23.GetUpper();
-                            Vector256<float> f33 = c33.GetLower() + c33.GetUpper();
-                            Vector128<float> g33 = f33.GetLower() + f33.GetUpper();
-                            Vector128<float> sums3 = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g03, g13), Sse3.HorizontalAdd(g23, g33));
-                            ref float o3 = ref Unsafe.Add(ref yt3, r);
-                            if (add)
-                            {
-                                sums3 += Vector128.LoadUnsafe(ref o3);
-                            }
-                            sums3.StoreUnsafe(ref o3);
+                            // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                            Horizontal.Store(Horizontal.Sums(c00, c10, c20, c30), ref Unsafe.Add(ref yt0, r), add);
+                            Horizontal.Store(Horizontal.Sums(c01, c11, c21, c31), ref Unsafe.Add(ref yt1, r), add);
+                            Horizontal.Store(Horizontal.Sums(c02, c12, c22, c32), ref Unsafe.Add(ref yt2, r), add);
+                            Horizontal.Store(Horizontal.Sums(c03, c13, c23, c33), ref Unsafe.Add(ref yt3, r), add);
                         }
                     }
                     for (; r < rowEnd; r++)
@@ -16105,21 +14985,8 @@ namespace Rwkv7.Gen.Models
                         b2 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w2, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc2, (i / 32) + 1)), b2);
                         b3 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w3, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc3, (i / 32) + 1)), b3);
                     }
-                    Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                    Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                    Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                    Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                    Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                    Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                    Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                    Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                    Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                    ref float o = ref Unsafe.Add(ref yt0, r);
-                    if (accumulate)
-                    {
-                        sums += Vector128.LoadUnsafe(ref o);
-                    }
-                    sums.StoreUnsafe(ref o);
+                    // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                    Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                 }
                 for (; r < rowEnd; r++)
                 {
@@ -16334,21 +15201,8 @@ namespace Rwkv7.Gen.Models
                         b2 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w2, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc2, (i / 32) + 1)), b2);
                         b3 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w3, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc3, (i / 32) + 1)), b3);
                     }
-                    Vector256<float> f0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
-                    Vector128<float> g0 = f0.GetLower() + f0.GetUpper();
-                    Vector256<float> f1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
-                    Vector128<float> g1 = f1.GetLower() + f1.GetUpper();
-                    Vector256<float> f2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
-                    Vector128<float> g2 = f2.GetLower() + f2.GetUpper();
-                    Vector256<float> f3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
-                    Vector128<float> g3 = f3.GetLower() + f3.GetUpper();
-                    Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                    ref float o = ref Unsafe.Add(ref yt0, r);
-                    if (accumulate)
-                    {
-                        sums += Vector128.LoadUnsafe(ref o);
-                    }
-                    sums.StoreUnsafe(ref o);
+                    // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                    Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
                 }
                 for (; r < rowEnd; r++)
                 {
