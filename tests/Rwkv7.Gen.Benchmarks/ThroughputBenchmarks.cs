@@ -91,7 +91,7 @@ public class ThroughputBenchmarks : IDisposable
     {
         public Config()
         {
-            AddColumn(new TokensPerSecondColumn());
+            AddColumn(ThroughputColumn.TokensPerSecond());
         }
     }
 }

@@ -54,7 +54,7 @@ public class TokenizerBenchmarks
     {
         public Config()
         {
-            AddColumn(new ThroughputColumn("MB/s", c => c.Descriptor.WorkloadMethod.Name == nameof(LoadVocabulary) ? 0 : MixedBytes));
+            AddColumn(ThroughputColumn.MegabytesPerSecond(c => c.Descriptor.WorkloadMethod.Name == nameof(LoadVocabulary) ? 0 : MixedBytes));
         }
     }
 }
