@@ -455,7 +455,7 @@ namespace Rwkv7.Gen.Generator.Emit
             for (int m = 0; m < tokens; m++)
             {
                 int reduced = 0;
-                if (rows >= 4 && v.Lanes >= 8)
+                if (rows >= 4 && v.Lanes == 8)
                 {
                     EmitReduceFour(w, m, tokens, split, accumulate);
                     reduced = 4;
@@ -531,11 +531,7 @@ namespace Rwkv7.Gen.Generator.Emit
             }
 
             w.Line($"Vector128<float> sums{suffix} = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0{suffix}, g1{suffix}), Sse3.HorizontalAdd(g2{suffix}, g3{suffix}));");
-            w.Line($"ref float o{suffix} = ref Unsafe.Add(ref yt{m}, r);");
-            w.Open($"if ({accumulate})");
-            w.Line($"sums{suffix} += Vector128.LoadUnsafe(ref o{suffix});");
-            w.Close();
-            w.Line($"sums{suffix}.StoreUnsafe(ref o{suffix});");
+            w.Line($"Horizontal.Store(sums{suffix}, ref Unsafe.Add(ref yt{m}, r), {accumulate});");
         }
 
         /// <summary>

@@ -168,8 +168,7 @@ namespace Rwkv7.Gen.Generator.Emit
                 }
                 else
                 {
-                    w.Line("ref float o0 = ref Unsafe.Add(ref yt0, r);");
-                    w.Line($"o0 = accumulate ? o0 + {v.Sum("a0 + b0")} : {v.Sum("a0 + b0")};");
+                    EmitReduceRows(w, v, 0, 1, 0, 1, split: true, "accumulate");
                 }
 
                 w.Close();

@@ -9,6 +9,7 @@ namespace Rwkv7.Gen.Specialized;
 /// token) pair, and summing each on its own (two extracts, two adds, then two in-register folds) was, at 768 inputs
 /// per row, 10–16% of a multi-token tile's time. <see cref="Sums"/> reduces four accumulators at once, sharing each
 /// shuffle between them: about 3 instructions per sum instead of 5–7 (docs/benchmarks.md, change 25).
+/// <see cref="Store"/> also ends the 256-bit path's four-row reductions.
 /// </summary>
 public static class Horizontal
 {

@@ -539,12 +539,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -1514,12 +1509,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -2596,12 +2586,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -3687,12 +3672,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -4783,12 +4763,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -5679,12 +5654,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -6572,12 +6542,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -7556,12 +7521,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -8549,12 +8509,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -9547,12 +9502,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -10366,12 +10316,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -11291,12 +11236,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -12297,12 +12237,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -13312,12 +13247,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -14332,12 +14262,7 @@ namespace Rwkv7.Gen.Models
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -15072,12 +14997,7 @@ namespace Rwkv7.Gen.Models
                     Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                     Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                     Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                    ref float o = ref Unsafe.Add(ref yt0, r);
-                    if (accumulate)
-                    {
-                        sums += Vector128.LoadUnsafe(ref o);
-                    }
-                    sums.StoreUnsafe(ref o);
+                    Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                 }
                 for (; r < rowEnd; r++)
                 {
@@ -15306,12 +15226,7 @@ namespace Rwkv7.Gen.Models
                     Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                     Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                     Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                    ref float o = ref Unsafe.Add(ref yt0, r);
-                    if (accumulate)
-                    {
-                        sums += Vector128.LoadUnsafe(ref o);
-                    }
-                    sums.StoreUnsafe(ref o);
+                    Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                 }
                 for (; r < rowEnd; r++)
                 {

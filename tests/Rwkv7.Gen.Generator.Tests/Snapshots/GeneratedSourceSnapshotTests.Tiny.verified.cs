@@ -533,12 +533,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -1508,12 +1503,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -2596,12 +2586,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -3482,12 +3467,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -4375,12 +4355,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -5365,12 +5340,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -6174,12 +6144,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -7099,12 +7064,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -8111,12 +8071,7 @@ namespace Rwkv7.Gen.Tests.Generated
                         Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                         Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                         Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                        ref float o = ref Unsafe.Add(ref yt0, r);
-                        if (accumulate)
-                        {
-                            sums += Vector128.LoadUnsafe(ref o);
-                        }
-                        sums.StoreUnsafe(ref o);
+                        Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                     }
                     for (; r < rowEnd; r++)
                     {
@@ -8831,12 +8786,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                     Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                     Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                    ref float o = ref Unsafe.Add(ref yt0, r);
-                    if (accumulate)
-                    {
-                        sums += Vector128.LoadUnsafe(ref o);
-                    }
-                    sums.StoreUnsafe(ref o);
+                    Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                 }
                 for (; r < rowEnd; r++)
                 {
@@ -9021,12 +8971,7 @@ namespace Rwkv7.Gen.Tests.Generated
                     Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
                     Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
                     Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
-                    ref float o = ref Unsafe.Add(ref yt0, r);
-                    if (accumulate)
-                    {
-                        sums += Vector128.LoadUnsafe(ref o);
-                    }
-                    sums.StoreUnsafe(ref o);
+                    Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
                 }
                 for (; r < rowEnd; r++)
                 {
