@@ -60,8 +60,9 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     private const double HeadRowsPerNanosecond = 1.0 / 300;
 
     /// <summary>
-    /// Parts per thread in a parallel step. Parts are claimed dynamically, so with several per thread a worker that is
-    /// descheduled (a busy machine) holds up only part of a step while the others take the rest. Two rather than four:
+    /// Parts per thread in a parallel step. A thread runs its own parts first, which are adjacent rows, and then takes
+    /// what is left of the others' (<see cref="WorkerPool"/>), so with several per thread a worker that is descheduled
+    /// (a busy machine) holds up only part of a step while the others take the rest. Two rather than four:
     /// each part's rows start cold (their first weights requested, the products' fixed costs), and with half as many
     /// parts the 0.1B shape on two threads ran 2–5% faster in decode, prefill and batches (7 same-run pairs on a busy
     /// host, about 5 of 7 in favour for each).
@@ -377,7 +378,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     }
 
     /// <summary>Parts of a step worth splitting: several per thread, or 1 when the model runs on one thread.</summary>
-    private int Parts => _threads > 1 ? _threads * PartsPerThread : 1;
+    private int Parts => _threads > 1 ? Math.Min(_threads * PartsPerThread, WorkerPool.MaxParts) : 1;
 
     private void Parallel(StepContext step, ModelStep kind, WeightMatrix matrix) =>
         Parallel(step, kind, matrix.ByteLength, (long)matrix.Rows * matrix.Cols, matrix.Rows + matrix.Cols);
