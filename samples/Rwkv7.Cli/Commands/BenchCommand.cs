@@ -17,7 +17,7 @@ namespace Rwkv7.Cli.Commands;
 internal static class BenchCommand
 {
     public const string Usage =
-        "bench (--model PATH | --shape NAME|FILE) [--precision bf16|fp32|q8] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--profile] [--engine ...] [--context N [--svg FILE]]";
+        "bench (--model PATH | --shape NAME|FILE) [--precision bf16|fp32|q8] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--profile] [--engine ...] [--context N [--svg FILE]] [--ab PAIRS]";
 
     public static int Run(CommandArguments args, TextWriter output)
     {
@@ -44,6 +44,7 @@ internal static class BenchCommand
         bool profile = args.Flag("profile");
         long context = args.Int("context", 0, 0, int.MaxValue);
         string svgPath = args.Option("svg") ?? "bench-context.svg";
+        int abPairs = args.Int("ab", 0, 0, 10_000);
         EngineSelection engine = ModelOptions.ParseEngine(args.Option("engine"));
         args.EnsureAllUsed();
 
@@ -55,6 +56,17 @@ internal static class BenchCommand
         if (threads > 0)
         {
             model.Threads = threads;
+        }
+
+        if (abPairs > 0)
+        {
+            if (json || profile || context > 0)
+            {
+                throw new UsageException("--ab cannot be combined with --json, --profile or --context");
+            }
+
+            MeasureAb(model, decodeTokens, prefillTokens, batch, abPairs, output);
+            return 0;
         }
 
         if (context > 0)
@@ -224,6 +236,105 @@ internal static class BenchCommand
             peakRss,
             model.Weights.MatrixBytes,
             profiles);
+    }
+
+    /// <summary>
+    /// <c>--ab</c>: for decode, prefill and a batch, <paramref name="pairs"/> pairs of timed runs, one with
+    /// <see cref="Experiment.Variant"/> off (A) and one with it on (B), in ABBA order; prints each phase's median
+    /// tokens/s under A and B, the median of the per-pair ratios B/A and how many pairs B won. A binary whose code
+    /// does not read the switch gives ratios of 0.99–1.02 and about half the pairs on this machine: below ±3%, or with
+    /// few more than half the pairs won, a difference is noise.
+    /// </summary>
+    private static void MeasureAb(RwkvModel model, int decodeTokens, int prefillTokens, int batch, int pairs, TextWriter o)
+    {
+        ModelShape s = model.Shape;
+        var rng = new Random(1234);
+        int[] prompt = Enumerable.Range(0, prefillTokens).Select(_ => rng.Next(s.Vocab)).ToArray();
+        float[] logits = new float[s.Vocab];
+        RwkvState state = model.CreateState();
+        model.Forward(prompt.AsSpan(0, Math.Min(8, prompt.Length)), state, logits);
+        int token = prompt[0];
+        RwkvState fresh = model.CreateState();
+        RwkvState[] states = Enumerable.Range(0, batch).Select(_ => model.CreateState()).ToArray();
+        int[] batchTokens = Enumerable.Range(0, batch).Select(i => prompt[i % prompt.Length]).ToArray();
+        float[] batchLogits = new float[batch * s.Vocab];
+        int batchSteps = Math.Max(1, decodeTokens / 4);
+
+        (string Name, long Tokens, Action Run)[] phases =
+        [
+            ("decode", decodeTokens, () =>
+            {
+                for (int i = 0; i < decodeTokens; i++)
+                {
+                    model.Forward(token, state, logits);
+                    token = (token * 31 + 7) % s.Vocab;
+                }
+            }),
+            ("prefill", prompt.Length, () =>
+            {
+                fresh.Reset();
+                model.Forward(prompt, fresh, logits);
+            }),
+            ($"batch of {batch}", (long)batchSteps * batch, () =>
+            {
+                for (int i = 0; i < batchSteps; i++)
+                {
+                    model.ForwardBatch(batchTokens, states, batchLogits);
+                }
+            }),
+        ];
+
+        CultureInfo c = CultureInfo.InvariantCulture;
+        o.WriteLine($"{model.EngineName}, {s}, {model.Weights.MatrixType?.DisplayName() ?? "mixed"} weights, {model.Threads} thread(s): A/B over {pairs} pairs (A: Experiment.Variant off, B: on)");
+        try
+        {
+            foreach ((string name, long tokens, Action run) in phases)
+            {
+                foreach (bool variant in new[] { false, true })
+                {
+                    Experiment.Variant = variant;
+                    WarmUp(run);
+                }
+
+                var a = new List<double>(pairs);
+                var b = new List<double>(pairs);
+                var ratios = new List<double>(pairs);
+                int won = 0;
+                for (int pair = 0; pair < pairs; pair++)
+                {
+                    double rateA = 0, rateB = 0;
+                    for (int half = 0; half < 2; half++)
+                    {
+                        bool variant = (pair + half) % 2 == 1; // ABBA: A, B, then B, A, ...
+                        Experiment.Variant = variant;
+                        long start = Stopwatch.GetTimestamp();
+                        run();
+                        double rate = tokens / Stopwatch.GetElapsedTime(start).TotalSeconds;
+                        if (variant)
+                        {
+                            rateB = rate;
+                        }
+                        else
+                        {
+                            rateA = rate;
+                        }
+                    }
+
+                    a.Add(rateA);
+                    b.Add(rateB);
+                    ratios.Add(rateB / rateA);
+                    won += rateB > rateA ? 1 : 0;
+                }
+
+                o.WriteLine(string.Format(
+                    c, "{0,-12} A {1:0.0} tokens/s, B {2:0.0} tokens/s (medians); B/A {3:0.000} (median of pairs), B won {4} of {5} pairs",
+                    name, Median(a), Median(b), Median(ratios), won, pairs));
+            }
+        }
+        finally
+        {
+            Experiment.Variant = false;
+        }
     }
 
     /// <summary>

@@ -70,6 +70,27 @@ public sealed class ModelCommandTests
     }
 
     [Fact]
+    public void Bench_ab_times_pairs_of_runs_with_the_experiment_switch_off_and_on()
+    {
+        CliResult r = TestCli.Run(["bench", "--shape", "tiny", "--tokens", "2", "--prefill", "4", "--batch", "2", "--threads", "1", "--ab", "3"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("A/B over 3 pairs (A: Experiment.Variant off, B: on)", r.Out, StringComparison.Ordinal);
+        foreach (string phase in new[] { "decode", "prefill", "batch of 2" })
+        {
+            string line = Assert.Single(r.Out.Split('\n'), l => l.StartsWith(phase + " ", StringComparison.Ordinal));
+            var m = System.Text.RegularExpressions.Regex.Match(line, @"A (\S+) tokens/s, B (\S+) tokens/s \(medians\); B/A (\S+) \(median of pairs\), B won ([0-3]) of 3 pairs");
+            Assert.True(m.Success, line);
+            Assert.All(new[] { 1, 2, 3 }, g => Assert.True(double.Parse(m.Groups[g].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, line));
+        }
+
+        Assert.False(Rwkv7.Gen.Benchmarking.Experiment.Variant);
+
+        CliResult both = TestCli.Run(["bench", "--shape", "tiny", "--ab", "3", "--json"]);
+        Assert.Equal(2, both.ExitCode);
+        Assert.Contains("--ab cannot be combined with --json, --profile or --context", both.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bench_profile_breaks_each_phase_down_by_step()
     {
         CliResult r = TestCli.Run(["bench", "--shape", "tiny", "--tokens", "2", "--prefill", "4", "--batch", "2", "--runs", "1", "--threads", "1", "--profile"]);
