@@ -13,10 +13,12 @@ namespace Rwkv7.Gen.Chat;
 /// that closes the assistant's turn; end of text is banned.
 /// </summary>
 /// <remarks>
-/// <para>RWKV carries the whole conversation in a fixed-size state, so the client keeps one session and, when a
-/// request repeats the conversation it already holds (the usual chat loop: the previous messages, the reply it
-/// gave, one new user message), feeds only the new turn. Any other conversation starts again from the zero state
-/// (leading system messages then come from <see cref="RwkvChatClientOptions.PromptCache"/> when one is set).</para>
+/// <para>RWKV carries the whole conversation in a fixed-size state, so the client keeps a session per conversation
+/// (up to <see cref="RwkvChatClientOptions.Conversations"/>, least recently used dropped first) and, when a request
+/// repeats a conversation it holds (the usual chat loop: the previous messages, the reply it gave, one new user
+/// message), feeds only the new turn. Several users' conversations can go through one client without re-reading
+/// each other's histories. Any other conversation starts from the zero state (leading system messages then come
+/// from <see cref="RwkvChatClientOptions.PromptCache"/> when one is set).</para>
 /// <para>With <see cref="ChatThinking.On"/> the model's think block comes back as <see cref="TextReasoningContent"/>
 /// (streamed as it is written) and only the answer as text; a conversation sent back with the reply continues from
 /// the state without re-reading it, and one rebuilt from scratch renders earlier assistant turns without their
@@ -28,13 +30,13 @@ public sealed class RwkvChatClient : IChatClient
 {
     private const string ProviderName = "Rwkv7.Gen";
 
-    private readonly RwkvSession _session;
+    private readonly RwkvModel _model;
+    private readonly RwkvTokenizer _tokenizer;
     private readonly RwkvChatClientOptions _options;
     private readonly SamplingOptions _sampling;
     private readonly ChatClientMetadata _metadata;
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private List<ChatTurn>? _consumed = [];  // the turns the session holds, ending with a reply; null when unknown
-    private bool _atTurnBoundary = true;
+    private readonly List<Conversation> _conversations = []; // most recently used first
 
     /// <summary>Creates a chat client over <paramref name="model"/> (not owned) and its tokenizer.</summary>
     public RwkvChatClient(RwkvModel model, RwkvTokenizer tokenizer, RwkvChatClientOptions? options = null)
@@ -43,7 +45,9 @@ public sealed class RwkvChatClient : IChatClient
         ArgumentNullException.ThrowIfNull(tokenizer);
         _options = options ?? new RwkvChatClientOptions();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxOutputTokens, nameof(RwkvChatClientOptions.MaxOutputTokens));
-        _session = new RwkvSession(model, tokenizer, _options.PromptCache);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.Conversations, nameof(RwkvChatClientOptions.Conversations));
+        _model = model;
+        _tokenizer = tokenizer;
         _sampling = BanEndOfText(_options.Sampling, tokenizer);
         _sampling.Validate(model.Shape.Vocab);
         _metadata = new ChatClientMetadata(ProviderName, providerUri: null, defaultModelId: _options.ModelId);
@@ -75,7 +79,7 @@ public sealed class RwkvChatClient : IChatClient
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            int inputTokens = await Task.Run(() => PrepareConversation(turns, cancellationToken), cancellationToken).ConfigureAwait(false);
+            (Conversation conversation, int inputTokens) = await Task.Run(() => PrepareConversation(turns, cancellationToken), cancellationToken).ConfigureAwait(false);
             string responseId = NewId(), messageId = NewId();
             DateTimeOffset created = DateTimeOffset.UtcNow;
             var splitter = new ReplySplitter(_options.Thinking);
@@ -84,7 +88,7 @@ public sealed class RwkvChatClient : IChatClient
             bool finished = false;
             try
             {
-                await foreach (string piece in _session.GenerateStreamingAsync(generation, cancellationToken).ConfigureAwait(false))
+                await foreach (string piece in conversation.Session.GenerateStreamingAsync(generation, cancellationToken).ConfigureAwait(false))
                 {
                     parts.Clear();
                     splitter.Push(piece, parts);
@@ -107,12 +111,12 @@ public sealed class RwkvChatClient : IChatClient
             {
                 if (!finished)
                 {
-                    _consumed = null; // the session holds part of a reply nobody saw: start over next time
+                    conversation.Turns = null; // the session holds part of a reply nobody saw: start over next time
                 }
             }
 
-            GenerationResult result = _session.LastGeneration!;
-            RecordReply(turns, answer.ToString(), result);
+            GenerationResult result = conversation.Session.LastGeneration!;
+            conversation.Record(turns, answer.ToString(), result);
             yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(Usage(inputTokens, result))])
             {
                 ResponseId = responseId, MessageId = messageId, ModelId = _options.ModelId, CreatedAt = created,
@@ -141,7 +145,7 @@ public sealed class RwkvChatClient : IChatClient
 
         if (serviceType == typeof(RwkvModel))
         {
-            return _session.Model;
+            return _model;
         }
 
         return serviceType.IsInstanceOfType(this) ? this : null;
@@ -152,20 +156,20 @@ public sealed class RwkvChatClient : IChatClient
 
     private ChatResponse Respond(List<ChatTurn> turns, GenerationOptions generation, CancellationToken cancellationToken)
     {
-        int inputTokens = PrepareConversation(turns, cancellationToken);
+        (Conversation conversation, int inputTokens) = PrepareConversation(turns, cancellationToken);
         GenerationResult result;
         try
         {
-            result = _session.Generate(generation, cancellationToken);
+            result = conversation.Session.Generate(generation, cancellationToken);
         }
         catch
         {
-            _consumed = null;
+            conversation.Turns = null;
             throw;
         }
 
         (string reasoning, string answer) = ReplySplitter.Split(_options.Thinking, result.Text);
-        RecordReply(turns, answer, result);
+        conversation.Record(turns, answer, result);
         List<AIContent> contents = reasoning.Length > 0 ? [new TextReasoningContent(reasoning), new TextContent(answer)] : [new TextContent(answer)];
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, contents))
         {
@@ -178,34 +182,51 @@ public sealed class RwkvChatClient : IChatClient
     }
 
     /// <summary>
-    /// Brings the session to the point where the model writes the reply to <paramref name="turns"/>; returns the
-    /// number of tokens appended.
+    /// Brings a session to the point where the model writes the reply to <paramref name="turns"/>: the held
+    /// conversation that <paramref name="turns"/> continues (the longest, if several do), else a fresh one. Returns
+    /// it and the number of tokens appended.
     /// </summary>
-    private int PrepareConversation(List<ChatTurn> turns, CancellationToken cancellationToken)
+    private (Conversation Conversation, int InputTokens) PrepareConversation(List<ChatTurn> turns, CancellationToken cancellationToken)
     {
-        List<ChatTurn>? held = _consumed;
-        _consumed = null; // until the reply is recorded, the session matches no complete conversation
+        Conversation? held = null;
+        foreach (Conversation c in _conversations)
+        {
+            if (c.Continues(turns) && (held is null || c.Turns!.Count > held.Turns!.Count))
+            {
+                held = c;
+            }
+        }
+
+        Conversation conversation = held ?? Vacant();
+        _conversations.Remove(conversation);
+        _conversations.Insert(0, conversation);
+        RwkvSession session = conversation.Session;
         var prompt = new StringBuilder();
         int first;
         int before;
-        if (held is not null && held.Count < turns.Count && turns.Take(held.Count).SequenceEqual(held) && _session.HasLogits)
+        if (held is not null)
         {
-            before = _session.History!.Count;
-            first = held.Count;
-            if (!_atTurnBoundary)
+            before = session.History!.Count;
+            first = held.Turns!.Count;
+            if (!held.AtTurnBoundary)
             {
                 prompt.Append(G1ChatFormat.TurnSeparator); // the last reply was cut short: close its turn
             }
         }
         else
         {
-            _session.Reset();
+            session.Reset();
             before = 0;
             first = 0;
+        }
+
+        conversation.Turns = null; // until the reply is recorded, the session matches no complete conversation
+        if (held is null)
+        {
             while (first < turns.Count && turns[first].Role == G1ChatFormat.SystemRole)
             {
                 // One append per system turn, so shared system prompts come from the prompt cache.
-                _session.Append(Render(turns[first]), cacheable: _session.Cache is not null, cancellationToken);
+                session.Append(Render(turns[first]), cacheable: session.Cache is not null, cancellationToken);
                 first++;
             }
         }
@@ -216,8 +237,28 @@ public sealed class RwkvChatClient : IChatClient
         }
 
         prompt.Append(G1ChatFormat.AssistantPrompt(_options.Thinking));
-        _session.Append(prompt.ToString(), cancellationToken: cancellationToken);
-        return _session.History!.Count - before;
+        session.Append(prompt.ToString(), cancellationToken: cancellationToken);
+        return (conversation, session.History!.Count - before);
+    }
+
+    /// <summary>
+    /// A conversation to start afresh in: one that holds nothing reusable, else a new one while there is room, else
+    /// the least recently used.
+    /// </summary>
+    private Conversation Vacant()
+    {
+        Conversation? unusable = _conversations.LastOrDefault(c => c.Turns is null);
+        if (unusable is not null)
+        {
+            return unusable;
+        }
+
+        if (_conversations.Count < _options.Conversations)
+        {
+            return new Conversation(new RwkvSession(_model, _tokenizer, _options.PromptCache));
+        }
+
+        return _conversations[^1];
     }
 
     /// <summary>A streamed part as an update: reasoning as <see cref="TextReasoningContent"/>, the answer as text.</summary>
@@ -235,16 +276,6 @@ public sealed class RwkvChatClient : IChatClient
         };
     }
 
-    /// <summary>
-    /// Remembers the conversation the session now holds. The reply is keyed by its answer only, which is what
-    /// <see cref="ChatMessage.Text"/> gives back when the caller sends the reply with the next request (the session
-    /// itself keeps the reasoning it generated).
-    /// </summary>
-    private void RecordReply(List<ChatTurn> turns, string reply, GenerationResult result)
-    {
-        _consumed = [.. turns, new ChatTurn(G1ChatFormat.AssistantRole, G1ChatFormat.CleanContent(reply))];
-        _atTurnBoundary = result.StopReason == GenerationStopReason.StopSequence && result.StopSequence == G1ChatFormat.TurnSeparator;
-    }
 
     private GenerationOptions GenerationFor(ChatOptions? options)
     {
@@ -311,6 +342,33 @@ public sealed class RwkvChatClient : IChatClient
         }
 
         return turns;
+    }
+
+    /// <summary>A session and the conversation it holds.</summary>
+    private sealed class Conversation(RwkvSession session)
+    {
+        public RwkvSession Session { get; } = session;
+
+        /// <summary>The turns the session holds, ending with a reply; null while a reply is written or when unknown.</summary>
+        public List<ChatTurn>? Turns { get; set; }
+
+        /// <summary>Whether the last reply ended its turn (otherwise the next request closes it first).</summary>
+        public bool AtTurnBoundary { get; private set; } = true;
+
+        /// <summary>Whether <paramref name="turns"/> is this conversation followed by at least one new message.</summary>
+        public bool Continues(List<ChatTurn> turns) =>
+            Turns is not null && Turns.Count < turns.Count && turns.Take(Turns.Count).SequenceEqual(Turns) && Session.HasLogits;
+
+        /// <summary>
+        /// Remembers the conversation the session now holds. The reply is keyed by its answer only, which is what
+        /// <see cref="ChatMessage.Text"/> gives back when the caller sends the reply with the next request (the
+        /// session itself keeps the reasoning it generated).
+        /// </summary>
+        public void Record(List<ChatTurn> turns, string reply, GenerationResult result)
+        {
+            Turns = [.. turns, new ChatTurn(G1ChatFormat.AssistantRole, G1ChatFormat.CleanContent(reply))];
+            AtTurnBoundary = result.StopReason == GenerationStopReason.StopSequence && result.StopSequence == G1ChatFormat.TurnSeparator;
+        }
     }
 
     private static string RoleName(ChatRole role)

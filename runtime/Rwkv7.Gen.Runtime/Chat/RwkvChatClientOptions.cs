@@ -34,4 +34,13 @@ public sealed class RwkvChatClientOptions
 
     /// <summary>Shared snapshots of system prompts (optional; must belong to the same model).</summary>
     public PromptCache? PromptCache { get; init; }
+
+    /// <summary>
+    /// How many conversations the client holds the state of. A request that continues any of them (its earlier
+    /// messages and the reply the client gave, then new ones) feeds only the new messages; any other starts a new
+    /// conversation, which replaces the one used least recently when all are taken. Each costs one model state
+    /// (L × (2·D + 64·D) floats: 2.3 MiB for the 0.1B shape, 33 MiB for 7.2B) and one row of logits. Default 4; at
+    /// least 1.
+    /// </summary>
+    public int Conversations { get; init; } = 4;
 }

@@ -116,6 +116,77 @@ public sealed class RwkvChatClientTests
         Assert.Equal("User: Second topic.\n\nAssistant:".Length, other.Usage!.InputTokenCount);
     }
 
+    [Fact]
+    public async Task Interleaved_conversations_each_continue_from_their_own_state()
+    {
+        using var client = new RwkvChatClient(Model, ByteTokenizer.Instance, GreedyOptions);
+        var a = new List<ChatMessage>();
+        var b = new List<ChatMessage>();
+        await Say(client, a, "First topic.");
+        await Say(client, b, "Second topic.");
+        ChatResponse a2 = await Say(client, a, "More on the first.");
+        ChatResponse b2 = await Say(client, b, "More on the second.");
+
+        // Each against a client that only ever saw that conversation.
+        foreach ((List<ChatMessage> history, ChatResponse got) in new[] { (a, a2), (b, b2) })
+        {
+            using var alone = new RwkvChatClient(Model, ByteTokenizer.Instance, GreedyOptions);
+            var replay = new List<ChatMessage>();
+            await Say(alone, replay, history[0].Text);
+            ChatResponse expected = await Say(alone, replay, history[2].Text);
+            Assert.Equal(expected.Text, got.Text);
+            Assert.Equal(expected.Usage!.InputTokenCount, got.Usage!.InputTokenCount);
+            Assert.True(got.Usage.InputTokenCount < await FromScratchInputTokens(history[..^1]), "the whole history was read again");
+        }
+    }
+
+    [Fact]
+    public async Task The_least_recently_used_conversation_is_dropped_when_all_are_taken()
+    {
+        using var client = new RwkvChatClient(Model, ByteTokenizer.Instance, new RwkvChatClientOptions { Sampling = SamplingOptions.Greedy, MaxOutputTokens = MaxTokens, Conversations = 2 });
+        var a = new List<ChatMessage>();
+        var b = new List<ChatMessage>();
+        var c = new List<ChatMessage>();
+        await Say(client, a, "Topic A.");
+        await Say(client, b, "Topic B.");
+        await Say(client, c, "Topic C."); // A, used least recently, is dropped
+        ChatResponse a2 = await Say(client, a, "Again A.");  // read from the start; B is dropped
+        ChatResponse c2 = await Say(client, c, "Again C.");  // continues
+
+        using var fresh = new RwkvChatClient(Model, ByteTokenizer.Instance, GreedyOptions);
+        ChatResponse fromScratch = await fresh.GetResponseAsync(a[..^1]);
+        Assert.Equal(fromScratch.Text, a2.Text);
+        Assert.Equal(fromScratch.Usage!.InputTokenCount, a2.Usage!.InputTokenCount);
+        Assert.True(c2.Usage!.InputTokenCount < await FromScratchInputTokens(c[..^1]), "C's history was read again");
+
+        ChatResponse b2 = await Say(client, b, "Again B."); // B was dropped when A came back
+        Assert.Equal(await FromScratchInputTokens(b[..^1]), b2.Usage!.InputTokenCount);
+    }
+
+    [Fact]
+    public void At_least_one_conversation_is_held()
+    {
+        ArgumentOutOfRangeException e = Assert.Throws<ArgumentOutOfRangeException>(
+            () => new RwkvChatClient(Model, ByteTokenizer.Instance, new RwkvChatClientOptions { Conversations = 0 }));
+        Assert.Contains(nameof(RwkvChatClientOptions.Conversations), e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>The tokens a new client feeds to answer <paramref name="history"/>: all of it.</summary>
+    private static async Task<long?> FromScratchInputTokens(List<ChatMessage> history)
+    {
+        using var fresh = new RwkvChatClient(Model, ByteTokenizer.Instance, GreedyOptions);
+        return (await fresh.GetResponseAsync(history)).Usage!.InputTokenCount;
+    }
+
+    /// <summary>Adds a user message to <paramref name="history"/>, asks for the reply and adds it too.</summary>
+    private static async Task<ChatResponse> Say(RwkvChatClient client, List<ChatMessage> history, string text)
+    {
+        history.Add(new ChatMessage(ChatRole.User, text));
+        ChatResponse response = await client.GetResponseAsync(history);
+        history.AddRange(response.Messages);
+        return response;
+    }
+
     [Theory]
     [InlineData(ChatThinking.On, "Assistant: <think")]
     [InlineData(ChatThinking.Skip, "Assistant: <think>\n</think")]
