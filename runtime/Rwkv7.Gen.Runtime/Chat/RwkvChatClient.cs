@@ -201,13 +201,13 @@ public sealed class RwkvChatClient : IChatClient
         _conversations.Remove(conversation);
         _conversations.Insert(0, conversation);
         RwkvSession session = conversation.Session;
+        int first = held?.Turns!.Count ?? 0;
+        conversation.Turns = null; // until the reply is recorded, the session matches no complete conversation
         var prompt = new StringBuilder();
-        int first;
         int before;
         if (held is not null)
         {
             before = session.History!.Count;
-            first = held.Turns!.Count;
             if (!held.AtTurnBoundary)
             {
                 prompt.Append(G1ChatFormat.TurnSeparator); // the last reply was cut short: close its turn
@@ -217,12 +217,6 @@ public sealed class RwkvChatClient : IChatClient
         {
             session.Reset();
             before = 0;
-            first = 0;
-        }
-
-        conversation.Turns = null; // until the reply is recorded, the session matches no complete conversation
-        if (held is null)
-        {
             while (first < turns.Count && turns[first].Role == G1ChatFormat.SystemRole)
             {
                 // One append per system turn, so shared system prompts come from the prompt cache.
@@ -275,7 +269,6 @@ public sealed class RwkvChatClient : IChatClient
             ResponseId = responseId, MessageId = messageId, ModelId = _options.ModelId, CreatedAt = created,
         };
     }
-
 
     private GenerationOptions GenerationFor(ChatOptions? options)
     {
