@@ -159,9 +159,6 @@ internal static class BenchCommand
 
         ModelShape s = model.Shape;
         int threads = model.Threads;
-        var rng = new Random(1234);
-        int[] prompt = Enumerable.Range(0, prefillTokens).Select(_ => rng.Next(s.Vocab)).ToArray();
-        float[] logits = new float[s.Vocab];
 
         // The floors are measured before the timed phases and again after them, and the better of each is used: on a
         // shared machine a single probe can catch a slow minute (one thread's probe once read 35 GB/s while decode
@@ -172,48 +169,20 @@ internal static class BenchCommand
         Floors before = MeasureFloors(model, probeBytes);
 
         // Decode: one token at a time after the warm-up, median over runs.
-        RwkvState state = model.CreateState();
-        model.Forward(prompt.AsSpan(0, Math.Min(8, prompt.Length)), state, logits);
-        int token = prompt[0];
-        void DecodeOne()
-        {
-            model.Forward(token, state, logits);
-            token = (token * 31 + 7) % s.Vocab;
-        }
-
-        WarmUp(DecodeOne);
-        List<double> decodeRates = TimeRuns("decode", decodeTokens, () =>
-        {
-            for (int i = 0; i < decodeTokens; i++)
-            {
-                DecodeOne();
-            }
-        });
+        var work = new Workloads(model, decodeTokens, prefillTokens, batch);
+        WarmUp(work.DecodeOne);
+        List<double> decodeRates = TimeRuns("decode", decodeTokens, work.Decode);
 
         // Prefill: the whole prompt at once from the zero state.
-        // One state, zeroed before each run: a fresh 2.4 MiB state per run (0.1B) is garbage the GC keeps for a while,
-        // and it showed up in the peak memory below.
-        RwkvState fresh = model.CreateState();
-        WarmUp(() => model.Forward(prompt, fresh, logits));
-        List<double> prefillRates = TimeRuns("prefill", prompt.Length, () => model.Forward(prompt, fresh, logits), before: fresh.Reset);
+        WarmUp(work.Prefill);
+        List<double> prefillRates = TimeRuns("prefill", work.Prompt.Length, work.Prefill, before: work.ResetPrefill);
 
         // Peak resident memory of one session's decode and prefill, read before the batch's extra sessions exist.
         long peakRss = Process.GetCurrentProcess().PeakWorkingSet64;
 
         // Batch decode: `batch` sessions stepped together.
-        RwkvState[] states = Enumerable.Range(0, batch).Select(_ => model.CreateState()).ToArray();
-        int[] batchTokens = Enumerable.Range(0, batch).Select(i => prompt[i % prompt.Length]).ToArray();
-        float[] batchLogits = new float[batch * s.Vocab];
-        void BatchStep() => model.ForwardBatch(batchTokens, states, batchLogits);
-        WarmUp(BatchStep);
-        int batchSteps = Math.Max(1, decodeTokens / 4);
-        List<double> batchRates = TimeRuns($"batch of {batch}", (long)batchSteps * batch, () =>
-        {
-            for (int i = 0; i < batchSteps; i++)
-            {
-                BatchStep();
-            }
-        });
+        WarmUp(work.BatchStep);
+        List<double> batchRates = TimeRuns($"batch of {batch}", work.BatchRunTokens, work.Batch);
 
         Floors floors = before.Best(MeasureFloors(model, probeBytes));
         return new BenchResult(
@@ -230,7 +199,7 @@ internal static class BenchCommand
             floors.FmaN,
             Median(decodeRates),
             Median(prefillRates),
-            prompt.Length,
+            work.Prompt.Length,
             batch,
             Median(batchRates),
             peakRss,
@@ -248,40 +217,16 @@ internal static class BenchCommand
     private static void MeasureAb(RwkvModel model, int decodeTokens, int prefillTokens, int batch, int pairs, TextWriter o)
     {
         ModelShape s = model.Shape;
-        var rng = new Random(1234);
-        int[] prompt = Enumerable.Range(0, prefillTokens).Select(_ => rng.Next(s.Vocab)).ToArray();
-        float[] logits = new float[s.Vocab];
-        RwkvState state = model.CreateState();
-        model.Forward(prompt.AsSpan(0, Math.Min(8, prompt.Length)), state, logits);
-        int token = prompt[0];
-        RwkvState fresh = model.CreateState();
-        RwkvState[] states = Enumerable.Range(0, batch).Select(_ => model.CreateState()).ToArray();
-        int[] batchTokens = Enumerable.Range(0, batch).Select(i => prompt[i % prompt.Length]).ToArray();
-        float[] batchLogits = new float[batch * s.Vocab];
-        int batchSteps = Math.Max(1, decodeTokens / 4);
-
+        var work = new Workloads(model, decodeTokens, prefillTokens, batch);
         (string Name, long Tokens, Action Run)[] phases =
         [
-            ("decode", decodeTokens, () =>
+            ("decode", decodeTokens, work.Decode),
+            ("prefill", work.Prompt.Length, () =>
             {
-                for (int i = 0; i < decodeTokens; i++)
-                {
-                    model.Forward(token, state, logits);
-                    token = (token * 31 + 7) % s.Vocab;
-                }
+                work.ResetPrefill();
+                work.Prefill();
             }),
-            ("prefill", prompt.Length, () =>
-            {
-                fresh.Reset();
-                model.Forward(prompt, fresh, logits);
-            }),
-            ($"batch of {batch}", (long)batchSteps * batch, () =>
-            {
-                for (int i = 0; i < batchSteps; i++)
-                {
-                    model.ForwardBatch(batchTokens, states, batchLogits);
-                }
-            }),
+            ($"batch of {batch}", work.BatchRunTokens, work.Batch),
         ];
 
         CultureInfo c = CultureInfo.InvariantCulture;
@@ -334,6 +279,92 @@ internal static class BenchCommand
         finally
         {
             Experiment.Variant = false;
+        }
+    }
+
+    /// <summary>
+    /// The timed work of <c>bench</c> and <c>bench --ab</c>, so that both time the same phases: decode one token at a
+    /// time after an 8-token prompt; prefill the whole prompt from the zero state; step <c>batch</c> sessions together
+    /// (their states are made at the first batch step, after the one-session peak memory is read).
+    /// </summary>
+    private sealed class Workloads
+    {
+        private readonly RwkvModel _model;
+        private readonly int _decodeTokens;
+        private readonly int _batch;
+        private readonly float[] _logits;
+        private readonly RwkvState _state;
+        private readonly RwkvState _fresh;
+        private int _token;
+        private RwkvState[]? _states;
+        private int[] _batchTokens = [];
+        private float[] _batchLogits = [];
+
+        public Workloads(RwkvModel model, int decodeTokens, int prefillTokens, int batch)
+        {
+            _model = model;
+            _decodeTokens = decodeTokens;
+            _batch = batch;
+            ModelShape s = model.Shape;
+            var rng = new Random(1234);
+            Prompt = Enumerable.Range(0, prefillTokens).Select(_ => rng.Next(s.Vocab)).ToArray();
+            _logits = new float[s.Vocab];
+            _state = model.CreateState();
+            model.Forward(Prompt.AsSpan(0, Math.Min(8, Prompt.Length)), _state, _logits);
+            _token = Prompt[0];
+
+            // One prefill state, zeroed before each run: a fresh 2.4 MiB state per run (0.1B) is garbage the GC keeps
+            // for a while, and it showed up in the peak memory.
+            _fresh = model.CreateState();
+        }
+
+        /// <summary>The prefill prompt (random tokens, the same on every run of the command).</summary>
+        public int[] Prompt { get; }
+
+        /// <summary>Tokens of one <see cref="Batch"/> run: a quarter of the decode tokens' steps, each of every session.</summary>
+        public long BatchRunTokens => (long)BatchSteps * _batch;
+
+        private int BatchSteps => Math.Max(1, _decodeTokens / 4);
+
+        public void DecodeOne()
+        {
+            _model.Forward(_token, _state, _logits);
+            _token = (_token * 31 + 7) % _model.Shape.Vocab;
+        }
+
+        /// <summary>One decode run: the decode tokens one at a time.</summary>
+        public void Decode()
+        {
+            for (int i = 0; i < _decodeTokens; i++)
+            {
+                DecodeOne();
+            }
+        }
+
+        /// <summary>Zeroes the prefill state (untimed in <c>bench</c>).</summary>
+        public void ResetPrefill() => _fresh.Reset();
+
+        public void Prefill() => _model.Forward(Prompt, _fresh, _logits);
+
+        public void BatchStep()
+        {
+            if (_states is null)
+            {
+                _states = Enumerable.Range(0, _batch).Select(_ => _model.CreateState()).ToArray();
+                _batchTokens = Enumerable.Range(0, _batch).Select(i => Prompt[i % Prompt.Length]).ToArray();
+                _batchLogits = new float[_batch * _model.Shape.Vocab];
+            }
+
+            _model.ForwardBatch(_batchTokens, _states, _batchLogits);
+        }
+
+        /// <summary>One batch run: <see cref="BatchRunTokens"/> tokens.</summary>
+        public void Batch()
+        {
+            for (int i = 0; i < BatchSteps; i++)
+            {
+                BatchStep();
+            }
         }
     }
 
