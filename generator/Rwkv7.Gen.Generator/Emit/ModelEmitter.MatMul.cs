@@ -26,15 +26,30 @@ namespace Rwkv7.Gen.Generator.Emit
         /// <summary>Values of a Q8 row sharing one scale (Rwkv7.Gen.Loading.Q8Block.Size).</summary>
         private const int Q8Block = 32;
 
-        /// <summary>Q8 matrices carry a second operand: their block scales, [rows][cols / 32].</summary>
+        /// <summary>
+        /// Q8 rows carry their block scales: each row is its n int8 values followed by its n / 32 fp32 scales
+        /// (Rwkv7.Gen.Weights.WeightMatrix.Q8RowStride), so a row's scales arrive in the same stream as its values.
+        /// </summary>
         private static bool HasScales(string type) => type == "Q8";
+
+        /// <summary>
+        /// Elements from one row of a matrix to the next: n, or for Q8 the n values and the 4·n/32 bytes of scales after
+        /// them. With the scales in a second array, 8-bit decode streamed ~10% slower on one and on two threads than with
+        /// scales read from L1 (docs/benchmarks.md, change 28).
+        /// </summary>
+        private static int RowStride(string type, int n) => HasScales(type) ? n + (n / Q8Block * sizeof(float)) : n;
+
+        /// <summary>Declares sc{k}, the block scales of row k, which follow its <paramref name="n"/> values.</summary>
+        private static void EmitRowScales(IndentedWriter w, int rows, int n)
+        {
+            for (int k = 0; k < rows; k++)
+            {
+                w.Line($"ref float sc{k} = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w{k}, {n}));");
+            }
+        }
 
         /// <summary>Bytes per stored weight of a weight type.</summary>
         private static int ElementBytes(string type) => type == "F32" ? 4 : type == "BF16" ? 2 : 1;
-
-        private static string ScalesParameter(string type) => HasScales(type) ? "ref float scales, " : "";
-
-        private static string ScalesArgument(string type, string name) => HasScales(type) ? $"ref {name}, " : "";
 
         private static void EmitMatMul(IndentedWriter w, ShapeSpec s)
         {
@@ -50,15 +65,10 @@ namespace Rwkv7.Gen.Generator.Emit
             {
                 w.Open($"if (w.Type == TensorDType.{type})");
                 w.Line($"ref {element} wr = ref MemoryMarshal.GetReference(w.{span}());");
-                if (HasScales(type))
-                {
-                    w.Line("ref float sr = ref MemoryMarshal.GetReference(w.AsQ8ScalesSpan());");
-                }
-
                 w.Open("switch (w.Cols)");
                 foreach (int n in dims)
                 {
-                    w.Line($"case {n}: MatMul{type}In{n}(ref wr, {ScalesArgument(type, "sr")}ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;");
+                    w.Line($"case {n}: MatMul{type}In{n}(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;");
                 }
 
                 w.Close();
@@ -100,9 +110,9 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line();
             w.Summary(
                 $"Rows [rowStart, rowEnd) of y = W·x with W [rows][{n}] {type.ToLowerInvariant()}, x [tokens][{n}], y [tokens][yStride]"
-                + (HasScales(type) ? $"; scales [rows][{n / Q8Block}], one per block of {Q8Block} weights." : "."));
-            w.Open($"private static void MatMul{type}In{n}(ref {element} w, {ScalesParameter(type)}ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
-            string args = $"(ref w, {ScalesArgument(type, "scales")}ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);";
+                + (HasScales(type) ? $"; each row's {n} values followed by its {Plural(n / Q8Block, "scale")}, one per block of {Q8Block} weights ({RowStride(type, n)} bytes)." : "."));
+            w.Open($"private static void MatMul{type}In{n}(ref {element} w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
+            string args = $"(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);";
             for (int i = 0; i < VectorWidth.All.Length; i++)
             {
                 VectorWidth v = VectorWidth.All[i];
@@ -139,7 +149,7 @@ namespace Rwkv7.Gen.Generator.Emit
                     : $"{tileRows} rows × {tileTokens} tokens per tile while {tileTokens} or more tokens remain (each weight vector"
                       + $" serves {tileTokens} tokens), then {RowTile} rows × 1 token; {Plural(steps, "step")} of {stepElems} inputs per row."));
             w.Line(AggressiveOptimization);
-            w.Open($"private static void MatMul{type}In{n}{v.Suffix}(ref {element} w, {ScalesParameter(type)}ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
+            w.Open($"private static void MatMul{type}In{n}{v.Suffix}(ref {element} w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
             if (v.IsScalar)
             {
                 EmitScalarMatMul(w, type, element, n);
@@ -147,7 +157,7 @@ namespace Rwkv7.Gen.Generator.Emit
                 return;
             }
 
-            w.Line($"int t = tokens >= {tileTokens} ? MatMul{type}In{n}{v.Suffix}Tiles(ref w, {ScalesArgument(type, "scales")}ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;");
+            w.Line($"int t = tokens >= {tileTokens} ? MatMul{type}In{n}{v.Suffix}Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;");
             w.Open("for (; t < tokens; t++)");
             EmitTokenRefs(w, n, 1);
             w.Line("int r = rowStart;");
@@ -165,7 +175,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line();
             w.Summary($"The multi-token part of <see cref=\"MatMul{type}In{n}{v.Suffix}\"/>: whole tiles of {tileTokens} tokens; returns the tokens done.");
             w.Line(AggressiveOptimization);
-            w.Open($"private static int MatMul{type}In{n}{v.Suffix}Tiles(ref {element} w, {ScalesParameter(type)}ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
+            w.Open($"private static int MatMul{type}In{n}{v.Suffix}Tiles(ref {element} w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
             // Row tiles outer, token tiles inner: a tile's weights (a few KB) stay in L1 while every token tile uses
             // them, and the block's activations stay in L2; each weight is read from memory once per call. Long rows
             // are worked in blocks of inputs, so that one token tile's inputs and the row tile's weights fit in L1
@@ -289,10 +299,10 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line($"ref float xt = ref Unsafe.Add(ref x, (nint)t * {n});");
             w.Line("ref float yt = ref Unsafe.Add(ref y, (nint)t * yStride);");
             w.Open("for (int r = rowStart; r < rowEnd; r++)");
-            w.Line($"ref {element} w0 = ref Unsafe.Add(ref w, (nint)r * {n});");
+            w.Line($"ref {element} w0 = ref Unsafe.Add(ref w, (nint)r * {RowStride(type, n)});");
             if (HasScales(type))
             {
-                w.Line($"ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * {n / Q8Block});");
+                EmitRowScales(w, 1, n);
             }
 
             w.Line("float sum = 0f;");
@@ -329,21 +339,22 @@ namespace Rwkv7.Gen.Generator.Emit
             bool prefetch = rows > 1;
             if (prefetch)
             {
-                EmitFetchDistance(w, rows, n, ElementBytes(type));
+                EmitFetchDistance(w, rows, RowStride(type, n), ElementBytes(type));
             }
 
-            w.Line($"ref {element} w0 = ref Unsafe.Add(ref w, (nint)r * {n});");
+            int stride = RowStride(type, n);
+            w.Line($"ref {element} w0 = ref Unsafe.Add(ref w, (nint)r * {stride});");
             for (int k = 1; k < rows; k++)
             {
-                w.Line($"ref {element} w{k} = ref Unsafe.Add(ref w0, {k * n});");
+                w.Line($"ref {element} w{k} = ref Unsafe.Add(ref w0, {k * stride});");
             }
 
             if (HasScales(type))
             {
-                w.Line($"ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * {n / Q8Block});");
-                for (int k = 1; k < rows; k++)
+                EmitRowScales(w, rows, n);
+                if (prefetch)
                 {
-                    w.Line($"ref float sc{k} = ref Unsafe.Add(ref sc0, {k * n / Q8Block});");
+                    EmitScalesPrefetch(w, rows, n);
                 }
             }
 
@@ -595,13 +606,14 @@ namespace Rwkv7.Gen.Generator.Emit
         /// Declares <c>fetch</c>, the distance in elements at which a row tile requests its weights: at least
         /// <see cref="PrefetchBytes"/> ahead while those rows are within the call's range, the next tile near the
         /// range's end, nothing in the last tile. Rows past the end belong to another part (another core), and a decode
-        /// step's parts of r, k and v are only ~100 rows long, so overshooting them cost ~10%.
+        /// step's parts of r, k and v are only ~100 rows long, so overshooting them cost ~10%. <paramref name="stride"/>
+        /// is the elements from one row to the next (<see cref="RowStride"/>).
         /// </summary>
-        private static void EmitFetchDistance(IndentedWriter w, int rows, int n, int elementBytes)
+        private static void EmitFetchDistance(IndentedWriter w, int rows, int stride, int elementBytes)
         {
-            int tilesAhead = TilesAhead(rows * n * elementBytes);
-            string nearEnd = tilesAhead == 1 ? "0u" : $"r + {2 * rows} <= rowEnd ? {rows * n} : 0u";
-            w.Line($"nuint fetch = r + {(tilesAhead + 1) * rows} <= rowEnd ? {tilesAhead * rows * n} : {nearEnd};");
+            int tilesAhead = TilesAhead(rows * stride * elementBytes);
+            string nearEnd = tilesAhead == 1 ? "0u" : $"r + {2 * rows} <= rowEnd ? {rows * stride} : 0u";
+            w.Line($"nuint fetch = r + {(tilesAhead + 1) * rows} <= rowEnd ? {tilesAhead * rows * stride} : {nearEnd};");
         }
 
         /// <summary>

@@ -28,14 +28,13 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Open("public static void MatMulQ8Int16(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)");
             w.Line("KernelChecks.MatMulQ8Int16(w, x.Length, xScales.Length, y.Length, rowStart, rowEnd);");
             w.Line("ref sbyte wr = ref MemoryMarshal.GetReference(w.AsQ8Span());");
-            w.Line("ref float sr = ref MemoryMarshal.GetReference(w.AsQ8ScalesSpan());");
             w.Line("ref short xr = ref MemoryMarshal.GetReference(x);");
             w.Line("ref float xsr = ref MemoryMarshal.GetReference(xScales);");
             w.Line("ref float yr = ref MemoryMarshal.GetReference(y);");
             w.Open("switch (w.Cols)");
             foreach (int n in dims)
             {
-                w.Line($"case {n}: MatMulQ8Int16In{n}(ref wr, ref sr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;");
+                w.Line($"case {n}: MatMulQ8Int16In{n}(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;");
             }
 
             w.Close();
@@ -56,16 +55,16 @@ namespace Rwkv7.Gen.Generator.Emit
         {
             w.Line();
             w.Summary(
-                $"Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][{n}] 8-bit (scales [rows][{n / Q8Block}]) and x rounded "
+                $"Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][{n}] 8-bit (each row's values followed by its {Plural(n / Q8Block, "scale")}) and x rounded "
                 + $"to 16 bits (x [{n}] int16, xScales [{n / Q8Block}]): per block of {Q8Block}, the int8 × int16 products summed exactly "
                 + "in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are "
                 + "restored to fp32 and the fp32-widening product runs.");
-            w.Open($"private static void MatMulQ8Int16In{n}(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)");
+            w.Open($"private static void MatMulQ8Int16In{n}(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)");
             w.Open("if (Vector512.IsHardwareAccelerated)");
-            w.Line($"MatMulQ8Int16In{n}V512(ref w, ref scales, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);");
+            w.Line($"MatMulQ8Int16In{n}V512(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);");
             w.Close();
             w.Open("else if (Vector256.IsHardwareAccelerated)");
-            w.Line($"MatMulQ8Int16In{n}V256(ref w, ref scales, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);");
+            w.Line($"MatMulQ8Int16In{n}V256(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);");
             w.Close();
             w.Open("else");
             w.Line($"Span<float> restored = stackalloc float[{n}];");
@@ -73,7 +72,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line($"restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / {Q8Block});");
             w.Close();
             w.Line();
-            w.Line($"MatMulQ8In{n}(ref w, ref scales, ref MemoryMarshal.GetReference(restored), ref y, 1, {n}, rowStart, rowEnd, accumulate);");
+            w.Line($"MatMulQ8In{n}(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, {n}, rowStart, rowEnd, accumulate);");
             w.Close();
             w.Close();
         }
@@ -88,26 +87,27 @@ namespace Rwkv7.Gen.Generator.Emit
         {
             bool wide = v.Lanes == 16;
             int blocks = n / Q8Block;
-            int tilesAhead = TilesAhead(RowTile * n);
-            int ahead = tilesAhead * RowTile * n;
+            int stride = RowStride("Q8", n);
+            int tilesAhead = TilesAhead(RowTile * stride);
+            int ahead = tilesAhead * RowTile * stride;
             w.Line();
             w.Summary(
                 $"<see cref=\"MatMulQ8Int16In{n}\"/> with {v.Description}: {RowTile} rows per tile, {blocks} blocks of {Q8Block} inputs per row, "
-                + $"the weights {ahead} bytes ({tilesAhead} tile{(tilesAhead == 1 ? "" : "s")}) ahead and their scales requested from memory.");
+                + $"each row's values and scales ({stride} bytes) requested {ahead} bytes ({tilesAhead} tile{(tilesAhead == 1 ? "" : "s")}) ahead.");
             w.Line(AggressiveOptimization);
-            w.Open($"private static void MatMulQ8Int16In{n}{v.Suffix}(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)");
+            w.Open($"private static void MatMulQ8Int16In{n}{v.Suffix}(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)");
             w.Line("ref float yt0 = ref y;");
             w.Line("int r = rowStart;");
             for (int rows = RowTile; rows >= 1; rows -= RowTile - 1)
             {
                 w.Open(rows == RowTile ? $"for (; r + {RowTile} <= rowEnd; r += {RowTile})" : "for (; r < rowEnd; r++)");
-                w.Line($"ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * {n});");
-                w.Line($"ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * {blocks});");
+                w.Line($"ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * {stride});");
                 for (int k = 1; k < rows; k++)
                 {
-                    w.Line($"ref sbyte w{k} = ref Unsafe.Add(ref w0, {k * n});");
-                    w.Line($"ref float sc{k} = ref Unsafe.Add(ref sc0, {k * blocks});");
+                    w.Line($"ref sbyte w{k} = ref Unsafe.Add(ref w0, {k * stride});");
                 }
+
+                EmitRowScales(w, rows, n);
 
                 for (int k = 0; k < rows; k++)
                 {
@@ -116,8 +116,8 @@ namespace Rwkv7.Gen.Generator.Emit
 
                 if (rows == RowTile)
                 {
-                    EmitFetchDistance(w, RowTile, n, 1);
-                    EmitScalesPrefetch(w, RowTile * blocks);
+                    EmitFetchDistance(w, RowTile, stride, 1);
+                    EmitScalesPrefetch(w, RowTile, n);
                 }
 
                 w.Open($"for (nuint i = 0; i < {n}; i += {2 * Q8Block})");
@@ -178,29 +178,33 @@ namespace Rwkv7.Gen.Generator.Emit
         }
 
         /// <summary>
-        /// Requests the scales of the tile <c>fetch</c> weights further on (<paramref name="floats"/> contiguous floats
-        /// from <c>sc0</c> + fetch / block): one request per 16 floats and one for the last, which covers every line
-        /// whatever the alignment. Without it the scales, a second stream beside the weights, arrive on demand: one
-        /// thread's 8-bit FFN value step took 1.02–1.14 against 0.91–1.09 ms/token with it (docs/benchmarks.md, change 23).
+        /// Requests the scales of the rows <c>fetch</c> bytes further on (the 4·n/32 bytes after each row's n values): one
+        /// request per 64 bytes and one for the last byte, which covers every line whatever the alignment. The values'
+        /// requests (<see cref="EmitPrefetch"/>) cover [0, n) of each row. Without them the scales arrive on demand: one
+        /// thread's 8-bit FFN value step took 1.02–1.14 against 0.91–1.09 ms/token with them (docs/benchmarks.md,
+        /// change 23, when the scales were a separate array).
         /// </summary>
-        private static void EmitScalesPrefetch(IndentedWriter w, int floats)
+        private static void EmitScalesPrefetch(IndentedWriter w, int rows, int n)
         {
-            w.Open("if (fetch != 0)");
-            w.Line($"ref float scAhead = ref Unsafe.Add(ref sc0, fetch / {Q8Block});");
+            int bytes = n / Q8Block * sizeof(float);
             var offsets = new List<int>();
-            for (int b = 0; b < floats; b += CacheLine / sizeof(float))
+            for (int b = 0; b < bytes; b += CacheLine)
             {
                 offsets.Add(b);
             }
 
-            if ((floats - 1) % (CacheLine / sizeof(float)) != 0)
+            if ((bytes - 1) % CacheLine != 0)
             {
-                offsets.Add(floats - 1);
+                offsets.Add(bytes - 1);
             }
 
-            foreach (int b in offsets)
+            w.Open("if (fetch != 0)");
+            for (int k = 0; k < rows; k++)
             {
-                w.Line($"{PrefetchCall("Q8")}(ref scAhead, {b});");
+                foreach (int b in offsets)
+                {
+                    w.Line($"{PrefetchCall("Q8")}(ref w{k}, fetch + {n + b});");
+                }
             }
 
             w.Close();

@@ -14,7 +14,8 @@ public enum TensorDType
 
     /// <summary>
     /// 8-bit weights: int8 values in blocks of <see cref="Q8Block.Size"/> along each row, each block with one fp32 scale
-    /// (value = scale × int8). A packed compute format made at load time, never found in checkpoint files.
+    /// (value = scale × int8), stored after the row's values (<see cref="Q8Block.RowBytes"/>). A packed compute format
+    /// made at load time, never found in checkpoint files.
     /// </summary>
     Q8,
 }
@@ -27,6 +28,12 @@ public static class Q8Block
 
     /// <summary>Largest magnitude of a quantized value (the range is symmetric, −127…127).</summary>
     public const int MaxQuant = 127;
+
+    /// <summary>
+    /// Bytes of one packed row of <paramref name="cols"/> values (a multiple of <see cref="Size"/>): the int8 values,
+    /// then one fp32 scale per block.
+    /// </summary>
+    public static int RowBytes(int cols) => cols + (cols / Size * sizeof(float));
 }
 
 /// <summary>Helpers for <see cref="TensorDType"/>.</summary>

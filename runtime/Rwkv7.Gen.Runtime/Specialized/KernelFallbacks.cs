@@ -47,21 +47,21 @@ public static class KernelFallbacks
     /// </summary>
     public static void MatMulQ8Int16(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
     {
-        int cols = w.Cols, blocks = cols / Loading.Q8Block.Size;
-        ReadOnlySpan<sbyte> q = w.AsQ8Span();
-        ReadOnlySpan<float> scales = w.AsQ8ScalesSpan();
+        int blocks = w.Cols / Loading.Q8Block.Size;
         for (int r = rowStart; r < rowEnd; r++)
         {
+            ReadOnlySpan<sbyte> q = w.Q8RowValues(r);
+            ReadOnlySpan<float> scales = w.Q8RowScales(r);
             float sum = 0;
             for (int b = 0; b < blocks; b++)
             {
                 int dot = 0;
                 for (int i = b * Loading.Q8Block.Size; i < (b + 1) * Loading.Q8Block.Size; i++)
                 {
-                    dot += q[(r * cols) + i] * x[i];
+                    dot += q[i] * x[i];
                 }
 
-                sum += scales[(r * blocks) + b] * (xScales[b] * dot);
+                sum += scales[b] * (xScales[b] * dot);
             }
 
             y[r] = accumulate ? y[r] + sum : sum;
@@ -80,9 +80,7 @@ public static class KernelFallbacks
                 break;
             case Loading.TensorDType.Q8:
                 Weights.Q8Quantizer.DequantizeRow(
-                    w.AsQ8Span().Slice((row * w.Cols) + start, destination.Length),
-                    w.AsQ8ScalesSpan().Slice(((row * w.Cols) + start) / Loading.Q8Block.Size),
-                    destination);
+                    w.Q8RowValues(row).Slice(start, destination.Length), w.Q8RowScales(row).Slice(start / Loading.Q8Block.Size), destination);
                 break;
             default:
                 w.RowF32(row).Slice(start, destination.Length).CopyTo(destination);

@@ -214,9 +214,7 @@ public sealed unsafe class RwkvWeights : IDisposable
                             }
                         }
 
-                        weights.Assign(t.Name, target == TensorDType.Q8
-                            ? new WeightMatrix(slot, rows, cols, TensorDType.Q8, Q8Scales(t, slot))
-                            : new WeightMatrix(slot, rows, cols, target));
+                        weights.Assign(t.Name, new WeightMatrix(slot, rows, cols, target));
                     }
                     else
                     {
@@ -232,7 +230,7 @@ public sealed unsafe class RwkvWeights : IDisposable
                             float[] transposed = new float[t.ElementCount];
                             TransposeConvert(scratch.AsSpan(0, sourceBytes), stored, rows, cols, MemoryMarshal.AsBytes(transposed.AsSpan()), TensorDType.F32);
                             QuantizeRows(MemoryMarshal.AsBytes(transposed.AsSpan()), TensorDType.F32, t, slot, 0, cols, rows);
-                            weights.Assign(t.Name, new WeightMatrix(slot, cols, rows, TensorDType.Q8, Q8Scales(t, slot)));
+                            weights.Assign(t.Name, new WeightMatrix(slot, cols, rows, TensorDType.Q8));
                         }
                         else
                         {
@@ -346,16 +344,13 @@ public sealed unsafe class RwkvWeights : IDisposable
     private static TensorDType TargetType(CanonicalTensor t, ITensorSource source, WeightLoadOptions options) =>
         options.MatrixType is TensorDType.Q8 && t.Name == "emb.weight" ? source.TypeOf(t) : options.MatrixType ?? source.TypeOf(t);
 
-    /// <summary>Arena bytes of a matrix in <paramref name="type"/> (Q8: the int8 block, then its scales, each aligned).</summary>
+    /// <summary>Arena bytes of a matrix in <paramref name="type"/> (Q8: each row's int8 values, then its block scales).</summary>
     private static long PackedBytes(CanonicalTensor t, TensorDType type) => type == TensorDType.Q8
-        ? AlignUp(t.ElementCount) + AlignUp(t.ElementCount / Q8Block.Size * sizeof(float))
+        ? AlignUp(t.ElementCount + (t.ElementCount / Q8Block.Size * sizeof(float)))
         : AlignUp(t.ElementCount * type.SizeInBytes());
 
     /// <summary>Rows per chunk when converting or quantizing a large matrix: about this many bytes of source.</summary>
     private const int ChunkBytes = 4 << 20;
-
-    /// <summary>Where a Q8 matrix's block scales start in its arena slot: after its int8 values, aligned.</summary>
-    private static float* Q8Scales(CanonicalTensor t, byte* slot) => (float*)(slot + AlignUp(t.ElementCount));
 
     /// <summary>
     /// Quantizes <paramref name="count"/> rows of <paramref name="cols"/> values, given in <paramref name="stored"/>,
@@ -370,13 +365,13 @@ public sealed unsafe class RwkvWeights : IDisposable
 
         int blocks = cols / Q8Block.Size;
         int rowBytes = cols * stored.SizeInBytes();
-        float* scales = Q8Scales(t, slot);
+        int packedRowBytes = Q8Block.RowBytes(cols);
         float[] row = new float[cols];
         for (int r = 0; r < count; r++)
         {
             Convert(data.Slice(r * rowBytes, rowBytes), stored, MemoryMarshal.AsBytes(row.AsSpan()), TensorDType.F32);
-            long at = (long)(first + r) * cols;
-            Q8Quantizer.QuantizeRow(row, new Span<sbyte>(slot + at, cols), new Span<float>(scales + ((long)(first + r) * blocks), blocks));
+            byte* packed = slot + ((long)(first + r) * packedRowBytes);
+            Q8Quantizer.QuantizeRow(row, new Span<sbyte>(packed, cols), new Span<float>(packed + cols, blocks));
         }
     }
 

@@ -5,20 +5,19 @@ namespace Rwkv7.Gen.Weights;
 /// <summary>
 /// A packed weight matrix in compute layout: <see cref="Rows"/> outputs by <see cref="Cols"/> inputs, row-major,
 /// so that y = W·x reads each row contiguously. Elements keep the checkpoint's precision. The memory belongs to
-/// the <see cref="RwkvWeights"/> it came from.
+/// the <see cref="RwkvWeights"/> it came from. A <see cref="TensorDType.Q8"/> row is its int8 values followed by its
+/// block scales (<see cref="Q8RowStride"/>), so a product reads one stream per row tile, not two.
 /// </summary>
 public readonly unsafe struct WeightMatrix
 {
     private readonly byte* _data;
-    private readonly float* _scales;
 
-    internal WeightMatrix(byte* data, int rows, int cols, TensorDType type, float* scales = null)
+    internal WeightMatrix(byte* data, int rows, int cols, TensorDType type)
     {
         _data = data;
         Rows = rows;
         Cols = cols;
         Type = type;
-        _scales = scales;
     }
 
     /// <summary>Number of outputs.</summary>
@@ -37,9 +36,14 @@ public readonly unsafe struct WeightMatrix
     public nint Address => (nint)_data;
 
     /// <summary>Bytes occupied (for Q8: the int8 values plus the block scales).</summary>
-    public long ByteLength => Type == TensorDType.Q8
-        ? ((long)Rows * Cols) + ((long)Rows * (Cols / Q8Block.Size) * sizeof(float))
-        : (long)Rows * Cols * Type.SizeInBytes();
+    public long ByteLength => Type == TensorDType.Q8 ? (long)Rows * Q8RowStride : (long)Rows * Cols * Type.SizeInBytes();
+
+    /// <summary>
+    /// Bytes from one row of a Q8 matrix to the next: the row's <see cref="Cols"/> int8 values, then its
+    /// <see cref="Cols"/> / <see cref="Q8Block.Size"/> fp32 block scales. Kept beside their values, the scales arrive in
+    /// the same stream: in a separate array they cost 8-bit decode ~10% (docs/benchmarks.md, change 28).
+    /// </summary>
+    public int Q8RowStride => Q8Block.RowBytes(Cols);
 
     /// <summary>Row <paramref name="row"/> of an fp32 matrix.</summary>
     public ReadOnlySpan<float> RowF32(int row)
@@ -83,18 +87,28 @@ public readonly unsafe struct WeightMatrix
         return new ReadOnlySpan<Half>(_data, checked(Rows * Cols));
     }
 
-    /// <summary>The int8 values of a Q8 matrix, row-major (for kernels).</summary>
+    /// <summary>
+    /// The whole Q8 matrix as bytes, <see cref="Rows"/> rows of <see cref="Q8RowStride"/>: each row's int8 values, then
+    /// its fp32 block scales (for kernels).
+    /// </summary>
     public ReadOnlySpan<sbyte> AsQ8Span()
     {
         CheckType(TensorDType.Q8);
-        return new ReadOnlySpan<sbyte>(_data, checked(Rows * Cols));
+        return new ReadOnlySpan<sbyte>(_data, checked(Rows * Q8RowStride));
     }
 
-    /// <summary>The block scales of a Q8 matrix, [rows][cols / 32] (for kernels).</summary>
-    public ReadOnlySpan<float> AsQ8ScalesSpan()
+    /// <summary>The int8 values of row <paramref name="row"/> of a Q8 matrix.</summary>
+    public ReadOnlySpan<sbyte> Q8RowValues(int row)
     {
-        CheckType(TensorDType.Q8);
-        return new ReadOnlySpan<float>(_scales, checked(Rows * (Cols / Q8Block.Size)));
+        CheckRow(row, TensorDType.Q8);
+        return new ReadOnlySpan<sbyte>(_data + ((long)row * Q8RowStride), Cols);
+    }
+
+    /// <summary>The block scales of row <paramref name="row"/> of a Q8 matrix, one per <see cref="Q8Block.Size"/> values.</summary>
+    public ReadOnlySpan<float> Q8RowScales(int row)
+    {
+        CheckRow(row, TensorDType.Q8);
+        return new ReadOnlySpan<float>(_data + ((long)row * Q8RowStride) + Cols, Cols / Q8Block.Size);
     }
 
     /// <summary>Converts row <paramref name="row"/> to fp32, whatever the stored type.</summary>
@@ -112,8 +126,7 @@ public readonly unsafe struct WeightMatrix
                 System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(RowF16(row), destination);
                 break;
             case TensorDType.Q8:
-                Q8Quantizer.DequantizeRow(
-                    AsQ8Span().Slice(row * Cols, Cols), AsQ8ScalesSpan().Slice(row * (Cols / Q8Block.Size), Cols / Q8Block.Size), destination);
+                Q8Quantizer.DequantizeRow(Q8RowValues(row), Q8RowScales(row), destination);
                 break;
             default:
                 throw new InvalidOperationException($"Unknown weight type {Type}.");

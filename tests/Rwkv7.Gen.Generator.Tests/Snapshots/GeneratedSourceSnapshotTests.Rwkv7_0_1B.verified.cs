@@ -147,14 +147,13 @@ namespace Rwkv7.Gen.Models
                 if (w.Type == TensorDType.Q8)
                 {
                     ref sbyte wr = ref MemoryMarshal.GetReference(w.AsQ8Span());
-                    ref float sr = ref MemoryMarshal.GetReference(w.AsQ8ScalesSpan());
                     switch (w.Cols)
                     {
-                        case 32: MatMulQ8In32(ref wr, ref sr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 64: MatMulQ8In64(ref wr, ref sr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 128: MatMulQ8In128(ref wr, ref sr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 768: MatMulQ8In768(ref wr, ref sr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 3072: MatMulQ8In3072(ref wr, ref sr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 32: MatMulQ8In32(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 64: MatMulQ8In64(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 128: MatMulQ8In128(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 768: MatMulQ8In768(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 3072: MatMulQ8In3072(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
                     }
                 }
 
@@ -9986,25 +9985,25 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][32] q8, x [tokens][32], y [tokens][yStride]; scales [rows][1], one per block of 32 weights.
+            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][32] q8, x [tokens][32], y [tokens][yStride]; each row's 32 values followed by its 1 scale, one per block of 32 weights (36 bytes).
             /// </summary>
-            private static void MatMulQ8In32(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In32V512(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In32V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In32V256(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In32V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In32V128(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In32V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
-                    MatMulQ8In32Scalar(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In32Scalar(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
             }
 
@@ -10012,9 +10011,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In32"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32V512(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In32V512Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In32V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -10022,15 +10021,26 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 96);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 1);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 3);
+                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 108);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 32));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 32);
+                            Prefetch.Read(ref w0, fetch + 35);
+                            Prefetch.Read(ref w1, fetch + 32);
+                            Prefetch.Read(ref w1, fetch + 35);
+                            Prefetch.Read(ref w2, fetch + 32);
+                            Prefetch.Read(ref w2, fetch + 35);
+                            Prefetch.Read(ref w3, fetch + 32);
+                            Prefetch.Read(ref w3, fetch + 35);
+                        }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                         Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
@@ -10063,8 +10073,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
@@ -10083,7 +10093,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In32V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In32V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In32V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -10099,15 +10109,26 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 96);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 1);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 3);
+                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 108);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 32));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 32);
+                            Prefetch.Read(ref w0, fetch + 35);
+                            Prefetch.Read(ref w1, fetch + 32);
+                            Prefetch.Read(ref w1, fetch + 35);
+                            Prefetch.Read(ref w2, fetch + 32);
+                            Prefetch.Read(ref w2, fetch + 35);
+                            Prefetch.Read(ref w3, fetch + 32);
+                            Prefetch.Read(ref w3, fetch + 35);
+                        }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
@@ -10197,8 +10218,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
@@ -10238,9 +10259,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32V256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In32V256Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In32V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -10248,15 +10269,26 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 96);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 1);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 3);
+                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 108);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 32));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 32);
+                            Prefetch.Read(ref w0, fetch + 35);
+                            Prefetch.Read(ref w1, fetch + 32);
+                            Prefetch.Read(ref w1, fetch + 35);
+                            Prefetch.Read(ref w2, fetch + 32);
+                            Prefetch.Read(ref w2, fetch + 35);
+                            Prefetch.Read(ref w3, fetch + 32);
+                            Prefetch.Read(ref w3, fetch + 35);
+                        }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                         Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
@@ -10320,8 +10352,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
@@ -10349,7 +10381,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In32V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In32V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In32V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -10365,11 +10397,18 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 130 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 64 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 1);
+                        nuint fetch = r + 116 <= rowEnd ? 4104 : r + 4 <= rowEnd ? 72 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 32);
+                            Prefetch.Read(ref w0, fetch + 35);
+                            Prefetch.Read(ref w1, fetch + 32);
+                            Prefetch.Read(ref w1, fetch + 35);
+                        }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 32; i += 16)
@@ -10445,8 +10484,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 32; i += 16)
                         {
@@ -10490,9 +10529,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In32"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32V128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In32V128Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In32V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -10500,15 +10539,26 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 96);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 1);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 3);
+                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 108);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 32));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 32);
+                            Prefetch.Read(ref w0, fetch + 35);
+                            Prefetch.Read(ref w1, fetch + 32);
+                            Prefetch.Read(ref w1, fetch + 35);
+                            Prefetch.Read(ref w2, fetch + 32);
+                            Prefetch.Read(ref w2, fetch + 35);
+                            Prefetch.Read(ref w3, fetch + 32);
+                            Prefetch.Read(ref w3, fetch + 35);
+                        }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
                         Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
@@ -10620,8 +10670,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         // inputs [0, 8) of this row
                         {
@@ -10665,7 +10715,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In32V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In32V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In32V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -10681,11 +10731,18 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 130 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 64 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 1);
+                        nuint fetch = r + 116 <= rowEnd ? 4104 : r + 4 <= rowEnd ? 72 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 32);
+                            Prefetch.Read(ref w0, fetch + 35);
+                            Prefetch.Read(ref w1, fetch + 32);
+                            Prefetch.Read(ref w1, fetch + 35);
+                        }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 32; i += 8)
@@ -10761,8 +10818,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 32; i += 8)
                         {
@@ -10806,7 +10863,7 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In32"/> with scalar code: one row and one input at a time.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32Scalar(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32Scalar(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 for (int t = 0; t < tokens; t++)
                 {
@@ -10814,8 +10871,8 @@ namespace Rwkv7.Gen.Models
                     ref float yt = ref Unsafe.Add(ref y, (nint)t * yStride);
                     for (int r = rowStart; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         float sum = 0f;
                         for (nint i = 0; i < 32; i++)
                         {
@@ -10828,25 +10885,25 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][64] q8, x [tokens][64], y [tokens][yStride]; scales [rows][2], one per block of 32 weights.
+            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][64] q8, x [tokens][64], y [tokens][yStride]; each row's 64 values followed by its 2 scales, one per block of 32 weights (72 bytes).
             /// </summary>
-            private static void MatMulQ8In64(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In64V512(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In64V256(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In64V128(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
-                    MatMulQ8In64Scalar(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64Scalar(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
             }
 
@@ -10854,9 +10911,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64V512(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In64V512Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In64V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -10864,15 +10921,26 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 192);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 4);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 6);
+                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 216);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 64));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 64);
+                            Prefetch.Read(ref w0, fetch + 71);
+                            Prefetch.Read(ref w1, fetch + 64);
+                            Prefetch.Read(ref w1, fetch + 71);
+                            Prefetch.Read(ref w2, fetch + 64);
+                            Prefetch.Read(ref w2, fetch + 71);
+                            Prefetch.Read(ref w3, fetch + 64);
+                            Prefetch.Read(ref w3, fetch + 71);
+                        }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                         Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
@@ -10924,8 +10992,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
@@ -10951,7 +11019,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In64V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In64V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In64V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -10967,15 +11035,26 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 192);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 4);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 6);
+                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 216);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 64));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 64);
+                            Prefetch.Read(ref w0, fetch + 71);
+                            Prefetch.Read(ref w1, fetch + 64);
+                            Prefetch.Read(ref w1, fetch + 71);
+                            Prefetch.Read(ref w2, fetch + 64);
+                            Prefetch.Read(ref w2, fetch + 71);
+                            Prefetch.Read(ref w3, fetch + 64);
+                            Prefetch.Read(ref w3, fetch + 71);
+                        }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
@@ -11068,8 +11147,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 64; i += 32)
                         {
@@ -11112,9 +11191,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64V256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In64V256Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In64V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -11122,15 +11201,26 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 192);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 4);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 6);
+                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 216);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 64));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 64);
+                            Prefetch.Read(ref w0, fetch + 71);
+                            Prefetch.Read(ref w1, fetch + 64);
+                            Prefetch.Read(ref w1, fetch + 71);
+                            Prefetch.Read(ref w2, fetch + 64);
+                            Prefetch.Read(ref w2, fetch + 71);
+                            Prefetch.Read(ref w3, fetch + 64);
+                            Prefetch.Read(ref w3, fetch + 71);
+                        }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                         Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
@@ -11240,8 +11330,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
@@ -11285,7 +11375,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In64V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In64V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In64V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -11301,11 +11391,18 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 66 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 128 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 2);
+                        nuint fetch = r + 60 <= rowEnd ? 4176 : r + 4 <= rowEnd ? 144 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 64);
+                            Prefetch.Read(ref w0, fetch + 71);
+                            Prefetch.Read(ref w1, fetch + 64);
+                            Prefetch.Read(ref w1, fetch + 71);
+                        }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 64; i += 16)
@@ -11381,8 +11478,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 64; i += 16)
                         {
@@ -11426,9 +11523,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In64"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64V128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In64V128Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In64V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -11436,15 +11533,26 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 192);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 4);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 6);
+                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 216);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 64));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 64);
+                            Prefetch.Read(ref w0, fetch + 71);
+                            Prefetch.Read(ref w1, fetch + 64);
+                            Prefetch.Read(ref w1, fetch + 71);
+                            Prefetch.Read(ref w2, fetch + 64);
+                            Prefetch.Read(ref w2, fetch + 71);
+                            Prefetch.Read(ref w3, fetch + 64);
+                            Prefetch.Read(ref w3, fetch + 71);
+                        }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
                         Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
@@ -11559,8 +11667,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 64; i += 32)
                         {
@@ -11607,7 +11715,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In64V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In64V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In64V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -11623,11 +11731,18 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 66 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 128 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 2);
+                        nuint fetch = r + 60 <= rowEnd ? 4176 : r + 4 <= rowEnd ? 144 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 64);
+                            Prefetch.Read(ref w0, fetch + 71);
+                            Prefetch.Read(ref w1, fetch + 64);
+                            Prefetch.Read(ref w1, fetch + 71);
+                        }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 64; i += 8)
@@ -11703,8 +11818,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 64; i += 8)
                         {
@@ -11748,7 +11863,7 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In64"/> with scalar code: one row and one input at a time.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64Scalar(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64Scalar(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 for (int t = 0; t < tokens; t++)
                 {
@@ -11756,8 +11871,8 @@ namespace Rwkv7.Gen.Models
                     ref float yt = ref Unsafe.Add(ref y, (nint)t * yStride);
                     for (int r = rowStart; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         float sum = 0f;
                         for (nint i = 0; i < 64; i++)
                         {
@@ -11770,25 +11885,25 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][128] q8, x [tokens][128], y [tokens][yStride]; scales [rows][4], one per block of 32 weights.
+            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][128] q8, x [tokens][128], y [tokens][yStride]; each row's 128 values followed by its 4 scales, one per block of 32 weights (144 bytes).
             /// </summary>
-            private static void MatMulQ8In128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In128V512(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In128V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In128V256(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In128V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In128V128(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In128V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
-                    MatMulQ8In128Scalar(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In128Scalar(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
             }
 
@@ -11796,9 +11911,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In128"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In128V512(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In128V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In128V512Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In128V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
@@ -11806,15 +11921,26 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 512 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 256);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 384);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 4);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 8);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 12);
+                        nuint fetch = r + 36 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 576 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 144);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 288);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 432);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 128));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 128));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 128));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 128);
+                            Prefetch.Read(ref w0, fetch + 143);
+                            Prefetch.Read(ref w1, fetch + 128);
+                            Prefetch.Read(ref w1, fetch + 143);
+                            Prefetch.Read(ref w2, fetch + 128);
+                            Prefetch.Read(ref w2, fetch + 143);
+                            Prefetch.Read(ref w3, fetch + 128);
+                            Prefetch.Read(ref w3, fetch + 143);
+                        }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                         Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
@@ -11908,8 +12034,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
@@ -11949,7 +12075,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In128V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In128V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In128V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -11965,15 +12091,26 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 36 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 512 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 256);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 384);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 4);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 8);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 12);
+                        nuint fetch = r + 36 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 576 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 144);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 288);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 432);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 128));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 128));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 128));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 128);
+                            Prefetch.Read(ref w0, fetch + 143);
+                            Prefetch.Read(ref w1, fetch + 128);
+                            Prefetch.Read(ref w1, fetch + 143);
+                            Prefetch.Read(ref w2, fetch + 128);
+                            Prefetch.Read(ref w2, fetch + 143);
+                            Prefetch.Read(ref w3, fetch + 128);
+                            Prefetch.Read(ref w3, fetch + 143);
+                        }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
@@ -12066,8 +12203,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 128; i += 32)
                         {
@@ -12110,9 +12247,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In128"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In128V256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In128V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In128V256Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In128V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
@@ -12120,15 +12257,26 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 512 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 256);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 384);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 4);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 8);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 12);
+                        nuint fetch = r + 36 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 576 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 144);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 288);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 432);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 128));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 128));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 128));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 128);
+                            Prefetch.Read(ref w0, fetch + 143);
+                            Prefetch.Read(ref w1, fetch + 128);
+                            Prefetch.Read(ref w1, fetch + 143);
+                            Prefetch.Read(ref w2, fetch + 128);
+                            Prefetch.Read(ref w2, fetch + 143);
+                            Prefetch.Read(ref w3, fetch + 128);
+                            Prefetch.Read(ref w3, fetch + 143);
+                        }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                         Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
@@ -12241,8 +12389,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 128; i += 64)
                         {
@@ -12289,7 +12437,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In128V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In128V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In128V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -12305,11 +12453,18 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 34 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 256 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 4);
+                        nuint fetch = r + 32 <= rowEnd ? 4320 : r + 4 <= rowEnd ? 288 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 144);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 128));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 128);
+                            Prefetch.Read(ref w0, fetch + 143);
+                            Prefetch.Read(ref w1, fetch + 128);
+                            Prefetch.Read(ref w1, fetch + 143);
+                        }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 128; i += 16)
@@ -12385,8 +12540,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 128; i += 16)
                         {
@@ -12430,9 +12585,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In128"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 16 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In128V128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In128V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In128V128Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In128V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
@@ -12440,15 +12595,26 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 512 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 256);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 384);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 4);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 8);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 12);
+                        nuint fetch = r + 36 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 576 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 144);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 288);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 432);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 128));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 128));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 128));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 128);
+                            Prefetch.Read(ref w0, fetch + 143);
+                            Prefetch.Read(ref w1, fetch + 128);
+                            Prefetch.Read(ref w1, fetch + 143);
+                            Prefetch.Read(ref w2, fetch + 128);
+                            Prefetch.Read(ref w2, fetch + 143);
+                            Prefetch.Read(ref w3, fetch + 128);
+                            Prefetch.Read(ref w3, fetch + 143);
+                        }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
                         Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
@@ -12563,8 +12729,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 128; i += 32)
                         {
@@ -12611,7 +12777,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In128V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In128V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In128V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -12627,11 +12793,18 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 34 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 256 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 128);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 4);
+                        nuint fetch = r + 32 <= rowEnd ? 4320 : r + 4 <= rowEnd ? 288 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 144);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 128));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 128);
+                            Prefetch.Read(ref w0, fetch + 143);
+                            Prefetch.Read(ref w1, fetch + 128);
+                            Prefetch.Read(ref w1, fetch + 143);
+                        }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 128; i += 8)
@@ -12707,8 +12880,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 128; i += 8)
                         {
@@ -12752,7 +12925,7 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In128"/> with scalar code: one row and one input at a time.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In128Scalar(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In128Scalar(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 for (int t = 0; t < tokens; t++)
                 {
@@ -12760,8 +12933,8 @@ namespace Rwkv7.Gen.Models
                     ref float yt = ref Unsafe.Add(ref y, (nint)t * yStride);
                     for (int r = rowStart; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 128);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 4);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
                         float sum = 0f;
                         for (nint i = 0; i < 128; i++)
                         {
@@ -12774,25 +12947,25 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][768] q8, x [tokens][768], y [tokens][yStride]; scales [rows][24], one per block of 32 weights.
+            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][768] q8, x [tokens][768], y [tokens][yStride]; each row's 768 values followed by its 24 scales, one per block of 32 weights (864 bytes).
             /// </summary>
-            private static void MatMulQ8In768(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In768(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In768V512(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In768V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In768V256(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In768V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In768V128(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In768V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
-                    MatMulQ8In768Scalar(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In768Scalar(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
             }
 
@@ -12800,9 +12973,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In768"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 24 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In768V512(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In768V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In768V512Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In768V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
@@ -12810,15 +12983,30 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 2304);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 24);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 48);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 72);
+                        nuint fetch = r + 12 <= rowEnd ? 6912 : r + 8 <= rowEnd ? 3456 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 864);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 1728);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 2592);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 768));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 768));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 768));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 768);
+                            Prefetch.Read(ref w0, fetch + 832);
+                            Prefetch.Read(ref w0, fetch + 863);
+                            Prefetch.Read(ref w1, fetch + 768);
+                            Prefetch.Read(ref w1, fetch + 832);
+                            Prefetch.Read(ref w1, fetch + 863);
+                            Prefetch.Read(ref w2, fetch + 768);
+                            Prefetch.Read(ref w2, fetch + 832);
+                            Prefetch.Read(ref w2, fetch + 863);
+                            Prefetch.Read(ref w3, fetch + 768);
+                            Prefetch.Read(ref w3, fetch + 832);
+                            Prefetch.Read(ref w3, fetch + 863);
+                        }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                         Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
@@ -12915,8 +13103,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 768; i += 128)
                         {
@@ -12959,7 +13147,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In768V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In768V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In768V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -12975,15 +13163,30 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 2304);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 24);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 48);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 72);
+                        nuint fetch = r + 12 <= rowEnd ? 6912 : r + 8 <= rowEnd ? 3456 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 864);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 1728);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 2592);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 768));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 768));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 768));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 768);
+                            Prefetch.Read(ref w0, fetch + 832);
+                            Prefetch.Read(ref w0, fetch + 863);
+                            Prefetch.Read(ref w1, fetch + 768);
+                            Prefetch.Read(ref w1, fetch + 832);
+                            Prefetch.Read(ref w1, fetch + 863);
+                            Prefetch.Read(ref w2, fetch + 768);
+                            Prefetch.Read(ref w2, fetch + 832);
+                            Prefetch.Read(ref w2, fetch + 863);
+                            Prefetch.Read(ref w3, fetch + 768);
+                            Prefetch.Read(ref w3, fetch + 832);
+                            Prefetch.Read(ref w3, fetch + 863);
+                        }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
@@ -13076,8 +13279,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 768; i += 32)
                         {
@@ -13120,9 +13323,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In768"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 48 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In768V256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In768V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In768V256Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In768V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
@@ -13130,15 +13333,30 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 2304);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 24);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 48);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 72);
+                        nuint fetch = r + 12 <= rowEnd ? 6912 : r + 8 <= rowEnd ? 3456 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 864);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 1728);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 2592);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 768));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 768));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 768));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 768);
+                            Prefetch.Read(ref w0, fetch + 832);
+                            Prefetch.Read(ref w0, fetch + 863);
+                            Prefetch.Read(ref w1, fetch + 768);
+                            Prefetch.Read(ref w1, fetch + 832);
+                            Prefetch.Read(ref w1, fetch + 863);
+                            Prefetch.Read(ref w2, fetch + 768);
+                            Prefetch.Read(ref w2, fetch + 832);
+                            Prefetch.Read(ref w2, fetch + 863);
+                            Prefetch.Read(ref w3, fetch + 768);
+                            Prefetch.Read(ref w3, fetch + 832);
+                            Prefetch.Read(ref w3, fetch + 863);
+                        }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                         Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
@@ -13251,8 +13469,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 768; i += 64)
                         {
@@ -13299,7 +13517,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In768V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In768V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In768V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -13315,11 +13533,20 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 8 <= rowEnd ? 4608 : r + 4 <= rowEnd ? 1536 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 24);
+                        nuint fetch = r + 8 <= rowEnd ? 5184 : r + 4 <= rowEnd ? 1728 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 864);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 768));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 768);
+                            Prefetch.Read(ref w0, fetch + 832);
+                            Prefetch.Read(ref w0, fetch + 863);
+                            Prefetch.Read(ref w1, fetch + 768);
+                            Prefetch.Read(ref w1, fetch + 832);
+                            Prefetch.Read(ref w1, fetch + 863);
+                        }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 768; i += 16)
@@ -13395,8 +13622,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 768; i += 16)
                         {
@@ -13440,9 +13667,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In768"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 96 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In768V128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In768V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In768V128Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In768V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
@@ -13450,15 +13677,30 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 2304);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 24);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 48);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 72);
+                        nuint fetch = r + 12 <= rowEnd ? 6912 : r + 8 <= rowEnd ? 3456 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 864);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 1728);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 2592);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 768));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 768));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 768));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 768);
+                            Prefetch.Read(ref w0, fetch + 832);
+                            Prefetch.Read(ref w0, fetch + 863);
+                            Prefetch.Read(ref w1, fetch + 768);
+                            Prefetch.Read(ref w1, fetch + 832);
+                            Prefetch.Read(ref w1, fetch + 863);
+                            Prefetch.Read(ref w2, fetch + 768);
+                            Prefetch.Read(ref w2, fetch + 832);
+                            Prefetch.Read(ref w2, fetch + 863);
+                            Prefetch.Read(ref w3, fetch + 768);
+                            Prefetch.Read(ref w3, fetch + 832);
+                            Prefetch.Read(ref w3, fetch + 863);
+                        }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
                         Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
@@ -13573,8 +13815,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 768; i += 32)
                         {
@@ -13621,7 +13863,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In768V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In768V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In768V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -13637,11 +13879,20 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 8 <= rowEnd ? 4608 : r + 4 <= rowEnd ? 1536 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 24);
+                        nuint fetch = r + 8 <= rowEnd ? 5184 : r + 4 <= rowEnd ? 1728 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 864);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 768));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 768);
+                            Prefetch.Read(ref w0, fetch + 832);
+                            Prefetch.Read(ref w0, fetch + 863);
+                            Prefetch.Read(ref w1, fetch + 768);
+                            Prefetch.Read(ref w1, fetch + 832);
+                            Prefetch.Read(ref w1, fetch + 863);
+                        }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 768; i += 8)
@@ -13717,8 +13968,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 768; i += 8)
                         {
@@ -13762,7 +14013,7 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In768"/> with scalar code: one row and one input at a time.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In768Scalar(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In768Scalar(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 for (int t = 0; t < tokens; t++)
                 {
@@ -13770,8 +14021,8 @@ namespace Rwkv7.Gen.Models
                     ref float yt = ref Unsafe.Add(ref y, (nint)t * yStride);
                     for (int r = rowStart; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
                         float sum = 0f;
                         for (nint i = 0; i < 768; i++)
                         {
@@ -13784,25 +14035,25 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][3072] q8, x [tokens][3072], y [tokens][yStride]; scales [rows][96], one per block of 32 weights.
+            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][3072] q8, x [tokens][3072], y [tokens][yStride]; each row's 3072 values followed by its 96 scales, one per block of 32 weights (3456 bytes).
             /// </summary>
-            private static void MatMulQ8In3072(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In3072(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In3072V512(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In3072V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In3072V256(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In3072V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In3072V128(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In3072V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
-                    MatMulQ8In3072Scalar(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In3072Scalar(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
             }
 
@@ -13810,9 +14061,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In3072"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 96 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In3072V512(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In3072V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In3072V512Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In3072V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
@@ -13820,15 +14071,46 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 9216);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 96);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 192);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 288);
+                        nuint fetch = r + 8 <= rowEnd ? 13824 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 3456);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 6912);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 10368);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 3072));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 3072));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 3072));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 3072);
+                            Prefetch.Read(ref w0, fetch + 3136);
+                            Prefetch.Read(ref w0, fetch + 3200);
+                            Prefetch.Read(ref w0, fetch + 3264);
+                            Prefetch.Read(ref w0, fetch + 3328);
+                            Prefetch.Read(ref w0, fetch + 3392);
+                            Prefetch.Read(ref w0, fetch + 3455);
+                            Prefetch.Read(ref w1, fetch + 3072);
+                            Prefetch.Read(ref w1, fetch + 3136);
+                            Prefetch.Read(ref w1, fetch + 3200);
+                            Prefetch.Read(ref w1, fetch + 3264);
+                            Prefetch.Read(ref w1, fetch + 3328);
+                            Prefetch.Read(ref w1, fetch + 3392);
+                            Prefetch.Read(ref w1, fetch + 3455);
+                            Prefetch.Read(ref w2, fetch + 3072);
+                            Prefetch.Read(ref w2, fetch + 3136);
+                            Prefetch.Read(ref w2, fetch + 3200);
+                            Prefetch.Read(ref w2, fetch + 3264);
+                            Prefetch.Read(ref w2, fetch + 3328);
+                            Prefetch.Read(ref w2, fetch + 3392);
+                            Prefetch.Read(ref w2, fetch + 3455);
+                            Prefetch.Read(ref w3, fetch + 3072);
+                            Prefetch.Read(ref w3, fetch + 3136);
+                            Prefetch.Read(ref w3, fetch + 3200);
+                            Prefetch.Read(ref w3, fetch + 3264);
+                            Prefetch.Read(ref w3, fetch + 3328);
+                            Prefetch.Read(ref w3, fetch + 3392);
+                            Prefetch.Read(ref w3, fetch + 3455);
+                        }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                         Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
@@ -13925,8 +14207,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 3072; i += 128)
                         {
@@ -13969,7 +14251,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In3072V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In3072V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In3072V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 // inputs in 2 blocks of 1536: one token tile's inputs and one row tile's weights then fit in L1 together
@@ -13989,15 +14271,46 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
-                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                            ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
-                            ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
-                            ref sbyte w3 = ref Unsafe.Add(ref w0, 9216);
-                            ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
-                            ref float sc1 = ref Unsafe.Add(ref sc0, 96);
-                            ref float sc2 = ref Unsafe.Add(ref sc0, 192);
-                            ref float sc3 = ref Unsafe.Add(ref sc0, 288);
+                            nuint fetch = r + 8 <= rowEnd ? 13824 : 0u;
+                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                            ref sbyte w1 = ref Unsafe.Add(ref w0, 3456);
+                            ref sbyte w2 = ref Unsafe.Add(ref w0, 6912);
+                            ref sbyte w3 = ref Unsafe.Add(ref w0, 10368);
+                            ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
+                            ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 3072));
+                            ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 3072));
+                            ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 3072));
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, fetch + 3072);
+                                Prefetch.Read(ref w0, fetch + 3136);
+                                Prefetch.Read(ref w0, fetch + 3200);
+                                Prefetch.Read(ref w0, fetch + 3264);
+                                Prefetch.Read(ref w0, fetch + 3328);
+                                Prefetch.Read(ref w0, fetch + 3392);
+                                Prefetch.Read(ref w0, fetch + 3455);
+                                Prefetch.Read(ref w1, fetch + 3072);
+                                Prefetch.Read(ref w1, fetch + 3136);
+                                Prefetch.Read(ref w1, fetch + 3200);
+                                Prefetch.Read(ref w1, fetch + 3264);
+                                Prefetch.Read(ref w1, fetch + 3328);
+                                Prefetch.Read(ref w1, fetch + 3392);
+                                Prefetch.Read(ref w1, fetch + 3455);
+                                Prefetch.Read(ref w2, fetch + 3072);
+                                Prefetch.Read(ref w2, fetch + 3136);
+                                Prefetch.Read(ref w2, fetch + 3200);
+                                Prefetch.Read(ref w2, fetch + 3264);
+                                Prefetch.Read(ref w2, fetch + 3328);
+                                Prefetch.Read(ref w2, fetch + 3392);
+                                Prefetch.Read(ref w2, fetch + 3455);
+                                Prefetch.Read(ref w3, fetch + 3072);
+                                Prefetch.Read(ref w3, fetch + 3136);
+                                Prefetch.Read(ref w3, fetch + 3200);
+                                Prefetch.Read(ref w3, fetch + 3264);
+                                Prefetch.Read(ref w3, fetch + 3328);
+                                Prefetch.Read(ref w3, fetch + 3392);
+                                Prefetch.Read(ref w3, fetch + 3455);
+                            }
                             Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                             Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                             Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
@@ -14090,8 +14403,8 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                            ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                            ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
                             Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                             for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 32)
                             {
@@ -14135,9 +14448,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In3072"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 192 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In3072V256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In3072V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In3072V256Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In3072V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
@@ -14145,15 +14458,46 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 9216);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 96);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 192);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 288);
+                        nuint fetch = r + 8 <= rowEnd ? 13824 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 3456);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 6912);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 10368);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 3072));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 3072));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 3072));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 3072);
+                            Prefetch.Read(ref w0, fetch + 3136);
+                            Prefetch.Read(ref w0, fetch + 3200);
+                            Prefetch.Read(ref w0, fetch + 3264);
+                            Prefetch.Read(ref w0, fetch + 3328);
+                            Prefetch.Read(ref w0, fetch + 3392);
+                            Prefetch.Read(ref w0, fetch + 3455);
+                            Prefetch.Read(ref w1, fetch + 3072);
+                            Prefetch.Read(ref w1, fetch + 3136);
+                            Prefetch.Read(ref w1, fetch + 3200);
+                            Prefetch.Read(ref w1, fetch + 3264);
+                            Prefetch.Read(ref w1, fetch + 3328);
+                            Prefetch.Read(ref w1, fetch + 3392);
+                            Prefetch.Read(ref w1, fetch + 3455);
+                            Prefetch.Read(ref w2, fetch + 3072);
+                            Prefetch.Read(ref w2, fetch + 3136);
+                            Prefetch.Read(ref w2, fetch + 3200);
+                            Prefetch.Read(ref w2, fetch + 3264);
+                            Prefetch.Read(ref w2, fetch + 3328);
+                            Prefetch.Read(ref w2, fetch + 3392);
+                            Prefetch.Read(ref w2, fetch + 3455);
+                            Prefetch.Read(ref w3, fetch + 3072);
+                            Prefetch.Read(ref w3, fetch + 3136);
+                            Prefetch.Read(ref w3, fetch + 3200);
+                            Prefetch.Read(ref w3, fetch + 3264);
+                            Prefetch.Read(ref w3, fetch + 3328);
+                            Prefetch.Read(ref w3, fetch + 3392);
+                            Prefetch.Read(ref w3, fetch + 3455);
+                        }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                         Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
@@ -14266,8 +14610,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 3072; i += 64)
                         {
@@ -14314,7 +14658,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In3072V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In3072V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In3072V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 // inputs in 2 blocks of 1536: one token tile's inputs and one row tile's weights then fit in L1 together
@@ -14334,11 +14678,28 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 4 <= rowEnd ? 6144 : 0u;
-                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                            ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
-                            ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
-                            ref float sc1 = ref Unsafe.Add(ref sc0, 96);
+                            nuint fetch = r + 4 <= rowEnd ? 6912 : 0u;
+                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                            ref sbyte w1 = ref Unsafe.Add(ref w0, 3456);
+                            ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
+                            ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 3072));
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, fetch + 3072);
+                                Prefetch.Read(ref w0, fetch + 3136);
+                                Prefetch.Read(ref w0, fetch + 3200);
+                                Prefetch.Read(ref w0, fetch + 3264);
+                                Prefetch.Read(ref w0, fetch + 3328);
+                                Prefetch.Read(ref w0, fetch + 3392);
+                                Prefetch.Read(ref w0, fetch + 3455);
+                                Prefetch.Read(ref w1, fetch + 3072);
+                                Prefetch.Read(ref w1, fetch + 3136);
+                                Prefetch.Read(ref w1, fetch + 3200);
+                                Prefetch.Read(ref w1, fetch + 3264);
+                                Prefetch.Read(ref w1, fetch + 3328);
+                                Prefetch.Read(ref w1, fetch + 3392);
+                                Prefetch.Read(ref w1, fetch + 3455);
+                            }
                             Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                             Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
                             for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 16)
@@ -14414,8 +14775,8 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                            ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                            ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
                             Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                             for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 16)
                             {
@@ -14460,9 +14821,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In3072"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 384 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In3072V128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In3072V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In3072V128Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In3072V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
@@ -14470,15 +14831,46 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 9216);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 96);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 192);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 288);
+                        nuint fetch = r + 8 <= rowEnd ? 13824 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 3456);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 6912);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 10368);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 3072));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 3072));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 3072));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 3072);
+                            Prefetch.Read(ref w0, fetch + 3136);
+                            Prefetch.Read(ref w0, fetch + 3200);
+                            Prefetch.Read(ref w0, fetch + 3264);
+                            Prefetch.Read(ref w0, fetch + 3328);
+                            Prefetch.Read(ref w0, fetch + 3392);
+                            Prefetch.Read(ref w0, fetch + 3455);
+                            Prefetch.Read(ref w1, fetch + 3072);
+                            Prefetch.Read(ref w1, fetch + 3136);
+                            Prefetch.Read(ref w1, fetch + 3200);
+                            Prefetch.Read(ref w1, fetch + 3264);
+                            Prefetch.Read(ref w1, fetch + 3328);
+                            Prefetch.Read(ref w1, fetch + 3392);
+                            Prefetch.Read(ref w1, fetch + 3455);
+                            Prefetch.Read(ref w2, fetch + 3072);
+                            Prefetch.Read(ref w2, fetch + 3136);
+                            Prefetch.Read(ref w2, fetch + 3200);
+                            Prefetch.Read(ref w2, fetch + 3264);
+                            Prefetch.Read(ref w2, fetch + 3328);
+                            Prefetch.Read(ref w2, fetch + 3392);
+                            Prefetch.Read(ref w2, fetch + 3455);
+                            Prefetch.Read(ref w3, fetch + 3072);
+                            Prefetch.Read(ref w3, fetch + 3136);
+                            Prefetch.Read(ref w3, fetch + 3200);
+                            Prefetch.Read(ref w3, fetch + 3264);
+                            Prefetch.Read(ref w3, fetch + 3328);
+                            Prefetch.Read(ref w3, fetch + 3392);
+                            Prefetch.Read(ref w3, fetch + 3455);
+                        }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
                         Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
@@ -14593,8 +14985,8 @@ namespace Rwkv7.Gen.Models
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 3072; i += 32)
                         {
@@ -14641,7 +15033,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In3072V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In3072V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In3072V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 // inputs in 2 blocks of 1536: one token tile's inputs and one row tile's weights then fit in L1 together
@@ -14661,11 +15053,28 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 4 <= rowEnd ? 6144 : 0u;
-                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                            ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
-                            ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
-                            ref float sc1 = ref Unsafe.Add(ref sc0, 96);
+                            nuint fetch = r + 4 <= rowEnd ? 6912 : 0u;
+                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                            ref sbyte w1 = ref Unsafe.Add(ref w0, 3456);
+                            ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
+                            ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 3072));
+                            if (fetch != 0)
+                            {
+                                Prefetch.Read(ref w0, fetch + 3072);
+                                Prefetch.Read(ref w0, fetch + 3136);
+                                Prefetch.Read(ref w0, fetch + 3200);
+                                Prefetch.Read(ref w0, fetch + 3264);
+                                Prefetch.Read(ref w0, fetch + 3328);
+                                Prefetch.Read(ref w0, fetch + 3392);
+                                Prefetch.Read(ref w0, fetch + 3455);
+                                Prefetch.Read(ref w1, fetch + 3072);
+                                Prefetch.Read(ref w1, fetch + 3136);
+                                Prefetch.Read(ref w1, fetch + 3200);
+                                Prefetch.Read(ref w1, fetch + 3264);
+                                Prefetch.Read(ref w1, fetch + 3328);
+                                Prefetch.Read(ref w1, fetch + 3392);
+                                Prefetch.Read(ref w1, fetch + 3455);
+                            }
                             Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                             Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
                             for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 8)
@@ -14741,8 +15150,8 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                            ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                            ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                            ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
                             Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                             for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 8)
                             {
@@ -14787,7 +15196,7 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In3072"/> with scalar code: one row and one input at a time.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In3072Scalar(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In3072Scalar(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 for (int t = 0; t < tokens; t++)
                 {
@@ -14795,8 +15204,8 @@ namespace Rwkv7.Gen.Models
                     ref float yt = ref Unsafe.Add(ref y, (nint)t * yStride);
                     for (int r = rowStart; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
                         float sum = 0f;
                         for (nint i = 0; i < 3072; i++)
                         {
@@ -14813,14 +15222,13 @@ namespace Rwkv7.Gen.Models
             {
                 KernelChecks.MatMulQ8Int16(w, x.Length, xScales.Length, y.Length, rowStart, rowEnd);
                 ref sbyte wr = ref MemoryMarshal.GetReference(w.AsQ8Span());
-                ref float sr = ref MemoryMarshal.GetReference(w.AsQ8ScalesSpan());
                 ref short xr = ref MemoryMarshal.GetReference(x);
                 ref float xsr = ref MemoryMarshal.GetReference(xScales);
                 ref float yr = ref MemoryMarshal.GetReference(y);
                 switch (w.Cols)
                 {
-                    case 768: MatMulQ8Int16In768(ref wr, ref sr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
-                    case 3072: MatMulQ8Int16In3072(ref wr, ref sr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
+                    case 768: MatMulQ8Int16In768(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
+                    case 3072: MatMulQ8Int16In3072(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
                 }
 
                 // An input width this model does not have: the width-generic path.
@@ -14828,17 +15236,17 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][768] 8-bit (scales [rows][24]) and x rounded to 16 bits (x [768] int16, xScales [24]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
+            /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][768] 8-bit (each row's values followed by its 24 scales) and x rounded to 16 bits (x [768] int16, xScales [24]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
             /// </summary>
-            private static void MatMulQ8Int16In768(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In768(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In768V512(ref w, ref scales, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In768V512(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In768V256(ref w, ref scales, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In768V256(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -14848,43 +15256,47 @@ namespace Rwkv7.Gen.Models
                         restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / 32);
                     }
 
-                    MatMulQ8In768(ref w, ref scales, ref MemoryMarshal.GetReference(restored), ref y, 1, 768, rowStart, rowEnd, accumulate);
+                    MatMulQ8In768(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 768, rowStart, rowEnd, accumulate);
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In768"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, the weights 6144 bytes (2 tiles) ahead and their scales requested from memory.
+            /// <see cref="MatMulQ8Int16In768"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, each row's values and scales (864 bytes) requested 6912 bytes (2 tiles) ahead.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In768V512(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In768V512(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
                 for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
-                    ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
-                    ref float sc1 = ref Unsafe.Add(ref sc0, 24);
-                    ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
-                    ref float sc2 = ref Unsafe.Add(ref sc0, 48);
-                    ref sbyte w3 = ref Unsafe.Add(ref w0, 2304);
-                    ref float sc3 = ref Unsafe.Add(ref sc0, 72);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 864);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 1728);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 2592);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
+                    ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 768));
+                    ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 768));
+                    ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 768));
                     Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                     Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                    nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
+                    nuint fetch = r + 12 <= rowEnd ? 6912 : r + 8 <= rowEnd ? 3456 : 0u;
                     if (fetch != 0)
                     {
-                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
-                        Prefetch.Read(ref scAhead, 0);
-                        Prefetch.Read(ref scAhead, 16);
-                        Prefetch.Read(ref scAhead, 32);
-                        Prefetch.Read(ref scAhead, 48);
-                        Prefetch.Read(ref scAhead, 64);
-                        Prefetch.Read(ref scAhead, 80);
-                        Prefetch.Read(ref scAhead, 95);
+                        Prefetch.Read(ref w0, fetch + 768);
+                        Prefetch.Read(ref w0, fetch + 832);
+                        Prefetch.Read(ref w0, fetch + 863);
+                        Prefetch.Read(ref w1, fetch + 768);
+                        Prefetch.Read(ref w1, fetch + 832);
+                        Prefetch.Read(ref w1, fetch + 863);
+                        Prefetch.Read(ref w2, fetch + 768);
+                        Prefetch.Read(ref w2, fetch + 832);
+                        Prefetch.Read(ref w2, fetch + 863);
+                        Prefetch.Read(ref w3, fetch + 768);
+                        Prefetch.Read(ref w3, fetch + 832);
+                        Prefetch.Read(ref w3, fetch + 863);
                     }
                     for (nuint i = 0; i < 768; i += 64)
                     {
@@ -14915,8 +15327,8 @@ namespace Rwkv7.Gen.Models
                 }
                 for (; r < rowEnd; r++)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
                     Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                     for (nuint i = 0; i < 768; i += 64)
                     {
@@ -14935,38 +15347,42 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In768"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, the weights 6144 bytes (2 tiles) ahead and their scales requested from memory.
+            /// <see cref="MatMulQ8Int16In768"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, each row's values and scales (864 bytes) requested 6912 bytes (2 tiles) ahead.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In768V256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In768V256(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
                 for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
-                    ref sbyte w1 = ref Unsafe.Add(ref w0, 768);
-                    ref float sc1 = ref Unsafe.Add(ref sc0, 24);
-                    ref sbyte w2 = ref Unsafe.Add(ref w0, 1536);
-                    ref float sc2 = ref Unsafe.Add(ref sc0, 48);
-                    ref sbyte w3 = ref Unsafe.Add(ref w0, 2304);
-                    ref float sc3 = ref Unsafe.Add(ref sc0, 72);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 864);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 1728);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 2592);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
+                    ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 768));
+                    ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 768));
+                    ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 768));
                     Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                     Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                    nuint fetch = r + 12 <= rowEnd ? 6144 : r + 8 <= rowEnd ? 3072 : 0u;
+                    nuint fetch = r + 12 <= rowEnd ? 6912 : r + 8 <= rowEnd ? 3456 : 0u;
                     if (fetch != 0)
                     {
-                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
-                        Prefetch.Read(ref scAhead, 0);
-                        Prefetch.Read(ref scAhead, 16);
-                        Prefetch.Read(ref scAhead, 32);
-                        Prefetch.Read(ref scAhead, 48);
-                        Prefetch.Read(ref scAhead, 64);
-                        Prefetch.Read(ref scAhead, 80);
-                        Prefetch.Read(ref scAhead, 95);
+                        Prefetch.Read(ref w0, fetch + 768);
+                        Prefetch.Read(ref w0, fetch + 832);
+                        Prefetch.Read(ref w0, fetch + 863);
+                        Prefetch.Read(ref w1, fetch + 768);
+                        Prefetch.Read(ref w1, fetch + 832);
+                        Prefetch.Read(ref w1, fetch + 863);
+                        Prefetch.Read(ref w2, fetch + 768);
+                        Prefetch.Read(ref w2, fetch + 832);
+                        Prefetch.Read(ref w2, fetch + 863);
+                        Prefetch.Read(ref w3, fetch + 768);
+                        Prefetch.Read(ref w3, fetch + 832);
+                        Prefetch.Read(ref w3, fetch + 863);
                     }
                     for (nuint i = 0; i < 768; i += 64)
                     {
@@ -15001,8 +15417,8 @@ namespace Rwkv7.Gen.Models
                 }
                 for (; r < rowEnd; r++)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 768);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 24);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
                     Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                     for (nuint i = 0; i < 768; i += 64)
                     {
@@ -15021,17 +15437,17 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][3072] 8-bit (scales [rows][96]) and x rounded to 16 bits (x [3072] int16, xScales [96]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
+            /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][3072] 8-bit (each row's values followed by its 96 scales) and x rounded to 16 bits (x [3072] int16, xScales [96]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
             /// </summary>
-            private static void MatMulQ8Int16In3072(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In3072(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In3072V512(ref w, ref scales, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In3072V512(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In3072V256(ref w, ref scales, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In3072V256(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -15041,61 +15457,63 @@ namespace Rwkv7.Gen.Models
                         restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / 32);
                     }
 
-                    MatMulQ8In3072(ref w, ref scales, ref MemoryMarshal.GetReference(restored), ref y, 1, 3072, rowStart, rowEnd, accumulate);
+                    MatMulQ8In3072(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 3072, rowStart, rowEnd, accumulate);
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In3072"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 96 blocks of 32 inputs per row, the weights 12288 bytes (1 tile) ahead and their scales requested from memory.
+            /// <see cref="MatMulQ8Int16In3072"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 96 blocks of 32 inputs per row, each row's values and scales (3456 bytes) requested 13824 bytes (1 tile) ahead.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In3072V512(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In3072V512(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
                 for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
-                    ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
-                    ref float sc1 = ref Unsafe.Add(ref sc0, 96);
-                    ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
-                    ref float sc2 = ref Unsafe.Add(ref sc0, 192);
-                    ref sbyte w3 = ref Unsafe.Add(ref w0, 9216);
-                    ref float sc3 = ref Unsafe.Add(ref sc0, 288);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 3456);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 6912);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 10368);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
+                    ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 3072));
+                    ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 3072));
+                    ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 3072));
                     Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                     Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                    nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
+                    nuint fetch = r + 8 <= rowEnd ? 13824 : 0u;
                     if (fetch != 0)
                     {
-                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
-                        Prefetch.Read(ref scAhead, 0);
-                        Prefetch.Read(ref scAhead, 16);
-                        Prefetch.Read(ref scAhead, 32);
-                        Prefetch.Read(ref scAhead, 48);
-                        Prefetch.Read(ref scAhead, 64);
-                        Prefetch.Read(ref scAhead, 80);
-                        Prefetch.Read(ref scAhead, 96);
-                        Prefetch.Read(ref scAhead, 112);
-                        Prefetch.Read(ref scAhead, 128);
-                        Prefetch.Read(ref scAhead, 144);
-                        Prefetch.Read(ref scAhead, 160);
-                        Prefetch.Read(ref scAhead, 176);
-                        Prefetch.Read(ref scAhead, 192);
-                        Prefetch.Read(ref scAhead, 208);
-                        Prefetch.Read(ref scAhead, 224);
-                        Prefetch.Read(ref scAhead, 240);
-                        Prefetch.Read(ref scAhead, 256);
-                        Prefetch.Read(ref scAhead, 272);
-                        Prefetch.Read(ref scAhead, 288);
-                        Prefetch.Read(ref scAhead, 304);
-                        Prefetch.Read(ref scAhead, 320);
-                        Prefetch.Read(ref scAhead, 336);
-                        Prefetch.Read(ref scAhead, 352);
-                        Prefetch.Read(ref scAhead, 368);
-                        Prefetch.Read(ref scAhead, 383);
+                        Prefetch.Read(ref w0, fetch + 3072);
+                        Prefetch.Read(ref w0, fetch + 3136);
+                        Prefetch.Read(ref w0, fetch + 3200);
+                        Prefetch.Read(ref w0, fetch + 3264);
+                        Prefetch.Read(ref w0, fetch + 3328);
+                        Prefetch.Read(ref w0, fetch + 3392);
+                        Prefetch.Read(ref w0, fetch + 3455);
+                        Prefetch.Read(ref w1, fetch + 3072);
+                        Prefetch.Read(ref w1, fetch + 3136);
+                        Prefetch.Read(ref w1, fetch + 3200);
+                        Prefetch.Read(ref w1, fetch + 3264);
+                        Prefetch.Read(ref w1, fetch + 3328);
+                        Prefetch.Read(ref w1, fetch + 3392);
+                        Prefetch.Read(ref w1, fetch + 3455);
+                        Prefetch.Read(ref w2, fetch + 3072);
+                        Prefetch.Read(ref w2, fetch + 3136);
+                        Prefetch.Read(ref w2, fetch + 3200);
+                        Prefetch.Read(ref w2, fetch + 3264);
+                        Prefetch.Read(ref w2, fetch + 3328);
+                        Prefetch.Read(ref w2, fetch + 3392);
+                        Prefetch.Read(ref w2, fetch + 3455);
+                        Prefetch.Read(ref w3, fetch + 3072);
+                        Prefetch.Read(ref w3, fetch + 3136);
+                        Prefetch.Read(ref w3, fetch + 3200);
+                        Prefetch.Read(ref w3, fetch + 3264);
+                        Prefetch.Read(ref w3, fetch + 3328);
+                        Prefetch.Read(ref w3, fetch + 3392);
+                        Prefetch.Read(ref w3, fetch + 3455);
                     }
                     for (nuint i = 0; i < 3072; i += 64)
                     {
@@ -15126,8 +15544,8 @@ namespace Rwkv7.Gen.Models
                 }
                 for (; r < rowEnd; r++)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
                     Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                     for (nuint i = 0; i < 3072; i += 64)
                     {
@@ -15146,56 +15564,58 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In3072"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 96 blocks of 32 inputs per row, the weights 12288 bytes (1 tile) ahead and their scales requested from memory.
+            /// <see cref="MatMulQ8Int16In3072"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 96 blocks of 32 inputs per row, each row's values and scales (3456 bytes) requested 13824 bytes (1 tile) ahead.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In3072V256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In3072V256(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
                 for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
-                    ref sbyte w1 = ref Unsafe.Add(ref w0, 3072);
-                    ref float sc1 = ref Unsafe.Add(ref sc0, 96);
-                    ref sbyte w2 = ref Unsafe.Add(ref w0, 6144);
-                    ref float sc2 = ref Unsafe.Add(ref sc0, 192);
-                    ref sbyte w3 = ref Unsafe.Add(ref w0, 9216);
-                    ref float sc3 = ref Unsafe.Add(ref sc0, 288);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 3456);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 6912);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 10368);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
+                    ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 3072));
+                    ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 3072));
+                    ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 3072));
                     Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                     Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                    nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
+                    nuint fetch = r + 8 <= rowEnd ? 13824 : 0u;
                     if (fetch != 0)
                     {
-                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
-                        Prefetch.Read(ref scAhead, 0);
-                        Prefetch.Read(ref scAhead, 16);
-                        Prefetch.Read(ref scAhead, 32);
-                        Prefetch.Read(ref scAhead, 48);
-                        Prefetch.Read(ref scAhead, 64);
-                        Prefetch.Read(ref scAhead, 80);
-                        Prefetch.Read(ref scAhead, 96);
-                        Prefetch.Read(ref scAhead, 112);
-                        Prefetch.Read(ref scAhead, 128);
-                        Prefetch.Read(ref scAhead, 144);
-                        Prefetch.Read(ref scAhead, 160);
-                        Prefetch.Read(ref scAhead, 176);
-                        Prefetch.Read(ref scAhead, 192);
-                        Prefetch.Read(ref scAhead, 208);
-                        Prefetch.Read(ref scAhead, 224);
-                        Prefetch.Read(ref scAhead, 240);
-                        Prefetch.Read(ref scAhead, 256);
-                        Prefetch.Read(ref scAhead, 272);
-                        Prefetch.Read(ref scAhead, 288);
-                        Prefetch.Read(ref scAhead, 304);
-                        Prefetch.Read(ref scAhead, 320);
-                        Prefetch.Read(ref scAhead, 336);
-                        Prefetch.Read(ref scAhead, 352);
-                        Prefetch.Read(ref scAhead, 368);
-                        Prefetch.Read(ref scAhead, 383);
+                        Prefetch.Read(ref w0, fetch + 3072);
+                        Prefetch.Read(ref w0, fetch + 3136);
+                        Prefetch.Read(ref w0, fetch + 3200);
+                        Prefetch.Read(ref w0, fetch + 3264);
+                        Prefetch.Read(ref w0, fetch + 3328);
+                        Prefetch.Read(ref w0, fetch + 3392);
+                        Prefetch.Read(ref w0, fetch + 3455);
+                        Prefetch.Read(ref w1, fetch + 3072);
+                        Prefetch.Read(ref w1, fetch + 3136);
+                        Prefetch.Read(ref w1, fetch + 3200);
+                        Prefetch.Read(ref w1, fetch + 3264);
+                        Prefetch.Read(ref w1, fetch + 3328);
+                        Prefetch.Read(ref w1, fetch + 3392);
+                        Prefetch.Read(ref w1, fetch + 3455);
+                        Prefetch.Read(ref w2, fetch + 3072);
+                        Prefetch.Read(ref w2, fetch + 3136);
+                        Prefetch.Read(ref w2, fetch + 3200);
+                        Prefetch.Read(ref w2, fetch + 3264);
+                        Prefetch.Read(ref w2, fetch + 3328);
+                        Prefetch.Read(ref w2, fetch + 3392);
+                        Prefetch.Read(ref w2, fetch + 3455);
+                        Prefetch.Read(ref w3, fetch + 3072);
+                        Prefetch.Read(ref w3, fetch + 3136);
+                        Prefetch.Read(ref w3, fetch + 3200);
+                        Prefetch.Read(ref w3, fetch + 3264);
+                        Prefetch.Read(ref w3, fetch + 3328);
+                        Prefetch.Read(ref w3, fetch + 3392);
+                        Prefetch.Read(ref w3, fetch + 3455);
                     }
                     for (nuint i = 0; i < 3072; i += 64)
                     {
@@ -15230,8 +15650,8 @@ namespace Rwkv7.Gen.Models
                 }
                 for (; r < rowEnd; r++)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 96);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
                     Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                     for (nuint i = 0; i < 3072; i += 64)
                     {

@@ -143,12 +143,11 @@ namespace Rwkv7.Gen.Tests.Generated
                 if (w.Type == TensorDType.Q8)
                 {
                     ref sbyte wr = ref MemoryMarshal.GetReference(w.AsQ8Span());
-                    ref float sr = ref MemoryMarshal.GetReference(w.AsQ8ScalesSpan());
                     switch (w.Cols)
                     {
-                        case 32: MatMulQ8In32(ref wr, ref sr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 64: MatMulQ8In64(ref wr, ref sr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 256: MatMulQ8In256(ref wr, ref sr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 32: MatMulQ8In32(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 64: MatMulQ8In64(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 256: MatMulQ8In256(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
                     }
                 }
 
@@ -5814,25 +5813,25 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][32] q8, x [tokens][32], y [tokens][yStride]; scales [rows][1], one per block of 32 weights.
+            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][32] q8, x [tokens][32], y [tokens][yStride]; each row's 32 values followed by its 1 scale, one per block of 32 weights (36 bytes).
             /// </summary>
-            private static void MatMulQ8In32(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In32V512(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In32V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In32V256(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In32V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In32V128(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In32V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
-                    MatMulQ8In32Scalar(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In32Scalar(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
             }
 
@@ -5840,9 +5839,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In32"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32V512(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In32V512Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In32V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -5850,15 +5849,26 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 96);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 1);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 3);
+                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 108);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 32));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 32);
+                            Prefetch.Read(ref w0, fetch + 35);
+                            Prefetch.Read(ref w1, fetch + 32);
+                            Prefetch.Read(ref w1, fetch + 35);
+                            Prefetch.Read(ref w2, fetch + 32);
+                            Prefetch.Read(ref w2, fetch + 35);
+                            Prefetch.Read(ref w3, fetch + 32);
+                            Prefetch.Read(ref w3, fetch + 35);
+                        }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                         Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
@@ -5891,8 +5901,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
@@ -5911,7 +5921,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In32V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In32V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In32V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -5927,15 +5937,26 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 96);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 1);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 3);
+                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 108);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 32));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 32);
+                            Prefetch.Read(ref w0, fetch + 35);
+                            Prefetch.Read(ref w1, fetch + 32);
+                            Prefetch.Read(ref w1, fetch + 35);
+                            Prefetch.Read(ref w2, fetch + 32);
+                            Prefetch.Read(ref w2, fetch + 35);
+                            Prefetch.Read(ref w3, fetch + 32);
+                            Prefetch.Read(ref w3, fetch + 35);
+                        }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
@@ -6025,8 +6046,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
@@ -6066,9 +6087,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32V256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In32V256Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In32V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -6076,15 +6097,26 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 96);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 1);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 3);
+                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 108);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 32));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 32);
+                            Prefetch.Read(ref w0, fetch + 35);
+                            Prefetch.Read(ref w1, fetch + 32);
+                            Prefetch.Read(ref w1, fetch + 35);
+                            Prefetch.Read(ref w2, fetch + 32);
+                            Prefetch.Read(ref w2, fetch + 35);
+                            Prefetch.Read(ref w3, fetch + 32);
+                            Prefetch.Read(ref w3, fetch + 35);
+                        }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                         Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
@@ -6148,8 +6180,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
@@ -6177,7 +6209,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In32V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In32V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In32V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -6193,11 +6225,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 130 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 64 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 1);
+                        nuint fetch = r + 116 <= rowEnd ? 4104 : r + 4 <= rowEnd ? 72 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 32);
+                            Prefetch.Read(ref w0, fetch + 35);
+                            Prefetch.Read(ref w1, fetch + 32);
+                            Prefetch.Read(ref w1, fetch + 35);
+                        }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 32; i += 16)
@@ -6273,8 +6312,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 32; i += 16)
                         {
@@ -6318,9 +6357,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In32"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32V128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In32V128Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In32V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -6328,15 +6367,26 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 132 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 128 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 96);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 1);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 3);
+                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 108);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 32));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 32);
+                            Prefetch.Read(ref w0, fetch + 35);
+                            Prefetch.Read(ref w1, fetch + 32);
+                            Prefetch.Read(ref w1, fetch + 35);
+                            Prefetch.Read(ref w2, fetch + 32);
+                            Prefetch.Read(ref w2, fetch + 35);
+                            Prefetch.Read(ref w3, fetch + 32);
+                            Prefetch.Read(ref w3, fetch + 35);
+                        }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
                         Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
@@ -6448,8 +6498,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         // inputs [0, 8) of this row
                         {
@@ -6493,7 +6543,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In32V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In32V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In32V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -6509,11 +6559,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 130 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 64 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 1);
+                        nuint fetch = r + 116 <= rowEnd ? 4104 : r + 4 <= rowEnd ? 72 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 32);
+                            Prefetch.Read(ref w0, fetch + 35);
+                            Prefetch.Read(ref w1, fetch + 32);
+                            Prefetch.Read(ref w1, fetch + 35);
+                        }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 32; i += 8)
@@ -6589,8 +6646,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 32; i += 8)
                         {
@@ -6634,7 +6691,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In32"/> with scalar code: one row and one input at a time.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32Scalar(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32Scalar(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 for (int t = 0; t < tokens; t++)
                 {
@@ -6642,8 +6699,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     ref float yt = ref Unsafe.Add(ref y, (nint)t * yStride);
                     for (int r = rowStart; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 32);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 1);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         float sum = 0f;
                         for (nint i = 0; i < 32; i++)
                         {
@@ -6656,25 +6713,25 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][64] q8, x [tokens][64], y [tokens][yStride]; scales [rows][2], one per block of 32 weights.
+            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][64] q8, x [tokens][64], y [tokens][yStride]; each row's 64 values followed by its 2 scales, one per block of 32 weights (72 bytes).
             /// </summary>
-            private static void MatMulQ8In64(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In64V512(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In64V256(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In64V128(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
-                    MatMulQ8In64Scalar(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64Scalar(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
             }
 
@@ -6682,9 +6739,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64V512(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In64V512Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In64V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -6692,15 +6749,26 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 192);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 4);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 6);
+                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 216);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 64));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 64);
+                            Prefetch.Read(ref w0, fetch + 71);
+                            Prefetch.Read(ref w1, fetch + 64);
+                            Prefetch.Read(ref w1, fetch + 71);
+                            Prefetch.Read(ref w2, fetch + 64);
+                            Prefetch.Read(ref w2, fetch + 71);
+                            Prefetch.Read(ref w3, fetch + 64);
+                            Prefetch.Read(ref w3, fetch + 71);
+                        }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                         Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
@@ -6752,8 +6820,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         // inputs [0, 32) of this row
                         {
@@ -6779,7 +6847,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In64V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In64V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In64V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -6795,15 +6863,26 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 192);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 4);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 6);
+                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 216);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 64));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 64);
+                            Prefetch.Read(ref w0, fetch + 71);
+                            Prefetch.Read(ref w1, fetch + 64);
+                            Prefetch.Read(ref w1, fetch + 71);
+                            Prefetch.Read(ref w2, fetch + 64);
+                            Prefetch.Read(ref w2, fetch + 71);
+                            Prefetch.Read(ref w3, fetch + 64);
+                            Prefetch.Read(ref w3, fetch + 71);
+                        }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
@@ -6896,8 +6975,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 64; i += 32)
                         {
@@ -6940,9 +7019,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64V256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In64V256Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In64V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -6950,15 +7029,26 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 192);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 4);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 6);
+                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 216);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 64));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 64);
+                            Prefetch.Read(ref w0, fetch + 71);
+                            Prefetch.Read(ref w1, fetch + 64);
+                            Prefetch.Read(ref w1, fetch + 71);
+                            Prefetch.Read(ref w2, fetch + 64);
+                            Prefetch.Read(ref w2, fetch + 71);
+                            Prefetch.Read(ref w3, fetch + 64);
+                            Prefetch.Read(ref w3, fetch + 71);
+                        }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                         Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
@@ -7068,8 +7158,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         // inputs [0, 16) of this row
                         {
@@ -7113,7 +7203,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In64V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In64V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In64V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -7129,11 +7219,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 66 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 128 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 2);
+                        nuint fetch = r + 60 <= rowEnd ? 4176 : r + 4 <= rowEnd ? 144 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 64);
+                            Prefetch.Read(ref w0, fetch + 71);
+                            Prefetch.Read(ref w1, fetch + 64);
+                            Prefetch.Read(ref w1, fetch + 71);
+                        }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 64; i += 16)
@@ -7209,8 +7306,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 64; i += 16)
                         {
@@ -7254,9 +7351,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In64"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64V128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In64V128Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In64V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -7264,15 +7361,26 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 192);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 2);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 4);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 6);
+                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 216);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 64));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 64);
+                            Prefetch.Read(ref w0, fetch + 71);
+                            Prefetch.Read(ref w1, fetch + 64);
+                            Prefetch.Read(ref w1, fetch + 71);
+                            Prefetch.Read(ref w2, fetch + 64);
+                            Prefetch.Read(ref w2, fetch + 71);
+                            Prefetch.Read(ref w3, fetch + 64);
+                            Prefetch.Read(ref w3, fetch + 71);
+                        }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
                         Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
@@ -7387,8 +7495,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 64; i += 32)
                         {
@@ -7435,7 +7543,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In64V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In64V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In64V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -7451,11 +7559,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 66 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 128 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 2);
+                        nuint fetch = r + 60 <= rowEnd ? 4176 : r + 4 <= rowEnd ? 144 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 64);
+                            Prefetch.Read(ref w0, fetch + 71);
+                            Prefetch.Read(ref w1, fetch + 64);
+                            Prefetch.Read(ref w1, fetch + 71);
+                        }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 64; i += 8)
@@ -7531,8 +7646,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 64; i += 8)
                         {
@@ -7576,7 +7691,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In64"/> with scalar code: one row and one input at a time.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64Scalar(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64Scalar(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 for (int t = 0; t < tokens; t++)
                 {
@@ -7584,8 +7699,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     ref float yt = ref Unsafe.Add(ref y, (nint)t * yStride);
                     for (int r = rowStart; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         float sum = 0f;
                         for (nint i = 0; i < 64; i++)
                         {
@@ -7598,25 +7713,25 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][256] q8, x [tokens][256], y [tokens][yStride]; scales [rows][8], one per block of 32 weights.
+            /// Rows [rowStart, rowEnd) of y = W·x with W [rows][256] q8, x [tokens][256], y [tokens][yStride]; each row's 256 values followed by its 8 scales, one per block of 32 weights (288 bytes).
             /// </summary>
-            private static void MatMulQ8In256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In256V512(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In256V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In256V256(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In256V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In256V128(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In256V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
-                    MatMulQ8In256Scalar(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In256Scalar(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
             }
 
@@ -7624,9 +7739,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In256"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In256V512(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In256V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In256V512Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In256V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -7634,15 +7749,26 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 1024 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 768);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 8);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 16);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 24);
+                        nuint fetch = r + 20 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 1152 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 288);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 576);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 864);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 256));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 256));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 256));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 256);
+                            Prefetch.Read(ref w0, fetch + 287);
+                            Prefetch.Read(ref w1, fetch + 256);
+                            Prefetch.Read(ref w1, fetch + 287);
+                            Prefetch.Read(ref w2, fetch + 256);
+                            Prefetch.Read(ref w2, fetch + 287);
+                            Prefetch.Read(ref w3, fetch + 256);
+                            Prefetch.Read(ref w3, fetch + 287);
+                        }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                         Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
@@ -7739,8 +7865,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 256; i += 128)
                         {
@@ -7783,7 +7909,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In256V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In256V512Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In256V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -7799,15 +7925,26 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 20 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 1024 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 768);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 8);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 16);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 24);
+                        nuint fetch = r + 20 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 1152 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 288);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 576);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 864);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 256));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 256));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 256));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 256);
+                            Prefetch.Read(ref w0, fetch + 287);
+                            Prefetch.Read(ref w1, fetch + 256);
+                            Prefetch.Read(ref w1, fetch + 287);
+                            Prefetch.Read(ref w2, fetch + 256);
+                            Prefetch.Read(ref w2, fetch + 287);
+                            Prefetch.Read(ref w3, fetch + 256);
+                            Prefetch.Read(ref w3, fetch + 287);
+                        }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
                         Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero, c22 = Vector512<float>.Zero, c23 = Vector512<float>.Zero;
@@ -7900,8 +8037,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         for (nuint i = 0; i < 256; i += 32)
                         {
@@ -7944,9 +8081,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In256"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 16 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In256V256(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In256V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In256V256Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In256V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -7954,15 +8091,26 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 1024 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 768);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 8);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 16);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 24);
+                        nuint fetch = r + 20 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 1152 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 288);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 576);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 864);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 256));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 256));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 256));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 256);
+                            Prefetch.Read(ref w0, fetch + 287);
+                            Prefetch.Read(ref w1, fetch + 256);
+                            Prefetch.Read(ref w1, fetch + 287);
+                            Prefetch.Read(ref w2, fetch + 256);
+                            Prefetch.Read(ref w2, fetch + 287);
+                            Prefetch.Read(ref w3, fetch + 256);
+                            Prefetch.Read(ref w3, fetch + 287);
+                        }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                         Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
@@ -8075,8 +8223,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 256; i += 64)
                         {
@@ -8123,7 +8271,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In256V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In256V256Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In256V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -8139,11 +8287,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 512 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 8);
+                        nuint fetch = r + 18 <= rowEnd ? 4608 : r + 4 <= rowEnd ? 576 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 288);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 256));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 256);
+                            Prefetch.Read(ref w0, fetch + 287);
+                            Prefetch.Read(ref w1, fetch + 256);
+                            Prefetch.Read(ref w1, fetch + 287);
+                        }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 256; i += 16)
@@ -8219,8 +8374,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 256; i += 16)
                         {
@@ -8264,9 +8419,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In256"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 32 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In256V128(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In256V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
-                int t = tokens >= 4 ? MatMulQ8In256V128Tiles(ref w, ref scales, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In256V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -8274,15 +8429,26 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 1024 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
-                        ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
-                        ref sbyte w3 = ref Unsafe.Add(ref w0, 768);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 8);
-                        ref float sc2 = ref Unsafe.Add(ref sc0, 16);
-                        ref float sc3 = ref Unsafe.Add(ref sc0, 24);
+                        nuint fetch = r + 20 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 1152 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 288);
+                        ref sbyte w2 = ref Unsafe.Add(ref w0, 576);
+                        ref sbyte w3 = ref Unsafe.Add(ref w0, 864);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 256));
+                        ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 256));
+                        ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 256));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 256);
+                            Prefetch.Read(ref w0, fetch + 287);
+                            Prefetch.Read(ref w1, fetch + 256);
+                            Prefetch.Read(ref w1, fetch + 287);
+                            Prefetch.Read(ref w2, fetch + 256);
+                            Prefetch.Read(ref w2, fetch + 287);
+                            Prefetch.Read(ref w3, fetch + 256);
+                            Prefetch.Read(ref w3, fetch + 287);
+                        }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
                         Vector128<float> a2 = Vector128<float>.Zero, b2 = Vector128<float>.Zero;
@@ -8397,8 +8563,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     }
                     for (; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 256; i += 32)
                         {
@@ -8445,7 +8611,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In256V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In256V128Tiles(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In256V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -8461,11 +8627,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 4096 : r + 4 <= rowEnd ? 512 : 0u;
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
-                        ref float sc1 = ref Unsafe.Add(ref sc0, 8);
+                        nuint fetch = r + 18 <= rowEnd ? 4608 : r + 4 <= rowEnd ? 576 : 0u;
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                        ref sbyte w1 = ref Unsafe.Add(ref w0, 288);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
+                        ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 256));
+                        if (fetch != 0)
+                        {
+                            Prefetch.Read(ref w0, fetch + 256);
+                            Prefetch.Read(ref w0, fetch + 287);
+                            Prefetch.Read(ref w1, fetch + 256);
+                            Prefetch.Read(ref w1, fetch + 287);
+                        }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 256; i += 8)
@@ -8541,8 +8714,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         for (nuint i = 0; i < 256; i += 8)
                         {
@@ -8586,7 +8759,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In256"/> with scalar code: one row and one input at a time.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In256Scalar(ref sbyte w, ref float scales, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In256Scalar(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
             {
                 for (int t = 0; t < tokens; t++)
                 {
@@ -8594,8 +8767,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     ref float yt = ref Unsafe.Add(ref y, (nint)t * yStride);
                     for (int r = rowStart; r < rowEnd; r++)
                     {
-                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                        ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                        ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                        ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
                         float sum = 0f;
                         for (nint i = 0; i < 256; i++)
                         {
@@ -8612,14 +8785,13 @@ namespace Rwkv7.Gen.Tests.Generated
             {
                 KernelChecks.MatMulQ8Int16(w, x.Length, xScales.Length, y.Length, rowStart, rowEnd);
                 ref sbyte wr = ref MemoryMarshal.GetReference(w.AsQ8Span());
-                ref float sr = ref MemoryMarshal.GetReference(w.AsQ8ScalesSpan());
                 ref short xr = ref MemoryMarshal.GetReference(x);
                 ref float xsr = ref MemoryMarshal.GetReference(xScales);
                 ref float yr = ref MemoryMarshal.GetReference(y);
                 switch (w.Cols)
                 {
-                    case 64: MatMulQ8Int16In64(ref wr, ref sr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
-                    case 256: MatMulQ8Int16In256(ref wr, ref sr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
+                    case 64: MatMulQ8Int16In64(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
+                    case 256: MatMulQ8Int16In256(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
                 }
 
                 // An input width this model does not have: the width-generic path.
@@ -8627,17 +8799,17 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][64] 8-bit (scales [rows][2]) and x rounded to 16 bits (x [64] int16, xScales [2]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
+            /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][64] 8-bit (each row's values followed by its 2 scales) and x rounded to 16 bits (x [64] int16, xScales [2]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
             /// </summary>
-            private static void MatMulQ8Int16In64(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In64(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In64V512(ref w, ref scales, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In64V512(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In64V256(ref w, ref scales, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In64V256(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -8647,38 +8819,43 @@ namespace Rwkv7.Gen.Tests.Generated
                         restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / 32);
                     }
 
-                    MatMulQ8In64(ref w, ref scales, ref MemoryMarshal.GetReference(restored), ref y, 1, 64, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 64, rowStart, rowEnd, accumulate);
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, the weights 4096 bytes (16 tiles) ahead and their scales requested from memory.
+            /// <see cref="MatMulQ8Int16In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, each row's values and scales (72 bytes) requested 4320 bytes (15 tiles) ahead.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In64V512(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In64V512(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
                 for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                    ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                    ref float sc1 = ref Unsafe.Add(ref sc0, 2);
-                    ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
-                    ref float sc2 = ref Unsafe.Add(ref sc0, 4);
-                    ref sbyte w3 = ref Unsafe.Add(ref w0, 192);
-                    ref float sc3 = ref Unsafe.Add(ref sc0, 6);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 216);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                    ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                    ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 64));
+                    ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                     Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                     Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                    nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
+                    nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
                     if (fetch != 0)
                     {
-                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
-                        Prefetch.Read(ref scAhead, 0);
-                        Prefetch.Read(ref scAhead, 7);
+                        Prefetch.Read(ref w0, fetch + 64);
+                        Prefetch.Read(ref w0, fetch + 71);
+                        Prefetch.Read(ref w1, fetch + 64);
+                        Prefetch.Read(ref w1, fetch + 71);
+                        Prefetch.Read(ref w2, fetch + 64);
+                        Prefetch.Read(ref w2, fetch + 71);
+                        Prefetch.Read(ref w3, fetch + 64);
+                        Prefetch.Read(ref w3, fetch + 71);
                     }
                     for (nuint i = 0; i < 64; i += 64)
                     {
@@ -8709,8 +8886,8 @@ namespace Rwkv7.Gen.Tests.Generated
                 }
                 for (; r < rowEnd; r++)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                     Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                     for (nuint i = 0; i < 64; i += 64)
                     {
@@ -8729,33 +8906,38 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In64"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, the weights 4096 bytes (16 tiles) ahead and their scales requested from memory.
+            /// <see cref="MatMulQ8Int16In64"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, each row's values and scales (72 bytes) requested 4320 bytes (15 tiles) ahead.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In64V256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In64V256(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
                 for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
-                    ref sbyte w1 = ref Unsafe.Add(ref w0, 64);
-                    ref float sc1 = ref Unsafe.Add(ref sc0, 2);
-                    ref sbyte w2 = ref Unsafe.Add(ref w0, 128);
-                    ref float sc2 = ref Unsafe.Add(ref sc0, 4);
-                    ref sbyte w3 = ref Unsafe.Add(ref w0, 192);
-                    ref float sc3 = ref Unsafe.Add(ref sc0, 6);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 216);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                    ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                    ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 64));
+                    ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                     Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                     Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                    nuint fetch = r + 68 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 256 : 0u;
+                    nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
                     if (fetch != 0)
                     {
-                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
-                        Prefetch.Read(ref scAhead, 0);
-                        Prefetch.Read(ref scAhead, 7);
+                        Prefetch.Read(ref w0, fetch + 64);
+                        Prefetch.Read(ref w0, fetch + 71);
+                        Prefetch.Read(ref w1, fetch + 64);
+                        Prefetch.Read(ref w1, fetch + 71);
+                        Prefetch.Read(ref w2, fetch + 64);
+                        Prefetch.Read(ref w2, fetch + 71);
+                        Prefetch.Read(ref w3, fetch + 64);
+                        Prefetch.Read(ref w3, fetch + 71);
                     }
                     for (nuint i = 0; i < 64; i += 64)
                     {
@@ -8790,8 +8972,8 @@ namespace Rwkv7.Gen.Tests.Generated
                 }
                 for (; r < rowEnd; r++)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 64);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 2);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                     Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                     for (nuint i = 0; i < 64; i += 64)
                     {
@@ -8810,17 +8992,17 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][256] 8-bit (scales [rows][8]) and x rounded to 16 bits (x [256] int16, xScales [8]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
+            /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][256] 8-bit (each row's values followed by its 8 scales) and x rounded to 16 bits (x [256] int16, xScales [8]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
             /// </summary>
-            private static void MatMulQ8Int16In256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In256(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In256V512(ref w, ref scales, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In256V512(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In256V256(ref w, ref scales, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In256V256(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -8830,39 +9012,43 @@ namespace Rwkv7.Gen.Tests.Generated
                         restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / 32);
                     }
 
-                    MatMulQ8In256(ref w, ref scales, ref MemoryMarshal.GetReference(restored), ref y, 1, 256, rowStart, rowEnd, accumulate);
+                    MatMulQ8In256(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 256, rowStart, rowEnd, accumulate);
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In256"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, the weights 4096 bytes (4 tiles) ahead and their scales requested from memory.
+            /// <see cref="MatMulQ8Int16In256"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, each row's values and scales (288 bytes) requested 4608 bytes (4 tiles) ahead.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In256V512(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In256V512(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
                 for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
-                    ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
-                    ref float sc1 = ref Unsafe.Add(ref sc0, 8);
-                    ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
-                    ref float sc2 = ref Unsafe.Add(ref sc0, 16);
-                    ref sbyte w3 = ref Unsafe.Add(ref w0, 768);
-                    ref float sc3 = ref Unsafe.Add(ref sc0, 24);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 288);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 576);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 864);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
+                    ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 256));
+                    ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 256));
+                    ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 256));
                     Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                     Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                    nuint fetch = r + 20 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 1024 : 0u;
+                    nuint fetch = r + 20 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 1152 : 0u;
                     if (fetch != 0)
                     {
-                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
-                        Prefetch.Read(ref scAhead, 0);
-                        Prefetch.Read(ref scAhead, 16);
-                        Prefetch.Read(ref scAhead, 31);
+                        Prefetch.Read(ref w0, fetch + 256);
+                        Prefetch.Read(ref w0, fetch + 287);
+                        Prefetch.Read(ref w1, fetch + 256);
+                        Prefetch.Read(ref w1, fetch + 287);
+                        Prefetch.Read(ref w2, fetch + 256);
+                        Prefetch.Read(ref w2, fetch + 287);
+                        Prefetch.Read(ref w3, fetch + 256);
+                        Prefetch.Read(ref w3, fetch + 287);
                     }
                     for (nuint i = 0; i < 256; i += 64)
                     {
@@ -8893,8 +9079,8 @@ namespace Rwkv7.Gen.Tests.Generated
                 }
                 for (; r < rowEnd; r++)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
                     Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                     for (nuint i = 0; i < 256; i += 64)
                     {
@@ -8913,34 +9099,38 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In256"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, the weights 4096 bytes (4 tiles) ahead and their scales requested from memory.
+            /// <see cref="MatMulQ8Int16In256"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, each row's values and scales (288 bytes) requested 4608 bytes (4 tiles) ahead.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In256V256(ref sbyte w, ref float scales, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In256V256(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
                 for (; r + 4 <= rowEnd; r += 4)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
-                    ref sbyte w1 = ref Unsafe.Add(ref w0, 256);
-                    ref float sc1 = ref Unsafe.Add(ref sc0, 8);
-                    ref sbyte w2 = ref Unsafe.Add(ref w0, 512);
-                    ref float sc2 = ref Unsafe.Add(ref sc0, 16);
-                    ref sbyte w3 = ref Unsafe.Add(ref w0, 768);
-                    ref float sc3 = ref Unsafe.Add(ref sc0, 24);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 288);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 576);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 864);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
+                    ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 256));
+                    ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 256));
+                    ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 256));
                     Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                     Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                    nuint fetch = r + 20 <= rowEnd ? 4096 : r + 8 <= rowEnd ? 1024 : 0u;
+                    nuint fetch = r + 20 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 1152 : 0u;
                     if (fetch != 0)
                     {
-                        ref float scAhead = ref Unsafe.Add(ref sc0, fetch / 32);
-                        Prefetch.Read(ref scAhead, 0);
-                        Prefetch.Read(ref scAhead, 16);
-                        Prefetch.Read(ref scAhead, 31);
+                        Prefetch.Read(ref w0, fetch + 256);
+                        Prefetch.Read(ref w0, fetch + 287);
+                        Prefetch.Read(ref w1, fetch + 256);
+                        Prefetch.Read(ref w1, fetch + 287);
+                        Prefetch.Read(ref w2, fetch + 256);
+                        Prefetch.Read(ref w2, fetch + 287);
+                        Prefetch.Read(ref w3, fetch + 256);
+                        Prefetch.Read(ref w3, fetch + 287);
                     }
                     for (nuint i = 0; i < 256; i += 64)
                     {
@@ -8975,8 +9165,8 @@ namespace Rwkv7.Gen.Tests.Generated
                 }
                 for (; r < rowEnd; r++)
                 {
-                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 256);
-                    ref float sc0 = ref Unsafe.Add(ref scales, (nint)r * 8);
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
                     Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                     for (nuint i = 0; i < 256; i += 64)
                     {

@@ -162,8 +162,6 @@ public sealed class Int16InputTests
         float[] before = (float[])y.Clone();
         product(w, x, xScales, y, rowStart, rowEnd, accumulate);
 
-        ReadOnlySpan<sbyte> q = w.AsQ8Span();
-        ReadOnlySpan<float> scales = w.AsQ8ScalesSpan();
         int blocks = w.Cols / 32;
         for (int r = 0; r < w.Rows; r++)
         {
@@ -173,16 +171,18 @@ public sealed class Int16InputTests
                 continue;
             }
 
+            ReadOnlySpan<sbyte> q = w.Q8RowValues(r);
+            ReadOnlySpan<float> scales = w.Q8RowScales(r);
             double exact = accumulate ? before[r] : 0, magnitude = accumulate ? Math.Abs(before[r]) : 0;
             for (int b = 0; b < blocks; b++)
             {
                 long dot = 0;
                 for (int i = b * 32; i < (b + 1) * 32; i++)
                 {
-                    dot += q[(r * w.Cols) + i] * x[i];
+                    dot += q[i] * x[i];
                 }
 
-                double term = (double)scales[(r * blocks) + b] * xScales[b] * dot;
+                double term = (double)scales[b] * xScales[b] * dot;
                 exact += term;
                 magnitude += Math.Abs(term);
             }

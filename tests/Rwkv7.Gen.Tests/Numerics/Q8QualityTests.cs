@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Rwkv7.Gen.Loading;
 using Rwkv7.Gen.Tests.Infrastructure;
 using Rwkv7.Gen.Weights;
@@ -95,6 +96,46 @@ public sealed class Q8QualityTests(ITestOutputHelper output)
         Tolerance.AssertLogitRows(
             run(reference, goldens.Tokens), run(generated, goldens.Tokens), weights.Shape.Vocab,
             $"{file} q8 {(tokenByToken ? "decode" : "prefill")}, generated vs reference", relative: tokenByToken ? Int16DecodeTolerance : 1e-5);
+    }
+
+    /// <summary>
+    /// A packed 8-bit row is its int8 values and then its block scales, one stream per row; the values dequantize to
+    /// the checkpoint's row within half a step. Checked on a product matrix, a LoRA factor (transposed at load) and the head.
+    /// </summary>
+    [Fact]
+    public void Packed_q8_rows_hold_their_values_then_their_scales()
+    {
+        using RwkvWeights full = RwkvWeights.Load(Fixtures.Path(Models.TinyF32Safetensors));
+        using RwkvWeights q8 = RwkvWeights.Load(Fixtures.Path(Models.TinyF32Safetensors), new WeightLoadOptions { MatrixType = TensorDType.Q8 });
+        foreach ((string name, WeightMatrix f, WeightMatrix q) in new[]
+        {
+            ("blocks.0.att.key", full.Layers[0].Key, q8.Layers[0].Key),
+            ("blocks.1.att.w1 (transposed)", full.Layers[1].DecayDown, q8.Layers[1].DecayDown),
+            ("head", full.Head, q8.Head),
+        })
+        {
+            Assert.Equal(TensorDType.Q8, q.Type);
+            Assert.Equal((f.Rows, f.Cols), (q.Rows, q.Cols));
+            int stride = q.Cols + (q.Cols / 32 * sizeof(float));
+            Assert.Equal(stride, q.Q8RowStride);
+            Assert.Equal((long)q.Rows * stride, q.ByteLength);
+            ReadOnlySpan<byte> packed = MemoryMarshal.AsBytes(q.AsQ8Span());
+            Assert.Equal(q.Rows * stride, packed.Length);
+            float[] expected = new float[q.Cols], back = new float[q.Cols];
+            for (int r = 0; r < q.Rows; r++)
+            {
+                ReadOnlySpan<byte> row = packed.Slice(r * stride, stride);
+                Assert.True(MemoryMarshal.AsBytes(q.Q8RowValues(r)).SequenceEqual(row[..q.Cols]), $"{name} row {r}: values");
+                Assert.True(q.Q8RowScales(r).SequenceEqual(MemoryMarshal.Cast<byte, float>(row[q.Cols..])), $"{name} row {r}: scales");
+                f.ReadRow(r, expected);
+                q.ReadRow(r, back);
+                for (int i = 0; i < q.Cols; i++)
+                {
+                    float step = q.Q8RowScales(r)[i / 32];
+                    Assert.True(Math.Abs(expected[i] - back[i]) <= (step / 2) + 1e-7, $"{name} row {r} element {i}: {expected[i]} → {back[i]}");
+                }
+            }
+        }
     }
 
     [Fact]
