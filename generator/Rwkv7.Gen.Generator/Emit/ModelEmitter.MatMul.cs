@@ -617,14 +617,13 @@ namespace Rwkv7.Gen.Generator.Emit
         }
 
         /// <summary>
-        /// The prefetch a row tile of <paramref name="type"/> weights requests its lines with. bf16 and fp32 weights use
-        /// the non-temporal hint (<c>Prefetch.Stream</c>: they are read from memory once per token, or once per tile of
-        /// tokens from L1): bf16 decode on two threads went from 151–169 to 173–205 tokens/s (docs/benchmarks.md, change
-        /// 21). 8-bit weights keep the plain hint (<c>Prefetch.Read</c>): with the non-temporal one, 8-bit decode was
-        /// slower in 9 of 12 same-run pairs 12 KiB ahead (medians 273 against 262 tokens/s), and batches of 16 in 5 of 5
-        /// at <see cref="PrefetchBytes"/>, for reasons not found.
+        /// The prefetch row tiles request their weights' lines with: the non-temporal hint (<c>Prefetch.Stream</c>), for
+        /// weights read from memory once per token, or once per tile of tokens from L1. bf16 decode on two threads went
+        /// from 151–169 to 173–205 tokens/s with it (docs/benchmarks.md, change 21). 8-bit weights measured slower with it
+        /// while their scales were a second array (9 of 12 pairs), and faster once the scales followed their rows
+        /// (change 29: decode 1.00–1.14 on two threads, 1.055 on one; prefill +2–8%, batches +4–7%).
         /// </summary>
-        private static string PrefetchCall(string type) => HasScales(type) ? "Prefetch.Read" : "Prefetch.Stream";
+        private const string PrefetchCall = "Prefetch.Stream";
 
         /// <summary>Whole tiles of <paramref name="tileBytes"/> covering at least <see cref="PrefetchBytes"/>.</summary>
         private static int TilesAhead(int tileBytes) => Math.Max(1, (PrefetchBytes + tileBytes - 1) / tileBytes);
@@ -635,7 +634,7 @@ namespace Rwkv7.Gen.Generator.Emit
         /// </summary>
         private static void EmitPrefetch(IndentedWriter w, string type, int rows, int n, VectorWidth v, string off, int stepStart)
         {
-            string call = PrefetchCall(type);
+            string call = PrefetchCall;
             int elementBytes = ElementBytes(type);
             int stepBytes = 2 * v.Lanes * elementBytes;
             if (stepBytes < CacheLine && (stepStart * elementBytes) % CacheLine != 0)

@@ -126,7 +126,7 @@ namespace Rwkv7.Gen.Generator.Emit
                     w.Open("if (fetch != 0)");
                     for (int k = 0; k < rows; k++)
                     {
-                        w.Line($"{PrefetchCall("Q8")}(ref w{k}, i + fetch);");
+                        w.Line($"{PrefetchCall}(ref w{k}, i + fetch);");
                     }
 
                     w.Close();
@@ -203,7 +203,7 @@ namespace Rwkv7.Gen.Generator.Emit
             {
                 foreach (int b in offsets)
                 {
-                    w.Line($"{PrefetchCall("Q8")}(ref w{k}, fetch + {n + b});");
+                    w.Line($"{PrefetchCall}(ref w{k}, fetch + {n + b});");
                 }
             }
 

@@ -27,7 +27,7 @@ public static class Prefetch
     /// matrices are such streams: far larger than the caches, read once per token (or, in multi-token tiles, once per
     /// tile of tokens from L1). On this project's Zen 5 machine (docs/benchmarks.md, change 21) bf16 decode on two
     /// threads went from 151–169 to 173–205 tokens/s with it, against the plain hint of <see cref="Read{T}"/>; 8-bit
-    /// weights measured slower with it and keep the plain hint.
+    /// weights followed once their rows carried their scales (change 29).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe void Stream<T>(ref T reference, nuint elementOffset)

@@ -10032,14 +10032,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 32);
-                            Prefetch.Read(ref w0, fetch + 35);
-                            Prefetch.Read(ref w1, fetch + 32);
-                            Prefetch.Read(ref w1, fetch + 35);
-                            Prefetch.Read(ref w2, fetch + 32);
-                            Prefetch.Read(ref w2, fetch + 35);
-                            Prefetch.Read(ref w3, fetch + 32);
-                            Prefetch.Read(ref w3, fetch + 35);
+                            Prefetch.Stream(ref w0, fetch + 32);
+                            Prefetch.Stream(ref w0, fetch + 35);
+                            Prefetch.Stream(ref w1, fetch + 32);
+                            Prefetch.Stream(ref w1, fetch + 35);
+                            Prefetch.Stream(ref w2, fetch + 32);
+                            Prefetch.Stream(ref w2, fetch + 35);
+                            Prefetch.Stream(ref w3, fetch + 32);
+                            Prefetch.Stream(ref w3, fetch + 35);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -10049,10 +10049,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
@@ -10120,14 +10120,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 32);
-                            Prefetch.Read(ref w0, fetch + 35);
-                            Prefetch.Read(ref w1, fetch + 32);
-                            Prefetch.Read(ref w1, fetch + 35);
-                            Prefetch.Read(ref w2, fetch + 32);
-                            Prefetch.Read(ref w2, fetch + 35);
-                            Prefetch.Read(ref w3, fetch + 32);
-                            Prefetch.Read(ref w3, fetch + 35);
+                            Prefetch.Stream(ref w0, fetch + 32);
+                            Prefetch.Stream(ref w0, fetch + 35);
+                            Prefetch.Stream(ref w1, fetch + 32);
+                            Prefetch.Stream(ref w1, fetch + 35);
+                            Prefetch.Stream(ref w2, fetch + 32);
+                            Prefetch.Stream(ref w2, fetch + 35);
+                            Prefetch.Stream(ref w3, fetch + 32);
+                            Prefetch.Stream(ref w3, fetch + 35);
                         }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -10137,10 +10137,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
@@ -10280,14 +10280,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 32);
-                            Prefetch.Read(ref w0, fetch + 35);
-                            Prefetch.Read(ref w1, fetch + 32);
-                            Prefetch.Read(ref w1, fetch + 35);
-                            Prefetch.Read(ref w2, fetch + 32);
-                            Prefetch.Read(ref w2, fetch + 35);
-                            Prefetch.Read(ref w3, fetch + 32);
-                            Prefetch.Read(ref w3, fetch + 35);
+                            Prefetch.Stream(ref w0, fetch + 32);
+                            Prefetch.Stream(ref w0, fetch + 35);
+                            Prefetch.Stream(ref w1, fetch + 32);
+                            Prefetch.Stream(ref w1, fetch + 35);
+                            Prefetch.Stream(ref w2, fetch + 32);
+                            Prefetch.Stream(ref w2, fetch + 35);
+                            Prefetch.Stream(ref w3, fetch + 32);
+                            Prefetch.Stream(ref w3, fetch + 35);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -10297,10 +10297,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
@@ -10404,10 +10404,10 @@ namespace Rwkv7.Gen.Models
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 32);
-                            Prefetch.Read(ref w0, fetch + 35);
-                            Prefetch.Read(ref w1, fetch + 32);
-                            Prefetch.Read(ref w1, fetch + 35);
+                            Prefetch.Stream(ref w0, fetch + 32);
+                            Prefetch.Stream(ref w0, fetch + 35);
+                            Prefetch.Stream(ref w1, fetch + 32);
+                            Prefetch.Stream(ref w1, fetch + 35);
                         }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -10417,8 +10417,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -10550,14 +10550,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 32);
-                            Prefetch.Read(ref w0, fetch + 35);
-                            Prefetch.Read(ref w1, fetch + 32);
-                            Prefetch.Read(ref w1, fetch + 35);
-                            Prefetch.Read(ref w2, fetch + 32);
-                            Prefetch.Read(ref w2, fetch + 35);
-                            Prefetch.Read(ref w3, fetch + 32);
-                            Prefetch.Read(ref w3, fetch + 35);
+                            Prefetch.Stream(ref w0, fetch + 32);
+                            Prefetch.Stream(ref w0, fetch + 35);
+                            Prefetch.Stream(ref w1, fetch + 32);
+                            Prefetch.Stream(ref w1, fetch + 35);
+                            Prefetch.Stream(ref w2, fetch + 32);
+                            Prefetch.Stream(ref w2, fetch + 35);
+                            Prefetch.Stream(ref w3, fetch + 32);
+                            Prefetch.Stream(ref w3, fetch + 35);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -10567,10 +10567,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 0)))).AsSByte());
@@ -10738,10 +10738,10 @@ namespace Rwkv7.Gen.Models
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 32);
-                            Prefetch.Read(ref w0, fetch + 35);
-                            Prefetch.Read(ref w1, fetch + 32);
-                            Prefetch.Read(ref w1, fetch + 35);
+                            Prefetch.Stream(ref w0, fetch + 32);
+                            Prefetch.Stream(ref w0, fetch + 35);
+                            Prefetch.Stream(ref w1, fetch + 32);
+                            Prefetch.Stream(ref w1, fetch + 35);
                         }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -10751,8 +10751,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -10932,14 +10932,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 64);
-                            Prefetch.Read(ref w0, fetch + 71);
-                            Prefetch.Read(ref w1, fetch + 64);
-                            Prefetch.Read(ref w1, fetch + 71);
-                            Prefetch.Read(ref w2, fetch + 64);
-                            Prefetch.Read(ref w2, fetch + 71);
-                            Prefetch.Read(ref w3, fetch + 64);
-                            Prefetch.Read(ref w3, fetch + 71);
+                            Prefetch.Stream(ref w0, fetch + 64);
+                            Prefetch.Stream(ref w0, fetch + 71);
+                            Prefetch.Stream(ref w1, fetch + 64);
+                            Prefetch.Stream(ref w1, fetch + 71);
+                            Prefetch.Stream(ref w2, fetch + 64);
+                            Prefetch.Stream(ref w2, fetch + 71);
+                            Prefetch.Stream(ref w3, fetch + 64);
+                            Prefetch.Stream(ref w3, fetch + 71);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -10949,10 +10949,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
@@ -11046,14 +11046,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 64);
-                            Prefetch.Read(ref w0, fetch + 71);
-                            Prefetch.Read(ref w1, fetch + 64);
-                            Prefetch.Read(ref w1, fetch + 71);
-                            Prefetch.Read(ref w2, fetch + 64);
-                            Prefetch.Read(ref w2, fetch + 71);
-                            Prefetch.Read(ref w3, fetch + 64);
-                            Prefetch.Read(ref w3, fetch + 71);
+                            Prefetch.Stream(ref w0, fetch + 64);
+                            Prefetch.Stream(ref w0, fetch + 71);
+                            Prefetch.Stream(ref w1, fetch + 64);
+                            Prefetch.Stream(ref w1, fetch + 71);
+                            Prefetch.Stream(ref w2, fetch + 64);
+                            Prefetch.Stream(ref w2, fetch + 71);
+                            Prefetch.Stream(ref w3, fetch + 64);
+                            Prefetch.Stream(ref w3, fetch + 71);
                         }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -11065,10 +11065,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -11212,14 +11212,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 64);
-                            Prefetch.Read(ref w0, fetch + 71);
-                            Prefetch.Read(ref w1, fetch + 64);
-                            Prefetch.Read(ref w1, fetch + 71);
-                            Prefetch.Read(ref w2, fetch + 64);
-                            Prefetch.Read(ref w2, fetch + 71);
-                            Prefetch.Read(ref w3, fetch + 64);
-                            Prefetch.Read(ref w3, fetch + 71);
+                            Prefetch.Stream(ref w0, fetch + 64);
+                            Prefetch.Stream(ref w0, fetch + 71);
+                            Prefetch.Stream(ref w1, fetch + 64);
+                            Prefetch.Stream(ref w1, fetch + 71);
+                            Prefetch.Stream(ref w2, fetch + 64);
+                            Prefetch.Stream(ref w2, fetch + 71);
+                            Prefetch.Stream(ref w3, fetch + 64);
+                            Prefetch.Stream(ref w3, fetch + 71);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -11229,10 +11229,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
@@ -11398,10 +11398,10 @@ namespace Rwkv7.Gen.Models
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 64);
-                            Prefetch.Read(ref w0, fetch + 71);
-                            Prefetch.Read(ref w1, fetch + 64);
-                            Prefetch.Read(ref w1, fetch + 71);
+                            Prefetch.Stream(ref w0, fetch + 64);
+                            Prefetch.Stream(ref w0, fetch + 71);
+                            Prefetch.Stream(ref w1, fetch + 64);
+                            Prefetch.Stream(ref w1, fetch + 71);
                         }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -11411,8 +11411,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -11544,14 +11544,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 64);
-                            Prefetch.Read(ref w0, fetch + 71);
-                            Prefetch.Read(ref w1, fetch + 64);
-                            Prefetch.Read(ref w1, fetch + 71);
-                            Prefetch.Read(ref w2, fetch + 64);
-                            Prefetch.Read(ref w2, fetch + 71);
-                            Prefetch.Read(ref w3, fetch + 64);
-                            Prefetch.Read(ref w3, fetch + 71);
+                            Prefetch.Stream(ref w0, fetch + 64);
+                            Prefetch.Stream(ref w0, fetch + 71);
+                            Prefetch.Stream(ref w1, fetch + 64);
+                            Prefetch.Stream(ref w1, fetch + 71);
+                            Prefetch.Stream(ref w2, fetch + 64);
+                            Prefetch.Stream(ref w2, fetch + 71);
+                            Prefetch.Stream(ref w3, fetch + 64);
+                            Prefetch.Stream(ref w3, fetch + 71);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -11563,10 +11563,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
@@ -11738,10 +11738,10 @@ namespace Rwkv7.Gen.Models
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 64);
-                            Prefetch.Read(ref w0, fetch + 71);
-                            Prefetch.Read(ref w1, fetch + 64);
-                            Prefetch.Read(ref w1, fetch + 71);
+                            Prefetch.Stream(ref w0, fetch + 64);
+                            Prefetch.Stream(ref w0, fetch + 71);
+                            Prefetch.Stream(ref w1, fetch + 64);
+                            Prefetch.Stream(ref w1, fetch + 71);
                         }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -11751,8 +11751,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -11932,14 +11932,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 128));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 128);
-                            Prefetch.Read(ref w0, fetch + 143);
-                            Prefetch.Read(ref w1, fetch + 128);
-                            Prefetch.Read(ref w1, fetch + 143);
-                            Prefetch.Read(ref w2, fetch + 128);
-                            Prefetch.Read(ref w2, fetch + 143);
-                            Prefetch.Read(ref w3, fetch + 128);
-                            Prefetch.Read(ref w3, fetch + 143);
+                            Prefetch.Stream(ref w0, fetch + 128);
+                            Prefetch.Stream(ref w0, fetch + 143);
+                            Prefetch.Stream(ref w1, fetch + 128);
+                            Prefetch.Stream(ref w1, fetch + 143);
+                            Prefetch.Stream(ref w2, fetch + 128);
+                            Prefetch.Stream(ref w2, fetch + 143);
+                            Prefetch.Stream(ref w3, fetch + 128);
+                            Prefetch.Stream(ref w3, fetch + 143);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -11949,10 +11949,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
@@ -11991,10 +11991,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 64 + fetch);
-                                Prefetch.Read(ref w1, 64 + fetch);
-                                Prefetch.Read(ref w2, 64 + fetch);
-                                Prefetch.Read(ref w3, 64 + fetch);
+                                Prefetch.Stream(ref w0, 64 + fetch);
+                                Prefetch.Stream(ref w1, 64 + fetch);
+                                Prefetch.Stream(ref w2, 64 + fetch);
+                                Prefetch.Stream(ref w3, 64 + fetch);
                             }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 64), xh = Vector512.LoadUnsafe(ref xt0, 80);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 64)));
@@ -12102,14 +12102,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 128));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 128);
-                            Prefetch.Read(ref w0, fetch + 143);
-                            Prefetch.Read(ref w1, fetch + 128);
-                            Prefetch.Read(ref w1, fetch + 143);
-                            Prefetch.Read(ref w2, fetch + 128);
-                            Prefetch.Read(ref w2, fetch + 143);
-                            Prefetch.Read(ref w3, fetch + 128);
-                            Prefetch.Read(ref w3, fetch + 143);
+                            Prefetch.Stream(ref w0, fetch + 128);
+                            Prefetch.Stream(ref w0, fetch + 143);
+                            Prefetch.Stream(ref w1, fetch + 128);
+                            Prefetch.Stream(ref w1, fetch + 143);
+                            Prefetch.Stream(ref w2, fetch + 128);
+                            Prefetch.Stream(ref w2, fetch + 143);
+                            Prefetch.Stream(ref w3, fetch + 128);
+                            Prefetch.Stream(ref w3, fetch + 143);
                         }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -12121,10 +12121,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -12268,14 +12268,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 128));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 128);
-                            Prefetch.Read(ref w0, fetch + 143);
-                            Prefetch.Read(ref w1, fetch + 128);
-                            Prefetch.Read(ref w1, fetch + 143);
-                            Prefetch.Read(ref w2, fetch + 128);
-                            Prefetch.Read(ref w2, fetch + 143);
-                            Prefetch.Read(ref w3, fetch + 128);
-                            Prefetch.Read(ref w3, fetch + 143);
+                            Prefetch.Stream(ref w0, fetch + 128);
+                            Prefetch.Stream(ref w0, fetch + 143);
+                            Prefetch.Stream(ref w1, fetch + 128);
+                            Prefetch.Stream(ref w1, fetch + 143);
+                            Prefetch.Stream(ref w2, fetch + 128);
+                            Prefetch.Stream(ref w2, fetch + 143);
+                            Prefetch.Stream(ref w3, fetch + 128);
+                            Prefetch.Stream(ref w3, fetch + 143);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -12287,10 +12287,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
@@ -12460,10 +12460,10 @@ namespace Rwkv7.Gen.Models
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 128));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 128);
-                            Prefetch.Read(ref w0, fetch + 143);
-                            Prefetch.Read(ref w1, fetch + 128);
-                            Prefetch.Read(ref w1, fetch + 143);
+                            Prefetch.Stream(ref w0, fetch + 128);
+                            Prefetch.Stream(ref w0, fetch + 143);
+                            Prefetch.Stream(ref w1, fetch + 128);
+                            Prefetch.Stream(ref w1, fetch + 143);
                         }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -12473,8 +12473,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -12606,14 +12606,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 128));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 128);
-                            Prefetch.Read(ref w0, fetch + 143);
-                            Prefetch.Read(ref w1, fetch + 128);
-                            Prefetch.Read(ref w1, fetch + 143);
-                            Prefetch.Read(ref w2, fetch + 128);
-                            Prefetch.Read(ref w2, fetch + 143);
-                            Prefetch.Read(ref w3, fetch + 128);
-                            Prefetch.Read(ref w3, fetch + 143);
+                            Prefetch.Stream(ref w0, fetch + 128);
+                            Prefetch.Stream(ref w0, fetch + 143);
+                            Prefetch.Stream(ref w1, fetch + 128);
+                            Prefetch.Stream(ref w1, fetch + 143);
+                            Prefetch.Stream(ref w2, fetch + 128);
+                            Prefetch.Stream(ref w2, fetch + 143);
+                            Prefetch.Stream(ref w3, fetch + 128);
+                            Prefetch.Stream(ref w3, fetch + 143);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -12625,10 +12625,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
@@ -12800,10 +12800,10 @@ namespace Rwkv7.Gen.Models
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 128));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 128);
-                            Prefetch.Read(ref w0, fetch + 143);
-                            Prefetch.Read(ref w1, fetch + 128);
-                            Prefetch.Read(ref w1, fetch + 143);
+                            Prefetch.Stream(ref w0, fetch + 128);
+                            Prefetch.Stream(ref w0, fetch + 143);
+                            Prefetch.Stream(ref w1, fetch + 128);
+                            Prefetch.Stream(ref w1, fetch + 143);
                         }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -12813,8 +12813,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -12994,18 +12994,18 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 768));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 768);
-                            Prefetch.Read(ref w0, fetch + 832);
-                            Prefetch.Read(ref w0, fetch + 863);
-                            Prefetch.Read(ref w1, fetch + 768);
-                            Prefetch.Read(ref w1, fetch + 832);
-                            Prefetch.Read(ref w1, fetch + 863);
-                            Prefetch.Read(ref w2, fetch + 768);
-                            Prefetch.Read(ref w2, fetch + 832);
-                            Prefetch.Read(ref w2, fetch + 863);
-                            Prefetch.Read(ref w3, fetch + 768);
-                            Prefetch.Read(ref w3, fetch + 832);
-                            Prefetch.Read(ref w3, fetch + 863);
+                            Prefetch.Stream(ref w0, fetch + 768);
+                            Prefetch.Stream(ref w0, fetch + 832);
+                            Prefetch.Stream(ref w0, fetch + 863);
+                            Prefetch.Stream(ref w1, fetch + 768);
+                            Prefetch.Stream(ref w1, fetch + 832);
+                            Prefetch.Stream(ref w1, fetch + 863);
+                            Prefetch.Stream(ref w2, fetch + 768);
+                            Prefetch.Stream(ref w2, fetch + 832);
+                            Prefetch.Stream(ref w2, fetch + 863);
+                            Prefetch.Stream(ref w3, fetch + 768);
+                            Prefetch.Stream(ref w3, fetch + 832);
+                            Prefetch.Stream(ref w3, fetch + 863);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -13017,10 +13017,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
@@ -13059,10 +13059,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 64 + fetch);
-                                    Prefetch.Read(ref w1, i + 64 + fetch);
-                                    Prefetch.Read(ref w2, i + 64 + fetch);
-                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                    Prefetch.Stream(ref w0, i + 64 + fetch);
+                                    Prefetch.Stream(ref w1, i + 64 + fetch);
+                                    Prefetch.Stream(ref w2, i + 64 + fetch);
+                                    Prefetch.Stream(ref w3, i + 64 + fetch);
                                 }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 64)));
@@ -13174,18 +13174,18 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 768));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 768);
-                            Prefetch.Read(ref w0, fetch + 832);
-                            Prefetch.Read(ref w0, fetch + 863);
-                            Prefetch.Read(ref w1, fetch + 768);
-                            Prefetch.Read(ref w1, fetch + 832);
-                            Prefetch.Read(ref w1, fetch + 863);
-                            Prefetch.Read(ref w2, fetch + 768);
-                            Prefetch.Read(ref w2, fetch + 832);
-                            Prefetch.Read(ref w2, fetch + 863);
-                            Prefetch.Read(ref w3, fetch + 768);
-                            Prefetch.Read(ref w3, fetch + 832);
-                            Prefetch.Read(ref w3, fetch + 863);
+                            Prefetch.Stream(ref w0, fetch + 768);
+                            Prefetch.Stream(ref w0, fetch + 832);
+                            Prefetch.Stream(ref w0, fetch + 863);
+                            Prefetch.Stream(ref w1, fetch + 768);
+                            Prefetch.Stream(ref w1, fetch + 832);
+                            Prefetch.Stream(ref w1, fetch + 863);
+                            Prefetch.Stream(ref w2, fetch + 768);
+                            Prefetch.Stream(ref w2, fetch + 832);
+                            Prefetch.Stream(ref w2, fetch + 863);
+                            Prefetch.Stream(ref w3, fetch + 768);
+                            Prefetch.Stream(ref w3, fetch + 832);
+                            Prefetch.Stream(ref w3, fetch + 863);
                         }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -13197,10 +13197,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -13344,18 +13344,18 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 768));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 768);
-                            Prefetch.Read(ref w0, fetch + 832);
-                            Prefetch.Read(ref w0, fetch + 863);
-                            Prefetch.Read(ref w1, fetch + 768);
-                            Prefetch.Read(ref w1, fetch + 832);
-                            Prefetch.Read(ref w1, fetch + 863);
-                            Prefetch.Read(ref w2, fetch + 768);
-                            Prefetch.Read(ref w2, fetch + 832);
-                            Prefetch.Read(ref w2, fetch + 863);
-                            Prefetch.Read(ref w3, fetch + 768);
-                            Prefetch.Read(ref w3, fetch + 832);
-                            Prefetch.Read(ref w3, fetch + 863);
+                            Prefetch.Stream(ref w0, fetch + 768);
+                            Prefetch.Stream(ref w0, fetch + 832);
+                            Prefetch.Stream(ref w0, fetch + 863);
+                            Prefetch.Stream(ref w1, fetch + 768);
+                            Prefetch.Stream(ref w1, fetch + 832);
+                            Prefetch.Stream(ref w1, fetch + 863);
+                            Prefetch.Stream(ref w2, fetch + 768);
+                            Prefetch.Stream(ref w2, fetch + 832);
+                            Prefetch.Stream(ref w2, fetch + 863);
+                            Prefetch.Stream(ref w3, fetch + 768);
+                            Prefetch.Stream(ref w3, fetch + 832);
+                            Prefetch.Stream(ref w3, fetch + 863);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -13367,10 +13367,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
@@ -13540,12 +13540,12 @@ namespace Rwkv7.Gen.Models
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 768));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 768);
-                            Prefetch.Read(ref w0, fetch + 832);
-                            Prefetch.Read(ref w0, fetch + 863);
-                            Prefetch.Read(ref w1, fetch + 768);
-                            Prefetch.Read(ref w1, fetch + 832);
-                            Prefetch.Read(ref w1, fetch + 863);
+                            Prefetch.Stream(ref w0, fetch + 768);
+                            Prefetch.Stream(ref w0, fetch + 832);
+                            Prefetch.Stream(ref w0, fetch + 863);
+                            Prefetch.Stream(ref w1, fetch + 768);
+                            Prefetch.Stream(ref w1, fetch + 832);
+                            Prefetch.Stream(ref w1, fetch + 863);
                         }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -13555,8 +13555,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -13688,18 +13688,18 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 768));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 768);
-                            Prefetch.Read(ref w0, fetch + 832);
-                            Prefetch.Read(ref w0, fetch + 863);
-                            Prefetch.Read(ref w1, fetch + 768);
-                            Prefetch.Read(ref w1, fetch + 832);
-                            Prefetch.Read(ref w1, fetch + 863);
-                            Prefetch.Read(ref w2, fetch + 768);
-                            Prefetch.Read(ref w2, fetch + 832);
-                            Prefetch.Read(ref w2, fetch + 863);
-                            Prefetch.Read(ref w3, fetch + 768);
-                            Prefetch.Read(ref w3, fetch + 832);
-                            Prefetch.Read(ref w3, fetch + 863);
+                            Prefetch.Stream(ref w0, fetch + 768);
+                            Prefetch.Stream(ref w0, fetch + 832);
+                            Prefetch.Stream(ref w0, fetch + 863);
+                            Prefetch.Stream(ref w1, fetch + 768);
+                            Prefetch.Stream(ref w1, fetch + 832);
+                            Prefetch.Stream(ref w1, fetch + 863);
+                            Prefetch.Stream(ref w2, fetch + 768);
+                            Prefetch.Stream(ref w2, fetch + 832);
+                            Prefetch.Stream(ref w2, fetch + 863);
+                            Prefetch.Stream(ref w3, fetch + 768);
+                            Prefetch.Stream(ref w3, fetch + 832);
+                            Prefetch.Stream(ref w3, fetch + 863);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -13711,10 +13711,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
@@ -13886,12 +13886,12 @@ namespace Rwkv7.Gen.Models
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 768));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 768);
-                            Prefetch.Read(ref w0, fetch + 832);
-                            Prefetch.Read(ref w0, fetch + 863);
-                            Prefetch.Read(ref w1, fetch + 768);
-                            Prefetch.Read(ref w1, fetch + 832);
-                            Prefetch.Read(ref w1, fetch + 863);
+                            Prefetch.Stream(ref w0, fetch + 768);
+                            Prefetch.Stream(ref w0, fetch + 832);
+                            Prefetch.Stream(ref w0, fetch + 863);
+                            Prefetch.Stream(ref w1, fetch + 768);
+                            Prefetch.Stream(ref w1, fetch + 832);
+                            Prefetch.Stream(ref w1, fetch + 863);
                         }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -13901,8 +13901,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -14082,34 +14082,34 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 3072));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 3072);
-                            Prefetch.Read(ref w0, fetch + 3136);
-                            Prefetch.Read(ref w0, fetch + 3200);
-                            Prefetch.Read(ref w0, fetch + 3264);
-                            Prefetch.Read(ref w0, fetch + 3328);
-                            Prefetch.Read(ref w0, fetch + 3392);
-                            Prefetch.Read(ref w0, fetch + 3455);
-                            Prefetch.Read(ref w1, fetch + 3072);
-                            Prefetch.Read(ref w1, fetch + 3136);
-                            Prefetch.Read(ref w1, fetch + 3200);
-                            Prefetch.Read(ref w1, fetch + 3264);
-                            Prefetch.Read(ref w1, fetch + 3328);
-                            Prefetch.Read(ref w1, fetch + 3392);
-                            Prefetch.Read(ref w1, fetch + 3455);
-                            Prefetch.Read(ref w2, fetch + 3072);
-                            Prefetch.Read(ref w2, fetch + 3136);
-                            Prefetch.Read(ref w2, fetch + 3200);
-                            Prefetch.Read(ref w2, fetch + 3264);
-                            Prefetch.Read(ref w2, fetch + 3328);
-                            Prefetch.Read(ref w2, fetch + 3392);
-                            Prefetch.Read(ref w2, fetch + 3455);
-                            Prefetch.Read(ref w3, fetch + 3072);
-                            Prefetch.Read(ref w3, fetch + 3136);
-                            Prefetch.Read(ref w3, fetch + 3200);
-                            Prefetch.Read(ref w3, fetch + 3264);
-                            Prefetch.Read(ref w3, fetch + 3328);
-                            Prefetch.Read(ref w3, fetch + 3392);
-                            Prefetch.Read(ref w3, fetch + 3455);
+                            Prefetch.Stream(ref w0, fetch + 3072);
+                            Prefetch.Stream(ref w0, fetch + 3136);
+                            Prefetch.Stream(ref w0, fetch + 3200);
+                            Prefetch.Stream(ref w0, fetch + 3264);
+                            Prefetch.Stream(ref w0, fetch + 3328);
+                            Prefetch.Stream(ref w0, fetch + 3392);
+                            Prefetch.Stream(ref w0, fetch + 3455);
+                            Prefetch.Stream(ref w1, fetch + 3072);
+                            Prefetch.Stream(ref w1, fetch + 3136);
+                            Prefetch.Stream(ref w1, fetch + 3200);
+                            Prefetch.Stream(ref w1, fetch + 3264);
+                            Prefetch.Stream(ref w1, fetch + 3328);
+                            Prefetch.Stream(ref w1, fetch + 3392);
+                            Prefetch.Stream(ref w1, fetch + 3455);
+                            Prefetch.Stream(ref w2, fetch + 3072);
+                            Prefetch.Stream(ref w2, fetch + 3136);
+                            Prefetch.Stream(ref w2, fetch + 3200);
+                            Prefetch.Stream(ref w2, fetch + 3264);
+                            Prefetch.Stream(ref w2, fetch + 3328);
+                            Prefetch.Stream(ref w2, fetch + 3392);
+                            Prefetch.Stream(ref w2, fetch + 3455);
+                            Prefetch.Stream(ref w3, fetch + 3072);
+                            Prefetch.Stream(ref w3, fetch + 3136);
+                            Prefetch.Stream(ref w3, fetch + 3200);
+                            Prefetch.Stream(ref w3, fetch + 3264);
+                            Prefetch.Stream(ref w3, fetch + 3328);
+                            Prefetch.Stream(ref w3, fetch + 3392);
+                            Prefetch.Stream(ref w3, fetch + 3455);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -14121,10 +14121,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
@@ -14163,10 +14163,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 64 + fetch);
-                                    Prefetch.Read(ref w1, i + 64 + fetch);
-                                    Prefetch.Read(ref w2, i + 64 + fetch);
-                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                    Prefetch.Stream(ref w0, i + 64 + fetch);
+                                    Prefetch.Stream(ref w1, i + 64 + fetch);
+                                    Prefetch.Stream(ref w2, i + 64 + fetch);
+                                    Prefetch.Stream(ref w3, i + 64 + fetch);
                                 }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 64)));
@@ -14282,34 +14282,34 @@ namespace Rwkv7.Gen.Models
                             ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 3072));
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, fetch + 3072);
-                                Prefetch.Read(ref w0, fetch + 3136);
-                                Prefetch.Read(ref w0, fetch + 3200);
-                                Prefetch.Read(ref w0, fetch + 3264);
-                                Prefetch.Read(ref w0, fetch + 3328);
-                                Prefetch.Read(ref w0, fetch + 3392);
-                                Prefetch.Read(ref w0, fetch + 3455);
-                                Prefetch.Read(ref w1, fetch + 3072);
-                                Prefetch.Read(ref w1, fetch + 3136);
-                                Prefetch.Read(ref w1, fetch + 3200);
-                                Prefetch.Read(ref w1, fetch + 3264);
-                                Prefetch.Read(ref w1, fetch + 3328);
-                                Prefetch.Read(ref w1, fetch + 3392);
-                                Prefetch.Read(ref w1, fetch + 3455);
-                                Prefetch.Read(ref w2, fetch + 3072);
-                                Prefetch.Read(ref w2, fetch + 3136);
-                                Prefetch.Read(ref w2, fetch + 3200);
-                                Prefetch.Read(ref w2, fetch + 3264);
-                                Prefetch.Read(ref w2, fetch + 3328);
-                                Prefetch.Read(ref w2, fetch + 3392);
-                                Prefetch.Read(ref w2, fetch + 3455);
-                                Prefetch.Read(ref w3, fetch + 3072);
-                                Prefetch.Read(ref w3, fetch + 3136);
-                                Prefetch.Read(ref w3, fetch + 3200);
-                                Prefetch.Read(ref w3, fetch + 3264);
-                                Prefetch.Read(ref w3, fetch + 3328);
-                                Prefetch.Read(ref w3, fetch + 3392);
-                                Prefetch.Read(ref w3, fetch + 3455);
+                                Prefetch.Stream(ref w0, fetch + 3072);
+                                Prefetch.Stream(ref w0, fetch + 3136);
+                                Prefetch.Stream(ref w0, fetch + 3200);
+                                Prefetch.Stream(ref w0, fetch + 3264);
+                                Prefetch.Stream(ref w0, fetch + 3328);
+                                Prefetch.Stream(ref w0, fetch + 3392);
+                                Prefetch.Stream(ref w0, fetch + 3455);
+                                Prefetch.Stream(ref w1, fetch + 3072);
+                                Prefetch.Stream(ref w1, fetch + 3136);
+                                Prefetch.Stream(ref w1, fetch + 3200);
+                                Prefetch.Stream(ref w1, fetch + 3264);
+                                Prefetch.Stream(ref w1, fetch + 3328);
+                                Prefetch.Stream(ref w1, fetch + 3392);
+                                Prefetch.Stream(ref w1, fetch + 3455);
+                                Prefetch.Stream(ref w2, fetch + 3072);
+                                Prefetch.Stream(ref w2, fetch + 3136);
+                                Prefetch.Stream(ref w2, fetch + 3200);
+                                Prefetch.Stream(ref w2, fetch + 3264);
+                                Prefetch.Stream(ref w2, fetch + 3328);
+                                Prefetch.Stream(ref w2, fetch + 3392);
+                                Prefetch.Stream(ref w2, fetch + 3455);
+                                Prefetch.Stream(ref w3, fetch + 3072);
+                                Prefetch.Stream(ref w3, fetch + 3136);
+                                Prefetch.Stream(ref w3, fetch + 3200);
+                                Prefetch.Stream(ref w3, fetch + 3264);
+                                Prefetch.Stream(ref w3, fetch + 3328);
+                                Prefetch.Stream(ref w3, fetch + 3392);
+                                Prefetch.Stream(ref w3, fetch + 3455);
                             }
                             Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                             Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -14321,10 +14321,10 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Read(ref w0, i + fetch);
-                                        Prefetch.Read(ref w1, i + fetch);
-                                        Prefetch.Read(ref w2, i + fetch);
-                                        Prefetch.Read(ref w3, i + fetch);
+                                        Prefetch.Stream(ref w0, i + fetch);
+                                        Prefetch.Stream(ref w1, i + fetch);
+                                        Prefetch.Stream(ref w2, i + fetch);
+                                        Prefetch.Stream(ref w3, i + fetch);
                                     }
                                     Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                     Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -14469,34 +14469,34 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 3072));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 3072);
-                            Prefetch.Read(ref w0, fetch + 3136);
-                            Prefetch.Read(ref w0, fetch + 3200);
-                            Prefetch.Read(ref w0, fetch + 3264);
-                            Prefetch.Read(ref w0, fetch + 3328);
-                            Prefetch.Read(ref w0, fetch + 3392);
-                            Prefetch.Read(ref w0, fetch + 3455);
-                            Prefetch.Read(ref w1, fetch + 3072);
-                            Prefetch.Read(ref w1, fetch + 3136);
-                            Prefetch.Read(ref w1, fetch + 3200);
-                            Prefetch.Read(ref w1, fetch + 3264);
-                            Prefetch.Read(ref w1, fetch + 3328);
-                            Prefetch.Read(ref w1, fetch + 3392);
-                            Prefetch.Read(ref w1, fetch + 3455);
-                            Prefetch.Read(ref w2, fetch + 3072);
-                            Prefetch.Read(ref w2, fetch + 3136);
-                            Prefetch.Read(ref w2, fetch + 3200);
-                            Prefetch.Read(ref w2, fetch + 3264);
-                            Prefetch.Read(ref w2, fetch + 3328);
-                            Prefetch.Read(ref w2, fetch + 3392);
-                            Prefetch.Read(ref w2, fetch + 3455);
-                            Prefetch.Read(ref w3, fetch + 3072);
-                            Prefetch.Read(ref w3, fetch + 3136);
-                            Prefetch.Read(ref w3, fetch + 3200);
-                            Prefetch.Read(ref w3, fetch + 3264);
-                            Prefetch.Read(ref w3, fetch + 3328);
-                            Prefetch.Read(ref w3, fetch + 3392);
-                            Prefetch.Read(ref w3, fetch + 3455);
+                            Prefetch.Stream(ref w0, fetch + 3072);
+                            Prefetch.Stream(ref w0, fetch + 3136);
+                            Prefetch.Stream(ref w0, fetch + 3200);
+                            Prefetch.Stream(ref w0, fetch + 3264);
+                            Prefetch.Stream(ref w0, fetch + 3328);
+                            Prefetch.Stream(ref w0, fetch + 3392);
+                            Prefetch.Stream(ref w0, fetch + 3455);
+                            Prefetch.Stream(ref w1, fetch + 3072);
+                            Prefetch.Stream(ref w1, fetch + 3136);
+                            Prefetch.Stream(ref w1, fetch + 3200);
+                            Prefetch.Stream(ref w1, fetch + 3264);
+                            Prefetch.Stream(ref w1, fetch + 3328);
+                            Prefetch.Stream(ref w1, fetch + 3392);
+                            Prefetch.Stream(ref w1, fetch + 3455);
+                            Prefetch.Stream(ref w2, fetch + 3072);
+                            Prefetch.Stream(ref w2, fetch + 3136);
+                            Prefetch.Stream(ref w2, fetch + 3200);
+                            Prefetch.Stream(ref w2, fetch + 3264);
+                            Prefetch.Stream(ref w2, fetch + 3328);
+                            Prefetch.Stream(ref w2, fetch + 3392);
+                            Prefetch.Stream(ref w2, fetch + 3455);
+                            Prefetch.Stream(ref w3, fetch + 3072);
+                            Prefetch.Stream(ref w3, fetch + 3136);
+                            Prefetch.Stream(ref w3, fetch + 3200);
+                            Prefetch.Stream(ref w3, fetch + 3264);
+                            Prefetch.Stream(ref w3, fetch + 3328);
+                            Prefetch.Stream(ref w3, fetch + 3392);
+                            Prefetch.Stream(ref w3, fetch + 3455);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -14508,10 +14508,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
@@ -14685,20 +14685,20 @@ namespace Rwkv7.Gen.Models
                             ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 3072));
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, fetch + 3072);
-                                Prefetch.Read(ref w0, fetch + 3136);
-                                Prefetch.Read(ref w0, fetch + 3200);
-                                Prefetch.Read(ref w0, fetch + 3264);
-                                Prefetch.Read(ref w0, fetch + 3328);
-                                Prefetch.Read(ref w0, fetch + 3392);
-                                Prefetch.Read(ref w0, fetch + 3455);
-                                Prefetch.Read(ref w1, fetch + 3072);
-                                Prefetch.Read(ref w1, fetch + 3136);
-                                Prefetch.Read(ref w1, fetch + 3200);
-                                Prefetch.Read(ref w1, fetch + 3264);
-                                Prefetch.Read(ref w1, fetch + 3328);
-                                Prefetch.Read(ref w1, fetch + 3392);
-                                Prefetch.Read(ref w1, fetch + 3455);
+                                Prefetch.Stream(ref w0, fetch + 3072);
+                                Prefetch.Stream(ref w0, fetch + 3136);
+                                Prefetch.Stream(ref w0, fetch + 3200);
+                                Prefetch.Stream(ref w0, fetch + 3264);
+                                Prefetch.Stream(ref w0, fetch + 3328);
+                                Prefetch.Stream(ref w0, fetch + 3392);
+                                Prefetch.Stream(ref w0, fetch + 3455);
+                                Prefetch.Stream(ref w1, fetch + 3072);
+                                Prefetch.Stream(ref w1, fetch + 3136);
+                                Prefetch.Stream(ref w1, fetch + 3200);
+                                Prefetch.Stream(ref w1, fetch + 3264);
+                                Prefetch.Stream(ref w1, fetch + 3328);
+                                Prefetch.Stream(ref w1, fetch + 3392);
+                                Prefetch.Stream(ref w1, fetch + 3455);
                             }
                             Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                             Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -14708,8 +14708,8 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Read(ref w0, i + fetch);
-                                        Prefetch.Read(ref w1, i + fetch);
+                                        Prefetch.Stream(ref w0, i + fetch);
+                                        Prefetch.Stream(ref w1, i + fetch);
                                     }
                                     Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                     Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -14842,34 +14842,34 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 3072));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 3072);
-                            Prefetch.Read(ref w0, fetch + 3136);
-                            Prefetch.Read(ref w0, fetch + 3200);
-                            Prefetch.Read(ref w0, fetch + 3264);
-                            Prefetch.Read(ref w0, fetch + 3328);
-                            Prefetch.Read(ref w0, fetch + 3392);
-                            Prefetch.Read(ref w0, fetch + 3455);
-                            Prefetch.Read(ref w1, fetch + 3072);
-                            Prefetch.Read(ref w1, fetch + 3136);
-                            Prefetch.Read(ref w1, fetch + 3200);
-                            Prefetch.Read(ref w1, fetch + 3264);
-                            Prefetch.Read(ref w1, fetch + 3328);
-                            Prefetch.Read(ref w1, fetch + 3392);
-                            Prefetch.Read(ref w1, fetch + 3455);
-                            Prefetch.Read(ref w2, fetch + 3072);
-                            Prefetch.Read(ref w2, fetch + 3136);
-                            Prefetch.Read(ref w2, fetch + 3200);
-                            Prefetch.Read(ref w2, fetch + 3264);
-                            Prefetch.Read(ref w2, fetch + 3328);
-                            Prefetch.Read(ref w2, fetch + 3392);
-                            Prefetch.Read(ref w2, fetch + 3455);
-                            Prefetch.Read(ref w3, fetch + 3072);
-                            Prefetch.Read(ref w3, fetch + 3136);
-                            Prefetch.Read(ref w3, fetch + 3200);
-                            Prefetch.Read(ref w3, fetch + 3264);
-                            Prefetch.Read(ref w3, fetch + 3328);
-                            Prefetch.Read(ref w3, fetch + 3392);
-                            Prefetch.Read(ref w3, fetch + 3455);
+                            Prefetch.Stream(ref w0, fetch + 3072);
+                            Prefetch.Stream(ref w0, fetch + 3136);
+                            Prefetch.Stream(ref w0, fetch + 3200);
+                            Prefetch.Stream(ref w0, fetch + 3264);
+                            Prefetch.Stream(ref w0, fetch + 3328);
+                            Prefetch.Stream(ref w0, fetch + 3392);
+                            Prefetch.Stream(ref w0, fetch + 3455);
+                            Prefetch.Stream(ref w1, fetch + 3072);
+                            Prefetch.Stream(ref w1, fetch + 3136);
+                            Prefetch.Stream(ref w1, fetch + 3200);
+                            Prefetch.Stream(ref w1, fetch + 3264);
+                            Prefetch.Stream(ref w1, fetch + 3328);
+                            Prefetch.Stream(ref w1, fetch + 3392);
+                            Prefetch.Stream(ref w1, fetch + 3455);
+                            Prefetch.Stream(ref w2, fetch + 3072);
+                            Prefetch.Stream(ref w2, fetch + 3136);
+                            Prefetch.Stream(ref w2, fetch + 3200);
+                            Prefetch.Stream(ref w2, fetch + 3264);
+                            Prefetch.Stream(ref w2, fetch + 3328);
+                            Prefetch.Stream(ref w2, fetch + 3392);
+                            Prefetch.Stream(ref w2, fetch + 3455);
+                            Prefetch.Stream(ref w3, fetch + 3072);
+                            Prefetch.Stream(ref w3, fetch + 3136);
+                            Prefetch.Stream(ref w3, fetch + 3200);
+                            Prefetch.Stream(ref w3, fetch + 3264);
+                            Prefetch.Stream(ref w3, fetch + 3328);
+                            Prefetch.Stream(ref w3, fetch + 3392);
+                            Prefetch.Stream(ref w3, fetch + 3455);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -14881,10 +14881,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
@@ -15060,20 +15060,20 @@ namespace Rwkv7.Gen.Models
                             ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 3072));
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, fetch + 3072);
-                                Prefetch.Read(ref w0, fetch + 3136);
-                                Prefetch.Read(ref w0, fetch + 3200);
-                                Prefetch.Read(ref w0, fetch + 3264);
-                                Prefetch.Read(ref w0, fetch + 3328);
-                                Prefetch.Read(ref w0, fetch + 3392);
-                                Prefetch.Read(ref w0, fetch + 3455);
-                                Prefetch.Read(ref w1, fetch + 3072);
-                                Prefetch.Read(ref w1, fetch + 3136);
-                                Prefetch.Read(ref w1, fetch + 3200);
-                                Prefetch.Read(ref w1, fetch + 3264);
-                                Prefetch.Read(ref w1, fetch + 3328);
-                                Prefetch.Read(ref w1, fetch + 3392);
-                                Prefetch.Read(ref w1, fetch + 3455);
+                                Prefetch.Stream(ref w0, fetch + 3072);
+                                Prefetch.Stream(ref w0, fetch + 3136);
+                                Prefetch.Stream(ref w0, fetch + 3200);
+                                Prefetch.Stream(ref w0, fetch + 3264);
+                                Prefetch.Stream(ref w0, fetch + 3328);
+                                Prefetch.Stream(ref w0, fetch + 3392);
+                                Prefetch.Stream(ref w0, fetch + 3455);
+                                Prefetch.Stream(ref w1, fetch + 3072);
+                                Prefetch.Stream(ref w1, fetch + 3136);
+                                Prefetch.Stream(ref w1, fetch + 3200);
+                                Prefetch.Stream(ref w1, fetch + 3264);
+                                Prefetch.Stream(ref w1, fetch + 3328);
+                                Prefetch.Stream(ref w1, fetch + 3392);
+                                Prefetch.Stream(ref w1, fetch + 3455);
                             }
                             Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                             Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -15083,8 +15083,8 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Read(ref w0, i + fetch);
-                                        Prefetch.Read(ref w1, i + fetch);
+                                        Prefetch.Stream(ref w0, i + fetch);
+                                        Prefetch.Stream(ref w1, i + fetch);
                                     }
                                     Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                     Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -15285,27 +15285,27 @@ namespace Rwkv7.Gen.Models
                     nuint fetch = r + 12 <= rowEnd ? 6912 : r + 8 <= rowEnd ? 3456 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Read(ref w0, fetch + 768);
-                        Prefetch.Read(ref w0, fetch + 832);
-                        Prefetch.Read(ref w0, fetch + 863);
-                        Prefetch.Read(ref w1, fetch + 768);
-                        Prefetch.Read(ref w1, fetch + 832);
-                        Prefetch.Read(ref w1, fetch + 863);
-                        Prefetch.Read(ref w2, fetch + 768);
-                        Prefetch.Read(ref w2, fetch + 832);
-                        Prefetch.Read(ref w2, fetch + 863);
-                        Prefetch.Read(ref w3, fetch + 768);
-                        Prefetch.Read(ref w3, fetch + 832);
-                        Prefetch.Read(ref w3, fetch + 863);
+                        Prefetch.Stream(ref w0, fetch + 768);
+                        Prefetch.Stream(ref w0, fetch + 832);
+                        Prefetch.Stream(ref w0, fetch + 863);
+                        Prefetch.Stream(ref w1, fetch + 768);
+                        Prefetch.Stream(ref w1, fetch + 832);
+                        Prefetch.Stream(ref w1, fetch + 863);
+                        Prefetch.Stream(ref w2, fetch + 768);
+                        Prefetch.Stream(ref w2, fetch + 832);
+                        Prefetch.Stream(ref w2, fetch + 863);
+                        Prefetch.Stream(ref w3, fetch + 768);
+                        Prefetch.Stream(ref w3, fetch + 832);
+                        Prefetch.Stream(ref w3, fetch + 863);
                     }
                     for (nuint i = 0; i < 768; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, i + fetch);
-                            Prefetch.Read(ref w1, i + fetch);
-                            Prefetch.Read(ref w2, i + fetch);
-                            Prefetch.Read(ref w3, i + fetch);
+                            Prefetch.Stream(ref w0, i + fetch);
+                            Prefetch.Stream(ref w1, i + fetch);
+                            Prefetch.Stream(ref w2, i + fetch);
+                            Prefetch.Stream(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
@@ -15371,27 +15371,27 @@ namespace Rwkv7.Gen.Models
                     nuint fetch = r + 12 <= rowEnd ? 6912 : r + 8 <= rowEnd ? 3456 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Read(ref w0, fetch + 768);
-                        Prefetch.Read(ref w0, fetch + 832);
-                        Prefetch.Read(ref w0, fetch + 863);
-                        Prefetch.Read(ref w1, fetch + 768);
-                        Prefetch.Read(ref w1, fetch + 832);
-                        Prefetch.Read(ref w1, fetch + 863);
-                        Prefetch.Read(ref w2, fetch + 768);
-                        Prefetch.Read(ref w2, fetch + 832);
-                        Prefetch.Read(ref w2, fetch + 863);
-                        Prefetch.Read(ref w3, fetch + 768);
-                        Prefetch.Read(ref w3, fetch + 832);
-                        Prefetch.Read(ref w3, fetch + 863);
+                        Prefetch.Stream(ref w0, fetch + 768);
+                        Prefetch.Stream(ref w0, fetch + 832);
+                        Prefetch.Stream(ref w0, fetch + 863);
+                        Prefetch.Stream(ref w1, fetch + 768);
+                        Prefetch.Stream(ref w1, fetch + 832);
+                        Prefetch.Stream(ref w1, fetch + 863);
+                        Prefetch.Stream(ref w2, fetch + 768);
+                        Prefetch.Stream(ref w2, fetch + 832);
+                        Prefetch.Stream(ref w2, fetch + 863);
+                        Prefetch.Stream(ref w3, fetch + 768);
+                        Prefetch.Stream(ref w3, fetch + 832);
+                        Prefetch.Stream(ref w3, fetch + 863);
                     }
                     for (nuint i = 0; i < 768; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, i + fetch);
-                            Prefetch.Read(ref w1, i + fetch);
-                            Prefetch.Read(ref w2, i + fetch);
-                            Prefetch.Read(ref w3, i + fetch);
+                            Prefetch.Stream(ref w0, i + fetch);
+                            Prefetch.Stream(ref w1, i + fetch);
+                            Prefetch.Stream(ref w2, i + fetch);
+                            Prefetch.Stream(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
@@ -15486,43 +15486,43 @@ namespace Rwkv7.Gen.Models
                     nuint fetch = r + 8 <= rowEnd ? 13824 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Read(ref w0, fetch + 3072);
-                        Prefetch.Read(ref w0, fetch + 3136);
-                        Prefetch.Read(ref w0, fetch + 3200);
-                        Prefetch.Read(ref w0, fetch + 3264);
-                        Prefetch.Read(ref w0, fetch + 3328);
-                        Prefetch.Read(ref w0, fetch + 3392);
-                        Prefetch.Read(ref w0, fetch + 3455);
-                        Prefetch.Read(ref w1, fetch + 3072);
-                        Prefetch.Read(ref w1, fetch + 3136);
-                        Prefetch.Read(ref w1, fetch + 3200);
-                        Prefetch.Read(ref w1, fetch + 3264);
-                        Prefetch.Read(ref w1, fetch + 3328);
-                        Prefetch.Read(ref w1, fetch + 3392);
-                        Prefetch.Read(ref w1, fetch + 3455);
-                        Prefetch.Read(ref w2, fetch + 3072);
-                        Prefetch.Read(ref w2, fetch + 3136);
-                        Prefetch.Read(ref w2, fetch + 3200);
-                        Prefetch.Read(ref w2, fetch + 3264);
-                        Prefetch.Read(ref w2, fetch + 3328);
-                        Prefetch.Read(ref w2, fetch + 3392);
-                        Prefetch.Read(ref w2, fetch + 3455);
-                        Prefetch.Read(ref w3, fetch + 3072);
-                        Prefetch.Read(ref w3, fetch + 3136);
-                        Prefetch.Read(ref w3, fetch + 3200);
-                        Prefetch.Read(ref w3, fetch + 3264);
-                        Prefetch.Read(ref w3, fetch + 3328);
-                        Prefetch.Read(ref w3, fetch + 3392);
-                        Prefetch.Read(ref w3, fetch + 3455);
+                        Prefetch.Stream(ref w0, fetch + 3072);
+                        Prefetch.Stream(ref w0, fetch + 3136);
+                        Prefetch.Stream(ref w0, fetch + 3200);
+                        Prefetch.Stream(ref w0, fetch + 3264);
+                        Prefetch.Stream(ref w0, fetch + 3328);
+                        Prefetch.Stream(ref w0, fetch + 3392);
+                        Prefetch.Stream(ref w0, fetch + 3455);
+                        Prefetch.Stream(ref w1, fetch + 3072);
+                        Prefetch.Stream(ref w1, fetch + 3136);
+                        Prefetch.Stream(ref w1, fetch + 3200);
+                        Prefetch.Stream(ref w1, fetch + 3264);
+                        Prefetch.Stream(ref w1, fetch + 3328);
+                        Prefetch.Stream(ref w1, fetch + 3392);
+                        Prefetch.Stream(ref w1, fetch + 3455);
+                        Prefetch.Stream(ref w2, fetch + 3072);
+                        Prefetch.Stream(ref w2, fetch + 3136);
+                        Prefetch.Stream(ref w2, fetch + 3200);
+                        Prefetch.Stream(ref w2, fetch + 3264);
+                        Prefetch.Stream(ref w2, fetch + 3328);
+                        Prefetch.Stream(ref w2, fetch + 3392);
+                        Prefetch.Stream(ref w2, fetch + 3455);
+                        Prefetch.Stream(ref w3, fetch + 3072);
+                        Prefetch.Stream(ref w3, fetch + 3136);
+                        Prefetch.Stream(ref w3, fetch + 3200);
+                        Prefetch.Stream(ref w3, fetch + 3264);
+                        Prefetch.Stream(ref w3, fetch + 3328);
+                        Prefetch.Stream(ref w3, fetch + 3392);
+                        Prefetch.Stream(ref w3, fetch + 3455);
                     }
                     for (nuint i = 0; i < 3072; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, i + fetch);
-                            Prefetch.Read(ref w1, i + fetch);
-                            Prefetch.Read(ref w2, i + fetch);
-                            Prefetch.Read(ref w3, i + fetch);
+                            Prefetch.Stream(ref w0, i + fetch);
+                            Prefetch.Stream(ref w1, i + fetch);
+                            Prefetch.Stream(ref w2, i + fetch);
+                            Prefetch.Stream(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
@@ -15588,43 +15588,43 @@ namespace Rwkv7.Gen.Models
                     nuint fetch = r + 8 <= rowEnd ? 13824 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Read(ref w0, fetch + 3072);
-                        Prefetch.Read(ref w0, fetch + 3136);
-                        Prefetch.Read(ref w0, fetch + 3200);
-                        Prefetch.Read(ref w0, fetch + 3264);
-                        Prefetch.Read(ref w0, fetch + 3328);
-                        Prefetch.Read(ref w0, fetch + 3392);
-                        Prefetch.Read(ref w0, fetch + 3455);
-                        Prefetch.Read(ref w1, fetch + 3072);
-                        Prefetch.Read(ref w1, fetch + 3136);
-                        Prefetch.Read(ref w1, fetch + 3200);
-                        Prefetch.Read(ref w1, fetch + 3264);
-                        Prefetch.Read(ref w1, fetch + 3328);
-                        Prefetch.Read(ref w1, fetch + 3392);
-                        Prefetch.Read(ref w1, fetch + 3455);
-                        Prefetch.Read(ref w2, fetch + 3072);
-                        Prefetch.Read(ref w2, fetch + 3136);
-                        Prefetch.Read(ref w2, fetch + 3200);
-                        Prefetch.Read(ref w2, fetch + 3264);
-                        Prefetch.Read(ref w2, fetch + 3328);
-                        Prefetch.Read(ref w2, fetch + 3392);
-                        Prefetch.Read(ref w2, fetch + 3455);
-                        Prefetch.Read(ref w3, fetch + 3072);
-                        Prefetch.Read(ref w3, fetch + 3136);
-                        Prefetch.Read(ref w3, fetch + 3200);
-                        Prefetch.Read(ref w3, fetch + 3264);
-                        Prefetch.Read(ref w3, fetch + 3328);
-                        Prefetch.Read(ref w3, fetch + 3392);
-                        Prefetch.Read(ref w3, fetch + 3455);
+                        Prefetch.Stream(ref w0, fetch + 3072);
+                        Prefetch.Stream(ref w0, fetch + 3136);
+                        Prefetch.Stream(ref w0, fetch + 3200);
+                        Prefetch.Stream(ref w0, fetch + 3264);
+                        Prefetch.Stream(ref w0, fetch + 3328);
+                        Prefetch.Stream(ref w0, fetch + 3392);
+                        Prefetch.Stream(ref w0, fetch + 3455);
+                        Prefetch.Stream(ref w1, fetch + 3072);
+                        Prefetch.Stream(ref w1, fetch + 3136);
+                        Prefetch.Stream(ref w1, fetch + 3200);
+                        Prefetch.Stream(ref w1, fetch + 3264);
+                        Prefetch.Stream(ref w1, fetch + 3328);
+                        Prefetch.Stream(ref w1, fetch + 3392);
+                        Prefetch.Stream(ref w1, fetch + 3455);
+                        Prefetch.Stream(ref w2, fetch + 3072);
+                        Prefetch.Stream(ref w2, fetch + 3136);
+                        Prefetch.Stream(ref w2, fetch + 3200);
+                        Prefetch.Stream(ref w2, fetch + 3264);
+                        Prefetch.Stream(ref w2, fetch + 3328);
+                        Prefetch.Stream(ref w2, fetch + 3392);
+                        Prefetch.Stream(ref w2, fetch + 3455);
+                        Prefetch.Stream(ref w3, fetch + 3072);
+                        Prefetch.Stream(ref w3, fetch + 3136);
+                        Prefetch.Stream(ref w3, fetch + 3200);
+                        Prefetch.Stream(ref w3, fetch + 3264);
+                        Prefetch.Stream(ref w3, fetch + 3328);
+                        Prefetch.Stream(ref w3, fetch + 3392);
+                        Prefetch.Stream(ref w3, fetch + 3455);
                     }
                     for (nuint i = 0; i < 3072; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, i + fetch);
-                            Prefetch.Read(ref w1, i + fetch);
-                            Prefetch.Read(ref w2, i + fetch);
-                            Prefetch.Read(ref w3, i + fetch);
+                            Prefetch.Stream(ref w0, i + fetch);
+                            Prefetch.Stream(ref w1, i + fetch);
+                            Prefetch.Stream(ref w2, i + fetch);
+                            Prefetch.Stream(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);

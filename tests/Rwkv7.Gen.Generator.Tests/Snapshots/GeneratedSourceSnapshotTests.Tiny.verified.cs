@@ -5860,14 +5860,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 32);
-                            Prefetch.Read(ref w0, fetch + 35);
-                            Prefetch.Read(ref w1, fetch + 32);
-                            Prefetch.Read(ref w1, fetch + 35);
-                            Prefetch.Read(ref w2, fetch + 32);
-                            Prefetch.Read(ref w2, fetch + 35);
-                            Prefetch.Read(ref w3, fetch + 32);
-                            Prefetch.Read(ref w3, fetch + 35);
+                            Prefetch.Stream(ref w0, fetch + 32);
+                            Prefetch.Stream(ref w0, fetch + 35);
+                            Prefetch.Stream(ref w1, fetch + 32);
+                            Prefetch.Stream(ref w1, fetch + 35);
+                            Prefetch.Stream(ref w2, fetch + 32);
+                            Prefetch.Stream(ref w2, fetch + 35);
+                            Prefetch.Stream(ref w3, fetch + 32);
+                            Prefetch.Stream(ref w3, fetch + 35);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -5877,10 +5877,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
@@ -5948,14 +5948,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 32);
-                            Prefetch.Read(ref w0, fetch + 35);
-                            Prefetch.Read(ref w1, fetch + 32);
-                            Prefetch.Read(ref w1, fetch + 35);
-                            Prefetch.Read(ref w2, fetch + 32);
-                            Prefetch.Read(ref w2, fetch + 35);
-                            Prefetch.Read(ref w3, fetch + 32);
-                            Prefetch.Read(ref w3, fetch + 35);
+                            Prefetch.Stream(ref w0, fetch + 32);
+                            Prefetch.Stream(ref w0, fetch + 35);
+                            Prefetch.Stream(ref w1, fetch + 32);
+                            Prefetch.Stream(ref w1, fetch + 35);
+                            Prefetch.Stream(ref w2, fetch + 32);
+                            Prefetch.Stream(ref w2, fetch + 35);
+                            Prefetch.Stream(ref w3, fetch + 32);
+                            Prefetch.Stream(ref w3, fetch + 35);
                         }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -5965,10 +5965,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
@@ -6108,14 +6108,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 32);
-                            Prefetch.Read(ref w0, fetch + 35);
-                            Prefetch.Read(ref w1, fetch + 32);
-                            Prefetch.Read(ref w1, fetch + 35);
-                            Prefetch.Read(ref w2, fetch + 32);
-                            Prefetch.Read(ref w2, fetch + 35);
-                            Prefetch.Read(ref w3, fetch + 32);
-                            Prefetch.Read(ref w3, fetch + 35);
+                            Prefetch.Stream(ref w0, fetch + 32);
+                            Prefetch.Stream(ref w0, fetch + 35);
+                            Prefetch.Stream(ref w1, fetch + 32);
+                            Prefetch.Stream(ref w1, fetch + 35);
+                            Prefetch.Stream(ref w2, fetch + 32);
+                            Prefetch.Stream(ref w2, fetch + 35);
+                            Prefetch.Stream(ref w3, fetch + 32);
+                            Prefetch.Stream(ref w3, fetch + 35);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -6125,10 +6125,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
@@ -6232,10 +6232,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 32);
-                            Prefetch.Read(ref w0, fetch + 35);
-                            Prefetch.Read(ref w1, fetch + 32);
-                            Prefetch.Read(ref w1, fetch + 35);
+                            Prefetch.Stream(ref w0, fetch + 32);
+                            Prefetch.Stream(ref w0, fetch + 35);
+                            Prefetch.Stream(ref w1, fetch + 32);
+                            Prefetch.Stream(ref w1, fetch + 35);
                         }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -6245,8 +6245,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -6378,14 +6378,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 32);
-                            Prefetch.Read(ref w0, fetch + 35);
-                            Prefetch.Read(ref w1, fetch + 32);
-                            Prefetch.Read(ref w1, fetch + 35);
-                            Prefetch.Read(ref w2, fetch + 32);
-                            Prefetch.Read(ref w2, fetch + 35);
-                            Prefetch.Read(ref w3, fetch + 32);
-                            Prefetch.Read(ref w3, fetch + 35);
+                            Prefetch.Stream(ref w0, fetch + 32);
+                            Prefetch.Stream(ref w0, fetch + 35);
+                            Prefetch.Stream(ref w1, fetch + 32);
+                            Prefetch.Stream(ref w1, fetch + 35);
+                            Prefetch.Stream(ref w2, fetch + 32);
+                            Prefetch.Stream(ref w2, fetch + 35);
+                            Prefetch.Stream(ref w3, fetch + 32);
+                            Prefetch.Stream(ref w3, fetch + 35);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -6395,10 +6395,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 0)))).AsSByte());
@@ -6566,10 +6566,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 32);
-                            Prefetch.Read(ref w0, fetch + 35);
-                            Prefetch.Read(ref w1, fetch + 32);
-                            Prefetch.Read(ref w1, fetch + 35);
+                            Prefetch.Stream(ref w0, fetch + 32);
+                            Prefetch.Stream(ref w0, fetch + 35);
+                            Prefetch.Stream(ref w1, fetch + 32);
+                            Prefetch.Stream(ref w1, fetch + 35);
                         }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -6579,8 +6579,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -6760,14 +6760,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 64);
-                            Prefetch.Read(ref w0, fetch + 71);
-                            Prefetch.Read(ref w1, fetch + 64);
-                            Prefetch.Read(ref w1, fetch + 71);
-                            Prefetch.Read(ref w2, fetch + 64);
-                            Prefetch.Read(ref w2, fetch + 71);
-                            Prefetch.Read(ref w3, fetch + 64);
-                            Prefetch.Read(ref w3, fetch + 71);
+                            Prefetch.Stream(ref w0, fetch + 64);
+                            Prefetch.Stream(ref w0, fetch + 71);
+                            Prefetch.Stream(ref w1, fetch + 64);
+                            Prefetch.Stream(ref w1, fetch + 71);
+                            Prefetch.Stream(ref w2, fetch + 64);
+                            Prefetch.Stream(ref w2, fetch + 71);
+                            Prefetch.Stream(ref w3, fetch + 64);
+                            Prefetch.Stream(ref w3, fetch + 71);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -6777,10 +6777,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
@@ -6874,14 +6874,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 64);
-                            Prefetch.Read(ref w0, fetch + 71);
-                            Prefetch.Read(ref w1, fetch + 64);
-                            Prefetch.Read(ref w1, fetch + 71);
-                            Prefetch.Read(ref w2, fetch + 64);
-                            Prefetch.Read(ref w2, fetch + 71);
-                            Prefetch.Read(ref w3, fetch + 64);
-                            Prefetch.Read(ref w3, fetch + 71);
+                            Prefetch.Stream(ref w0, fetch + 64);
+                            Prefetch.Stream(ref w0, fetch + 71);
+                            Prefetch.Stream(ref w1, fetch + 64);
+                            Prefetch.Stream(ref w1, fetch + 71);
+                            Prefetch.Stream(ref w2, fetch + 64);
+                            Prefetch.Stream(ref w2, fetch + 71);
+                            Prefetch.Stream(ref w3, fetch + 64);
+                            Prefetch.Stream(ref w3, fetch + 71);
                         }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -6893,10 +6893,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -7040,14 +7040,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 64);
-                            Prefetch.Read(ref w0, fetch + 71);
-                            Prefetch.Read(ref w1, fetch + 64);
-                            Prefetch.Read(ref w1, fetch + 71);
-                            Prefetch.Read(ref w2, fetch + 64);
-                            Prefetch.Read(ref w2, fetch + 71);
-                            Prefetch.Read(ref w3, fetch + 64);
-                            Prefetch.Read(ref w3, fetch + 71);
+                            Prefetch.Stream(ref w0, fetch + 64);
+                            Prefetch.Stream(ref w0, fetch + 71);
+                            Prefetch.Stream(ref w1, fetch + 64);
+                            Prefetch.Stream(ref w1, fetch + 71);
+                            Prefetch.Stream(ref w2, fetch + 64);
+                            Prefetch.Stream(ref w2, fetch + 71);
+                            Prefetch.Stream(ref w3, fetch + 64);
+                            Prefetch.Stream(ref w3, fetch + 71);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -7057,10 +7057,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Read(ref w0, 0 + fetch);
-                                Prefetch.Read(ref w1, 0 + fetch);
-                                Prefetch.Read(ref w2, 0 + fetch);
-                                Prefetch.Read(ref w3, 0 + fetch);
+                                Prefetch.Stream(ref w0, 0 + fetch);
+                                Prefetch.Stream(ref w1, 0 + fetch);
+                                Prefetch.Stream(ref w2, 0 + fetch);
+                                Prefetch.Stream(ref w3, 0 + fetch);
                             }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
@@ -7226,10 +7226,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 64);
-                            Prefetch.Read(ref w0, fetch + 71);
-                            Prefetch.Read(ref w1, fetch + 64);
-                            Prefetch.Read(ref w1, fetch + 71);
+                            Prefetch.Stream(ref w0, fetch + 64);
+                            Prefetch.Stream(ref w0, fetch + 71);
+                            Prefetch.Stream(ref w1, fetch + 64);
+                            Prefetch.Stream(ref w1, fetch + 71);
                         }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -7239,8 +7239,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -7372,14 +7372,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 64);
-                            Prefetch.Read(ref w0, fetch + 71);
-                            Prefetch.Read(ref w1, fetch + 64);
-                            Prefetch.Read(ref w1, fetch + 71);
-                            Prefetch.Read(ref w2, fetch + 64);
-                            Prefetch.Read(ref w2, fetch + 71);
-                            Prefetch.Read(ref w3, fetch + 64);
-                            Prefetch.Read(ref w3, fetch + 71);
+                            Prefetch.Stream(ref w0, fetch + 64);
+                            Prefetch.Stream(ref w0, fetch + 71);
+                            Prefetch.Stream(ref w1, fetch + 64);
+                            Prefetch.Stream(ref w1, fetch + 71);
+                            Prefetch.Stream(ref w2, fetch + 64);
+                            Prefetch.Stream(ref w2, fetch + 71);
+                            Prefetch.Stream(ref w3, fetch + 64);
+                            Prefetch.Stream(ref w3, fetch + 71);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -7391,10 +7391,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
@@ -7566,10 +7566,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 64);
-                            Prefetch.Read(ref w0, fetch + 71);
-                            Prefetch.Read(ref w1, fetch + 64);
-                            Prefetch.Read(ref w1, fetch + 71);
+                            Prefetch.Stream(ref w0, fetch + 64);
+                            Prefetch.Stream(ref w0, fetch + 71);
+                            Prefetch.Stream(ref w1, fetch + 64);
+                            Prefetch.Stream(ref w1, fetch + 71);
                         }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -7579,8 +7579,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -7760,14 +7760,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 256));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 256);
-                            Prefetch.Read(ref w0, fetch + 287);
-                            Prefetch.Read(ref w1, fetch + 256);
-                            Prefetch.Read(ref w1, fetch + 287);
-                            Prefetch.Read(ref w2, fetch + 256);
-                            Prefetch.Read(ref w2, fetch + 287);
-                            Prefetch.Read(ref w3, fetch + 256);
-                            Prefetch.Read(ref w3, fetch + 287);
+                            Prefetch.Stream(ref w0, fetch + 256);
+                            Prefetch.Stream(ref w0, fetch + 287);
+                            Prefetch.Stream(ref w1, fetch + 256);
+                            Prefetch.Stream(ref w1, fetch + 287);
+                            Prefetch.Stream(ref w2, fetch + 256);
+                            Prefetch.Stream(ref w2, fetch + 287);
+                            Prefetch.Stream(ref w3, fetch + 256);
+                            Prefetch.Stream(ref w3, fetch + 287);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -7779,10 +7779,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
@@ -7821,10 +7821,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + 64 + fetch);
-                                    Prefetch.Read(ref w1, i + 64 + fetch);
-                                    Prefetch.Read(ref w2, i + 64 + fetch);
-                                    Prefetch.Read(ref w3, i + 64 + fetch);
+                                    Prefetch.Stream(ref w0, i + 64 + fetch);
+                                    Prefetch.Stream(ref w1, i + 64 + fetch);
+                                    Prefetch.Stream(ref w2, i + 64 + fetch);
+                                    Prefetch.Stream(ref w3, i + 64 + fetch);
                                 }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 64)));
@@ -7936,14 +7936,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 256));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 256);
-                            Prefetch.Read(ref w0, fetch + 287);
-                            Prefetch.Read(ref w1, fetch + 256);
-                            Prefetch.Read(ref w1, fetch + 287);
-                            Prefetch.Read(ref w2, fetch + 256);
-                            Prefetch.Read(ref w2, fetch + 287);
-                            Prefetch.Read(ref w3, fetch + 256);
-                            Prefetch.Read(ref w3, fetch + 287);
+                            Prefetch.Stream(ref w0, fetch + 256);
+                            Prefetch.Stream(ref w0, fetch + 287);
+                            Prefetch.Stream(ref w1, fetch + 256);
+                            Prefetch.Stream(ref w1, fetch + 287);
+                            Prefetch.Stream(ref w2, fetch + 256);
+                            Prefetch.Stream(ref w2, fetch + 287);
+                            Prefetch.Stream(ref w3, fetch + 256);
+                            Prefetch.Stream(ref w3, fetch + 287);
                         }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -7955,10 +7955,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -8102,14 +8102,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 256));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 256);
-                            Prefetch.Read(ref w0, fetch + 287);
-                            Prefetch.Read(ref w1, fetch + 256);
-                            Prefetch.Read(ref w1, fetch + 287);
-                            Prefetch.Read(ref w2, fetch + 256);
-                            Prefetch.Read(ref w2, fetch + 287);
-                            Prefetch.Read(ref w3, fetch + 256);
-                            Prefetch.Read(ref w3, fetch + 287);
+                            Prefetch.Stream(ref w0, fetch + 256);
+                            Prefetch.Stream(ref w0, fetch + 287);
+                            Prefetch.Stream(ref w1, fetch + 256);
+                            Prefetch.Stream(ref w1, fetch + 287);
+                            Prefetch.Stream(ref w2, fetch + 256);
+                            Prefetch.Stream(ref w2, fetch + 287);
+                            Prefetch.Stream(ref w3, fetch + 256);
+                            Prefetch.Stream(ref w3, fetch + 287);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -8121,10 +8121,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
@@ -8294,10 +8294,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 256));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 256);
-                            Prefetch.Read(ref w0, fetch + 287);
-                            Prefetch.Read(ref w1, fetch + 256);
-                            Prefetch.Read(ref w1, fetch + 287);
+                            Prefetch.Stream(ref w0, fetch + 256);
+                            Prefetch.Stream(ref w0, fetch + 287);
+                            Prefetch.Stream(ref w1, fetch + 256);
+                            Prefetch.Stream(ref w1, fetch + 287);
                         }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -8307,8 +8307,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -8440,14 +8440,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 256));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 256);
-                            Prefetch.Read(ref w0, fetch + 287);
-                            Prefetch.Read(ref w1, fetch + 256);
-                            Prefetch.Read(ref w1, fetch + 287);
-                            Prefetch.Read(ref w2, fetch + 256);
-                            Prefetch.Read(ref w2, fetch + 287);
-                            Prefetch.Read(ref w3, fetch + 256);
-                            Prefetch.Read(ref w3, fetch + 287);
+                            Prefetch.Stream(ref w0, fetch + 256);
+                            Prefetch.Stream(ref w0, fetch + 287);
+                            Prefetch.Stream(ref w1, fetch + 256);
+                            Prefetch.Stream(ref w1, fetch + 287);
+                            Prefetch.Stream(ref w2, fetch + 256);
+                            Prefetch.Stream(ref w2, fetch + 287);
+                            Prefetch.Stream(ref w3, fetch + 256);
+                            Prefetch.Stream(ref w3, fetch + 287);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -8459,10 +8459,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
-                                    Prefetch.Read(ref w2, i + fetch);
-                                    Prefetch.Read(ref w3, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w2, i + fetch);
+                                    Prefetch.Stream(ref w3, i + fetch);
                                 }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
@@ -8634,10 +8634,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 256));
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, fetch + 256);
-                            Prefetch.Read(ref w0, fetch + 287);
-                            Prefetch.Read(ref w1, fetch + 256);
-                            Prefetch.Read(ref w1, fetch + 287);
+                            Prefetch.Stream(ref w0, fetch + 256);
+                            Prefetch.Stream(ref w0, fetch + 287);
+                            Prefetch.Stream(ref w1, fetch + 256);
+                            Prefetch.Stream(ref w1, fetch + 287);
                         }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -8647,8 +8647,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Read(ref w0, i + fetch);
-                                    Prefetch.Read(ref w1, i + fetch);
+                                    Prefetch.Stream(ref w0, i + fetch);
+                                    Prefetch.Stream(ref w1, i + fetch);
                                 }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -8848,23 +8848,23 @@ namespace Rwkv7.Gen.Tests.Generated
                     nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Read(ref w0, fetch + 64);
-                        Prefetch.Read(ref w0, fetch + 71);
-                        Prefetch.Read(ref w1, fetch + 64);
-                        Prefetch.Read(ref w1, fetch + 71);
-                        Prefetch.Read(ref w2, fetch + 64);
-                        Prefetch.Read(ref w2, fetch + 71);
-                        Prefetch.Read(ref w3, fetch + 64);
-                        Prefetch.Read(ref w3, fetch + 71);
+                        Prefetch.Stream(ref w0, fetch + 64);
+                        Prefetch.Stream(ref w0, fetch + 71);
+                        Prefetch.Stream(ref w1, fetch + 64);
+                        Prefetch.Stream(ref w1, fetch + 71);
+                        Prefetch.Stream(ref w2, fetch + 64);
+                        Prefetch.Stream(ref w2, fetch + 71);
+                        Prefetch.Stream(ref w3, fetch + 64);
+                        Prefetch.Stream(ref w3, fetch + 71);
                     }
                     for (nuint i = 0; i < 64; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, i + fetch);
-                            Prefetch.Read(ref w1, i + fetch);
-                            Prefetch.Read(ref w2, i + fetch);
-                            Prefetch.Read(ref w3, i + fetch);
+                            Prefetch.Stream(ref w0, i + fetch);
+                            Prefetch.Stream(ref w1, i + fetch);
+                            Prefetch.Stream(ref w2, i + fetch);
+                            Prefetch.Stream(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
@@ -8930,23 +8930,23 @@ namespace Rwkv7.Gen.Tests.Generated
                     nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Read(ref w0, fetch + 64);
-                        Prefetch.Read(ref w0, fetch + 71);
-                        Prefetch.Read(ref w1, fetch + 64);
-                        Prefetch.Read(ref w1, fetch + 71);
-                        Prefetch.Read(ref w2, fetch + 64);
-                        Prefetch.Read(ref w2, fetch + 71);
-                        Prefetch.Read(ref w3, fetch + 64);
-                        Prefetch.Read(ref w3, fetch + 71);
+                        Prefetch.Stream(ref w0, fetch + 64);
+                        Prefetch.Stream(ref w0, fetch + 71);
+                        Prefetch.Stream(ref w1, fetch + 64);
+                        Prefetch.Stream(ref w1, fetch + 71);
+                        Prefetch.Stream(ref w2, fetch + 64);
+                        Prefetch.Stream(ref w2, fetch + 71);
+                        Prefetch.Stream(ref w3, fetch + 64);
+                        Prefetch.Stream(ref w3, fetch + 71);
                     }
                     for (nuint i = 0; i < 64; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, i + fetch);
-                            Prefetch.Read(ref w1, i + fetch);
-                            Prefetch.Read(ref w2, i + fetch);
-                            Prefetch.Read(ref w3, i + fetch);
+                            Prefetch.Stream(ref w0, i + fetch);
+                            Prefetch.Stream(ref w1, i + fetch);
+                            Prefetch.Stream(ref w2, i + fetch);
+                            Prefetch.Stream(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
@@ -9041,23 +9041,23 @@ namespace Rwkv7.Gen.Tests.Generated
                     nuint fetch = r + 20 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 1152 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Read(ref w0, fetch + 256);
-                        Prefetch.Read(ref w0, fetch + 287);
-                        Prefetch.Read(ref w1, fetch + 256);
-                        Prefetch.Read(ref w1, fetch + 287);
-                        Prefetch.Read(ref w2, fetch + 256);
-                        Prefetch.Read(ref w2, fetch + 287);
-                        Prefetch.Read(ref w3, fetch + 256);
-                        Prefetch.Read(ref w3, fetch + 287);
+                        Prefetch.Stream(ref w0, fetch + 256);
+                        Prefetch.Stream(ref w0, fetch + 287);
+                        Prefetch.Stream(ref w1, fetch + 256);
+                        Prefetch.Stream(ref w1, fetch + 287);
+                        Prefetch.Stream(ref w2, fetch + 256);
+                        Prefetch.Stream(ref w2, fetch + 287);
+                        Prefetch.Stream(ref w3, fetch + 256);
+                        Prefetch.Stream(ref w3, fetch + 287);
                     }
                     for (nuint i = 0; i < 256; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, i + fetch);
-                            Prefetch.Read(ref w1, i + fetch);
-                            Prefetch.Read(ref w2, i + fetch);
-                            Prefetch.Read(ref w3, i + fetch);
+                            Prefetch.Stream(ref w0, i + fetch);
+                            Prefetch.Stream(ref w1, i + fetch);
+                            Prefetch.Stream(ref w2, i + fetch);
+                            Prefetch.Stream(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
@@ -9123,23 +9123,23 @@ namespace Rwkv7.Gen.Tests.Generated
                     nuint fetch = r + 20 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 1152 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Read(ref w0, fetch + 256);
-                        Prefetch.Read(ref w0, fetch + 287);
-                        Prefetch.Read(ref w1, fetch + 256);
-                        Prefetch.Read(ref w1, fetch + 287);
-                        Prefetch.Read(ref w2, fetch + 256);
-                        Prefetch.Read(ref w2, fetch + 287);
-                        Prefetch.Read(ref w3, fetch + 256);
-                        Prefetch.Read(ref w3, fetch + 287);
+                        Prefetch.Stream(ref w0, fetch + 256);
+                        Prefetch.Stream(ref w0, fetch + 287);
+                        Prefetch.Stream(ref w1, fetch + 256);
+                        Prefetch.Stream(ref w1, fetch + 287);
+                        Prefetch.Stream(ref w2, fetch + 256);
+                        Prefetch.Stream(ref w2, fetch + 287);
+                        Prefetch.Stream(ref w3, fetch + 256);
+                        Prefetch.Stream(ref w3, fetch + 287);
                     }
                     for (nuint i = 0; i < 256; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Read(ref w0, i + fetch);
-                            Prefetch.Read(ref w1, i + fetch);
-                            Prefetch.Read(ref w2, i + fetch);
-                            Prefetch.Read(ref w3, i + fetch);
+                            Prefetch.Stream(ref w0, i + fetch);
+                            Prefetch.Stream(ref w1, i + fetch);
+                            Prefetch.Stream(ref w2, i + fetch);
+                            Prefetch.Stream(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
