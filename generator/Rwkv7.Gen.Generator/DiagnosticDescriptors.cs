@@ -19,6 +19,7 @@ namespace Rwkv7.Gen.Generator
         public static readonly DiagnosticDescriptor NotMultipleOfStep = Error("RWKV008", "Width is not a multiple of the kernel step");
         public static readonly DiagnosticDescriptor InvalidName = Error("RWKV009", "Invalid model, type or namespace name");
         public static readonly DiagnosticDescriptor DuplicateModel = Error("RWKV010", "Two shape files declare the same model or type");
+        public static readonly DiagnosticDescriptor InvalidWeightTypes = Error("RWKV011", "Invalid weight-type list");
 
         public static DiagnosticDescriptor For(ShapeFileErrorKind kind)
         {
@@ -33,6 +34,7 @@ namespace Rwkv7.Gen.Generator
                 case ShapeFileErrorKind.EmbeddingNotMultipleOfHeadSize: return EmbeddingNotMultipleOfHeadSize;
                 case ShapeFileErrorKind.NotMultipleOfStep: return NotMultipleOfStep;
                 case ShapeFileErrorKind.InvalidName: return InvalidName;
+                case ShapeFileErrorKind.InvalidWeightTypes: return InvalidWeightTypes;
                 default: throw new ArgumentOutOfRangeException(nameof(kind));
             }
         }
@@ -53,7 +55,7 @@ namespace Rwkv7.Gen.Generator
         public static readonly DiagnosticDescriptor[] All =
         {
             MalformedLine, UnknownKey, DuplicateKey, MissingKey, NotPositiveInteger, UnsupportedHeadSize,
-            EmbeddingNotMultipleOfHeadSize, NotMultipleOfStep, InvalidName, DuplicateModel,
+            EmbeddingNotMultipleOfHeadSize, NotMultipleOfStep, InvalidName, DuplicateModel, InvalidWeightTypes,
         };
 
         private static DiagnosticDescriptor Error(string id, string title) =>

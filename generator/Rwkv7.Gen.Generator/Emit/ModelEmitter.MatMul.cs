@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Rwkv7.Gen.Generator.Model;
+using Rwkv7.Gen.Shapes;
 
 namespace Rwkv7.Gen.Generator.Emit
 {
@@ -13,12 +14,16 @@ namespace Rwkv7.Gen.Generator.Emit
         /// <summary>Most steps written out inside one iteration of a product's inner loop.</summary>
         private const int MaxUnroll = 4;
 
-        private static readonly (string Name, string Element, string Span)[] WeightTypes =
+        private static readonly (string Name, string Element, string Span, int Flag)[] WeightTypes =
         {
-            ("BF16", "ushort", "AsBF16Span"),
-            ("F32", "float", "AsF32Span"),
-            ("Q8", "sbyte", "AsQ8Span"),
+            ("BF16", "ushort", "AsBF16Span", WeightTypeSet.BF16),
+            ("F32", "float", "AsF32Span", WeightTypeSet.F32),
+            ("Q8", "sbyte", "AsQ8Span", WeightTypeSet.Q8),
         };
+
+        /// <summary>The weight types the shape file asks kernels for (<c>weights = …</c>; all by default).</summary>
+        private static IEnumerable<(string Name, string Element, string Span, int Flag)> GeneratedWeightTypes(ShapeSpec s) =>
+            WeightTypes.Where(t => s.Generates(t.Flag));
 
         /// <summary>Bytes per cache line, the unit of software prefetch.</summary>
         private const int CacheLine = 64;
@@ -61,7 +66,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line("KernelChecks.MatMul(w, x.Length, y.Length, tokens, yStride, rowStart, rowEnd);");
             w.Line("ref float xr = ref MemoryMarshal.GetReference(x);");
             w.Line("ref float yr = ref MemoryMarshal.GetReference(y);");
-            foreach ((string type, string element, string span) in WeightTypes)
+            foreach ((string type, string element, string span, _) in GeneratedWeightTypes(s))
             {
                 w.Open($"if (w.Type == TensorDType.{type})");
                 w.Line($"ref {element} wr = ref MemoryMarshal.GetReference(w.{span}());");
@@ -76,7 +81,9 @@ namespace Rwkv7.Gen.Generator.Emit
             }
 
             w.Line();
-            w.Line("// fp16 matrices, or an input width this model does not have: the width-generic path.");
+            w.Line(s.WeightTypes == WeightTypeSet.All
+                ? "// fp16 matrices, or an input width this model does not have: the width-generic path."
+                : $"// fp16 matrices, types this model has no kernels for (weights = {WeightTypeSet.Describe(s.WeightTypes)}), or an input width it does not have: the width-generic path.");
             w.Line("KernelFallbacks.MatMul(w, x, y, tokens, yStride, rowStart, rowEnd, accumulate);");
             w.Close();
 
@@ -92,7 +99,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Close();
             w.Close();
 
-            foreach ((string type, string element, _) in WeightTypes)
+            foreach ((string type, string element, _, _) in GeneratedWeightTypes(s))
             {
                 foreach (int n in dims)
                 {

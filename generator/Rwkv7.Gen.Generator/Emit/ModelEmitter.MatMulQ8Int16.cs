@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using Rwkv7.Gen.Generator.Model;
+using Rwkv7.Gen.Shapes;
 
 namespace Rwkv7.Gen.Generator.Emit
 {
@@ -14,10 +15,11 @@ namespace Rwkv7.Gen.Generator.Emit
         private static void EmitMatMulQ8Int16(IndentedWriter w, ShapeSpec s)
         {
             // Two blocks per loop iteration: widths that are not a multiple of 64 take the width-generic path.
+            // Without q8 kernels (weights = … in the shape file) every width takes the width-generic path.
             var dims = new SortedSet<int>();
             foreach (int n in new[] { s.Embedding, s.Ffn })
             {
-                if (n % (2 * Q8Block) == 0)
+                if (n % (2 * Q8Block) == 0 && s.Generates(WeightTypeSet.Q8))
                 {
                     dims.Add(n);
                 }
@@ -27,6 +29,14 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line("/// <inheritdoc/>");
             w.Open("public static void MatMulQ8Int16(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)");
             w.Line("KernelChecks.MatMulQ8Int16(w, x.Length, xScales.Length, y.Length, rowStart, rowEnd);");
+            if (dims.Count == 0)
+            {
+                w.Line("// No q8 kernels in this model (the shape file's 'weights'): the width-generic path.");
+                w.Line("KernelFallbacks.MatMulQ8Int16(w, x, xScales, y, rowStart, rowEnd, accumulate);");
+                w.Close();
+                return;
+            }
+
             w.Line("ref sbyte wr = ref MemoryMarshal.GetReference(w.AsQ8Span());");
             w.Line("ref short xr = ref MemoryMarshal.GetReference(x);");
             w.Line("ref float xsr = ref MemoryMarshal.GetReference(xScales);");

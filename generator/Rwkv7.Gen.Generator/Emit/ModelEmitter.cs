@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Text;
 using Rwkv7.Gen.Generator.Model;
+using Rwkv7.Gen.Shapes;
 
 namespace Rwkv7.Gen.Generator.Emit
 {
@@ -70,8 +71,9 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line($"//   layers = {s.Layers}, vocabulary = {s.Vocab}: defaults only; both are loop bounds, so checkpoints of any");
             w.Line("//   depth and vocabulary with these layer widths run on these kernels.");
             w.Line("//");
-            w.Line("// Specialized here (every width below is a constant): matrix products over bf16 and fp32 weights for");
-            w.Line($"// each input width ({string.Join(", ", InnerDims(s))}) in tiles of 4 rows, LayerNorm, token shift, the per-head");
+            w.Line($"// Specialized here (every width below is a constant): matrix products over {WeightTypeSet.Describe(s.WeightTypes)} weights");
+            w.Line($"// (the shape file's 'weights'{(s.WeightTypes == WeightTypeSet.All ? ", all by default" : "")}; any other type runs the width-generic kernels) for");
+            w.Line($"// each input width ({string.Join(", ", InnerDims(s))}) in tiles of rows, LayerNorm, token shift, the per-head");
             w.Line("// GroupNorm and bonus, the four LoRA MLPs, the channel-mix MLP, and the WKV-7 head update unrolled over");
             w.Line("// its 64 value channels. Each kernel has Vector512, Vector256, Vector128 and scalar paths; the JIT (or the");
             w.Line("// NativeAOT compiler) keeps the widest path the processor accelerates. The order of operations of a");

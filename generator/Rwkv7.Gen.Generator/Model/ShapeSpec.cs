@@ -17,8 +17,12 @@ namespace Rwkv7.Gen.Generator.Model
         int DecayRank,
         int IclrRank,
         int ValueRank,
-        int GateRank)
+        int GateRank,
+        int WeightTypes)
     {
+        /// <summary>Whether matrix kernels are generated for a weight type (a <c>WeightTypeSet</c> flag).</summary>
+        public bool Generates(int weightType) => (WeightTypes & weightType) != 0;
+
         public int Heads => Embedding / HeadSize;
 
         public string FullTypeName => Namespace + "." + TypeName;

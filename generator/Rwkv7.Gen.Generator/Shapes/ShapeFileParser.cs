@@ -36,6 +36,9 @@ namespace Rwkv7.Gen.Shapes
 
         /// <summary>A model, type or namespace name that is not valid.</summary>
         InvalidName,
+
+        /// <summary>A <c>weights</c> list that is empty, names an unknown weight type, or names one twice.</summary>
+        InvalidWeightTypes,
     }
 
     /// <summary>One mistake, with its position (0-based line and column, absolute character offset and length).</summary>
@@ -94,6 +97,9 @@ namespace Rwkv7.Gen.Shapes
 
         public int GateRank { get; set; }
 
+        /// <summary>The weight types to generate matrix kernels for (<see cref="WeightTypeSet"/> flags); all by default.</summary>
+        public int WeightTypes { get; set; } = WeightTypeSet.All;
+
         public List<ShapeFileError> Errors { get; } = new List<ShapeFileError>();
 
         /// <summary>Where each key's value was written: zero-based line and column, start and length in the text.</summary>
@@ -124,6 +130,9 @@ namespace Rwkv7.Gen.Shapes
         };
 
         private static readonly string[] NameKeys = { "model", "type", "namespace" };
+
+        /// <summary>Keys whose value is a comma-separated list.</summary>
+        private static readonly string[] ListKeys = { "weights" };
 
         /// <summary>C#'s reserved keywords: not usable as a type name or namespace segment without '@'.</summary>
         private static readonly string[] Keywords =
@@ -275,11 +284,11 @@ namespace Rwkv7.Gen.Shapes
             string key = text.Substring(s, keyEnd - s);
             string value = text.Substring(valueStart, e - valueStart);
             int keyColumn = s - start;
-            if (Array.IndexOf(NumberKeys, key) < 0 && Array.IndexOf(NameKeys, key) < 0)
+            if (Array.IndexOf(NumberKeys, key) < 0 && Array.IndexOf(NameKeys, key) < 0 && Array.IndexOf(ListKeys, key) < 0)
             {
                 file.Errors.Add(new ShapeFileError(
                     ShapeFileErrorKind.UnknownKey,
-                    $"unknown key '{key}' (known keys: {string.Join(", ", NameKeys)}, {string.Join(", ", NumberKeys)})",
+                    $"unknown key '{key}' (known keys: {string.Join(", ", NameKeys)}, {string.Join(", ", NumberKeys)}, {string.Join(", ", ListKeys)})",
                     lineNumber, keyColumn, s, key.Length));
                 return;
             }
@@ -299,6 +308,12 @@ namespace Rwkv7.Gen.Shapes
             if (Array.IndexOf(NameKeys, key) >= 0)
             {
                 SetName(file, key, value, lineNumber, valueColumn, valueStart);
+                return;
+            }
+
+            if (key == "weights")
+            {
+                SetWeightTypes(file, value, lineNumber, valueColumn, valueStart);
                 return;
             }
 
@@ -327,6 +342,38 @@ namespace Rwkv7.Gen.Shapes
                 case "value_rank": file.ValueRank = number; break;
                 case "gate_rank": file.GateRank = number; break;
             }
+        }
+
+        /// <summary>
+        /// Reads <c>weights = bf16, q8</c>: the weight types (<see cref="WeightTypeSet.Names"/>) whose matrix kernels are
+        /// generated. Each mistake is reported at the item that makes it.
+        /// </summary>
+        private static void SetWeightTypes(ShapeFile file, string value, int line, int column, int start)
+        {
+            int flags = 0;
+            int at = 0;
+            foreach (string raw in value.Split(','))
+            {
+                string item = raw.Trim();
+                int offset = at + (raw.Length - raw.TrimStart().Length);
+                int length = Math.Max(item.Length, 1);
+                int flag = WeightTypeSet.Flag(item);
+                string? problem = item.Length == 0
+                    ? $"'weights' must list one or more of {string.Join(", ", WeightTypeSet.Names)}, separated by commas; found an empty item in '{value}'"
+                    : flag == 0
+                        ? $"'weights' lists '{item}', which is not a weight type with generated kernels ({string.Join(", ", WeightTypeSet.Names)}; fp16 weights always run the width-generic kernels)"
+                        : (flags & flag) != 0 ? $"'weights' lists '{item}' twice" : null;
+                if (problem != null)
+                {
+                    file.Errors.Add(new ShapeFileError(ShapeFileErrorKind.InvalidWeightTypes, problem, line, column + offset, start + offset, length));
+                    return;
+                }
+
+                flags |= flag;
+                at += raw.Length + 1;
+            }
+
+            file.WeightTypes = flags;
         }
 
         private static void SetName(ShapeFile file, string key, string value, int line, int column, int start)
@@ -482,6 +529,48 @@ namespace Rwkv7.Gen.Shapes
             }
 
             return true;
+        }
+    }
+
+    /// <summary>
+    /// The weight types a shape file can ask matrix kernels for (<c>weights = …</c>), as bit flags: a value-equal
+    /// <see cref="int"/> in the generator's <c>ShapeSpec</c>. Names are the runtime's (<c>TensorDType.DisplayName</c>).
+    /// </summary>
+    internal static class WeightTypeSet
+    {
+        public const int F32 = 1;
+        public const int BF16 = 2;
+        public const int Q8 = 4;
+        public const int All = F32 | BF16 | Q8;
+
+        /// <summary>The names, in the order the generated code lists them.</summary>
+        public static readonly string[] Names = { "bf16", "fp32", "q8" };
+
+        /// <summary>The flag of a name, or 0 for an unknown one (names are lowercase, as every key is).</summary>
+        public static int Flag(string name)
+        {
+            switch (name)
+            {
+                case "fp32": return F32;
+                case "bf16": return BF16;
+                case "q8": return Q8;
+                default: return 0;
+            }
+        }
+
+        /// <summary>The names of the types in <paramref name="flags"/>, in <see cref="Names"/> order.</summary>
+        public static string Describe(int flags)
+        {
+            var names = new List<string>();
+            foreach (string name in Names)
+            {
+                if ((flags & Flag(name)) != 0)
+                {
+                    names.Add(name);
+                }
+            }
+
+            return string.Join(", ", names);
         }
     }
 }

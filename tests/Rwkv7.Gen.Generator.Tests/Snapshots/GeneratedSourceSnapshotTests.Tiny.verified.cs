@@ -9,8 +9,9 @@
 //   layers = 12, vocabulary = 256: defaults only; both are loop bounds, so checkpoints of any
 //   depth and vocabulary with these layer widths run on these kernels.
 //
-// Specialized here (every width below is a constant): matrix products over bf16 and fp32 weights for
-// each input width (32, 64, 256) in tiles of 4 rows, LayerNorm, token shift, the per-head
+// Specialized here (every width below is a constant): matrix products over bf16, fp32, q8 weights
+// (the shape file's 'weights', all by default; any other type runs the width-generic kernels) for
+// each input width (32, 64, 256) in tiles of rows, LayerNorm, token shift, the per-head
 // GroupNorm and bonus, the four LoRA MLPs, the channel-mix MLP, and the WKV-7 head update unrolled over
 // its 64 value channels. Each kernel has Vector512, Vector256, Vector128 and scalar paths; the JIT (or the
 // NativeAOT compiler) keeps the widest path the processor accelerates. The order of operations of a

@@ -150,6 +150,40 @@ public sealed class GeneratedModelTests
         AssertCloseToReference(refBatch, genBatch, v, $"long rows {type}, batch of 6");
     }
 
+    [Theory]
+    [InlineData(TensorDType.BF16)]
+    [InlineData(TensorDType.F32)]
+    [InlineData(TensorDType.Q8)]
+    public void A_model_generated_for_some_weight_types_runs_the_others_on_the_width_generic_kernels(TensorDType type)
+    {
+        // bf16only.rwkv7 says 'weights = bf16': its fp32 and 8-bit products (one token, 16-bit inputs for 8-bit, and
+        // several tokens) take KernelFallbacks, which must give the same numbers as the reference engine.
+        ModelShape shape = Bf16OnlyModel.DeclaredShape;
+        using RwkvWeights weights = RwkvWeights.CreateSynthetic(shape, type, seed: 12);
+        using RwkvModel generated = RwkvModel.Create(weights);
+        using RwkvModel reference = RwkvModel.Create(weights, EngineSelection.Reference);
+        Assert.Equal("generated " + Bf16OnlyModel.GeneratedTypeName, generated.EngineName);
+
+        int v = shape.Vocab;
+        int[] tokens = Enumerable.Range(0, 9).Select(i => (i * 41) % v).ToArray();
+        float[] gen = new float[tokens.Length * v];
+        float[] refLogits = new float[tokens.Length * v];
+        generated.ForwardAll(tokens, generated.CreateState(), gen);
+        reference.ForwardAll(tokens, reference.CreateState(), refLogits);
+        AssertCloseToReference(refLogits, gen, v, $"bf16-only model, {type} weights, prefill of {tokens.Length}");
+
+        RwkvState genState = generated.CreateState(), refState = reference.CreateState();
+        float[] genStep = new float[v], refStep = new float[v];
+        foreach (int token in tokens)
+        {
+            generated.Forward(token, genState, genStep);
+            reference.Forward(token, refState, refStep);
+        }
+
+        // One token at a time, 8-bit products round their inputs to 16 bits (Q8QualityTests' decode tolerance).
+        AssertCloseToReference(refStep, genStep, v, $"bf16-only model, {type} weights, decode", type == TensorDType.Q8 ? 1e-3 : null);
+    }
+
     [Fact]
     public void Generated_models_register_themselves_without_reflection()
     {
@@ -171,8 +205,9 @@ public sealed class GeneratedModelTests
         Assert.Contains("No generated model", e.Message);
     }
 
-    private static void AssertCloseToReference(ReadOnlySpan<float> reference, ReadOnlySpan<float> actual, int vocab, string what)
+    private static void AssertCloseToReference(ReadOnlySpan<float> reference, ReadOnlySpan<float> actual, int vocab, string what, double? relative = null)
     {
+        double tolerance = relative ?? RelativeToReference;
         for (int row = 0; row * vocab < reference.Length; row++)
         {
             ReadOnlySpan<float> e = reference.Slice(row * vocab, vocab);
@@ -184,8 +219,8 @@ public sealed class GeneratedModelTests
 
             double max = Tolerance.MaxAbsDiff(e, actual.Slice(row * vocab, vocab), out int at);
             Assert.True(
-                max <= RelativeToReference * scale,
-                $"{what}: row {row} max |Δ| = {max:E3} at {at} exceeds {RelativeToReference:E0} × max |logit| {scale:E3}");
+                max <= tolerance * scale,
+                $"{what}: row {row} max |Δ| = {max:E3} at {at} exceeds {tolerance:E0} × max |logit| {scale:E3}");
         }
     }
 }
