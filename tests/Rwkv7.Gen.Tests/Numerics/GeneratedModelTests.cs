@@ -109,12 +109,7 @@ public sealed class GeneratedModelTests
             using RwkvModel reference = RwkvModel.Create(weights, EngineSelection.Reference);
             Assert.Equal("generated " + TinyModel.GeneratedTypeName, generated.EngineName);
 
-            int[] tokens = [0, 1, vocab - 1, vocab / 2, 3 % vocab];
-            float[] gen = new float[tokens.Length * vocab];
-            float[] refLogits = new float[tokens.Length * vocab];
-            generated.ForwardAll(tokens, generated.CreateState(), gen);
-            reference.ForwardAll(tokens, reference.CreateState(), refLogits);
-            AssertCloseToReference(refLogits, gen, vocab, $"synthetic {type} L{layers} V{vocab}");
+            AssertPrefillMatchesReference(generated, reference, [0, 1, vocab - 1, vocab / 2, 3 % vocab], $"synthetic {type} L{layers} V{vocab}");
         }
     }
 
@@ -135,11 +130,7 @@ public sealed class GeneratedModelTests
 
         int v = shape.Vocab;
         int[] tokens = Enumerable.Range(0, 14).Select(i => (i * 37) % v).ToArray();
-        float[] gen = new float[tokens.Length * v];
-        float[] refLogits = new float[tokens.Length * v];
-        generated.ForwardAll(tokens, generated.CreateState(), gen);
-        reference.ForwardAll(tokens, reference.CreateState(), refLogits);
-        AssertCloseToReference(refLogits, gen, v, $"long rows {type}, prefill of {tokens.Length}");
+        AssertPrefillMatchesReference(generated, reference, tokens, $"long rows {type}, prefill of {tokens.Length}");
 
         RwkvState[] genStates = [.. Enumerable.Range(0, 6).Select(_ => generated.CreateState())];
         RwkvState[] refStates = [.. Enumerable.Range(0, 6).Select(_ => reference.CreateState())];
@@ -166,11 +157,7 @@ public sealed class GeneratedModelTests
 
         int v = shape.Vocab;
         int[] tokens = Enumerable.Range(0, 9).Select(i => (i * 41) % v).ToArray();
-        float[] gen = new float[tokens.Length * v];
-        float[] refLogits = new float[tokens.Length * v];
-        generated.ForwardAll(tokens, generated.CreateState(), gen);
-        reference.ForwardAll(tokens, reference.CreateState(), refLogits);
-        AssertCloseToReference(refLogits, gen, v, $"bf16-only model, {type} weights, prefill of {tokens.Length}");
+        AssertPrefillMatchesReference(generated, reference, tokens, $"bf16-only model, {type} weights, prefill of {tokens.Length}");
 
         RwkvState genState = generated.CreateState(), refState = reference.CreateState();
         float[] genStep = new float[v], refStep = new float[v];
@@ -203,6 +190,17 @@ public sealed class GeneratedModelTests
         Assert.Equal("reference", model.EngineName);
         RwkvException e = Assert.Throws<RwkvException>(() => RwkvModel.Create(weights, EngineSelection.Generated));
         Assert.Contains("No generated model", e.Message);
+    }
+
+    /// <summary>Every token's logits of one prefill from the zero state, generated against reference.</summary>
+    private static void AssertPrefillMatchesReference(RwkvModel generated, RwkvModel reference, int[] tokens, string what)
+    {
+        int v = generated.Shape.Vocab;
+        float[] gen = new float[tokens.Length * v];
+        float[] refLogits = new float[tokens.Length * v];
+        generated.ForwardAll(tokens, generated.CreateState(), gen);
+        reference.ForwardAll(tokens, reference.CreateState(), refLogits);
+        AssertCloseToReference(refLogits, gen, v, what);
     }
 
     private static void AssertCloseToReference(ReadOnlySpan<float> reference, ReadOnlySpan<float> actual, int vocab, string what, double? relative = null)
