@@ -344,12 +344,12 @@ namespace Rwkv7.Gen.Generator.Emit
             // Full row tiles request rows further on ahead of use (EmitFetchDistance): decode streams weights from memory,
             // and even with several tokens per weight the hardware prefetcher alone leaves the tiles waiting on memory.
             bool prefetch = rows > 1;
+            int stride = RowStride(type, n);
             if (prefetch)
             {
-                EmitFetchDistance(w, rows, RowStride(type, n), ElementBytes(type));
+                EmitFetchDistance(w, rows, stride, ElementBytes(type));
             }
 
-            int stride = RowStride(type, n);
             w.Line($"ref {element} w0 = ref Unsafe.Add(ref w, (nint)r * {stride});");
             for (int k = 1; k < rows; k++)
             {
