@@ -7,7 +7,10 @@ namespace Rwkv7.Gen.Weights;
 public sealed class WeightLoadOptions
 {
     /// <summary>
-    /// Element type for every matrix, or null (the default) to keep each matrix in the precision the file stores it.
+    /// Element type for every matrix, or null (the default) to keep each matrix in the precision the file stores it,
+    /// with one exception: an fp16 matrix whose every value bf16 holds exactly is packed as bf16 (the same bytes; the
+    /// generated models have bf16 kernels and no fp16 ones). fp16 files are nearly always bf16 checkpoints converted
+    /// (rwkv.cpp, GGUF), whose values survive the trip both ways. Ask for <see cref="TensorDType.F16"/> to keep fp16.
     /// Converting bf16 to fp32 doubles memory and the bytes each token reads; converting to bf16 rounds.
     /// </summary>
     public TensorDType? MatrixType { get; init; }
@@ -117,10 +120,11 @@ public sealed unsafe class RwkvWeights : IDisposable
             throw new ArgumentException($"Unsupported shape {shape}: head size must be 64 and divide the embedding.", nameof(shape));
         }
 
-        // 8-bit weights are quantized from synthetic bf16 values, as a checkpoint's would be at load time.
+        // 8-bit weights are quantized from synthetic bf16 values, as a checkpoint's would be at load time; every other
+        // type is packed as generated (fp16 too, which a checkpoint's would be only on request).
         bool quantize = matrixType == TensorDType.Q8;
         var source = new SyntheticSource(quantize ? TensorDType.BF16 : matrixType, seed);
-        var options = new WeightLoadOptions { MatrixType = quantize ? TensorDType.Q8 : null };
+        var options = new WeightLoadOptions { MatrixType = matrixType };
         return Pack(shape, source, options, $"synthetic {matrixType.DisplayName()} weights (seed {seed})", null);
     }
 
@@ -134,8 +138,6 @@ public sealed unsafe class RwkvWeights : IDisposable
         // Plan the arena: every matrix at a 64-byte aligned offset, in the target element type.
         long arenaBytes = 0;
         var offsets = new Dictionary<string, long>(StringComparer.Ordinal);
-        TensorDType? common = null;
-        bool mixed = false;
         long totalSourceBytes = 0;
         foreach (CanonicalTensor t in tensors)
         {
@@ -146,18 +148,14 @@ public sealed unsafe class RwkvWeights : IDisposable
             }
 
             TensorDType type = TargetType(t, source, options);
-            if (t.Name != "emb.weight")
-            {
-                mixed |= common is { } c && c != type;
-                common ??= type;
-            }
-
             offsets[t.Name] = arenaBytes;
             arenaBytes += PackedBytes(t, type);
         }
 
         var arena = new NativeBuffer(arenaBytes);
-        var weights = new RwkvWeights(shape, arena, description, format) { MatrixType = mixed ? null : common };
+        var weights = new RwkvWeights(shape, arena, description, format);
+        TensorDType? common = null;
+        bool mixed = false;
         try
         {
             long done = 0;
@@ -206,11 +204,21 @@ public sealed unsafe class RwkvWeights : IDisposable
                             if (target == TensorDType.Q8)
                             {
                                 QuantizeRows(chunk, stored, t, slot, first, count, cols);
+                                continue;
                             }
-                            else
+
+                            int targetRowBytes = cols * target.SizeInBytes();
+                            var packed = new Span<byte>(slot + ((long)first * targetRowBytes), count * targetRowBytes);
+                            if (stored != TensorDType.F16 || options.MatrixType is not null)
                             {
-                                int targetRowBytes = cols * target.SizeInBytes();
-                                Convert(chunk, stored, new Span<byte>(slot + ((long)first * targetRowBytes), count * targetRowBytes), target);
+                                Convert(chunk, stored, packed, target);
+                            }
+                            else if (!TryNarrowHalfExactly(chunk, packed))
+                            {
+                                // A value bf16 cannot hold: the whole matrix stays fp16, as the file stores it.
+                                target = TensorDType.F16;
+                                source.Read(t, new Span<byte>(slot, sourceBytes));
+                                break;
                             }
                         }
 
@@ -234,6 +242,11 @@ public sealed unsafe class RwkvWeights : IDisposable
                         }
                         else
                         {
+                            if (stored == TensorDType.F16 && options.MatrixType is null && !HoldsExactlyInBFloat16(scratch.AsSpan(0, sourceBytes)))
+                            {
+                                target = TensorDType.F16;
+                            }
+
                             var destination = new Span<byte>(slot, checked((int)(t.ElementCount * target.SizeInBytes())));
                             TransposeConvert(scratch.AsSpan(0, sourceBytes), stored, rows, cols, destination, target);
                             weights.Assign(t.Name, new WeightMatrix(slot, cols, rows, target));
@@ -245,6 +258,13 @@ public sealed unsafe class RwkvWeights : IDisposable
                 options.Progress?.Report(totalSourceBytes == 0 ? 1 : (double)done / totalSourceBytes);
             }
 
+            foreach (WeightMatrix m in weights.Matrices())
+            {
+                mixed |= common is { } c && c != m.Type;
+                common ??= m.Type;
+            }
+
+            weights.MatrixType = mixed ? null : common;
             long matrixBytes = weights.Head.ByteLength;
             foreach (LayerWeights layer in weights.Layers)
             {
@@ -337,12 +357,87 @@ public sealed unsafe class RwkvWeights : IDisposable
         return (Layers[index], name[(dot + 1)..]);
     }
 
+    /// <summary>Every matrix but the embedding table: the head, then each layer's.</summary>
+    private IEnumerable<WeightMatrix> Matrices()
+    {
+        yield return Head;
+        foreach (LayerWeights l in Layers)
+        {
+            foreach (WeightMatrix m in (WeightMatrix[])[l.Receptance, l.Key, l.Value, l.Output, l.DecayDown, l.DecayUp, l.IclrDown,
+                l.IclrUp, l.GateDown, l.GateUp, l.FfnKey, l.FfnValue])
+            {
+                yield return m;
+            }
+
+            if (!l.ValueDown.IsEmpty)
+            {
+                yield return l.ValueDown;
+                yield return l.ValueUp;
+            }
+        }
+    }
+
     /// <summary>
-    /// The packed type of a matrix: the requested one, else as stored. The embedding table is never quantized: one
-    /// row of it is read per token, so 8 bits would save memory but no bandwidth, at a cost in precision.
+    /// The packed type of a matrix: the requested one, else as stored, except that fp16 is planned as bf16 (the same
+    /// size), which packing keeps only when every value converts exactly (<see cref="WeightLoadOptions.MatrixType"/>).
+    /// The embedding table is never quantized: one row of it is read per token, so 8 bits would save memory but no
+    /// bandwidth, at a cost in precision.
     /// </summary>
-    private static TensorDType TargetType(CanonicalTensor t, ITensorSource source, WeightLoadOptions options) =>
-        options.MatrixType is TensorDType.Q8 && t.Name == "emb.weight" ? source.TypeOf(t) : options.MatrixType ?? source.TypeOf(t);
+    private static TensorDType TargetType(CanonicalTensor t, ITensorSource source, WeightLoadOptions options)
+    {
+        TensorDType stored = source.TypeOf(t);
+        return options.MatrixType switch
+        {
+            TensorDType.Q8 when t.Name == "emb.weight" => stored,
+            { } requested => requested,
+            null when stored == TensorDType.F16 => TensorDType.BF16,
+            null => stored,
+        };
+    }
+
+    /// <summary>
+    /// Converts fp16 values to bf16 into <paramref name="destination"/> if every one converts exactly (the low 16 bits
+    /// of its fp32 value are zero: at most 8 significant bits, which any bf16 checkpoint's values have); returns false,
+    /// leaving <paramref name="destination"/> partly written, at the first that does not.
+    /// </summary>
+    private static bool TryNarrowHalfExactly(ReadOnlySpan<byte> source, Span<byte> destination)
+    {
+        ReadOnlySpan<Half> halves = MemoryMarshal.Cast<byte, Half>(source);
+        Span<ushort> narrowed = MemoryMarshal.Cast<byte, ushort>(destination);
+        Span<float> wide = stackalloc float[256];
+        for (int start = 0; start < halves.Length; start += wide.Length)
+        {
+            int n = Math.Min(wide.Length, halves.Length - start);
+            Span<float> part = wide[..n];
+            System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(halves.Slice(start, n), part);
+            ReadOnlySpan<uint> bits = MemoryMarshal.Cast<float, uint>(part);
+            for (int i = 0; i < n; i++)
+            {
+                if ((bits[i] & 0xFFFF) != 0)
+                {
+                    return false;
+                }
+
+                narrowed[start + i] = (ushort)(bits[i] >> 16);
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether every fp16 value in <paramref name="source"/> converts to bf16 exactly (see <see cref="TryNarrowHalfExactly"/>).</summary>
+    private static bool HoldsExactlyInBFloat16(ReadOnlySpan<byte> source)
+    {
+        foreach (Half h in MemoryMarshal.Cast<byte, Half>(source))
+        {
+            if ((BitConverter.SingleToUInt32Bits((float)h) & 0xFFFF) != 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>Arena bytes of a matrix in <paramref name="type"/> (Q8: each row's int8 values, then its block scales).</summary>
     private static long PackedBytes(CanonicalTensor t, TensorDType type) => type == TensorDType.Q8

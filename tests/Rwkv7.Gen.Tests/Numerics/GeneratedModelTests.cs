@@ -16,7 +16,8 @@ public sealed class GeneratedModelTests
 
     public static TheoryData<string> ModelFiles() => [.. ModelFiles(Models.TinyFiles), .. Models.Mh4Files];
 
-    // The F16 rwkv.cpp file runs generated models through the fp16 fallback product; keep it in the set.
+    // The F16 rwkv.cpp file's matrices hold bf16 values and are packed as bf16 (WeightPrecisionTests); the fp16
+    // fallback product has its own test below.
     private static IEnumerable<string> ModelFiles(string[] files) => files;
 
     [Theory]
@@ -169,6 +170,35 @@ public sealed class GeneratedModelTests
 
         // One token at a time, 8-bit products round their inputs to 16 bits (Q8QualityTests' decode tolerance).
         AssertCloseToReference(refStep, genStep, v, $"bf16-only model, {type} weights, decode", type == TensorDType.Q8 ? 1e-3 : null);
+    }
+
+    [Fact]
+    public void Fp16_matrices_run_on_the_width_generic_product_and_match_goldens_and_reference()
+    {
+        // Kept fp16 on request (by default these values would be packed as bf16): generated models have no fp16
+        // kernels, so every product, one token at a time and in sequence mode, takes KernelFallbacks.
+        string file = Models.TinyFp16Bin;
+        Goldens goldens = Goldens.For(file);
+        using RwkvWeights weights = RwkvWeights.Load(Fixtures.Path(file), new WeightLoadOptions { MatrixType = TensorDType.F16 });
+        Assert.Equal(TensorDType.F16, weights.MatrixType);
+        using RwkvModel generated = RwkvModel.Create(weights, EngineSelection.Generated);
+        using RwkvModel reference = RwkvModel.Create(weights, EngineSelection.Reference);
+        Assert.Equal("generated " + TinyModel.GeneratedTypeName, generated.EngineName);
+
+        int v = weights.Shape.Vocab;
+        float[] gen = new float[goldens.Tokens.Length * v];
+        float[] refLogits = new float[goldens.Tokens.Length * v];
+        RwkvState genState = generated.CreateState(), refState = reference.CreateState();
+        for (int t = 0; t < goldens.Tokens.Length; t++)
+        {
+            generated.Forward(goldens.Tokens[t], genState, gen.AsSpan(t * v, v));
+            reference.Forward(goldens.Tokens[t], refState, refLogits.AsSpan(t * v, v));
+        }
+
+        Tolerance.AssertLogitRows(goldens.Logits, gen, v, "fp16 kept, generated serial");
+        goldens.AssertFinalState(genState, "fp16 kept, generated serial");
+        AssertCloseToReference(refLogits, gen, v, "fp16 kept, generated vs reference");
+        AssertPrefillMatchesReference(generated, reference, goldens.Tokens, "fp16 kept, prefill");
     }
 
     [Fact]
