@@ -17,7 +17,7 @@ namespace Rwkv7.Cli.Commands;
 internal static class BenchCommand
 {
     public const string Usage =
-        "bench (--model PATH | --shape NAME|FILE) [--precision bf16|fp32|q8] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--profile] [--engine ...] [--context N [--svg FILE]] [--ab PAIRS]";
+        "bench (--model PATH | --shape NAME|FILE) [--precision keep|bf16|fp16|fp32|q8] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--profile] [--engine ...] [--context N [--svg FILE]] [--ab PAIRS]";
 
     public static int Run(CommandArguments args, TextWriter output)
     {
@@ -28,12 +28,16 @@ internal static class BenchCommand
             throw new UsageException("bench needs exactly one of --model PATH or --shape NAME|FILE");
         }
 
-        TensorDType precision = (args.Option("precision") ?? "bf16") switch
+        // As the other commands: a checkpoint's matrices are packed as the file stores them unless asked otherwise
+        // (keep); synthetic weights are bf16 unless asked otherwise.
+        TensorDType? precision = args.Option("precision") switch
         {
+            null or "keep" => null,
             "bf16" => TensorDType.BF16,
+            "fp16" => TensorDType.F16,
             "fp32" => TensorDType.F32,
             "q8" => TensorDType.Q8,
-            string other => throw new UsageException($"--precision must be bf16, fp32 or q8, not '{other}'"),
+            string other => throw new UsageException($"--precision must be keep, bf16, fp16, fp32 or q8, not '{other}'"),
         };
         int threads = args.Int("threads", 0, 0, 1024);
         int decodeTokens = args.Int("tokens", 64, 1, 1_000_000);
@@ -50,8 +54,8 @@ internal static class BenchCommand
 
         // Synthetic 8-bit weights are quantized from synthetic bf16 ones, as a checkpoint would be at load time.
         RwkvWeights weights = modelPath is not null
-            ? RwkvWeights.Load(modelPath, precision == TensorDType.BF16 && args.Option("precision") is null ? null : new WeightLoadOptions { MatrixType = precision })
-            : RwkvWeights.CreateSynthetic(ResolveShape(shapeName!), precision);
+            ? RwkvWeights.Load(modelPath, new WeightLoadOptions { MatrixType = precision })
+            : RwkvWeights.CreateSynthetic(ResolveShape(shapeName!), precision ?? TensorDType.BF16);
         using RwkvModel model = RwkvModel.Create(weights, engine, ownsWeights: true);
         if (threads > 0)
         {

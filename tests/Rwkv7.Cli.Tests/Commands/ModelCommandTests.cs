@@ -70,6 +70,26 @@ public sealed class ModelCommandTests
     }
 
     [Fact]
+    public void Bench_packs_a_models_matrices_as_the_other_commands_do()
+    {
+        // The rwkv.cpp FP16 file holds bf16 values: kept (the default) it runs as bf16, on the generated kernels;
+        // --precision fp16 keeps fp16, and an unknown name is a usage error that lists the accepted ones.
+        string fp16 = Paths.Fixture("tiny-7v0-834K/tiny-rwkv-7v0-834K-FP16.bin");
+        string[] quick = ["--tokens", "2", "--prefill", "4", "--batch", "2", "--runs", "1", "--threads", "1"];
+        CliResult kept = TestCli.Run(["bench", "--model", fp16, .. quick]);
+        Assert.True(kept.ExitCode == 0, kept.ToString());
+        Assert.Contains("precision    bf16 weights", kept.Out, StringComparison.Ordinal);
+
+        CliResult asked = TestCli.Run(["bench", "--model", fp16, "--precision", "fp16", .. quick]);
+        Assert.True(asked.ExitCode == 0, asked.ToString());
+        Assert.Contains("precision    fp16 weights", asked.Out, StringComparison.Ordinal);
+
+        CliResult wrong = TestCli.Run(["bench", "--model", fp16, "--precision", "int4", .. quick]);
+        Assert.Equal(2, wrong.ExitCode);
+        Assert.Contains("--precision must be keep, bf16, fp16, fp32 or q8, not 'int4'", wrong.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bench_ab_times_pairs_of_runs_with_the_experiment_switch_off_and_on()
     {
         CliResult r = TestCli.Run(["bench", "--shape", "tiny", "--tokens", "2", "--prefill", "4", "--batch", "2", "--threads", "1", "--ab", "3"]);
