@@ -154,8 +154,6 @@ public sealed unsafe class RwkvWeights : IDisposable
 
         var arena = new NativeBuffer(arenaBytes);
         var weights = new RwkvWeights(shape, arena, description, format);
-        TensorDType? common = null;
-        bool mixed = false;
         try
         {
             long done = 0;
@@ -258,22 +256,18 @@ public sealed unsafe class RwkvWeights : IDisposable
                 options.Progress?.Report(totalSourceBytes == 0 ? 1 : (double)done / totalSourceBytes);
             }
 
+            // The types as packed (an fp16 matrix may have become bf16 or not), and the bytes a token reads.
+            TensorDType? common = null;
+            bool mixed = false;
+            long matrixBytes = 0;
             foreach (WeightMatrix m in weights.Matrices())
             {
                 mixed |= common is { } c && c != m.Type;
                 common ??= m.Type;
+                matrixBytes += m.ByteLength;
             }
 
             weights.MatrixType = mixed ? null : common;
-            long matrixBytes = weights.Head.ByteLength;
-            foreach (LayerWeights layer in weights.Layers)
-            {
-                matrixBytes += layer.Receptance.ByteLength + layer.Key.ByteLength + layer.Value.ByteLength + layer.Output.ByteLength
-                    + layer.DecayDown.ByteLength + layer.DecayUp.ByteLength + layer.IclrDown.ByteLength + layer.IclrUp.ByteLength
-                    + layer.ValueDown.ByteLength + layer.ValueUp.ByteLength + layer.GateDown.ByteLength + layer.GateUp.ByteLength
-                    + layer.FfnKey.ByteLength + layer.FfnValue.ByteLength;
-            }
-
             weights.BytesReadPerToken = matrixBytes + (weights.Embedding.ByteLength / shape.Vocab);
             return weights;
         }
