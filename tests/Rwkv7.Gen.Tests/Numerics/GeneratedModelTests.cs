@@ -33,12 +33,16 @@ public sealed class GeneratedModelTests
     [MemberData(nameof(ModelFiles))]
     public void Serial_logits_and_state_match_goldens_and_reference(string file)
     {
-        Goldens goldens = Goldens.For(file);
         using RwkvWeights weights = RwkvWeights.Load(Fixtures.Path(file));
         using RwkvModel generated = RwkvModel.Create(weights, EngineSelection.Generated);
         using RwkvModel reference = RwkvModel.Create(weights, EngineSelection.Reference);
-        int v = weights.Shape.Vocab;
+        AssertSerialMatchesGoldensAndReference(generated, reference, Goldens.For(file), file);
+    }
 
+    /// <summary>The goldens' tokens one at a time: generated logits and state against the goldens and the reference.</summary>
+    private static void AssertSerialMatchesGoldensAndReference(RwkvModel generated, RwkvModel reference, Goldens goldens, string what)
+    {
+        int v = generated.Shape.Vocab;
         float[] gen = new float[goldens.Tokens.Length * v];
         float[] refLogits = new float[goldens.Tokens.Length * v];
         RwkvState genState = generated.CreateState();
@@ -49,10 +53,10 @@ public sealed class GeneratedModelTests
             reference.Forward(goldens.Tokens[t], refState, refLogits.AsSpan(t * v, v));
         }
 
-        Tolerance.AssertLogitRows(goldens.Logits, gen, v, $"{file} generated serial");
-        goldens.AssertFinalState(genState, $"{file} generated serial");
-        AssertCloseToReference(refLogits, gen, v, $"{file} generated vs reference");
-        Tolerance.AssertState(refState.Data, genState.Data, $"{file} generated vs reference state", RelativeToReference);
+        Tolerance.AssertLogitRows(goldens.Logits, gen, v, $"{what} generated serial");
+        goldens.AssertFinalState(genState, $"{what} generated serial");
+        AssertCloseToReference(refLogits, gen, v, $"{what} generated vs reference");
+        Tolerance.AssertState(refState.Data, genState.Data, $"{what} generated vs reference state", RelativeToReference);
     }
 
     [Theory]
@@ -185,19 +189,7 @@ public sealed class GeneratedModelTests
         using RwkvModel reference = RwkvModel.Create(weights, EngineSelection.Reference);
         Assert.Equal("generated " + TinyModel.GeneratedTypeName, generated.EngineName);
 
-        int v = weights.Shape.Vocab;
-        float[] gen = new float[goldens.Tokens.Length * v];
-        float[] refLogits = new float[goldens.Tokens.Length * v];
-        RwkvState genState = generated.CreateState(), refState = reference.CreateState();
-        for (int t = 0; t < goldens.Tokens.Length; t++)
-        {
-            generated.Forward(goldens.Tokens[t], genState, gen.AsSpan(t * v, v));
-            reference.Forward(goldens.Tokens[t], refState, refLogits.AsSpan(t * v, v));
-        }
-
-        Tolerance.AssertLogitRows(goldens.Logits, gen, v, "fp16 kept, generated serial");
-        goldens.AssertFinalState(genState, "fp16 kept, generated serial");
-        AssertCloseToReference(refLogits, gen, v, "fp16 kept, generated vs reference");
+        AssertSerialMatchesGoldensAndReference(generated, reference, goldens, "fp16 kept,");
         AssertPrefillMatchesReference(generated, reference, goldens.Tokens, "fp16 kept, prefill");
     }
 
