@@ -9,6 +9,9 @@ namespace Rwkv7.Cli.Tests.Commands;
 /// <summary>The commands around a checkpoint (info, logits, bench) and how the program fails.</summary>
 public sealed class ModelCommandTests
 {
+    /// <summary>bench options that keep a run short: a few tokens, one run, one thread.</summary>
+    private static readonly string[] QuickBench = ["--tokens", "2", "--prefill", "4", "--batch", "2", "--runs", "1", "--threads", "1"];
+
     [Fact]
     public void No_arguments_print_usage_and_exit_2_and_help_exits_0()
     {
@@ -64,7 +67,7 @@ public sealed class ModelCommandTests
     [Fact]
     public void Bench_resolves_the_tiny_shape_by_name()
     {
-        CliResult r = TestCli.Run(["bench", "--shape", "tiny", "--tokens", "2", "--prefill", "4", "--batch", "2", "--runs", "1", "--threads", "1"]);
+        CliResult r = TestCli.Run(["bench", "--shape", "tiny", .. QuickBench]);
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Contains("engine       generated Rwkv7.Cli.Models.TinyModel", r.Out, StringComparison.Ordinal);
     }
@@ -75,16 +78,15 @@ public sealed class ModelCommandTests
         // The rwkv.cpp FP16 file holds bf16 values: kept (the default) it runs as bf16, on the generated kernels;
         // --precision fp16 keeps fp16, and an unknown name is a usage error that lists the accepted ones.
         string fp16 = Paths.Fixture("tiny-7v0-834K/tiny-rwkv-7v0-834K-FP16.bin");
-        string[] quick = ["--tokens", "2", "--prefill", "4", "--batch", "2", "--runs", "1", "--threads", "1"];
-        CliResult kept = TestCli.Run(["bench", "--model", fp16, .. quick]);
+        CliResult kept = TestCli.Run(["bench", "--model", fp16, .. QuickBench]);
         Assert.True(kept.ExitCode == 0, kept.ToString());
         Assert.Contains("precision    bf16 weights", kept.Out, StringComparison.Ordinal);
 
-        CliResult asked = TestCli.Run(["bench", "--model", fp16, "--precision", "fp16", .. quick]);
+        CliResult asked = TestCli.Run(["bench", "--model", fp16, "--precision", "fp16", .. QuickBench]);
         Assert.True(asked.ExitCode == 0, asked.ToString());
         Assert.Contains("precision    fp16 weights", asked.Out, StringComparison.Ordinal);
 
-        CliResult wrong = TestCli.Run(["bench", "--model", fp16, "--precision", "int4", .. quick]);
+        CliResult wrong = TestCli.Run(["bench", "--model", fp16, "--precision", "int4", .. QuickBench]);
         Assert.Equal(2, wrong.ExitCode);
         Assert.Contains("--precision must be keep, bf16, fp16, fp32 or q8, not 'int4'", wrong.Error, StringComparison.Ordinal);
     }
@@ -113,7 +115,7 @@ public sealed class ModelCommandTests
     [Fact]
     public void Bench_profile_breaks_each_phase_down_by_step()
     {
-        CliResult r = TestCli.Run(["bench", "--shape", "tiny", "--tokens", "2", "--prefill", "4", "--batch", "2", "--runs", "1", "--threads", "1", "--profile"]);
+        CliResult r = TestCli.Run(["bench", "--shape", "tiny", .. QuickBench, "--profile"]);
         Assert.True(r.ExitCode == 0, r.ToString());
         foreach (string phase in new[] { "decode", "prefill", "batch of 2" })
         {
@@ -125,7 +127,7 @@ public sealed class ModelCommandTests
         Assert.All(projections, l => Assert.Contains("GB/s of weights", l, StringComparison.Ordinal));
         Assert.Contains("outside steps", r.Out, StringComparison.Ordinal);
 
-        CliResult json = TestCli.Run(["bench", "--shape", "tiny", "--tokens", "2", "--prefill", "4", "--batch", "2", "--runs", "1", "--threads", "1", "--profile", "--json"]);
+        CliResult json = TestCli.Run(["bench", "--shape", "tiny", .. QuickBench, "--profile", "--json"]);
         Assert.True(json.ExitCode == 0, json.ToString());
         using var doc = System.Text.Json.JsonDocument.Parse(json.Out);
         System.Text.Json.JsonElement decode = doc.RootElement.GetProperty("profile").GetProperty("decode");
