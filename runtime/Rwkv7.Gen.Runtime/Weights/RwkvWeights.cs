@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Rwkv7.Gen.Loading;
 
 namespace Rwkv7.Gen.Weights;
@@ -7,11 +8,13 @@ namespace Rwkv7.Gen.Weights;
 public sealed class WeightLoadOptions
 {
     /// <summary>
-    /// Element type for every matrix, or null (the default) to keep each matrix in the precision the file stores it,
-    /// with one exception: an fp16 matrix whose every value bf16 holds exactly is packed as bf16 (the same bytes; the
-    /// generated models have bf16 kernels and no fp16 ones). fp16 files are nearly always bf16 checkpoints converted
-    /// (rwkv.cpp, GGUF), whose values survive the trip both ways. Ask for <see cref="TensorDType.F16"/> to keep fp16.
-    /// Converting bf16 to fp32 doubles memory and the bytes each token reads; converting to bf16 rounds.
+    /// Element type for every matrix, or null (the default) to keep each matrix's values as the file stores them, in
+    /// the narrowest type that holds them exactly: an fp16 or fp32 matrix whose every value bf16 holds exactly is
+    /// packed as bf16. fp16 and fp32 files are nearly always bf16 checkpoints converted (rwkv.cpp, GGUF, Hugging Face
+    /// exports), whose values survive the trip both ways; as bf16 they take the generated bf16 kernels (there are no
+    /// fp16 ones) and, from fp32, half the memory and half the bytes each decoded token reads. Ask for
+    /// <see cref="TensorDType.F16"/> or <see cref="TensorDType.F32"/> to keep those types. Converting bf16 to fp32
+    /// doubles memory and the bytes each token reads; converting to bf16 rounds.
     /// </summary>
     public TensorDType? MatrixType { get; init; }
 
@@ -21,8 +24,8 @@ public sealed class WeightLoadOptions
 
 /// <summary>
 /// A model's parameters, validated against its shape and packed once into compute layout: fp32 vectors, and
-/// matrices in (out, in) row-major order inside one 64-byte aligned native block, each in its source precision
-/// unless <see cref="WeightLoadOptions.MatrixType"/> asks otherwise.
+/// matrices in (out, in) row-major order inside one 64-byte aligned native block, each holding exactly its source
+/// values (in bf16 where that type holds them) unless <see cref="WeightLoadOptions.MatrixType"/> asks otherwise.
 /// </summary>
 public sealed unsafe class RwkvWeights : IDisposable
 {
@@ -135,6 +138,27 @@ public sealed unsafe class RwkvWeights : IDisposable
     {
         List<CanonicalTensor> tensors = CanonicalTensors.For(shape).ToList();
 
+        // An fp32 matrix is planned as bf16 (half the arena) when the first rows of it hold bf16 values: a probe of a
+        // few KiB, which fp32-trained weights fail at once. Packing then checks every value; a matrix that fails
+        // after passing the probe needs its fp32 size, so the arena is planned again with it kept fp32.
+        HashSet<string> keptF32 = options.MatrixType is null ? ProbeSingleMatrices(tensors, source) : [];
+        var progress = options.Progress is null ? null : new MonotonicProgress(options.Progress);
+        while (true)
+        {
+            try
+            {
+                return Pack(shape, tensors, source, options, keptF32, progress, description, format);
+            }
+            catch (InexactNarrowingException e)
+            {
+                keptF32.Add(e.Tensor);
+            }
+        }
+    }
+
+    private static RwkvWeights Pack(ModelShape shape, List<CanonicalTensor> tensors, ITensorSource source, WeightLoadOptions options,
+        HashSet<string> keptF32, MonotonicProgress? progress, string description, CheckpointFormat? format)
+    {
         // Plan the arena: every matrix at a 64-byte aligned offset, in the target element type.
         long arenaBytes = 0;
         var offsets = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -147,7 +171,7 @@ public sealed unsafe class RwkvWeights : IDisposable
                 continue;
             }
 
-            TensorDType type = TargetType(t, source, options);
+            TensorDType type = TargetType(t, source, options, keptF32);
             offsets[t.Name] = arenaBytes;
             arenaBytes += PackedBytes(t, type);
         }
@@ -176,7 +200,7 @@ public sealed unsafe class RwkvWeights : IDisposable
                 }
                 else
                 {
-                    TensorDType target = TargetType(t, source, options);
+                    TensorDType target = TargetType(t, source, options, keptF32);
                     byte* slot = arena.Pointer + offsets[t.Name];
                     int rows = t.Shape[0], cols = t.Shape[1];
                     if (t.Role == TensorRole.Linear && target == stored)
@@ -207,13 +231,19 @@ public sealed unsafe class RwkvWeights : IDisposable
 
                             int targetRowBytes = cols * target.SizeInBytes();
                             var packed = new Span<byte>(slot + ((long)first * targetRowBytes), count * targetRowBytes);
-                            if (stored != TensorDType.F16 || options.MatrixType is not null)
+                            if (options.MatrixType is not null)
                             {
                                 Convert(chunk, stored, packed, target);
                             }
-                            else if (!TryNarrowHalfExactly(chunk, packed))
+                            else if (!TryNarrowExactly(chunk, stored, packed))
                             {
-                                // A value bf16 cannot hold: the whole matrix stays fp16, as the file stores it.
+                                // A value bf16 cannot hold. fp16 takes the bf16 slot's bytes: the whole matrix is
+                                // re-read and stays fp16, as the file stores it. fp32 needs twice them: plan again.
+                                if (stored == TensorDType.F32)
+                                {
+                                    throw new InexactNarrowingException(t.Name);
+                                }
+
                                 target = TensorDType.F16;
                                 source.Read(t, new Span<byte>(slot, sourceBytes));
                                 break;
@@ -240,9 +270,9 @@ public sealed unsafe class RwkvWeights : IDisposable
                         }
                         else
                         {
-                            if (stored == TensorDType.F16 && options.MatrixType is null && !HoldsExactlyInBFloat16(scratch.AsSpan(0, sourceBytes)))
+                            if (options.MatrixType is null && target != stored && !HoldsExactlyInBFloat16(scratch.AsSpan(0, sourceBytes), stored))
                             {
-                                target = TensorDType.F16;
+                                target = stored == TensorDType.F16 ? TensorDType.F16 : throw new InexactNarrowingException(t.Name);
                             }
 
                             var destination = new Span<byte>(slot, checked((int)(t.ElementCount * target.SizeInBytes())));
@@ -253,7 +283,7 @@ public sealed unsafe class RwkvWeights : IDisposable
                 }
 
                 done += sourceBytes;
-                options.Progress?.Report(totalSourceBytes == 0 ? 1 : (double)done / totalSourceBytes);
+                progress?.Report(totalSourceBytes == 0 ? 1 : (double)done / totalSourceBytes);
             }
 
             // The types as packed (an fp16 matrix may have become bf16 or not), and the bytes a token reads.
@@ -275,6 +305,66 @@ public sealed unsafe class RwkvWeights : IDisposable
         {
             weights.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The fp32 matrices whose first rows (about <see cref="ProbeBytes"/>) hold a value bf16 cannot: they are planned
+    /// in fp32. Every other fp32 matrix is planned as bf16.
+    /// </summary>
+    private static HashSet<string> ProbeSingleMatrices(List<CanonicalTensor> tensors, ITensorSource source)
+    {
+        var kept = new HashSet<string>(StringComparer.Ordinal);
+        byte[] probe = [];
+        foreach (CanonicalTensor t in tensors)
+        {
+            if (t.Role == TensorRole.Vector || source.TypeOf(t) != TensorDType.F32)
+            {
+                continue;
+            }
+
+            int rowBytes = t.Shape[1] * sizeof(float);
+            int rows = Math.Clamp(ProbeBytes / rowBytes, 1, t.Shape[0]);
+            if (probe.Length < rows * rowBytes)
+            {
+                probe = new byte[rows * rowBytes];
+            }
+
+            Span<byte> span = probe.AsSpan(0, rows * rowBytes);
+            source.ReadRows(t, 0, rows, span);
+            if (!HoldsExactlyInBFloat16(span, TensorDType.F32))
+            {
+                kept.Add(t.Name);
+            }
+        }
+
+        return kept;
+    }
+
+    /// <summary>Bytes of each fp32 matrix's first rows read to decide whether to plan it as bf16.</summary>
+    private const int ProbeBytes = 16 << 10;
+
+    /// <summary>
+    /// An fp32 matrix planned as bf16 holds a value bf16 cannot (past the probe): the arena must be planned again.
+    /// Never leaves <see cref="Pack(ModelShape, ITensorSource, WeightLoadOptions, string, CheckpointFormat?)"/>.
+    /// </summary>
+    private sealed class InexactNarrowingException(string tensor) : Exception($"{tensor} holds a value bf16 cannot.")
+    {
+        public string Tensor { get; } = tensor;
+    }
+
+    /// <summary>Forwards progress that never goes back: a second packing pass restarts at 0 and reports nothing until it passes the first.</summary>
+    private sealed class MonotonicProgress(IProgress<double> inner)
+    {
+        private double _reported = -1;
+
+        public void Report(double value)
+        {
+            if (value > _reported)
+            {
+                _reported = value;
+                inner.Report(value);
+            }
         }
     }
 
@@ -372,12 +462,12 @@ public sealed unsafe class RwkvWeights : IDisposable
     }
 
     /// <summary>
-    /// The packed type of a matrix: the requested one, else as stored, except that fp16 is planned as bf16 (the same
-    /// size), which packing keeps only when every value converts exactly (<see cref="WeightLoadOptions.MatrixType"/>).
-    /// The embedding table is never quantized: one row of it is read per token, so 8 bits would save memory but no
-    /// bandwidth, at a cost in precision.
+    /// The packed type of a matrix: the requested one, else as stored, except that fp16, and fp32 not in
+    /// <paramref name="keptF32"/>, are planned as bf16, which packing keeps only when every value converts exactly
+    /// (<see cref="WeightLoadOptions.MatrixType"/>). The embedding table is never quantized: one row of it is read per
+    /// token, so 8 bits would save memory but no bandwidth, at a cost in precision.
     /// </summary>
-    private static TensorDType TargetType(CanonicalTensor t, ITensorSource source, WeightLoadOptions options)
+    private static TensorDType TargetType(CanonicalTensor t, ITensorSource source, WeightLoadOptions options, HashSet<string> keptF32)
     {
         TensorDType stored = source.TypeOf(t);
         return options.MatrixType switch
@@ -385,43 +475,85 @@ public sealed unsafe class RwkvWeights : IDisposable
             TensorDType.Q8 when t.Name == "emb.weight" => stored,
             { } requested => requested,
             null when stored == TensorDType.F16 => TensorDType.BF16,
+            null when stored == TensorDType.F32 && !keptF32.Contains(t.Name) => TensorDType.BF16,
             null => stored,
         };
     }
 
     /// <summary>
-    /// Converts fp16 values to bf16 into <paramref name="destination"/> if every one converts exactly (the low 16 bits
-    /// of its fp32 value are zero: at most 8 significant bits, which any bf16 checkpoint's values have); returns false,
-    /// leaving <paramref name="destination"/> partly written, at the first that does not.
+    /// Converts fp16 or fp32 values to bf16 into <paramref name="destination"/> if every one converts exactly (the low
+    /// 16 bits of its fp32 value are zero: at most 8 significant bits, which any bf16 checkpoint's values have);
+    /// returns false, leaving <paramref name="destination"/> partly written, at the first block that does not.
     /// </summary>
-    private static bool TryNarrowHalfExactly(ReadOnlySpan<byte> source, Span<byte> destination)
+    private static bool TryNarrowExactly(ReadOnlySpan<byte> source, TensorDType stored, Span<byte> destination)
     {
-        ReadOnlySpan<Half> halves = MemoryMarshal.Cast<byte, Half>(source);
         Span<ushort> narrowed = MemoryMarshal.Cast<byte, ushort>(destination);
+        if (stored == TensorDType.F32)
+        {
+            return TryNarrowSingles(MemoryMarshal.Cast<byte, uint>(source), narrowed);
+        }
+
+        ReadOnlySpan<Half> halves = MemoryMarshal.Cast<byte, Half>(source);
         Span<float> wide = stackalloc float[256];
         for (int start = 0; start < halves.Length; start += wide.Length)
         {
             int n = Math.Min(wide.Length, halves.Length - start);
-            Span<float> part = wide[..n];
-            System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(halves.Slice(start, n), part);
-            ReadOnlySpan<uint> bits = MemoryMarshal.Cast<float, uint>(part);
-            for (int i = 0; i < n; i++)
+            System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(halves.Slice(start, n), wide[..n]);
+            if (!TryNarrowSingles(MemoryMarshal.Cast<float, uint>(wide[..n]), narrowed.Slice(start, n)))
             {
-                if ((bits[i] & 0xFFFF) != 0)
-                {
-                    return false;
-                }
-
-                narrowed[start + i] = (ushort)(bits[i] >> 16);
+                return false;
             }
         }
 
         return true;
     }
 
-    /// <summary>Whether every fp16 value in <paramref name="source"/> converts to bf16 exactly (see <see cref="TryNarrowHalfExactly"/>).</summary>
-    private static bool HoldsExactlyInBFloat16(ReadOnlySpan<byte> source)
+    /// <summary>The high halves of fp32 bit patterns, if every low half is zero (see <see cref="TryNarrowExactly"/>).</summary>
+    private static bool TryNarrowSingles(ReadOnlySpan<uint> bits, Span<ushort> narrowed)
     {
+        int i = 0;
+        var low = Vector256.Create(0xFFFFu);
+        for (; i + (2 * Vector256<uint>.Count) <= bits.Length; i += 2 * Vector256<uint>.Count)
+        {
+            var a = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(bits), (nuint)i);
+            var b = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(bits), (nuint)(i + Vector256<uint>.Count));
+            if (((a | b) & low) != Vector256<uint>.Zero)
+            {
+                return false;
+            }
+
+            Vector256.Narrow(a >> 16, b >> 16).StoreUnsafe(ref MemoryMarshal.GetReference(narrowed), (nuint)i);
+        }
+
+        for (; i < bits.Length; i++)
+        {
+            if ((bits[i] & 0xFFFF) != 0)
+            {
+                return false;
+            }
+
+            narrowed[i] = (ushort)(bits[i] >> 16);
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether every fp16 or fp32 value in <paramref name="source"/> converts to bf16 exactly (see <see cref="TryNarrowExactly"/>).</summary>
+    private static bool HoldsExactlyInBFloat16(ReadOnlySpan<byte> source, TensorDType stored)
+    {
+        if (stored == TensorDType.F32)
+        {
+            foreach (uint bits in MemoryMarshal.Cast<byte, uint>(source))
+            {
+                if ((bits & 0xFFFF) != 0)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
         foreach (Half h in MemoryMarshal.Cast<byte, Half>(source))
         {
             if ((BitConverter.SingleToUInt32Bits((float)h) & 0xFFFF) != 0)

@@ -14,11 +14,29 @@ public sealed class GeneratedModelTests
     /// <summary>Generated vs reference: max |Δ| ≤ 1e-5 × the reference row's (or state's) max |value|.</summary>
     private const double RelativeToReference = 1e-5;
 
-    public static TheoryData<string> ModelFiles() => [.. ModelFiles(Models.TinyFiles), .. Models.Mh4Files];
+    public static TheoryData<string> ModelFiles() => [.. Models.TinyFiles, .. Models.Mh4Files];
 
-    // The F16 rwkv.cpp file's matrices hold bf16 values and are packed as bf16 (WeightPrecisionTests); the fp16
-    // fallback product has its own test below.
-    private static IEnumerable<string> ModelFiles(string[] files) => files;
+    /// <summary>
+    /// Every fixture file as loaded by default, and two asked for in fp32. By default every fixture's matrices are
+    /// packed as bf16 (their values are bf16's, even in the fp32 and fp16 files: WeightPrecisionTests), so the fp32
+    /// kernels are reached only on request; bf16 converts to fp32 exactly, so the goldens hold for both. The fp16
+    /// fallback product has its own test below.
+    /// </summary>
+    public static TheoryData<string, string> ModelFilesAndPrecisions()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (string file in (string[])[.. Models.TinyFiles, .. Models.Mh4Files])
+        {
+            data.Add(file, "keep");
+        }
+
+        data.Add(Models.TinyF32Safetensors, "fp32");
+        data.Add(Models.Mh4Safetensors, "fp32");
+        return data;
+    }
+
+    private static WeightLoadOptions Precision(string precision) =>
+        new() { MatrixType = precision == "fp32" ? TensorDType.F32 : null };
 
     [Theory]
     [MemberData(nameof(ModelFiles))]
@@ -30,13 +48,14 @@ public sealed class GeneratedModelTests
     }
 
     [Theory]
-    [MemberData(nameof(ModelFiles))]
-    public void Serial_logits_and_state_match_goldens_and_reference(string file)
+    [MemberData(nameof(ModelFilesAndPrecisions))]
+    public void Serial_logits_and_state_match_goldens_and_reference(string file, string precision)
     {
-        using RwkvWeights weights = RwkvWeights.Load(Fixtures.Path(file));
+        using RwkvWeights weights = RwkvWeights.Load(Fixtures.Path(file), Precision(precision));
+        Assert.Equal(precision == "fp32" ? TensorDType.F32 : TensorDType.BF16, weights.MatrixType);
         using RwkvModel generated = RwkvModel.Create(weights, EngineSelection.Generated);
         using RwkvModel reference = RwkvModel.Create(weights, EngineSelection.Reference);
-        AssertSerialMatchesGoldensAndReference(generated, reference, Goldens.For(file), file);
+        AssertSerialMatchesGoldensAndReference(generated, reference, Goldens.For(file), $"{file} ({precision})");
     }
 
     /// <summary>The goldens' tokens one at a time: generated logits and state against the goldens and the reference.</summary>
@@ -60,18 +79,19 @@ public sealed class GeneratedModelTests
     }
 
     [Theory]
-    [MemberData(nameof(ModelFiles))]
-    public void Sequence_mode_matches_goldens_and_serial_mode(string file)
+    [MemberData(nameof(ModelFilesAndPrecisions))]
+    public void Sequence_mode_matches_goldens_and_serial_mode(string file, string precision)
     {
         Goldens goldens = Goldens.For(file);
-        using RwkvModel model = RwkvModel.Load(Fixtures.Path(file), new RwkvModelOptions { Engine = EngineSelection.Generated });
+        using RwkvModel model = RwkvModel.Load(Fixtures.Path(file), new RwkvModelOptions { Engine = EngineSelection.Generated, Weights = Precision(precision) });
+        string what = $"{file} ({precision})";
         int v = model.Shape.Vocab;
 
         RwkvState sequenceState = model.CreateState();
         float[] sequence = new float[goldens.Tokens.Length * v];
         model.ForwardAll(goldens.Tokens, sequenceState, sequence);
-        Tolerance.AssertLogitRows(goldens.Logits, sequence, v, $"{file} generated sequence");
-        goldens.AssertFinalState(sequenceState, $"{file} generated sequence");
+        Tolerance.AssertLogitRows(goldens.Logits, sequence, v, $"{what} generated sequence");
+        goldens.AssertFinalState(sequenceState, $"{what} generated sequence");
 
         RwkvState serialState = model.CreateState();
         float[] serial = new float[goldens.Tokens.Length * v];
@@ -80,8 +100,8 @@ public sealed class GeneratedModelTests
             model.Forward(goldens.Tokens[t], serialState, serial.AsSpan(t * v, v));
         }
 
-        Tolerance.AssertLogitRows(serial, sequence, v, $"{file} generated serial vs sequence");
-        Tolerance.AssertState(serialState.Data, sequenceState.Data, $"{file} generated serial vs sequence state");
+        Tolerance.AssertLogitRows(serial, sequence, v, $"{what} generated serial vs sequence");
+        Tolerance.AssertState(serialState.Data, sequenceState.Data, $"{what} generated serial vs sequence state");
 
         // Last-row-only output over a sequence longer than one block of the orchestrator.
         RwkvState longState = model.CreateState();
@@ -96,7 +116,7 @@ public sealed class GeneratedModelTests
             model.Forward(token, stepState, stepLogits);
         }
 
-        Tolerance.AssertLogitRows(stepLogits, last, v, $"{file} generated {longTokens.Length}-token prefill vs serial");
+        Tolerance.AssertLogitRows(stepLogits, last, v, $"{what} generated {longTokens.Length}-token prefill vs serial");
     }
 
     [Theory]
