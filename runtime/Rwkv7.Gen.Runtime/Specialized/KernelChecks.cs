@@ -1,3 +1,4 @@
+using Rwkv7.Gen.Loading;
 using Rwkv7.Gen.Weights;
 
 namespace Rwkv7.Gen.Specialized;
@@ -33,11 +34,18 @@ public static class KernelChecks
     /// Checks a one-token product of an 8-bit matrix with 16-bit inputs: x [W.Cols] int16, xScales [W.Cols / 32],
     /// y [rowEnd], rows within W.
     /// </summary>
-    public static void MatMulQ8Int16(in WeightMatrix w, int xLength, int xScalesLength, int yLength, int rowStart, int rowEnd)
+    public static void MatMulQ8Int16(in WeightMatrix w, int xLength, int xScalesLength, int yLength, int rowStart, int rowEnd) =>
+        MatMulInt16(w, Loading.TensorDType.Q8, xLength, xScalesLength, yLength, rowStart, rowEnd);
+
+    /// <summary>
+    /// Checks a one-token product of a <paramref name="type"/> (8- or 4-bit) matrix with 16-bit inputs: x [W.Cols] int16,
+    /// xScales [W.Cols / 32], y [rowEnd], rows within W.
+    /// </summary>
+    public static void MatMulInt16(in WeightMatrix w, Loading.TensorDType type, int xLength, int xScalesLength, int yLength, int rowStart, int rowEnd)
     {
-        if (w.Type != Loading.TensorDType.Q8)
+        if (w.Type != type)
         {
-            throw new ArgumentException($"16-bit inputs go with 8-bit matrices; this one holds {w.Type}.", nameof(w));
+            throw new ArgumentException($"This product of 16-bit inputs takes {type.DisplayName()} matrices; this one holds {w.Type.DisplayName()}.", nameof(w));
         }
 
         MatMul(w, xLength, yLength, 1, rowEnd, rowStart, rowEnd);

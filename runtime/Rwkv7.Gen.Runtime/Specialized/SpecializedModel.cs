@@ -237,7 +237,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
 
         // Step 1: r, k, v and the four LoRA MLPs (w, a, g and the value-residual mix).
         (long bytes, long elements, long activations) = ProjectionWeights(lw, layer);
-        step.Int16Inputs = t == 1 && lw.Receptance.Type == TensorDType.Q8 && lw.Key.Type == TensorDType.Q8 && lw.Value.Type == TensorDType.Q8
+        step.Int16Inputs = t == 1 && TakesInt16Inputs(lw.Receptance) && TakesInt16Inputs(lw.Key) && TakesInt16Inputs(lw.Value)
             && RoundInputs(step, lw.Receptance, ws.XR, 0) && RoundInputs(step, lw.Key, ws.XK, 1) && RoundInputs(step, lw.Value, ws.XV, 2);
         Parallel(step, ModelStep.Projections, bytes, elements, activations);
 
@@ -271,14 +271,14 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     }
 
     /// <summary>
-    /// Before a one-token product with an 8-bit matrix: rounds its input row to 16 bits into slot
+    /// Before a one-token product with an 8- or 4-bit matrix: rounds its input row to 16 bits into slot
     /// <paramref name="slot"/> of the workspace (<see cref="Int16Activations"/>), once for all of the step's parts, and
-    /// returns true so the step runs <see cref="IRwkvKernels.MatMulQ8Int16"/>. Other steps keep fp32 inputs: several
-    /// tokens per weight (prefill, batches) make the products arithmetic-bound on FMAs, where fp32 tiles do better.
+    /// returns true so the step runs <see cref="Int16Product"/>. Other steps keep fp32 inputs: several tokens per
+    /// weight (prefill, batches) make the products arithmetic-bound on FMAs, where fp32 tiles do better.
     /// </summary>
     private static bool RoundInputs(StepContext step, in WeightMatrix matrix, float[] input, int slot)
     {
-        if (step.Tokens != 1 || matrix.Type != TensorDType.Q8)
+        if (step.Tokens != 1 || !TakesInt16Inputs(matrix))
         {
             return false;
         }
@@ -286,6 +286,26 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         Workspace ws = step.Workspace;
         Int16Activations.Quantize(input.AsSpan(0, matrix.Cols), ws.Int16Inputs[slot], ws.Int16Scales[slot]);
         return true;
+    }
+
+    /// <summary>Whether one-token products of <paramref name="matrix"/> read 16-bit inputs: 8- and 4-bit matrices.</summary>
+    private static bool TakesInt16Inputs(in WeightMatrix matrix) => matrix.Type is TensorDType.Q8 or TensorDType.Q4;
+
+    /// <summary>
+    /// A one-token product with 16-bit inputs: the generated 8-bit kernel (<see cref="IRwkvKernels.MatMulQ8Int16"/>) or
+    /// the 4-bit one (<see cref="Q4Kernels.MatMulInt16"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Int16Product(in WeightMatrix w, short[] x, float[] xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+    {
+        if (w.Type == TensorDType.Q4)
+        {
+            Q4Kernels.MatMulInt16(w, x, xScales, y, rowStart, rowEnd, accumulate);
+        }
+        else
+        {
+            TKernels.MatMulQ8Int16(w, x, xScales, y, rowStart, rowEnd, accumulate);
+        }
     }
 
     /// <summary>
@@ -465,7 +485,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 (int start, int end) = WorkerPool.Range(d, part, parts, RowAlign);
                 if (step.Int16Inputs)
                 {
-                    TKernels.MatMulQ8Int16(lw.Output, ws.Int16Inputs[0], ws.Int16Scales[0], ws.X, start, end, accumulate: true);
+                    Int16Product(lw.Output, ws.Int16Inputs[0], ws.Int16Scales[0], ws.X, start, end, accumulate: true);
                 }
                 else
                 {
@@ -481,7 +501,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 if (step.Int16Inputs)
                 {
                     // relu(K·x)² as FfnHidden computes it, from the 16-bit inputs.
-                    TKernels.MatMulQ8Int16(lw.FfnKey, ws.Int16Inputs[0], ws.Int16Scales[0], ws.Hidden, start, end, accumulate: false);
+                    Int16Product(lw.FfnKey, ws.Int16Inputs[0], ws.Int16Scales[0], ws.Hidden, start, end, accumulate: false);
                     Span<float> hidden = ws.Hidden.AsSpan(start, end - start);
                     TensorPrimitives.Max(hidden, 0f, hidden);
                     TensorPrimitives.Multiply(hidden, hidden, hidden);
@@ -499,7 +519,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 (int start, int end) = WorkerPool.Range(d, part, parts, RowAlign);
                 if (step.Int16Inputs)
                 {
-                    TKernels.MatMulQ8Int16(lw.FfnValue, ws.Int16Inputs[0], ws.Int16Scales[0], ws.X, start, end, accumulate: true);
+                    Int16Product(lw.FfnValue, ws.Int16Inputs[0], ws.Int16Scales[0], ws.X, start, end, accumulate: true);
                 }
                 else
                 {
@@ -516,7 +536,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 var logits = new Span<float>(step.Logits, step.LogitsLength);
                 if (step.Int16Inputs)
                 {
-                    TKernels.MatMulQ8Int16(head, ws.Int16Inputs[0], ws.Int16Scales[0], logits, start, end, accumulate: false);
+                    Int16Product(head, ws.Int16Inputs[0], ws.Int16Scales[0], logits, start, end, accumulate: false);
                 }
                 else
                 {
@@ -643,9 +663,9 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
 
         if (end > start && step.Int16Inputs)
         {
-            TKernels.MatMulQ8Int16(lw.Receptance, ws.Int16Inputs[0], ws.Int16Scales[0], ws.R, start, end, accumulate: false);
-            TKernels.MatMulQ8Int16(lw.Key, ws.Int16Inputs[1], ws.Int16Scales[1], ws.K, start, end, accumulate: false);
-            TKernels.MatMulQ8Int16(lw.Value, ws.Int16Inputs[2], ws.Int16Scales[2], ws.V, start, end, accumulate: false);
+            Int16Product(lw.Receptance, ws.Int16Inputs[0], ws.Int16Scales[0], ws.R, start, end, accumulate: false);
+            Int16Product(lw.Key, ws.Int16Inputs[1], ws.Int16Scales[1], ws.K, start, end, accumulate: false);
+            Int16Product(lw.Value, ws.Int16Inputs[2], ws.Int16Scales[2], ws.V, start, end, accumulate: false);
         }
         else if (end > start)
         {

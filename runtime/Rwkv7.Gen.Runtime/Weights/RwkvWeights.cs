@@ -14,7 +14,9 @@ public sealed class WeightLoadOptions
     /// exports), whose values survive the trip both ways; as bf16 they take the generated bf16 kernels (there are no
     /// fp16 ones) and, from fp32, half the memory and half the bytes each decoded token reads. Ask for
     /// <see cref="TensorDType.F16"/> or <see cref="TensorDType.F32"/> to keep those types. Converting bf16 to fp32
-    /// doubles memory and the bytes each token reads; converting to bf16 rounds.
+    /// doubles memory and the bytes each token reads; converting to bf16 rounds. <see cref="TensorDType.Q8"/> and
+    /// <see cref="TensorDType.Q4"/> quantize in blocks of 32 at load time (the embedding table keeps its type; under Q4
+    /// the LoRA factors take 8 bits).
     /// </summary>
     public TensorDType? MatrixType { get; init; }
 
@@ -83,8 +85,9 @@ public sealed unsafe class RwkvWeights : IDisposable
     internal NativeBuffer Arena => _arena;
 
     /// <summary>
-    /// The element type shared by every matrix but the embedding table, or null when they differ (e.g. rwkv.cpp FP16
-    /// files keep some matrices in fp32).
+    /// The element type shared by every matrix but the embedding table, or null when they differ (e.g. a matrix of an
+    /// fp32 file that bf16 cannot hold stays fp32 among bf16 ones). <see cref="TensorDType.Q4"/> weights keep their
+    /// LoRA factors in 8 bits and report Q4.
     /// </summary>
     public TensorDType? MatrixType { get; private set; }
 
@@ -123,9 +126,9 @@ public sealed unsafe class RwkvWeights : IDisposable
             throw new ArgumentException($"Unsupported shape {shape}: head size must be 64 and divide the embedding.", nameof(shape));
         }
 
-        // 8-bit weights are quantized from synthetic bf16 values, as a checkpoint's would be at load time; every other
-        // type is packed as generated (fp16 too, which a checkpoint's would be only on request).
-        bool quantize = matrixType == TensorDType.Q8;
+        // 8- and 4-bit weights are quantized from synthetic bf16 values, as a checkpoint's would be at load time; every
+        // other type is packed as generated (fp16 too, which a checkpoint's would be only on request).
+        bool quantize = matrixType is TensorDType.Q8 or TensorDType.Q4;
         var source = new SyntheticSource(quantize ? TensorDType.BF16 : matrixType, seed);
         var options = new WeightLoadOptions { MatrixType = matrixType };
         return Pack(shape, source, options, $"synthetic {matrixType.DisplayName()} weights (seed {seed})", null);
@@ -223,9 +226,9 @@ public sealed unsafe class RwkvWeights : IDisposable
                             int count = Math.Min(chunkRows, rows - first);
                             Span<byte> chunk = scratch.AsSpan(0, count * rowBytes);
                             source.ReadRows(t, first, count, chunk);
-                            if (target == TensorDType.Q8)
+                            if (target is TensorDType.Q8 or TensorDType.Q4)
                             {
-                                QuantizeRows(chunk, stored, t, slot, first, count, cols);
+                                QuantizeRows(chunk, stored, t, slot, first, count, cols, target);
                                 continue;
                             }
 
@@ -265,7 +268,7 @@ public sealed unsafe class RwkvWeights : IDisposable
                         {
                             float[] transposed = new float[t.ElementCount];
                             TransposeConvert(scratch.AsSpan(0, sourceBytes), stored, rows, cols, MemoryMarshal.AsBytes(transposed.AsSpan()), TensorDType.F32);
-                            QuantizeRows(MemoryMarshal.AsBytes(transposed.AsSpan()), TensorDType.F32, t, slot, 0, cols, rows);
+                            QuantizeRows(MemoryMarshal.AsBytes(transposed.AsSpan()), TensorDType.F32, t, slot, 0, cols, rows, TensorDType.Q8);
                             weights.Assign(t.Name, new WeightMatrix(slot, cols, rows, TensorDType.Q8));
                         }
                         else
@@ -297,7 +300,8 @@ public sealed unsafe class RwkvWeights : IDisposable
                 matrixBytes += m.ByteLength;
             }
 
-            weights.MatrixType = mixed ? null : common;
+            // 4-bit weights keep their LoRA factors in 8 bits (TargetType): that is what q4 means.
+            weights.MatrixType = options.MatrixType == TensorDType.Q4 ? TensorDType.Q4 : mixed ? null : common;
             weights.BytesReadPerToken = matrixBytes + (weights.Embedding.ByteLength / shape.Vocab);
             return weights;
         }
@@ -465,14 +469,17 @@ public sealed unsafe class RwkvWeights : IDisposable
     /// The packed type of a matrix: the requested one, else as stored, except that fp16, and fp32 not in
     /// <paramref name="keptF32"/>, are planned as bf16, which packing keeps only when every value converts exactly
     /// (<see cref="WeightLoadOptions.MatrixType"/>). The embedding table is never quantized: one row of it is read per
-    /// token, so 8 bits would save memory but no bandwidth, at a cost in precision.
+    /// token, so 8 bits would save memory but no bandwidth, at a cost in precision. Asked for 4 bits, the LoRA factors
+    /// are quantized to 8: they are 6% of a layer's weights, and their products (rank 32–128 rows) have 8-bit kernels
+    /// in every generated model, 4-bit ones in none.
     /// </summary>
     private static TensorDType TargetType(CanonicalTensor t, ITensorSource source, WeightLoadOptions options, HashSet<string> keptF32)
     {
         TensorDType stored = source.TypeOf(t);
         return options.MatrixType switch
         {
-            TensorDType.Q8 when t.Name == "emb.weight" => stored,
+            TensorDType.Q8 or TensorDType.Q4 when t.Name == "emb.weight" => stored,
+            TensorDType.Q4 when t.Role == TensorRole.LoraFactor => TensorDType.Q8,
             { } requested => requested,
             null when stored == TensorDType.F16 => TensorDType.BF16,
             null when stored == TensorDType.F32 && !keptF32.Contains(t.Name) => TensorDType.BF16,
@@ -565,34 +572,48 @@ public sealed unsafe class RwkvWeights : IDisposable
         return true;
     }
 
-    /// <summary>Arena bytes of a matrix in <paramref name="type"/> (Q8: each row's int8 values, then its block scales).</summary>
-    private static long PackedBytes(CanonicalTensor t, TensorDType type) => type == TensorDType.Q8
-        ? AlignUp(t.ElementCount + (t.ElementCount / Q8Block.Size * sizeof(float)))
-        : AlignUp(t.ElementCount * type.SizeInBytes());
+    /// <summary>Arena bytes of a matrix in <paramref name="type"/> (Q8, Q4: each row's packed values, then its block scales).</summary>
+    private static long PackedBytes(CanonicalTensor t, TensorDType type) => type switch
+    {
+        TensorDType.Q8 => AlignUp(t.ElementCount + (t.ElementCount / Q8Block.Size * sizeof(float))),
+        TensorDType.Q4 => AlignUp((t.ElementCount / 2) + (t.ElementCount / Q4Block.Size * sizeof(float))),
+        _ => AlignUp(t.ElementCount * type.SizeInBytes()),
+    };
 
     /// <summary>Rows per chunk when converting or quantizing a large matrix: about this many bytes of source.</summary>
     private const int ChunkBytes = 4 << 20;
 
     /// <summary>
     /// Quantizes <paramref name="count"/> rows of <paramref name="cols"/> values, given in <paramref name="stored"/>,
-    /// into rows [first, first + count) of the Q8 matrix in <paramref name="slot"/>.
+    /// into rows [first, first + count) of the Q8 or Q4 (<paramref name="target"/>) matrix in <paramref name="slot"/>.
     /// </summary>
-    private static void QuantizeRows(ReadOnlySpan<byte> data, TensorDType stored, CanonicalTensor t, byte* slot, int first, int count, int cols)
+    private static void QuantizeRows(ReadOnlySpan<byte> data, TensorDType stored, CanonicalTensor t, byte* slot, int first, int count, int cols, TensorDType target)
     {
-        if (cols % Q8Block.Size != 0)
+        bool q4 = target == TensorDType.Q4;
+        int block = q4 ? Q4Block.Size : Q8Block.Size;
+        if (cols % block != 0)
         {
-            throw new RwkvException($"{t.Name}: rows of {cols} values cannot be split into 8-bit blocks of {Q8Block.Size}.");
+            throw new RwkvException($"{t.Name}: rows of {cols} values cannot be split into {(q4 ? 4 : 8)}-bit blocks of {block}.");
         }
 
-        int blocks = cols / Q8Block.Size;
+        int blocks = cols / block;
         int rowBytes = cols * stored.SizeInBytes();
-        int packedRowBytes = Q8Block.RowBytes(cols);
+        int packedRowBytes = q4 ? Q4Block.RowBytes(cols) : Q8Block.RowBytes(cols);
+        int valueBytes = q4 ? cols / 2 : cols;
         float[] row = new float[cols];
         for (int r = 0; r < count; r++)
         {
             Convert(data.Slice(r * rowBytes, rowBytes), stored, MemoryMarshal.AsBytes(row.AsSpan()), TensorDType.F32);
             byte* packed = slot + ((long)(first + r) * packedRowBytes);
-            Q8Quantizer.QuantizeRow(row, new Span<sbyte>(packed, cols), new Span<float>(packed + cols, blocks));
+            var scales = new Span<float>(packed + valueBytes, blocks);
+            if (q4)
+            {
+                Q4Quantizer.QuantizeRow(row, new Span<byte>(packed, valueBytes), scales);
+            }
+            else
+            {
+                Q8Quantizer.QuantizeRow(row, new Span<sbyte>(packed, cols), scales);
+            }
         }
     }
 

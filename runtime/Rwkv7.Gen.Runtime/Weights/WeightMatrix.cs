@@ -6,7 +6,8 @@ namespace Rwkv7.Gen.Weights;
 /// A packed weight matrix in compute layout: <see cref="Rows"/> outputs by <see cref="Cols"/> inputs, row-major,
 /// so that y = W·x reads each row contiguously. Elements keep the checkpoint's precision. The memory belongs to
 /// the <see cref="RwkvWeights"/> it came from. A <see cref="TensorDType.Q8"/> row is its int8 values followed by its
-/// block scales (<see cref="Q8RowStride"/>), so a product reads one stream per row tile, not two.
+/// block scales (<see cref="Q8RowStride"/>), so a product reads one stream per row tile, not two; a
+/// <see cref="TensorDType.Q4"/> row likewise holds its packed 4-bit values, then its scales (<see cref="Q4RowStride"/>).
 /// </summary>
 public readonly unsafe struct WeightMatrix
 {
@@ -35,8 +36,13 @@ public readonly unsafe struct WeightMatrix
     /// <summary>Address of the first element (64-byte aligned).</summary>
     public nint Address => (nint)_data;
 
-    /// <summary>Bytes occupied (for Q8: the int8 values plus the block scales).</summary>
-    public long ByteLength => Type == TensorDType.Q8 ? (long)Rows * Q8RowStride : (long)Rows * Cols * Type.SizeInBytes();
+    /// <summary>Bytes occupied (for Q8 and Q4: the packed values plus the block scales).</summary>
+    public long ByteLength => Type switch
+    {
+        TensorDType.Q8 => (long)Rows * Q8RowStride,
+        TensorDType.Q4 => (long)Rows * Q4RowStride,
+        _ => (long)Rows * Cols * Type.SizeInBytes(),
+    };
 
     /// <summary>
     /// Bytes from one row of a Q8 matrix to the next: the row's <see cref="Cols"/> int8 values, then its
@@ -44,6 +50,12 @@ public readonly unsafe struct WeightMatrix
     /// the same stream: in a separate array they cost 8-bit decode ~10% (docs/benchmarks.md, change 28).
     /// </summary>
     public int Q8RowStride => Q8Block.RowBytes(Cols);
+
+    /// <summary>
+    /// Bytes from one row of a Q4 matrix to the next: the row's <see cref="Cols"/> / 2 bytes of 4-bit values, then its
+    /// <see cref="Cols"/> / <see cref="Q4Block.Size"/> fp32 block scales.
+    /// </summary>
+    public int Q4RowStride => Q4Block.RowBytes(Cols);
 
     /// <summary>Row <paramref name="row"/> of an fp32 matrix.</summary>
     public ReadOnlySpan<float> RowF32(int row)
@@ -111,6 +123,30 @@ public readonly unsafe struct WeightMatrix
         return new ReadOnlySpan<float>(_data + ((long)row * Q8RowStride) + Cols, Cols / Q8Block.Size);
     }
 
+    /// <summary>
+    /// The whole Q4 matrix as bytes, <see cref="Rows"/> rows of <see cref="Q4RowStride"/>: each row's packed values,
+    /// then its fp32 block scales (for kernels).
+    /// </summary>
+    public ReadOnlySpan<byte> AsQ4Span()
+    {
+        CheckType(TensorDType.Q4);
+        return new ReadOnlySpan<byte>(_data, checked(Rows * Q4RowStride));
+    }
+
+    /// <summary>The packed 4-bit values of row <paramref name="row"/> of a Q4 matrix (<see cref="Q4Quantizer"/>'s layout).</summary>
+    public ReadOnlySpan<byte> Q4RowValues(int row)
+    {
+        CheckRow(row, TensorDType.Q4);
+        return new ReadOnlySpan<byte>(_data + ((long)row * Q4RowStride), Cols / 2);
+    }
+
+    /// <summary>The block scales of row <paramref name="row"/> of a Q4 matrix, one per <see cref="Q4Block.Size"/> values.</summary>
+    public ReadOnlySpan<float> Q4RowScales(int row)
+    {
+        CheckRow(row, TensorDType.Q4);
+        return new ReadOnlySpan<float>(_data + ((long)row * Q4RowStride) + (Cols / 2), Cols / Q4Block.Size);
+    }
+
     /// <summary>Converts row <paramref name="row"/> to fp32, whatever the stored type.</summary>
     public void ReadRow(int row, Span<float> destination)
     {
@@ -127,6 +163,9 @@ public readonly unsafe struct WeightMatrix
                 break;
             case TensorDType.Q8:
                 Q8Quantizer.DequantizeRow(Q8RowValues(row), Q8RowScales(row), destination);
+                break;
+            case TensorDType.Q4:
+                Q4Quantizer.DequantizeRow(Q4RowValues(row), Q4RowScales(row), destination[..Cols]);
                 break;
             default:
                 throw new InvalidOperationException($"Unknown weight type {Type}.");

@@ -17,7 +17,7 @@ namespace Rwkv7.Cli.Commands;
 internal static class BenchCommand
 {
     public const string Usage =
-        "bench (--model PATH | --shape NAME|FILE) [--precision keep|bf16|fp16|fp32|q8] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--profile] [--engine ...] [--context N [--svg FILE]] [--ab PAIRS]";
+        "bench (--model PATH | --shape NAME|FILE) [--precision keep|bf16|fp16|fp32|q8|q4] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--profile] [--engine ...] [--context N [--svg FILE]] [--ab PAIRS]";
 
     public static int Run(CommandArguments args, TextWriter output)
     {
@@ -30,15 +30,7 @@ internal static class BenchCommand
 
         // As the other commands: a checkpoint's matrices are packed as the file stores them unless asked otherwise
         // (keep); synthetic weights are bf16 unless asked otherwise.
-        TensorDType? precision = args.Option("precision") switch
-        {
-            null or "keep" => null,
-            "bf16" => TensorDType.BF16,
-            "fp16" => TensorDType.F16,
-            "fp32" => TensorDType.F32,
-            "q8" => TensorDType.Q8,
-            string other => throw new UsageException($"--precision must be keep, bf16, fp16, fp32 or q8, not '{other}'"),
-        };
+        TensorDType? precision = ModelOptions.ParsePrecision(args.Option("precision"));
         int threads = args.Int("threads", 0, 0, 1024);
         int decodeTokens = args.Int("tokens", 64, 1, 1_000_000);
         int prefillTokens = args.Int("prefill", 512, 1, 1_000_000);

@@ -21,7 +21,7 @@ internal static class ModelOptions
 {
     public const string ModelVariable = "RWKV7_MODEL";
     public const string VocabularyVariable = "RWKV7_VOCAB";
-    public const string Usage = "--model PATH [--engine auto|reference|generated] [--precision keep|bf16|fp16|fp32|q8] [--threads N]";
+    public const string Usage = "--model PATH [--engine auto|reference|generated] [--precision keep|bf16|fp16|fp32|q8|q4] [--threads N]";
     public const string VocabularyUsage = "[--vocab FILE]";
 
     /// <summary>Files at least this large show a progress bar while they load.</summary>
@@ -32,18 +32,25 @@ internal static class ModelOptions
     {
         string path = args.Required("model", ModelVariable);
         EngineSelection engine = ParseEngine(args.Option("engine"));
-        TensorDType? matrixType = (args.Option("precision") ?? "keep") switch
-        {
-            "keep" => null,
-            "bf16" => TensorDType.BF16,
-            "fp16" => TensorDType.F16,
-            "fp32" => TensorDType.F32,
-            "q8" => TensorDType.Q8,
-            string other => throw new UsageException($"--precision must be keep, bf16, fp16, fp32 or q8, not '{other}'"),
-        };
+        TensorDType? matrixType = ParsePrecision(args.Option("precision"));
         int threads = args.Int("threads", 0, 1, 1024);
         return new ModelRequest(path, engine, matrixType, threads);
     }
+
+    /// <summary>
+    /// --precision: null for keep (the default: matrices as the file stores their values), else the type to pack them
+    /// in (q8 and q4 are quantized at load time).
+    /// </summary>
+    public static TensorDType? ParsePrecision(string? option) => option switch
+    {
+        null or "keep" => null,
+        "bf16" => TensorDType.BF16,
+        "fp16" => TensorDType.F16,
+        "fp32" => TensorDType.F32,
+        "q8" => TensorDType.Q8,
+        "q4" => TensorDType.Q4,
+        string other => throw new UsageException($"--precision must be keep, bf16, fp16, fp32, q8 or q4, not '{other}'"),
+    };
 
     /// <summary>The vocabulary given by --vocab or RWKV7_VOCAB, or null.</summary>
     public static string? ParseVocabulary(CommandArguments args) => args.OptionOrEnvironment("vocab", VocabularyVariable);

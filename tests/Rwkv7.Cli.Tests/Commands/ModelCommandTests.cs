@@ -76,7 +76,8 @@ public sealed class ModelCommandTests
     public void Bench_packs_a_models_matrices_as_the_other_commands_do()
     {
         // The rwkv.cpp FP16 file holds bf16 values: kept (the default) it runs as bf16, on the generated kernels;
-        // --precision fp16 keeps fp16, and an unknown name is a usage error that lists the accepted ones.
+        // --precision fp16 keeps fp16, q4 quantizes to 4 bits, and an unknown name is a usage error that lists the
+        // accepted ones.
         string fp16 = Paths.Fixture("tiny-7v0-834K/tiny-rwkv-7v0-834K-FP16.bin");
         CliResult kept = TestCli.Run(["bench", "--model", fp16, .. QuickBench]);
         Assert.True(kept.ExitCode == 0, kept.ToString());
@@ -86,9 +87,13 @@ public sealed class ModelCommandTests
         Assert.True(asked.ExitCode == 0, asked.ToString());
         Assert.Contains("precision    fp16 weights", asked.Out, StringComparison.Ordinal);
 
+        CliResult q4 = TestCli.Run(["bench", "--model", fp16, "--precision", "q4", .. QuickBench]);
+        Assert.True(q4.ExitCode == 0, q4.ToString());
+        Assert.Contains("precision    q4 weights", q4.Out, StringComparison.Ordinal);
+
         CliResult wrong = TestCli.Run(["bench", "--model", fp16, "--precision", "int4", .. QuickBench]);
         Assert.Equal(2, wrong.ExitCode);
-        Assert.Contains("--precision must be keep, bf16, fp16, fp32 or q8, not 'int4'", wrong.Error, StringComparison.Ordinal);
+        Assert.Contains("--precision must be keep, bf16, fp16, fp32, q8 or q4, not 'int4'", wrong.Error, StringComparison.Ordinal);
     }
 
     [Fact]

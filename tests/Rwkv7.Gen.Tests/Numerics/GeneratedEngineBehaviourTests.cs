@@ -141,14 +141,13 @@ public sealed class GeneratedEngineBehaviourTests
     }
 
     [Theory]
-    [InlineData(Models.TinyF32Safetensors, false)]
-    [InlineData(Models.Mh4Pth, false)]
-    [InlineData(Models.Mh4Pth, true)] // 8-bit: each product's inputs rounded to 16 bits in the workspace
-    public void Decoding_a_token_allocates_nothing_in_steady_state(string file, bool eightBit)
+    [InlineData(Models.TinyF32Safetensors, null)]
+    [InlineData(Models.Mh4Pth, null)]
+    [InlineData(Models.Mh4Pth, TensorDType.Q8)] // each product's inputs rounded to 16 bits in the workspace
+    [InlineData(Models.Mh4Pth, TensorDType.Q4)] // the same, with the 4-bit products' inputs rearranged on the stack
+    public void Decoding_a_token_allocates_nothing_in_steady_state(string file, TensorDType? type)
     {
-        using RwkvModel model = RwkvModel.Load(
-            Fixtures.Path(file),
-            eightBit ? new RwkvModelOptions { Weights = new WeightLoadOptions { MatrixType = TensorDType.Q8 } } : new RwkvModelOptions());
+        using RwkvModel model = RwkvModel.Load(Fixtures.Path(file), new RwkvModelOptions { Weights = new WeightLoadOptions { MatrixType = type } });
         Assert.StartsWith("generated", model.EngineName);
         RwkvState state = model.CreateState();
         float[] logits = new float[model.Shape.Vocab];

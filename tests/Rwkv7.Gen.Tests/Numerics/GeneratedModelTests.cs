@@ -192,7 +192,7 @@ public sealed class GeneratedModelTests
             reference.Forward(token, refState, refStep);
         }
 
-        // One token at a time, 8-bit products round their inputs to 16 bits (Q8QualityTests' decode tolerance).
+        // One token at a time, 8-bit products round their inputs to 16 bits (QuantizedWeightsTests' decode tolerance).
         AssertCloseToReference(refStep, genStep, v, $"bf16-only model, {type} weights, decode", type == TensorDType.Q8 ? 1e-3 : null);
     }
 

@@ -1,0 +1,251 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Rwkv7.Gen.Loading;
+using Rwkv7.Gen.Weights;
+
+namespace Rwkv7.Gen.Specialized;
+
+/// <summary>
+/// One-token products of 4-bit matrices (<see cref="TensorDType.Q4"/>) with inputs rounded to 16 bits
+/// (<see cref="Int16Activations"/>): the products of 4-bit decode. Width-generic (the loop bound is the row length),
+/// not generated: a one-token product streams its weights once, so it is bound by memory and by the unpacking of
+/// nibbles, neither of which a constant width changes. Multi-token products of 4-bit matrices take
+/// <see cref="KernelFallbacks.MatMul"/>, which unpacks each row once per group of tokens.
+/// </summary>
+public static class Q4Kernels
+{
+    private const int RowTile = 4;
+
+    /// <summary>Bytes ahead of the tile being summed that its weights are requested: as the generated tiles, at least 4 KiB.</summary>
+    private const int FetchBytes = 4096;
+
+    /// <summary>
+    /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of y = W·x for one token, W 4-bit and x rounded to 16
+    /// bits (x [W.Cols] int16, <paramref name="xScales"/> one per block of 32): per block, (q − 8) × x summed exactly in
+    /// integers, then scaled by the weight's and the input's block scales. Adds into y when <paramref name="accumulate"/>
+    /// is set.
+    /// </summary>
+    public static void MatMulInt16(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+    {
+        KernelChecks.MatMulInt16(w, TensorDType.Q4, x.Length, xScales.Length, y.Length, rowStart, rowEnd);
+        ref byte wr = ref MemoryMarshal.GetReference(w.AsQ4Span());
+        ref short xr = ref MemoryMarshal.GetReference(x);
+        ref float xsr = ref MemoryMarshal.GetReference(xScales);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
+        {
+            MatMulInt16V512(ref wr, w.Cols, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate);
+        }
+        else if (Vector256.IsHardwareAccelerated && Avx2.IsSupported)
+        {
+            MatMulInt16V256(ref wr, w.Cols, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate);
+        }
+        else
+        {
+            MatMulInt16Scalar(w, x, xScales, y, rowStart, rowEnd, accumulate);
+        }
+    }
+
+    /// <summary>
+    /// 512 bits, two blocks per step: their 32 bytes zero-extended to 32 int16 lanes (one instruction); masked, the
+    /// lanes hold values 0–15 of both blocks, shifted, values 16–31. The inputs are rearranged to match once per call
+    /// (<paramref name="x"/>'s values 0–15 of the two blocks, then their values 16–31), as are the sums that take the
+    /// nibbles' offset of 8 out, 8 · Σx per pair of lanes. Per step and row: two <c>vpmaddwd</c>, one subtraction, one
+    /// conversion, and the two blocks' weight scales spread over their halves by one permutation, times the input
+    /// scales, into one FMA. A final odd block takes <see cref="BlockSums"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MatMulInt16V512(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+    {
+        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2, pairs = blocks / 2;
+        int tileBytes = RowTile * stride, lines = (tileBytes + 63) / 64, linesPerPair = (lines + pairs - 1) / Math.Max(1, pairs);
+        nuint fetch = (nuint)(((FetchBytes + tileBytes - 1) / tileBytes) * tileBytes);
+
+        // Per pair of blocks: the inputs as the lanes hold the weights, 8 · Σx per pair of lanes, the input scales.
+        Span<short> arranged = stackalloc short[pairs * 64];
+        Span<int> offsets = stackalloc int[pairs * 16];
+        Span<float> scales = stackalloc float[pairs * 16];
+        ref short xa = ref MemoryMarshal.GetReference(arranged);
+        ref int ko = ref MemoryMarshal.GetReference(offsets);
+        ref float sx = ref MemoryMarshal.GetReference(scales);
+        Vector512<short> ones = Vector512<short>.One;
+        for (int p = 0; p < pairs; p++)
+        {
+            ref short from = ref Unsafe.Add(ref x, p * 64);
+            ref short to = ref Unsafe.Add(ref xa, p * 64);
+            Vector256.LoadUnsafe(ref from).StoreUnsafe(ref to);
+            Vector256.LoadUnsafe(ref from, 32).StoreUnsafe(ref to, 16);
+            Vector256.LoadUnsafe(ref from, 16).StoreUnsafe(ref to, 32);
+            Vector256.LoadUnsafe(ref from, 48).StoreUnsafe(ref to, 48);
+            Vector512<int> sums = Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref to), ones) + Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref to, 32), ones);
+            (sums * Q4Block.Offset).StoreUnsafe(ref ko, (nuint)(p * 16));
+            Vector512.Create(Vector256.Create(Unsafe.Add(ref xScales, 2 * p)), Vector256.Create(Unsafe.Add(ref xScales, (2 * p) + 1))).StoreUnsafe(ref sx, (nuint)(p * 16));
+        }
+
+        Vector512<ushort> nibble = Vector512.Create((ushort)0xF);
+        Vector512<int> spread = Vector512.Create(Vector256<int>.Zero, Vector256<int>.One);
+        Vector512<ushort> shifts = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4));
+        Vector512<short> offset = Vector512.Create((short)Q4Block.Offset), mask = Vector512.Create((short)0xF);
+        int r = rowStart;
+        for (; r + RowTile <= rowEnd; r += RowTile)
+        {
+            ref byte w0 = ref Unsafe.Add(ref w, (nint)r * stride);
+            ref byte w1 = ref Unsafe.Add(ref w0, stride);
+            ref byte w2 = ref Unsafe.Add(ref w1, stride);
+            ref byte w3 = ref Unsafe.Add(ref w2, stride);
+            ref float s0 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w0, values));
+            ref float s1 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w1, values));
+            ref float s2 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w2, values));
+            ref float s3 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w3, values));
+            bool prefetch = r + (2 * RowTile) <= rowEnd;
+            Vector512<float> a0 = Vector512<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            for (int p = 0; p < pairs; p++)
+            {
+                if (prefetch)
+                {
+                    // This pair's share of the tile's lines, a fetch distance ahead (within the call's rows).
+                    for (int line = p * linesPerPair, last = Math.Min(line + linesPerPair, lines); line < last; line++)
+                    {
+                        Prefetch.Stream(ref w0, fetch + (nuint)(line * 64));
+                    }
+                }
+
+                nuint at = (nuint)(p * 32);
+                Vector512<short> xl = Vector512.LoadUnsafe(ref xa, (nuint)(p * 64)), xh = Vector512.LoadUnsafe(ref xa, (nuint)((p * 64) + 32));
+                Vector512<int> k = Vector512.LoadUnsafe(ref ko, (nuint)(p * 16));
+                Vector512<float> xs = Vector512.LoadUnsafe(ref sx, (nuint)(p * 16));
+                a0 = Vector512.FusedMultiplyAdd(PairSums(ref w0, at, xl, xh, k, nibble), PairScales(ref s0, p, spread) * xs, a0);
+                a1 = Vector512.FusedMultiplyAdd(PairSums(ref w1, at, xl, xh, k, nibble), PairScales(ref s1, p, spread) * xs, a1);
+                a2 = Vector512.FusedMultiplyAdd(PairSums(ref w2, at, xl, xh, k, nibble), PairScales(ref s2, p, spread) * xs, a2);
+                a3 = Vector512.FusedMultiplyAdd(PairSums(ref w3, at, xl, xh, k, nibble), PairScales(ref s3, p, spread) * xs, a3);
+            }
+
+            if (blocks % 2 != 0)
+            {
+                int b = blocks - 1;
+                nuint at = (nuint)(b * Q4Block.PackedBytes);
+                Vector512<short> xb = Vector512.LoadUnsafe(ref x, (nuint)(b * Q4Block.Size));
+                float xs = Unsafe.Add(ref xScales, b);
+                a0 = Vector512.FusedMultiplyAdd(BlockSums(ref w0, at, xb, shifts, mask, offset), Vector512.Create(xs * Unsafe.Add(ref s0, b)), a0);
+                a1 = Vector512.FusedMultiplyAdd(BlockSums(ref w1, at, xb, shifts, mask, offset), Vector512.Create(xs * Unsafe.Add(ref s1, b)), a1);
+                a2 = Vector512.FusedMultiplyAdd(BlockSums(ref w2, at, xb, shifts, mask, offset), Vector512.Create(xs * Unsafe.Add(ref s2, b)), a2);
+                a3 = Vector512.FusedMultiplyAdd(BlockSums(ref w3, at, xb, shifts, mask, offset), Vector512.Create(xs * Unsafe.Add(ref s3, b)), a3);
+            }
+
+            Store(ref y, r, Vector512.Sum(a0), accumulate);
+            Store(ref y, r + 1, Vector512.Sum(a1), accumulate);
+            Store(ref y, r + 2, Vector512.Sum(a2), accumulate);
+            Store(ref y, r + 3, Vector512.Sum(a3), accumulate);
+        }
+
+        for (; r < rowEnd; r++)
+        {
+            ref byte w0 = ref Unsafe.Add(ref w, (nint)r * stride);
+            ref float s0 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w0, values));
+            Vector512<float> a0 = Vector512<float>.Zero;
+            for (int b = 0; b < blocks; b++)
+            {
+                Vector512<short> xb = Vector512.LoadUnsafe(ref x, (nuint)(b * Q4Block.Size));
+                Vector512<float> sums = BlockSums(ref w0, (nuint)(b * Q4Block.PackedBytes), xb, shifts, mask, offset);
+                a0 = Vector512.FusedMultiplyAdd(sums, Vector512.Create(Unsafe.Add(ref xScales, b) * Unsafe.Add(ref s0, b)), a0);
+            }
+
+            Store(ref y, r, Vector512.Sum(a0), accumulate);
+        }
+    }
+
+    /// <summary>
+    /// Σ q·x − 8·Σx per pair of lanes for a pair of blocks (lanes 0–7 the first block's, 8–15 the second's), as fp32:
+    /// <paramref name="xl"/> and <paramref name="xh"/> are the inputs arranged as the masked and the shifted nibbles.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> PairSums(ref byte row, nuint at, Vector512<short> xl, Vector512<short> xh, Vector512<int> offsets, Vector512<ushort> nibble)
+    {
+        Vector512<ushort> bytes = Avx512BW.ConvertToVector512UInt16(Vector256.LoadUnsafe(ref row, at));
+        Vector512<int> sums = Avx512BW.MultiplyAddAdjacent((bytes & nibble).AsInt16(), xl) + Avx512BW.MultiplyAddAdjacent((bytes >>> 4).AsInt16(), xh);
+        return Avx512F.ConvertToVector512Single(sums - offsets);
+    }
+
+    /// <summary>The weight scales of blocks 2p and 2p + 1, each over its half of the lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> PairScales(ref float scales, int p, Vector512<int> spread) =>
+        Avx512F.PermuteVar16x32(Vector128.CreateScalar(Unsafe.ReadUnaligned<double>(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref scales, 2 * p)))).AsSingle().ToVector256Unsafe().ToVector512Unsafe(), spread);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> BlockSums(ref byte row, nuint at, Vector512<short> x, Vector512<ushort> shifts, Vector512<short> nibble, Vector512<short> offset)
+    {
+        Vector128<byte> packed = Vector128.LoadUnsafe(ref row, at);
+        Vector512<ushort> both = Avx512BW.ConvertToVector512UInt16(Vector256.Create(packed, packed));
+        Vector512<short> q = (Avx512BW.ShiftRightLogicalVariable(both, shifts).AsInt16() & nibble) - offset;
+        return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(q, x));
+    }
+
+    /// <summary>
+    /// 256 bits: a block's 16 bytes zero-extended to 16 int16 lanes twice, once masked to the low nibbles (values
+    /// 0–15) and once shifted to the high ones (values 16–31); minus 8, two <c>vpmaddwd</c>, one conversion and one FMA.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MatMulInt16V256(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+    {
+        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2;
+        Vector256<short> nibble = Vector256.Create((short)0xF), offset = Vector256.Create((short)Q4Block.Offset);
+        for (int r = rowStart; r < rowEnd; r++)
+        {
+            ref byte w0 = ref Unsafe.Add(ref w, (nint)r * stride);
+            ref float s0 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w0, values));
+            if (r + 1 < rowEnd)
+            {
+                for (int line = 0; line < stride; line += 64)
+                {
+                    Prefetch.Stream(ref w0, (nuint)(FetchBytes + line));
+                }
+            }
+
+            Vector256<float> a0 = Vector256<float>.Zero;
+            for (int b = 0; b < blocks; b++)
+            {
+                Vector256<short> bytes = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, (nuint)(b * Q4Block.PackedBytes)));
+                Vector256<short> lo = (bytes & nibble) - offset;
+                Vector256<short> hi = Avx2.ShiftRightLogical(bytes, 4) - offset;
+                ref short xb = ref Unsafe.Add(ref x, b * Q4Block.Size);
+                Vector256<int> sums = Avx2.MultiplyAddAdjacent(lo, Vector256.LoadUnsafe(ref xb)) + Avx2.MultiplyAddAdjacent(hi, Vector256.LoadUnsafe(ref xb, 16));
+                a0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sums), Vector256.Create(Unsafe.Add(ref xScales, b) * Unsafe.Add(ref s0, b)), a0);
+            }
+
+            Store(ref y, r, Vector256.Sum(a0), accumulate);
+        }
+    }
+
+    private static void MatMulInt16Scalar(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+    {
+        const int half = Q4Block.Size / 2;
+        for (int r = rowStart; r < rowEnd; r++)
+        {
+            ReadOnlySpan<byte> packed = w.Q4RowValues(r);
+            ReadOnlySpan<float> scales = w.Q4RowScales(r);
+            float sum = 0;
+            for (int b = 0; b < scales.Length; b++)
+            {
+                int dot = 0;
+                for (int i = 0; i < half; i++)
+                {
+                    byte two = packed[(b * Q4Block.PackedBytes) + i];
+                    dot += (((two & 0xF) - Q4Block.Offset) * x[(b * Q4Block.Size) + i]) + (((two >> 4) - Q4Block.Offset) * x[(b * Q4Block.Size) + half + i]);
+                }
+
+                sum += scales[b] * xScales[b] * dot;
+            }
+
+            y[r] = accumulate ? y[r] + sum : sum;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(ref float y, int row, float sum, bool accumulate)
+    {
+        ref float target = ref Unsafe.Add(ref y, row);
+        target = accumulate ? target + sum : sum;
+    }
+}

@@ -1,0 +1,103 @@
+using Rwkv7.Gen.Loading;
+using Rwkv7.Gen.Specialized;
+using Rwkv7.Gen.Weights;
+
+namespace Rwkv7.Gen.Tests.Numerics;
+
+/// <summary>
+/// The runtime's width-generic products against sums in double, at row lengths the fixture models do not have: an
+/// odd number of 4-bit blocks (the last one taken alone), and fp16 rows that are not whole vectors. They run on every
+/// SIMD width the test run allows (512-bit, 256-bit and no vectors in CI).
+/// </summary>
+public sealed unsafe class FallbackKernelTests
+{
+    [Theory]
+    [InlineData(64)]
+    [InlineData(96)] // three blocks: one pair, then one block alone
+    [InlineData(768)]
+    public void Four_bit_products_with_16_bit_inputs_match_the_dequantized_product(int cols)
+    {
+        const int rows = 11;
+        var rng = new Random(cols);
+        int stride = Q4Block.RowBytes(cols);
+        byte[] packed = new byte[rows * stride];
+        for (int r = 0; r < rows; r++)
+        {
+            float[] row = RandomRow(rng, cols);
+            Q4Quantizer.QuantizeRow(row, packed.AsSpan(r * stride, cols / 2), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(packed.AsSpan((r * stride) + (cols / 2), cols / 8)));
+        }
+
+        float[] x = RandomRow(rng, cols);
+        short[] x16 = new short[cols];
+        float[] xScales = new float[cols / 32];
+        Int16Activations.Quantize(x, x16, xScales);
+
+        fixed (byte* data = packed)
+        {
+            var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
+            double[] expected = new double[rows];
+            float[] dequantized = new float[cols];
+            for (int r = 0; r < rows; r++)
+            {
+                w.ReadRow(r, dequantized);
+                for (int c = 0; c < cols; c++)
+                {
+                    expected[r] += (double)dequantized[c] * x16[c] * xScales[c / 32];
+                }
+            }
+
+            // Rows [1, 10): two 4-row tiles and one row alone; row 0 and row 10 must stay untouched.
+            float[] y = [.. Enumerable.Repeat(7f, rows)];
+            Q4Kernels.MatMulInt16(w, x16, xScales, y, 1, 10, accumulate: false);
+            AssertRows(expected, y, 1, 10, offset: 0, $"q4, {cols} inputs");
+            Assert.Equal(7f, y[0]);
+            Assert.Equal(7f, y[10]);
+
+            Q4Kernels.MatMulInt16(w, x16, xScales, y, 1, 10, accumulate: true);
+            AssertRows([.. expected.Select(e => 2 * e)], y, 1, 10, offset: 0, $"q4, {cols} inputs, accumulated");
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    [InlineData(9)] // two 4-token tiles and one token alone
+    public void Fp16_products_of_rows_that_are_not_whole_vectors_match_the_sums(int tokens)
+    {
+        const int rows = 7, cols = 40;
+        var rng = new Random(tokens);
+        Half[] values = [.. RandomRow(rng, rows * cols).Select(v => (Half)v)];
+        float[] x = RandomRow(rng, tokens * cols);
+        const int yStride = rows + 3;
+        fixed (Half* data = values)
+        {
+            var w = new WeightMatrix((byte*)data, rows, cols, TensorDType.F16);
+            float[] y = new float[tokens * yStride];
+            KernelFallbacks.MatMul(w, x, y, tokens, yStride, 0, rows, accumulate: false);
+            for (int t = 0; t < tokens; t++)
+            {
+                double[] expected = new double[rows];
+                for (int r = 0; r < rows; r++)
+                {
+                    for (int c = 0; c < cols; c++)
+                    {
+                        expected[r] += (double)values[(r * cols) + c] * x[(t * cols) + c];
+                    }
+                }
+
+                AssertRows(expected, y, 0, rows, t * yStride, $"fp16, token {t} of {tokens}");
+            }
+        }
+    }
+
+    private static float[] RandomRow(Random rng, int n) => [.. Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
+
+    private static void AssertRows(double[] expected, float[] y, int start, int end, int offset, string what)
+    {
+        double scale = expected.Skip(start).Take(end - start).Max(Math.Abs);
+        for (int r = start; r < end; r++)
+        {
+            Assert.True(Math.Abs(expected[r] - y[offset + r]) <= 1e-5 * scale, $"{what}, row {r}: {y[offset + r]} against {expected[r]}");
+        }
+    }
+}
