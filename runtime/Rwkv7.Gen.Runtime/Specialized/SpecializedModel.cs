@@ -309,6 +309,52 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     }
 
     /// <summary>
+    /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of y = W·x for T tokens with fp32 inputs: the
+    /// generated product, except for 4-bit matrices, which the generated models have no kernels for. Their rows are
+    /// widened to fp32 a chunk at a time (<see cref="WidenedChunkBytes"/>, in a per-thread buffer) and multiplied by
+    /// the generated fp32 tiles, so the widening is paid once per row for all of the call's tokens.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Product(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+    {
+        if (w.Type == TensorDType.Q4)
+        {
+            WidenedProduct(w, x, y, tokens, yStride, rowStart, rowEnd, accumulate);
+        }
+        else
+        {
+            TKernels.MatMul(w, x, y, tokens, yStride, rowStart, rowEnd, accumulate);
+        }
+    }
+
+    /// <summary>Bytes of fp32 rows <see cref="WidenedProduct"/> widens at a time: a few row tiles of 6, in L2.</summary>
+    private const int WidenedChunkBytes = 144 << 10;
+
+    /// <summary>Each thread's fp32 rows for <see cref="WidenedProduct"/> (pinned: the weight matrix over it is a pointer).</summary>
+    [ThreadStatic]
+    private static float[]? t_widenedRows;
+
+    private static void WidenedProduct(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+    {
+        int cols = w.Cols;
+        int chunkRows = Math.Max(6, WidenedChunkBytes / sizeof(float) / cols / 6 * 6);
+        float[] rows = t_widenedRows is { } buffer && buffer.Length >= chunkRows * cols
+            ? buffer
+            : (t_widenedRows = GC.AllocateUninitializedArray<float>(chunkRows * cols, pinned: true));
+        byte* data = (byte*)Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(rows));
+        for (int r = rowStart; r < rowEnd; r += chunkRows)
+        {
+            int n = Math.Min(chunkRows, rowEnd - r);
+            for (int k = 0; k < n; k++)
+            {
+                w.ReadRow(r + k, rows.AsSpan(k * cols, cols));
+            }
+
+            TKernels.MatMul(new WeightMatrix(data, n, cols, TensorDType.F32), x, y[r..], tokens, yStride, 0, n, accumulate);
+        }
+    }
+
+    /// <summary>
     /// The start of both mixes: LayerNorm (ln1 for the time mix, ln2 for the channel mix), then the token shift (each
     /// row mixes with the previous token's normalized row), then the last row saved as the shift state.
     /// </summary>
@@ -489,7 +535,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 }
                 else
                 {
-                    TKernels.MatMul(lw.Output, ws.Y, ws.X, t, d, start, end, accumulate: true);
+                    Product(lw.Output, ws.Y, ws.X, t, d, start, end, accumulate: true);
                 }
 
                 break;
@@ -508,7 +554,21 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 }
                 else
                 {
-                    TKernels.FfnHidden(lw.FfnKey, ws.XK, ws.Hidden, t, start, end);
+                    if (lw.FfnKey.Type == TensorDType.Q4)
+                    {
+                        // relu(K·x)² as FfnHidden computes it, from the widened 4-bit rows.
+                        Product(lw.FfnKey, ws.XK, ws.Hidden, t, TKernels.Ffn, start, end, accumulate: false);
+                        for (int token = 0; token < t; token++)
+                        {
+                            Span<float> hidden = ws.Hidden.AsSpan((token * TKernels.Ffn) + start, end - start);
+                            TensorPrimitives.Max(hidden, 0f, hidden);
+                            TensorPrimitives.Multiply(hidden, hidden, hidden);
+                        }
+                    }
+                    else
+                    {
+                        TKernels.FfnHidden(lw.FfnKey, ws.XK, ws.Hidden, t, start, end);
+                    }
                 }
 
                 break;
@@ -523,7 +583,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 }
                 else
                 {
-                    TKernels.MatMul(lw.FfnValue, ws.Hidden, ws.X, t, d, start, end, accumulate: true);
+                    Product(lw.FfnValue, ws.Hidden, ws.X, t, d, start, end, accumulate: true);
                 }
 
                 break;
@@ -540,7 +600,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 }
                 else
                 {
-                    TKernels.MatMul(head, ws.H, logits, t, head.Rows, start, end, accumulate: false);
+                    Product(head, ws.H, logits, t, head.Rows, start, end, accumulate: false);
                 }
 
                 break;
@@ -669,9 +729,9 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         }
         else if (end > start)
         {
-            TKernels.MatMul(lw.Receptance, ws.XR, ws.R, t, d, start, end, accumulate: false);
-            TKernels.MatMul(lw.Key, ws.XK, ws.K, t, d, start, end, accumulate: false);
-            TKernels.MatMul(lw.Value, ws.XV, ws.V, t, d, start, end, accumulate: false);
+            Product(lw.Receptance, ws.XR, ws.R, t, d, start, end, accumulate: false);
+            Product(lw.Key, ws.XK, ws.K, t, d, start, end, accumulate: false);
+            Product(lw.Value, ws.XV, ws.V, t, d, start, end, accumulate: false);
         }
 
         int block = t * d;
