@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace Rwkv7.Gen;
 
 /// <summary>Conversions between float32 and bfloat16 bit patterns (the upper half of a float32).</summary>
@@ -28,8 +31,21 @@ public static class BFloat16Conversions
         }
 
         // Widening is a 16-bit left shift of each pattern into a 32-bit lane.
-        Span<uint> target = System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(destination);
-        for (int i = 0; i < source.Length; i++)
+        Span<uint> target = MemoryMarshal.Cast<float, uint>(destination);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref ushort from = ref MemoryMarshal.GetReference(source);
+            ref uint to = ref MemoryMarshal.GetReference(target);
+            for (; i + 16 <= source.Length; i += 16)
+            {
+                var patterns = Vector256.LoadUnsafe(ref from, (nuint)i);
+                (Vector256.WidenLower(patterns) << 16).StoreUnsafe(ref to, (nuint)i);
+                (Vector256.WidenUpper(patterns) << 16).StoreUnsafe(ref to, (nuint)(i + 8));
+            }
+        }
+
+        for (; i < source.Length; i++)
         {
             target[i] = (uint)source[i] << 16;
         }

@@ -600,20 +600,27 @@ public sealed unsafe class RwkvWeights : IDisposable
         int rowBytes = cols * stored.SizeInBytes();
         int packedRowBytes = q4 ? Q4Block.RowBytes(cols) : Q8Block.RowBytes(cols);
         int valueBytes = q4 ? cols / 2 : cols;
-        float[] row = new float[cols];
-        for (int r = 0; r < count; r++)
+
+        // Rows are independent: quantized on every core (a row's rounding does not depend on which thread does it).
+        fixed (byte* source = data)
         {
-            Convert(data.Slice(r * rowBytes, rowBytes), stored, MemoryMarshal.AsBytes(row.AsSpan()), TensorDType.F32);
-            byte* packed = slot + ((long)(first + r) * packedRowBytes);
-            var scales = new Span<float>(packed + valueBytes, blocks);
-            if (q4)
+            byte* from = source;
+            Parallel.For(0, count, () => new float[cols], (r, _, row) =>
             {
-                Q4Quantizer.QuantizeRow(row, new Span<byte>(packed, valueBytes), scales);
-            }
-            else
-            {
-                Q8Quantizer.QuantizeRow(row, new Span<sbyte>(packed, cols), scales);
-            }
+                Convert(new ReadOnlySpan<byte>(from + ((long)r * rowBytes), rowBytes), stored, MemoryMarshal.AsBytes(row.AsSpan()), TensorDType.F32);
+                byte* packed = slot + ((long)(first + r) * packedRowBytes);
+                var scales = new Span<float>(packed + valueBytes, blocks);
+                if (q4)
+                {
+                    Q4Quantizer.QuantizeRow(row, new Span<byte>(packed, valueBytes), scales);
+                }
+                else
+                {
+                    Q8Quantizer.QuantizeRow(row, new Span<sbyte>(packed, cols), scales);
+                }
+
+                return row;
+            }, _ => { });
         }
     }
 
@@ -641,6 +648,22 @@ public sealed unsafe class RwkvWeights : IDisposable
         if (from == to)
         {
             source.CopyTo(destination);
+            return;
+        }
+
+        if (to == TensorDType.F32 && from is TensorDType.BF16 or TensorDType.F16)
+        {
+            // Widening, exact: the vectorized forms of Read.
+            Span<float> wide = MemoryMarshal.Cast<byte, float>(destination);
+            if (from == TensorDType.BF16)
+            {
+                BFloat16Conversions.ToSingle(MemoryMarshal.Cast<byte, ushort>(source), wide);
+            }
+            else
+            {
+                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(source), wide);
+            }
+
             return;
         }
 
