@@ -22,6 +22,12 @@ public static class Q4Kernels
     private const int FetchBytes = 4096;
 
     /// <summary>
+    /// Widest row the 512-bit product takes: it rearranges its inputs on the stack (4 bytes per input, 64 KiB at this
+    /// width, which every released size's rows are within). Wider rows take the 256-bit product.
+    /// </summary>
+    private const int MaxStackInputs = 16384;
+
+    /// <summary>
     /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of y = W·x for one token, W 4-bit and x rounded to 16
     /// bits (x [W.Cols] int16, <paramref name="xScales"/> one per block of 32): per block, (q − 8) × x summed exactly in
     /// integers, then scaled by the weight's and the input's block scales. Adds into y when <paramref name="accumulate"/>
@@ -34,7 +40,7 @@ public static class Q4Kernels
         ref short xr = ref MemoryMarshal.GetReference(x);
         ref float xsr = ref MemoryMarshal.GetReference(xScales);
         ref float yr = ref MemoryMarshal.GetReference(y);
-        if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported)
+        if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported && w.Cols <= MaxStackInputs)
         {
             MatMulInt16V512(ref wr, w.Cols, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate);
         }
