@@ -288,6 +288,13 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         return true;
     }
 
+    /// <summary>relu(h)² in place: the channel mix's activation, as the generated FfnHidden applies it.</summary>
+    private static void SquaredRelu(Span<float> hidden)
+    {
+        TensorPrimitives.Max(hidden, 0f, hidden);
+        TensorPrimitives.Multiply(hidden, hidden, hidden);
+    }
+
     /// <summary>Whether one-token products of <paramref name="matrix"/> read 16-bit inputs: 8- and 4-bit matrices.</summary>
     private static bool TakesInt16Inputs(in WeightMatrix matrix) => matrix.Type is TensorDType.Q8 or TensorDType.Q4;
 
@@ -548,9 +555,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 {
                     // relu(K·x)² as FfnHidden computes it, from the 16-bit inputs.
                     Int16Product(lw.FfnKey, ws.Int16Inputs[0], ws.Int16Scales[0], ws.Hidden, start, end, accumulate: false);
-                    Span<float> hidden = ws.Hidden.AsSpan(start, end - start);
-                    TensorPrimitives.Max(hidden, 0f, hidden);
-                    TensorPrimitives.Multiply(hidden, hidden, hidden);
+                    SquaredRelu(ws.Hidden.AsSpan(start, end - start));
                 }
                 else
                 {
@@ -560,9 +565,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                         Product(lw.FfnKey, ws.XK, ws.Hidden, t, TKernels.Ffn, start, end, accumulate: false);
                         for (int token = 0; token < t; token++)
                         {
-                            Span<float> hidden = ws.Hidden.AsSpan((token * TKernels.Ffn) + start, end - start);
-                            TensorPrimitives.Max(hidden, 0f, hidden);
-                            TensorPrimitives.Multiply(hidden, hidden, hidden);
+                            SquaredRelu(ws.Hidden.AsSpan((token * TKernels.Ffn) + start, end - start));
                         }
                     }
                     else
