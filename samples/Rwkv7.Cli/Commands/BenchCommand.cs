@@ -44,10 +44,13 @@ internal static class BenchCommand
         EngineSelection engine = ModelOptions.ParseEngine(args.Option("engine"));
         args.EnsureAllUsed();
 
-        // Synthetic 8-bit weights are quantized from synthetic bf16 ones, as a checkpoint would be at load time.
+        // Synthetic 8-bit weights are quantized from synthetic bf16 ones, as a checkpoint would be at load time. The
+        // load is timed: reading, converting and quantizing a checkpoint is what a user waits for before the first token.
+        long loadStart = Stopwatch.GetTimestamp();
         RwkvWeights weights = modelPath is not null
             ? RwkvWeights.Load(modelPath, new WeightLoadOptions { MatrixType = precision })
             : RwkvWeights.CreateSynthetic(ResolveShape(shapeName!), precision ?? TensorDType.BF16);
+        var load = new LoadTime(Stopwatch.GetElapsedTime(loadStart), modelPath is null);
         using RwkvModel model = RwkvModel.Create(weights, engine, ownsWeights: true);
         if (threads > 0)
         {
@@ -75,7 +78,7 @@ internal static class BenchCommand
             return 0;
         }
 
-        BenchResult r = Measure(model, decodeTokens, prefillTokens, batch, runs, profile);
+        BenchResult r = Measure(model, load, decodeTokens, prefillTokens, batch, runs, profile);
         if (json)
         {
             WriteJson(r, output);
@@ -110,12 +113,18 @@ internal static class BenchCommand
         long WeightBytesPerToken, double FlopsPerToken,
         double Bandwidth1, double BandwidthN, double Fma1, double FmaN,
         double DecodeTokensPerSecond, double PrefillTokensPerSecond, int PrefillTokens,
-        int BatchSize, double BatchTokensPerSecond, long PeakRssBytes, long WeightBytes, IReadOnlyList<PhaseProfile> Profiles)
+        int BatchSize, double BatchTokensPerSecond, long PeakRssBytes, long WeightBytes, LoadTime Load, IReadOnlyList<PhaseProfile> Profiles)
     {
         public double BandwidthFloor => BandwidthN / WeightBytesPerToken;
 
         public double ComputeFloor => FmaN / FlopsPerToken;
     }
+
+    /// <summary>
+    /// How long the weights took to be ready: a checkpoint read, converted and quantized to the packed arena, or
+    /// (<paramref name="Synthetic"/>) synthetic weights made and packed, which reads no file.
+    /// </summary>
+    private readonly record struct LoadTime(TimeSpan Elapsed, bool Synthetic);
 
     /// <summary>Step timings of one phase's timed runs (<c>--profile</c>): <paramref name="Tokens"/> tokens in <paramref name="Elapsed"/>.</summary>
     private sealed record PhaseProfile(string Phase, long Tokens, TimeSpan Elapsed, IReadOnlyList<StepTiming> Steps)
@@ -123,7 +132,7 @@ internal static class BenchCommand
         public double MsPerToken(TimeSpan t) => t.TotalMilliseconds / Tokens;
     }
 
-    private static BenchResult Measure(RwkvModel model, int decodeTokens, int prefillTokens, int batch, int runs, bool profile)
+    private static BenchResult Measure(RwkvModel model, LoadTime load, int decodeTokens, int prefillTokens, int batch, int runs, bool profile)
     {
         var profiles = new List<PhaseProfile>();
 
@@ -200,6 +209,7 @@ internal static class BenchCommand
             Median(batchRates),
             peakRss,
             model.Weights.MatrixBytes,
+            load,
             profiles);
     }
 
@@ -423,6 +433,7 @@ internal static class BenchCommand
         o.WriteLine($"engine       {r.Engine}");
         o.WriteLine($"shape        {r.Shape}");
         o.WriteLine($"precision    {r.Precision} weights; {r.Threads} thread(s); {r.Vectors}");
+        o.WriteLine(string.Format(c, "load         {0:0.00} s ({1})", r.Load.Elapsed.TotalSeconds, r.Load.Synthetic ? "synthetic weights made and packed" : "checkpoint read and packed"));
         o.WriteLine(string.Format(c, "weights/tok  {0:0.0} MiB read per decoded token", r.WeightBytesPerToken / 1048576.0));
         o.WriteLine(string.Format(c, "bandwidth    {0:0.0} GB/s (1 thread), {1:0.0} GB/s ({2} threads)", r.Bandwidth1 / 1e9, r.BandwidthN / 1e9, r.Threads));
         o.WriteLine(string.Format(c, "fma peak     {0:0.0} GFLOP/s (1 thread), {1:0.0} GFLOP/s ({2} threads)", r.Fma1 / 1e9, r.FmaN / 1e9, r.Threads));
@@ -494,6 +505,8 @@ internal static class BenchCommand
             w.WriteNumber("batch_tokens_per_s", r.BatchTokensPerSecond);
             w.WriteNumber("peak_rss_bytes", r.PeakRssBytes);
             w.WriteNumber("weight_bytes", r.WeightBytes);
+            w.WriteNumber("load_seconds", r.Load.Elapsed.TotalSeconds);
+            w.WriteBoolean("load_synthetic", r.Load.Synthetic);
             if (r.Profiles.Count > 0)
             {
                 w.WriteStartObject("profile");
