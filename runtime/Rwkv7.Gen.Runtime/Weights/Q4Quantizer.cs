@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -21,67 +22,243 @@ public static class Q4Quantizer
     /// <summary>The step sizes tried: m / −(8 + k / 4) for k = −4…4.</summary>
     private const int Candidates = 9;
 
-    /// <summary>Quantizes one row; <paramref name="row"/>.Length must be a multiple of the block size.</summary>
-    public static void QuantizeRow(ReadOnlySpan<float> row, Span<byte> packed, Span<float> scales)
+    /// <summary>
+    /// Quantizes one row; <paramref name="row"/>.Length must be a multiple of the block size. The 512-bit, 256-bit and
+    /// scalar paths give the same bytes and scales: the search's two sums per step size are added in one fixed order
+    /// (<see cref="Reduce"/>), so a checkpoint quantizes the same on every machine.
+    /// </summary>
+    public static void QuantizeRow(ReadOnlySpan<float> row, Span<byte> packed, Span<float> scales) =>
+        QuantizeRow(row, packed, scales, Vector512.IsHardwareAccelerated ? Q4Path.Vector512 : Vector256.IsHardwareAccelerated ? Q4Path.Vector256 : Q4Path.Scalar);
+
+    /// <summary><see cref="QuantizeRow(ReadOnlySpan{float}, Span{byte}, Span{float})"/> on a given path (tests compare them).</summary>
+    internal static void QuantizeRow(ReadOnlySpan<float> row, Span<byte> packed, Span<float> scales, Q4Path path)
     {
-        const int size = Q4Block.Size, half = size / 2;
+        const int size = Q4Block.Size;
         if (row.Length % size != 0 || packed.Length < row.Length / 2 || scales.Length < row.Length / size)
         {
             throw new ArgumentException($"Q4 rows are whole blocks of {size}; got a row of {row.Length}.");
         }
 
         ref float first = ref MemoryMarshal.GetReference(row);
-        Span<float> q = stackalloc float[size];
-        ref float qr = ref MemoryMarshal.GetReference(q);
-        Vector256<float> low = Vector256.Create((float)-Q4Block.Offset), high = Vector256.Create((float)(Q4Block.Offset - 1));
+        ref byte output = ref MemoryMarshal.GetReference(packed);
         for (int b = 0; b < row.Length / size; b++)
         {
             ref float block = ref Unsafe.Add(ref first, b * size);
-            float extreme = 0;
-            for (int i = 0; i < size; i++)
+            ref byte bytes = ref Unsafe.Add(ref output, b * Q4Block.PackedBytes);
+            scales[b] = path switch
             {
-                float v = Unsafe.Add(ref block, i);
-                if (MathF.Abs(v) > MathF.Abs(extreme))
-                {
-                    extreme = v;
-                }
-            }
+                Q4Path.Vector512 => QuantizeBlock512(ref block, ref bytes),
+                Q4Path.Vector256 => QuantizeBlock256(ref block, ref bytes),
+                _ => QuantizeBlockScalar(ref block, ref bytes),
+            };
+        }
+    }
 
-            Vector256<float> v0 = Vector256.LoadUnsafe(ref block), v1 = Vector256.LoadUnsafe(ref block, 8);
-            Vector256<float> v2 = Vector256.LoadUnsafe(ref block, 16), v3 = Vector256.LoadUnsafe(ref block, 24);
-            float bestScore = -1, bestInverse = 0, bestScale = 0;
-            for (int k = 0; k < Candidates && extreme != 0; k++)
-            {
-                // Σwq² / Σq² is what the least-squares scale removes from Σw²: the largest score is the smallest error.
-                float inverse = -(Q4Block.Offset + ((k - (Candidates / 2)) * 0.25f)) / extreme;
-                Vector256<float> q0 = Round(v0, inverse, low, high), q1 = Round(v1, inverse, low, high);
-                Vector256<float> q2 = Round(v2, inverse, low, high), q3 = Round(v3, inverse, low, high);
-                float wq = Vector256.Sum((v0 * q0) + (v1 * q1) + (v2 * q2) + (v3 * q3));
-                float qq = Vector256.Sum((q0 * q0) + (q1 * q1) + (q2 * q2) + (q3 * q3));
-                float score = qq > 0 ? wq * wq / qq : 0;
-                if (score > bestScore)
-                {
-                    (bestScore, bestInverse, bestScale) = (score, inverse, qq > 0 ? wq / qq : 0);
-                }
-            }
+    /// <summary>1 / step of candidate <paramref name="k"/> for a block whose value of largest magnitude is <paramref name="extreme"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Inverse(int k, float extreme) => -(Q4Block.Offset + ((k - (Candidates / 2)) * 0.25f)) / extreme;
 
-            scales[b] = bestScale;
-            Round(v0, bestInverse, low, high).StoreUnsafe(ref qr);
-            Round(v1, bestInverse, low, high).StoreUnsafe(ref qr, 8);
-            Round(v2, bestInverse, low, high).StoreUnsafe(ref qr, 16);
-            Round(v3, bestInverse, low, high).StoreUnsafe(ref qr, 24);
-            Span<byte> bytes = packed.Slice(b * Q4Block.PackedBytes, Q4Block.PackedBytes);
-            for (int i = 0; i < half; i++)
+    /// <summary>
+    /// Keeps candidate (<paramref name="wq"/>, <paramref name="qq"/>) when it removes more of the block's squared error
+    /// than the best so far: Σwq² / Σq² is what the least-squares scale Σwq / Σq² removes from Σw². A candidate whose
+    /// step is not finite (values too small for 1 / step) or whose sums are not (a NaN in the block) is never kept,
+    /// whatever a vector path's clamp made of the NaNs along the way.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Keep(float wq, float qq, float inverse, ref float bestScore, ref float bestInverse, ref float bestScale)
+    {
+        if (!float.IsFinite(inverse) || !float.IsFinite(wq) || !(qq > 0) || !float.IsFinite(qq))
+        {
+            return;
+        }
+
+        float score = wq * wq / qq;
+        if (score > bestScore)
+        {
+            (bestScore, bestInverse, bestScale) = (score, inverse, wq / qq);
+        }
+    }
+
+    /// <summary>
+    /// The sum of a block's 32 products in the order every path uses: s_j = p_j + p_(j+16), then t_j = s_j + s_(j+8),
+    /// u_j = t_j + t_(j+4), and (u_0 + u_2) + (u_1 + u_3). <paramref name="t"/> holds t_0…t_7.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Reduce(Vector256<float> t)
+    {
+        Vector128<float> u = t.GetLower() + t.GetUpper();
+        return (u.GetElement(0) + u.GetElement(2)) + (u.GetElement(1) + u.GetElement(3));
+    }
+
+    /// <summary>
+    /// The block's value of largest magnitude, the first of them on ties (its sign sets the sign of the scale).
+    /// <paramref name="maxAbs"/> is the largest magnitude found by a vector path; a block with a NaN, whose
+    /// maximum matches no value, takes the scalar search, which skips NaNs.
+    /// </summary>
+    private static float Extreme(ref float block, float maxAbs, ulong matches)
+    {
+        if (matches != 0 && !float.IsNaN(maxAbs))
+        {
+            return Unsafe.Add(ref block, BitOperations.TrailingZeroCount(matches));
+        }
+
+        float extreme = 0;
+        for (int i = 0; i < Q4Block.Size; i++)
+        {
+            float v = Unsafe.Add(ref block, i);
+            if (MathF.Abs(v) > MathF.Abs(extreme))
             {
-                bytes[i] = (byte)(((int)q[i] + Q4Block.Offset) | (((int)q[i + half] + Q4Block.Offset) << 4));
+                extreme = v;
             }
         }
+
+        return extreme;
+    }
+
+    /// <summary>One block with two 512-bit vectors (values 0–15 and 16–31); returns its scale.</summary>
+    private static float QuantizeBlock512(ref float block, ref byte bytes)
+    {
+        Vector512<float> low = Vector512.Create((float)-Q4Block.Offset), high = Vector512.Create((float)(Q4Block.Offset - 1));
+        Vector512<float> v0 = Vector512.LoadUnsafe(ref block), v1 = Vector512.LoadUnsafe(ref block, 16);
+        Vector512<float> a0 = Vector512.Abs(v0), a1 = Vector512.Abs(v1);
+        Vector512<float> m = Vector512.MaxNative(a0, a1);
+        float maxAbs = HorizontalMax(Vector256.MaxNative(m.GetLower(), m.GetUpper()));
+        ulong matches = Vector512.Equals(a0, Vector512.Create(maxAbs)).ExtractMostSignificantBits()
+            | (Vector512.Equals(a1, Vector512.Create(maxAbs)).ExtractMostSignificantBits() << 16);
+        float extreme = Extreme(ref block, maxAbs, matches);
+
+        float bestScore = -1, bestInverse = 0, bestScale = 0;
+        for (int k = 0; k < Candidates && extreme != 0; k++)
+        {
+            float inverse = Inverse(k, extreme);
+            Vector512<float> q0 = Vector512.ClampNative(Vector512.Round(v0 * inverse), low, high);
+            Vector512<float> q1 = Vector512.ClampNative(Vector512.Round(v1 * inverse), low, high);
+            Vector512<float> wq = (v0 * q0) + (v1 * q1), qq = (q0 * q0) + (q1 * q1);
+            Keep(Reduce(wq.GetLower() + wq.GetUpper()), Reduce(qq.GetLower() + qq.GetUpper()), inverse, ref bestScore, ref bestInverse, ref bestScale);
+        }
+
+        if (bestScale == 0)
+        {
+            return Zero(ref bytes);
+        }
+
+        Vector512<uint> lo = Vector512.ConvertToUInt32(Vector512.ClampNative(Vector512.Round(v0 * bestInverse), low, high) + Vector512.Create((float)Q4Block.Offset));
+        Vector512<uint> hi = Vector512.ConvertToUInt32(Vector512.ClampNative(Vector512.Round(v1 * bestInverse), low, high) + Vector512.Create((float)Q4Block.Offset));
+        Vector512<ushort> words = Vector512.Narrow(lo | (hi << 4), Vector512<uint>.Zero);
+        Vector512.Narrow(words, Vector512<ushort>.Zero).GetLower().GetLower().StoreUnsafe(ref bytes);
+        return bestScale;
+    }
+
+    /// <summary>
+    /// A block that is all zeros, or whose search kept no step (its values are too small for 1 / step to be finite, or
+    /// it holds a NaN): every q is 0 and so is the scale.
+    /// </summary>
+    private static float Zero(ref byte bytes)
+    {
+        Unsafe.InitBlockUnaligned(ref bytes, (Q4Block.Offset << 4) | Q4Block.Offset, Q4Block.PackedBytes);
+        return 0;
+    }
+
+    /// <summary>The largest of a 256-bit vector's lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HorizontalMax(Vector256<float> m)
+    {
+        Vector128<float> h = Vector128.MaxNative(m.GetLower(), m.GetUpper());
+        return MathF.Max(MathF.Max(h.GetElement(0), h.GetElement(1)), MathF.Max(h.GetElement(2), h.GetElement(3)));
+    }
+
+    /// <summary>One block with four 256-bit vectors (values 0–7, 8–15, 16–23, 24–31); returns its scale.</summary>
+    private static float QuantizeBlock256(ref float block, ref byte bytes)
+    {
+        Vector256<float> low = Vector256.Create((float)-Q4Block.Offset), high = Vector256.Create((float)(Q4Block.Offset - 1));
+        Vector256<float> v0 = Vector256.LoadUnsafe(ref block), v1 = Vector256.LoadUnsafe(ref block, 8);
+        Vector256<float> v2 = Vector256.LoadUnsafe(ref block, 16), v3 = Vector256.LoadUnsafe(ref block, 24);
+        Vector256<float> a0 = Vector256.Abs(v0), a1 = Vector256.Abs(v1), a2 = Vector256.Abs(v2), a3 = Vector256.Abs(v3);
+        float maxAbs = HorizontalMax(Vector256.MaxNative(Vector256.MaxNative(a0, a1), Vector256.MaxNative(a2, a3)));
+        Vector256<float> max = Vector256.Create(maxAbs);
+        ulong matches = Vector256.Equals(a0, max).ExtractMostSignificantBits()
+            | (Vector256.Equals(a1, max).ExtractMostSignificantBits() << 8)
+            | (Vector256.Equals(a2, max).ExtractMostSignificantBits() << 16)
+            | (Vector256.Equals(a3, max).ExtractMostSignificantBits() << 24);
+        float extreme = Extreme(ref block, maxAbs, matches);
+
+        float bestScore = -1, bestInverse = 0, bestScale = 0;
+        for (int k = 0; k < Candidates && extreme != 0; k++)
+        {
+            float inverse = Inverse(k, extreme);
+            Vector256<float> q0 = Round(v0, inverse, low, high), q1 = Round(v1, inverse, low, high);
+            Vector256<float> q2 = Round(v2, inverse, low, high), q3 = Round(v3, inverse, low, high);
+            Vector256<float> wq = ((v0 * q0) + (v2 * q2)) + ((v1 * q1) + (v3 * q3));
+            Vector256<float> qq = ((q0 * q0) + (q2 * q2)) + ((q1 * q1) + (q3 * q3));
+            Keep(Reduce(wq), Reduce(qq), inverse, ref bestScore, ref bestInverse, ref bestScale);
+        }
+
+        if (bestScale == 0)
+        {
+            return Zero(ref bytes);
+        }
+
+        Vector256<float> offset = Vector256.Create((float)Q4Block.Offset);
+        Vector256<uint> b0 = Vector256.ConvertToUInt32(Round(v0, bestInverse, low, high) + offset) | (Vector256.ConvertToUInt32(Round(v2, bestInverse, low, high) + offset) << 4);
+        Vector256<uint> b1 = Vector256.ConvertToUInt32(Round(v1, bestInverse, low, high) + offset) | (Vector256.ConvertToUInt32(Round(v3, bestInverse, low, high) + offset) << 4);
+        Vector256<ushort> words = Vector256.Narrow(b0, b1);
+        Vector256.Narrow(words, Vector256<ushort>.Zero).GetLower().StoreUnsafe(ref bytes);
+        return bestScale;
     }
 
     /// <summary>round(v · inverse), ties to even, clamped to −8…7.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Round(Vector256<float> v, float inverse, Vector256<float> low, Vector256<float> high) =>
-        Vector256.Clamp(Vector256.Round(v * inverse), low, high);
+        Vector256.ClampNative(Vector256.Round(v * inverse), low, high);
+
+    /// <summary>One block a value at a time, in the vector paths' order of additions; returns its scale.</summary>
+    private static float QuantizeBlockScalar(ref float block, ref byte bytes)
+    {
+        const int size = Q4Block.Size, half = size / 2;
+        float extreme = Extreme(ref block, float.NaN, 0);
+        Span<float> s = stackalloc float[half];
+        float bestScore = -1, bestInverse = 0, bestScale = 0;
+        for (int k = 0; k < Candidates && extreme != 0; k++)
+        {
+            float inverse = Inverse(k, extreme);
+            float wq = 0, qq = 0;
+            for (int pass = 0; pass < 2; pass++)
+            {
+                for (int j = 0; j < half; j++)
+                {
+                    float w0 = Unsafe.Add(ref block, j), w1 = Unsafe.Add(ref block, j + half);
+                    float q0 = Round(w0, inverse), q1 = Round(w1, inverse);
+                    s[j] = pass == 0 ? (w0 * q0) + (w1 * q1) : (q0 * q0) + (q1 * q1);
+                }
+
+                float t0 = s[0] + s[8], t1 = s[1] + s[9], t2 = s[2] + s[10], t3 = s[3] + s[11];
+                float t4 = s[4] + s[12], t5 = s[5] + s[13], t6 = s[6] + s[14], t7 = s[7] + s[15];
+                float u0 = t0 + t4, u1 = t1 + t5, u2 = t2 + t6, u3 = t3 + t7;
+                float sum = (u0 + u2) + (u1 + u3);
+                (wq, qq) = pass == 0 ? (sum, qq) : (wq, sum);
+            }
+
+            Keep(wq, qq, inverse, ref bestScore, ref bestInverse, ref bestScale);
+        }
+
+        if (bestScale == 0)
+        {
+            return Zero(ref bytes);
+        }
+
+        for (int i = 0; i < half; i++)
+        {
+            int lo = (int)Round(Unsafe.Add(ref block, i), bestInverse) + Q4Block.Offset;
+            int hi = (int)Round(Unsafe.Add(ref block, i + half), bestInverse) + Q4Block.Offset;
+            Unsafe.Add(ref bytes, i) = (byte)(lo | (hi << 4));
+        }
+
+        return bestScale;
+    }
+
+    /// <summary>round(v · inverse), ties to even, clamped to −8…7.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Round(float v, float inverse) => Math.Clamp(MathF.Round(v * inverse), -Q4Block.Offset, Q4Block.Offset - 1);
 
     /// <summary>
     /// Reconstructs <paramref name="row"/>.Length values (a multiple of the block size) from whole blocks:
@@ -124,4 +301,12 @@ public static class Q4Quantizer
             }
         }
     }
+}
+
+/// <summary>The ways <see cref="Q4Quantizer"/> can work a block: all give the same bytes and scales.</summary>
+internal enum Q4Path
+{
+    Scalar,
+    Vector256,
+    Vector512,
 }

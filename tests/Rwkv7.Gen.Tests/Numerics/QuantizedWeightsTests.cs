@@ -270,6 +270,82 @@ public sealed class QuantizedWeightsTests(ITestOutputHelper output)
         Assert.All(packed.AsSpan(0, 16).ToArray(), b => Assert.Equal(0x88, b));
     }
 
+    [Fact]
+    public void Quantizing_to_4_bits_gives_the_same_bytes_and_scales_on_every_vector_width()
+    {
+        // Blocks that stress the search: ties of largest magnitude with opposite signs (the first one sets the sign),
+        // a single nonzero value, all zeros, values that round to exact halves, a wide range of magnitudes, subnormals, a NaN.
+        var rng = new Random(11);
+        const int blocks = 400;
+        float[] row = new float[blocks * 32];
+        for (int b = 0; b < blocks; b++)
+        {
+            Span<float> block = row.AsSpan(b * 32, 32);
+            switch (b % 8)
+            {
+                case 0:
+                    for (int i = 0; i < 32; i++) { block[i] = (float)((rng.NextDouble() * 2) - 1); }
+                    block[rng.Next(16)] = 1.5f;
+                    block[16 + rng.Next(16)] = -1.5f;
+                    break;
+                case 1:
+                    block[rng.Next(32)] = (float)(rng.NextDouble() - 0.5);
+                    break;
+                case 2:
+                    break;
+                case 3:
+                    for (int i = 0; i < 32; i++) { block[i] = (rng.Next(17) - 8) * 0.25f; }
+                    break;
+                case 4:
+                    for (int i = 0; i < 32; i++) { block[i] = (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-6, 4))); }
+                    break;
+                case 5:
+                    for (int i = 0; i < 32; i++) { block[i] = (rng.Next(200) - 100) * 1e-42f; }
+                    break;
+                case 6:
+                    for (int i = 0; i < 32; i++) { block[i] = (float)((rng.NextDouble() * 2) - 1); }
+                    block[rng.Next(32)] = float.NaN;
+                    break;
+                default:
+                    for (int i = 0; i < 32; i++) { block[i] = (float)(rng.NextDouble() * 0.04) - 0.02f; }
+                    break;
+            }
+        }
+
+        (byte[] Packed, float[] Scales) Quantize(Q4Path path)
+        {
+            byte[] packed = new byte[row.Length / 2];
+            float[] scales = new float[blocks];
+            Q4Quantizer.QuantizeRow(row, packed, scales, path);
+            return (packed, scales);
+        }
+
+        (byte[] scalarPacked, float[] scalarScales) = Quantize(Q4Path.Scalar);
+        foreach (Q4Path path in new[] { Q4Path.Vector256, Q4Path.Vector512 })
+        {
+            (byte[] packed, float[] scales) = Quantize(path);
+            for (int b = 0; b < blocks; b++)
+            {
+                Assert.True(
+                    BitConverter.SingleToInt32Bits(scalarScales[b]) == BitConverter.SingleToInt32Bits(scales[b])
+                        && packed.AsSpan(b * 16, 16).SequenceEqual(scalarPacked.AsSpan(b * 16, 16)),
+                    $"{path}, block {b} (kind {b % 8}): scale {scales[b]:R} against the scalar path's {scalarScales[b]:R}, bytes "
+                    + $"{Convert.ToHexString(packed, b * 16, 16)} against {Convert.ToHexString(scalarPacked, b * 16, 16)}");
+            }
+        }
+
+        // The first of two tied largest magnitudes sets the sign: +1.5 comes first in block 0 and maps to q = −8, so the
+        // block's scale is negative.
+        Assert.True(scalarScales[0] < 0, $"block 0's scale is {scalarScales[0]}");
+
+        // A block with a NaN, or too small for 1 / step to be finite, keeps no step: zero scale, every q 0.
+        foreach (int b in new[] { 5, 6 })
+        {
+            Assert.Equal(0f, scalarScales[b]);
+            Assert.All(scalarPacked.AsSpan(b * 16, 16).ToArray(), x => Assert.Equal(0x88, x));
+        }
+    }
+
     private static double SquaredError(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
     {
         double sum = 0;
