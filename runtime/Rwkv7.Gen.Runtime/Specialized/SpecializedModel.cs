@@ -242,13 +242,14 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         Parallel(step, ModelStep.Projections, bytes, elements, activations);
 
         // Per head: value residual, key preparation, the WKV recurrence (sequential over a sequence's tokens) and
-        // GroupNorm with bonus and gate. A sequence's rows run on the calling thread; a batch's sessions are split
-        // across threads when there is enough work. Split by heads instead, this step ran slower on two threads than
-        // on one (0.1B, same-run pairs, bench --profile: prefill 0.071-0.073 -> 0.063-0.065 ms/token on one thread):
-        // each part read about eight activation rows per token (r, w, k, v, a, g, the value mixes) written by the
-        // projections step's parts on both cores. Split by sessions, each part reads and writes its own sessions'
-        // states, which is most of a batch's traffic here (batch of 16: 0.140-0.166 -> 0.098-0.106 ms/token).
-        int parts = !chained && t * TKernels.Heads / HeadRowsPerNanosecond >= MinParallelNanoseconds ? Math.Min(Parts, t) : 1;
+        // GroupNorm with bonus and gate, split across threads when there is enough work: a batch by sessions (each part
+        // reads and writes its own sessions' states, most of a batch's traffic here; batch of 16: 0.140-0.166 -> 0.098-
+        // 0.106 ms/token against one thread), a sequence by heads (each part runs every row, in order, for its heads:
+        // prefill over 512 +4.1% in two bench --ab runs of 12 pairs, B winning 10 and 11; an earlier try, at commit
+        // c79f873, measured it slower than one thread, and what has changed since is not known).
+        int parts = t * TKernels.Heads / HeadRowsPerNanosecond < MinParallelNanoseconds ? 1
+            : chained ? Math.Min(Parts, TKernels.Heads)
+            : Math.Min(Parts, t);
         step.Kind = ModelStep.Heads;
         Dispatch(step, parts, weightBytes: 0);
 
@@ -619,31 +620,35 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunHeads(StepContext step, int part, int parts)
     {
-        (int start, int end) = WorkerPool.Range(step.Tokens, part, parts);
+        // A sequence split in parts is split by heads: every part runs all rows, in order, for its own heads.
+        bool byHeads = step.Chained && parts > 1;
+        (int start, int end) = byHeads ? (0, step.Tokens) : WorkerPool.Range(step.Tokens, part, parts);
+        (int headStart, int headEnd) = byHeads ? WorkerPool.Range(TKernels.Heads, part, parts) : (0, TKernels.Heads);
         Workspace ws = step.Workspace;
         LayerWeights lw = step.Layer;
-        int layer = step.LayerIndex, d = TKernels.Embedding, heads = TKernels.Heads, area = HeadSize * HeadSize;
+        int layer = step.LayerIndex, d = TKernels.Embedding, heads = headEnd, area = HeadSize * HeadSize;
+        int c0 = headStart * HeadSize, cn = (headEnd - headStart) * HeadSize;
         for (int n = start; n < end; n++)
         {
             int o = n * d;
-            Span<float> v = ws.V.AsSpan(o, d);
+            Span<float> v = ws.V.AsSpan(o + c0, cn);
             if (layer == 0)
             {
-                v.CopyTo(ws.VFirst.AsSpan(o, d));
+                v.CopyTo(ws.VFirst.AsSpan(o + c0, cn));
             }
             else
             {
-                TensorPrimitives.Lerp(v, ws.VFirst.AsSpan(o, d), ws.VMix.AsSpan(o, d), v);
+                TensorPrimitives.Lerp(v, ws.VFirst.AsSpan(o + c0, cn), ws.VMix.AsSpan(o + c0, cn), v);
             }
 
-            TKernels.KeyPrep(ws.K.AsSpan(o, d), ws.KK.AsSpan(o, d), ws.A.AsSpan(o, d), lw, 0, heads);
+            TKernels.KeyPrep(ws.K.AsSpan(o, d), ws.KK.AsSpan(o, d), ws.A.AsSpan(o, d), lw, headStart, headEnd);
             Span<float> wkv = (step.Chained ? ws.States[0] : ws.States[n]).Wkv(layer);
 
             // Each head's 16 KiB of state comes from memory (the layer's weights have streamed through the caches since it was
             // last touched): ask for the next head's, or the next session's first head's, while this one is computed.
             // A sequence's later rows find their state in cache.
             bool fetch = !step.Chained || n == start;
-            for (int h = 0; h < heads; h++)
+            for (int h = headStart; h < heads; h++)
             {
                 if (fetch)
                 {
@@ -662,7 +667,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                     ws.KK.AsSpan(at, HeadSize), ws.A.AsSpan(at, HeadSize), ws.Y.AsSpan(at, HeadSize));
             }
 
-            TKernels.HeadOutput(ws.Y.AsSpan(o, d), ws.R.AsSpan(o, d), ws.K.AsSpan(o, d), ws.V.AsSpan(o, d), ws.G.AsSpan(o, d), lw, 0, heads);
+            TKernels.HeadOutput(ws.Y.AsSpan(o, d), ws.R.AsSpan(o, d), ws.K.AsSpan(o, d), ws.V.AsSpan(o, d), ws.G.AsSpan(o, d), lw, headStart, headEnd);
         }
     }
 
