@@ -318,14 +318,13 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
 
     /// <summary>
     /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of y = W·x for T tokens with fp32 inputs: the
-    /// generated product, except for 4-bit matrices, which the generated models have no kernels for. Their rows are
-    /// widened to fp32 a chunk at a time (<see cref="WidenedChunkBytes"/>, in a per-thread buffer) and multiplied by
-    /// the generated fp32 tiles, so the widening is paid once per row for all of the call's tokens.
+    /// generated product, except for the types the generated models have no kernels for, 4-bit matrices and, with
+    /// several tokens, fp16 ones (see <see cref="Widens"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Product(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
     {
-        if (w.Type == TensorDType.Q4)
+        if (Widens(w, tokens))
         {
             WidenedProduct(w, x, y, tokens, yStride, rowStart, rowEnd, accumulate);
         }
@@ -334,6 +333,15 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
             TKernels.MatMul(w, x, y, tokens, yStride, rowStart, rowEnd, accumulate);
         }
     }
+
+    /// <summary>
+    /// Whether a product of <paramref name="w"/> widens its rows to fp32 a chunk at a time (<see
+    /// cref="WidenedChunkBytes"/>, in a per-thread buffer) and multiplies them with the generated fp32 tiles, paying
+    /// the widening once per row for all of the call's tokens: 4-bit matrices, and fp16 ones with several tokens (0.1B,
+    /// 2 threads, `bench --ab` against the fallback's 4×4 tiles: prefill +8 to +28%, batch of 16 +6 to +30%, B winning
+    /// every pair but three in four runs). One fp16 token takes the fallback's in-register widening.
+    /// </summary>
+    private static bool Widens(in WeightMatrix w, int tokens) => w.Type == TensorDType.Q4 || (w.Type == TensorDType.F16 && tokens > 1);
 
     /// <summary>Bytes of fp32 rows <see cref="WidenedProduct"/> widens at a time: a few row tiles of 6, in L2.</summary>
     private const int WidenedChunkBytes = 144 << 10;
@@ -560,7 +568,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 }
                 else
                 {
-                    if (lw.FfnKey.Type == TensorDType.Q4)
+                    if (Widens(lw.FfnKey, t))
                     {
                         // relu(K·x)² as FfnHidden computes it, from the widened 4-bit rows.
                         Product(lw.FfnKey, ws.XK, ws.Hidden, t, TKernels.Ffn, start, end, accumulate: false);

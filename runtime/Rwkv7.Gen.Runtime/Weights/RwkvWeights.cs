@@ -661,7 +661,7 @@ public sealed unsafe class RwkvWeights : IDisposable
             }
             else
             {
-                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(source), wide);
+                HalfConversions.ToSingle(MemoryMarshal.Cast<byte, Half>(source), wide);
             }
 
             return;

@@ -159,7 +159,7 @@ public readonly unsafe struct WeightMatrix
                 BFloat16Conversions.ToSingle(RowBF16(row), destination);
                 break;
             case TensorDType.F16:
-                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(RowF16(row), destination);
+                HalfConversions.ToSingle(RowF16(row), destination);
                 break;
             case TensorDType.Q8:
                 Q8Quantizer.DequantizeRow(Q8RowValues(row), Q8RowScales(row), destination);

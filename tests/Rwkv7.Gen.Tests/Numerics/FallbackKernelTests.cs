@@ -59,12 +59,14 @@ public sealed unsafe class FallbackKernelTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(4)]
-    [InlineData(9)] // two 4-token tiles and one token alone
-    public void Fp16_products_of_rows_that_are_not_whole_vectors_match_the_sums(int tokens)
+    [InlineData(1, 40)]
+    [InlineData(4, 40)]
+    [InlineData(9, 40)] // two 4-token tiles and one token alone
+    [InlineData(1, 768)] // one token: rows widened in registers, four at a time, then one by one
+    [InlineData(1, 48)] // one token, a 512-bit step and a 256-bit one's worth of columns
+    public void Fp16_products_of_rows_that_are_not_whole_vectors_match_the_sums(int tokens, int cols)
     {
-        const int rows = 7, cols = 40;
+        const int rows = 7;
         var rng = new Random(tokens);
         Half[] values = [.. RandomRow(rng, rows * cols).Select(v => (Half)v)];
         float[] x = RandomRow(rng, tokens * cols);
@@ -86,6 +88,15 @@ public sealed unsafe class FallbackKernelTests
                 }
 
                 AssertRows(expected, y, 0, rows, t * yStride, $"fp16, token {t} of {tokens}");
+                if (tokens == 1)
+                {
+                    // Rows [2, 7) added again: one group of four and one row alone, from a row that is not the first.
+                    float[] before = [.. y];
+                    KernelFallbacks.MatMul(w, x, y, tokens, yStride, 2, rows, accumulate: true);
+                    AssertRows([.. expected.Select(e => 2 * e)], y, 2, rows, 0, "fp16, rows 2–6 accumulated");
+                    Assert.Equal(before[0], y[0]);
+                    Assert.Equal(before[1], y[1]);
+                }
             }
         }
     }

@@ -200,7 +200,8 @@ public sealed class GeneratedModelTests
     public void Fp16_matrices_run_on_the_width_generic_product_and_match_goldens_and_reference()
     {
         // Kept fp16 on request (by default these values would be packed as bf16): generated models have no fp16
-        // kernels, so every product, one token at a time and in sequence mode, takes KernelFallbacks.
+        // kernels. One token's products take KernelFallbacks (rows widened in registers); a sequence's large products
+        // widen rows into a buffer for the generated fp32 tiles, and its LoRA products take KernelFallbacks' tiles.
         string file = Models.TinyFp16Bin;
         Goldens goldens = Goldens.For(file);
         using RwkvWeights weights = RwkvWeights.Load(Fixtures.Path(file), new WeightLoadOptions { MatrixType = TensorDType.F16 });
