@@ -61,8 +61,8 @@ public static class Q4Quantizer
     /// <summary>
     /// Keeps candidate (<paramref name="wq"/>, <paramref name="qq"/>) when it removes more of the block's squared error
     /// than the best so far: Σwq² / Σq² is what the least-squares scale Σwq / Σq² removes from Σw². A candidate whose
-    /// step is not finite (values too small for 1 / step) or whose sums are not (a NaN in the block) is never kept,
-    /// whatever a vector path's clamp made of the NaNs along the way.
+    /// step is not finite (values too small for 1 / step) or whose sums are not (a NaN or an infinity in the block) is
+    /// never kept, whatever a vector path's clamp made of the NaNs along the way (see <see cref="Zero"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Keep(float wq, float qq, float inverse, ref float bestScore, ref float bestInverse, ref float bestScale)
@@ -139,7 +139,7 @@ public static class Q4Quantizer
 
         if (bestScale == 0)
         {
-            return Zero(ref bytes);
+            return Zero(ref block, ref bytes);
         }
 
         Vector512<uint> lo = Vector512.ConvertToUInt32(Vector512.ClampNative(Vector512.Round(v0 * bestInverse), low, high) + Vector512.Create((float)Q4Block.Offset));
@@ -150,12 +150,21 @@ public static class Q4Quantizer
     }
 
     /// <summary>
-    /// A block that is all zeros, or whose search kept no step (its values are too small for 1 / step to be finite, or
-    /// it holds a NaN): every q is 0 and so is the scale.
+    /// A block whose search kept no step: every q is 0. The scale is 0 when the block is all zeros or its values are too
+    /// small for 1 / step to be finite, and NaN when it holds a NaN or an infinity, so that a broken checkpoint gives
+    /// NaN logits (which sampling reports) in 4 bits as it does in every other precision, instead of zeros.
     /// </summary>
-    private static float Zero(ref byte bytes)
+    private static float Zero(ref float block, ref byte bytes)
     {
         Unsafe.InitBlockUnaligned(ref bytes, (Q4Block.Offset << 4) | Q4Block.Offset, Q4Block.PackedBytes);
+        for (int i = 0; i < Q4Block.Size; i++)
+        {
+            if (!float.IsFinite(Unsafe.Add(ref block, i)))
+            {
+                return float.NaN;
+            }
+        }
+
         return 0;
     }
 
@@ -195,7 +204,7 @@ public static class Q4Quantizer
 
         if (bestScale == 0)
         {
-            return Zero(ref bytes);
+            return Zero(ref block, ref bytes);
         }
 
         Vector256<float> offset = Vector256.Create((float)Q4Block.Offset);
@@ -243,7 +252,7 @@ public static class Q4Quantizer
 
         if (bestScale == 0)
         {
-            return Zero(ref bytes);
+            return Zero(ref block, ref bytes);
         }
 
         for (int i = 0; i < half; i++)

@@ -274,7 +274,8 @@ public sealed class QuantizedWeightsTests(ITestOutputHelper output)
     public void Quantizing_to_4_bits_gives_the_same_bytes_and_scales_on_every_vector_width()
     {
         // Blocks that stress the search: ties of largest magnitude with opposite signs (the first one sets the sign),
-        // a single nonzero value, all zeros, values that round to exact halves, a wide range of magnitudes, subnormals, a NaN.
+        // a single nonzero value, all zeros, values that round to exact halves, a wide range of magnitudes, subnormals, a NaN
+        // or an infinity.
         var rng = new Random(11);
         const int blocks = 400;
         float[] row = new float[blocks * 32];
@@ -304,7 +305,7 @@ public sealed class QuantizedWeightsTests(ITestOutputHelper output)
                     break;
                 case 6:
                     for (int i = 0; i < 32; i++) { block[i] = (float)((rng.NextDouble() * 2) - 1); }
-                    block[rng.Next(32)] = float.NaN;
+                    block[rng.Next(32)] = b % 16 == 6 ? float.NaN : float.NegativeInfinity;
                     break;
                 default:
                     for (int i = 0; i < 32; i++) { block[i] = (float)(rng.NextDouble() * 0.04) - 0.02f; }
@@ -338,10 +339,13 @@ public sealed class QuantizedWeightsTests(ITestOutputHelper output)
         // block's scale is negative.
         Assert.True(scalarScales[0] < 0, $"block 0's scale is {scalarScales[0]}");
 
-        // A block with a NaN, or too small for 1 / step to be finite, keeps no step: zero scale, every q 0.
+        // A block too small for 1 / step to be finite keeps no step: zero scale, every q 0. One with a NaN keeps none
+        // either, and its scale is NaN, so that the product is NaN as in every other precision, not silently zero.
+        Assert.Equal(0f, scalarScales[5]);
+        Assert.True(float.IsNaN(scalarScales[6]), $"block 6's scale is {scalarScales[6]}"); // a NaN
+        Assert.True(float.IsNaN(scalarScales[14]), $"block 14's scale is {scalarScales[14]}"); // an infinity
         foreach (int b in new[] { 5, 6 })
         {
-            Assert.Equal(0f, scalarScales[b]);
             Assert.All(scalarPacked.AsSpan(b * 16, 16).ToArray(), x => Assert.Equal(0x88, x));
         }
     }
