@@ -54,8 +54,8 @@ public static class HalfConversions
     /// are made as 2⁻¹⁴·(1 + m/1024) − 2⁻¹⁴, an exact subtraction of normal numbers; the sign moves up 16 bits. The
     /// selections compile to masked additions and a bitwise select with 512-bit vectors (+4.5% fp16 decode against
     /// adding and or-ing masks, `bench --ab`, 7 of 8 pairs). Rebasing by a multiplication by 2¹¹² takes fewer
-    /// operations but multiplies subnormal float32 values, which made fp16 decode of synthetic 0.1B weights 30% slower
-    /// on this machine.
+    /// operations but multiplies subnormal float32 values, slow on many x86 cores; it measured slower here once, in
+    /// runs too noisy to settle it (docs/benchmarks.md, ninth session).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<uint> Widen(Vector512<uint> h)
