@@ -134,15 +134,15 @@ public static class KernelFallbacks
         for (; r < rowEnd; r++)
         {
             ref ushort w0 = ref Unsafe.Add(ref first, (nint)(r - rowStart) * cols);
-            float sum = 0;
-            for (int c = 0; c < vectorCols; c += 16)
+            Vector256<float> sums = Vector256<float>.Zero;
+            for (nuint c = 0; c < (nuint)vectorCols; c += 16)
             {
-                Vector256<float> m = HalfConversions.Widen(Vector256.WidenLower(Vector256.LoadUnsafe(ref w0, (nuint)c))).AsSingle();
-                Vector256<float> n = HalfConversions.Widen(Vector256.WidenUpper(Vector256.LoadUnsafe(ref w0, (nuint)c))).AsSingle();
-                sum += Vector256.Sum((m * Vector256.LoadUnsafe(ref xr, (nuint)c)) + (n * Vector256.LoadUnsafe(ref xr, (nuint)(c + 8))));
+                Vector256<ushort> p = Vector256.LoadUnsafe(ref w0, c);
+                sums = Vector256.FusedMultiplyAdd(HalfConversions.Widen(Vector256.WidenLower(p)).AsSingle(), Vector256.LoadUnsafe(ref xr, c), sums);
+                sums = Vector256.FusedMultiplyAdd(HalfConversions.Widen(Vector256.WidenUpper(p)).AsSingle(), Vector256.LoadUnsafe(ref xr, c + 8), sums);
             }
 
-            StoreSum(y, r, sum + RowTail(ref w0, ref xr, vectorCols, cols), accumulate);
+            StoreSum(y, r, Vector256.Sum(sums) + RowTail(ref w0, ref xr, vectorCols, cols), accumulate);
         }
     }
 

@@ -570,7 +570,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 {
                     if (Widens(lw.FfnKey, t))
                     {
-                        // relu(K·x)² as FfnHidden computes it, from the widened 4-bit rows.
+                        // relu(K·x)² as FfnHidden computes it, from the widened 4-bit or fp16 rows.
                         Product(lw.FfnKey, ws.XK, ws.Hidden, t, TKernels.Ffn, start, end, accumulate: false);
                         for (int token = 0; token < t; token++)
                         {
@@ -621,9 +621,9 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     }
 
     /// <summary>
-    /// The per-head work of a time mix for the rows of part <paramref name="part"/> (every row of a sequence, which
-    /// runs as one part; or a range of a batch's sessions), all heads: value residual, key preparation, the WKV
-    /// recurrence (rows of one sequence in order) and the GroupNorm/bonus/gate output.
+    /// The per-head work of a time mix for part <paramref name="part"/>: a range of a sequence's heads over all of its
+    /// rows, in order, or every head of a range of a batch's sessions. Value residual, key preparation, the WKV
+    /// recurrence and the GroupNorm/bonus/gate output.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunHeads(StepContext step, int part, int parts)
@@ -634,7 +634,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         (int headStart, int headEnd) = byHeads ? WorkerPool.Range(TKernels.Heads, part, parts) : (0, TKernels.Heads);
         Workspace ws = step.Workspace;
         LayerWeights lw = step.Layer;
-        int layer = step.LayerIndex, d = TKernels.Embedding, heads = headEnd, area = HeadSize * HeadSize;
+        int layer = step.LayerIndex, d = TKernels.Embedding, area = HeadSize * HeadSize;
         int c0 = headStart * HeadSize, cn = (headEnd - headStart) * HeadSize;
         for (int n = start; n < end; n++)
         {
@@ -656,11 +656,11 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
             // last touched): ask for the next head's, or the next session's first head's, while this one is computed.
             // A sequence's later rows find their state in cache.
             bool fetch = !step.Chained || n == start;
-            for (int h = headStart; h < heads; h++)
+            for (int h = headStart; h < headEnd; h++)
             {
                 if (fetch)
                 {
-                    Span<float> next = h + 1 < heads ? wkv.Slice((h + 1) * area, area)
+                    Span<float> next = h + 1 < headEnd ? wkv.Slice((h + 1) * area, area)
                         : !step.Chained && n + 1 < end ? ws.States[n + 1].Wkv(layer).Slice(0, area) : [];
                     for (int i = 0; i < next.Length; i += 16)
                     {

@@ -25,7 +25,7 @@ public static class Q4Quantizer
     /// <summary>
     /// Quantizes one row; <paramref name="row"/>.Length must be a multiple of the block size. The 512-bit, 256-bit and
     /// scalar paths give the same bytes and scales: the search's two sums per step size are added in one fixed order
-    /// (<see cref="Reduce"/>), so a checkpoint quantizes the same on every machine.
+    /// (<see cref="Reduce(Vector256{float})"/>), so a checkpoint quantizes the same on every machine.
     /// </summary>
     public static void QuantizeRow(ReadOnlySpan<float> row, Span<byte> packed, Span<float> scales) =>
         QuantizeRow(row, packed, scales, Vector512.IsHardwareAccelerated ? Q4Path.Vector512 : Vector256.IsHardwareAccelerated ? Q4Path.Vector256 : Q4Path.Scalar);
@@ -225,29 +225,19 @@ public static class Q4Quantizer
     {
         const int size = Q4Block.Size, half = size / 2;
         float extreme = Extreme(ref block, float.NaN, 0);
-        Span<float> s = stackalloc float[half];
+        Span<float> wq = stackalloc float[half], qq = stackalloc float[half];
         float bestScore = -1, bestInverse = 0, bestScale = 0;
         for (int k = 0; k < Candidates && extreme != 0; k++)
         {
             float inverse = Inverse(k, extreme);
-            float wq = 0, qq = 0;
-            for (int pass = 0; pass < 2; pass++)
+            for (int j = 0; j < half; j++)
             {
-                for (int j = 0; j < half; j++)
-                {
-                    float w0 = Unsafe.Add(ref block, j), w1 = Unsafe.Add(ref block, j + half);
-                    float q0 = Round(w0, inverse), q1 = Round(w1, inverse);
-                    s[j] = pass == 0 ? (w0 * q0) + (w1 * q1) : (q0 * q0) + (q1 * q1);
-                }
-
-                float t0 = s[0] + s[8], t1 = s[1] + s[9], t2 = s[2] + s[10], t3 = s[3] + s[11];
-                float t4 = s[4] + s[12], t5 = s[5] + s[13], t6 = s[6] + s[14], t7 = s[7] + s[15];
-                float u0 = t0 + t4, u1 = t1 + t5, u2 = t2 + t6, u3 = t3 + t7;
-                float sum = (u0 + u2) + (u1 + u3);
-                (wq, qq) = pass == 0 ? (sum, qq) : (wq, sum);
+                float w0 = Unsafe.Add(ref block, j), w1 = Unsafe.Add(ref block, j + half);
+                float q0 = Round(w0, inverse), q1 = Round(w1, inverse);
+                (wq[j], qq[j]) = ((w0 * q0) + (w1 * q1), (q0 * q0) + (q1 * q1));
             }
 
-            Keep(wq, qq, inverse, ref bestScore, ref bestInverse, ref bestScale);
+            Keep(Reduce(wq), Reduce(qq), inverse, ref bestScore, ref bestInverse, ref bestScale);
         }
 
         if (bestScale == 0)
@@ -263,6 +253,17 @@ public static class Q4Quantizer
         }
 
         return bestScale;
+    }
+
+    /// <summary>
+    /// <see cref="Reduce(Vector256{float})"/> from s_0…s_15 one at a time: t_j = s_j + s_(j+8), u_j = t_j + t_(j+4), then
+    /// (u_0 + u_2) + (u_1 + u_3).
+    /// </summary>
+    private static float Reduce(ReadOnlySpan<float> s)
+    {
+        float u0 = (s[0] + s[8]) + (s[4] + s[12]), u1 = (s[1] + s[9]) + (s[5] + s[13]);
+        float u2 = (s[2] + s[10]) + (s[6] + s[14]), u3 = (s[3] + s[11]) + (s[7] + s[15]);
+        return (u0 + u2) + (u1 + u3);
     }
 
     /// <summary>round(v · inverse), ties to even, clamped to −8…7.</summary>
