@@ -13,6 +13,7 @@ namespace Rwkv7.Gen;
 public static class HalfConversions
 {
     /// <summary>Widens a run of fp16 values to float32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ToSingle(ReadOnlySpan<Half> source, Span<float> destination)
     {
         if (destination.Length < source.Length)

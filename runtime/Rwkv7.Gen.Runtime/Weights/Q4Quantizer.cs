@@ -28,10 +28,11 @@ public static class Q4Quantizer
     /// (<see cref="Reduce(Vector256{float})"/>), so a checkpoint quantizes the same on every machine.
     /// </summary>
     public static void QuantizeRow(ReadOnlySpan<float> row, Span<byte> packed, Span<float> scales) =>
-        QuantizeRow(row, packed, scales, Vector512.IsHardwareAccelerated ? Q4Path.Vector512 : Vector256.IsHardwareAccelerated ? Q4Path.Vector256 : Q4Path.Scalar);
+        QuantizeRow(row, packed, scales, Vector512.IsHardwareAccelerated ? QuantizerPath.Vector512 : Vector256.IsHardwareAccelerated ? QuantizerPath.Vector256 : QuantizerPath.Scalar);
 
     /// <summary><see cref="QuantizeRow(ReadOnlySpan{float}, Span{byte}, Span{float})"/> on a given path (tests compare them).</summary>
-    internal static void QuantizeRow(ReadOnlySpan<float> row, Span<byte> packed, Span<float> scales, Q4Path path)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void QuantizeRow(ReadOnlySpan<float> row, Span<byte> packed, Span<float> scales, QuantizerPath path)
     {
         const int size = Q4Block.Size;
         if (row.Length % size != 0 || packed.Length < row.Length / 2 || scales.Length < row.Length / size)
@@ -47,8 +48,8 @@ public static class Q4Quantizer
             ref byte bytes = ref Unsafe.Add(ref output, b * Q4Block.PackedBytes);
             scales[b] = path switch
             {
-                Q4Path.Vector512 => QuantizeBlock512(ref block, ref bytes),
-                Q4Path.Vector256 => QuantizeBlock256(ref block, ref bytes),
+                QuantizerPath.Vector512 => QuantizeBlock512(ref block, ref bytes),
+                QuantizerPath.Vector256 => QuantizeBlock256(ref block, ref bytes),
                 _ => QuantizeBlockScalar(ref block, ref bytes),
             };
         }
@@ -116,6 +117,7 @@ public static class Q4Quantizer
     }
 
     /// <summary>One block with two 512-bit vectors (values 0–15 and 16–31); returns its scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float QuantizeBlock512(ref float block, ref byte bytes)
     {
         Vector512<float> low = Vector512.Create((float)-Q4Block.Offset), high = Vector512.Create((float)(Q4Block.Offset - 1));
@@ -177,6 +179,7 @@ public static class Q4Quantizer
     }
 
     /// <summary>One block with four 256-bit vectors (values 0–7, 8–15, 16–23, 24–31); returns its scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float QuantizeBlock256(ref float block, ref byte bytes)
     {
         Vector256<float> low = Vector256.Create((float)-Q4Block.Offset), high = Vector256.Create((float)(Q4Block.Offset - 1));
@@ -221,6 +224,7 @@ public static class Q4Quantizer
         Vector256.ClampNative(Vector256.Round(v * inverse), low, high);
 
     /// <summary>One block a value at a time, in the vector paths' order of additions; returns its scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float QuantizeBlockScalar(ref float block, ref byte bytes)
     {
         const int size = Q4Block.Size, half = size / 2;
@@ -311,12 +315,4 @@ public static class Q4Quantizer
             }
         }
     }
-}
-
-/// <summary>The ways <see cref="Q4Quantizer"/> can work a block: all give the same bytes and scales.</summary>
-internal enum Q4Path
-{
-    Scalar,
-    Vector256,
-    Vector512,
 }

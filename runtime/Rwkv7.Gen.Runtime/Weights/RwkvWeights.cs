@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Rwkv7.Gen.Loading;
@@ -516,6 +517,7 @@ public sealed unsafe class RwkvWeights : IDisposable
     }
 
     /// <summary>The high halves of fp32 bit patterns, if every low half is zero (see <see cref="TryNarrowExactly"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryNarrowSingles(ReadOnlySpan<uint> bits, Span<ushort> narrowed)
     {
         int i = 0;

@@ -273,11 +273,99 @@ public sealed class QuantizedWeightsTests(ITestOutputHelper output)
     [Fact]
     public void Quantizing_to_4_bits_gives_the_same_bytes_and_scales_on_every_vector_width()
     {
-        // Blocks that stress the search: ties of largest magnitude with opposite signs (the first one sets the sign),
-        // a single nonzero value, all zeros, values that round to exact halves, a wide range of magnitudes, subnormals, a NaN
-        // or an infinity.
-        var rng = new Random(11);
         const int blocks = 400;
+        float[] row = StressRow(blocks);
+
+        (byte[] Packed, float[] Scales) Quantize(QuantizerPath path)
+        {
+            byte[] packed = new byte[row.Length / 2];
+            float[] scales = new float[blocks];
+            Q4Quantizer.QuantizeRow(row, packed, scales, path);
+            return (packed, scales);
+        }
+
+        (byte[] scalarPacked, float[] scalarScales) = Quantize(QuantizerPath.Scalar);
+        foreach (QuantizerPath path in new[] { QuantizerPath.Vector256, QuantizerPath.Vector512 })
+        {
+            (byte[] packed, float[] scales) = Quantize(path);
+            for (int b = 0; b < blocks; b++)
+            {
+                Assert.True(
+                    BitConverter.SingleToInt32Bits(scalarScales[b]) == BitConverter.SingleToInt32Bits(scales[b])
+                        && packed.AsSpan(b * 16, 16).SequenceEqual(scalarPacked.AsSpan(b * 16, 16)),
+                    $"{path}, block {b} (kind {b % 8}): scale {scales[b]:R} against the scalar path's {scalarScales[b]:R}, bytes "
+                    + $"{Convert.ToHexString(packed, b * 16, 16)} against {Convert.ToHexString(scalarPacked, b * 16, 16)}");
+            }
+        }
+
+        // The first of two tied largest magnitudes sets the sign: +1.5 comes first in block 0 and maps to q = −8, so the
+        // block's scale is negative.
+        Assert.True(scalarScales[0] < 0, $"block 0's scale is {scalarScales[0]}");
+
+        // A block too small for 1 / step to be finite keeps no step: zero scale, every q 0. One with a NaN keeps none
+        // either, and its scale is NaN, so that the product is NaN as in every other precision, not silently zero.
+        Assert.Equal(0f, scalarScales[5]);
+        Assert.True(float.IsNaN(scalarScales[6]), $"block 6's scale is {scalarScales[6]}"); // a NaN
+        Assert.True(float.IsNaN(scalarScales[14]), $"block 14's scale is {scalarScales[14]}"); // an infinity
+        foreach (int b in new[] { 5, 6 })
+        {
+            Assert.All(scalarPacked.AsSpan(b * 16, 16).ToArray(), x => Assert.Equal(0x88, x));
+        }
+    }
+
+    [Fact]
+    public void Quantizing_to_8_bits_gives_the_same_values_and_scales_on_every_vector_width()
+    {
+        const int blocks = 400;
+        float[] row = StressRow(blocks);
+        (sbyte[] Values, float[] Scales) Quantize(QuantizerPath path)
+        {
+            sbyte[] values = new sbyte[row.Length];
+            float[] scales = new float[blocks];
+            Q8Quantizer.QuantizeRow(row, values, scales, path);
+            return (values, scales);
+        }
+
+        (sbyte[] scalarValues, float[] scalarScales) = Quantize(QuantizerPath.Scalar);
+        foreach (QuantizerPath path in new[] { QuantizerPath.Vector256, QuantizerPath.Vector512 })
+        {
+            (sbyte[] values, float[] scales) = Quantize(path);
+            for (int b = 0; b < blocks; b++)
+            {
+                Assert.True(
+                    BitConverter.SingleToInt32Bits(scalarScales[b]) == BitConverter.SingleToInt32Bits(scales[b])
+                        && values.AsSpan(b * 32, 32).SequenceEqual(scalarValues.AsSpan(b * 32, 32)),
+                    $"{path}, block {b} (kind {b % 8}): scale {scales[b]:R} against the scalar path's {scalarScales[b]:R}, values "
+                    + $"{string.Join(' ', values.AsSpan(b * 32, 32).ToArray())} against {string.Join(' ', scalarValues.AsSpan(b * 32, 32).ToArray())}");
+            }
+        }
+
+        // Each finite block's largest magnitude maps to ±127; a NaN or an infinity makes the scale NaN or infinite, so
+        // the block's products are not finite in 8 bits either.
+        Assert.Equal(127, Math.Abs((int)scalarValues[MaxIndex(scalarValues.AsSpan(0, 32))]));
+        Assert.False(float.IsFinite(scalarScales[6]));
+        Assert.False(float.IsFinite(scalarScales[14]));
+    }
+
+    private static int MaxIndex(ReadOnlySpan<sbyte> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++)
+        {
+            best = Math.Abs((int)values[i]) > Math.Abs((int)values[best]) ? i : best;
+        }
+
+        return best;
+    }
+
+    /// <summary>
+    /// Blocks of 32 that stress a quantizer, by kind (block index mod 8): ties of largest magnitude with opposite signs
+    /// (the first one sets the sign), a single nonzero value, all zeros, values that round to exact halves, a wide
+    /// range of magnitudes, subnormals, a NaN or an infinity, and ordinary weights.
+    /// </summary>
+    private static float[] StressRow(int blocks)
+    {
+        var rng = new Random(11);
         float[] row = new float[blocks * 32];
         for (int b = 0; b < blocks; b++)
         {
@@ -313,41 +401,7 @@ public sealed class QuantizedWeightsTests(ITestOutputHelper output)
             }
         }
 
-        (byte[] Packed, float[] Scales) Quantize(Q4Path path)
-        {
-            byte[] packed = new byte[row.Length / 2];
-            float[] scales = new float[blocks];
-            Q4Quantizer.QuantizeRow(row, packed, scales, path);
-            return (packed, scales);
-        }
-
-        (byte[] scalarPacked, float[] scalarScales) = Quantize(Q4Path.Scalar);
-        foreach (Q4Path path in new[] { Q4Path.Vector256, Q4Path.Vector512 })
-        {
-            (byte[] packed, float[] scales) = Quantize(path);
-            for (int b = 0; b < blocks; b++)
-            {
-                Assert.True(
-                    BitConverter.SingleToInt32Bits(scalarScales[b]) == BitConverter.SingleToInt32Bits(scales[b])
-                        && packed.AsSpan(b * 16, 16).SequenceEqual(scalarPacked.AsSpan(b * 16, 16)),
-                    $"{path}, block {b} (kind {b % 8}): scale {scales[b]:R} against the scalar path's {scalarScales[b]:R}, bytes "
-                    + $"{Convert.ToHexString(packed, b * 16, 16)} against {Convert.ToHexString(scalarPacked, b * 16, 16)}");
-            }
-        }
-
-        // The first of two tied largest magnitudes sets the sign: +1.5 comes first in block 0 and maps to q = −8, so the
-        // block's scale is negative.
-        Assert.True(scalarScales[0] < 0, $"block 0's scale is {scalarScales[0]}");
-
-        // A block too small for 1 / step to be finite keeps no step: zero scale, every q 0. One with a NaN keeps none
-        // either, and its scale is NaN, so that the product is NaN as in every other precision, not silently zero.
-        Assert.Equal(0f, scalarScales[5]);
-        Assert.True(float.IsNaN(scalarScales[6]), $"block 6's scale is {scalarScales[6]}"); // a NaN
-        Assert.True(float.IsNaN(scalarScales[14]), $"block 14's scale is {scalarScales[14]}"); // an infinity
-        foreach (int b in new[] { 5, 6 })
-        {
-            Assert.All(scalarPacked.AsSpan(b * 16, 16).ToArray(), x => Assert.Equal(0x88, x));
-        }
+        return row;
     }
 
     private static double SquaredError(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
