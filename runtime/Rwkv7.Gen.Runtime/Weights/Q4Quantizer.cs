@@ -60,24 +60,32 @@ public static class Q4Quantizer
     private static float Inverse(int k, float extreme) => -(Q4Block.Offset + ((k - (Candidates / 2)) * 0.25f)) / extreme;
 
     /// <summary>
-    /// Keeps candidate (<paramref name="wq"/>, <paramref name="qq"/>) when it removes more of the block's squared error
-    /// than the best so far: Σwq² / Σq² is what the least-squares scale Σwq / Σq² removes from Σw². A candidate whose
-    /// step is not finite (values too small for 1 / step) or whose sums are not (a NaN or an infinity in the block) is
-    /// never kept, whatever a vector path's clamp made of the NaNs along the way (see <see cref="Zero"/>).
+    /// The least-squares scale Σwq / Σq² and the 1 / step of the candidate that removes the most of the block's
+    /// squared error (Σwq² / Σq² is what that scale removes from Σw²), the first on ties; (0, 0) when none qualifies. A
+    /// candidate whose step is not finite (values too small for 1 / step) or whose sums are not (a NaN or an infinity
+    /// in the block) never does, whatever a vector path's clamp made of the NaNs along the way (see <see cref="Zero"/>).
+    /// The sums of all candidates are computed before this choice, so that they overlap instead of waiting on its
+    /// branches (4.1 → 3.7 ns a weight on one thread, same-run pairs, the same bytes).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Keep(float wq, float qq, float inverse, ref float bestScore, ref float bestInverse, ref float bestScale)
+    private static (float Scale, float Inverse) Best(ReadOnlySpan<float> wqs, ReadOnlySpan<float> qqs, ReadOnlySpan<float> inverses)
     {
-        if (!float.IsFinite(inverse) || !float.IsFinite(wq) || !(qq > 0) || !float.IsFinite(qq))
+        float bestScore = -1, bestInverse = 0, bestScale = 0;
+        for (int k = 0; k < Candidates; k++)
         {
-            return;
+            float wq = wqs[k], qq = qqs[k], inverse = inverses[k];
+            if (!float.IsFinite(inverse) || !float.IsFinite(wq) || !(qq > 0) || !float.IsFinite(qq))
+            {
+                continue;
+            }
+
+            float score = wq * wq / qq;
+            if (score > bestScore)
+            {
+                (bestScore, bestInverse, bestScale) = (score, inverse, wq / qq);
+            }
         }
 
-        float score = wq * wq / qq;
-        if (score > bestScore)
-        {
-            (bestScore, bestInverse, bestScale) = (score, inverse, wq / qq);
-        }
+        return (bestScale, bestInverse);
     }
 
     /// <summary>
@@ -129,16 +137,17 @@ public static class Q4Quantizer
             | (Vector512.Equals(a1, Vector512.Create(maxAbs)).ExtractMostSignificantBits() << 16);
         float extreme = Extreme(ref block, maxAbs, matches);
 
-        float bestScore = -1, bestInverse = 0, bestScale = 0;
+        Span<float> wqs = stackalloc float[Candidates], qqs = stackalloc float[Candidates], inverses = stackalloc float[Candidates];
         for (int k = 0; k < Candidates && extreme != 0; k++)
         {
             float inverse = Inverse(k, extreme);
             Vector512<float> q0 = Vector512.ClampNative(Vector512.Round(v0 * inverse), low, high);
             Vector512<float> q1 = Vector512.ClampNative(Vector512.Round(v1 * inverse), low, high);
             Vector512<float> wq = (v0 * q0) + (v1 * q1), qq = (q0 * q0) + (q1 * q1);
-            Keep(Reduce(wq.GetLower() + wq.GetUpper()), Reduce(qq.GetLower() + qq.GetUpper()), inverse, ref bestScore, ref bestInverse, ref bestScale);
+            (wqs[k], qqs[k], inverses[k]) = (Reduce(wq.GetLower() + wq.GetUpper()), Reduce(qq.GetLower() + qq.GetUpper()), inverse);
         }
 
+        (float bestScale, float bestInverse) = extreme != 0 ? Best(wqs, qqs, inverses) : (0, 0);
         if (bestScale == 0)
         {
             return Zero(ref block, ref bytes);
@@ -194,7 +203,7 @@ public static class Q4Quantizer
             | (Vector256.Equals(a3, max).ExtractMostSignificantBits() << 24);
         float extreme = Extreme(ref block, maxAbs, matches);
 
-        float bestScore = -1, bestInverse = 0, bestScale = 0;
+        Span<float> wqs = stackalloc float[Candidates], qqs = stackalloc float[Candidates], inverses = stackalloc float[Candidates];
         for (int k = 0; k < Candidates && extreme != 0; k++)
         {
             float inverse = Inverse(k, extreme);
@@ -202,8 +211,10 @@ public static class Q4Quantizer
             Vector256<float> q2 = Round(v2, inverse, low, high), q3 = Round(v3, inverse, low, high);
             Vector256<float> wq = ((v0 * q0) + (v2 * q2)) + ((v1 * q1) + (v3 * q3));
             Vector256<float> qq = ((q0 * q0) + (q2 * q2)) + ((q1 * q1) + (q3 * q3));
-            Keep(Reduce(wq), Reduce(qq), inverse, ref bestScore, ref bestInverse, ref bestScale);
+            (wqs[k], qqs[k], inverses[k]) = (Reduce(wq), Reduce(qq), inverse);
         }
+
+        (float bestScale, float bestInverse) = extreme != 0 ? Best(wqs, qqs, inverses) : (0, 0);
 
         if (bestScale == 0)
         {
@@ -230,7 +241,7 @@ public static class Q4Quantizer
         const int size = Q4Block.Size, half = size / 2;
         float extreme = Extreme(ref block, float.NaN, 0);
         Span<float> wq = stackalloc float[half], qq = stackalloc float[half];
-        float bestScore = -1, bestInverse = 0, bestScale = 0;
+        Span<float> wqs = stackalloc float[Candidates], qqs = stackalloc float[Candidates], inverses = stackalloc float[Candidates];
         for (int k = 0; k < Candidates && extreme != 0; k++)
         {
             float inverse = Inverse(k, extreme);
@@ -241,8 +252,10 @@ public static class Q4Quantizer
                 (wq[j], qq[j]) = ((w0 * q0) + (w1 * q1), (q0 * q0) + (q1 * q1));
             }
 
-            Keep(Reduce(wq), Reduce(qq), inverse, ref bestScore, ref bestInverse, ref bestScale);
+            (wqs[k], qqs[k], inverses[k]) = (Reduce(wq), Reduce(qq), inverse);
         }
+
+        (float bestScale, float bestInverse) = extreme != 0 ? Best(wqs, qqs, inverses) : (0, 0);
 
         if (bestScale == 0)
         {
