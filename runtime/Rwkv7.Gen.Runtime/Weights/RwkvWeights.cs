@@ -669,6 +669,13 @@ public sealed unsafe class RwkvWeights : IDisposable
             return;
         }
 
+        if (from == TensorDType.F32 && to == TensorDType.BF16)
+        {
+            // An fp32 checkpoint asked for in bf16: rounded with vectors, as the per-value loop below rounds.
+            BFloat16Conversions.FromSingle(MemoryMarshal.Cast<byte, float>(source), MemoryMarshal.Cast<byte, ushort>(destination));
+            return;
+        }
+
         int count = source.Length / from.SizeInBytes();
         for (int i = 0; i < count; i++)
         {
