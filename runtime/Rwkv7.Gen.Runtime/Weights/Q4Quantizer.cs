@@ -147,7 +147,7 @@ public static class Q4Quantizer
         Vector512<float> v0 = Vector512.LoadUnsafe(ref block), v1 = Vector512.LoadUnsafe(ref block, 16);
         Vector512<float> a0 = Vector512.Abs(v0), a1 = Vector512.Abs(v1);
         Vector512<float> m = Vector512.MaxNative(a0, a1);
-        float maxAbs = HorizontalMax(Vector256.MaxNative(m.GetLower(), m.GetUpper()));
+        float maxAbs = QuantizerVectors.MaxLane(Vector256.MaxNative(m.GetLower(), m.GetUpper()));
         ulong matches = Vector512.Equals(a0, Vector512.Create(maxAbs)).ExtractMostSignificantBits()
             | (Vector512.Equals(a1, Vector512.Create(maxAbs)).ExtractMostSignificantBits() << 16);
         float extreme = Extreme(ref block, maxAbs, matches);
@@ -196,14 +196,6 @@ public static class Q4Quantizer
         return 0;
     }
 
-    /// <summary>The largest of a 256-bit vector's lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float HorizontalMax(Vector256<float> m)
-    {
-        Vector128<float> h = Vector128.MaxNative(m.GetLower(), m.GetUpper());
-        return MathF.Max(MathF.Max(h.GetElement(0), h.GetElement(1)), MathF.Max(h.GetElement(2), h.GetElement(3)));
-    }
-
     /// <summary>One block with four 256-bit vectors (values 0–7, 8–15, 16–23, 24–31); returns its scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float QuantizeBlock256(ref float block, ref byte bytes)
@@ -212,7 +204,7 @@ public static class Q4Quantizer
         Vector256<float> v0 = Vector256.LoadUnsafe(ref block), v1 = Vector256.LoadUnsafe(ref block, 8);
         Vector256<float> v2 = Vector256.LoadUnsafe(ref block, 16), v3 = Vector256.LoadUnsafe(ref block, 24);
         Vector256<float> a0 = Vector256.Abs(v0), a1 = Vector256.Abs(v1), a2 = Vector256.Abs(v2), a3 = Vector256.Abs(v3);
-        float maxAbs = HorizontalMax(Vector256.MaxNative(Vector256.MaxNative(a0, a1), Vector256.MaxNative(a2, a3)));
+        float maxAbs = QuantizerVectors.MaxLane(Vector256.MaxNative(Vector256.MaxNative(a0, a1), Vector256.MaxNative(a2, a3)));
         Vector256<float> max = Vector256.Create(maxAbs);
         ulong matches = Vector256.Equals(a0, max).ExtractMostSignificantBits()
             | (Vector256.Equals(a1, max).ExtractMostSignificantBits() << 8)

@@ -57,9 +57,7 @@ public static class Q8Quantizer
         }
 
         Vector512<float> m = Vector512.MaxNative(a0, a1);
-        Vector256<float> h = Vector256.MaxNative(m.GetLower(), m.GetUpper());
-        Vector128<float> g = Vector128.MaxNative(h.GetLower(), h.GetUpper());
-        float max = MathF.Max(MathF.Max(g.GetElement(0), g.GetElement(1)), MathF.Max(g.GetElement(2), g.GetElement(3)));
+        float max = QuantizerVectors.MaxLane(Vector256.MaxNative(m.GetLower(), m.GetUpper()));
         (float scale, float inverse) = Scale(max);
         if (!float.IsFinite(inverse))
         {
@@ -87,9 +85,7 @@ public static class Q8Quantizer
             return QuantizeBlockScalar(ref block, ref q);
         }
 
-        Vector256<float> h = Vector256.MaxNative(Vector256.MaxNative(a0, a1), Vector256.MaxNative(a2, a3));
-        Vector128<float> g = Vector128.MaxNative(h.GetLower(), h.GetUpper());
-        float max = MathF.Max(MathF.Max(g.GetElement(0), g.GetElement(1)), MathF.Max(g.GetElement(2), g.GetElement(3)));
+        float max = QuantizerVectors.MaxLane(Vector256.MaxNative(Vector256.MaxNative(a0, a1), Vector256.MaxNative(a2, a3)));
         (float scale, float inverse) = Scale(max);
         if (!float.IsFinite(inverse))
         {
