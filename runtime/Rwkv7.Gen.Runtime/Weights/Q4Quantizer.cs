@@ -60,10 +60,11 @@ public static class Q4Quantizer
     private static float Inverse(int k, float extreme) => -(Q4Block.Offset + ((k - (Candidates / 2)) * 0.25f)) / extreme;
 
     /// <summary>
-    /// The least-squares scale Σwq / Σq² and the 1 / step of the candidate that removes the most of the block's
-    /// squared error (Σwq² / Σq² is what that scale removes from Σw²), the first on ties; (0, 0) when none qualifies. A
-    /// candidate whose step is not finite (values too small for 1 / step) or whose sums are not (a NaN or an infinity
-    /// in the block) never does, whatever a vector path's clamp made of the NaNs along the way (see <see cref="Zero"/>).
+    /// The least-squares scale Σwq / Σq² and the 1 / step (<see cref="Inverse"/>) of the candidate that removes the
+    /// most of the block's squared error (Σwq² / Σq² is what that scale removes from Σw²), the first on ties; (0, 0)
+    /// when none qualifies. A candidate whose step is not finite (values too small for 1 / step) or whose sums are not
+    /// (a NaN or an infinity in the block) never does, whatever a vector path's clamp made of the NaNs along the way
+    /// (see <see cref="Zero"/>).
     /// The sums of all candidates are computed before this choice, so that they overlap instead of waiting on its
     /// branches (4.1 → 3.7 ns a weight on one thread, same-run pairs, the same bytes).
     /// </summary>
@@ -105,13 +106,13 @@ public static class Q4Quantizer
     /// matter), half the instructions of two reductions.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (float A, float B, float Inverse) ReducePair(Vector256<float> a, Vector256<float> b, float inverse)
+    private static (float A, float B) ReducePair(Vector256<float> a, Vector256<float> b)
     {
         Vector512<float> t = Vector512.Create(a, b);
         Vector512<float> u = t + Avx512F.Shuffle4x128(t, t, 0b10_11_00_01); // t_j + t_(j+4) in lanes 0–3 and 8–11
         Vector512<float> p = u + Avx512F.Permute4x32(u, 0b01_00_11_10); // u_0 + u_2, u_1 + u_3
         Vector512<float> r = p + Avx512F.Permute4x32(p, 0b10_11_00_01); // (u_0 + u_2) + (u_1 + u_3)
-        return (r.ToScalar(), r.GetElement(8), inverse);
+        return (r.ToScalar(), r.GetElement(8));
     }
 
     /// <summary>
@@ -155,13 +156,13 @@ public static class Q4Quantizer
         Span<float> wqs = stackalloc float[Candidates], qqs = stackalloc float[Candidates], inverses = stackalloc float[Candidates];
         for (int k = 0; k < Candidates && extreme != 0; k++)
         {
-            float inverse = Inverse(k, extreme);
+            float inverse = inverses[k] = Inverse(k, extreme);
             Vector512<float> q0 = Vector512.ClampNative(Vector512.Round(v0 * inverse), low, high);
             Vector512<float> q1 = Vector512.ClampNative(Vector512.Round(v1 * inverse), low, high);
             Vector512<float> wq = (v0 * q0) + (v1 * q1), qq = (q0 * q0) + (q1 * q1);
-            (wqs[k], qqs[k], inverses[k]) = Avx512F.IsSupported
-                ? ReducePair(wq.GetLower() + wq.GetUpper(), qq.GetLower() + qq.GetUpper(), inverse)
-                : (Reduce(wq.GetLower() + wq.GetUpper()), Reduce(qq.GetLower() + qq.GetUpper()), inverse);
+            (wqs[k], qqs[k]) = Avx512F.IsSupported
+                ? ReducePair(wq.GetLower() + wq.GetUpper(), qq.GetLower() + qq.GetUpper())
+                : (Reduce(wq.GetLower() + wq.GetUpper()), Reduce(qq.GetLower() + qq.GetUpper()));
         }
 
         (float bestScale, float bestInverse) = extreme != 0 ? Best(wqs, qqs, inverses) : (0, 0);
@@ -215,12 +216,12 @@ public static class Q4Quantizer
         Span<float> wqs = stackalloc float[Candidates], qqs = stackalloc float[Candidates], inverses = stackalloc float[Candidates];
         for (int k = 0; k < Candidates && extreme != 0; k++)
         {
-            float inverse = Inverse(k, extreme);
+            float inverse = inverses[k] = Inverse(k, extreme);
             Vector256<float> q0 = Round(v0, inverse, low, high), q1 = Round(v1, inverse, low, high);
             Vector256<float> q2 = Round(v2, inverse, low, high), q3 = Round(v3, inverse, low, high);
             Vector256<float> wq = ((v0 * q0) + (v2 * q2)) + ((v1 * q1) + (v3 * q3));
             Vector256<float> qq = ((q0 * q0) + (q2 * q2)) + ((q1 * q1) + (q3 * q3));
-            (wqs[k], qqs[k], inverses[k]) = (Reduce(wq), Reduce(qq), inverse);
+            (wqs[k], qqs[k]) = (Reduce(wq), Reduce(qq));
         }
 
         (float bestScale, float bestInverse) = extreme != 0 ? Best(wqs, qqs, inverses) : (0, 0);
@@ -253,7 +254,7 @@ public static class Q4Quantizer
         Span<float> wqs = stackalloc float[Candidates], qqs = stackalloc float[Candidates], inverses = stackalloc float[Candidates];
         for (int k = 0; k < Candidates && extreme != 0; k++)
         {
-            float inverse = Inverse(k, extreme);
+            float inverse = inverses[k] = Inverse(k, extreme);
             for (int j = 0; j < half; j++)
             {
                 float w0 = Unsafe.Add(ref block, j), w1 = Unsafe.Add(ref block, j + half);
@@ -261,7 +262,7 @@ public static class Q4Quantizer
                 (wq[j], qq[j]) = ((w0 * q0) + (w1 * q1), (q0 * q0) + (q1 * q1));
             }
 
-            (wqs[k], qqs[k], inverses[k]) = (Reduce(wq), Reduce(qq), inverse);
+            (wqs[k], qqs[k]) = (Reduce(wq), Reduce(qq));
         }
 
         (float bestScale, float bestInverse) = extreme != 0 ? Best(wqs, qqs, inverses) : (0, 0);
