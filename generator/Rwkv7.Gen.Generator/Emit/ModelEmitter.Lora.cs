@@ -40,17 +40,17 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Line(AggressiveOptimization);
-            w.Open($"public static void {name}(ReadOnlySpan<float> {input}, LayerWeights layer, Span<float> {output}, Span<float> scratch, int tokens)");
+            w.Open($"public static void {name}<{Fetch}>(ReadOnlySpan<float> {input}, LayerWeights layer, Span<float> {output}, Span<float> scratch, int tokens) {FetchConstraint}");
             w.Line("// " + comment);
             w.Line($"Span<float> hidden = scratch.Slice(0, tokens * {rank});");
             w.Line($"{output} = {output}.Slice(0, tokens * D);");
-            w.Line($"MatMul(layer.{down}, {input}, hidden, tokens, {rank}, 0, {rank}, accumulate: false);");
+            w.Line($"MatMul<{Fetch}>(layer.{down}, {input}, hidden, tokens, {rank}, 0, {rank}, accumulate: false);");
             if (hiddenActivation is not null)
             {
                 w.Line(hiddenActivation);
             }
 
-            w.Line($"MatMul(layer.{up}, hidden, {output}, tokens, D, 0, D, accumulate: false);");
+            w.Line($"MatMul<{Fetch}>(layer.{up}, hidden, {output}, tokens, D, 0, D, accumulate: false);");
             if (bias is not null)
             {
                 w.Open("for (int t = 0; t < tokens; t++)");

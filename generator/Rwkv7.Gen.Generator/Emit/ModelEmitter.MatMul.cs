@@ -62,7 +62,7 @@ namespace Rwkv7.Gen.Generator.Emit
 
             w.Line();
             w.Line("/// <inheritdoc/>");
-            w.Open("public static void MatMul(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
+            w.Open($"public static void MatMul<{Fetch}>(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) {FetchConstraint}");
             w.Line("KernelChecks.MatMul(w, x.Length, y.Length, tokens, yStride, rowStart, rowEnd);");
             w.Line("ref float xr = ref MemoryMarshal.GetReference(x);");
             w.Line("ref float yr = ref MemoryMarshal.GetReference(y);");
@@ -73,7 +73,7 @@ namespace Rwkv7.Gen.Generator.Emit
                 w.Open("switch (w.Cols)");
                 foreach (int n in dims)
                 {
-                    w.Line($"case {n}: MatMul{type}In{n}(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;");
+                    w.Line($"case {n}: MatMul{type}In{n}<{Fetch}>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;");
                 }
 
                 w.Close();
@@ -89,9 +89,9 @@ namespace Rwkv7.Gen.Generator.Emit
 
             w.Line();
             w.Line("/// <inheritdoc/>");
-            w.Open("public static void FfnHidden(in WeightMatrix key, ReadOnlySpan<float> x, Span<float> hidden, int tokens, int rowStart, int rowEnd)");
+            w.Open($"public static void FfnHidden<{Fetch}>(in WeightMatrix key, ReadOnlySpan<float> x, Span<float> hidden, int tokens, int rowStart, int rowEnd) {FetchConstraint}");
             w.Line("// [T][F] = relu([F][D] · [T][D])²");
-            w.Line("MatMul(key, x, hidden, tokens, F, rowStart, rowEnd, accumulate: false);");
+            w.Line($"MatMul<{Fetch}>(key, x, hidden, tokens, F, rowStart, rowEnd, accumulate: false);");
             w.Open("for (int t = 0; t < tokens; t++)");
             w.Line("Span<float> part = hidden.Slice((t * F) + rowStart, rowEnd - rowStart);");
             w.Line("TensorPrimitives.Max(part, 0f, part);");
@@ -118,12 +118,12 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Summary(
                 $"Rows [rowStart, rowEnd) of y = W·x with W [rows][{n}] {type.ToLowerInvariant()}, x [tokens][{n}], y [tokens][yStride]"
                 + (HasScales(type) ? $"; each row's {n} values followed by its {Plural(n / Q8Block, "scale")}, one per block of {Q8Block} weights ({RowStride(type, n)} bytes)." : "."));
-            w.Open($"private static void MatMul{type}In{n}(ref {element} w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
+            w.Open($"private static void MatMul{type}In{n}<{Fetch}>(ref {element} w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) {FetchConstraint}");
             string args = $"(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);";
             for (int i = 0; i < VectorWidth.All.Length; i++)
             {
                 VectorWidth v = VectorWidth.All[i];
-                string call = $"MatMul{type}In{n}{v.Suffix}{args}";
+                string call = $"MatMul{type}In{n}{v.Suffix}{(v.IsScalar ? "" : $"<{Fetch}>")}{args}";
                 if (v.IsScalar)
                 {
                     w.Open("else");
@@ -156,15 +156,16 @@ namespace Rwkv7.Gen.Generator.Emit
                     : $"{tileRows} rows × {tileTokens} tokens per tile while {tileTokens} or more tokens remain (each weight vector"
                       + $" serves {tileTokens} tokens), then {RowTile} rows × 1 token; {Plural(steps, "step")} of {stepElems} inputs per row."));
             w.Line(AggressiveOptimization);
-            w.Open($"private static void MatMul{type}In{n}{v.Suffix}(ref {element} w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
             if (v.IsScalar)
             {
+                w.Open($"private static void MatMul{type}In{n}{v.Suffix}(ref {element} w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
                 EmitScalarMatMul(w, type, element, n);
                 w.Close();
                 return;
             }
 
-            w.Line($"int t = tokens >= {tileTokens} ? MatMul{type}In{n}{v.Suffix}Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;");
+            w.Open($"private static void MatMul{type}In{n}{v.Suffix}<{Fetch}>(ref {element} w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) {FetchConstraint}");
+            w.Line($"int t = tokens >= {tileTokens} ? MatMul{type}In{n}{v.Suffix}Tiles<{Fetch}>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;");
             w.Open("for (; t < tokens; t++)");
             EmitTokenRefs(w, n, 1);
             w.Line("int r = rowStart;");
@@ -182,7 +183,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line();
             w.Summary($"The multi-token part of <see cref=\"MatMul{type}In{n}{v.Suffix}\"/>: whole tiles of {tileTokens} tokens; returns the tokens done.");
             w.Line(AggressiveOptimization);
-            w.Open($"private static int MatMul{type}In{n}{v.Suffix}Tiles(ref {element} w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)");
+            w.Open($"private static int MatMul{type}In{n}{v.Suffix}Tiles<{Fetch}>(ref {element} w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) {FetchConstraint}");
             // Row tiles outer, token tiles inner: a tile's weights (a few KB) stay in L1 while every token tile uses
             // them, and the block's activations stay in L2; each weight is read from memory once per call. Long rows
             // are worked in blocks of inputs, so that one token tile's inputs and the row tile's weights fit in L1
@@ -396,9 +397,7 @@ namespace Rwkv7.Gen.Generator.Emit
                 w.Open($"// inputs [{u * stepElems}, {(u + 1) * stepElems}) of this {(loop ? "iteration" : "row")}");
                 if (prefetch)
                 {
-                    w.Open("if (fetch != 0)");
                     EmitPrefetch(w, type, rows, n, v, off, u * stepElems);
-                    w.Close();
                 }
 
                 if (HasScales(type) && tokens == 1)
@@ -600,48 +599,37 @@ namespace Rwkv7.Gen.Generator.Emit
         }
 
         /// <summary>
-        /// How far ahead row tiles request weights: at least this many bytes, in whole tiles. With the plain hint, 12 KiB
-        /// did better than one tile (bf16 decode on two threads 146 → 163 tokens/s; a batch of 16 758 → 787). With the
-        /// non-temporal hint (<see cref="PrefetchCall"/>) one tile does better (docs/benchmarks.md, change 22): 4 KiB
-        /// gives one tile for every bf16 tile (6 KiB in a 4-row one-token tile of a 768-wide matrix, 9 KiB in a 6-row
-        /// multi-token tile) and two 3 KiB tiles for 8-bit; bf16 decode went from a median of 179 to 189 tokens/s
-        /// (7 of 7 same-run pairs), 8-bit 5 of 7 pairs in favour, batches and prefill equal or better.
+        /// The type parameter of every kernel that streams weights: the prefetch policy (Rwkv7.Gen.Specialized.IWeightPrefetch)
+        /// the engine picked for the processor when it started (Rwkv7.Gen.CpuTuning). Its hint and distance are constants
+        /// in each instantiation, so a kernel holds no branch and reads no static for them.
         /// </summary>
-        private const int PrefetchBytes = 4096;
+        private const string Fetch = "TPrefetch";
+
+        /// <summary>The constraint clause of a kernel generic over <see cref="Fetch"/>.</summary>
+        private const string FetchConstraint = "where TPrefetch : struct, IWeightPrefetch";
 
         /// <summary>
-        /// Declares <c>fetch</c>, the distance in elements at which a row tile requests its weights: at least
-        /// <see cref="PrefetchBytes"/> ahead while those rows are within the call's range, the next tile near the
+        /// Declares <c>fetch</c>, the distance in elements at which a row tile requests its weights: at least the policy's
+        /// <c>AheadBytes</c> ahead, in whole tiles, while those rows are within the call's range, the next tile near the
         /// range's end, nothing in the last tile. Rows past the end belong to another part (another core), and a decode
         /// step's parts of r, k and v are only ~100 rows long, so overshooting them cost ~10%. <paramref name="stride"/>
-        /// is the elements from one row to the next (<see cref="RowStride"/>).
+        /// is the elements from one row to the next (<see cref="RowStride"/>). The JIT folds the tile count, a constant
+        /// of the policy type.
         /// </summary>
         private static void EmitFetchDistance(IndentedWriter w, int rows, int stride, int elementBytes)
         {
-            int tilesAhead = TilesAhead(rows * stride * elementBytes);
-            string nearEnd = tilesAhead == 1 ? "0u" : $"r + {2 * rows} <= rowEnd ? {rows * stride} : 0u";
-            w.Line($"nuint fetch = r + {(tilesAhead + 1) * rows} <= rowEnd ? {tilesAhead * rows * stride} : {nearEnd};");
+            int tileElements = rows * stride;
+            w.Line($"int ahead = Prefetch.TilesAhead({Fetch}.AheadBytes, {tileElements * elementBytes});");
+            w.Line($"nuint fetch = r + ((ahead + 1) * {rows}) <= rowEnd ? (nuint)(ahead * {tileElements}) : ahead > 1 && r + {2 * rows} <= rowEnd ? {tileElements} : 0u;");
         }
 
         /// <summary>
-        /// The prefetch row tiles request their weights' lines with: the non-temporal hint (<c>Prefetch.Stream</c>), for
-        /// weights read from memory once per token, or once per tile of tokens from L1. bf16 decode on two threads went
-        /// from 151–169 to 173–205 tokens/s with it (docs/benchmarks.md, change 21). 8-bit weights measured slower with it
-        /// while their scales were a second array (9 of 12 pairs), and faster once the scales followed their rows
-        /// (change 29: decode 1.00–1.14 on two threads, 1.055 on one; prefill +2–8%, batches +4–7%).
-        /// </summary>
-        private const string PrefetchCall = "Prefetch.Stream";
-
-        /// <summary>Whole tiles of <paramref name="tileBytes"/> covering at least <see cref="PrefetchBytes"/>.</summary>
-        private static int TilesAhead(int tileBytes) => Math.Max(1, (PrefetchBytes + tileBytes - 1) / tileBytes);
-
-        /// <summary>
         /// Prefetches, for each row of the tile <c>fetch</c> elements further on (<see cref="EmitFetchDistance"/>), the
-        /// cache lines this step reads in the current one: one request per 64-byte line (<see cref="PrefetchCall"/>).
+        /// cache lines this step reads in the current one: one request per 64-byte line, with the hint of the kernel's
+        /// prefetch policy. Writes nothing for a step whose line the step before requested.
         /// </summary>
         private static void EmitPrefetch(IndentedWriter w, string type, int rows, int n, VectorWidth v, string off, int stepStart)
         {
-            string call = PrefetchCall;
             int elementBytes = ElementBytes(type);
             int stepBytes = 2 * v.Lanes * elementBytes;
             if (stepBytes < CacheLine && (stepStart * elementBytes) % CacheLine != 0)
@@ -650,16 +638,20 @@ namespace Rwkv7.Gen.Generator.Emit
             }
 
             int perLine = CacheLine / elementBytes;
+            w.Open("if (fetch != 0)");
             for (int k = 0; k < rows; k++)
             {
                 for (int b = 0; b < Math.Max(1, stepBytes / CacheLine); b++)
                 {
                     // The same columns, fetch elements further on (see EmitFetchDistance), folded when constant.
                     int line = b * perLine;
-                    string at = int.TryParse(off, out int c) ? VectorWidth.Int(c + line) : line == 0 ? off : $"{off} + {line}";
-                    w.Line($"{call}(ref w{k}, {at} + fetch);");
+                    string at = int.TryParse(off, out int c) ? (c + line == 0 ? "fetch" : $"{VectorWidth.Int(c + line)} + fetch")
+                        : line == 0 ? $"{off} + fetch" : $"{off} + {line} + fetch";
+                    w.Line($"{Fetch}.Line(ref w{k}, {at});");
                 }
             }
+
+            w.Close();
         }
 
         /// <summary>Accumulator of row k and token m: a{k} for one token, c{k}{m} for several.</summary>

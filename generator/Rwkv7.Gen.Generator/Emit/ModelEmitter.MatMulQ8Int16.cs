@@ -27,7 +27,7 @@ namespace Rwkv7.Gen.Generator.Emit
 
             w.Line();
             w.Line("/// <inheritdoc/>");
-            w.Open("public static void MatMulQ8Int16(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)");
+            w.Open($"public static void MatMulQ8Int16<{Fetch}>(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate) {FetchConstraint}");
             w.Line("KernelChecks.MatMulQ8Int16(w, x.Length, xScales.Length, y.Length, rowStart, rowEnd);");
             if (dims.Count == 0)
             {
@@ -44,7 +44,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Open("switch (w.Cols)");
             foreach (int n in dims)
             {
-                w.Line($"case {n}: MatMulQ8Int16In{n}(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;");
+                w.Line($"case {n}: MatMulQ8Int16In{n}<{Fetch}>(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;");
             }
 
             w.Close();
@@ -69,12 +69,12 @@ namespace Rwkv7.Gen.Generator.Emit
                 + $"to 16 bits (x [{n}] int16, xScales [{n / Q8Block}]): per block of {Q8Block}, the int8 × int16 products summed exactly "
                 + "in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are "
                 + "restored to fp32 and the fp32-widening product runs.");
-            w.Open($"private static void MatMulQ8Int16In{n}(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)");
+            w.Open($"private static void MatMulQ8Int16In{n}<{Fetch}>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) {FetchConstraint}");
             w.Open("if (Vector512.IsHardwareAccelerated)");
-            w.Line($"MatMulQ8Int16In{n}V512(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);");
+            w.Line($"MatMulQ8Int16In{n}V512<{Fetch}>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);");
             w.Close();
             w.Open("else if (Vector256.IsHardwareAccelerated)");
-            w.Line($"MatMulQ8Int16In{n}V256(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);");
+            w.Line($"MatMulQ8Int16In{n}V256<{Fetch}>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);");
             w.Close();
             w.Open("else");
             w.Line($"Span<float> restored = stackalloc float[{n}];");
@@ -82,7 +82,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line($"restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / {Q8Block});");
             w.Close();
             w.Line();
-            w.Line($"MatMulQ8In{n}(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, {n}, rowStart, rowEnd, accumulate);");
+            w.Line($"MatMulQ8In{n}<{Fetch}>(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, {n}, rowStart, rowEnd, accumulate);");
             w.Close();
             w.Close();
         }
@@ -98,14 +98,12 @@ namespace Rwkv7.Gen.Generator.Emit
             bool wide = v.Lanes == 16;
             int blocks = n / Q8Block;
             int stride = RowStride("Q8", n);
-            int tilesAhead = TilesAhead(RowTile * stride);
-            int ahead = tilesAhead * RowTile * stride;
             w.Line();
             w.Summary(
                 $"<see cref=\"MatMulQ8Int16In{n}\"/> with {v.Description}: {RowTile} rows per tile, {blocks} blocks of {Q8Block} inputs per row, "
-                + $"each row's values and scales ({stride} bytes) requested {ahead} bytes ({tilesAhead} tile{(tilesAhead == 1 ? "" : "s")}) ahead.");
+                + $"each row's values and scales ({stride} bytes) requested whole tiles ({RowTile * stride} bytes) ahead, at least the prefetch policy's distance.");
             w.Line(AggressiveOptimization);
-            w.Open($"private static void MatMulQ8Int16In{n}{v.Suffix}(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)");
+            w.Open($"private static void MatMulQ8Int16In{n}{v.Suffix}<{Fetch}>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) {FetchConstraint}");
             w.Line("ref float yt0 = ref y;");
             w.Line("int r = rowStart;");
             for (int rows = RowTile; rows >= 1; rows -= RowTile - 1)
@@ -136,7 +134,7 @@ namespace Rwkv7.Gen.Generator.Emit
                     w.Open("if (fetch != 0)");
                     for (int k = 0; k < rows; k++)
                     {
-                        w.Line($"{PrefetchCall}(ref w{k}, i + fetch);");
+                        w.Line($"{Fetch}.Line(ref w{k}, i + fetch);");
                     }
 
                     w.Close();
@@ -213,7 +211,7 @@ namespace Rwkv7.Gen.Generator.Emit
             {
                 foreach (int b in offsets)
                 {
-                    w.Line($"{PrefetchCall}(ref w{k}, fetch + {n + b});");
+                    w.Line($"{Fetch}.Line(ref w{k}, fetch + {n + b});");
                 }
             }
 

@@ -39,7 +39,7 @@ namespace Rwkv7.Gen.Generator.Emit
 
             // Runtime types.
             "BFloat16Conversions", "GeneratedModelInfo", "GeneratedModelRegistry", "IRwkvKernels", "KernelChecks",
-            "KernelFallbacks", "LayerWeights", "Horizontal", "Prefetch", Shape, "RwkvModel", "RwkvWeights", "TensorDType", "WeightMatrix",
+            "KernelFallbacks", "LayerWeights", "Horizontal", "Prefetch", "IWeightPrefetch", Shape, "RwkvModel", "RwkvWeights", "TensorDType", "WeightMatrix",
             "SpecializedModel", "MethodImpl", "MethodImplAttribute", "MethodImplOptions",
 
             // Members of the generated type.

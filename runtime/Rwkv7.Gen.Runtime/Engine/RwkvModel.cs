@@ -73,6 +73,26 @@ public abstract class RwkvModel : IDisposable
         set => ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
     }
 
+    /// <summary>
+    /// What the engine chose for this processor (<see cref="CpuTuning"/>): how kernels prefetch weights and when steps
+    /// are split across threads. Generated engines start with their processor's table entry, a calibration on this
+    /// model's weights for a processor the table does not know (once per process), or what <c>RWKV7_PREFETCH</c> says;
+    /// the reference engine has no tuning and reports null. Setting it changes speed, never results; set it between
+    /// calls, not while one runs.
+    /// </summary>
+    /// <exception cref="NotSupportedException">Set on the reference engine.</exception>
+    public virtual CpuTuning? Tuning
+    {
+        get => null;
+        set => throw new NotSupportedException($"The {EngineName} engine has no processor tuning.");
+    }
+
+    /// <summary>
+    /// Seconds one thread takes to run one-token products over <paramref name="work"/> with the kernels instantiated for
+    /// <paramref name="hint"/>, or null for an engine without tuned kernels (<see cref="TuningCalibration"/>).
+    /// </summary>
+    internal virtual double? TimeWeightStream(PrefetchHint hint, CalibrationWork work) => null;
+
     /// <summary>A new all-zero state for this model.</summary>
     public RwkvState CreateState() => new(Shape);
 

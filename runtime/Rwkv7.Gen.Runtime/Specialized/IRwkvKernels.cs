@@ -8,6 +8,8 @@ namespace Rwkv7.Gen.Specialized;
 /// calls them, <see cref="SpecializedModel{TKernels}"/>, is shared by every generated model.
 /// </summary>
 /// <remarks>
+/// Every method that streams weights is generic over the prefetch policy (<see cref="IWeightPrefetch"/>) that the
+/// engine picked for the processor; instantiating it is the only difference between the policies.
 /// Activations are row-major [T][width] blocks of T tokens (T = 1 when decoding one token). Every method checks
 /// nothing: the orchestrator has validated sizes once, when the model was bound to its weights.
 /// </remarks>
@@ -38,20 +40,23 @@ public interface IRwkvKernels
     /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of y = W·x for T tokens: x is [T][W.Cols],
     /// y is [T][<paramref name="yStride"/>]; adds into y when <paramref name="accumulate"/> is set.
     /// </summary>
-    static abstract void MatMul(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate);
+    static abstract void MatMul<TPrefetch>(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch;
 
     /// <summary>
     /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of y = W·x for one token, W 8-bit and x rounded to
     /// 16 bits by <see cref="Int16Activations.Quantize"/> (x [W.Cols] int16, <paramref name="xScales"/> one per
     /// block): the one-token products of 8-bit decode. Adds into y when <paramref name="accumulate"/> is set.
     /// </summary>
-    static abstract void MatMulQ8Int16(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate);
+    static abstract void MatMulQ8Int16<TPrefetch>(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch;
 
     /// <summary>
     /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of the channel-mix hidden layer,
     /// relu(K·x)², for T tokens: x is [T][D], hidden is [T][FFN].
     /// </summary>
-    static abstract void FfnHidden(in WeightMatrix key, ReadOnlySpan<float> x, Span<float> hidden, int tokens, int rowStart, int rowEnd);
+    static abstract void FfnHidden<TPrefetch>(in WeightMatrix key, ReadOnlySpan<float> x, Span<float> hidden, int tokens, int rowStart, int rowEnd)
+        where TPrefetch : struct, IWeightPrefetch;
 
     /// <summary>LayerNorm of one row of D (eps 1e-5); <paramref name="y"/> may alias <paramref name="x"/>.</summary>
     static abstract void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y);
@@ -66,19 +71,23 @@ public interface IRwkvKernels
     /// Decay LoRA MLP for T tokens: w = exp(−e^(−1/2)·sigmoid(w0 + tanh(x_w·W1)·W2)); x_w and w are [T][D],
     /// scratch holds at least T × rank floats.
     /// </summary>
-    static abstract void DecayLora(ReadOnlySpan<float> xw, LayerWeights layer, Span<float> w, Span<float> scratch, int tokens);
+    static abstract void DecayLora<TPrefetch>(ReadOnlySpan<float> xw, LayerWeights layer, Span<float> w, Span<float> scratch, int tokens)
+        where TPrefetch : struct, IWeightPrefetch;
 
     /// <summary>In-context learning rate LoRA MLP for T tokens: a = sigmoid(a0 + (x_a·A1)·A2).</summary>
-    static abstract void IclrLora(ReadOnlySpan<float> xa, LayerWeights layer, Span<float> a, Span<float> scratch, int tokens);
+    static abstract void IclrLora<TPrefetch>(ReadOnlySpan<float> xa, LayerWeights layer, Span<float> a, Span<float> scratch, int tokens)
+        where TPrefetch : struct, IWeightPrefetch;
 
     /// <summary>Output gate LoRA MLP for T tokens: g = sigmoid(x_g·G1)·G2.</summary>
-    static abstract void GateLora(ReadOnlySpan<float> xg, LayerWeights layer, Span<float> g, Span<float> scratch, int tokens);
+    static abstract void GateLora<TPrefetch>(ReadOnlySpan<float> xg, LayerWeights layer, Span<float> g, Span<float> scratch, int tokens)
+        where TPrefetch : struct, IWeightPrefetch;
 
     /// <summary>
     /// Value-residual LoRA MLP for T tokens (layers ≥ 1): mix = sigmoid(v0 + (x_v·V1)·V2). The caller then pulls
     /// v towards layer 0's values: v += (v_first − v)·mix.
     /// </summary>
-    static abstract void ValueLora(ReadOnlySpan<float> xv, LayerWeights layer, Span<float> mix, Span<float> scratch, int tokens);
+    static abstract void ValueLora<TPrefetch>(ReadOnlySpan<float> xv, LayerWeights layer, Span<float> mix, Span<float> scratch, int tokens)
+        where TPrefetch : struct, IWeightPrefetch;
 
     /// <summary>
     /// For heads [<paramref name="headStart"/>, <paramref name="headEnd"/>) of one token (spans are the token's whole

@@ -11,15 +11,12 @@ namespace Rwkv7.Gen.Specialized;
 /// One-token products of 4-bit matrices (<see cref="TensorDType.Q4"/>) with inputs rounded to 16 bits
 /// (<see cref="Int16Activations"/>): the products of 4-bit decode. Width-generic (the loop bound is the row length),
 /// not generated: a one-token product streams its weights once, so it is bound by memory and by the unpacking of
-/// nibbles, neither of which a constant width changes. Multi-token products of 4-bit matrices take
-/// <see cref="KernelFallbacks.MatMul"/>, which unpacks each row once per group of tokens.
+/// nibbles, neither of which a constant width changes. Multi-token products of 4-bit matrices widen their rows a
+/// chunk at a time into the generated fp32 tiles (<see cref="SpecializedModel{TKernels}"/>).
 /// </summary>
 public static class Q4Kernels
 {
     private const int RowTile = 4;
-
-    /// <summary>Bytes ahead of the tile being summed that its weights are requested: as the generated tiles, at least 4 KiB.</summary>
-    private const int FetchBytes = 4096;
 
     /// <summary>
     /// Widest row the 512-bit product takes: it rearranges its inputs on the stack (4 bytes per input, 64 KiB at this
@@ -31,9 +28,10 @@ public static class Q4Kernels
     /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of y = W·x for one token, W 4-bit and x rounded to 16
     /// bits (x [W.Cols] int16, <paramref name="xScales"/> one per block of 32): per block, (q − 8) × x summed exactly in
     /// integers, then scaled by the weight's and the input's block scales. Adds into y when <paramref name="accumulate"/>
-    /// is set.
+    /// is set. Weights are requested ahead as <typeparamref name="TPrefetch"/> says, as in the generated tiles.
     /// </summary>
-    public static void MatMulInt16(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+    public static void MatMulInt16<TPrefetch>(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
     {
         KernelChecks.MatMulInt16(w, TensorDType.Q4, x.Length, xScales.Length, y.Length, rowStart, rowEnd);
         ref byte wr = ref MemoryMarshal.GetReference(w.AsQ4Span());
@@ -42,11 +40,11 @@ public static class Q4Kernels
         ref float yr = ref MemoryMarshal.GetReference(y);
         if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported && w.Cols <= MaxStackInputs)
         {
-            MatMulInt16V512(ref wr, w.Cols, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate);
+            MatMulInt16V512<TPrefetch>(ref wr, w.Cols, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate);
         }
         else if (Vector256.IsHardwareAccelerated && Avx2.IsSupported)
         {
-            MatMulInt16V256(ref wr, w.Cols, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate);
+            MatMulInt16V256<TPrefetch>(ref wr, w.Cols, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate);
         }
         else
         {
@@ -63,11 +61,12 @@ public static class Q4Kernels
     /// scales, into one FMA. A final odd block takes <see cref="BlockSums"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MatMulInt16V512(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+    private static void MatMulInt16V512<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
     {
         int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2, pairs = blocks / 2;
         int tileBytes = RowTile * stride, lines = (tileBytes + 63) / 64, linesPerPair = (lines + pairs - 1) / Math.Max(1, pairs);
-        nuint fetch = (nuint)(((FetchBytes + tileBytes - 1) / tileBytes) * tileBytes);
+        nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, tileBytes) * tileBytes);
 
         // Per pair of blocks: the inputs as the lanes hold the weights, 8 · Σx per pair of lanes, the input scales.
         Span<short> arranged = stackalloc short[pairs * 64];
@@ -114,7 +113,7 @@ public static class Q4Kernels
                     // This pair's share of the tile's lines, a fetch distance ahead (within the call's rows).
                     for (int line = p * linesPerPair, last = Math.Min(line + linesPerPair, lines); line < last; line++)
                     {
-                        Prefetch.Stream(ref w0, fetch + (nuint)(line * 64));
+                        TPrefetch.Line(ref w0, fetch + (nuint)(line * 64));
                     }
                 }
 
@@ -193,7 +192,8 @@ public static class Q4Kernels
     /// 0–15) and once shifted to the high ones (values 16–31); minus 8, two <c>vpmaddwd</c>, one conversion and one FMA.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MatMulInt16V256(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+    private static void MatMulInt16V256<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
     {
         int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2;
         Vector256<short> nibble = Vector256.Create((short)0xF), offset = Vector256.Create((short)Q4Block.Offset);
@@ -205,7 +205,7 @@ public static class Q4Kernels
             {
                 for (int line = 0; line < stride; line += 64)
                 {
-                    Prefetch.Stream(ref w0, (nuint)(FetchBytes + line));
+                    TPrefetch.Line(ref w0, (nuint)(TPrefetch.AheadBytes + line));
                 }
             }
 

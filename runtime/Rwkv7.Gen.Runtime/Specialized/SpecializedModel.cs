@@ -26,48 +26,19 @@ namespace Rwkv7.Gen.Specialized;
 /// recurrence, GroupNorm) runs on the calling thread. A step too small to gain from threads runs on one.
 /// <see cref="RwkvModel.StepTimings"/> times every step.
 /// </para>
+/// <para>
+/// What depends on the processor comes from <see cref="RwkvModel.Tuning"/> (<see cref="CpuTuning"/>): the cost model
+/// that decides when a step is split, the parts per thread, and the prefetch policy the kernels are instantiated
+/// with. The policy is chosen once per tuning, as a function pointer to the step runner instantiated for it, so no
+/// kernel reads it.
+/// </para>
 /// </remarks>
 /// <typeparam name="TKernels">The generated kernels.</typeparam>
-public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
+public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
     where TKernels : struct, IRwkvKernels
 {
     /// <summary>Rows processed together.</summary>
     public const int BlockTokens = 64;
-
-    /// <summary>
-    /// A step is split across threads only when one thread would need at least this long for it (estimated, in
-    /// nanoseconds): waking the workers and waiting for the last one costs a few microseconds on a busy machine,
-    /// which the tiny shape's 64×64 steps cannot repay (2 threads prefilled it at 26k tokens/s against 43k on one).
-    /// </summary>
-    public const double MinParallelNanoseconds = 20_000;
-
-    /// <summary>Weight bytes one core streams per nanosecond when they come from memory (about 20 GB/s).</summary>
-    private const double StreamBytesPerNanosecond = 20;
-
-    /// <summary>Multiply-adds one core's generated kernels do per nanosecond (about half its 512-bit FMA peak).</summary>
-    private const double MultiplyAddsPerNanosecond = 50;
-
-    /// <summary>Bytes of activations per nanosecond that reach a core from another core's cache (about 5 GB/s).</summary>
-    private const double CrossCoreBytesPerNanosecond = 5;
-
-    /// <summary>Elements one core normalizes or mixes per nanosecond in the row-wise steps (a few passes each).</summary>
-    private const double RowElementsPerNanosecond = 2;
-
-    /// <summary>
-    /// WKV head-rows (one token of one head: a 64×64 state, about 8 FLOPs per element, and its share of the
-    /// surrounding per-head work) per nanosecond.
-    /// </summary>
-    private const double HeadRowsPerNanosecond = 1.0 / 300;
-
-    /// <summary>
-    /// Parts per thread in a parallel step. A thread runs its own parts first, which are adjacent rows, and then takes
-    /// what is left of the others' (<see cref="WorkerPool"/>), so with several per thread a worker that is descheduled
-    /// (a busy machine) holds up only part of a step while the others take the rest. Two rather than four:
-    /// each part's rows start cold (their first weights requested, the products' fixed costs), and with half as many
-    /// parts the 0.1B shape on two threads ran 2–5% faster in decode, prefill and batches (7 same-run pairs on a busy
-    /// host, about 5 of 7 in favour for each).
-    /// </summary>
-    public const int PartsPerThread = 2;
 
     /// <summary>Row ranges given to threads start at multiples of this (whole 64-byte lines of output).</summary>
     private const int RowAlign = 16;
@@ -78,6 +49,8 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     private readonly WorkspacePool _workspaces;
     private readonly WorkerPool _pool;
     private int _threads;
+    private CpuTuning _tuning = null!;
+    private delegate*<object, int, int, void> _runStep;
 
     /// <summary>Binds the generated kernels to weights whose layer widths they were written for.</summary>
     /// <param name="weights">Packed weights.</param>
@@ -100,6 +73,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         _workspaces = new WorkspacePool(s, BlockTokens);
         _pool = WorkerPool.Shared;
         _threads = _pool.Threads;
+        Tuning = TuningCalibration.ForNewEngine(this);
     }
 
     /// <inheritdoc />
@@ -113,6 +87,18 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
             _threads = Math.Min(value, _pool.Threads);
+        }
+    }
+
+    /// <inheritdoc />
+    public override CpuTuning? Tuning
+    {
+        get => _tuning;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            _runStep = value.WeightPrefetch == PrefetchHint.NonTemporal ? &RunStep<NonTemporalPrefetch> : &RunStep<TemporalPrefetch>;
+            _tuning = value;
         }
     }
 
@@ -247,7 +233,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         // 0.106 ms/token against one thread), a sequence by heads (each part runs every row, in order, for its heads:
         // prefill over 512 +4.1% in two bench --ab runs of 12 pairs, B winning 10 and 11; an earlier try, at commit
         // c79f873, measured it slower than one thread, and what has changed since is not known).
-        int parts = t * TKernels.Heads / HeadRowsPerNanosecond < MinParallelNanoseconds ? 1
+        int parts = t * TKernels.Heads * _tuning.HeadRowNanoseconds < MinParallelNanoseconds ? 1
             : chained ? Math.Min(Parts, TKernels.Heads)
             : Math.Min(Parts, t);
         step.Kind = ModelStep.Heads;
@@ -274,7 +260,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     /// <summary>
     /// Before a one-token product with an 8- or 4-bit matrix: rounds its input row to 16 bits into slot
     /// <paramref name="slot"/> of the workspace (<see cref="Int16Activations"/>), once for all of the step's parts, and
-    /// returns true so the step runs <see cref="Int16Product"/>. Other steps keep fp32 inputs: several tokens per
+    /// returns true so the step runs <see cref="Int16Product{TPrefetch}"/>. Other steps keep fp32 inputs: several tokens per
     /// weight (prefill, batches) make the products arithmetic-bound on FMAs, where fp32 tiles do better.
     /// </summary>
     private static bool RoundInputs(StepContext step, in WeightMatrix matrix, float[] input, int slot)
@@ -300,19 +286,20 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     private static bool TakesInt16Inputs(in WeightMatrix matrix) => matrix.Type is TensorDType.Q8 or TensorDType.Q4;
 
     /// <summary>
-    /// A one-token product with 16-bit inputs: the generated 8-bit kernel (<see cref="IRwkvKernels.MatMulQ8Int16"/>) or
-    /// the 4-bit one (<see cref="Q4Kernels.MatMulInt16"/>).
+    /// A one-token product with 16-bit inputs: the generated 8-bit kernel (<see cref="IRwkvKernels.MatMulQ8Int16{TPrefetch}"/>) or
+    /// the 4-bit one (<see cref="Q4Kernels.MatMulInt16{TPrefetch}"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Int16Product(in WeightMatrix w, short[] x, float[] xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+    private static void Int16Product<TPrefetch>(in WeightMatrix w, short[] x, float[] xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
     {
         if (w.Type == TensorDType.Q4)
         {
-            Q4Kernels.MatMulInt16(w, x, xScales, y, rowStart, rowEnd, accumulate);
+            Q4Kernels.MatMulInt16<TPrefetch>(w, x, xScales, y, rowStart, rowEnd, accumulate);
         }
         else
         {
-            TKernels.MatMulQ8Int16(w, x, xScales, y, rowStart, rowEnd, accumulate);
+            TKernels.MatMulQ8Int16<TPrefetch>(w, x, xScales, y, rowStart, rowEnd, accumulate);
         }
     }
 
@@ -322,15 +309,16 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     /// several tokens, fp16 ones (see <see cref="Widens"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Product(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+    private static void Product<TPrefetch>(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
     {
         if (Widens(w, tokens))
         {
-            WidenedProduct(w, x, y, tokens, yStride, rowStart, rowEnd, accumulate);
+            WidenedProduct<TPrefetch>(w, x, y, tokens, yStride, rowStart, rowEnd, accumulate);
         }
         else
         {
-            TKernels.MatMul(w, x, y, tokens, yStride, rowStart, rowEnd, accumulate);
+            TKernels.MatMul<TPrefetch>(w, x, y, tokens, yStride, rowStart, rowEnd, accumulate);
         }
     }
 
@@ -343,14 +331,15 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     /// </summary>
     private static bool Widens(in WeightMatrix w, int tokens) => w.Type == TensorDType.Q4 || (w.Type == TensorDType.F16 && tokens > 1);
 
-    /// <summary>Bytes of fp32 rows <see cref="WidenedProduct"/> widens at a time: a few row tiles of 6, in L2.</summary>
+    /// <summary>Bytes of fp32 rows <see cref="WidenedProduct{TPrefetch}"/> widens at a time: a few row tiles of 6, in L2.</summary>
     private const int WidenedChunkBytes = 144 << 10;
 
-    /// <summary>Each thread's fp32 rows for <see cref="WidenedProduct"/> (pinned: the weight matrix over it is a pointer).</summary>
+    /// <summary>Each thread's fp32 rows for <see cref="WidenedProduct{TPrefetch}"/> (pinned: the weight matrix over it is a pointer).</summary>
     [ThreadStatic]
     private static float[]? t_widenedRows;
 
-    private static void WidenedProduct(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+    private static void WidenedProduct<TPrefetch>(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
     {
         int cols = w.Cols;
         int chunkRows = Math.Max(6, WidenedChunkBytes / sizeof(float) / cols / 6 * 6);
@@ -366,7 +355,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 w.ReadRow(r + k, rows.AsSpan(k * cols, cols));
             }
 
-            TKernels.MatMul(new WeightMatrix(data, n, cols, TensorDType.F32), x, y[r..], tokens, yStride, 0, n, accumulate);
+            TKernels.MatMul<TPrefetch>(new WeightMatrix(data, n, cols, TensorDType.F32), x, y[r..], tokens, yStride, 0, n, accumulate);
         }
     }
 
@@ -390,7 +379,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     private void ParallelRows(StepContext step, ModelStep kind, int rows)
     {
         step.Kind = kind;
-        int parts = (double)rows * TKernels.Embedding / RowElementsPerNanosecond >= MinParallelNanoseconds ? Parts : 1;
+        int parts = (double)rows * TKernels.Embedding / _tuning.RowElementsPerNanosecond >= MinParallelNanoseconds ? Parts : 1;
         Dispatch(step, parts, weightBytes: 0);
     }
 
@@ -433,34 +422,39 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     /// writes <paramref name="activations"/> floats for each of the step's rows. It is split when streaming the weights
     /// or doing the multiply-adds would keep one thread busy long enough (decode is bound by the first, prefill and
     /// batches by the second), and when that time is well above the cost of moving the activations between the cores'
-    /// caches, which the next step pays when another thread wrote them. The tiny shape's 64-wide steps fail the second
-    /// test: split, its prefill ran at 26–31k tokens/s on two threads against 43k on one.
+    /// caches, which the next step pays when another thread wrote them (<see cref="CpuTuning.MinWorkToMigration"/>).
+    /// On Zen 5 the tiny shape's 64-wide steps fail the second test: split, its prefill ran at 26–31k tokens/s on two
+    /// threads against 43k on one (docs/benchmarks.md, change 10).
     /// </summary>
     private void Parallel(StepContext step, ModelStep kind, long weightBytes, long weights, long activations)
     {
         step.Kind = kind;
-        double work = Math.Max(weightBytes / StreamBytesPerNanosecond, (double)weights * step.Tokens / MultiplyAddsPerNanosecond);
-        double migration = (double)activations * step.Tokens * sizeof(float) / CrossCoreBytesPerNanosecond;
-        int parts = work >= MinParallelNanoseconds && work >= 2 * migration ? Parts : 1;
+        CpuTuning tuning = _tuning;
+        double work = Math.Max(weightBytes / tuning.StreamBytesPerNanosecond, (double)weights * step.Tokens / tuning.MultiplyAddsPerNanosecond);
+        double migration = (double)activations * step.Tokens * sizeof(float) / tuning.CrossCoreBytesPerNanosecond;
+        int parts = work >= MinParallelNanoseconds && work >= tuning.MinWorkToMigration * migration ? Parts : 1;
         Dispatch(step, parts, weightBytes);
     }
+
+    /// <summary>The tuning's split threshold in nanoseconds, the unit of the cost model.</summary>
+    private double MinParallelNanoseconds => _tuning.MinParallelMicroseconds * 1000;
 
     /// <summary>Runs the step in <paramref name="parts"/> parts on the pool, timed when <see cref="RwkvModel.StepTimings"/> is set.</summary>
     private void Dispatch(StepContext step, int parts, long weightBytes)
     {
         if (StepTimings is not { } timings)
         {
-            _pool.Run(&RunStep, step, parts);
+            _pool.Run(_runStep, step, parts);
             return;
         }
 
         long start = Stopwatch.GetTimestamp();
-        _pool.Run(&RunStep, step, parts);
+        _pool.Run(_runStep, step, parts);
         timings.Add(step.Kind, Stopwatch.GetTimestamp() - start, weightBytes);
     }
 
-    /// <summary>Parts of a step worth splitting: several per thread, or 1 when the model runs on one thread.</summary>
-    private int Parts => _threads > 1 ? Math.Min(_threads * PartsPerThread, WorkerPool.MaxParts) : 1;
+    /// <summary>Parts of a step worth splitting: several per thread (<see cref="CpuTuning.PartsPerThread"/>), or 1 when the model runs on one thread.</summary>
+    private int Parts => _threads > 1 ? Math.Min(_threads * _tuning.PartsPerThread, WorkerPool.MaxParts) : 1;
 
     private void Parallel(StepContext step, ModelStep kind, WeightMatrix matrix) =>
         Parallel(step, kind, matrix.ByteLength, (long)matrix.Rows * matrix.Cols, matrix.Rows + matrix.Cols);
@@ -490,9 +484,13 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
         return (bytes, elements, activations);
     }
 
-    /// <summary>Runs part <paramref name="part"/> of <paramref name="parts"/> of the step described by <paramref name="context"/>.</summary>
+    /// <summary>
+    /// Runs part <paramref name="part"/> of <paramref name="parts"/> of the step described by <paramref name="context"/>,
+    /// with the kernels instantiated for the prefetch policy <typeparamref name="TPrefetch"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RunStep(object context, int part, int parts)
+    private static void RunStep<TPrefetch>(object context, int part, int parts)
+        where TPrefetch : struct, IWeightPrefetch
     {
         var step = (StepContext)context;
         Workspace ws = step.Workspace;
@@ -540,18 +538,18 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 RunHeads(step, part, parts);
                 break;
             case ModelStep.Projections:
-                RunProjections(step, part, parts);
+                RunProjections<TPrefetch>(step, part, parts);
                 break;
             case ModelStep.Output:
             {
                 (int start, int end) = WorkerPool.Range(d, part, parts, RowAlign);
                 if (step.Int16Inputs)
                 {
-                    Int16Product(lw.Output, ws.Int16Inputs[0], ws.Int16Scales[0], ws.X, start, end, accumulate: true);
+                    Int16Product<TPrefetch>(lw.Output, ws.Int16Inputs[0], ws.Int16Scales[0], ws.X, start, end, accumulate: true);
                 }
                 else
                 {
-                    Product(lw.Output, ws.Y, ws.X, t, d, start, end, accumulate: true);
+                    Product<TPrefetch>(lw.Output, ws.Y, ws.X, t, d, start, end, accumulate: true);
                 }
 
                 break;
@@ -563,7 +561,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 if (step.Int16Inputs)
                 {
                     // relu(K·x)² as FfnHidden computes it, from the 16-bit inputs.
-                    Int16Product(lw.FfnKey, ws.Int16Inputs[0], ws.Int16Scales[0], ws.Hidden, start, end, accumulate: false);
+                    Int16Product<TPrefetch>(lw.FfnKey, ws.Int16Inputs[0], ws.Int16Scales[0], ws.Hidden, start, end, accumulate: false);
                     SquaredRelu(ws.Hidden.AsSpan(start, end - start));
                 }
                 else
@@ -571,7 +569,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                     if (Widens(lw.FfnKey, t))
                     {
                         // relu(K·x)² as FfnHidden computes it, from the widened 4-bit or fp16 rows.
-                        Product(lw.FfnKey, ws.XK, ws.Hidden, t, TKernels.Ffn, start, end, accumulate: false);
+                        Product<TPrefetch>(lw.FfnKey, ws.XK, ws.Hidden, t, TKernels.Ffn, start, end, accumulate: false);
                         for (int token = 0; token < t; token++)
                         {
                             SquaredRelu(ws.Hidden.AsSpan((token * TKernels.Ffn) + start, end - start));
@@ -579,7 +577,7 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                     }
                     else
                     {
-                        TKernels.FfnHidden(lw.FfnKey, ws.XK, ws.Hidden, t, start, end);
+                        TKernels.FfnHidden<TPrefetch>(lw.FfnKey, ws.XK, ws.Hidden, t, start, end);
                     }
                 }
 
@@ -591,11 +589,11 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 (int start, int end) = WorkerPool.Range(d, part, parts, RowAlign);
                 if (step.Int16Inputs)
                 {
-                    Int16Product(lw.FfnValue, ws.Int16Inputs[0], ws.Int16Scales[0], ws.X, start, end, accumulate: true);
+                    Int16Product<TPrefetch>(lw.FfnValue, ws.Int16Inputs[0], ws.Int16Scales[0], ws.X, start, end, accumulate: true);
                 }
                 else
                 {
-                    Product(lw.FfnValue, ws.Hidden, ws.X, t, d, start, end, accumulate: true);
+                    Product<TPrefetch>(lw.FfnValue, ws.Hidden, ws.X, t, d, start, end, accumulate: true);
                 }
 
                 break;
@@ -608,11 +606,11 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
                 var logits = new Span<float>(step.Logits, step.LogitsLength);
                 if (step.Int16Inputs)
                 {
-                    Int16Product(head, ws.Int16Inputs[0], ws.Int16Scales[0], logits, start, end, accumulate: false);
+                    Int16Product<TPrefetch>(head, ws.Int16Inputs[0], ws.Int16Scales[0], logits, start, end, accumulate: false);
                 }
                 else
                 {
-                    Product(head, ws.H, logits, t, head.Rows, start, end, accumulate: false);
+                    Product<TPrefetch>(head, ws.H, logits, t, head.Rows, start, end, accumulate: false);
                 }
 
                 break;
@@ -684,7 +682,8 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
     /// then the receptance, key and value rows are divided so that every part reads about the same number of bytes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RunProjections(StepContext step, int part, int parts)
+    private static void RunProjections<TPrefetch>(StepContext step, int part, int parts)
+        where TPrefetch : struct, IWeightPrefetch
     {
         Workspace ws = step.Workspace;
         LayerWeights lw = step.Layer;
@@ -739,36 +738,36 @@ public abstract unsafe class SpecializedModel<TKernels> : RwkvModel
 
         if (end > start && step.Int16Inputs)
         {
-            Int16Product(lw.Receptance, ws.Int16Inputs[0], ws.Int16Scales[0], ws.R, start, end, accumulate: false);
-            Int16Product(lw.Key, ws.Int16Inputs[1], ws.Int16Scales[1], ws.K, start, end, accumulate: false);
-            Int16Product(lw.Value, ws.Int16Inputs[2], ws.Int16Scales[2], ws.V, start, end, accumulate: false);
+            Int16Product<TPrefetch>(lw.Receptance, ws.Int16Inputs[0], ws.Int16Scales[0], ws.R, start, end, accumulate: false);
+            Int16Product<TPrefetch>(lw.Key, ws.Int16Inputs[1], ws.Int16Scales[1], ws.K, start, end, accumulate: false);
+            Int16Product<TPrefetch>(lw.Value, ws.Int16Inputs[2], ws.Int16Scales[2], ws.V, start, end, accumulate: false);
         }
         else if (end > start)
         {
-            Product(lw.Receptance, ws.XR, ws.R, t, d, start, end, accumulate: false);
-            Product(lw.Key, ws.XK, ws.K, t, d, start, end, accumulate: false);
-            Product(lw.Value, ws.XV, ws.V, t, d, start, end, accumulate: false);
+            Product<TPrefetch>(lw.Receptance, ws.XR, ws.R, t, d, start, end, accumulate: false);
+            Product<TPrefetch>(lw.Key, ws.XK, ws.K, t, d, start, end, accumulate: false);
+            Product<TPrefetch>(lw.Value, ws.XV, ws.V, t, d, start, end, accumulate: false);
         }
 
         int block = t * d;
         if (owner[0] == part)
         {
-            TKernels.DecayLora(ws.XW.AsSpan(0, block), lw, ws.W.AsSpan(0, block), ws.LoraScratch[0], t);
+            TKernels.DecayLora<TPrefetch>(ws.XW.AsSpan(0, block), lw, ws.W.AsSpan(0, block), ws.LoraScratch[0], t);
         }
 
         if (owner[1] == part)
         {
-            TKernels.IclrLora(ws.XA.AsSpan(0, block), lw, ws.A.AsSpan(0, block), ws.LoraScratch[1], t);
+            TKernels.IclrLora<TPrefetch>(ws.XA.AsSpan(0, block), lw, ws.A.AsSpan(0, block), ws.LoraScratch[1], t);
         }
 
         if (owner[2] == part)
         {
-            TKernels.GateLora(ws.XG.AsSpan(0, block), lw, ws.G.AsSpan(0, block), ws.LoraScratch[2], t);
+            TKernels.GateLora<TPrefetch>(ws.XG.AsSpan(0, block), lw, ws.G.AsSpan(0, block), ws.LoraScratch[2], t);
         }
 
         if (hasValue && owner[3] == part)
         {
-            TKernels.ValueLora(ws.XV.AsSpan(0, block), lw, ws.VMix.AsSpan(0, block), ws.LoraScratch[3], t);
+            TKernels.ValueLora<TPrefetch>(ws.XV.AsSpan(0, block), lw, ws.VMix.AsSpan(0, block), ws.LoraScratch[3], t);
         }
     }
 

@@ -7,7 +7,8 @@ namespace Rwkv7.Gen.Weights;
 /// A block of unmanaged memory aligned to a cache line, for weights that may exceed the 2 GB limit of managed
 /// arrays and must not be moved by the GC. Large blocks ask Linux for transparent huge pages: decode streams every
 /// weight once per token, and with 4 KiB pages each page costs a TLB miss and stops the hardware prefetcher at its
-/// boundary. <c>RWKV7_HUGE_PAGES=0</c> turns the advice off.
+/// boundary. Whether to ask is the processor tuning's <see cref="CpuTuning.HugePages"/> (<c>RWKV7_HUGE_PAGES=0</c> turns
+/// it off).
 /// </summary>
 internal sealed unsafe class NativeBuffer : IDisposable
 {
@@ -17,8 +18,6 @@ internal sealed unsafe class NativeBuffer : IDisposable
     /// <summary>Size of an x86-64 huge page; buffers at least this large are aligned to it and advised to use them.</summary>
     public const int HugePageBytes = 2 << 20;
 
-    private static readonly bool HugePagesOff = Environment.GetEnvironmentVariable("RWKV7_HUGE_PAGES") == "0";
-
     private byte* _pointer;
 
     public NativeBuffer(long byteLength)
@@ -27,7 +26,7 @@ internal sealed unsafe class NativeBuffer : IDisposable
         Length = byteLength;
         bool huge = byteLength >= HugePageBytes && OperatingSystem.IsLinux();
         _pointer = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), (nuint)(huge ? HugePageBytes : Alignment));
-        if (huge && !HugePagesOff)
+        if (huge && (TuningCalibration.ProcessTuning ?? CpuTuning.ForThisProcessor()).HugePages)
         {
             LibC.TryAdviseHugePages(_pointer, byteLength);
         }

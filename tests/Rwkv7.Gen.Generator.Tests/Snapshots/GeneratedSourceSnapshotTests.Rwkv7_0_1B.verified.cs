@@ -116,7 +116,7 @@ namespace Rwkv7.Gen.Models
             public static int GateRank => 128;
 
             /// <inheritdoc/>
-            public static void MatMul(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            public static void MatMul<TPrefetch>(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 KernelChecks.MatMul(w, x.Length, y.Length, tokens, yStride, rowStart, rowEnd);
                 ref float xr = ref MemoryMarshal.GetReference(x);
@@ -126,11 +126,11 @@ namespace Rwkv7.Gen.Models
                     ref ushort wr = ref MemoryMarshal.GetReference(w.AsBF16Span());
                     switch (w.Cols)
                     {
-                        case 32: MatMulBF16In32(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 64: MatMulBF16In64(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 128: MatMulBF16In128(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 768: MatMulBF16In768(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 3072: MatMulBF16In3072(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 32: MatMulBF16In32<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 64: MatMulBF16In64<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 128: MatMulBF16In128<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 768: MatMulBF16In768<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 3072: MatMulBF16In3072<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
                     }
                 }
                 if (w.Type == TensorDType.F32)
@@ -138,11 +138,11 @@ namespace Rwkv7.Gen.Models
                     ref float wr = ref MemoryMarshal.GetReference(w.AsF32Span());
                     switch (w.Cols)
                     {
-                        case 32: MatMulF32In32(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 64: MatMulF32In64(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 128: MatMulF32In128(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 768: MatMulF32In768(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 3072: MatMulF32In3072(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 32: MatMulF32In32<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 64: MatMulF32In64<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 128: MatMulF32In128<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 768: MatMulF32In768<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 3072: MatMulF32In3072<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
                     }
                 }
                 if (w.Type == TensorDType.Q8)
@@ -150,11 +150,11 @@ namespace Rwkv7.Gen.Models
                     ref sbyte wr = ref MemoryMarshal.GetReference(w.AsQ8Span());
                     switch (w.Cols)
                     {
-                        case 32: MatMulQ8In32(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 64: MatMulQ8In64(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 128: MatMulQ8In128(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 768: MatMulQ8In768(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 3072: MatMulQ8In3072(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 32: MatMulQ8In32<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 64: MatMulQ8In64<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 128: MatMulQ8In128<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 768: MatMulQ8In768<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 3072: MatMulQ8In3072<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
                     }
                 }
 
@@ -163,10 +163,10 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <inheritdoc/>
-            public static void FfnHidden(in WeightMatrix key, ReadOnlySpan<float> x, Span<float> hidden, int tokens, int rowStart, int rowEnd)
+            public static void FfnHidden<TPrefetch>(in WeightMatrix key, ReadOnlySpan<float> x, Span<float> hidden, int tokens, int rowStart, int rowEnd) where TPrefetch : struct, IWeightPrefetch
             {
                 // [T][F] = relu([F][D] · [T][D])²
-                MatMul(key, x, hidden, tokens, F, rowStart, rowEnd, accumulate: false);
+                MatMul<TPrefetch>(key, x, hidden, tokens, F, rowStart, rowEnd, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> part = hidden.Slice((t * F) + rowStart, rowEnd - rowStart);
@@ -178,19 +178,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][32] bf16, x [tokens][32], y [tokens][yStride].
             /// </summary>
-            private static void MatMulBF16In32(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In32<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulBF16In32V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In32V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulBF16In32V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In32V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulBF16In32V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In32V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -202,9 +202,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In32"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In32V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In32V512<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In32V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In32V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -212,7 +212,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 68 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -225,10 +226,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -278,7 +279,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In32V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In32V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In32V512Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -294,7 +295,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 72 <= rowEnd ? 2112 : r + 12 <= rowEnd ? 192 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 384);
+                        nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 192) : ahead > 1 && r + 12 <= rowEnd ? 192 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -311,12 +313,12 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
-                                Prefetch.Stream(ref w4, 0 + fetch);
-                                Prefetch.Stream(ref w5, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
+                                TPrefetch.Line(ref w4, fetch);
+                                TPrefetch.Line(ref w5, fetch);
                             }
                             // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                             Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, 0)).AsUInt32(), 16).AsSingle();
@@ -457,9 +459,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In32V256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In32V256<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In32V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In32V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -467,7 +469,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 68 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -480,10 +483,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -509,9 +512,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 32) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -573,7 +573,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In32V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In32V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In32V256Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -589,7 +589,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 66 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 64 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 128);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 64) : ahead > 1 && r + 4 <= rowEnd ? 64 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -600,8 +601,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -702,9 +703,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In32"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In32V128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In32V128<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In32V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In32V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -712,7 +713,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 68 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -725,10 +727,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 0);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -754,9 +756,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [8, 16) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 8);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                             Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -781,9 +780,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 24) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                             Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -808,9 +804,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [24, 32) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 24);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                             Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -892,7 +885,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In32V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In32V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In32V128Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -908,7 +901,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 66 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 64 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 128);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 64) : ahead > 1 && r + 4 <= rowEnd ? 64 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -919,8 +913,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -1044,19 +1038,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][64] bf16, x [tokens][64], y [tokens][yStride].
             /// </summary>
-            private static void MatMulBF16In64(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In64<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulBF16In64V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In64V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulBF16In64V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In64V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulBF16In64V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In64V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -1068,9 +1062,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In64"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In64V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In64V512<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In64V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In64V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -1078,7 +1072,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1091,10 +1086,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -1122,10 +1117,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 32 + fetch);
-                                Prefetch.Stream(ref w1, 32 + fetch);
-                                Prefetch.Stream(ref w2, 32 + fetch);
-                                Prefetch.Stream(ref w3, 32 + fetch);
+                                TPrefetch.Line(ref w0, 32 + fetch);
+                                TPrefetch.Line(ref w1, 32 + fetch);
+                                TPrefetch.Line(ref w2, 32 + fetch);
+                                TPrefetch.Line(ref w3, 32 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 32);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -1184,7 +1179,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In64V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In64V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In64V512Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -1200,7 +1195,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 42 <= rowEnd ? 2304 : r + 12 <= rowEnd ? 384 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 768);
+                        nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 384) : ahead > 1 && r + 12 <= rowEnd ? 384 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1219,12 +1215,12 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
-                                    Prefetch.Stream(ref w4, i + fetch);
-                                    Prefetch.Stream(ref w5, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w4, i + fetch);
+                                    TPrefetch.Line(ref w5, i + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
@@ -1369,9 +1365,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In64V256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In64V256<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In64V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In64V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -1379,7 +1375,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1392,10 +1389,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -1421,9 +1418,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 32) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -1450,10 +1444,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 32 + fetch);
-                                Prefetch.Stream(ref w1, 32 + fetch);
-                                Prefetch.Stream(ref w2, 32 + fetch);
-                                Prefetch.Stream(ref w3, 32 + fetch);
+                                TPrefetch.Line(ref w0, 32 + fetch);
+                                TPrefetch.Line(ref w1, 32 + fetch);
+                                TPrefetch.Line(ref w2, 32 + fetch);
+                                TPrefetch.Line(ref w3, 32 + fetch);
                             }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 32);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -1479,9 +1473,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [48, 64) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 48);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -1561,7 +1552,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In64V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In64V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In64V256Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -1577,7 +1568,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 34 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 4 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -1588,8 +1580,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -1690,9 +1682,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In64"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In64V128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In64V128<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In64V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In64V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -1700,7 +1692,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1715,10 +1708,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -1744,9 +1737,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1771,9 +1761,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1798,9 +1785,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1886,7 +1870,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In64V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In64V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In64V128Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -1902,7 +1886,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 34 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 4 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -1913,8 +1898,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -2038,19 +2023,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][128] bf16, x [tokens][128], y [tokens][yStride].
             /// </summary>
-            private static void MatMulBF16In128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In128<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulBF16In128V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In128V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulBF16In128V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In128V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulBF16In128V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In128V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -2062,9 +2047,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In128"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In128V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In128V512<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In128V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In128V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
@@ -2072,7 +2057,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 512 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1024);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 512) : ahead > 1 && r + 8 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 256);
@@ -2085,10 +2071,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2116,10 +2102,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 32 + fetch);
-                                Prefetch.Stream(ref w1, 32 + fetch);
-                                Prefetch.Stream(ref w2, 32 + fetch);
-                                Prefetch.Stream(ref w3, 32 + fetch);
+                                TPrefetch.Line(ref w0, 32 + fetch);
+                                TPrefetch.Line(ref w1, 32 + fetch);
+                                TPrefetch.Line(ref w2, 32 + fetch);
+                                TPrefetch.Line(ref w3, 32 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 32);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2147,10 +2133,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 64 + fetch);
-                                Prefetch.Stream(ref w1, 64 + fetch);
-                                Prefetch.Stream(ref w2, 64 + fetch);
-                                Prefetch.Stream(ref w3, 64 + fetch);
+                                TPrefetch.Line(ref w0, 64 + fetch);
+                                TPrefetch.Line(ref w1, 64 + fetch);
+                                TPrefetch.Line(ref w2, 64 + fetch);
+                                TPrefetch.Line(ref w3, 64 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 64);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2178,10 +2164,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 96 + fetch);
-                                Prefetch.Stream(ref w1, 96 + fetch);
-                                Prefetch.Stream(ref w2, 96 + fetch);
-                                Prefetch.Stream(ref w3, 96 + fetch);
+                                TPrefetch.Line(ref w0, 96 + fetch);
+                                TPrefetch.Line(ref w1, 96 + fetch);
+                                TPrefetch.Line(ref w2, 96 + fetch);
+                                TPrefetch.Line(ref w3, 96 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 96);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2258,7 +2244,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In128V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In128V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In128V512Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -2274,7 +2260,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 24 <= rowEnd ? 2304 : r + 12 <= rowEnd ? 768 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1536);
+                        nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 768) : ahead > 1 && r + 12 <= rowEnd ? 768 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 256);
@@ -2293,12 +2280,12 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
-                                    Prefetch.Stream(ref w4, i + fetch);
-                                    Prefetch.Stream(ref w5, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w4, i + fetch);
+                                    TPrefetch.Line(ref w5, i + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
@@ -2443,9 +2430,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In128"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In128V256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In128V256<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In128V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In128V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
@@ -2453,7 +2440,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 512 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1024);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 512) : ahead > 1 && r + 8 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 256);
@@ -2468,10 +2456,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -2497,9 +2485,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2526,10 +2511,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 32 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -2555,9 +2540,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2641,7 +2623,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In128V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In128V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In128V256Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -2657,7 +2639,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 4 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -2668,8 +2651,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -2770,9 +2753,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In128"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 16 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In128V128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In128V128<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In128V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In128V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
@@ -2780,7 +2763,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 512 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1024);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 512) : ahead > 1 && r + 8 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 256);
@@ -2795,10 +2779,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -2824,9 +2808,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2851,9 +2832,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2878,9 +2856,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2966,7 +2941,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In128V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In128V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In128V128Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -2982,7 +2957,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 4 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -2993,8 +2969,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -3118,19 +3094,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][768] bf16, x [tokens][768], y [tokens][yStride].
             /// </summary>
-            private static void MatMulBF16In768(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In768<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulBF16In768V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In768V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulBF16In768V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In768V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulBF16In768V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In768V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -3142,9 +3118,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In768"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 24 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In768V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In768V512<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In768V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In768V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
@@ -3152,7 +3128,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 3072 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 6144);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 3072) : ahead > 1 && r + 8 <= rowEnd ? 3072 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
@@ -3167,10 +3144,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -3198,10 +3175,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 32 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 32);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -3229,10 +3206,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 64 + fetch);
-                                    Prefetch.Stream(ref w1, i + 64 + fetch);
-                                    Prefetch.Stream(ref w2, i + 64 + fetch);
-                                    Prefetch.Stream(ref w3, i + 64 + fetch);
+                                    TPrefetch.Line(ref w0, i + 64 + fetch);
+                                    TPrefetch.Line(ref w1, i + 64 + fetch);
+                                    TPrefetch.Line(ref w2, i + 64 + fetch);
+                                    TPrefetch.Line(ref w3, i + 64 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 64);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -3260,10 +3237,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 96 + fetch);
-                                    Prefetch.Stream(ref w1, i + 96 + fetch);
-                                    Prefetch.Stream(ref w2, i + 96 + fetch);
-                                    Prefetch.Stream(ref w3, i + 96 + fetch);
+                                    TPrefetch.Line(ref w0, i + 96 + fetch);
+                                    TPrefetch.Line(ref w1, i + 96 + fetch);
+                                    TPrefetch.Line(ref w2, i + 96 + fetch);
+                                    TPrefetch.Line(ref w3, i + 96 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 96);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -3344,7 +3321,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In768V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In768V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In768V512Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -3360,7 +3337,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 12 <= rowEnd ? 4608 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 9216);
+                        nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 4608) : ahead > 1 && r + 12 <= rowEnd ? 4608 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
@@ -3379,12 +3357,12 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
-                                    Prefetch.Stream(ref w4, i + fetch);
-                                    Prefetch.Stream(ref w5, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w4, i + fetch);
+                                    TPrefetch.Line(ref w5, i + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
@@ -3529,9 +3507,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In768"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 48 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In768V256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In768V256<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In768V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In768V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
@@ -3539,7 +3517,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 3072 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 6144);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 3072) : ahead > 1 && r + 8 <= rowEnd ? 3072 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
@@ -3554,10 +3533,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -3583,9 +3562,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -3612,10 +3588,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 32 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -3641,9 +3617,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -3727,7 +3700,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In768V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In768V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In768V256Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -3743,7 +3716,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 6 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 1536 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 3072);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 1536) : ahead > 1 && r + 4 <= rowEnd ? 1536 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -3754,8 +3728,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -3856,9 +3830,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In768"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 96 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In768V128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In768V128<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In768V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In768V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
@@ -3866,7 +3840,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 3072 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 6144);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 3072) : ahead > 1 && r + 8 <= rowEnd ? 3072 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
@@ -3881,10 +3856,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -3910,9 +3885,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -3937,9 +3909,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -3964,9 +3933,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -4052,7 +4018,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In768V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In768V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In768V128Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -4068,7 +4034,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 6 <= rowEnd ? 3072 : r + 4 <= rowEnd ? 1536 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 3072);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 1536) : ahead > 1 && r + 4 <= rowEnd ? 1536 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -4079,8 +4046,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -4204,19 +4171,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][3072] bf16, x [tokens][3072], y [tokens][yStride].
             /// </summary>
-            private static void MatMulBF16In3072(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In3072<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulBF16In3072V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In3072V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulBF16In3072V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In3072V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulBF16In3072V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In3072V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -4228,9 +4195,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In3072"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 96 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In3072V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In3072V512<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In3072V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In3072V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
@@ -4238,7 +4205,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 24576);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 12288) : ahead > 1 && r + 8 <= rowEnd ? 12288 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
@@ -4253,10 +4221,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -4284,10 +4252,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 32 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 32);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -4315,10 +4283,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 64 + fetch);
-                                    Prefetch.Stream(ref w1, i + 64 + fetch);
-                                    Prefetch.Stream(ref w2, i + 64 + fetch);
-                                    Prefetch.Stream(ref w3, i + 64 + fetch);
+                                    TPrefetch.Line(ref w0, i + 64 + fetch);
+                                    TPrefetch.Line(ref w1, i + 64 + fetch);
+                                    TPrefetch.Line(ref w2, i + 64 + fetch);
+                                    TPrefetch.Line(ref w3, i + 64 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 64);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -4346,10 +4314,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 96 + fetch);
-                                    Prefetch.Stream(ref w1, i + 96 + fetch);
-                                    Prefetch.Stream(ref w2, i + 96 + fetch);
-                                    Prefetch.Stream(ref w3, i + 96 + fetch);
+                                    TPrefetch.Line(ref w0, i + 96 + fetch);
+                                    TPrefetch.Line(ref w1, i + 96 + fetch);
+                                    TPrefetch.Line(ref w2, i + 96 + fetch);
+                                    TPrefetch.Line(ref w3, i + 96 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 96);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -4430,7 +4398,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In3072V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In3072V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In3072V512Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 // inputs in 3 blocks of 1024: one token tile's inputs and one row tile's weights then fit in L1 together
@@ -4450,7 +4418,8 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 12 <= rowEnd ? 18432 : 0u;
+                            int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 36864);
+                            nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 18432) : ahead > 1 && r + 12 <= rowEnd ? 18432 : 0u;
                             ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                             ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
@@ -4469,12 +4438,12 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Stream(ref w0, i + fetch);
-                                        Prefetch.Stream(ref w1, i + fetch);
-                                        Prefetch.Stream(ref w2, i + fetch);
-                                        Prefetch.Stream(ref w3, i + fetch);
-                                        Prefetch.Stream(ref w4, i + fetch);
-                                        Prefetch.Stream(ref w5, i + fetch);
+                                        TPrefetch.Line(ref w0, i + fetch);
+                                        TPrefetch.Line(ref w1, i + fetch);
+                                        TPrefetch.Line(ref w2, i + fetch);
+                                        TPrefetch.Line(ref w3, i + fetch);
+                                        TPrefetch.Line(ref w4, i + fetch);
+                                        TPrefetch.Line(ref w5, i + fetch);
                                     }
                                     // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                     Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
@@ -4620,9 +4589,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In3072"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 192 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In3072V256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In3072V256<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In3072V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In3072V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
@@ -4630,7 +4599,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 24576);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 12288) : ahead > 1 && r + 8 <= rowEnd ? 12288 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
@@ -4645,10 +4615,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -4674,9 +4644,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -4703,10 +4670,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 32 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -4732,9 +4699,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -4818,7 +4782,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In3072V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In3072V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In3072V256Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 // inputs in 2 blocks of 1536: one token tile's inputs and one row tile's weights then fit in L1 together
@@ -4838,7 +4802,8 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 4 <= rowEnd ? 6144 : 0u;
+                            int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 12288);
+                            nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 6144) : ahead > 1 && r + 4 <= rowEnd ? 6144 : 0u;
                             ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                             Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -4849,8 +4814,8 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Stream(ref w0, i + fetch);
-                                        Prefetch.Stream(ref w1, i + fetch);
+                                        TPrefetch.Line(ref w0, i + fetch);
+                                        TPrefetch.Line(ref w1, i + fetch);
                                     }
                                     Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                     Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -4952,9 +4917,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulBF16In3072"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 384 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In3072V128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In3072V128<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In3072V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In3072V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
@@ -4962,7 +4927,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 24576);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 12288) : ahead > 1 && r + 8 <= rowEnd ? 12288 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
@@ -4977,10 +4943,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -5006,9 +4972,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -5033,9 +4996,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -5060,9 +5020,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -5148,7 +5105,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulBF16In3072V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In3072V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In3072V128Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 // inputs in 2 blocks of 1536: one token tile's inputs and one row tile's weights then fit in L1 together
@@ -5168,7 +5125,8 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 4 <= rowEnd ? 6144 : 0u;
+                            int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 12288);
+                            nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 6144) : ahead > 1 && r + 4 <= rowEnd ? 6144 : 0u;
                             ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
                             Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -5179,8 +5137,8 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Stream(ref w0, i + fetch);
-                                        Prefetch.Stream(ref w1, i + fetch);
+                                        TPrefetch.Line(ref w0, i + fetch);
+                                        TPrefetch.Line(ref w1, i + fetch);
                                     }
                                     Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                     Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -5305,19 +5263,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][32] f32, x [tokens][32], y [tokens][yStride].
             /// </summary>
-            private static void MatMulF32In32(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In32<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulF32In32V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In32V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulF32In32V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In32V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulF32In32V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In32V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -5329,9 +5287,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In32"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In32V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In32V512<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In32V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In32V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -5339,7 +5297,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -5352,14 +5311,14 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w0, 16 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w1, 16 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w2, 16 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
-                                Prefetch.Stream(ref w3, 16 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w0, 16 + fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w1, 16 + fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w2, 16 + fetch);
+                                TPrefetch.Line(ref w3, fetch);
+                                TPrefetch.Line(ref w3, 16 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
@@ -5399,7 +5358,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In32V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In32V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In32V512Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -5415,7 +5374,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 42 <= rowEnd ? 1152 : r + 12 <= rowEnd ? 192 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 768);
+                        nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 192) : ahead > 1 && r + 12 <= rowEnd ? 192 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -5432,18 +5392,18 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w0, 16 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w1, 16 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w2, 16 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
-                                Prefetch.Stream(ref w3, 16 + fetch);
-                                Prefetch.Stream(ref w4, 0 + fetch);
-                                Prefetch.Stream(ref w4, 16 + fetch);
-                                Prefetch.Stream(ref w5, 0 + fetch);
-                                Prefetch.Stream(ref w5, 16 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w0, 16 + fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w1, 16 + fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w2, 16 + fetch);
+                                TPrefetch.Line(ref w3, fetch);
+                                TPrefetch.Line(ref w3, 16 + fetch);
+                                TPrefetch.Line(ref w4, fetch);
+                                TPrefetch.Line(ref w4, 16 + fetch);
+                                TPrefetch.Line(ref w5, fetch);
+                                TPrefetch.Line(ref w5, 16 + fetch);
                             }
                             // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                             Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, 0);
@@ -5584,9 +5544,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In32V256(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In32V256<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In32V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In32V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -5594,7 +5554,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -5607,10 +5568,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
@@ -5630,10 +5591,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 16 + fetch);
-                                Prefetch.Stream(ref w1, 16 + fetch);
-                                Prefetch.Stream(ref w2, 16 + fetch);
-                                Prefetch.Stream(ref w3, 16 + fetch);
+                                TPrefetch.Line(ref w0, 16 + fetch);
+                                TPrefetch.Line(ref w1, 16 + fetch);
+                                TPrefetch.Line(ref w2, 16 + fetch);
+                                TPrefetch.Line(ref w3, 16 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
@@ -5684,7 +5645,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In32V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In32V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In32V256Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -5700,7 +5661,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 34 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 64 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 64) : ahead > 1 && r + 4 <= rowEnd ? 64 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -5711,8 +5673,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -5807,9 +5769,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In32"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In32V128(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In32V128<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In32V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In32V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -5817,7 +5779,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -5830,10 +5793,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 0), h0 = Vector128.LoadUnsafe(ref w0, 4);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 0), h1 = Vector128.LoadUnsafe(ref w1, 4);
@@ -5851,9 +5814,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [8, 16) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 8), h0 = Vector128.LoadUnsafe(ref w0, 12);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 8), h1 = Vector128.LoadUnsafe(ref w1, 12);
                             Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, 8), h2 = Vector128.LoadUnsafe(ref w2, 12);
@@ -5872,10 +5832,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 16 + fetch);
-                                Prefetch.Stream(ref w1, 16 + fetch);
-                                Prefetch.Stream(ref w2, 16 + fetch);
-                                Prefetch.Stream(ref w3, 16 + fetch);
+                                TPrefetch.Line(ref w0, 16 + fetch);
+                                TPrefetch.Line(ref w1, 16 + fetch);
+                                TPrefetch.Line(ref w2, 16 + fetch);
+                                TPrefetch.Line(ref w3, 16 + fetch);
                             }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 16), h0 = Vector128.LoadUnsafe(ref w0, 20);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 16), h1 = Vector128.LoadUnsafe(ref w1, 20);
@@ -5893,9 +5853,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [24, 32) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 24), h0 = Vector128.LoadUnsafe(ref w0, 28);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 24), h1 = Vector128.LoadUnsafe(ref w1, 28);
                             Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, 24), h2 = Vector128.LoadUnsafe(ref w2, 28);
@@ -5961,7 +5918,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In32V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In32V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In32V128Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -5977,7 +5934,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 34 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 64 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 64) : ahead > 1 && r + 4 <= rowEnd ? 64 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -5988,8 +5946,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -6107,19 +6065,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][64] f32, x [tokens][64], y [tokens][yStride].
             /// </summary>
-            private static void MatMulF32In64(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In64<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulF32In64V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In64V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulF32In64V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In64V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulF32In64V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In64V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -6131,9 +6089,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In64"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In64V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In64V512<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In64V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In64V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -6141,7 +6099,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1024);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -6154,14 +6113,14 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w0, 16 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w1, 16 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w2, 16 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
-                                Prefetch.Stream(ref w3, 16 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w0, 16 + fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w1, 16 + fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w2, 16 + fetch);
+                                TPrefetch.Line(ref w3, fetch);
+                                TPrefetch.Line(ref w3, 16 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
@@ -6181,14 +6140,14 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 32 + fetch);
-                                Prefetch.Stream(ref w0, 48 + fetch);
-                                Prefetch.Stream(ref w1, 32 + fetch);
-                                Prefetch.Stream(ref w1, 48 + fetch);
-                                Prefetch.Stream(ref w2, 32 + fetch);
-                                Prefetch.Stream(ref w2, 48 + fetch);
-                                Prefetch.Stream(ref w3, 32 + fetch);
-                                Prefetch.Stream(ref w3, 48 + fetch);
+                                TPrefetch.Line(ref w0, 32 + fetch);
+                                TPrefetch.Line(ref w0, 48 + fetch);
+                                TPrefetch.Line(ref w1, 32 + fetch);
+                                TPrefetch.Line(ref w1, 48 + fetch);
+                                TPrefetch.Line(ref w2, 32 + fetch);
+                                TPrefetch.Line(ref w2, 48 + fetch);
+                                TPrefetch.Line(ref w3, 32 + fetch);
+                                TPrefetch.Line(ref w3, 48 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 32), h0 = Vector512.LoadUnsafe(ref w0, 48);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 32), h1 = Vector512.LoadUnsafe(ref w1, 48);
@@ -6235,7 +6194,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In64V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In64V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In64V512Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -6251,7 +6210,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 24 <= rowEnd ? 1152 : r + 12 <= rowEnd ? 384 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1536);
+                        nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 384) : ahead > 1 && r + 12 <= rowEnd ? 384 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -6270,18 +6230,18 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
-                                    Prefetch.Stream(ref w4, i + fetch);
-                                    Prefetch.Stream(ref w4, i + 16 + fetch);
-                                    Prefetch.Stream(ref w5, i + fetch);
-                                    Prefetch.Stream(ref w5, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w4, i + fetch);
+                                    TPrefetch.Line(ref w4, i + 16 + fetch);
+                                    TPrefetch.Line(ref w5, i + fetch);
+                                    TPrefetch.Line(ref w5, i + 16 + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
@@ -6426,9 +6386,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In64V256(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In64V256<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In64V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In64V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -6436,7 +6396,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1024);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -6449,10 +6410,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
@@ -6472,10 +6433,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 16 + fetch);
-                                Prefetch.Stream(ref w1, 16 + fetch);
-                                Prefetch.Stream(ref w2, 16 + fetch);
-                                Prefetch.Stream(ref w3, 16 + fetch);
+                                TPrefetch.Line(ref w0, 16 + fetch);
+                                TPrefetch.Line(ref w1, 16 + fetch);
+                                TPrefetch.Line(ref w2, 16 + fetch);
+                                TPrefetch.Line(ref w3, 16 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
@@ -6495,10 +6456,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 32 + fetch);
-                                Prefetch.Stream(ref w1, 32 + fetch);
-                                Prefetch.Stream(ref w2, 32 + fetch);
-                                Prefetch.Stream(ref w3, 32 + fetch);
+                                TPrefetch.Line(ref w0, 32 + fetch);
+                                TPrefetch.Line(ref w1, 32 + fetch);
+                                TPrefetch.Line(ref w2, 32 + fetch);
+                                TPrefetch.Line(ref w3, 32 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 32), h0 = Vector256.LoadUnsafe(ref w0, 40);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 32), h1 = Vector256.LoadUnsafe(ref w1, 40);
@@ -6518,10 +6479,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 48 + fetch);
-                                Prefetch.Stream(ref w1, 48 + fetch);
-                                Prefetch.Stream(ref w2, 48 + fetch);
-                                Prefetch.Stream(ref w3, 48 + fetch);
+                                TPrefetch.Line(ref w0, 48 + fetch);
+                                TPrefetch.Line(ref w1, 48 + fetch);
+                                TPrefetch.Line(ref w2, 48 + fetch);
+                                TPrefetch.Line(ref w3, 48 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 48), h0 = Vector256.LoadUnsafe(ref w0, 56);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 48), h1 = Vector256.LoadUnsafe(ref w1, 56);
@@ -6586,7 +6547,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In64V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In64V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In64V256Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -6602,7 +6563,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 4 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -6613,8 +6575,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -6709,9 +6671,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In64"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In64V128(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In64V128<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In64V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In64V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -6719,7 +6681,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1024);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -6734,10 +6697,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -6755,9 +6718,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
@@ -6776,10 +6736,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
@@ -6797,9 +6757,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
@@ -6869,7 +6826,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In64V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In64V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In64V128Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -6885,7 +6842,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 4 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -6896,8 +6854,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -7015,19 +6973,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][128] f32, x [tokens][128], y [tokens][yStride].
             /// </summary>
-            private static void MatMulF32In128(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In128<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulF32In128V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In128V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulF32In128V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In128V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulF32In128V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In128V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -7039,9 +6997,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In128"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In128V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In128V512<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In128V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In128V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
@@ -7049,7 +7007,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 512 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 2048);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 512) : ahead > 1 && r + 8 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         ref float w2 = ref Unsafe.Add(ref w0, 256);
@@ -7062,14 +7021,14 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w0, 16 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w1, 16 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w2, 16 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
-                                Prefetch.Stream(ref w3, 16 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w0, 16 + fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w1, 16 + fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w2, 16 + fetch);
+                                TPrefetch.Line(ref w3, fetch);
+                                TPrefetch.Line(ref w3, 16 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
@@ -7089,14 +7048,14 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 32 + fetch);
-                                Prefetch.Stream(ref w0, 48 + fetch);
-                                Prefetch.Stream(ref w1, 32 + fetch);
-                                Prefetch.Stream(ref w1, 48 + fetch);
-                                Prefetch.Stream(ref w2, 32 + fetch);
-                                Prefetch.Stream(ref w2, 48 + fetch);
-                                Prefetch.Stream(ref w3, 32 + fetch);
-                                Prefetch.Stream(ref w3, 48 + fetch);
+                                TPrefetch.Line(ref w0, 32 + fetch);
+                                TPrefetch.Line(ref w0, 48 + fetch);
+                                TPrefetch.Line(ref w1, 32 + fetch);
+                                TPrefetch.Line(ref w1, 48 + fetch);
+                                TPrefetch.Line(ref w2, 32 + fetch);
+                                TPrefetch.Line(ref w2, 48 + fetch);
+                                TPrefetch.Line(ref w3, 32 + fetch);
+                                TPrefetch.Line(ref w3, 48 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 32), h0 = Vector512.LoadUnsafe(ref w0, 48);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 32), h1 = Vector512.LoadUnsafe(ref w1, 48);
@@ -7116,14 +7075,14 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 64 + fetch);
-                                Prefetch.Stream(ref w0, 80 + fetch);
-                                Prefetch.Stream(ref w1, 64 + fetch);
-                                Prefetch.Stream(ref w1, 80 + fetch);
-                                Prefetch.Stream(ref w2, 64 + fetch);
-                                Prefetch.Stream(ref w2, 80 + fetch);
-                                Prefetch.Stream(ref w3, 64 + fetch);
-                                Prefetch.Stream(ref w3, 80 + fetch);
+                                TPrefetch.Line(ref w0, 64 + fetch);
+                                TPrefetch.Line(ref w0, 80 + fetch);
+                                TPrefetch.Line(ref w1, 64 + fetch);
+                                TPrefetch.Line(ref w1, 80 + fetch);
+                                TPrefetch.Line(ref w2, 64 + fetch);
+                                TPrefetch.Line(ref w2, 80 + fetch);
+                                TPrefetch.Line(ref w3, 64 + fetch);
+                                TPrefetch.Line(ref w3, 80 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 64), h0 = Vector512.LoadUnsafe(ref w0, 80);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 64), h1 = Vector512.LoadUnsafe(ref w1, 80);
@@ -7143,14 +7102,14 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 96 + fetch);
-                                Prefetch.Stream(ref w0, 112 + fetch);
-                                Prefetch.Stream(ref w1, 96 + fetch);
-                                Prefetch.Stream(ref w1, 112 + fetch);
-                                Prefetch.Stream(ref w2, 96 + fetch);
-                                Prefetch.Stream(ref w2, 112 + fetch);
-                                Prefetch.Stream(ref w3, 96 + fetch);
-                                Prefetch.Stream(ref w3, 112 + fetch);
+                                TPrefetch.Line(ref w0, 96 + fetch);
+                                TPrefetch.Line(ref w0, 112 + fetch);
+                                TPrefetch.Line(ref w1, 96 + fetch);
+                                TPrefetch.Line(ref w1, 112 + fetch);
+                                TPrefetch.Line(ref w2, 96 + fetch);
+                                TPrefetch.Line(ref w2, 112 + fetch);
+                                TPrefetch.Line(ref w3, 96 + fetch);
+                                TPrefetch.Line(ref w3, 112 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 96), h0 = Vector512.LoadUnsafe(ref w0, 112);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 96), h1 = Vector512.LoadUnsafe(ref w1, 112);
@@ -7211,7 +7170,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In128V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In128V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In128V512Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -7227,7 +7186,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 1536 : r + 12 <= rowEnd ? 768 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 3072);
+                        nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 768) : ahead > 1 && r + 12 <= rowEnd ? 768 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         ref float w2 = ref Unsafe.Add(ref w0, 256);
@@ -7246,18 +7206,18 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
-                                    Prefetch.Stream(ref w4, i + fetch);
-                                    Prefetch.Stream(ref w4, i + 16 + fetch);
-                                    Prefetch.Stream(ref w5, i + fetch);
-                                    Prefetch.Stream(ref w5, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w4, i + fetch);
+                                    TPrefetch.Line(ref w4, i + 16 + fetch);
+                                    TPrefetch.Line(ref w5, i + fetch);
+                                    TPrefetch.Line(ref w5, i + 16 + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
@@ -7402,9 +7362,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In128"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In128V256(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In128V256<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In128V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In128V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
@@ -7412,7 +7372,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 512 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 2048);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 512) : ahead > 1 && r + 8 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         ref float w2 = ref Unsafe.Add(ref w0, 256);
@@ -7427,10 +7388,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -7450,10 +7411,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 16), h1 = Vector256.LoadUnsafe(ref w1, i + 24);
@@ -7473,10 +7434,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 32 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 32), h1 = Vector256.LoadUnsafe(ref w1, i + 40);
@@ -7496,10 +7457,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 48 + fetch);
-                                    Prefetch.Stream(ref w1, i + 48 + fetch);
-                                    Prefetch.Stream(ref w2, i + 48 + fetch);
-                                    Prefetch.Stream(ref w3, i + 48 + fetch);
+                                    TPrefetch.Line(ref w0, i + 48 + fetch);
+                                    TPrefetch.Line(ref w1, i + 48 + fetch);
+                                    TPrefetch.Line(ref w2, i + 48 + fetch);
+                                    TPrefetch.Line(ref w3, i + 48 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 48), h1 = Vector256.LoadUnsafe(ref w1, i + 56);
@@ -7568,7 +7529,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In128V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In128V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In128V256Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -7584,7 +7545,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 10 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1024);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 4 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -7595,8 +7557,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -7691,9 +7653,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In128"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 16 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In128V128(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In128V128<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In128V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In128V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
@@ -7701,7 +7663,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 512 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 2048);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 512) : ahead > 1 && r + 8 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         ref float w2 = ref Unsafe.Add(ref w0, 256);
@@ -7716,10 +7679,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -7737,9 +7700,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
@@ -7758,10 +7718,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
@@ -7779,9 +7739,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
@@ -7851,7 +7808,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In128V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In128V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In128V128Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -7867,7 +7824,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 10 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1024);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 4 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -7878,8 +7836,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -7997,19 +7955,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][768] f32, x [tokens][768], y [tokens][yStride].
             /// </summary>
-            private static void MatMulF32In768(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In768<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulF32In768V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In768V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulF32In768V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In768V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulF32In768V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In768V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -8021,9 +7979,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In768"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 24 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In768V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In768V512<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In768V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In768V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
@@ -8031,7 +7989,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 3072 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 12288);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 3072) : ahead > 1 && r + 8 <= rowEnd ? 3072 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         ref float w2 = ref Unsafe.Add(ref w0, 1536);
@@ -8046,14 +8005,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
@@ -8073,14 +8032,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 32 + fetch);
-                                    Prefetch.Stream(ref w0, i + 32 + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 32), h0 = Vector512.LoadUnsafe(ref w0, i + 48);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 32), h1 = Vector512.LoadUnsafe(ref w1, i + 48);
@@ -8100,14 +8059,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 64 + fetch);
-                                    Prefetch.Stream(ref w0, i + 64 + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 64 + fetch);
-                                    Prefetch.Stream(ref w1, i + 64 + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 64 + fetch);
-                                    Prefetch.Stream(ref w2, i + 64 + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 64 + fetch);
-                                    Prefetch.Stream(ref w3, i + 64 + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 64 + fetch);
+                                    TPrefetch.Line(ref w0, i + 64 + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 64 + fetch);
+                                    TPrefetch.Line(ref w1, i + 64 + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 64 + fetch);
+                                    TPrefetch.Line(ref w2, i + 64 + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 64 + fetch);
+                                    TPrefetch.Line(ref w3, i + 64 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 64), h0 = Vector512.LoadUnsafe(ref w0, i + 80);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 64), h1 = Vector512.LoadUnsafe(ref w1, i + 80);
@@ -8127,14 +8086,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 96 + fetch);
-                                    Prefetch.Stream(ref w0, i + 96 + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 96 + fetch);
-                                    Prefetch.Stream(ref w1, i + 96 + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 96 + fetch);
-                                    Prefetch.Stream(ref w2, i + 96 + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 96 + fetch);
-                                    Prefetch.Stream(ref w3, i + 96 + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 96 + fetch);
+                                    TPrefetch.Line(ref w0, i + 96 + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 96 + fetch);
+                                    TPrefetch.Line(ref w1, i + 96 + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 96 + fetch);
+                                    TPrefetch.Line(ref w2, i + 96 + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 96 + fetch);
+                                    TPrefetch.Line(ref w3, i + 96 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 96), h0 = Vector512.LoadUnsafe(ref w0, i + 112);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 96), h1 = Vector512.LoadUnsafe(ref w1, i + 112);
@@ -8199,7 +8158,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In768V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In768V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In768V512Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -8215,7 +8174,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 12 <= rowEnd ? 4608 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 18432);
+                        nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 4608) : ahead > 1 && r + 12 <= rowEnd ? 4608 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         ref float w2 = ref Unsafe.Add(ref w0, 1536);
@@ -8234,18 +8194,18 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
-                                    Prefetch.Stream(ref w4, i + fetch);
-                                    Prefetch.Stream(ref w4, i + 16 + fetch);
-                                    Prefetch.Stream(ref w5, i + fetch);
-                                    Prefetch.Stream(ref w5, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w4, i + fetch);
+                                    TPrefetch.Line(ref w4, i + 16 + fetch);
+                                    TPrefetch.Line(ref w5, i + fetch);
+                                    TPrefetch.Line(ref w5, i + 16 + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
@@ -8390,9 +8350,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In768"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 48 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In768V256(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In768V256<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In768V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In768V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
@@ -8400,7 +8360,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 3072 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 12288);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 3072) : ahead > 1 && r + 8 <= rowEnd ? 3072 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         ref float w2 = ref Unsafe.Add(ref w0, 1536);
@@ -8415,10 +8376,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -8438,10 +8399,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 16), h1 = Vector256.LoadUnsafe(ref w1, i + 24);
@@ -8461,10 +8422,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 32 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 32), h1 = Vector256.LoadUnsafe(ref w1, i + 40);
@@ -8484,10 +8445,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 48 + fetch);
-                                    Prefetch.Stream(ref w1, i + 48 + fetch);
-                                    Prefetch.Stream(ref w2, i + 48 + fetch);
-                                    Prefetch.Stream(ref w3, i + 48 + fetch);
+                                    TPrefetch.Line(ref w0, i + 48 + fetch);
+                                    TPrefetch.Line(ref w1, i + 48 + fetch);
+                                    TPrefetch.Line(ref w2, i + 48 + fetch);
+                                    TPrefetch.Line(ref w3, i + 48 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 48), h1 = Vector256.LoadUnsafe(ref w1, i + 56);
@@ -8556,7 +8517,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In768V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In768V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In768V256Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -8572,7 +8533,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 4 <= rowEnd ? 1536 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 6144);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 1536) : ahead > 1 && r + 4 <= rowEnd ? 1536 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -8583,8 +8545,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -8679,9 +8641,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In768"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 96 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In768V128(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In768V128<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In768V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In768V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
@@ -8689,7 +8651,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 3072 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 12288);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 3072) : ahead > 1 && r + 8 <= rowEnd ? 3072 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         ref float w2 = ref Unsafe.Add(ref w0, 1536);
@@ -8704,10 +8667,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -8725,9 +8688,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
@@ -8746,10 +8706,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
@@ -8767,9 +8727,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
@@ -8839,7 +8796,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In768V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In768V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In768V128Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -8855,7 +8812,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 4 <= rowEnd ? 1536 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 6144);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 1536) : ahead > 1 && r + 4 <= rowEnd ? 1536 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -8866,8 +8824,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -8985,19 +8943,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][3072] f32, x [tokens][3072], y [tokens][yStride].
             /// </summary>
-            private static void MatMulF32In3072(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In3072<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulF32In3072V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In3072V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulF32In3072V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In3072V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulF32In3072V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In3072V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -9009,9 +8967,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In3072"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 96 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In3072V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In3072V512<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In3072V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In3072V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
@@ -9019,7 +8977,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 49152);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 12288) : ahead > 1 && r + 8 <= rowEnd ? 12288 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float w1 = ref Unsafe.Add(ref w0, 3072);
                         ref float w2 = ref Unsafe.Add(ref w0, 6144);
@@ -9034,14 +8993,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
@@ -9061,14 +9020,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 32 + fetch);
-                                    Prefetch.Stream(ref w0, i + 32 + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 32), h0 = Vector512.LoadUnsafe(ref w0, i + 48);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 32), h1 = Vector512.LoadUnsafe(ref w1, i + 48);
@@ -9088,14 +9047,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 64 + fetch);
-                                    Prefetch.Stream(ref w0, i + 64 + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 64 + fetch);
-                                    Prefetch.Stream(ref w1, i + 64 + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 64 + fetch);
-                                    Prefetch.Stream(ref w2, i + 64 + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 64 + fetch);
-                                    Prefetch.Stream(ref w3, i + 64 + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 64 + fetch);
+                                    TPrefetch.Line(ref w0, i + 64 + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 64 + fetch);
+                                    TPrefetch.Line(ref w1, i + 64 + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 64 + fetch);
+                                    TPrefetch.Line(ref w2, i + 64 + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 64 + fetch);
+                                    TPrefetch.Line(ref w3, i + 64 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 64), h0 = Vector512.LoadUnsafe(ref w0, i + 80);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 64), h1 = Vector512.LoadUnsafe(ref w1, i + 80);
@@ -9115,14 +9074,14 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 96 + fetch);
-                                    Prefetch.Stream(ref w0, i + 96 + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 96 + fetch);
-                                    Prefetch.Stream(ref w1, i + 96 + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 96 + fetch);
-                                    Prefetch.Stream(ref w2, i + 96 + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 96 + fetch);
-                                    Prefetch.Stream(ref w3, i + 96 + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 96 + fetch);
+                                    TPrefetch.Line(ref w0, i + 96 + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 96 + fetch);
+                                    TPrefetch.Line(ref w1, i + 96 + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 96 + fetch);
+                                    TPrefetch.Line(ref w2, i + 96 + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 96 + fetch);
+                                    TPrefetch.Line(ref w3, i + 96 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 96), h0 = Vector512.LoadUnsafe(ref w0, i + 112);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 96), h1 = Vector512.LoadUnsafe(ref w1, i + 112);
@@ -9187,7 +9146,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In3072V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In3072V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In3072V512Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 // inputs in 4 blocks of 768: one token tile's inputs and one row tile's weights then fit in L1 together
@@ -9207,7 +9166,8 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 12 <= rowEnd ? 18432 : 0u;
+                            int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 73728);
+                            nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 18432) : ahead > 1 && r + 12 <= rowEnd ? 18432 : 0u;
                             ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref float w1 = ref Unsafe.Add(ref w0, 3072);
                             ref float w2 = ref Unsafe.Add(ref w0, 6144);
@@ -9226,18 +9186,18 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Stream(ref w0, i + fetch);
-                                        Prefetch.Stream(ref w0, i + 16 + fetch);
-                                        Prefetch.Stream(ref w1, i + fetch);
-                                        Prefetch.Stream(ref w1, i + 16 + fetch);
-                                        Prefetch.Stream(ref w2, i + fetch);
-                                        Prefetch.Stream(ref w2, i + 16 + fetch);
-                                        Prefetch.Stream(ref w3, i + fetch);
-                                        Prefetch.Stream(ref w3, i + 16 + fetch);
-                                        Prefetch.Stream(ref w4, i + fetch);
-                                        Prefetch.Stream(ref w4, i + 16 + fetch);
-                                        Prefetch.Stream(ref w5, i + fetch);
-                                        Prefetch.Stream(ref w5, i + 16 + fetch);
+                                        TPrefetch.Line(ref w0, i + fetch);
+                                        TPrefetch.Line(ref w0, i + 16 + fetch);
+                                        TPrefetch.Line(ref w1, i + fetch);
+                                        TPrefetch.Line(ref w1, i + 16 + fetch);
+                                        TPrefetch.Line(ref w2, i + fetch);
+                                        TPrefetch.Line(ref w2, i + 16 + fetch);
+                                        TPrefetch.Line(ref w3, i + fetch);
+                                        TPrefetch.Line(ref w3, i + 16 + fetch);
+                                        TPrefetch.Line(ref w4, i + fetch);
+                                        TPrefetch.Line(ref w4, i + 16 + fetch);
+                                        TPrefetch.Line(ref w5, i + fetch);
+                                        TPrefetch.Line(ref w5, i + 16 + fetch);
                                     }
                                     // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                     Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
@@ -9383,9 +9343,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In3072"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 192 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In3072V256(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In3072V256<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In3072V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In3072V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
@@ -9393,7 +9353,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 49152);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 12288) : ahead > 1 && r + 8 <= rowEnd ? 12288 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float w1 = ref Unsafe.Add(ref w0, 3072);
                         ref float w2 = ref Unsafe.Add(ref w0, 6144);
@@ -9408,10 +9369,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -9431,10 +9392,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 16), h1 = Vector256.LoadUnsafe(ref w1, i + 24);
@@ -9454,10 +9415,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 32 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 32), h1 = Vector256.LoadUnsafe(ref w1, i + 40);
@@ -9477,10 +9438,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 48 + fetch);
-                                    Prefetch.Stream(ref w1, i + 48 + fetch);
-                                    Prefetch.Stream(ref w2, i + 48 + fetch);
-                                    Prefetch.Stream(ref w3, i + 48 + fetch);
+                                    TPrefetch.Line(ref w0, i + 48 + fetch);
+                                    TPrefetch.Line(ref w1, i + 48 + fetch);
+                                    TPrefetch.Line(ref w2, i + 48 + fetch);
+                                    TPrefetch.Line(ref w3, i + 48 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 48), h1 = Vector256.LoadUnsafe(ref w1, i + 56);
@@ -9549,7 +9510,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In3072V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In3072V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In3072V256Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 // inputs in 3 blocks of 1024: one token tile's inputs and one row tile's weights then fit in L1 together
@@ -9569,7 +9530,8 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 4 <= rowEnd ? 6144 : 0u;
+                            int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 24576);
+                            nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 6144) : ahead > 1 && r + 4 <= rowEnd ? 6144 : 0u;
                             ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref float w1 = ref Unsafe.Add(ref w0, 3072);
                             Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -9580,8 +9542,8 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Stream(ref w0, i + fetch);
-                                        Prefetch.Stream(ref w1, i + fetch);
+                                        TPrefetch.Line(ref w0, i + fetch);
+                                        TPrefetch.Line(ref w1, i + fetch);
                                     }
                                     Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                     Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -9677,9 +9639,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulF32In3072"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 384 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In3072V128(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In3072V128<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In3072V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In3072V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
@@ -9687,7 +9649,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 12288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 49152);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 12288) : ahead > 1 && r + 8 <= rowEnd ? 12288 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                         ref float w1 = ref Unsafe.Add(ref w0, 3072);
                         ref float w2 = ref Unsafe.Add(ref w0, 6144);
@@ -9702,10 +9665,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -9723,9 +9686,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
@@ -9744,10 +9704,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
@@ -9765,9 +9725,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
@@ -9837,7 +9794,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulF32In3072V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In3072V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In3072V128Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 // inputs in 3 blocks of 1024: one token tile's inputs and one row tile's weights then fit in L1 together
@@ -9857,7 +9814,8 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 4 <= rowEnd ? 6144 : 0u;
+                            int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 24576);
+                            nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 6144) : ahead > 1 && r + 4 <= rowEnd ? 6144 : 0u;
                             ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref float w1 = ref Unsafe.Add(ref w0, 3072);
                             Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -9868,8 +9826,8 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Stream(ref w0, i + fetch);
-                                        Prefetch.Stream(ref w1, i + fetch);
+                                        TPrefetch.Line(ref w0, i + fetch);
+                                        TPrefetch.Line(ref w1, i + fetch);
                                     }
                                     Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                     Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -9988,19 +9946,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][32] q8, x [tokens][32], y [tokens][yStride]; each row's 32 values followed by its 1 scale, one per block of 32 weights (36 bytes).
             /// </summary>
-            private static void MatMulQ8In32(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In32V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In32V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In32V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In32V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In32V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In32V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -10012,9 +9970,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In32"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32V512<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In32V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In32V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -10022,7 +9980,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 144);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 144) : ahead > 1 && r + 8 <= rowEnd ? 144 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
@@ -10033,14 +9992,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 32);
-                            Prefetch.Stream(ref w0, fetch + 35);
-                            Prefetch.Stream(ref w1, fetch + 32);
-                            Prefetch.Stream(ref w1, fetch + 35);
-                            Prefetch.Stream(ref w2, fetch + 32);
-                            Prefetch.Stream(ref w2, fetch + 35);
-                            Prefetch.Stream(ref w3, fetch + 32);
-                            Prefetch.Stream(ref w3, fetch + 35);
+                            TPrefetch.Line(ref w0, fetch + 32);
+                            TPrefetch.Line(ref w0, fetch + 35);
+                            TPrefetch.Line(ref w1, fetch + 32);
+                            TPrefetch.Line(ref w1, fetch + 35);
+                            TPrefetch.Line(ref w2, fetch + 32);
+                            TPrefetch.Line(ref w2, fetch + 35);
+                            TPrefetch.Line(ref w3, fetch + 32);
+                            TPrefetch.Line(ref w3, fetch + 35);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -10050,10 +10009,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
@@ -10094,7 +10053,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In32V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In32V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In32V512Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -10110,7 +10069,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 144);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 144) : ahead > 1 && r + 8 <= rowEnd ? 144 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
@@ -10121,14 +10081,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 32);
-                            Prefetch.Stream(ref w0, fetch + 35);
-                            Prefetch.Stream(ref w1, fetch + 32);
-                            Prefetch.Stream(ref w1, fetch + 35);
-                            Prefetch.Stream(ref w2, fetch + 32);
-                            Prefetch.Stream(ref w2, fetch + 35);
-                            Prefetch.Stream(ref w3, fetch + 32);
-                            Prefetch.Stream(ref w3, fetch + 35);
+                            TPrefetch.Line(ref w0, fetch + 32);
+                            TPrefetch.Line(ref w0, fetch + 35);
+                            TPrefetch.Line(ref w1, fetch + 32);
+                            TPrefetch.Line(ref w1, fetch + 35);
+                            TPrefetch.Line(ref w2, fetch + 32);
+                            TPrefetch.Line(ref w2, fetch + 35);
+                            TPrefetch.Line(ref w3, fetch + 32);
+                            TPrefetch.Line(ref w3, fetch + 35);
                         }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -10138,10 +10098,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
@@ -10260,9 +10220,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32V256<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In32V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In32V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -10270,7 +10230,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 144);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 144) : ahead > 1 && r + 8 <= rowEnd ? 144 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
@@ -10281,14 +10242,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 32);
-                            Prefetch.Stream(ref w0, fetch + 35);
-                            Prefetch.Stream(ref w1, fetch + 32);
-                            Prefetch.Stream(ref w1, fetch + 35);
-                            Prefetch.Stream(ref w2, fetch + 32);
-                            Prefetch.Stream(ref w2, fetch + 35);
-                            Prefetch.Stream(ref w3, fetch + 32);
-                            Prefetch.Stream(ref w3, fetch + 35);
+                            TPrefetch.Line(ref w0, fetch + 32);
+                            TPrefetch.Line(ref w0, fetch + 35);
+                            TPrefetch.Line(ref w1, fetch + 32);
+                            TPrefetch.Line(ref w1, fetch + 35);
+                            TPrefetch.Line(ref w2, fetch + 32);
+                            TPrefetch.Line(ref w2, fetch + 35);
+                            TPrefetch.Line(ref w3, fetch + 32);
+                            TPrefetch.Line(ref w3, fetch + 35);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -10298,10 +10259,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
@@ -10323,9 +10284,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 32) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -10382,7 +10340,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In32V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In32V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In32V256Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -10398,17 +10356,18 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 116 <= rowEnd ? 4104 : r + 4 <= rowEnd ? 72 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 72);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 72) : ahead > 1 && r + 4 <= rowEnd ? 72 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
                         ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 32);
-                            Prefetch.Stream(ref w0, fetch + 35);
-                            Prefetch.Stream(ref w1, fetch + 32);
-                            Prefetch.Stream(ref w1, fetch + 35);
+                            TPrefetch.Line(ref w0, fetch + 32);
+                            TPrefetch.Line(ref w0, fetch + 35);
+                            TPrefetch.Line(ref w1, fetch + 32);
+                            TPrefetch.Line(ref w1, fetch + 35);
                         }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -10418,8 +10377,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -10530,9 +10489,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In32"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32V128<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In32V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In32V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -10540,7 +10499,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 144);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 144) : ahead > 1 && r + 8 <= rowEnd ? 144 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
@@ -10551,14 +10511,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 32);
-                            Prefetch.Stream(ref w0, fetch + 35);
-                            Prefetch.Stream(ref w1, fetch + 32);
-                            Prefetch.Stream(ref w1, fetch + 35);
-                            Prefetch.Stream(ref w2, fetch + 32);
-                            Prefetch.Stream(ref w2, fetch + 35);
-                            Prefetch.Stream(ref w3, fetch + 32);
-                            Prefetch.Stream(ref w3, fetch + 35);
+                            TPrefetch.Line(ref w0, fetch + 32);
+                            TPrefetch.Line(ref w0, fetch + 35);
+                            TPrefetch.Line(ref w1, fetch + 32);
+                            TPrefetch.Line(ref w1, fetch + 35);
+                            TPrefetch.Line(ref w2, fetch + 32);
+                            TPrefetch.Line(ref w2, fetch + 35);
+                            TPrefetch.Line(ref w3, fetch + 32);
+                            TPrefetch.Line(ref w3, fetch + 35);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -10568,10 +10528,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 0)))).AsSByte());
@@ -10593,9 +10553,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [8, 16) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 8)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -10616,9 +10573,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 24) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 16)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -10639,9 +10593,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [24, 32) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 24)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -10716,7 +10667,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In32V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In32V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In32V128Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -10732,17 +10683,18 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 116 <= rowEnd ? 4104 : r + 4 <= rowEnd ? 72 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 72);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 72) : ahead > 1 && r + 4 <= rowEnd ? 72 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
                         ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 32);
-                            Prefetch.Stream(ref w0, fetch + 35);
-                            Prefetch.Stream(ref w1, fetch + 32);
-                            Prefetch.Stream(ref w1, fetch + 35);
+                            TPrefetch.Line(ref w0, fetch + 32);
+                            TPrefetch.Line(ref w0, fetch + 35);
+                            TPrefetch.Line(ref w1, fetch + 32);
+                            TPrefetch.Line(ref w1, fetch + 35);
                         }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -10752,8 +10704,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -10888,19 +10840,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][64] q8, x [tokens][64], y [tokens][yStride]; each row's 64 values followed by its 2 scales, one per block of 32 weights (72 bytes).
             /// </summary>
-            private static void MatMulQ8In64(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In64V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In64V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In64V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -10912,9 +10864,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64V512<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In64V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In64V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -10922,7 +10874,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 288);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 288) : ahead > 1 && r + 8 <= rowEnd ? 288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
@@ -10933,14 +10886,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 64);
-                            Prefetch.Stream(ref w0, fetch + 71);
-                            Prefetch.Stream(ref w1, fetch + 64);
-                            Prefetch.Stream(ref w1, fetch + 71);
-                            Prefetch.Stream(ref w2, fetch + 64);
-                            Prefetch.Stream(ref w2, fetch + 71);
-                            Prefetch.Stream(ref w3, fetch + 64);
-                            Prefetch.Stream(ref w3, fetch + 71);
+                            TPrefetch.Line(ref w0, fetch + 64);
+                            TPrefetch.Line(ref w0, fetch + 71);
+                            TPrefetch.Line(ref w1, fetch + 64);
+                            TPrefetch.Line(ref w1, fetch + 71);
+                            TPrefetch.Line(ref w2, fetch + 64);
+                            TPrefetch.Line(ref w2, fetch + 71);
+                            TPrefetch.Line(ref w3, fetch + 64);
+                            TPrefetch.Line(ref w3, fetch + 71);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -10950,10 +10903,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
@@ -10971,9 +10924,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [32, 64) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 32)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (32) + 16)));
@@ -11020,7 +10970,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In64V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In64V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In64V512Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -11036,7 +10986,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 288);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 288) : ahead > 1 && r + 8 <= rowEnd ? 288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
@@ -11047,14 +10998,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 64);
-                            Prefetch.Stream(ref w0, fetch + 71);
-                            Prefetch.Stream(ref w1, fetch + 64);
-                            Prefetch.Stream(ref w1, fetch + 71);
-                            Prefetch.Stream(ref w2, fetch + 64);
-                            Prefetch.Stream(ref w2, fetch + 71);
-                            Prefetch.Stream(ref w3, fetch + 64);
-                            Prefetch.Stream(ref w3, fetch + 71);
+                            TPrefetch.Line(ref w0, fetch + 64);
+                            TPrefetch.Line(ref w0, fetch + 71);
+                            TPrefetch.Line(ref w1, fetch + 64);
+                            TPrefetch.Line(ref w1, fetch + 71);
+                            TPrefetch.Line(ref w2, fetch + 64);
+                            TPrefetch.Line(ref w2, fetch + 71);
+                            TPrefetch.Line(ref w3, fetch + 64);
+                            TPrefetch.Line(ref w3, fetch + 71);
                         }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -11066,10 +11017,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -11192,9 +11143,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64V256<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In64V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In64V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -11202,7 +11153,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 288);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 288) : ahead > 1 && r + 8 <= rowEnd ? 288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
@@ -11213,14 +11165,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 64);
-                            Prefetch.Stream(ref w0, fetch + 71);
-                            Prefetch.Stream(ref w1, fetch + 64);
-                            Prefetch.Stream(ref w1, fetch + 71);
-                            Prefetch.Stream(ref w2, fetch + 64);
-                            Prefetch.Stream(ref w2, fetch + 71);
-                            Prefetch.Stream(ref w3, fetch + 64);
-                            Prefetch.Stream(ref w3, fetch + 71);
+                            TPrefetch.Line(ref w0, fetch + 64);
+                            TPrefetch.Line(ref w0, fetch + 71);
+                            TPrefetch.Line(ref w1, fetch + 64);
+                            TPrefetch.Line(ref w1, fetch + 71);
+                            TPrefetch.Line(ref w2, fetch + 64);
+                            TPrefetch.Line(ref w2, fetch + 71);
+                            TPrefetch.Line(ref w3, fetch + 64);
+                            TPrefetch.Line(ref w3, fetch + 71);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -11230,10 +11182,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
@@ -11255,9 +11207,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [16, 32) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -11278,9 +11227,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [32, 48) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 32);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -11301,9 +11247,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [48, 64) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 48);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -11376,7 +11319,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In64V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In64V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In64V256Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -11392,17 +11335,18 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 60 <= rowEnd ? 4176 : r + 4 <= rowEnd ? 144 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 144);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 144) : ahead > 1 && r + 4 <= rowEnd ? 144 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
                         ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 64);
-                            Prefetch.Stream(ref w0, fetch + 71);
-                            Prefetch.Stream(ref w1, fetch + 64);
-                            Prefetch.Stream(ref w1, fetch + 71);
+                            TPrefetch.Line(ref w0, fetch + 64);
+                            TPrefetch.Line(ref w0, fetch + 71);
+                            TPrefetch.Line(ref w1, fetch + 64);
+                            TPrefetch.Line(ref w1, fetch + 71);
                         }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -11412,8 +11356,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -11524,9 +11468,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In64"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64V128<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In64V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In64V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -11534,7 +11478,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 288);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 288) : ahead > 1 && r + 8 <= rowEnd ? 288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
@@ -11545,14 +11490,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 64);
-                            Prefetch.Stream(ref w0, fetch + 71);
-                            Prefetch.Stream(ref w1, fetch + 64);
-                            Prefetch.Stream(ref w1, fetch + 71);
-                            Prefetch.Stream(ref w2, fetch + 64);
-                            Prefetch.Stream(ref w2, fetch + 71);
-                            Prefetch.Stream(ref w3, fetch + 64);
-                            Prefetch.Stream(ref w3, fetch + 71);
+                            TPrefetch.Line(ref w0, fetch + 64);
+                            TPrefetch.Line(ref w0, fetch + 71);
+                            TPrefetch.Line(ref w1, fetch + 64);
+                            TPrefetch.Line(ref w1, fetch + 71);
+                            TPrefetch.Line(ref w2, fetch + 64);
+                            TPrefetch.Line(ref w2, fetch + 71);
+                            TPrefetch.Line(ref w3, fetch + 64);
+                            TPrefetch.Line(ref w3, fetch + 71);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -11564,10 +11509,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
@@ -11589,9 +11534,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -11612,9 +11554,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -11635,9 +11574,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -11716,7 +11652,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In64V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In64V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In64V128Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -11732,17 +11668,18 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 60 <= rowEnd ? 4176 : r + 4 <= rowEnd ? 144 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 144);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 144) : ahead > 1 && r + 4 <= rowEnd ? 144 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
                         ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 64);
-                            Prefetch.Stream(ref w0, fetch + 71);
-                            Prefetch.Stream(ref w1, fetch + 64);
-                            Prefetch.Stream(ref w1, fetch + 71);
+                            TPrefetch.Line(ref w0, fetch + 64);
+                            TPrefetch.Line(ref w0, fetch + 71);
+                            TPrefetch.Line(ref w1, fetch + 64);
+                            TPrefetch.Line(ref w1, fetch + 71);
                         }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -11752,8 +11689,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -11888,19 +11825,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][128] q8, x [tokens][128], y [tokens][yStride]; each row's 128 values followed by its 4 scales, one per block of 32 weights (144 bytes).
             /// </summary>
-            private static void MatMulQ8In128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In128<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In128V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In128V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In128V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In128V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In128V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In128V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -11912,9 +11849,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In128"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In128V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In128V512<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In128V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In128V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
@@ -11922,7 +11859,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 576 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 576);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 576) : ahead > 1 && r + 8 <= rowEnd ? 576 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 144);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 288);
@@ -11933,14 +11871,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 128));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 128);
-                            Prefetch.Stream(ref w0, fetch + 143);
-                            Prefetch.Stream(ref w1, fetch + 128);
-                            Prefetch.Stream(ref w1, fetch + 143);
-                            Prefetch.Stream(ref w2, fetch + 128);
-                            Prefetch.Stream(ref w2, fetch + 143);
-                            Prefetch.Stream(ref w3, fetch + 128);
-                            Prefetch.Stream(ref w3, fetch + 143);
+                            TPrefetch.Line(ref w0, fetch + 128);
+                            TPrefetch.Line(ref w0, fetch + 143);
+                            TPrefetch.Line(ref w1, fetch + 128);
+                            TPrefetch.Line(ref w1, fetch + 143);
+                            TPrefetch.Line(ref w2, fetch + 128);
+                            TPrefetch.Line(ref w2, fetch + 143);
+                            TPrefetch.Line(ref w3, fetch + 128);
+                            TPrefetch.Line(ref w3, fetch + 143);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -11950,10 +11888,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
@@ -11971,9 +11909,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [32, 64) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 32)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (32) + 16)));
@@ -11992,10 +11927,10 @@ namespace Rwkv7.Gen.Models
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 64 + fetch);
-                                Prefetch.Stream(ref w1, 64 + fetch);
-                                Prefetch.Stream(ref w2, 64 + fetch);
-                                Prefetch.Stream(ref w3, 64 + fetch);
+                                TPrefetch.Line(ref w0, 64 + fetch);
+                                TPrefetch.Line(ref w1, 64 + fetch);
+                                TPrefetch.Line(ref w2, 64 + fetch);
+                                TPrefetch.Line(ref w3, 64 + fetch);
                             }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 64), xh = Vector512.LoadUnsafe(ref xt0, 80);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 64)));
@@ -12013,9 +11948,6 @@ namespace Rwkv7.Gen.Models
                         }
                         // inputs [96, 128) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 96), xh = Vector512.LoadUnsafe(ref xt0, 112);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 96)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (96) + 16)));
@@ -12076,7 +12008,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In128V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In128V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In128V512Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -12092,7 +12024,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 36 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 576 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 576);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 576) : ahead > 1 && r + 8 <= rowEnd ? 576 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 144);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 288);
@@ -12103,14 +12036,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 128));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 128);
-                            Prefetch.Stream(ref w0, fetch + 143);
-                            Prefetch.Stream(ref w1, fetch + 128);
-                            Prefetch.Stream(ref w1, fetch + 143);
-                            Prefetch.Stream(ref w2, fetch + 128);
-                            Prefetch.Stream(ref w2, fetch + 143);
-                            Prefetch.Stream(ref w3, fetch + 128);
-                            Prefetch.Stream(ref w3, fetch + 143);
+                            TPrefetch.Line(ref w0, fetch + 128);
+                            TPrefetch.Line(ref w0, fetch + 143);
+                            TPrefetch.Line(ref w1, fetch + 128);
+                            TPrefetch.Line(ref w1, fetch + 143);
+                            TPrefetch.Line(ref w2, fetch + 128);
+                            TPrefetch.Line(ref w2, fetch + 143);
+                            TPrefetch.Line(ref w3, fetch + 128);
+                            TPrefetch.Line(ref w3, fetch + 143);
                         }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -12122,10 +12055,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -12248,9 +12181,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In128"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In128V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In128V256<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In128V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In128V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
@@ -12258,7 +12191,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 576 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 576);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 576) : ahead > 1 && r + 8 <= rowEnd ? 576 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 144);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 288);
@@ -12269,14 +12203,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 128));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 128);
-                            Prefetch.Stream(ref w0, fetch + 143);
-                            Prefetch.Stream(ref w1, fetch + 128);
-                            Prefetch.Stream(ref w1, fetch + 143);
-                            Prefetch.Stream(ref w2, fetch + 128);
-                            Prefetch.Stream(ref w2, fetch + 143);
-                            Prefetch.Stream(ref w3, fetch + 128);
-                            Prefetch.Stream(ref w3, fetch + 143);
+                            TPrefetch.Line(ref w0, fetch + 128);
+                            TPrefetch.Line(ref w0, fetch + 143);
+                            TPrefetch.Line(ref w1, fetch + 128);
+                            TPrefetch.Line(ref w1, fetch + 143);
+                            TPrefetch.Line(ref w2, fetch + 128);
+                            TPrefetch.Line(ref w2, fetch + 143);
+                            TPrefetch.Line(ref w3, fetch + 128);
+                            TPrefetch.Line(ref w3, fetch + 143);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -12288,10 +12222,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
@@ -12313,9 +12247,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -12336,9 +12267,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 48) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -12359,9 +12287,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -12438,7 +12363,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In128V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In128V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In128V256Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -12454,17 +12379,18 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 32 <= rowEnd ? 4320 : r + 4 <= rowEnd ? 288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 288);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 288) : ahead > 1 && r + 4 <= rowEnd ? 288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 144);
                         ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 128));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 128);
-                            Prefetch.Stream(ref w0, fetch + 143);
-                            Prefetch.Stream(ref w1, fetch + 128);
-                            Prefetch.Stream(ref w1, fetch + 143);
+                            TPrefetch.Line(ref w0, fetch + 128);
+                            TPrefetch.Line(ref w0, fetch + 143);
+                            TPrefetch.Line(ref w1, fetch + 128);
+                            TPrefetch.Line(ref w1, fetch + 143);
                         }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -12474,8 +12400,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -12586,9 +12512,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In128"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 16 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In128V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In128V128<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In128V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In128V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 128);
@@ -12596,7 +12522,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 576 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 576);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 576) : ahead > 1 && r + 8 <= rowEnd ? 576 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 144);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 288);
@@ -12607,14 +12534,14 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 128));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 128);
-                            Prefetch.Stream(ref w0, fetch + 143);
-                            Prefetch.Stream(ref w1, fetch + 128);
-                            Prefetch.Stream(ref w1, fetch + 143);
-                            Prefetch.Stream(ref w2, fetch + 128);
-                            Prefetch.Stream(ref w2, fetch + 143);
-                            Prefetch.Stream(ref w3, fetch + 128);
-                            Prefetch.Stream(ref w3, fetch + 143);
+                            TPrefetch.Line(ref w0, fetch + 128);
+                            TPrefetch.Line(ref w0, fetch + 143);
+                            TPrefetch.Line(ref w1, fetch + 128);
+                            TPrefetch.Line(ref w1, fetch + 143);
+                            TPrefetch.Line(ref w2, fetch + 128);
+                            TPrefetch.Line(ref w2, fetch + 143);
+                            TPrefetch.Line(ref w3, fetch + 128);
+                            TPrefetch.Line(ref w3, fetch + 143);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -12626,10 +12553,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
@@ -12651,9 +12578,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -12674,9 +12598,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -12697,9 +12618,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -12778,7 +12696,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In128V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In128V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In128V128Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -12794,17 +12712,18 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 32 <= rowEnd ? 4320 : r + 4 <= rowEnd ? 288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 288);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 288) : ahead > 1 && r + 4 <= rowEnd ? 288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 144);
                         ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 128));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 128);
-                            Prefetch.Stream(ref w0, fetch + 143);
-                            Prefetch.Stream(ref w1, fetch + 128);
-                            Prefetch.Stream(ref w1, fetch + 143);
+                            TPrefetch.Line(ref w0, fetch + 128);
+                            TPrefetch.Line(ref w0, fetch + 143);
+                            TPrefetch.Line(ref w1, fetch + 128);
+                            TPrefetch.Line(ref w1, fetch + 143);
                         }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -12814,8 +12733,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -12950,19 +12869,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][768] q8, x [tokens][768], y [tokens][yStride]; each row's 768 values followed by its 24 scales, one per block of 32 weights (864 bytes).
             /// </summary>
-            private static void MatMulQ8In768(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In768<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In768V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In768V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In768V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In768V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In768V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In768V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -12974,9 +12893,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In768"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 24 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In768V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In768V512<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In768V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In768V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
@@ -12984,7 +12903,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 6912 : r + 8 <= rowEnd ? 3456 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 3456);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 3456) : ahead > 1 && r + 8 <= rowEnd ? 3456 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 864);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 1728);
@@ -12995,18 +12915,18 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 768));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 768);
-                            Prefetch.Stream(ref w0, fetch + 832);
-                            Prefetch.Stream(ref w0, fetch + 863);
-                            Prefetch.Stream(ref w1, fetch + 768);
-                            Prefetch.Stream(ref w1, fetch + 832);
-                            Prefetch.Stream(ref w1, fetch + 863);
-                            Prefetch.Stream(ref w2, fetch + 768);
-                            Prefetch.Stream(ref w2, fetch + 832);
-                            Prefetch.Stream(ref w2, fetch + 863);
-                            Prefetch.Stream(ref w3, fetch + 768);
-                            Prefetch.Stream(ref w3, fetch + 832);
-                            Prefetch.Stream(ref w3, fetch + 863);
+                            TPrefetch.Line(ref w0, fetch + 768);
+                            TPrefetch.Line(ref w0, fetch + 832);
+                            TPrefetch.Line(ref w0, fetch + 863);
+                            TPrefetch.Line(ref w1, fetch + 768);
+                            TPrefetch.Line(ref w1, fetch + 832);
+                            TPrefetch.Line(ref w1, fetch + 863);
+                            TPrefetch.Line(ref w2, fetch + 768);
+                            TPrefetch.Line(ref w2, fetch + 832);
+                            TPrefetch.Line(ref w2, fetch + 863);
+                            TPrefetch.Line(ref w3, fetch + 768);
+                            TPrefetch.Line(ref w3, fetch + 832);
+                            TPrefetch.Line(ref w3, fetch + 863);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -13018,10 +12938,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
@@ -13039,9 +12959,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 64) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 32)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 32) + 16)));
@@ -13060,10 +12977,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 64 + fetch);
-                                    Prefetch.Stream(ref w1, i + 64 + fetch);
-                                    Prefetch.Stream(ref w2, i + 64 + fetch);
-                                    Prefetch.Stream(ref w3, i + 64 + fetch);
+                                    TPrefetch.Line(ref w0, i + 64 + fetch);
+                                    TPrefetch.Line(ref w1, i + 64 + fetch);
+                                    TPrefetch.Line(ref w2, i + 64 + fetch);
+                                    TPrefetch.Line(ref w3, i + 64 + fetch);
                                 }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 64)));
@@ -13081,9 +12998,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [96, 128) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 96)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 96) + 16)));
@@ -13148,7 +13062,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In768V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In768V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In768V512Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -13164,7 +13078,8 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 12 <= rowEnd ? 6912 : r + 8 <= rowEnd ? 3456 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 3456);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 3456) : ahead > 1 && r + 8 <= rowEnd ? 3456 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 864);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 1728);
@@ -13175,18 +13090,18 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 768));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 768);
-                            Prefetch.Stream(ref w0, fetch + 832);
-                            Prefetch.Stream(ref w0, fetch + 863);
-                            Prefetch.Stream(ref w1, fetch + 768);
-                            Prefetch.Stream(ref w1, fetch + 832);
-                            Prefetch.Stream(ref w1, fetch + 863);
-                            Prefetch.Stream(ref w2, fetch + 768);
-                            Prefetch.Stream(ref w2, fetch + 832);
-                            Prefetch.Stream(ref w2, fetch + 863);
-                            Prefetch.Stream(ref w3, fetch + 768);
-                            Prefetch.Stream(ref w3, fetch + 832);
-                            Prefetch.Stream(ref w3, fetch + 863);
+                            TPrefetch.Line(ref w0, fetch + 768);
+                            TPrefetch.Line(ref w0, fetch + 832);
+                            TPrefetch.Line(ref w0, fetch + 863);
+                            TPrefetch.Line(ref w1, fetch + 768);
+                            TPrefetch.Line(ref w1, fetch + 832);
+                            TPrefetch.Line(ref w1, fetch + 863);
+                            TPrefetch.Line(ref w2, fetch + 768);
+                            TPrefetch.Line(ref w2, fetch + 832);
+                            TPrefetch.Line(ref w2, fetch + 863);
+                            TPrefetch.Line(ref w3, fetch + 768);
+                            TPrefetch.Line(ref w3, fetch + 832);
+                            TPrefetch.Line(ref w3, fetch + 863);
                         }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -13198,10 +13113,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -13324,9 +13239,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In768"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 48 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In768V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In768V256<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In768V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In768V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
@@ -13334,7 +13249,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 6912 : r + 8 <= rowEnd ? 3456 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 3456);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 3456) : ahead > 1 && r + 8 <= rowEnd ? 3456 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 864);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 1728);
@@ -13345,18 +13261,18 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 768));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 768);
-                            Prefetch.Stream(ref w0, fetch + 832);
-                            Prefetch.Stream(ref w0, fetch + 863);
-                            Prefetch.Stream(ref w1, fetch + 768);
-                            Prefetch.Stream(ref w1, fetch + 832);
-                            Prefetch.Stream(ref w1, fetch + 863);
-                            Prefetch.Stream(ref w2, fetch + 768);
-                            Prefetch.Stream(ref w2, fetch + 832);
-                            Prefetch.Stream(ref w2, fetch + 863);
-                            Prefetch.Stream(ref w3, fetch + 768);
-                            Prefetch.Stream(ref w3, fetch + 832);
-                            Prefetch.Stream(ref w3, fetch + 863);
+                            TPrefetch.Line(ref w0, fetch + 768);
+                            TPrefetch.Line(ref w0, fetch + 832);
+                            TPrefetch.Line(ref w0, fetch + 863);
+                            TPrefetch.Line(ref w1, fetch + 768);
+                            TPrefetch.Line(ref w1, fetch + 832);
+                            TPrefetch.Line(ref w1, fetch + 863);
+                            TPrefetch.Line(ref w2, fetch + 768);
+                            TPrefetch.Line(ref w2, fetch + 832);
+                            TPrefetch.Line(ref w2, fetch + 863);
+                            TPrefetch.Line(ref w3, fetch + 768);
+                            TPrefetch.Line(ref w3, fetch + 832);
+                            TPrefetch.Line(ref w3, fetch + 863);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -13368,10 +13284,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
@@ -13393,9 +13309,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -13416,9 +13329,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 48) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -13439,9 +13349,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -13518,7 +13425,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In768V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In768V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In768V256Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -13534,19 +13441,20 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 8 <= rowEnd ? 5184 : r + 4 <= rowEnd ? 1728 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1728);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 1728) : ahead > 1 && r + 4 <= rowEnd ? 1728 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 864);
                         ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 768));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 768);
-                            Prefetch.Stream(ref w0, fetch + 832);
-                            Prefetch.Stream(ref w0, fetch + 863);
-                            Prefetch.Stream(ref w1, fetch + 768);
-                            Prefetch.Stream(ref w1, fetch + 832);
-                            Prefetch.Stream(ref w1, fetch + 863);
+                            TPrefetch.Line(ref w0, fetch + 768);
+                            TPrefetch.Line(ref w0, fetch + 832);
+                            TPrefetch.Line(ref w0, fetch + 863);
+                            TPrefetch.Line(ref w1, fetch + 768);
+                            TPrefetch.Line(ref w1, fetch + 832);
+                            TPrefetch.Line(ref w1, fetch + 863);
                         }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -13556,8 +13464,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -13668,9 +13576,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In768"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 96 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In768V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In768V128<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In768V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In768V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 768);
@@ -13678,7 +13586,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 6912 : r + 8 <= rowEnd ? 3456 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 3456);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 3456) : ahead > 1 && r + 8 <= rowEnd ? 3456 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 864);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 1728);
@@ -13689,18 +13598,18 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 768));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 768);
-                            Prefetch.Stream(ref w0, fetch + 832);
-                            Prefetch.Stream(ref w0, fetch + 863);
-                            Prefetch.Stream(ref w1, fetch + 768);
-                            Prefetch.Stream(ref w1, fetch + 832);
-                            Prefetch.Stream(ref w1, fetch + 863);
-                            Prefetch.Stream(ref w2, fetch + 768);
-                            Prefetch.Stream(ref w2, fetch + 832);
-                            Prefetch.Stream(ref w2, fetch + 863);
-                            Prefetch.Stream(ref w3, fetch + 768);
-                            Prefetch.Stream(ref w3, fetch + 832);
-                            Prefetch.Stream(ref w3, fetch + 863);
+                            TPrefetch.Line(ref w0, fetch + 768);
+                            TPrefetch.Line(ref w0, fetch + 832);
+                            TPrefetch.Line(ref w0, fetch + 863);
+                            TPrefetch.Line(ref w1, fetch + 768);
+                            TPrefetch.Line(ref w1, fetch + 832);
+                            TPrefetch.Line(ref w1, fetch + 863);
+                            TPrefetch.Line(ref w2, fetch + 768);
+                            TPrefetch.Line(ref w2, fetch + 832);
+                            TPrefetch.Line(ref w2, fetch + 863);
+                            TPrefetch.Line(ref w3, fetch + 768);
+                            TPrefetch.Line(ref w3, fetch + 832);
+                            TPrefetch.Line(ref w3, fetch + 863);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -13712,10 +13621,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
@@ -13737,9 +13646,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -13760,9 +13666,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -13783,9 +13686,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -13864,7 +13764,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In768V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In768V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In768V128Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -13880,19 +13780,20 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 8 <= rowEnd ? 5184 : r + 4 <= rowEnd ? 1728 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1728);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 1728) : ahead > 1 && r + 4 <= rowEnd ? 1728 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 864);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 864);
                         ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 768));
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 768));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 768);
-                            Prefetch.Stream(ref w0, fetch + 832);
-                            Prefetch.Stream(ref w0, fetch + 863);
-                            Prefetch.Stream(ref w1, fetch + 768);
-                            Prefetch.Stream(ref w1, fetch + 832);
-                            Prefetch.Stream(ref w1, fetch + 863);
+                            TPrefetch.Line(ref w0, fetch + 768);
+                            TPrefetch.Line(ref w0, fetch + 832);
+                            TPrefetch.Line(ref w0, fetch + 863);
+                            TPrefetch.Line(ref w1, fetch + 768);
+                            TPrefetch.Line(ref w1, fetch + 832);
+                            TPrefetch.Line(ref w1, fetch + 863);
                         }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -13902,8 +13803,8 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -14038,19 +13939,19 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][3072] q8, x [tokens][3072], y [tokens][yStride]; each row's 3072 values followed by its 96 scales, one per block of 32 weights (3456 bytes).
             /// </summary>
-            private static void MatMulQ8In3072(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In3072<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In3072V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In3072V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In3072V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In3072V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In3072V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In3072V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -14062,9 +13963,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In3072"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 96 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In3072V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In3072V512<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In3072V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In3072V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
@@ -14072,7 +13973,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 13824 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 13824);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 13824) : ahead > 1 && r + 8 <= rowEnd ? 13824 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 3456);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 6912);
@@ -14083,34 +13985,34 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 3072));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 3072);
-                            Prefetch.Stream(ref w0, fetch + 3136);
-                            Prefetch.Stream(ref w0, fetch + 3200);
-                            Prefetch.Stream(ref w0, fetch + 3264);
-                            Prefetch.Stream(ref w0, fetch + 3328);
-                            Prefetch.Stream(ref w0, fetch + 3392);
-                            Prefetch.Stream(ref w0, fetch + 3455);
-                            Prefetch.Stream(ref w1, fetch + 3072);
-                            Prefetch.Stream(ref w1, fetch + 3136);
-                            Prefetch.Stream(ref w1, fetch + 3200);
-                            Prefetch.Stream(ref w1, fetch + 3264);
-                            Prefetch.Stream(ref w1, fetch + 3328);
-                            Prefetch.Stream(ref w1, fetch + 3392);
-                            Prefetch.Stream(ref w1, fetch + 3455);
-                            Prefetch.Stream(ref w2, fetch + 3072);
-                            Prefetch.Stream(ref w2, fetch + 3136);
-                            Prefetch.Stream(ref w2, fetch + 3200);
-                            Prefetch.Stream(ref w2, fetch + 3264);
-                            Prefetch.Stream(ref w2, fetch + 3328);
-                            Prefetch.Stream(ref w2, fetch + 3392);
-                            Prefetch.Stream(ref w2, fetch + 3455);
-                            Prefetch.Stream(ref w3, fetch + 3072);
-                            Prefetch.Stream(ref w3, fetch + 3136);
-                            Prefetch.Stream(ref w3, fetch + 3200);
-                            Prefetch.Stream(ref w3, fetch + 3264);
-                            Prefetch.Stream(ref w3, fetch + 3328);
-                            Prefetch.Stream(ref w3, fetch + 3392);
-                            Prefetch.Stream(ref w3, fetch + 3455);
+                            TPrefetch.Line(ref w0, fetch + 3072);
+                            TPrefetch.Line(ref w0, fetch + 3136);
+                            TPrefetch.Line(ref w0, fetch + 3200);
+                            TPrefetch.Line(ref w0, fetch + 3264);
+                            TPrefetch.Line(ref w0, fetch + 3328);
+                            TPrefetch.Line(ref w0, fetch + 3392);
+                            TPrefetch.Line(ref w0, fetch + 3455);
+                            TPrefetch.Line(ref w1, fetch + 3072);
+                            TPrefetch.Line(ref w1, fetch + 3136);
+                            TPrefetch.Line(ref w1, fetch + 3200);
+                            TPrefetch.Line(ref w1, fetch + 3264);
+                            TPrefetch.Line(ref w1, fetch + 3328);
+                            TPrefetch.Line(ref w1, fetch + 3392);
+                            TPrefetch.Line(ref w1, fetch + 3455);
+                            TPrefetch.Line(ref w2, fetch + 3072);
+                            TPrefetch.Line(ref w2, fetch + 3136);
+                            TPrefetch.Line(ref w2, fetch + 3200);
+                            TPrefetch.Line(ref w2, fetch + 3264);
+                            TPrefetch.Line(ref w2, fetch + 3328);
+                            TPrefetch.Line(ref w2, fetch + 3392);
+                            TPrefetch.Line(ref w2, fetch + 3455);
+                            TPrefetch.Line(ref w3, fetch + 3072);
+                            TPrefetch.Line(ref w3, fetch + 3136);
+                            TPrefetch.Line(ref w3, fetch + 3200);
+                            TPrefetch.Line(ref w3, fetch + 3264);
+                            TPrefetch.Line(ref w3, fetch + 3328);
+                            TPrefetch.Line(ref w3, fetch + 3392);
+                            TPrefetch.Line(ref w3, fetch + 3455);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -14122,10 +14024,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
@@ -14143,9 +14045,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 64) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 32)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 32) + 16)));
@@ -14164,10 +14063,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 64 + fetch);
-                                    Prefetch.Stream(ref w1, i + 64 + fetch);
-                                    Prefetch.Stream(ref w2, i + 64 + fetch);
-                                    Prefetch.Stream(ref w3, i + 64 + fetch);
+                                    TPrefetch.Line(ref w0, i + 64 + fetch);
+                                    TPrefetch.Line(ref w1, i + 64 + fetch);
+                                    TPrefetch.Line(ref w2, i + 64 + fetch);
+                                    TPrefetch.Line(ref w3, i + 64 + fetch);
                                 }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 64)));
@@ -14185,9 +14084,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [96, 128) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 96)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 96) + 16)));
@@ -14252,7 +14148,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In3072V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In3072V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In3072V512Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 // inputs in 2 blocks of 1536: one token tile's inputs and one row tile's weights then fit in L1 together
@@ -14272,7 +14168,8 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 8 <= rowEnd ? 13824 : 0u;
+                            int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 13824);
+                            nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 13824) : ahead > 1 && r + 8 <= rowEnd ? 13824 : 0u;
                             ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
                             ref sbyte w1 = ref Unsafe.Add(ref w0, 3456);
                             ref sbyte w2 = ref Unsafe.Add(ref w0, 6912);
@@ -14283,34 +14180,34 @@ namespace Rwkv7.Gen.Models
                             ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 3072));
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, fetch + 3072);
-                                Prefetch.Stream(ref w0, fetch + 3136);
-                                Prefetch.Stream(ref w0, fetch + 3200);
-                                Prefetch.Stream(ref w0, fetch + 3264);
-                                Prefetch.Stream(ref w0, fetch + 3328);
-                                Prefetch.Stream(ref w0, fetch + 3392);
-                                Prefetch.Stream(ref w0, fetch + 3455);
-                                Prefetch.Stream(ref w1, fetch + 3072);
-                                Prefetch.Stream(ref w1, fetch + 3136);
-                                Prefetch.Stream(ref w1, fetch + 3200);
-                                Prefetch.Stream(ref w1, fetch + 3264);
-                                Prefetch.Stream(ref w1, fetch + 3328);
-                                Prefetch.Stream(ref w1, fetch + 3392);
-                                Prefetch.Stream(ref w1, fetch + 3455);
-                                Prefetch.Stream(ref w2, fetch + 3072);
-                                Prefetch.Stream(ref w2, fetch + 3136);
-                                Prefetch.Stream(ref w2, fetch + 3200);
-                                Prefetch.Stream(ref w2, fetch + 3264);
-                                Prefetch.Stream(ref w2, fetch + 3328);
-                                Prefetch.Stream(ref w2, fetch + 3392);
-                                Prefetch.Stream(ref w2, fetch + 3455);
-                                Prefetch.Stream(ref w3, fetch + 3072);
-                                Prefetch.Stream(ref w3, fetch + 3136);
-                                Prefetch.Stream(ref w3, fetch + 3200);
-                                Prefetch.Stream(ref w3, fetch + 3264);
-                                Prefetch.Stream(ref w3, fetch + 3328);
-                                Prefetch.Stream(ref w3, fetch + 3392);
-                                Prefetch.Stream(ref w3, fetch + 3455);
+                                TPrefetch.Line(ref w0, fetch + 3072);
+                                TPrefetch.Line(ref w0, fetch + 3136);
+                                TPrefetch.Line(ref w0, fetch + 3200);
+                                TPrefetch.Line(ref w0, fetch + 3264);
+                                TPrefetch.Line(ref w0, fetch + 3328);
+                                TPrefetch.Line(ref w0, fetch + 3392);
+                                TPrefetch.Line(ref w0, fetch + 3455);
+                                TPrefetch.Line(ref w1, fetch + 3072);
+                                TPrefetch.Line(ref w1, fetch + 3136);
+                                TPrefetch.Line(ref w1, fetch + 3200);
+                                TPrefetch.Line(ref w1, fetch + 3264);
+                                TPrefetch.Line(ref w1, fetch + 3328);
+                                TPrefetch.Line(ref w1, fetch + 3392);
+                                TPrefetch.Line(ref w1, fetch + 3455);
+                                TPrefetch.Line(ref w2, fetch + 3072);
+                                TPrefetch.Line(ref w2, fetch + 3136);
+                                TPrefetch.Line(ref w2, fetch + 3200);
+                                TPrefetch.Line(ref w2, fetch + 3264);
+                                TPrefetch.Line(ref w2, fetch + 3328);
+                                TPrefetch.Line(ref w2, fetch + 3392);
+                                TPrefetch.Line(ref w2, fetch + 3455);
+                                TPrefetch.Line(ref w3, fetch + 3072);
+                                TPrefetch.Line(ref w3, fetch + 3136);
+                                TPrefetch.Line(ref w3, fetch + 3200);
+                                TPrefetch.Line(ref w3, fetch + 3264);
+                                TPrefetch.Line(ref w3, fetch + 3328);
+                                TPrefetch.Line(ref w3, fetch + 3392);
+                                TPrefetch.Line(ref w3, fetch + 3455);
                             }
                             Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                             Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -14322,10 +14219,10 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Stream(ref w0, i + fetch);
-                                        Prefetch.Stream(ref w1, i + fetch);
-                                        Prefetch.Stream(ref w2, i + fetch);
-                                        Prefetch.Stream(ref w3, i + fetch);
+                                        TPrefetch.Line(ref w0, i + fetch);
+                                        TPrefetch.Line(ref w1, i + fetch);
+                                        TPrefetch.Line(ref w2, i + fetch);
+                                        TPrefetch.Line(ref w3, i + fetch);
                                     }
                                     Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                     Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -14449,9 +14346,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In3072"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 192 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In3072V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In3072V256<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In3072V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In3072V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
@@ -14459,7 +14356,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 13824 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 13824);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 13824) : ahead > 1 && r + 8 <= rowEnd ? 13824 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 3456);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 6912);
@@ -14470,34 +14368,34 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 3072));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 3072);
-                            Prefetch.Stream(ref w0, fetch + 3136);
-                            Prefetch.Stream(ref w0, fetch + 3200);
-                            Prefetch.Stream(ref w0, fetch + 3264);
-                            Prefetch.Stream(ref w0, fetch + 3328);
-                            Prefetch.Stream(ref w0, fetch + 3392);
-                            Prefetch.Stream(ref w0, fetch + 3455);
-                            Prefetch.Stream(ref w1, fetch + 3072);
-                            Prefetch.Stream(ref w1, fetch + 3136);
-                            Prefetch.Stream(ref w1, fetch + 3200);
-                            Prefetch.Stream(ref w1, fetch + 3264);
-                            Prefetch.Stream(ref w1, fetch + 3328);
-                            Prefetch.Stream(ref w1, fetch + 3392);
-                            Prefetch.Stream(ref w1, fetch + 3455);
-                            Prefetch.Stream(ref w2, fetch + 3072);
-                            Prefetch.Stream(ref w2, fetch + 3136);
-                            Prefetch.Stream(ref w2, fetch + 3200);
-                            Prefetch.Stream(ref w2, fetch + 3264);
-                            Prefetch.Stream(ref w2, fetch + 3328);
-                            Prefetch.Stream(ref w2, fetch + 3392);
-                            Prefetch.Stream(ref w2, fetch + 3455);
-                            Prefetch.Stream(ref w3, fetch + 3072);
-                            Prefetch.Stream(ref w3, fetch + 3136);
-                            Prefetch.Stream(ref w3, fetch + 3200);
-                            Prefetch.Stream(ref w3, fetch + 3264);
-                            Prefetch.Stream(ref w3, fetch + 3328);
-                            Prefetch.Stream(ref w3, fetch + 3392);
-                            Prefetch.Stream(ref w3, fetch + 3455);
+                            TPrefetch.Line(ref w0, fetch + 3072);
+                            TPrefetch.Line(ref w0, fetch + 3136);
+                            TPrefetch.Line(ref w0, fetch + 3200);
+                            TPrefetch.Line(ref w0, fetch + 3264);
+                            TPrefetch.Line(ref w0, fetch + 3328);
+                            TPrefetch.Line(ref w0, fetch + 3392);
+                            TPrefetch.Line(ref w0, fetch + 3455);
+                            TPrefetch.Line(ref w1, fetch + 3072);
+                            TPrefetch.Line(ref w1, fetch + 3136);
+                            TPrefetch.Line(ref w1, fetch + 3200);
+                            TPrefetch.Line(ref w1, fetch + 3264);
+                            TPrefetch.Line(ref w1, fetch + 3328);
+                            TPrefetch.Line(ref w1, fetch + 3392);
+                            TPrefetch.Line(ref w1, fetch + 3455);
+                            TPrefetch.Line(ref w2, fetch + 3072);
+                            TPrefetch.Line(ref w2, fetch + 3136);
+                            TPrefetch.Line(ref w2, fetch + 3200);
+                            TPrefetch.Line(ref w2, fetch + 3264);
+                            TPrefetch.Line(ref w2, fetch + 3328);
+                            TPrefetch.Line(ref w2, fetch + 3392);
+                            TPrefetch.Line(ref w2, fetch + 3455);
+                            TPrefetch.Line(ref w3, fetch + 3072);
+                            TPrefetch.Line(ref w3, fetch + 3136);
+                            TPrefetch.Line(ref w3, fetch + 3200);
+                            TPrefetch.Line(ref w3, fetch + 3264);
+                            TPrefetch.Line(ref w3, fetch + 3328);
+                            TPrefetch.Line(ref w3, fetch + 3392);
+                            TPrefetch.Line(ref w3, fetch + 3455);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -14509,10 +14407,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
@@ -14534,9 +14432,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -14557,9 +14452,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [32, 48) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -14580,9 +14472,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [48, 64) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -14659,7 +14548,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In3072V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In3072V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In3072V256Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 // inputs in 2 blocks of 1536: one token tile's inputs and one row tile's weights then fit in L1 together
@@ -14679,27 +14568,28 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 4 <= rowEnd ? 6912 : 0u;
+                            int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 6912);
+                            nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 6912) : ahead > 1 && r + 4 <= rowEnd ? 6912 : 0u;
                             ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
                             ref sbyte w1 = ref Unsafe.Add(ref w0, 3456);
                             ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
                             ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 3072));
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, fetch + 3072);
-                                Prefetch.Stream(ref w0, fetch + 3136);
-                                Prefetch.Stream(ref w0, fetch + 3200);
-                                Prefetch.Stream(ref w0, fetch + 3264);
-                                Prefetch.Stream(ref w0, fetch + 3328);
-                                Prefetch.Stream(ref w0, fetch + 3392);
-                                Prefetch.Stream(ref w0, fetch + 3455);
-                                Prefetch.Stream(ref w1, fetch + 3072);
-                                Prefetch.Stream(ref w1, fetch + 3136);
-                                Prefetch.Stream(ref w1, fetch + 3200);
-                                Prefetch.Stream(ref w1, fetch + 3264);
-                                Prefetch.Stream(ref w1, fetch + 3328);
-                                Prefetch.Stream(ref w1, fetch + 3392);
-                                Prefetch.Stream(ref w1, fetch + 3455);
+                                TPrefetch.Line(ref w0, fetch + 3072);
+                                TPrefetch.Line(ref w0, fetch + 3136);
+                                TPrefetch.Line(ref w0, fetch + 3200);
+                                TPrefetch.Line(ref w0, fetch + 3264);
+                                TPrefetch.Line(ref w0, fetch + 3328);
+                                TPrefetch.Line(ref w0, fetch + 3392);
+                                TPrefetch.Line(ref w0, fetch + 3455);
+                                TPrefetch.Line(ref w1, fetch + 3072);
+                                TPrefetch.Line(ref w1, fetch + 3136);
+                                TPrefetch.Line(ref w1, fetch + 3200);
+                                TPrefetch.Line(ref w1, fetch + 3264);
+                                TPrefetch.Line(ref w1, fetch + 3328);
+                                TPrefetch.Line(ref w1, fetch + 3392);
+                                TPrefetch.Line(ref w1, fetch + 3455);
                             }
                             Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                             Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -14709,8 +14599,8 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Stream(ref w0, i + fetch);
-                                        Prefetch.Stream(ref w1, i + fetch);
+                                        TPrefetch.Line(ref w0, i + fetch);
+                                        TPrefetch.Line(ref w1, i + fetch);
                                     }
                                     Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                     Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -14822,9 +14712,9 @@ namespace Rwkv7.Gen.Models
             /// <see cref="MatMulQ8In3072"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 384 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In3072V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In3072V128<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In3072V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In3072V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 3072);
@@ -14832,7 +14722,8 @@ namespace Rwkv7.Gen.Models
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 13824 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 13824);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 13824) : ahead > 1 && r + 8 <= rowEnd ? 13824 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 3456);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 6912);
@@ -14843,34 +14734,34 @@ namespace Rwkv7.Gen.Models
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 3072));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 3072);
-                            Prefetch.Stream(ref w0, fetch + 3136);
-                            Prefetch.Stream(ref w0, fetch + 3200);
-                            Prefetch.Stream(ref w0, fetch + 3264);
-                            Prefetch.Stream(ref w0, fetch + 3328);
-                            Prefetch.Stream(ref w0, fetch + 3392);
-                            Prefetch.Stream(ref w0, fetch + 3455);
-                            Prefetch.Stream(ref w1, fetch + 3072);
-                            Prefetch.Stream(ref w1, fetch + 3136);
-                            Prefetch.Stream(ref w1, fetch + 3200);
-                            Prefetch.Stream(ref w1, fetch + 3264);
-                            Prefetch.Stream(ref w1, fetch + 3328);
-                            Prefetch.Stream(ref w1, fetch + 3392);
-                            Prefetch.Stream(ref w1, fetch + 3455);
-                            Prefetch.Stream(ref w2, fetch + 3072);
-                            Prefetch.Stream(ref w2, fetch + 3136);
-                            Prefetch.Stream(ref w2, fetch + 3200);
-                            Prefetch.Stream(ref w2, fetch + 3264);
-                            Prefetch.Stream(ref w2, fetch + 3328);
-                            Prefetch.Stream(ref w2, fetch + 3392);
-                            Prefetch.Stream(ref w2, fetch + 3455);
-                            Prefetch.Stream(ref w3, fetch + 3072);
-                            Prefetch.Stream(ref w3, fetch + 3136);
-                            Prefetch.Stream(ref w3, fetch + 3200);
-                            Prefetch.Stream(ref w3, fetch + 3264);
-                            Prefetch.Stream(ref w3, fetch + 3328);
-                            Prefetch.Stream(ref w3, fetch + 3392);
-                            Prefetch.Stream(ref w3, fetch + 3455);
+                            TPrefetch.Line(ref w0, fetch + 3072);
+                            TPrefetch.Line(ref w0, fetch + 3136);
+                            TPrefetch.Line(ref w0, fetch + 3200);
+                            TPrefetch.Line(ref w0, fetch + 3264);
+                            TPrefetch.Line(ref w0, fetch + 3328);
+                            TPrefetch.Line(ref w0, fetch + 3392);
+                            TPrefetch.Line(ref w0, fetch + 3455);
+                            TPrefetch.Line(ref w1, fetch + 3072);
+                            TPrefetch.Line(ref w1, fetch + 3136);
+                            TPrefetch.Line(ref w1, fetch + 3200);
+                            TPrefetch.Line(ref w1, fetch + 3264);
+                            TPrefetch.Line(ref w1, fetch + 3328);
+                            TPrefetch.Line(ref w1, fetch + 3392);
+                            TPrefetch.Line(ref w1, fetch + 3455);
+                            TPrefetch.Line(ref w2, fetch + 3072);
+                            TPrefetch.Line(ref w2, fetch + 3136);
+                            TPrefetch.Line(ref w2, fetch + 3200);
+                            TPrefetch.Line(ref w2, fetch + 3264);
+                            TPrefetch.Line(ref w2, fetch + 3328);
+                            TPrefetch.Line(ref w2, fetch + 3392);
+                            TPrefetch.Line(ref w2, fetch + 3455);
+                            TPrefetch.Line(ref w3, fetch + 3072);
+                            TPrefetch.Line(ref w3, fetch + 3136);
+                            TPrefetch.Line(ref w3, fetch + 3200);
+                            TPrefetch.Line(ref w3, fetch + 3264);
+                            TPrefetch.Line(ref w3, fetch + 3328);
+                            TPrefetch.Line(ref w3, fetch + 3392);
+                            TPrefetch.Line(ref w3, fetch + 3455);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -14882,10 +14773,10 @@ namespace Rwkv7.Gen.Models
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
@@ -14907,9 +14798,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -14930,9 +14818,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -14953,9 +14838,6 @@ namespace Rwkv7.Gen.Models
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -15034,7 +14916,7 @@ namespace Rwkv7.Gen.Models
             /// The multi-token part of <see cref="MatMulQ8In3072V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In3072V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In3072V128Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 // inputs in 2 blocks of 1536: one token tile's inputs and one row tile's weights then fit in L1 together
@@ -15054,27 +14936,28 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            nuint fetch = r + 4 <= rowEnd ? 6912 : 0u;
+                            int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 6912);
+                            nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 6912) : ahead > 1 && r + 4 <= rowEnd ? 6912 : 0u;
                             ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 3456);
                             ref sbyte w1 = ref Unsafe.Add(ref w0, 3456);
                             ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 3072));
                             ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 3072));
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, fetch + 3072);
-                                Prefetch.Stream(ref w0, fetch + 3136);
-                                Prefetch.Stream(ref w0, fetch + 3200);
-                                Prefetch.Stream(ref w0, fetch + 3264);
-                                Prefetch.Stream(ref w0, fetch + 3328);
-                                Prefetch.Stream(ref w0, fetch + 3392);
-                                Prefetch.Stream(ref w0, fetch + 3455);
-                                Prefetch.Stream(ref w1, fetch + 3072);
-                                Prefetch.Stream(ref w1, fetch + 3136);
-                                Prefetch.Stream(ref w1, fetch + 3200);
-                                Prefetch.Stream(ref w1, fetch + 3264);
-                                Prefetch.Stream(ref w1, fetch + 3328);
-                                Prefetch.Stream(ref w1, fetch + 3392);
-                                Prefetch.Stream(ref w1, fetch + 3455);
+                                TPrefetch.Line(ref w0, fetch + 3072);
+                                TPrefetch.Line(ref w0, fetch + 3136);
+                                TPrefetch.Line(ref w0, fetch + 3200);
+                                TPrefetch.Line(ref w0, fetch + 3264);
+                                TPrefetch.Line(ref w0, fetch + 3328);
+                                TPrefetch.Line(ref w0, fetch + 3392);
+                                TPrefetch.Line(ref w0, fetch + 3455);
+                                TPrefetch.Line(ref w1, fetch + 3072);
+                                TPrefetch.Line(ref w1, fetch + 3136);
+                                TPrefetch.Line(ref w1, fetch + 3200);
+                                TPrefetch.Line(ref w1, fetch + 3264);
+                                TPrefetch.Line(ref w1, fetch + 3328);
+                                TPrefetch.Line(ref w1, fetch + 3392);
+                                TPrefetch.Line(ref w1, fetch + 3455);
                             }
                             Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                             Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -15084,8 +14967,8 @@ namespace Rwkv7.Gen.Models
                                 {
                                     if (fetch != 0)
                                     {
-                                        Prefetch.Stream(ref w0, i + fetch);
-                                        Prefetch.Stream(ref w1, i + fetch);
+                                        TPrefetch.Line(ref w0, i + fetch);
+                                        TPrefetch.Line(ref w1, i + fetch);
                                     }
                                     Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                     Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -15219,7 +15102,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <inheritdoc/>
-            public static void MatMulQ8Int16(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+            public static void MatMulQ8Int16<TPrefetch>(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 KernelChecks.MatMulQ8Int16(w, x.Length, xScales.Length, y.Length, rowStart, rowEnd);
                 ref sbyte wr = ref MemoryMarshal.GetReference(w.AsQ8Span());
@@ -15228,8 +15111,8 @@ namespace Rwkv7.Gen.Models
                 ref float yr = ref MemoryMarshal.GetReference(y);
                 switch (w.Cols)
                 {
-                    case 768: MatMulQ8Int16In768(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
-                    case 3072: MatMulQ8Int16In3072(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
+                    case 768: MatMulQ8Int16In768<TPrefetch>(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
+                    case 3072: MatMulQ8Int16In3072<TPrefetch>(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
                 }
 
                 // An input width this model does not have: the width-generic path.
@@ -15239,15 +15122,15 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][768] 8-bit (each row's values followed by its 24 scales) and x rounded to 16 bits (x [768] int16, xScales [24]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
             /// </summary>
-            private static void MatMulQ8Int16In768(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In768<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In768V512(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In768V512<TPrefetch>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In768V256(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In768V256<TPrefetch>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -15257,15 +15140,15 @@ namespace Rwkv7.Gen.Models
                         restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / 32);
                     }
 
-                    MatMulQ8In768(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 768, rowStart, rowEnd, accumulate);
+                    MatMulQ8In768<TPrefetch>(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 768, rowStart, rowEnd, accumulate);
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In768"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, each row's values and scales (864 bytes) requested 6912 bytes (2 tiles) ahead.
+            /// <see cref="MatMulQ8Int16In768"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, each row's values and scales (864 bytes) requested whole tiles (3456 bytes) ahead, at least the prefetch policy's distance.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In768V512(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In768V512<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
@@ -15283,30 +15166,31 @@ namespace Rwkv7.Gen.Models
                     Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                    nuint fetch = r + 12 <= rowEnd ? 6912 : r + 8 <= rowEnd ? 3456 : 0u;
+                    int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 3456);
+                    nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 3456) : ahead > 1 && r + 8 <= rowEnd ? 3456 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Stream(ref w0, fetch + 768);
-                        Prefetch.Stream(ref w0, fetch + 832);
-                        Prefetch.Stream(ref w0, fetch + 863);
-                        Prefetch.Stream(ref w1, fetch + 768);
-                        Prefetch.Stream(ref w1, fetch + 832);
-                        Prefetch.Stream(ref w1, fetch + 863);
-                        Prefetch.Stream(ref w2, fetch + 768);
-                        Prefetch.Stream(ref w2, fetch + 832);
-                        Prefetch.Stream(ref w2, fetch + 863);
-                        Prefetch.Stream(ref w3, fetch + 768);
-                        Prefetch.Stream(ref w3, fetch + 832);
-                        Prefetch.Stream(ref w3, fetch + 863);
+                        TPrefetch.Line(ref w0, fetch + 768);
+                        TPrefetch.Line(ref w0, fetch + 832);
+                        TPrefetch.Line(ref w0, fetch + 863);
+                        TPrefetch.Line(ref w1, fetch + 768);
+                        TPrefetch.Line(ref w1, fetch + 832);
+                        TPrefetch.Line(ref w1, fetch + 863);
+                        TPrefetch.Line(ref w2, fetch + 768);
+                        TPrefetch.Line(ref w2, fetch + 832);
+                        TPrefetch.Line(ref w2, fetch + 863);
+                        TPrefetch.Line(ref w3, fetch + 768);
+                        TPrefetch.Line(ref w3, fetch + 832);
+                        TPrefetch.Line(ref w3, fetch + 863);
                     }
                     for (nuint i = 0; i < 768; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, i + fetch);
-                            Prefetch.Stream(ref w1, i + fetch);
-                            Prefetch.Stream(ref w2, i + fetch);
-                            Prefetch.Stream(ref w3, i + fetch);
+                            TPrefetch.Line(ref w0, i + fetch);
+                            TPrefetch.Line(ref w1, i + fetch);
+                            TPrefetch.Line(ref w2, i + fetch);
+                            TPrefetch.Line(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
@@ -15348,10 +15232,10 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In768"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, each row's values and scales (864 bytes) requested 6912 bytes (2 tiles) ahead.
+            /// <see cref="MatMulQ8Int16In768"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 24 blocks of 32 inputs per row, each row's values and scales (864 bytes) requested whole tiles (3456 bytes) ahead, at least the prefetch policy's distance.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In768V256(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In768V256<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
@@ -15369,30 +15253,31 @@ namespace Rwkv7.Gen.Models
                     Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                    nuint fetch = r + 12 <= rowEnd ? 6912 : r + 8 <= rowEnd ? 3456 : 0u;
+                    int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 3456);
+                    nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 3456) : ahead > 1 && r + 8 <= rowEnd ? 3456 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Stream(ref w0, fetch + 768);
-                        Prefetch.Stream(ref w0, fetch + 832);
-                        Prefetch.Stream(ref w0, fetch + 863);
-                        Prefetch.Stream(ref w1, fetch + 768);
-                        Prefetch.Stream(ref w1, fetch + 832);
-                        Prefetch.Stream(ref w1, fetch + 863);
-                        Prefetch.Stream(ref w2, fetch + 768);
-                        Prefetch.Stream(ref w2, fetch + 832);
-                        Prefetch.Stream(ref w2, fetch + 863);
-                        Prefetch.Stream(ref w3, fetch + 768);
-                        Prefetch.Stream(ref w3, fetch + 832);
-                        Prefetch.Stream(ref w3, fetch + 863);
+                        TPrefetch.Line(ref w0, fetch + 768);
+                        TPrefetch.Line(ref w0, fetch + 832);
+                        TPrefetch.Line(ref w0, fetch + 863);
+                        TPrefetch.Line(ref w1, fetch + 768);
+                        TPrefetch.Line(ref w1, fetch + 832);
+                        TPrefetch.Line(ref w1, fetch + 863);
+                        TPrefetch.Line(ref w2, fetch + 768);
+                        TPrefetch.Line(ref w2, fetch + 832);
+                        TPrefetch.Line(ref w2, fetch + 863);
+                        TPrefetch.Line(ref w3, fetch + 768);
+                        TPrefetch.Line(ref w3, fetch + 832);
+                        TPrefetch.Line(ref w3, fetch + 863);
                     }
                     for (nuint i = 0; i < 768; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, i + fetch);
-                            Prefetch.Stream(ref w1, i + fetch);
-                            Prefetch.Stream(ref w2, i + fetch);
-                            Prefetch.Stream(ref w3, i + fetch);
+                            TPrefetch.Line(ref w0, i + fetch);
+                            TPrefetch.Line(ref w1, i + fetch);
+                            TPrefetch.Line(ref w2, i + fetch);
+                            TPrefetch.Line(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
@@ -15440,15 +15325,15 @@ namespace Rwkv7.Gen.Models
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][3072] 8-bit (each row's values followed by its 96 scales) and x rounded to 16 bits (x [3072] int16, xScales [96]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
             /// </summary>
-            private static void MatMulQ8Int16In3072(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In3072<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In3072V512(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In3072V512<TPrefetch>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In3072V256(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In3072V256<TPrefetch>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -15458,15 +15343,15 @@ namespace Rwkv7.Gen.Models
                         restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / 32);
                     }
 
-                    MatMulQ8In3072(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 3072, rowStart, rowEnd, accumulate);
+                    MatMulQ8In3072<TPrefetch>(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 3072, rowStart, rowEnd, accumulate);
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In3072"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 96 blocks of 32 inputs per row, each row's values and scales (3456 bytes) requested 13824 bytes (1 tile) ahead.
+            /// <see cref="MatMulQ8Int16In3072"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 96 blocks of 32 inputs per row, each row's values and scales (3456 bytes) requested whole tiles (13824 bytes) ahead, at least the prefetch policy's distance.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In3072V512(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In3072V512<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
@@ -15484,46 +15369,47 @@ namespace Rwkv7.Gen.Models
                     Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                    nuint fetch = r + 8 <= rowEnd ? 13824 : 0u;
+                    int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 13824);
+                    nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 13824) : ahead > 1 && r + 8 <= rowEnd ? 13824 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Stream(ref w0, fetch + 3072);
-                        Prefetch.Stream(ref w0, fetch + 3136);
-                        Prefetch.Stream(ref w0, fetch + 3200);
-                        Prefetch.Stream(ref w0, fetch + 3264);
-                        Prefetch.Stream(ref w0, fetch + 3328);
-                        Prefetch.Stream(ref w0, fetch + 3392);
-                        Prefetch.Stream(ref w0, fetch + 3455);
-                        Prefetch.Stream(ref w1, fetch + 3072);
-                        Prefetch.Stream(ref w1, fetch + 3136);
-                        Prefetch.Stream(ref w1, fetch + 3200);
-                        Prefetch.Stream(ref w1, fetch + 3264);
-                        Prefetch.Stream(ref w1, fetch + 3328);
-                        Prefetch.Stream(ref w1, fetch + 3392);
-                        Prefetch.Stream(ref w1, fetch + 3455);
-                        Prefetch.Stream(ref w2, fetch + 3072);
-                        Prefetch.Stream(ref w2, fetch + 3136);
-                        Prefetch.Stream(ref w2, fetch + 3200);
-                        Prefetch.Stream(ref w2, fetch + 3264);
-                        Prefetch.Stream(ref w2, fetch + 3328);
-                        Prefetch.Stream(ref w2, fetch + 3392);
-                        Prefetch.Stream(ref w2, fetch + 3455);
-                        Prefetch.Stream(ref w3, fetch + 3072);
-                        Prefetch.Stream(ref w3, fetch + 3136);
-                        Prefetch.Stream(ref w3, fetch + 3200);
-                        Prefetch.Stream(ref w3, fetch + 3264);
-                        Prefetch.Stream(ref w3, fetch + 3328);
-                        Prefetch.Stream(ref w3, fetch + 3392);
-                        Prefetch.Stream(ref w3, fetch + 3455);
+                        TPrefetch.Line(ref w0, fetch + 3072);
+                        TPrefetch.Line(ref w0, fetch + 3136);
+                        TPrefetch.Line(ref w0, fetch + 3200);
+                        TPrefetch.Line(ref w0, fetch + 3264);
+                        TPrefetch.Line(ref w0, fetch + 3328);
+                        TPrefetch.Line(ref w0, fetch + 3392);
+                        TPrefetch.Line(ref w0, fetch + 3455);
+                        TPrefetch.Line(ref w1, fetch + 3072);
+                        TPrefetch.Line(ref w1, fetch + 3136);
+                        TPrefetch.Line(ref w1, fetch + 3200);
+                        TPrefetch.Line(ref w1, fetch + 3264);
+                        TPrefetch.Line(ref w1, fetch + 3328);
+                        TPrefetch.Line(ref w1, fetch + 3392);
+                        TPrefetch.Line(ref w1, fetch + 3455);
+                        TPrefetch.Line(ref w2, fetch + 3072);
+                        TPrefetch.Line(ref w2, fetch + 3136);
+                        TPrefetch.Line(ref w2, fetch + 3200);
+                        TPrefetch.Line(ref w2, fetch + 3264);
+                        TPrefetch.Line(ref w2, fetch + 3328);
+                        TPrefetch.Line(ref w2, fetch + 3392);
+                        TPrefetch.Line(ref w2, fetch + 3455);
+                        TPrefetch.Line(ref w3, fetch + 3072);
+                        TPrefetch.Line(ref w3, fetch + 3136);
+                        TPrefetch.Line(ref w3, fetch + 3200);
+                        TPrefetch.Line(ref w3, fetch + 3264);
+                        TPrefetch.Line(ref w3, fetch + 3328);
+                        TPrefetch.Line(ref w3, fetch + 3392);
+                        TPrefetch.Line(ref w3, fetch + 3455);
                     }
                     for (nuint i = 0; i < 3072; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, i + fetch);
-                            Prefetch.Stream(ref w1, i + fetch);
-                            Prefetch.Stream(ref w2, i + fetch);
-                            Prefetch.Stream(ref w3, i + fetch);
+                            TPrefetch.Line(ref w0, i + fetch);
+                            TPrefetch.Line(ref w1, i + fetch);
+                            TPrefetch.Line(ref w2, i + fetch);
+                            TPrefetch.Line(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
@@ -15565,10 +15451,10 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In3072"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 96 blocks of 32 inputs per row, each row's values and scales (3456 bytes) requested 13824 bytes (1 tile) ahead.
+            /// <see cref="MatMulQ8Int16In3072"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 96 blocks of 32 inputs per row, each row's values and scales (3456 bytes) requested whole tiles (13824 bytes) ahead, at least the prefetch policy's distance.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In3072V256(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In3072V256<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
@@ -15586,46 +15472,47 @@ namespace Rwkv7.Gen.Models
                     Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                    nuint fetch = r + 8 <= rowEnd ? 13824 : 0u;
+                    int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 13824);
+                    nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 13824) : ahead > 1 && r + 8 <= rowEnd ? 13824 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Stream(ref w0, fetch + 3072);
-                        Prefetch.Stream(ref w0, fetch + 3136);
-                        Prefetch.Stream(ref w0, fetch + 3200);
-                        Prefetch.Stream(ref w0, fetch + 3264);
-                        Prefetch.Stream(ref w0, fetch + 3328);
-                        Prefetch.Stream(ref w0, fetch + 3392);
-                        Prefetch.Stream(ref w0, fetch + 3455);
-                        Prefetch.Stream(ref w1, fetch + 3072);
-                        Prefetch.Stream(ref w1, fetch + 3136);
-                        Prefetch.Stream(ref w1, fetch + 3200);
-                        Prefetch.Stream(ref w1, fetch + 3264);
-                        Prefetch.Stream(ref w1, fetch + 3328);
-                        Prefetch.Stream(ref w1, fetch + 3392);
-                        Prefetch.Stream(ref w1, fetch + 3455);
-                        Prefetch.Stream(ref w2, fetch + 3072);
-                        Prefetch.Stream(ref w2, fetch + 3136);
-                        Prefetch.Stream(ref w2, fetch + 3200);
-                        Prefetch.Stream(ref w2, fetch + 3264);
-                        Prefetch.Stream(ref w2, fetch + 3328);
-                        Prefetch.Stream(ref w2, fetch + 3392);
-                        Prefetch.Stream(ref w2, fetch + 3455);
-                        Prefetch.Stream(ref w3, fetch + 3072);
-                        Prefetch.Stream(ref w3, fetch + 3136);
-                        Prefetch.Stream(ref w3, fetch + 3200);
-                        Prefetch.Stream(ref w3, fetch + 3264);
-                        Prefetch.Stream(ref w3, fetch + 3328);
-                        Prefetch.Stream(ref w3, fetch + 3392);
-                        Prefetch.Stream(ref w3, fetch + 3455);
+                        TPrefetch.Line(ref w0, fetch + 3072);
+                        TPrefetch.Line(ref w0, fetch + 3136);
+                        TPrefetch.Line(ref w0, fetch + 3200);
+                        TPrefetch.Line(ref w0, fetch + 3264);
+                        TPrefetch.Line(ref w0, fetch + 3328);
+                        TPrefetch.Line(ref w0, fetch + 3392);
+                        TPrefetch.Line(ref w0, fetch + 3455);
+                        TPrefetch.Line(ref w1, fetch + 3072);
+                        TPrefetch.Line(ref w1, fetch + 3136);
+                        TPrefetch.Line(ref w1, fetch + 3200);
+                        TPrefetch.Line(ref w1, fetch + 3264);
+                        TPrefetch.Line(ref w1, fetch + 3328);
+                        TPrefetch.Line(ref w1, fetch + 3392);
+                        TPrefetch.Line(ref w1, fetch + 3455);
+                        TPrefetch.Line(ref w2, fetch + 3072);
+                        TPrefetch.Line(ref w2, fetch + 3136);
+                        TPrefetch.Line(ref w2, fetch + 3200);
+                        TPrefetch.Line(ref w2, fetch + 3264);
+                        TPrefetch.Line(ref w2, fetch + 3328);
+                        TPrefetch.Line(ref w2, fetch + 3392);
+                        TPrefetch.Line(ref w2, fetch + 3455);
+                        TPrefetch.Line(ref w3, fetch + 3072);
+                        TPrefetch.Line(ref w3, fetch + 3136);
+                        TPrefetch.Line(ref w3, fetch + 3200);
+                        TPrefetch.Line(ref w3, fetch + 3264);
+                        TPrefetch.Line(ref w3, fetch + 3328);
+                        TPrefetch.Line(ref w3, fetch + 3392);
+                        TPrefetch.Line(ref w3, fetch + 3455);
                     }
                     for (nuint i = 0; i < 3072; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, i + fetch);
-                            Prefetch.Stream(ref w1, i + fetch);
-                            Prefetch.Stream(ref w2, i + fetch);
-                            Prefetch.Stream(ref w3, i + fetch);
+                            TPrefetch.Line(ref w0, i + fetch);
+                            TPrefetch.Line(ref w1, i + fetch);
+                            TPrefetch.Line(ref w2, i + fetch);
+                            TPrefetch.Line(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
@@ -15672,14 +15559,14 @@ namespace Rwkv7.Gen.Models
 
             /// <inheritdoc/>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void DecayLora(ReadOnlySpan<float> xw, LayerWeights layer, Span<float> w, Span<float> scratch, int tokens)
+            public static void DecayLora<TPrefetch>(ReadOnlySpan<float> xw, LayerWeights layer, Span<float> w, Span<float> scratch, int tokens) where TPrefetch : struct, IWeightPrefetch
             {
                 // [T][64] = tanh(x_w · W1); w = exp(-e^(-1/2) · sigmoid(w0 + [T][64] · W2)), [T][768]
                 Span<float> hidden = scratch.Slice(0, tokens * 64);
                 w = w.Slice(0, tokens * D);
-                MatMul(layer.DecayDown, xw, hidden, tokens, 64, 0, 64, accumulate: false);
+                MatMul<TPrefetch>(layer.DecayDown, xw, hidden, tokens, 64, 0, 64, accumulate: false);
                 TensorPrimitives.Tanh(hidden, hidden);
-                MatMul(layer.DecayUp, hidden, w, tokens, D, 0, D, accumulate: false);
+                MatMul<TPrefetch>(layer.DecayUp, hidden, w, tokens, D, 0, D, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = w.Slice(t * D, D);
@@ -15692,13 +15579,13 @@ namespace Rwkv7.Gen.Models
 
             /// <inheritdoc/>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void IclrLora(ReadOnlySpan<float> xa, LayerWeights layer, Span<float> a, Span<float> scratch, int tokens)
+            public static void IclrLora<TPrefetch>(ReadOnlySpan<float> xa, LayerWeights layer, Span<float> a, Span<float> scratch, int tokens) where TPrefetch : struct, IWeightPrefetch
             {
                 // [T][64] = x_a · A1; a = sigmoid(a0 + [T][64] · A2), [T][768]
                 Span<float> hidden = scratch.Slice(0, tokens * 64);
                 a = a.Slice(0, tokens * D);
-                MatMul(layer.IclrDown, xa, hidden, tokens, 64, 0, 64, accumulate: false);
-                MatMul(layer.IclrUp, hidden, a, tokens, D, 0, D, accumulate: false);
+                MatMul<TPrefetch>(layer.IclrDown, xa, hidden, tokens, 64, 0, 64, accumulate: false);
+                MatMul<TPrefetch>(layer.IclrUp, hidden, a, tokens, D, 0, D, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = a.Slice(t * D, D);
@@ -15709,25 +15596,25 @@ namespace Rwkv7.Gen.Models
 
             /// <inheritdoc/>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void GateLora(ReadOnlySpan<float> xg, LayerWeights layer, Span<float> g, Span<float> scratch, int tokens)
+            public static void GateLora<TPrefetch>(ReadOnlySpan<float> xg, LayerWeights layer, Span<float> g, Span<float> scratch, int tokens) where TPrefetch : struct, IWeightPrefetch
             {
                 // [T][128] = sigmoid(x_g · G1); g = [T][128] · G2, [T][768]
                 Span<float> hidden = scratch.Slice(0, tokens * 128);
                 g = g.Slice(0, tokens * D);
-                MatMul(layer.GateDown, xg, hidden, tokens, 128, 0, 128, accumulate: false);
+                MatMul<TPrefetch>(layer.GateDown, xg, hidden, tokens, 128, 0, 128, accumulate: false);
                 TensorPrimitives.Sigmoid(hidden, hidden);
-                MatMul(layer.GateUp, hidden, g, tokens, D, 0, D, accumulate: false);
+                MatMul<TPrefetch>(layer.GateUp, hidden, g, tokens, D, 0, D, accumulate: false);
             }
 
             /// <inheritdoc/>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void ValueLora(ReadOnlySpan<float> xv, LayerWeights layer, Span<float> mix, Span<float> scratch, int tokens)
+            public static void ValueLora<TPrefetch>(ReadOnlySpan<float> xv, LayerWeights layer, Span<float> mix, Span<float> scratch, int tokens) where TPrefetch : struct, IWeightPrefetch
             {
                 // [T][32] = x_v · V1; mix = sigmoid(v0 + [T][32] · V2), [T][768]
                 Span<float> hidden = scratch.Slice(0, tokens * 32);
                 mix = mix.Slice(0, tokens * D);
-                MatMul(layer.ValueDown, xv, hidden, tokens, 32, 0, 32, accumulate: false);
-                MatMul(layer.ValueUp, hidden, mix, tokens, D, 0, D, accumulate: false);
+                MatMul<TPrefetch>(layer.ValueDown, xv, hidden, tokens, 32, 0, 32, accumulate: false);
+                MatMul<TPrefetch>(layer.ValueUp, hidden, mix, tokens, D, 0, D, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = mix.Slice(t * D, D);

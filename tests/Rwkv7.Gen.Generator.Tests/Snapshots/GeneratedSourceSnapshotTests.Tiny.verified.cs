@@ -116,7 +116,7 @@ namespace Rwkv7.Gen.Tests.Generated
             public static int GateRank => 32;
 
             /// <inheritdoc/>
-            public static void MatMul(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            public static void MatMul<TPrefetch>(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 KernelChecks.MatMul(w, x.Length, y.Length, tokens, yStride, rowStart, rowEnd);
                 ref float xr = ref MemoryMarshal.GetReference(x);
@@ -126,9 +126,9 @@ namespace Rwkv7.Gen.Tests.Generated
                     ref ushort wr = ref MemoryMarshal.GetReference(w.AsBF16Span());
                     switch (w.Cols)
                     {
-                        case 32: MatMulBF16In32(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 64: MatMulBF16In64(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 256: MatMulBF16In256(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 32: MatMulBF16In32<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 64: MatMulBF16In64<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 256: MatMulBF16In256<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
                     }
                 }
                 if (w.Type == TensorDType.F32)
@@ -136,9 +136,9 @@ namespace Rwkv7.Gen.Tests.Generated
                     ref float wr = ref MemoryMarshal.GetReference(w.AsF32Span());
                     switch (w.Cols)
                     {
-                        case 32: MatMulF32In32(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 64: MatMulF32In64(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 256: MatMulF32In256(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 32: MatMulF32In32<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 64: MatMulF32In64<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 256: MatMulF32In256<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
                     }
                 }
                 if (w.Type == TensorDType.Q8)
@@ -146,9 +146,9 @@ namespace Rwkv7.Gen.Tests.Generated
                     ref sbyte wr = ref MemoryMarshal.GetReference(w.AsQ8Span());
                     switch (w.Cols)
                     {
-                        case 32: MatMulQ8In32(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 64: MatMulQ8In64(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
-                        case 256: MatMulQ8In256(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 32: MatMulQ8In32<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 64: MatMulQ8In64<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
+                        case 256: MatMulQ8In256<TPrefetch>(ref wr, ref xr, ref yr, tokens, yStride, rowStart, rowEnd, accumulate); return;
                     }
                 }
 
@@ -157,10 +157,10 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <inheritdoc/>
-            public static void FfnHidden(in WeightMatrix key, ReadOnlySpan<float> x, Span<float> hidden, int tokens, int rowStart, int rowEnd)
+            public static void FfnHidden<TPrefetch>(in WeightMatrix key, ReadOnlySpan<float> x, Span<float> hidden, int tokens, int rowStart, int rowEnd) where TPrefetch : struct, IWeightPrefetch
             {
                 // [T][F] = relu([F][D] · [T][D])²
-                MatMul(key, x, hidden, tokens, F, rowStart, rowEnd, accumulate: false);
+                MatMul<TPrefetch>(key, x, hidden, tokens, F, rowStart, rowEnd, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> part = hidden.Slice((t * F) + rowStart, rowEnd - rowStart);
@@ -172,19 +172,19 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][32] bf16, x [tokens][32], y [tokens][yStride].
             /// </summary>
-            private static void MatMulBF16In32(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In32<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulBF16In32V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In32V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulBF16In32V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In32V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulBF16In32V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In32V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -196,9 +196,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulBF16In32"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In32V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In32V512<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In32V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In32V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -206,7 +206,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 68 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -219,10 +220,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -272,7 +273,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulBF16In32V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In32V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In32V512Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -288,7 +289,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 72 <= rowEnd ? 2112 : r + 12 <= rowEnd ? 192 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 384);
+                        nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 192) : ahead > 1 && r + 12 <= rowEnd ? 192 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -305,12 +307,12 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
-                                Prefetch.Stream(ref w4, 0 + fetch);
-                                Prefetch.Stream(ref w5, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
+                                TPrefetch.Line(ref w4, fetch);
+                                TPrefetch.Line(ref w5, fetch);
                             }
                             // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                             Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, 0)).AsUInt32(), 16).AsSingle();
@@ -451,9 +453,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulBF16In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In32V256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In32V256<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In32V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In32V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -461,7 +463,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 68 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -474,10 +477,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -503,9 +506,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 32) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -567,7 +567,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulBF16In32V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In32V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In32V256Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -583,7 +583,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 66 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 64 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 128);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 64) : ahead > 1 && r + 4 <= rowEnd ? 64 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -594,8 +595,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -696,9 +697,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulBF16In32"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In32V128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In32V128<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In32V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In32V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -706,7 +707,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 68 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 8 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 64);
@@ -719,10 +721,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 0);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -748,9 +750,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [8, 16) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 8);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                             Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -775,9 +774,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 24) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                             Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -802,9 +798,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [24, 32) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, 24);
                             Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                             Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -886,7 +879,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulBF16In32V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In32V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In32V128Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -902,7 +895,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 66 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 64 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 128);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 64) : ahead > 1 && r + 4 <= rowEnd ? 64 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -913,8 +907,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -1038,19 +1032,19 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][64] bf16, x [tokens][64], y [tokens][yStride].
             /// </summary>
-            private static void MatMulBF16In64(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In64<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulBF16In64V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In64V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulBF16In64V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In64V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulBF16In64V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In64V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -1062,9 +1056,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulBF16In64"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In64V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In64V512<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In64V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In64V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -1072,7 +1066,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1085,10 +1080,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 0);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -1116,10 +1111,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 32 + fetch);
-                                Prefetch.Stream(ref w1, 32 + fetch);
-                                Prefetch.Stream(ref w2, 32 + fetch);
-                                Prefetch.Stream(ref w3, 32 + fetch);
+                                TPrefetch.Line(ref w0, 32 + fetch);
+                                TPrefetch.Line(ref w1, 32 + fetch);
+                                TPrefetch.Line(ref w2, 32 + fetch);
+                                TPrefetch.Line(ref w3, 32 + fetch);
                             }
                             Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, 32);
                             Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -1178,7 +1173,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulBF16In64V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In64V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In64V512Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -1194,7 +1189,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 42 <= rowEnd ? 2304 : r + 12 <= rowEnd ? 384 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 768);
+                        nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 384) : ahead > 1 && r + 12 <= rowEnd ? 384 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1213,12 +1209,12 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
-                                    Prefetch.Stream(ref w4, i + fetch);
-                                    Prefetch.Stream(ref w5, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w4, i + fetch);
+                                    TPrefetch.Line(ref w5, i + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
@@ -1363,9 +1359,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulBF16In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In64V256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In64V256<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In64V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In64V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -1373,7 +1369,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1386,10 +1383,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 0);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -1415,9 +1412,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 32) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -1444,10 +1438,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 32 + fetch);
-                                Prefetch.Stream(ref w1, 32 + fetch);
-                                Prefetch.Stream(ref w2, 32 + fetch);
-                                Prefetch.Stream(ref w3, 32 + fetch);
+                                TPrefetch.Line(ref w0, 32 + fetch);
+                                TPrefetch.Line(ref w1, 32 + fetch);
+                                TPrefetch.Line(ref w2, 32 + fetch);
+                                TPrefetch.Line(ref w3, 32 + fetch);
                             }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 32);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -1473,9 +1467,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [48, 64) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, 48);
                             Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                             Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -1555,7 +1546,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulBF16In64V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In64V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In64V256Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -1571,7 +1562,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 34 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 4 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -1582,8 +1574,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -1684,9 +1676,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulBF16In64"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In64V128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In64V128<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In64V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In64V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -1694,7 +1686,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 8 <= rowEnd ? 256 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 128);
@@ -1709,10 +1702,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -1738,9 +1731,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1765,9 +1755,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1792,9 +1779,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -1880,7 +1864,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulBF16In64V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In64V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In64V128Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -1896,7 +1880,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 34 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 4 <= rowEnd ? 128 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -1907,8 +1892,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -2032,19 +2017,19 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][256] bf16, x [tokens][256], y [tokens][yStride].
             /// </summary>
-            private static void MatMulBF16In256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In256<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulBF16In256V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In256V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulBF16In256V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In256V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulBF16In256V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulBF16In256V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -2056,9 +2041,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulBF16In256"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In256V512(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In256V512<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In256V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In256V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -2066,7 +2051,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 1024 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 2048);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 1024) : ahead > 1 && r + 8 <= rowEnd ? 1024 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
@@ -2081,10 +2067,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2112,10 +2098,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 32 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 32);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2143,10 +2129,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 64 + fetch);
-                                    Prefetch.Stream(ref w1, i + 64 + fetch);
-                                    Prefetch.Stream(ref w2, i + 64 + fetch);
-                                    Prefetch.Stream(ref w3, i + 64 + fetch);
+                                    TPrefetch.Line(ref w0, i + 64 + fetch);
+                                    TPrefetch.Line(ref w1, i + 64 + fetch);
+                                    TPrefetch.Line(ref w2, i + 64 + fetch);
+                                    TPrefetch.Line(ref w3, i + 64 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 64);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2174,10 +2160,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 96 + fetch);
-                                    Prefetch.Stream(ref w1, i + 96 + fetch);
-                                    Prefetch.Stream(ref w2, i + 96 + fetch);
-                                    Prefetch.Stream(ref w3, i + 96 + fetch);
+                                    TPrefetch.Line(ref w0, i + 96 + fetch);
+                                    TPrefetch.Line(ref w1, i + 96 + fetch);
+                                    TPrefetch.Line(ref w2, i + 96 + fetch);
+                                    TPrefetch.Line(ref w3, i + 96 + fetch);
                                 }
                                 Vector512<ushort> pl0 = Vector512.LoadUnsafe(ref w0, i + 96);
                                 Vector512<float> l0 = Vector512.ShiftLeft(Vector512.WidenLower(pl0), 16).AsSingle();
@@ -2258,7 +2244,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulBF16In256V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In256V512Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In256V512Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -2274,7 +2260,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 3072 : r + 12 <= rowEnd ? 1536 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 3072);
+                        nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 1536) : ahead > 1 && r + 12 <= rowEnd ? 1536 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
@@ -2293,12 +2280,12 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
-                                    Prefetch.Stream(ref w4, i + fetch);
-                                    Prefetch.Stream(ref w5, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w4, i + fetch);
+                                    TPrefetch.Line(ref w5, i + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
@@ -2443,9 +2430,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulBF16In256"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 16 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In256V256(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In256V256<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In256V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In256V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -2453,7 +2440,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 1024 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 2048);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 1024) : ahead > 1 && r + 8 <= rowEnd ? 1024 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
@@ -2468,10 +2456,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -2497,9 +2485,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2526,10 +2511,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 32 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -2555,9 +2540,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [48, 64) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
                                 Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
@@ -2641,7 +2623,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulBF16In256V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In256V256Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In256V256Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -2657,7 +2639,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 10 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 512 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1024);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 512) : ahead > 1 && r + 4 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -2668,8 +2651,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
@@ -2770,9 +2753,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulBF16In256"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 32 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulBF16In256V128(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulBF16In256V128<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulBF16In256V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulBF16In256V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -2780,7 +2763,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 12 <= rowEnd ? 2048 : r + 8 <= rowEnd ? 1024 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 2048);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 1024) : ahead > 1 && r + 8 <= rowEnd ? 1024 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         ref ushort w2 = ref Unsafe.Add(ref w0, 512);
@@ -2795,10 +2779,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -2824,9 +2808,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 8);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2851,9 +2832,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2878,9 +2856,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i + 24);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
                                 Vector128<float> h0 = Vector128.ShiftLeft(Vector128.WidenUpper(pl0), 16).AsSingle();
@@ -2966,7 +2941,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulBF16In256V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulBF16In256V128Tiles(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulBF16In256V128Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -2982,7 +2957,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 10 <= rowEnd ? 2048 : r + 4 <= rowEnd ? 512 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1024);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 512) : ahead > 1 && r + 4 <= rowEnd ? 512 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 256);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -2993,8 +2969,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<ushort> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector128<float> l0 = Vector128.ShiftLeft(Vector128.WidenLower(pl0), 16).AsSingle();
@@ -3118,19 +3094,19 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][32] f32, x [tokens][32], y [tokens][yStride].
             /// </summary>
-            private static void MatMulF32In32(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In32<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulF32In32V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In32V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulF32In32V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In32V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulF32In32V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In32V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -3142,9 +3118,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulF32In32"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In32V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In32V512<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In32V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In32V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -3152,7 +3128,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -3165,14 +3142,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w0, 16 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w1, 16 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w2, 16 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
-                                Prefetch.Stream(ref w3, 16 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w0, 16 + fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w1, 16 + fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w2, 16 + fetch);
+                                TPrefetch.Line(ref w3, fetch);
+                                TPrefetch.Line(ref w3, 16 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
@@ -3212,7 +3189,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulF32In32V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In32V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In32V512Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -3228,7 +3205,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 42 <= rowEnd ? 1152 : r + 12 <= rowEnd ? 192 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 768);
+                        nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 192) : ahead > 1 && r + 12 <= rowEnd ? 192 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -3245,18 +3223,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w0, 16 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w1, 16 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w2, 16 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
-                                Prefetch.Stream(ref w3, 16 + fetch);
-                                Prefetch.Stream(ref w4, 0 + fetch);
-                                Prefetch.Stream(ref w4, 16 + fetch);
-                                Prefetch.Stream(ref w5, 0 + fetch);
-                                Prefetch.Stream(ref w5, 16 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w0, 16 + fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w1, 16 + fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w2, 16 + fetch);
+                                TPrefetch.Line(ref w3, fetch);
+                                TPrefetch.Line(ref w3, 16 + fetch);
+                                TPrefetch.Line(ref w4, fetch);
+                                TPrefetch.Line(ref w4, 16 + fetch);
+                                TPrefetch.Line(ref w5, fetch);
+                                TPrefetch.Line(ref w5, 16 + fetch);
                             }
                             // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                             Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, 0);
@@ -3397,9 +3375,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulF32In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In32V256(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In32V256<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In32V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In32V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -3407,7 +3385,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -3420,10 +3399,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
@@ -3443,10 +3422,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 16 + fetch);
-                                Prefetch.Stream(ref w1, 16 + fetch);
-                                Prefetch.Stream(ref w2, 16 + fetch);
-                                Prefetch.Stream(ref w3, 16 + fetch);
+                                TPrefetch.Line(ref w0, 16 + fetch);
+                                TPrefetch.Line(ref w1, 16 + fetch);
+                                TPrefetch.Line(ref w2, 16 + fetch);
+                                TPrefetch.Line(ref w3, 16 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
@@ -3497,7 +3476,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulF32In32V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In32V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In32V256Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -3513,7 +3492,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 34 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 64 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 64) : ahead > 1 && r + 4 <= rowEnd ? 64 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -3524,8 +3504,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -3620,9 +3600,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulF32In32"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In32V128(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In32V128<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In32V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In32V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -3630,7 +3610,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 36 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 8 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         ref float w2 = ref Unsafe.Add(ref w0, 64);
@@ -3643,10 +3624,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 0), h0 = Vector128.LoadUnsafe(ref w0, 4);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 0), h1 = Vector128.LoadUnsafe(ref w1, 4);
@@ -3664,9 +3645,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [8, 16) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 8), h0 = Vector128.LoadUnsafe(ref w0, 12);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 8), h1 = Vector128.LoadUnsafe(ref w1, 12);
                             Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, 8), h2 = Vector128.LoadUnsafe(ref w2, 12);
@@ -3685,10 +3663,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 16 + fetch);
-                                Prefetch.Stream(ref w1, 16 + fetch);
-                                Prefetch.Stream(ref w2, 16 + fetch);
-                                Prefetch.Stream(ref w3, 16 + fetch);
+                                TPrefetch.Line(ref w0, 16 + fetch);
+                                TPrefetch.Line(ref w1, 16 + fetch);
+                                TPrefetch.Line(ref w2, 16 + fetch);
+                                TPrefetch.Line(ref w3, 16 + fetch);
                             }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 16), h0 = Vector128.LoadUnsafe(ref w0, 20);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 16), h1 = Vector128.LoadUnsafe(ref w1, 20);
@@ -3706,9 +3684,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [24, 32) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, 24), h0 = Vector128.LoadUnsafe(ref w0, 28);
                             Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, 24), h1 = Vector128.LoadUnsafe(ref w1, 28);
                             Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, 24), h2 = Vector128.LoadUnsafe(ref w2, 28);
@@ -3774,7 +3749,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulF32In32V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In32V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In32V128Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -3790,7 +3765,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 34 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 64 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 64) : ahead > 1 && r + 4 <= rowEnd ? 64 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -3801,8 +3777,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -3920,19 +3896,19 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][64] f32, x [tokens][64], y [tokens][yStride].
             /// </summary>
-            private static void MatMulF32In64(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In64<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulF32In64V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In64V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulF32In64V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In64V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulF32In64V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In64V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -3944,9 +3920,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulF32In64"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In64V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In64V512<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In64V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In64V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -3954,7 +3930,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1024);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -3967,14 +3944,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w0, 16 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w1, 16 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w2, 16 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
-                                Prefetch.Stream(ref w3, 16 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w0, 16 + fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w1, 16 + fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w2, 16 + fetch);
+                                TPrefetch.Line(ref w3, fetch);
+                                TPrefetch.Line(ref w3, 16 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 0), h0 = Vector512.LoadUnsafe(ref w0, 16);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 0), h1 = Vector512.LoadUnsafe(ref w1, 16);
@@ -3994,14 +3971,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 32 + fetch);
-                                Prefetch.Stream(ref w0, 48 + fetch);
-                                Prefetch.Stream(ref w1, 32 + fetch);
-                                Prefetch.Stream(ref w1, 48 + fetch);
-                                Prefetch.Stream(ref w2, 32 + fetch);
-                                Prefetch.Stream(ref w2, 48 + fetch);
-                                Prefetch.Stream(ref w3, 32 + fetch);
-                                Prefetch.Stream(ref w3, 48 + fetch);
+                                TPrefetch.Line(ref w0, 32 + fetch);
+                                TPrefetch.Line(ref w0, 48 + fetch);
+                                TPrefetch.Line(ref w1, 32 + fetch);
+                                TPrefetch.Line(ref w1, 48 + fetch);
+                                TPrefetch.Line(ref w2, 32 + fetch);
+                                TPrefetch.Line(ref w2, 48 + fetch);
+                                TPrefetch.Line(ref w3, 32 + fetch);
+                                TPrefetch.Line(ref w3, 48 + fetch);
                             }
                             Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, 32), h0 = Vector512.LoadUnsafe(ref w0, 48);
                             Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, 32), h1 = Vector512.LoadUnsafe(ref w1, 48);
@@ -4048,7 +4025,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulF32In64V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In64V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In64V512Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -4064,7 +4041,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 24 <= rowEnd ? 1152 : r + 12 <= rowEnd ? 384 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1536);
+                        nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 384) : ahead > 1 && r + 12 <= rowEnd ? 384 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -4083,18 +4061,18 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
-                                    Prefetch.Stream(ref w4, i + fetch);
-                                    Prefetch.Stream(ref w4, i + 16 + fetch);
-                                    Prefetch.Stream(ref w5, i + fetch);
-                                    Prefetch.Stream(ref w5, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w4, i + fetch);
+                                    TPrefetch.Line(ref w4, i + 16 + fetch);
+                                    TPrefetch.Line(ref w5, i + fetch);
+                                    TPrefetch.Line(ref w5, i + 16 + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
@@ -4239,9 +4217,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulF32In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In64V256(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In64V256<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In64V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In64V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -4249,7 +4227,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1024);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -4262,10 +4241,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 0), h0 = Vector256.LoadUnsafe(ref w0, 8);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 0), h1 = Vector256.LoadUnsafe(ref w1, 8);
@@ -4285,10 +4264,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 16 + fetch);
-                                Prefetch.Stream(ref w1, 16 + fetch);
-                                Prefetch.Stream(ref w2, 16 + fetch);
-                                Prefetch.Stream(ref w3, 16 + fetch);
+                                TPrefetch.Line(ref w0, 16 + fetch);
+                                TPrefetch.Line(ref w1, 16 + fetch);
+                                TPrefetch.Line(ref w2, 16 + fetch);
+                                TPrefetch.Line(ref w3, 16 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 16), h0 = Vector256.LoadUnsafe(ref w0, 24);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 16), h1 = Vector256.LoadUnsafe(ref w1, 24);
@@ -4308,10 +4287,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 32 + fetch);
-                                Prefetch.Stream(ref w1, 32 + fetch);
-                                Prefetch.Stream(ref w2, 32 + fetch);
-                                Prefetch.Stream(ref w3, 32 + fetch);
+                                TPrefetch.Line(ref w0, 32 + fetch);
+                                TPrefetch.Line(ref w1, 32 + fetch);
+                                TPrefetch.Line(ref w2, 32 + fetch);
+                                TPrefetch.Line(ref w3, 32 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 32), h0 = Vector256.LoadUnsafe(ref w0, 40);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 32), h1 = Vector256.LoadUnsafe(ref w1, 40);
@@ -4331,10 +4310,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 48 + fetch);
-                                Prefetch.Stream(ref w1, 48 + fetch);
-                                Prefetch.Stream(ref w2, 48 + fetch);
-                                Prefetch.Stream(ref w3, 48 + fetch);
+                                TPrefetch.Line(ref w0, 48 + fetch);
+                                TPrefetch.Line(ref w1, 48 + fetch);
+                                TPrefetch.Line(ref w2, 48 + fetch);
+                                TPrefetch.Line(ref w3, 48 + fetch);
                             }
                             Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, 48), h0 = Vector256.LoadUnsafe(ref w0, 56);
                             Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, 48), h1 = Vector256.LoadUnsafe(ref w1, 56);
@@ -4399,7 +4378,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulF32In64V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In64V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In64V256Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -4415,7 +4394,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 4 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -4426,8 +4406,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -4522,9 +4502,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulF32In64"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In64V128(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In64V128<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In64V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In64V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -4532,7 +4512,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 1024 : r + 8 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1024);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 8 <= rowEnd ? 256 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         ref float w2 = ref Unsafe.Add(ref w0, 128);
@@ -4547,10 +4528,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -4568,9 +4549,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
@@ -4589,10 +4567,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
@@ -4610,9 +4588,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
@@ -4682,7 +4657,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulF32In64V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In64V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In64V128Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -4698,7 +4673,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 4 <= rowEnd ? 128 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -4709,8 +4685,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -4828,19 +4804,19 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][256] f32, x [tokens][256], y [tokens][yStride].
             /// </summary>
-            private static void MatMulF32In256(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In256<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulF32In256V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In256V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulF32In256V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In256V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulF32In256V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulF32In256V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -4852,9 +4828,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulF32In256"/> with Vector512&lt;float&gt; (16 lanes): 6 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In256V512(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In256V512<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In256V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In256V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -4862,7 +4838,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 1024 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 4096);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 1024) : ahead > 1 && r + 8 <= rowEnd ? 1024 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
@@ -4877,14 +4854,14 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i), h0 = Vector512.LoadUnsafe(ref w0, i + 16);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i), h1 = Vector512.LoadUnsafe(ref w1, i + 16);
@@ -4904,14 +4881,14 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 32 + fetch);
-                                    Prefetch.Stream(ref w0, i + 32 + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 32), h0 = Vector512.LoadUnsafe(ref w0, i + 48);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 32), h1 = Vector512.LoadUnsafe(ref w1, i + 48);
@@ -4931,14 +4908,14 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 64 + fetch);
-                                    Prefetch.Stream(ref w0, i + 64 + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 64 + fetch);
-                                    Prefetch.Stream(ref w1, i + 64 + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 64 + fetch);
-                                    Prefetch.Stream(ref w2, i + 64 + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 64 + fetch);
-                                    Prefetch.Stream(ref w3, i + 64 + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 64 + fetch);
+                                    TPrefetch.Line(ref w0, i + 64 + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 64 + fetch);
+                                    TPrefetch.Line(ref w1, i + 64 + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 64 + fetch);
+                                    TPrefetch.Line(ref w2, i + 64 + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 64 + fetch);
+                                    TPrefetch.Line(ref w3, i + 64 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 64), h0 = Vector512.LoadUnsafe(ref w0, i + 80);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 64), h1 = Vector512.LoadUnsafe(ref w1, i + 80);
@@ -4958,14 +4935,14 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 96 + fetch);
-                                    Prefetch.Stream(ref w0, i + 96 + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 96 + fetch);
-                                    Prefetch.Stream(ref w1, i + 96 + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 96 + fetch);
-                                    Prefetch.Stream(ref w2, i + 96 + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 96 + fetch);
-                                    Prefetch.Stream(ref w3, i + 96 + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 96 + fetch);
+                                    TPrefetch.Line(ref w0, i + 96 + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 96 + fetch);
+                                    TPrefetch.Line(ref w1, i + 96 + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 96 + fetch);
+                                    TPrefetch.Line(ref w2, i + 96 + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 96 + fetch);
+                                    TPrefetch.Line(ref w3, i + 96 + 16 + fetch);
                                 }
                                 Vector512<float> l0 = Vector512.LoadUnsafe(ref w0, i + 96), h0 = Vector512.LoadUnsafe(ref w0, i + 112);
                                 Vector512<float> l1 = Vector512.LoadUnsafe(ref w1, i + 96), h1 = Vector512.LoadUnsafe(ref w1, i + 112);
@@ -5030,7 +5007,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulF32In256V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In256V512Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In256V512Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -5046,7 +5023,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 12 <= rowEnd ? 1536 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 6144);
+                        nuint fetch = r + ((ahead + 1) * 6) <= rowEnd ? (nuint)(ahead * 1536) : ahead > 1 && r + 12 <= rowEnd ? 1536 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
@@ -5065,18 +5043,18 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
-                                    Prefetch.Stream(ref w4, i + fetch);
-                                    Prefetch.Stream(ref w4, i + 16 + fetch);
-                                    Prefetch.Stream(ref w5, i + fetch);
-                                    Prefetch.Stream(ref w5, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w4, i + fetch);
+                                    TPrefetch.Line(ref w4, i + 16 + fetch);
+                                    TPrefetch.Line(ref w5, i + fetch);
+                                    TPrefetch.Line(ref w5, i + 16 + fetch);
                                 }
                                 // lo half: 6 rows' weights, then each token's 16 inputs against all of them
                                 Vector512<float> lo0 = Vector512.LoadUnsafe(ref w0, i);
@@ -5221,9 +5199,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulF32In256"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 16 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In256V256(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In256V256<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In256V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In256V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -5231,7 +5209,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 1024 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 4096);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 1024) : ahead > 1 && r + 8 <= rowEnd ? 1024 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
@@ -5246,10 +5225,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -5269,10 +5248,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 16), h0 = Vector256.LoadUnsafe(ref w0, i + 24);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 16), h1 = Vector256.LoadUnsafe(ref w1, i + 24);
@@ -5292,10 +5271,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 32 + fetch);
-                                    Prefetch.Stream(ref w1, i + 32 + fetch);
-                                    Prefetch.Stream(ref w2, i + 32 + fetch);
-                                    Prefetch.Stream(ref w3, i + 32 + fetch);
+                                    TPrefetch.Line(ref w0, i + 32 + fetch);
+                                    TPrefetch.Line(ref w1, i + 32 + fetch);
+                                    TPrefetch.Line(ref w2, i + 32 + fetch);
+                                    TPrefetch.Line(ref w3, i + 32 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 32), h0 = Vector256.LoadUnsafe(ref w0, i + 40);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 32), h1 = Vector256.LoadUnsafe(ref w1, i + 40);
@@ -5315,10 +5294,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 48 + fetch);
-                                    Prefetch.Stream(ref w1, i + 48 + fetch);
-                                    Prefetch.Stream(ref w2, i + 48 + fetch);
-                                    Prefetch.Stream(ref w3, i + 48 + fetch);
+                                    TPrefetch.Line(ref w0, i + 48 + fetch);
+                                    TPrefetch.Line(ref w1, i + 48 + fetch);
+                                    TPrefetch.Line(ref w2, i + 48 + fetch);
+                                    TPrefetch.Line(ref w3, i + 48 + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i + 48), h0 = Vector256.LoadUnsafe(ref w0, i + 56);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i + 48), h1 = Vector256.LoadUnsafe(ref w1, i + 56);
@@ -5387,7 +5366,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulF32In256V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In256V256Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In256V256Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -5403,7 +5382,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 6 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 512 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 2048);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 512) : ahead > 1 && r + 4 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
@@ -5414,8 +5394,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
                                 Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
@@ -5510,9 +5490,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulF32In256"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 32 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulF32In256V128(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulF32In256V128<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulF32In256V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulF32In256V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -5520,7 +5500,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 8 <= rowEnd ? 1024 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 4096);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 1024) : ahead > 1 && r + 8 <= rowEnd ? 1024 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         ref float w2 = ref Unsafe.Add(ref w0, 512);
@@ -5535,10 +5516,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -5556,9 +5537,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 8), h0 = Vector128.LoadUnsafe(ref w0, i + 12);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 8), h1 = Vector128.LoadUnsafe(ref w1, i + 12);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 8), h2 = Vector128.LoadUnsafe(ref w2, i + 12);
@@ -5577,10 +5555,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 16 + fetch);
-                                    Prefetch.Stream(ref w1, i + 16 + fetch);
-                                    Prefetch.Stream(ref w2, i + 16 + fetch);
-                                    Prefetch.Stream(ref w3, i + 16 + fetch);
+                                    TPrefetch.Line(ref w0, i + 16 + fetch);
+                                    TPrefetch.Line(ref w1, i + 16 + fetch);
+                                    TPrefetch.Line(ref w2, i + 16 + fetch);
+                                    TPrefetch.Line(ref w3, i + 16 + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 16), h0 = Vector128.LoadUnsafe(ref w0, i + 20);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 16), h1 = Vector128.LoadUnsafe(ref w1, i + 20);
@@ -5598,9 +5576,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i + 24), h0 = Vector128.LoadUnsafe(ref w0, i + 28);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i + 24), h1 = Vector128.LoadUnsafe(ref w1, i + 28);
                                 Vector128<float> l2 = Vector128.LoadUnsafe(ref w2, i + 24), h2 = Vector128.LoadUnsafe(ref w2, i + 28);
@@ -5670,7 +5645,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulF32In256V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulF32In256V128Tiles(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulF32In256V128Tiles<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -5686,7 +5661,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 6 <= rowEnd ? 1024 : r + 4 <= rowEnd ? 512 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 2048);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 512) : ahead > 1 && r + 4 <= rowEnd ? 512 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 256);
                         ref float w1 = ref Unsafe.Add(ref w0, 256);
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
@@ -5697,8 +5673,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<float> l0 = Vector128.LoadUnsafe(ref w0, i), h0 = Vector128.LoadUnsafe(ref w0, i + 4);
                                 Vector128<float> l1 = Vector128.LoadUnsafe(ref w1, i), h1 = Vector128.LoadUnsafe(ref w1, i + 4);
@@ -5816,19 +5792,19 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][32] q8, x [tokens][32], y [tokens][yStride]; each row's 32 values followed by its 1 scale, one per block of 32 weights (36 bytes).
             /// </summary>
-            private static void MatMulQ8In32(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In32V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In32V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In32V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In32V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In32V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In32V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -5840,9 +5816,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In32"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 1 step of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32V512<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In32V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In32V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -5850,7 +5826,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 144);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 144) : ahead > 1 && r + 8 <= rowEnd ? 144 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
@@ -5861,14 +5838,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 32);
-                            Prefetch.Stream(ref w0, fetch + 35);
-                            Prefetch.Stream(ref w1, fetch + 32);
-                            Prefetch.Stream(ref w1, fetch + 35);
-                            Prefetch.Stream(ref w2, fetch + 32);
-                            Prefetch.Stream(ref w2, fetch + 35);
-                            Prefetch.Stream(ref w3, fetch + 32);
-                            Prefetch.Stream(ref w3, fetch + 35);
+                            TPrefetch.Line(ref w0, fetch + 32);
+                            TPrefetch.Line(ref w0, fetch + 35);
+                            TPrefetch.Line(ref w1, fetch + 32);
+                            TPrefetch.Line(ref w1, fetch + 35);
+                            TPrefetch.Line(ref w2, fetch + 32);
+                            TPrefetch.Line(ref w2, fetch + 35);
+                            TPrefetch.Line(ref w3, fetch + 32);
+                            TPrefetch.Line(ref w3, fetch + 35);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -5878,10 +5855,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
@@ -5922,7 +5899,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In32V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In32V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In32V512Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -5938,7 +5915,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 144);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 144) : ahead > 1 && r + 8 <= rowEnd ? 144 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
@@ -5949,14 +5927,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 32);
-                            Prefetch.Stream(ref w0, fetch + 35);
-                            Prefetch.Stream(ref w1, fetch + 32);
-                            Prefetch.Stream(ref w1, fetch + 35);
-                            Prefetch.Stream(ref w2, fetch + 32);
-                            Prefetch.Stream(ref w2, fetch + 35);
-                            Prefetch.Stream(ref w3, fetch + 32);
-                            Prefetch.Stream(ref w3, fetch + 35);
+                            TPrefetch.Line(ref w0, fetch + 32);
+                            TPrefetch.Line(ref w0, fetch + 35);
+                            TPrefetch.Line(ref w1, fetch + 32);
+                            TPrefetch.Line(ref w1, fetch + 35);
+                            TPrefetch.Line(ref w2, fetch + 32);
+                            TPrefetch.Line(ref w2, fetch + 35);
+                            TPrefetch.Line(ref w3, fetch + 32);
+                            TPrefetch.Line(ref w3, fetch + 35);
                         }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -5966,10 +5944,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (0) + 16)));
@@ -6088,9 +6066,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32V256<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In32V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In32V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -6098,7 +6076,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 144);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 144) : ahead > 1 && r + 8 <= rowEnd ? 144 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
@@ -6109,14 +6088,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 32);
-                            Prefetch.Stream(ref w0, fetch + 35);
-                            Prefetch.Stream(ref w1, fetch + 32);
-                            Prefetch.Stream(ref w1, fetch + 35);
-                            Prefetch.Stream(ref w2, fetch + 32);
-                            Prefetch.Stream(ref w2, fetch + 35);
-                            Prefetch.Stream(ref w3, fetch + 32);
-                            Prefetch.Stream(ref w3, fetch + 35);
+                            TPrefetch.Line(ref w0, fetch + 32);
+                            TPrefetch.Line(ref w0, fetch + 35);
+                            TPrefetch.Line(ref w1, fetch + 32);
+                            TPrefetch.Line(ref w1, fetch + 35);
+                            TPrefetch.Line(ref w2, fetch + 32);
+                            TPrefetch.Line(ref w2, fetch + 35);
+                            TPrefetch.Line(ref w3, fetch + 32);
+                            TPrefetch.Line(ref w3, fetch + 35);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -6126,10 +6105,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
@@ -6151,9 +6130,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 32) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -6210,7 +6186,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In32V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In32V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In32V256Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -6226,17 +6202,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 116 <= rowEnd ? 4104 : r + 4 <= rowEnd ? 72 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 72);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 72) : ahead > 1 && r + 4 <= rowEnd ? 72 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
                         ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 32);
-                            Prefetch.Stream(ref w0, fetch + 35);
-                            Prefetch.Stream(ref w1, fetch + 32);
-                            Prefetch.Stream(ref w1, fetch + 35);
+                            TPrefetch.Line(ref w0, fetch + 32);
+                            TPrefetch.Line(ref w0, fetch + 35);
+                            TPrefetch.Line(ref w1, fetch + 32);
+                            TPrefetch.Line(ref w1, fetch + 35);
                         }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -6246,8 +6223,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -6358,9 +6335,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In32"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In32V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In32V128<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In32V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In32V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 32);
@@ -6368,7 +6345,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 120 <= rowEnd ? 4176 : r + 8 <= rowEnd ? 144 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 144);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 144) : ahead > 1 && r + 8 <= rowEnd ? 144 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
@@ -6379,14 +6357,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 32);
-                            Prefetch.Stream(ref w0, fetch + 35);
-                            Prefetch.Stream(ref w1, fetch + 32);
-                            Prefetch.Stream(ref w1, fetch + 35);
-                            Prefetch.Stream(ref w2, fetch + 32);
-                            Prefetch.Stream(ref w2, fetch + 35);
-                            Prefetch.Stream(ref w3, fetch + 32);
-                            Prefetch.Stream(ref w3, fetch + 35);
+                            TPrefetch.Line(ref w0, fetch + 32);
+                            TPrefetch.Line(ref w0, fetch + 35);
+                            TPrefetch.Line(ref w1, fetch + 32);
+                            TPrefetch.Line(ref w1, fetch + 35);
+                            TPrefetch.Line(ref w2, fetch + 32);
+                            TPrefetch.Line(ref w2, fetch + 35);
+                            TPrefetch.Line(ref w3, fetch + 32);
+                            TPrefetch.Line(ref w3, fetch + 35);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -6396,10 +6374,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 0), xh = Vector128.LoadUnsafe(ref xt0, 4);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 0)))).AsSByte());
@@ -6421,9 +6399,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [8, 16) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 8), xh = Vector128.LoadUnsafe(ref xt0, 12);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 8)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -6444,9 +6419,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 24) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 16), xh = Vector128.LoadUnsafe(ref xt0, 20);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 16)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -6467,9 +6439,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [24, 32) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, 24), xh = Vector128.LoadUnsafe(ref xt0, 28);
                             Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, 24)))).AsSByte());
                             Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -6544,7 +6513,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In32V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In32V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In32V128Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -6560,17 +6529,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 116 <= rowEnd ? 4104 : r + 4 <= rowEnd ? 72 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 72);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 72) : ahead > 1 && r + 4 <= rowEnd ? 72 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
                         ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 32);
-                            Prefetch.Stream(ref w0, fetch + 35);
-                            Prefetch.Stream(ref w1, fetch + 32);
-                            Prefetch.Stream(ref w1, fetch + 35);
+                            TPrefetch.Line(ref w0, fetch + 32);
+                            TPrefetch.Line(ref w0, fetch + 35);
+                            TPrefetch.Line(ref w1, fetch + 32);
+                            TPrefetch.Line(ref w1, fetch + 35);
                         }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -6580,8 +6550,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -6716,19 +6686,19 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][64] q8, x [tokens][64], y [tokens][yStride]; each row's 64 values followed by its 2 scales, one per block of 32 weights (72 bytes).
             /// </summary>
-            private static void MatMulQ8In64(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In64V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In64V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In64V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -6740,9 +6710,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64V512<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In64V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In64V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -6750,7 +6720,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 288);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 288) : ahead > 1 && r + 8 <= rowEnd ? 288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
@@ -6761,14 +6732,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 64);
-                            Prefetch.Stream(ref w0, fetch + 71);
-                            Prefetch.Stream(ref w1, fetch + 64);
-                            Prefetch.Stream(ref w1, fetch + 71);
-                            Prefetch.Stream(ref w2, fetch + 64);
-                            Prefetch.Stream(ref w2, fetch + 71);
-                            Prefetch.Stream(ref w3, fetch + 64);
-                            Prefetch.Stream(ref w3, fetch + 71);
+                            TPrefetch.Line(ref w0, fetch + 64);
+                            TPrefetch.Line(ref w0, fetch + 71);
+                            TPrefetch.Line(ref w1, fetch + 64);
+                            TPrefetch.Line(ref w1, fetch + 71);
+                            TPrefetch.Line(ref w2, fetch + 64);
+                            TPrefetch.Line(ref w2, fetch + 71);
+                            TPrefetch.Line(ref w3, fetch + 64);
+                            TPrefetch.Line(ref w3, fetch + 71);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -6778,10 +6749,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 0), xh = Vector512.LoadUnsafe(ref xt0, 16);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 0)));
@@ -6799,9 +6770,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [32, 64) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, 32), xh = Vector512.LoadUnsafe(ref xt0, 48);
                             Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, 32)));
                             Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (32) + 16)));
@@ -6848,7 +6816,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In64V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In64V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In64V512Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -6864,7 +6832,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 288);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 288) : ahead > 1 && r + 8 <= rowEnd ? 288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
@@ -6875,14 +6844,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 64);
-                            Prefetch.Stream(ref w0, fetch + 71);
-                            Prefetch.Stream(ref w1, fetch + 64);
-                            Prefetch.Stream(ref w1, fetch + 71);
-                            Prefetch.Stream(ref w2, fetch + 64);
-                            Prefetch.Stream(ref w2, fetch + 71);
-                            Prefetch.Stream(ref w3, fetch + 64);
-                            Prefetch.Stream(ref w3, fetch + 71);
+                            TPrefetch.Line(ref w0, fetch + 64);
+                            TPrefetch.Line(ref w0, fetch + 71);
+                            TPrefetch.Line(ref w1, fetch + 64);
+                            TPrefetch.Line(ref w1, fetch + 71);
+                            TPrefetch.Line(ref w2, fetch + 64);
+                            TPrefetch.Line(ref w2, fetch + 71);
+                            TPrefetch.Line(ref w3, fetch + 64);
+                            TPrefetch.Line(ref w3, fetch + 71);
                         }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -6894,10 +6863,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -7020,9 +6989,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64V256<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In64V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In64V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -7030,7 +6999,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 288);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 288) : ahead > 1 && r + 8 <= rowEnd ? 288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
@@ -7041,14 +7011,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 64);
-                            Prefetch.Stream(ref w0, fetch + 71);
-                            Prefetch.Stream(ref w1, fetch + 64);
-                            Prefetch.Stream(ref w1, fetch + 71);
-                            Prefetch.Stream(ref w2, fetch + 64);
-                            Prefetch.Stream(ref w2, fetch + 71);
-                            Prefetch.Stream(ref w3, fetch + 64);
-                            Prefetch.Stream(ref w3, fetch + 71);
+                            TPrefetch.Line(ref w0, fetch + 64);
+                            TPrefetch.Line(ref w0, fetch + 71);
+                            TPrefetch.Line(ref w1, fetch + 64);
+                            TPrefetch.Line(ref w1, fetch + 71);
+                            TPrefetch.Line(ref w2, fetch + 64);
+                            TPrefetch.Line(ref w2, fetch + 71);
+                            TPrefetch.Line(ref w3, fetch + 64);
+                            TPrefetch.Line(ref w3, fetch + 71);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -7058,10 +7028,10 @@ namespace Rwkv7.Gen.Tests.Generated
                         {
                             if (fetch != 0)
                             {
-                                Prefetch.Stream(ref w0, 0 + fetch);
-                                Prefetch.Stream(ref w1, 0 + fetch);
-                                Prefetch.Stream(ref w2, 0 + fetch);
-                                Prefetch.Stream(ref w3, 0 + fetch);
+                                TPrefetch.Line(ref w0, fetch);
+                                TPrefetch.Line(ref w1, fetch);
+                                TPrefetch.Line(ref w2, fetch);
+                                TPrefetch.Line(ref w3, fetch);
                             }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 0), xh = Vector256.LoadUnsafe(ref xt0, 8);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 0);
@@ -7083,9 +7053,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [16, 32) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 16), xh = Vector256.LoadUnsafe(ref xt0, 24);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 16);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -7106,9 +7073,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [32, 48) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 32), xh = Vector256.LoadUnsafe(ref xt0, 40);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 32);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -7129,9 +7093,6 @@ namespace Rwkv7.Gen.Tests.Generated
                         }
                         // inputs [48, 64) of this row
                         {
-                            if (fetch != 0)
-                            {
-                            }
                             Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, 48), xh = Vector256.LoadUnsafe(ref xt0, 56);
                             Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, 48);
                             Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -7204,7 +7165,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In64V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In64V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In64V256Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -7220,17 +7181,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 60 <= rowEnd ? 4176 : r + 4 <= rowEnd ? 144 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 144);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 144) : ahead > 1 && r + 4 <= rowEnd ? 144 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
                         ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 64);
-                            Prefetch.Stream(ref w0, fetch + 71);
-                            Prefetch.Stream(ref w1, fetch + 64);
-                            Prefetch.Stream(ref w1, fetch + 71);
+                            TPrefetch.Line(ref w0, fetch + 64);
+                            TPrefetch.Line(ref w0, fetch + 71);
+                            TPrefetch.Line(ref w1, fetch + 64);
+                            TPrefetch.Line(ref w1, fetch + 71);
                         }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -7240,8 +7202,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -7352,9 +7314,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In64"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In64V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In64V128<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In64V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In64V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 64);
@@ -7362,7 +7324,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 288);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 288) : ahead > 1 && r + 8 <= rowEnd ? 288 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
@@ -7373,14 +7336,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 64);
-                            Prefetch.Stream(ref w0, fetch + 71);
-                            Prefetch.Stream(ref w1, fetch + 64);
-                            Prefetch.Stream(ref w1, fetch + 71);
-                            Prefetch.Stream(ref w2, fetch + 64);
-                            Prefetch.Stream(ref w2, fetch + 71);
-                            Prefetch.Stream(ref w3, fetch + 64);
-                            Prefetch.Stream(ref w3, fetch + 71);
+                            TPrefetch.Line(ref w0, fetch + 64);
+                            TPrefetch.Line(ref w0, fetch + 71);
+                            TPrefetch.Line(ref w1, fetch + 64);
+                            TPrefetch.Line(ref w1, fetch + 71);
+                            TPrefetch.Line(ref w2, fetch + 64);
+                            TPrefetch.Line(ref w2, fetch + 71);
+                            TPrefetch.Line(ref w3, fetch + 64);
+                            TPrefetch.Line(ref w3, fetch + 71);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -7392,10 +7355,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
@@ -7417,9 +7380,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -7440,9 +7400,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -7463,9 +7420,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -7544,7 +7498,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In64V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In64V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In64V128Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -7560,17 +7514,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 60 <= rowEnd ? 4176 : r + 4 <= rowEnd ? 144 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 144);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 144) : ahead > 1 && r + 4 <= rowEnd ? 144 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
                         ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 64);
-                            Prefetch.Stream(ref w0, fetch + 71);
-                            Prefetch.Stream(ref w1, fetch + 64);
-                            Prefetch.Stream(ref w1, fetch + 71);
+                            TPrefetch.Line(ref w0, fetch + 64);
+                            TPrefetch.Line(ref w0, fetch + 71);
+                            TPrefetch.Line(ref w1, fetch + 64);
+                            TPrefetch.Line(ref w1, fetch + 71);
                         }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -7580,8 +7535,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -7716,19 +7671,19 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x with W [rows][256] q8, x [tokens][256], y [tokens][yStride]; each row's 256 values followed by its 8 scales, one per block of 32 weights (288 bytes).
             /// </summary>
-            private static void MatMulQ8In256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In256<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8In256V512(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In256V512<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8In256V256(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In256V256<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector128.IsHardwareAccelerated)
                 {
-                    MatMulQ8In256V128(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
+                    MatMulQ8In256V128<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -7740,9 +7695,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In256"/> with Vector512&lt;float&gt; (16 lanes): 4 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 32 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In256V512(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In256V512<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In256V512Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In256V512Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -7750,7 +7705,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 1152 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1152);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 1152) : ahead > 1 && r + 8 <= rowEnd ? 1152 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 288);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 576);
@@ -7761,14 +7717,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 256));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 256);
-                            Prefetch.Stream(ref w0, fetch + 287);
-                            Prefetch.Stream(ref w1, fetch + 256);
-                            Prefetch.Stream(ref w1, fetch + 287);
-                            Prefetch.Stream(ref w2, fetch + 256);
-                            Prefetch.Stream(ref w2, fetch + 287);
-                            Prefetch.Stream(ref w3, fetch + 256);
-                            Prefetch.Stream(ref w3, fetch + 287);
+                            TPrefetch.Line(ref w0, fetch + 256);
+                            TPrefetch.Line(ref w0, fetch + 287);
+                            TPrefetch.Line(ref w1, fetch + 256);
+                            TPrefetch.Line(ref w1, fetch + 287);
+                            TPrefetch.Line(ref w2, fetch + 256);
+                            TPrefetch.Line(ref w2, fetch + 287);
+                            TPrefetch.Line(ref w3, fetch + 256);
+                            TPrefetch.Line(ref w3, fetch + 287);
                         }
                         Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
                         Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
@@ -7780,10 +7736,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i), xh = Vector512.LoadUnsafe(ref xt0, i + 16);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
@@ -7801,9 +7757,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [32, 64) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 32), xh = Vector512.LoadUnsafe(ref xt0, i + 48);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 32)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 32) + 16)));
@@ -7822,10 +7775,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + 64 + fetch);
-                                    Prefetch.Stream(ref w1, i + 64 + fetch);
-                                    Prefetch.Stream(ref w2, i + 64 + fetch);
-                                    Prefetch.Stream(ref w3, i + 64 + fetch);
+                                    TPrefetch.Line(ref w0, i + 64 + fetch);
+                                    TPrefetch.Line(ref w1, i + 64 + fetch);
+                                    TPrefetch.Line(ref w2, i + 64 + fetch);
+                                    TPrefetch.Line(ref w3, i + 64 + fetch);
                                 }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 64), xh = Vector512.LoadUnsafe(ref xt0, i + 80);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 64)));
@@ -7843,9 +7796,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [96, 128) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector512<float> xl = Vector512.LoadUnsafe(ref xt0, i + 96), xh = Vector512.LoadUnsafe(ref xt0, i + 112);
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i + 96)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i + 96) + 16)));
@@ -7910,7 +7860,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In256V512"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In256V512Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In256V512Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -7926,7 +7876,8 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 20 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 1152 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1152);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 1152) : ahead > 1 && r + 8 <= rowEnd ? 1152 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 288);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 576);
@@ -7937,14 +7888,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 256));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 256);
-                            Prefetch.Stream(ref w0, fetch + 287);
-                            Prefetch.Stream(ref w1, fetch + 256);
-                            Prefetch.Stream(ref w1, fetch + 287);
-                            Prefetch.Stream(ref w2, fetch + 256);
-                            Prefetch.Stream(ref w2, fetch + 287);
-                            Prefetch.Stream(ref w3, fetch + 256);
-                            Prefetch.Stream(ref w3, fetch + 287);
+                            TPrefetch.Line(ref w0, fetch + 256);
+                            TPrefetch.Line(ref w0, fetch + 287);
+                            TPrefetch.Line(ref w1, fetch + 256);
+                            TPrefetch.Line(ref w1, fetch + 287);
+                            TPrefetch.Line(ref w2, fetch + 256);
+                            TPrefetch.Line(ref w2, fetch + 287);
+                            TPrefetch.Line(ref w3, fetch + 256);
+                            TPrefetch.Line(ref w3, fetch + 287);
                         }
                         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero, c02 = Vector512<float>.Zero, c03 = Vector512<float>.Zero;
                         Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero, c12 = Vector512<float>.Zero, c13 = Vector512<float>.Zero;
@@ -7956,10 +7907,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector512<float> l0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, i)));
                                 Vector512<float> h0 = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref w0, (i) + 16)));
@@ -8082,9 +8033,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In256"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 16 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In256V256(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In256V256<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In256V256Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In256V256Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -8092,7 +8043,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 1152 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1152);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 1152) : ahead > 1 && r + 8 <= rowEnd ? 1152 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 288);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 576);
@@ -8103,14 +8055,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 256));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 256);
-                            Prefetch.Stream(ref w0, fetch + 287);
-                            Prefetch.Stream(ref w1, fetch + 256);
-                            Prefetch.Stream(ref w1, fetch + 287);
-                            Prefetch.Stream(ref w2, fetch + 256);
-                            Prefetch.Stream(ref w2, fetch + 287);
-                            Prefetch.Stream(ref w3, fetch + 256);
-                            Prefetch.Stream(ref w3, fetch + 287);
+                            TPrefetch.Line(ref w0, fetch + 256);
+                            TPrefetch.Line(ref w0, fetch + 287);
+                            TPrefetch.Line(ref w1, fetch + 256);
+                            TPrefetch.Line(ref w1, fetch + 287);
+                            TPrefetch.Line(ref w2, fetch + 256);
+                            TPrefetch.Line(ref w2, fetch + 287);
+                            TPrefetch.Line(ref w3, fetch + 256);
+                            TPrefetch.Line(ref w3, fetch + 287);
                         }
                         Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
                         Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
@@ -8122,10 +8074,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i), xh = Vector256.LoadUnsafe(ref xt0, i + 8);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
@@ -8147,9 +8099,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 16), xh = Vector256.LoadUnsafe(ref xt0, i + 24);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 16);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -8170,9 +8119,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [32, 48) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 32), xh = Vector256.LoadUnsafe(ref xt0, i + 40);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 32);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -8193,9 +8139,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [48, 64) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector256<float> xl = Vector256.LoadUnsafe(ref xt0, i + 48), xh = Vector256.LoadUnsafe(ref xt0, i + 56);
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i + 48);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -8272,7 +8215,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In256V256"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In256V256Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In256V256Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -8288,17 +8231,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 4608 : r + 4 <= rowEnd ? 576 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 576);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 576) : ahead > 1 && r + 4 <= rowEnd ? 576 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 288);
                         ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 256));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 256);
-                            Prefetch.Stream(ref w0, fetch + 287);
-                            Prefetch.Stream(ref w1, fetch + 256);
-                            Prefetch.Stream(ref w1, fetch + 287);
+                            TPrefetch.Line(ref w0, fetch + 256);
+                            TPrefetch.Line(ref w0, fetch + 287);
+                            TPrefetch.Line(ref w1, fetch + 256);
+                            TPrefetch.Line(ref w1, fetch + 287);
                         }
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
@@ -8308,8 +8252,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<sbyte> pl0 = Vector128.LoadUnsafe(ref w0, i);
                                 Vector256<float> l0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(pl0));
@@ -8420,9 +8364,9 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <see cref="MatMulQ8In256"/> with Vector128&lt;float&gt; (4 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 32 steps of 8 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8In256V128(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8In256V128<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
-                int t = tokens >= 4 ? MatMulQ8In256V128Tiles(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
+                int t = tokens >= 4 ? MatMulQ8In256V128Tiles<TPrefetch>(ref w, ref x, ref y, tokens, yStride, rowStart, rowEnd, accumulate) : 0;
                 for (; t < tokens; t++)
                 {
                     ref float xt0 = ref Unsafe.Add(ref x, (nint)t * 256);
@@ -8430,7 +8374,8 @@ namespace Rwkv7.Gen.Tests.Generated
                     int r = rowStart;
                     for (; r + 4 <= rowEnd; r += 4)
                     {
-                        nuint fetch = r + 20 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 1152 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1152);
+                        nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 1152) : ahead > 1 && r + 8 <= rowEnd ? 1152 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 288);
                         ref sbyte w2 = ref Unsafe.Add(ref w0, 576);
@@ -8441,14 +8386,14 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 256));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 256);
-                            Prefetch.Stream(ref w0, fetch + 287);
-                            Prefetch.Stream(ref w1, fetch + 256);
-                            Prefetch.Stream(ref w1, fetch + 287);
-                            Prefetch.Stream(ref w2, fetch + 256);
-                            Prefetch.Stream(ref w2, fetch + 287);
-                            Prefetch.Stream(ref w3, fetch + 256);
-                            Prefetch.Stream(ref w3, fetch + 287);
+                            TPrefetch.Line(ref w0, fetch + 256);
+                            TPrefetch.Line(ref w0, fetch + 287);
+                            TPrefetch.Line(ref w1, fetch + 256);
+                            TPrefetch.Line(ref w1, fetch + 287);
+                            TPrefetch.Line(ref w2, fetch + 256);
+                            TPrefetch.Line(ref w2, fetch + 287);
+                            TPrefetch.Line(ref w3, fetch + 256);
+                            TPrefetch.Line(ref w3, fetch + 287);
                         }
                         Vector128<float> a0 = Vector128<float>.Zero, b0 = Vector128<float>.Zero;
                         Vector128<float> a1 = Vector128<float>.Zero, b1 = Vector128<float>.Zero;
@@ -8460,10 +8405,10 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
-                                    Prefetch.Stream(ref w2, i + fetch);
-                                    Prefetch.Stream(ref w3, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
+                                    TPrefetch.Line(ref w3, i + fetch);
                                 }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i), xh = Vector128.LoadUnsafe(ref xt0, i + 4);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
@@ -8485,9 +8430,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [8, 16) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 8), xh = Vector128.LoadUnsafe(ref xt0, i + 12);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 8)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -8508,9 +8450,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [16, 24) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 16), xh = Vector128.LoadUnsafe(ref xt0, i + 20);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 16)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -8531,9 +8470,6 @@ namespace Rwkv7.Gen.Tests.Generated
                             }
                             // inputs [24, 32) of this iteration
                             {
-                                if (fetch != 0)
-                                {
-                                }
                                 Vector128<float> xl = Vector128.LoadUnsafe(ref xt0, i + 24), xh = Vector128.LoadUnsafe(ref xt0, i + 28);
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i + 24)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -8612,7 +8548,7 @@ namespace Rwkv7.Gen.Tests.Generated
             /// The multi-token part of <see cref="MatMulQ8In256V128"/>: whole tiles of 4 tokens; returns the tokens done.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static int MatMulQ8In256V128Tiles(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+            private static int MatMulQ8In256V128Tiles<TPrefetch>(ref sbyte w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
@@ -8628,17 +8564,18 @@ namespace Rwkv7.Gen.Tests.Generated
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 256);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        nuint fetch = r + 18 <= rowEnd ? 4608 : r + 4 <= rowEnd ? 576 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 576);
+                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 576) : ahead > 1 && r + 4 <= rowEnd ? 576 : 0u;
                         ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 288);
                         ref sbyte w1 = ref Unsafe.Add(ref w0, 288);
                         ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 256));
                         ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 256));
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, fetch + 256);
-                            Prefetch.Stream(ref w0, fetch + 287);
-                            Prefetch.Stream(ref w1, fetch + 256);
-                            Prefetch.Stream(ref w1, fetch + 287);
+                            TPrefetch.Line(ref w0, fetch + 256);
+                            TPrefetch.Line(ref w0, fetch + 287);
+                            TPrefetch.Line(ref w1, fetch + 256);
+                            TPrefetch.Line(ref w1, fetch + 287);
                         }
                         Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero, c02 = Vector128<float>.Zero, c03 = Vector128<float>.Zero;
                         Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero, c12 = Vector128<float>.Zero, c13 = Vector128<float>.Zero;
@@ -8648,8 +8585,8 @@ namespace Rwkv7.Gen.Tests.Generated
                             {
                                 if (fetch != 0)
                                 {
-                                    Prefetch.Stream(ref w0, i + fetch);
-                                    Prefetch.Stream(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w0, i + fetch);
+                                    TPrefetch.Line(ref w1, i + fetch);
                                 }
                                 Vector128<short> sl0 = Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w0, i)))).AsSByte());
                                 Vector128<float> l0 = Vector128.ConvertToSingle(Vector128.WidenLower(sl0));
@@ -8782,7 +8719,7 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <inheritdoc/>
-            public static void MatMulQ8Int16(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+            public static void MatMulQ8Int16<TPrefetch>(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 KernelChecks.MatMulQ8Int16(w, x.Length, xScales.Length, y.Length, rowStart, rowEnd);
                 ref sbyte wr = ref MemoryMarshal.GetReference(w.AsQ8Span());
@@ -8791,8 +8728,8 @@ namespace Rwkv7.Gen.Tests.Generated
                 ref float yr = ref MemoryMarshal.GetReference(y);
                 switch (w.Cols)
                 {
-                    case 64: MatMulQ8Int16In64(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
-                    case 256: MatMulQ8Int16In256(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
+                    case 64: MatMulQ8Int16In64<TPrefetch>(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
+                    case 256: MatMulQ8Int16In256<TPrefetch>(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
                 }
 
                 // An input width this model does not have: the width-generic path.
@@ -8802,15 +8739,15 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][64] 8-bit (each row's values followed by its 2 scales) and x rounded to 16 bits (x [64] int16, xScales [2]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
             /// </summary>
-            private static void MatMulQ8Int16In64(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In64<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In64V512(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In64V512<TPrefetch>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In64V256(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In64V256<TPrefetch>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -8820,15 +8757,15 @@ namespace Rwkv7.Gen.Tests.Generated
                         restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / 32);
                     }
 
-                    MatMulQ8In64(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 64, rowStart, rowEnd, accumulate);
+                    MatMulQ8In64<TPrefetch>(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 64, rowStart, rowEnd, accumulate);
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, each row's values and scales (72 bytes) requested 4320 bytes (15 tiles) ahead.
+            /// <see cref="MatMulQ8Int16In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, each row's values and scales (72 bytes) requested whole tiles (288 bytes) ahead, at least the prefetch policy's distance.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In64V512(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In64V512<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
@@ -8846,26 +8783,27 @@ namespace Rwkv7.Gen.Tests.Generated
                     Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                    nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                    int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 288);
+                    nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 288) : ahead > 1 && r + 8 <= rowEnd ? 288 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Stream(ref w0, fetch + 64);
-                        Prefetch.Stream(ref w0, fetch + 71);
-                        Prefetch.Stream(ref w1, fetch + 64);
-                        Prefetch.Stream(ref w1, fetch + 71);
-                        Prefetch.Stream(ref w2, fetch + 64);
-                        Prefetch.Stream(ref w2, fetch + 71);
-                        Prefetch.Stream(ref w3, fetch + 64);
-                        Prefetch.Stream(ref w3, fetch + 71);
+                        TPrefetch.Line(ref w0, fetch + 64);
+                        TPrefetch.Line(ref w0, fetch + 71);
+                        TPrefetch.Line(ref w1, fetch + 64);
+                        TPrefetch.Line(ref w1, fetch + 71);
+                        TPrefetch.Line(ref w2, fetch + 64);
+                        TPrefetch.Line(ref w2, fetch + 71);
+                        TPrefetch.Line(ref w3, fetch + 64);
+                        TPrefetch.Line(ref w3, fetch + 71);
                     }
                     for (nuint i = 0; i < 64; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, i + fetch);
-                            Prefetch.Stream(ref w1, i + fetch);
-                            Prefetch.Stream(ref w2, i + fetch);
-                            Prefetch.Stream(ref w3, i + fetch);
+                            TPrefetch.Line(ref w0, i + fetch);
+                            TPrefetch.Line(ref w1, i + fetch);
+                            TPrefetch.Line(ref w2, i + fetch);
+                            TPrefetch.Line(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
@@ -8907,10 +8845,10 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In64"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, each row's values and scales (72 bytes) requested 4320 bytes (15 tiles) ahead.
+            /// <see cref="MatMulQ8Int16In64"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, each row's values and scales (72 bytes) requested whole tiles (288 bytes) ahead, at least the prefetch policy's distance.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In64V256(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In64V256<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
@@ -8928,26 +8866,27 @@ namespace Rwkv7.Gen.Tests.Generated
                     Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                    nuint fetch = r + 64 <= rowEnd ? 4320 : r + 8 <= rowEnd ? 288 : 0u;
+                    int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 288);
+                    nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 288) : ahead > 1 && r + 8 <= rowEnd ? 288 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Stream(ref w0, fetch + 64);
-                        Prefetch.Stream(ref w0, fetch + 71);
-                        Prefetch.Stream(ref w1, fetch + 64);
-                        Prefetch.Stream(ref w1, fetch + 71);
-                        Prefetch.Stream(ref w2, fetch + 64);
-                        Prefetch.Stream(ref w2, fetch + 71);
-                        Prefetch.Stream(ref w3, fetch + 64);
-                        Prefetch.Stream(ref w3, fetch + 71);
+                        TPrefetch.Line(ref w0, fetch + 64);
+                        TPrefetch.Line(ref w0, fetch + 71);
+                        TPrefetch.Line(ref w1, fetch + 64);
+                        TPrefetch.Line(ref w1, fetch + 71);
+                        TPrefetch.Line(ref w2, fetch + 64);
+                        TPrefetch.Line(ref w2, fetch + 71);
+                        TPrefetch.Line(ref w3, fetch + 64);
+                        TPrefetch.Line(ref w3, fetch + 71);
                     }
                     for (nuint i = 0; i < 64; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, i + fetch);
-                            Prefetch.Stream(ref w1, i + fetch);
-                            Prefetch.Stream(ref w2, i + fetch);
-                            Prefetch.Stream(ref w3, i + fetch);
+                            TPrefetch.Line(ref w0, i + fetch);
+                            TPrefetch.Line(ref w1, i + fetch);
+                            TPrefetch.Line(ref w2, i + fetch);
+                            TPrefetch.Line(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
@@ -8995,15 +8934,15 @@ namespace Rwkv7.Gen.Tests.Generated
             /// <summary>
             /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][256] 8-bit (each row's values followed by its 8 scales) and x rounded to 16 bits (x [256] int16, xScales [8]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
             /// </summary>
-            private static void MatMulQ8Int16In256(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In256<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 if (Vector512.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In256V512(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In256V512<TPrefetch>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else if (Vector256.IsHardwareAccelerated)
                 {
-                    MatMulQ8Int16In256V256(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                    MatMulQ8Int16In256V256<TPrefetch>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
                 }
                 else
                 {
@@ -9013,15 +8952,15 @@ namespace Rwkv7.Gen.Tests.Generated
                         restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / 32);
                     }
 
-                    MatMulQ8In256(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 256, rowStart, rowEnd, accumulate);
+                    MatMulQ8In256<TPrefetch>(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 256, rowStart, rowEnd, accumulate);
                 }
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In256"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, each row's values and scales (288 bytes) requested 4608 bytes (4 tiles) ahead.
+            /// <see cref="MatMulQ8Int16In256"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, each row's values and scales (288 bytes) requested whole tiles (1152 bytes) ahead, at least the prefetch policy's distance.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In256V512(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In256V512<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
@@ -9039,26 +8978,27 @@ namespace Rwkv7.Gen.Tests.Generated
                     Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
                     Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
                     Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
-                    nuint fetch = r + 20 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 1152 : 0u;
+                    int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1152);
+                    nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 1152) : ahead > 1 && r + 8 <= rowEnd ? 1152 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Stream(ref w0, fetch + 256);
-                        Prefetch.Stream(ref w0, fetch + 287);
-                        Prefetch.Stream(ref w1, fetch + 256);
-                        Prefetch.Stream(ref w1, fetch + 287);
-                        Prefetch.Stream(ref w2, fetch + 256);
-                        Prefetch.Stream(ref w2, fetch + 287);
-                        Prefetch.Stream(ref w3, fetch + 256);
-                        Prefetch.Stream(ref w3, fetch + 287);
+                        TPrefetch.Line(ref w0, fetch + 256);
+                        TPrefetch.Line(ref w0, fetch + 287);
+                        TPrefetch.Line(ref w1, fetch + 256);
+                        TPrefetch.Line(ref w1, fetch + 287);
+                        TPrefetch.Line(ref w2, fetch + 256);
+                        TPrefetch.Line(ref w2, fetch + 287);
+                        TPrefetch.Line(ref w3, fetch + 256);
+                        TPrefetch.Line(ref w3, fetch + 287);
                     }
                     for (nuint i = 0; i < 256; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, i + fetch);
-                            Prefetch.Stream(ref w1, i + fetch);
-                            Prefetch.Stream(ref w2, i + fetch);
-                            Prefetch.Stream(ref w3, i + fetch);
+                            TPrefetch.Line(ref w0, i + fetch);
+                            TPrefetch.Line(ref w1, i + fetch);
+                            TPrefetch.Line(ref w2, i + fetch);
+                            TPrefetch.Line(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
@@ -9100,10 +9040,10 @@ namespace Rwkv7.Gen.Tests.Generated
             }
 
             /// <summary>
-            /// <see cref="MatMulQ8Int16In256"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, each row's values and scales (288 bytes) requested 4608 bytes (4 tiles) ahead.
+            /// <see cref="MatMulQ8Int16In256"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 8 blocks of 32 inputs per row, each row's values and scales (288 bytes) requested whole tiles (1152 bytes) ahead, at least the prefetch policy's distance.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            private static void MatMulQ8Int16In256V256(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+            private static void MatMulQ8Int16In256V256<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 ref float yt0 = ref y;
                 int r = rowStart;
@@ -9121,26 +9061,27 @@ namespace Rwkv7.Gen.Tests.Generated
                     Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
                     Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
                     Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
-                    nuint fetch = r + 20 <= rowEnd ? 4608 : r + 8 <= rowEnd ? 1152 : 0u;
+                    int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1152);
+                    nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 1152) : ahead > 1 && r + 8 <= rowEnd ? 1152 : 0u;
                     if (fetch != 0)
                     {
-                        Prefetch.Stream(ref w0, fetch + 256);
-                        Prefetch.Stream(ref w0, fetch + 287);
-                        Prefetch.Stream(ref w1, fetch + 256);
-                        Prefetch.Stream(ref w1, fetch + 287);
-                        Prefetch.Stream(ref w2, fetch + 256);
-                        Prefetch.Stream(ref w2, fetch + 287);
-                        Prefetch.Stream(ref w3, fetch + 256);
-                        Prefetch.Stream(ref w3, fetch + 287);
+                        TPrefetch.Line(ref w0, fetch + 256);
+                        TPrefetch.Line(ref w0, fetch + 287);
+                        TPrefetch.Line(ref w1, fetch + 256);
+                        TPrefetch.Line(ref w1, fetch + 287);
+                        TPrefetch.Line(ref w2, fetch + 256);
+                        TPrefetch.Line(ref w2, fetch + 287);
+                        TPrefetch.Line(ref w3, fetch + 256);
+                        TPrefetch.Line(ref w3, fetch + 287);
                     }
                     for (nuint i = 0; i < 256; i += 64)
                     {
                         if (fetch != 0)
                         {
-                            Prefetch.Stream(ref w0, i + fetch);
-                            Prefetch.Stream(ref w1, i + fetch);
-                            Prefetch.Stream(ref w2, i + fetch);
-                            Prefetch.Stream(ref w3, i + fetch);
+                            TPrefetch.Line(ref w0, i + fetch);
+                            TPrefetch.Line(ref w1, i + fetch);
+                            TPrefetch.Line(ref w2, i + fetch);
+                            TPrefetch.Line(ref w3, i + fetch);
                         }
                         // block i / 32: inputs [i, i + 32)
                         Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
@@ -9187,14 +9128,14 @@ namespace Rwkv7.Gen.Tests.Generated
 
             /// <inheritdoc/>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void DecayLora(ReadOnlySpan<float> xw, LayerWeights layer, Span<float> w, Span<float> scratch, int tokens)
+            public static void DecayLora<TPrefetch>(ReadOnlySpan<float> xw, LayerWeights layer, Span<float> w, Span<float> scratch, int tokens) where TPrefetch : struct, IWeightPrefetch
             {
                 // [T][32] = tanh(x_w · W1); w = exp(-e^(-1/2) · sigmoid(w0 + [T][32] · W2)), [T][64]
                 Span<float> hidden = scratch.Slice(0, tokens * 32);
                 w = w.Slice(0, tokens * D);
-                MatMul(layer.DecayDown, xw, hidden, tokens, 32, 0, 32, accumulate: false);
+                MatMul<TPrefetch>(layer.DecayDown, xw, hidden, tokens, 32, 0, 32, accumulate: false);
                 TensorPrimitives.Tanh(hidden, hidden);
-                MatMul(layer.DecayUp, hidden, w, tokens, D, 0, D, accumulate: false);
+                MatMul<TPrefetch>(layer.DecayUp, hidden, w, tokens, D, 0, D, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = w.Slice(t * D, D);
@@ -9207,13 +9148,13 @@ namespace Rwkv7.Gen.Tests.Generated
 
             /// <inheritdoc/>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void IclrLora(ReadOnlySpan<float> xa, LayerWeights layer, Span<float> a, Span<float> scratch, int tokens)
+            public static void IclrLora<TPrefetch>(ReadOnlySpan<float> xa, LayerWeights layer, Span<float> a, Span<float> scratch, int tokens) where TPrefetch : struct, IWeightPrefetch
             {
                 // [T][32] = x_a · A1; a = sigmoid(a0 + [T][32] · A2), [T][64]
                 Span<float> hidden = scratch.Slice(0, tokens * 32);
                 a = a.Slice(0, tokens * D);
-                MatMul(layer.IclrDown, xa, hidden, tokens, 32, 0, 32, accumulate: false);
-                MatMul(layer.IclrUp, hidden, a, tokens, D, 0, D, accumulate: false);
+                MatMul<TPrefetch>(layer.IclrDown, xa, hidden, tokens, 32, 0, 32, accumulate: false);
+                MatMul<TPrefetch>(layer.IclrUp, hidden, a, tokens, D, 0, D, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = a.Slice(t * D, D);
@@ -9224,25 +9165,25 @@ namespace Rwkv7.Gen.Tests.Generated
 
             /// <inheritdoc/>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void GateLora(ReadOnlySpan<float> xg, LayerWeights layer, Span<float> g, Span<float> scratch, int tokens)
+            public static void GateLora<TPrefetch>(ReadOnlySpan<float> xg, LayerWeights layer, Span<float> g, Span<float> scratch, int tokens) where TPrefetch : struct, IWeightPrefetch
             {
                 // [T][32] = sigmoid(x_g · G1); g = [T][32] · G2, [T][64]
                 Span<float> hidden = scratch.Slice(0, tokens * 32);
                 g = g.Slice(0, tokens * D);
-                MatMul(layer.GateDown, xg, hidden, tokens, 32, 0, 32, accumulate: false);
+                MatMul<TPrefetch>(layer.GateDown, xg, hidden, tokens, 32, 0, 32, accumulate: false);
                 TensorPrimitives.Sigmoid(hidden, hidden);
-                MatMul(layer.GateUp, hidden, g, tokens, D, 0, D, accumulate: false);
+                MatMul<TPrefetch>(layer.GateUp, hidden, g, tokens, D, 0, D, accumulate: false);
             }
 
             /// <inheritdoc/>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            public static void ValueLora(ReadOnlySpan<float> xv, LayerWeights layer, Span<float> mix, Span<float> scratch, int tokens)
+            public static void ValueLora<TPrefetch>(ReadOnlySpan<float> xv, LayerWeights layer, Span<float> mix, Span<float> scratch, int tokens) where TPrefetch : struct, IWeightPrefetch
             {
                 // [T][32] = x_v · V1; mix = sigmoid(v0 + [T][32] · V2), [T][64]
                 Span<float> hidden = scratch.Slice(0, tokens * 32);
                 mix = mix.Slice(0, tokens * D);
-                MatMul(layer.ValueDown, xv, hidden, tokens, 32, 0, 32, accumulate: false);
-                MatMul(layer.ValueUp, hidden, mix, tokens, D, 0, D, accumulate: false);
+                MatMul<TPrefetch>(layer.ValueDown, xv, hidden, tokens, 32, 0, 32, accumulate: false);
+                MatMul<TPrefetch>(layer.ValueUp, hidden, mix, tokens, D, 0, D, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = mix.Slice(t * D, D);

@@ -48,12 +48,12 @@ public sealed unsafe class FallbackKernelTests
 
             // Rows [1, 10): two 4-row tiles and one row alone; row 0 and row 10 must stay untouched.
             float[] y = [.. Enumerable.Repeat(7f, rows)];
-            Q4Kernels.MatMulInt16(w, x16, xScales, y, 1, 10, accumulate: false);
+            Q4Kernels.MatMulInt16<NonTemporalPrefetch>(w, x16, xScales, y, 1, 10, accumulate: false);
             AssertRows(expected, y, 1, 10, offset: 0, $"q4, {cols} inputs");
             Assert.Equal(7f, y[0]);
             Assert.Equal(7f, y[10]);
 
-            Q4Kernels.MatMulInt16(w, x16, xScales, y, 1, 10, accumulate: true);
+            Q4Kernels.MatMulInt16<TemporalPrefetch>(w, x16, xScales, y, 1, 10, accumulate: true);
             AssertRows([.. expected.Select(e => 2 * e)], y, 1, 10, offset: 0, $"q4, {cols} inputs, accumulated");
         }
     }

@@ -116,10 +116,13 @@ public sealed class Int16InputTests
             _ => weights.Head,
         };
 
+        // Both prefetch policies: the hint changes when weights arrive, never the sums.
         foreach (bool accumulate in new[] { false, true })
         {
             AssertExactBlockSums(w, rowStart, rowEnd, accumulate, static (in WeightMatrix m, short[] x, float[] s, float[] y, int a, int b, bool acc) =>
-                Mh4Model.Kernels.MatMulQ8Int16(m, x, s, y, a, b, acc));
+                Mh4Model.Kernels.MatMulQ8Int16<TemporalPrefetch>(m, x, s, y, a, b, acc));
+            AssertExactBlockSums(w, rowStart, rowEnd, accumulate, static (in WeightMatrix m, short[] x, float[] s, float[] y, int a, int b, bool acc) =>
+                Mh4Model.Kernels.MatMulQ8Int16<NonTemporalPrefetch>(m, x, s, y, a, b, acc));
         }
     }
 
@@ -129,7 +132,7 @@ public sealed class Int16InputTests
         // mh4's FFN value rows (1,024 inputs) through the tiny model's kernels, whose widths are 64 and 256.
         using RwkvWeights weights = RwkvWeights.CreateSynthetic(Mh4Model.DeclaredShape, TensorDType.Q8, seed: 5);
         AssertExactBlockSums(weights.Layers[0].FfnValue, 2, 255, accumulate: true, static (in WeightMatrix m, short[] x, float[] s, float[] y, int a, int b, bool acc) =>
-            TinyModel.Kernels.MatMulQ8Int16(m, x, s, y, a, b, acc));
+            TinyModel.Kernels.MatMulQ8Int16<TemporalPrefetch>(m, x, s, y, a, b, acc));
     }
 
     [Fact]
@@ -139,11 +142,11 @@ public sealed class Int16InputTests
         using RwkvWeights bf16 = RwkvWeights.CreateSynthetic(Mh4Model.DeclaredShape, TensorDType.BF16, seed: 5);
         WeightMatrix key = q8.Layers[0].FfnKey; // [1024][256]
         var y = new float[1024];
-        Assert.Throws<ArgumentException>(() => Mh4Model.Kernels.MatMulQ8Int16(bf16.Layers[0].FfnKey, new short[256], new float[8], y, 0, 1024, false));
-        Assert.Throws<ArgumentException>(() => Mh4Model.Kernels.MatMulQ8Int16(key, new short[255], new float[8], y, 0, 1024, false));
-        Assert.Throws<ArgumentException>(() => Mh4Model.Kernels.MatMulQ8Int16(key, new short[256], new float[7], y, 0, 1024, false));
-        Assert.Throws<ArgumentException>(() => Mh4Model.Kernels.MatMulQ8Int16(key, new short[256], new float[8], new float[1000], 0, 1024, false));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Mh4Model.Kernels.MatMulQ8Int16(key, new short[256], new float[8], y, 0, 1025, false));
+        Assert.Throws<ArgumentException>(() => Mh4Model.Kernels.MatMulQ8Int16<NonTemporalPrefetch>(bf16.Layers[0].FfnKey, new short[256], new float[8], y, 0, 1024, false));
+        Assert.Throws<ArgumentException>(() => Mh4Model.Kernels.MatMulQ8Int16<NonTemporalPrefetch>(key, new short[255], new float[8], y, 0, 1024, false));
+        Assert.Throws<ArgumentException>(() => Mh4Model.Kernels.MatMulQ8Int16<NonTemporalPrefetch>(key, new short[256], new float[7], y, 0, 1024, false));
+        Assert.Throws<ArgumentException>(() => Mh4Model.Kernels.MatMulQ8Int16<NonTemporalPrefetch>(key, new short[256], new float[8], new float[1000], 0, 1024, false));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Mh4Model.Kernels.MatMulQ8Int16<NonTemporalPrefetch>(key, new short[256], new float[8], y, 0, 1025, false));
     }
 
     private delegate void Product(in WeightMatrix w, short[] x, float[] xScales, float[] y, int rowStart, int rowEnd, bool accumulate);
