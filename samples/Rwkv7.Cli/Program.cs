@@ -14,7 +14,7 @@ internal static class Program
     public const int ExitInterrupted = 130;
 
     /// <summary>Switches that take no value, whichever command they belong to.</summary>
-    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "all", "verbose", "help", "json", "profile", "stats", "pieces", "bytes" };
+    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "all", "verbose", "help", "json", "profile", "stats", "pieces", "bytes", "save" };
 
     public static Task<int> Main(string[] args) => RunAsync(args, CliConsole.FromSystemConsole());
 
@@ -32,6 +32,11 @@ internal static class Program
 
             CommandArguments parsed = CommandArguments.Parse(args[0], args[1..], Flags, console.GetEnvironmentVariable);
             parsed.Flag("verbose");
+            if (args[0] != "tune")
+            {
+                TuningFiles.ApplySaved(console);
+            }
+
             return args[0] switch
             {
                 "generate" => await GenerateCommand.RunAsync(parsed, console).ConfigureAwait(false),
@@ -42,6 +47,7 @@ internal static class Program
                 "logits" => LogitsCommand.Run(parsed, console),
                 "bench" => BenchCommand.Run(parsed, console.Out),
                 "convert" => ConvertCommand.Run(parsed, console),
+                "tune" => TuneCommand.Run(parsed, console),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
@@ -77,7 +83,7 @@ internal static class Program
         foreach (string usage in new[]
         {
             GenerateCommand.Usage, ChatCommand.Usage, PerplexityCommand.Usage, TokenizeCommand.Usage,
-            InfoCommand.Usage, LogitsCommand.Usage, BenchCommand.Usage, ConvertCommand.Usage,
+            InfoCommand.Usage, LogitsCommand.Usage, BenchCommand.Usage, TuneCommand.Usage, ConvertCommand.Usage,
         })
         {
             output.WriteLine($"  rwkv7 {usage}");

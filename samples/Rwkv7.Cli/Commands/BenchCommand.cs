@@ -17,7 +17,7 @@ namespace Rwkv7.Cli.Commands;
 internal static class BenchCommand
 {
     public const string Usage =
-        "bench (--model PATH | --shape NAME|FILE) [--precision keep|bf16|fp16|fp32|q8|q4] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--profile] [--engine ...] [--context N [--svg FILE]] [--ab PAIRS]";
+        "bench (--model PATH | --shape NAME|FILE) [--precision keep|bf16|fp16|fp32|q8|q4] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--profile] [--engine ...] [--context N [--svg FILE]] [--ab PAIRS [--ab-switch variant|prefetch]]";
 
     public static int Run(CommandArguments args, TextWriter output)
     {
@@ -41,6 +41,12 @@ internal static class BenchCommand
         long context = args.Int("context", 0, 0, int.MaxValue);
         string svgPath = args.Option("svg") ?? "bench-context.svg";
         int abPairs = args.Int("ab", 0, 0, 10_000);
+        string abSwitch = args.Option("ab-switch") ?? "variant";
+        if (abSwitch is not ("variant" or "prefetch"))
+        {
+            throw new UsageException($"--ab-switch must be variant or prefetch, not '{abSwitch}'");
+        }
+
         EngineSelection engine = ModelOptions.ParseEngine(args.Option("engine"));
         args.EnsureAllUsed();
 
@@ -64,7 +70,7 @@ internal static class BenchCommand
                 throw new UsageException("--ab cannot be combined with --json, --profile or --context");
             }
 
-            MeasureAb(model, decodeTokens, prefillTokens, batch, abPairs, output);
+            MeasureAb(model, decodeTokens, prefillTokens, batch, abPairs, AbSwitch.For(abSwitch, model), output);
             return 0;
         }
 
@@ -95,7 +101,8 @@ internal static class BenchCommand
         return 0;
     }
 
-    private static ModelShape ResolveShape(string nameOrFile)
+    /// <summary>A shape by its file path or by the name of a generated model (<c>0.1b</c>, <c>rwkv7-0.1b</c>, <c>tiny</c>).</summary>
+    public static ModelShape ResolveShape(string nameOrFile)
     {
         if (File.Exists(nameOrFile))
         {
@@ -109,7 +116,7 @@ internal static class BenchCommand
     }
 
     private sealed record BenchResult(
-        string Engine, string Precision, int Threads, string Vectors, ModelShape Shape,
+        string Engine, string Precision, int Threads, string Vectors, ModelShape Shape, string Cpu, CpuTuning? Tuning,
         long WeightBytesPerToken, double FlopsPerToken,
         double Bandwidth1, double BandwidthN, double Fma1, double FmaN,
         double DecodeTokensPerSecond, double PrefillTokensPerSecond, int PrefillTokens,
@@ -196,6 +203,8 @@ internal static class BenchCommand
             threads,
             HardwareProbe.VectorWidthName,
             s,
+            CpuIdentity.Current.ToString(),
+            model.Tuning,
             model.Weights.BytesReadPerToken,
             FlopsPerToken(s),
             floors.Bandwidth1,
@@ -214,14 +223,35 @@ internal static class BenchCommand
     }
 
     /// <summary>
-    /// <c>--ab</c>: for decode, prefill and a batch, <paramref name="pairs"/> pairs of timed runs, one with
-    /// <see cref="Experiment.Variant"/> off (A) and one with it on (B), in ABBA order; prints each phase's median
-    /// tokens/s under A and B, the median of the per-pair ratios B/A and how many pairs B won. A binary whose code
-    /// does not read the switch gives ratios of 0.99–1.02 and about half the pairs on this machine: below ±3%, or with
-    /// few more than half the pairs won, a difference is noise.
+    /// What <c>--ab</c> switches between A and B: <see cref="Experiment.Variant"/> (off, on), or the model's prefetch
+    /// hint (t0, nta) with the rest of its tuning kept.
     /// </summary>
-    private static void MeasureAb(RwkvModel model, int decodeTokens, int prefillTokens, int batch, int pairs, TextWriter o)
+    private sealed record AbSwitch(string A, string B, Action<bool> Set)
     {
+        public static AbSwitch For(string name, RwkvModel model)
+        {
+            if (name == "variant")
+            {
+                return new AbSwitch("Experiment.Variant off", "on", v => Experiment.Variant = v);
+            }
+
+            CpuTuning tuning = model.Tuning ?? throw new UsageException($"--ab-switch prefetch needs a generated engine; {model.EngineName} has no tuning");
+            return new AbSwitch(
+                "prefetch t0", "prefetch nta",
+                v => model.Tuning = tuning with { WeightPrefetch = v ? PrefetchHint.NonTemporal : PrefetchHint.Temporal });
+        }
+    }
+
+    /// <summary>
+    /// <c>--ab</c>: for decode, prefill and a batch, <paramref name="pairs"/> pairs of timed runs, one with the switch
+    /// off (A) and one with it on (B), in ABBA order; prints each phase's median tokens/s under A and B, the median of
+    /// the per-pair ratios B/A and how many pairs B won. A binary whose code does not read the switch gives ratios of
+    /// 0.99–1.02 and about half the pairs on this machine: below ±3%, or with few more than half the pairs won, a
+    /// difference is noise.
+    /// </summary>
+    private static void MeasureAb(RwkvModel model, int decodeTokens, int prefillTokens, int batch, int pairs, AbSwitch change, TextWriter o)
+    {
+        CpuTuning? original = model.Tuning;
         ModelShape s = model.Shape;
         var work = new Workloads(model, decodeTokens, prefillTokens, batch);
         (string Name, long Tokens, Action Run)[] phases =
@@ -236,14 +266,15 @@ internal static class BenchCommand
         ];
 
         CultureInfo c = CultureInfo.InvariantCulture;
-        o.WriteLine($"{model.EngineName}, {s}, {model.Weights.MatrixType?.DisplayName() ?? "mixed"} weights, {model.Threads} thread(s): A/B over {pairs} pairs (A: Experiment.Variant off, B: on)");
+        o.WriteLine($"{model.EngineName}, {s}, {model.Weights.MatrixType?.DisplayName() ?? "mixed"} weights, {model.Threads} thread(s): A/B over {pairs} pairs (A: {change.A}, B: {change.B})");
+        o.WriteLine($"cpu: {CpuIdentity.Current}");
         try
         {
             foreach ((string name, long tokens, Action run) in phases)
             {
                 foreach (bool variant in new[] { false, true })
                 {
-                    Experiment.Variant = variant;
+                    change.Set(variant);
                     WarmUp(run);
                 }
 
@@ -257,7 +288,7 @@ internal static class BenchCommand
                     for (int half = 0; half < 2; half++)
                     {
                         bool variant = (pair + half) % 2 == 1; // ABBA: A, B, then B, A, ...
-                        Experiment.Variant = variant;
+                        change.Set(variant);
                         long start = Stopwatch.GetTimestamp();
                         run();
                         double rate = tokens / Stopwatch.GetElapsedTime(start).TotalSeconds;
@@ -285,6 +316,10 @@ internal static class BenchCommand
         finally
         {
             Experiment.Variant = false;
+            if (original is not null)
+            {
+                model.Tuning = original;
+            }
         }
     }
 
@@ -433,6 +468,12 @@ internal static class BenchCommand
         o.WriteLine($"engine       {r.Engine}");
         o.WriteLine($"shape        {r.Shape}");
         o.WriteLine($"precision    {r.Precision} weights; {r.Threads} thread(s); {r.Vectors}");
+        o.WriteLine($"cpu          {r.Cpu}");
+        if (r.Tuning is { } tuning)
+        {
+            o.WriteLine($"tuning       {tuning.Describe()} ({tuning.Source})");
+        }
+
         o.WriteLine(string.Format(c, "load         {0:0.00} s ({1})", r.Load.Elapsed.TotalSeconds, r.Load.Synthetic ? "synthetic weights made and packed" : "checkpoint read and packed"));
         o.WriteLine(string.Format(c, "weights/tok  {0:0.0} MiB read per decoded token", r.WeightBytesPerToken / 1048576.0));
         o.WriteLine(string.Format(c, "bandwidth    {0:0.0} GB/s (1 thread), {1:0.0} GB/s ({2} threads)", r.Bandwidth1 / 1e9, r.BandwidthN / 1e9, r.Threads));
@@ -488,6 +529,14 @@ internal static class BenchCommand
             w.WriteString("precision", r.Precision);
             w.WriteNumber("threads", r.Threads);
             w.WriteString("vector_width", r.Vectors);
+            w.WriteString("cpu", r.Cpu);
+            if (r.Tuning is { } tuning)
+            {
+                w.WriteString("tuning", tuning.Describe());
+                w.WriteString("tuning_source", tuning.Source.ToString());
+                w.WriteString("tuning_origin", tuning.Origin);
+            }
+
             w.WriteNumber("weight_bytes_per_token", r.WeightBytesPerToken);
             w.WriteNumber("flops_per_token", r.FlopsPerToken);
             w.WriteNumber("read_bandwidth_1_thread_bytes_per_s", r.Bandwidth1);

@@ -29,6 +29,12 @@ internal static class InfoCommand
         output.WriteLine(string.Format(c, "state       {0:0.0} KiB per sequence", s.StateFloatsPerLayer * 4.0 * s.Layers / 1024));
         output.WriteLine($"engine      {model.EngineName}, {model.Threads} thread(s)");
         output.WriteLine($"vectors     {VectorWidth()}");
+        output.WriteLine($"cpu         {CpuIdentity.Current}");
+        if (model.Tuning is { } tuning)
+        {
+            output.WriteLine($"tuning      {tuning.Describe()}");
+            output.WriteLine($"            from {tuning.Origin}");
+        }
         return 0;
     }
 

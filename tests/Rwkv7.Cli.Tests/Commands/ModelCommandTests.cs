@@ -17,7 +17,7 @@ public sealed class ModelCommandTests
     {
         CliResult none = TestCli.Run([]);
         Assert.Equal(2, none.ExitCode);
-        foreach (string command in new[] { "generate", "chat", "perplexity", "tokenize", "info", "logits", "bench", "convert" })
+        foreach (string command in new[] { "generate", "chat", "perplexity", "tokenize", "info", "logits", "bench", "tune", "convert" })
         {
             Assert.Contains($"  rwkv7 {command} ", none.Out, StringComparison.Ordinal);
         }
@@ -41,6 +41,45 @@ public sealed class ModelCommandTests
         Assert.Contains("engine      generated Rwkv7.Cli.Models.TinyModel", r.Out, StringComparison.Ordinal);
         Assert.Contains("shape       12 layers, embedding 64 (1 heads of 64), vocabulary 256, FFN 256", r.Out, StringComparison.Ordinal);
         Assert.Contains("vectors     Vector", r.Out, StringComparison.Ordinal);
+        Assert.Contains($"cpu         {CpuIdentity.Current}", r.Out, StringComparison.Ordinal);
+        Assert.Matches(@"tuning      prefetch (t0|nta) 4 KiB ahead, \d+ parts per thread", r.Out);
+    }
+
+    [Fact]
+    public void Tune_calibrates_on_the_models_weights_and_saves_a_file_the_other_commands_read()
+    {
+        using var temp = new TempFolder();
+        string file = temp.File("tuning.txt");
+        CliResult r = TestCli.Run(["tune", "--shape", "tiny", "--out", file]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains($"cpu          {CpuIdentity.Current}", r.Out, StringComparison.Ordinal);
+        Assert.Matches(@"calibration  one thread, one-token products over 73 matrices", r.Out);
+        Assert.Matches(@"  prefetch t0 +median +\d+\.\d GB/s   rounds: \d", r.Out);
+        Assert.Matches(@"  prefetch nta +median +\d+\.\d GB/s   rounds: \d", r.Out);
+        Assert.Contains($"saved        {file}", r.Out, StringComparison.Ordinal);
+
+        CpuTuning saved = CpuTuning.Parse(File.ReadAllText(file), file, CpuIdentity.Current);
+        Assert.Equal(TuningSource.Configured, saved.Source);
+
+        // RWKV7_TUNING points the other commands at it; a file that is not there is an error, not a silent default.
+        TuningCalibration.ProcessTuning = null;
+        try
+        {
+            CliResult info = TestCli.Run(["info", "--model", Paths.TinyModel], stdin: (byte[]?)null, new Dictionary<string, string> { ["RWKV7_TUNING"] = file });
+            Assert.True(info.ExitCode == 0, info.ToString());
+            Assert.Contains($"            from tuning file {file}", info.Out, StringComparison.Ordinal);
+
+            CliResult missing = TestCli.Run(["info", "--model", Paths.TinyModel], stdin: (byte[]?)null, new Dictionary<string, string> { ["RWKV7_TUNING"] = temp.File("absent.txt") });
+            Assert.Equal(1, missing.ExitCode);
+            Assert.Contains("RWKV7_TUNING names", Assert.Single(missing.ErrorLines), StringComparison.Ordinal);
+        }
+        finally
+        {
+            TuningCalibration.ProcessTuning = null;
+        }
+
+        CliResult both = TestCli.Run(["tune", "--shape", "tiny", "--save", "--out", file]);
+        Assert.Equal(2, both.ExitCode);
     }
 
     [Fact]
@@ -111,6 +150,15 @@ public sealed class ModelCommandTests
         }
 
         Assert.False(Rwkv7.Gen.Benchmarking.Experiment.Variant);
+
+        CliResult prefetch = TestCli.Run(["bench", "--shape", "tiny", "--tokens", "2", "--prefill", "4", "--batch", "2", "--threads", "1", "--ab", "2", "--ab-switch", "prefetch"]);
+        Assert.True(prefetch.ExitCode == 0, prefetch.ToString());
+        Assert.Contains("A/B over 2 pairs (A: prefetch t0, B: prefetch nta)", prefetch.Out, StringComparison.Ordinal);
+        Assert.Matches(@"decode +A \S+ tokens/s, B \S+ tokens/s", prefetch.Out);
+
+        CliResult unknown = TestCli.Run(["bench", "--shape", "tiny", "--ab", "2", "--ab-switch", "threads"]);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("--ab-switch must be variant or prefetch, not 'threads'", unknown.Error, StringComparison.Ordinal);
 
         CliResult both = TestCli.Run(["bench", "--shape", "tiny", "--ab", "3", "--json"]);
         Assert.Equal(2, both.ExitCode);
