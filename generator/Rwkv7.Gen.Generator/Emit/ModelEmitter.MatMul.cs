@@ -270,26 +270,33 @@ namespace Rwkv7.Gen.Generator.Emit
         }
 
         /// <summary>Rows × tokens of a multi-token tile: its accumulators must fit the width's register file.</summary>
-        private static (int Rows, int Tokens) TokenTile(VectorWidth v, string type) =>
-            v.Lanes == 16 ? (HalfSteps(v, type) ? 6 : 4, 4) : (2, 4);
+        private static (int Rows, int Tokens) TokenTile(VectorWidth v, string type) => v.Lanes switch
+        {
+            16 => (HalfSteps(v, type) ? 6 : 4, 4),
+            8 => (HalfSteps(v, type) ? 3 : 2, 4),
+            _ => (2, 4),
+        };
 
         /// <summary>
-        /// Multi-token bf16 and fp32 tiles on the 512-bit path work one half-step (16 inputs) at a time: 6 rows × 4
-        /// tokens of accumulators (24), 6 weight vectors and one input vector fit the 32 registers, and each input
-        /// vector loaded serves 6 rows instead of 4. Those tiles are bound by loads of the activations (0.1B, one
-        /// thread, same-run pairs: bf16 prefill +15%, batch of 16 +55%; fp32 prefill +10%). 8-bit tiles are bound by
-        /// converting their weights, which 6 rows do not change (measured: equal prefill, batch −3%), so they keep 4×4.
+        /// Multi-token bf16 and fp32 tiles on the 512- and 256-bit paths work one half-step (one vector of inputs) at a
+        /// time, one FMA per accumulator each. On 512 bits, 6 rows × 4 tokens of accumulators (24), 6 weight vectors and
+        /// one input vector fit the 32 registers, and each input vector loaded serves 6 rows instead of 4; those tiles
+        /// are bound by loads of the activations (0.1B, one thread, same-run pairs: bf16 prefill +15%, batch of 16 +55%;
+        /// fp32 prefill +10%). On 256 bits (16 registers), 3 rows × 4 tokens: 12 accumulators, 3 weight vectors and one
+        /// input vector; its 2 × 4 tiles of whole steps chained two FMAs per accumulator and step, 8 chains for two FMA
+        /// pipes of 4-cycle latency, which left no slack. 8-bit tiles are bound by converting their weights, which more
+        /// rows do not change (measured on 512 bits: equal prefill, batch −3%), so they keep whole steps.
         /// </summary>
-        private static bool HalfSteps(VectorWidth v, string type) => v.Lanes == 16 && type != "Q8";
+        private static bool HalfSteps(VectorWidth v, string type) => v.Lanes is 16 or 8 && type != "Q8";
 
         /// <summary>
-        /// Half a step of row k (16 weights at <paramref name="at"/>) as one float vector: bf16 widened by a
+        /// Half a step of row k (one vector of weights at <paramref name="at"/>) as one float vector: bf16 widened by a
         /// zero-extending load and a shift (no cross-lane extract), fp32 loaded as it is.
         /// </summary>
         private static void EmitHalfWeight(IndentedWriter w, string type, VectorWidth v, int k, string at, string name) =>
-            w.Line(type == "BF16"
-                ? $"{v.Float} {name} = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w{k}, {at})).AsUInt32(), 16).AsSingle();"
-                : $"{v.Float} {name} = {v.Load($"w{k}", at)};");
+            w.Line(type != "BF16" ? $"{v.Float} {name} = {v.Load($"w{k}", at)};"
+                : v.Lanes == 16 ? $"{v.Float} {name} = Avx512BW.ShiftLeftLogical(Avx512BW.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref w{k}, {at})).AsUInt32(), 16).AsSingle();"
+                : $"{v.Float} {name} = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w{k}, {at})).AsUInt32(), 16).AsSingle();");
 
         private static void EmitTokenRefs(IndentedWriter w, int n, int tokens)
         {
@@ -469,6 +476,12 @@ namespace Rwkv7.Gen.Generator.Emit
                 return;
             }
 
+            if (v.Lanes == 8 && tokens == 4 && HalfSteps(v, type))
+            {
+                EmitReduceTokens256(w, rows, accumulate);
+                return;
+            }
+
             for (int m = 0; m < tokens; m++)
             {
                 int reduced = 0;
@@ -526,6 +539,29 @@ namespace Rwkv7.Gen.Generator.Emit
             for (int m = 0; m < tokens; m++)
             {
                 EmitReduceRows(w, v, 4, rows, m, tokens, split, accumulate);
+            }
+        }
+
+        /// <summary>
+        /// The 256-bit multi-token tiles' sums, one row's four tokens per <c>Horizontal.Sums</c> call (its folds and
+        /// pairwise adds shared between them), each sum then written to its token's output. One by one, the 3 × 4 tiles'
+        /// twelve sums cost about as much as a 128-input row's multiply-adds. The 8-bit 2 × 4 tiles measured slower with it
+        /// (a 128-input up-projection 51–53% → 40–41% of the FMA peak) and keep their sums one by one.
+        /// </summary>
+        private static void EmitReduceTokens256(IndentedWriter w, int rows, string accumulate)
+        {
+            w.Line("// the tile's sums, one row's four tokens per Horizontal.Sums");
+            for (int k = 0; k < rows; k++)
+            {
+                string sums = $"s{k}";
+                w.Line($"Vector128<float> {sums} = Horizontal.Sums({Acc(k, 0, 4)}, {Acc(k, 1, 4)}, {Acc(k, 2, 4)}, {Acc(k, 3, 4)});");
+                for (int m = 0; m < 4; m++)
+                {
+                    string target = k == 0 ? "r" : $"r + {k}";
+                    string name = $"o{k}{m}";
+                    w.Line($"ref float {name} = ref Unsafe.Add(ref yt{m}, {target});");
+                    w.Line($"{name} = {accumulate} ? {name} + {sums}.GetElement({m}) : {sums}.GetElement({m});");
+                }
             }
         }
 

@@ -5,6 +5,19 @@ using Rwkv7.Gen.Weights;
 
 namespace Rwkv7.Gen.Benchmarking;
 
+/// <summary>What a probe or a benchmark times with.</summary>
+public enum ProbeClock
+{
+    /// <summary>Elapsed time: what a user waits.</summary>
+    Wall,
+
+    /// <summary>
+    /// The calling thread's CPU time (Linux): leaves out the time the thread waited for a core while other programs ran,
+    /// so single-thread compute-bound figures stay comparable on a busy shared machine. One thread only.
+    /// </summary>
+    ThreadCpu,
+}
+
 /// <summary>
 /// Measures the two hardware floors that decode and prefill are judged against, on the spot: streaming read
 /// bandwidth (decode must read every weight once per token) and fused multiply-add throughput (prefill is
@@ -46,29 +59,43 @@ public static class HardwareProbe
     /// nothing to the process's peak resident memory, and can run before a benchmark's timed phases as well as after
     /// them. Weights smaller than <paramref name="bytes"/> are probed with a buffer of that size instead.
     /// </summary>
-    public static unsafe double MeasureReadBandwidth(int threads, RwkvWeights weights, long bytes, int repetitions = 5)
+    public static unsafe double MeasureReadBandwidth(int threads, RwkvWeights weights, long bytes, int repetitions = 5) =>
+        MeasureReadBandwidth(threads, weights, bytes, ProbeClock.Wall, repetitions);
+
+    /// <summary>
+    /// <see cref="MeasureReadBandwidth(int, RwkvWeights, long, int)"/> timed by <paramref name="clock"/>; the calling
+    /// thread's CPU time (<see cref="ProbeClock.ThreadCpu"/>) needs <paramref name="threads"/> = 1.
+    /// </summary>
+    public static unsafe double MeasureReadBandwidth(int threads, RwkvWeights weights, long bytes, ProbeClock clock, int repetitions = 5)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentOutOfRangeException.ThrowIfLessThan(bytes, 1);
+        CheckClock(clock, threads);
         if (bytes > weights.MatrixBytes)
         {
-            return MeasureReadBandwidth(threads, bytes, repetitions);
+            using var buffer = new NativeBuffer(bytes);
+            for (long i = 0; i < bytes; i += 4096)
+            {
+                buffer.Pointer[i] = 1; // commit every page before timing
+            }
+
+            return MeasureReadBandwidth(threads, buffer.Pointer, bytes, repetitions, clock);
         }
 
-        double best = MeasureReadBandwidth(threads, weights.Arena.Pointer, bytes, repetitions);
+        double best = MeasureReadBandwidth(threads, weights.Arena.Pointer, bytes, repetitions, clock);
         GC.KeepAlive(weights);
         return best;
     }
 
-    private static unsafe double MeasureReadBandwidth(int threads, byte* data, long bytes, int repetitions)
+    private static unsafe double MeasureReadBandwidth(int threads, byte* data, long bytes, int repetitions, ProbeClock clock = ProbeClock.Wall)
     {
         long perThread = bytes / threads / 256 * 256;
         long passes = Math.Max(1, (MinBytesPerRepetition + bytes - 1) / bytes);
         double best = 0;
         for (int rep = 0; rep < repetitions; rep++)
         {
-            long start = Stopwatch.GetTimestamp();
+            double start = Now(clock);
             RunOnThreads(threads, t =>
             {
                 for (long pass = 0; pass < passes; pass++)
@@ -76,7 +103,7 @@ public static class HardwareProbe
                     Sink(SumBytes(data + (t * perThread), perThread));
                 }
             });
-            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            double seconds = Now(clock) - start;
             best = Math.Max(best, perThread * threads * passes / seconds);
         }
 
@@ -87,20 +114,45 @@ public static class HardwareProbe
     /// Fused multiply-add throughput in FLOP/s (2 per lane per FMA) with <paramref name="threads"/> threads, on the
     /// widest accelerated vector width (best of <paramref name="repetitions"/>).
     /// </summary>
-    public static double MeasureFmaThroughput(int threads, long iterations = 20_000_000, int repetitions = 3)
+    public static double MeasureFmaThroughput(int threads, long iterations = 20_000_000, int repetitions = 3) =>
+        MeasureFmaThroughput(threads, ProbeClock.Wall, iterations, repetitions);
+
+    /// <summary>
+    /// <see cref="MeasureFmaThroughput(int, long, int)"/> timed by <paramref name="clock"/>; the calling thread's CPU time
+    /// (<see cref="ProbeClock.ThreadCpu"/>) needs <paramref name="threads"/> = 1.
+    /// </summary>
+    public static double MeasureFmaThroughput(int threads, ProbeClock clock, long iterations = 20_000_000, int repetitions = 3)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        CheckClock(clock, threads);
         int lanes = Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : Vector128.IsHardwareAccelerated ? 4 : 1;
         double best = 0;
         for (int rep = 0; rep < repetitions; rep++)
         {
-            long start = Stopwatch.GetTimestamp();
+            double start = Now(clock);
             RunOnThreads(threads, _ => Sink(FmaLoop(iterations)));
-            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            double seconds = Now(clock) - start;
             best = Math.Max(best, iterations * FmaChains * lanes * 2.0 * threads / seconds);
         }
 
         return best;
+    }
+
+    /// <summary>Whether the calling thread's CPU time can be read here (<see cref="ProbeClock.ThreadCpu"/>: Linux).</summary>
+    public static bool ThreadCpuClockAvailable => Platform.LibC.ThreadCpuSeconds() is not null;
+
+    /// <summary>The time of <paramref name="clock"/>, in seconds from an arbitrary origin.</summary>
+    /// <exception cref="NotSupportedException">The thread CPU clock cannot be read on this system.</exception>
+    public static double Now(ProbeClock clock) => clock == ProbeClock.Wall
+        ? Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency
+        : Platform.LibC.ThreadCpuSeconds() ?? throw new NotSupportedException("The thread CPU clock cannot be read on this system.");
+
+    private static void CheckClock(ProbeClock clock, int threads)
+    {
+        if (clock == ProbeClock.ThreadCpu && threads != 1)
+        {
+            throw new ArgumentException("The thread CPU clock times the calling thread only: measure with one thread.", nameof(clock));
+        }
     }
 
     /// <summary>The widest SIMD width the JIT (or AOT compiler) accelerates here, as generated kernels select it.</summary>

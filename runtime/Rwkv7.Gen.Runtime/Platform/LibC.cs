@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace Rwkv7.Gen.Platform;
 
 /// <summary>
-/// The few POSIX calls the runtime makes, all of them advice or best effort: huge pages for weight buffers and the
-/// sync of a directory after an atomic rename. Where the C library or an entry point is missing (Windows, an unusual
+/// The few POSIX calls the runtime makes, all of them advice or best effort: huge pages for weight buffers, the
+/// sync of a directory after an atomic rename, and a thread's CPU time for benchmarks. Where the C library or an entry point is missing (Windows, an unusual
 /// libc) the first failure is remembered and later calls do nothing; none of them may fail a load or a save.
 /// </summary>
 internal static partial class LibC
@@ -61,6 +61,40 @@ internal static partial class LibC
             s_missing = true;
         }
     }
+
+    /// <summary>
+    /// CPU time the calling thread has used, in seconds (Linux <c>CLOCK_THREAD_CPUTIME_ID</c>), or null where it cannot be
+    /// read. On a machine shared with other work, a thread's CPU time leaves out the time it waited for a core.
+    /// </summary>
+    public static double? ThreadCpuSeconds()
+    {
+        if (s_missing || !OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        try
+        {
+            return ClockGetTime(ThreadCpuClock, out TimeSpec t) == 0 ? t.Seconds + (t.Nanoseconds * 1e-9) : null;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            s_missing = true;
+            return null;
+        }
+    }
+
+    private const int ThreadCpuClock = 3; // CLOCK_THREAD_CPUTIME_ID (Linux)
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out TimeSpec time);
 
     [LibraryImport("libc", EntryPoint = "madvise")]
     private static partial int Madvise(nint address, nuint length, int advice);

@@ -5,11 +5,11 @@ using System.Runtime.Intrinsics.X86;
 namespace Rwkv7.Gen.Specialized;
 
 /// <summary>
-/// Horizontal sums for generated kernels on the 512-bit path: a row tile ends with one 16-lane accumulator per (row,
-/// token) pair, and summing each on its own (two extracts, two adds, then two in-register folds) was, at 768 inputs
-/// per row, 10–16% of a multi-token tile's time. <see cref="Sums"/> reduces four accumulators at once, sharing each
-/// shuffle between them: about 3 instructions per sum instead of 5–7 (docs/benchmarks.md, change 25).
-/// <see cref="Store"/> also ends the 256-bit path's four-row reductions.
+/// Horizontal sums for generated kernels: a row tile ends with one accumulator per (row, token) pair, and summing each
+/// on its own (two extracts, two adds, then two in-register folds) was, at 768 inputs per row, 10–16% of a 512-bit
+/// multi-token tile's time. <c>Sums</c> reduces four accumulators at once, sharing each shuffle between them: about 3
+/// instructions per sum instead of 5–7 (docs/benchmarks.md, change 25). On the 256-bit path its Vector256 form ends the
+/// multi-token tiles (one row's four tokens), and <see cref="Store"/> the four-row reductions.
 /// </summary>
 public static class Horizontal
 {
@@ -31,6 +31,23 @@ public static class Horizontal
         }
 
         return Vector128.Create(Vector512.Sum(a), Vector512.Sum(b), Vector512.Sum(c), Vector512.Sum(d));
+    }
+
+    /// <summary>
+    /// The sums of the lanes of four 256-bit accumulators, in order: each folded to 128 bits, then two levels of pairwise
+    /// horizontal adds (7 instructions for four sums, against about 5 for each alone).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Sums(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d)
+    {
+        if (Sse3.IsSupported)
+        {
+            Vector128<float> ab = Sse3.HorizontalAdd(a.GetLower() + a.GetUpper(), b.GetLower() + b.GetUpper());
+            Vector128<float> cd = Sse3.HorizontalAdd(c.GetLower() + c.GetUpper(), d.GetLower() + d.GetUpper());
+            return Sse3.HorizontalAdd(ab, cd);
+        }
+
+        return Vector128.Create(Vector256.Sum(a), Vector256.Sum(b), Vector256.Sum(c), Vector256.Sum(d));
     }
 
     /// <summary>Writes (or, with <paramref name="accumulate"/>, adds) the four sums to <paramref name="output"/>[0..3].</summary>

@@ -17,7 +17,7 @@ namespace Rwkv7.Cli.Commands;
 internal static class BenchCommand
 {
     public const string Usage =
-        "bench (--model PATH | --shape NAME|FILE) [--precision keep|bf16|fp16|fp32|q8|q4] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--json] [--profile] [--engine ...] [--context N [--svg FILE]] [--ab PAIRS [--ab-switch variant|prefetch]]";
+        "bench (--model PATH | --shape NAME|FILE) [--precision keep|bf16|fp16|fp32|q8|q4] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--clock wall|cpu] [--json] [--profile] [--engine ...] [--context N [--svg FILE]] [--ab PAIRS [--ab-switch variant|prefetch]]";
 
     public static int Run(CommandArguments args, TextWriter output)
     {
@@ -37,6 +37,12 @@ internal static class BenchCommand
         int batch = args.Int("batch", 16, 1, 4096);
         int runs = args.Int("runs", 5, 1, 1000);
         bool json = args.Flag("json");
+        ProbeClock clock = args.Option("clock") switch
+        {
+            null or "wall" => ProbeClock.Wall,
+            "cpu" => ProbeClock.ThreadCpu,
+            string other => throw new UsageException($"--clock must be wall or cpu, not '{other}'"),
+        };
         bool profile = args.Flag("profile");
         long context = args.Int("context", 0, 0, int.MaxValue);
         string svgPath = args.Option("svg") ?? "bench-context.svg";
@@ -63,6 +69,13 @@ internal static class BenchCommand
             model.Threads = threads;
         }
 
+        if (clock == ProbeClock.ThreadCpu && (model.Threads != 1 || !HardwareProbe.ThreadCpuClockAvailable))
+        {
+            throw new UsageException(model.Threads != 1
+                ? "--clock cpu times the calling thread: add --threads 1"
+                : "--clock cpu needs the thread CPU clock, which this system does not have");
+        }
+
         if (abPairs > 0)
         {
             if (json || profile || context > 0)
@@ -84,7 +97,7 @@ internal static class BenchCommand
             return 0;
         }
 
-        BenchResult r = Measure(model, load, decodeTokens, prefillTokens, batch, runs, profile);
+        BenchResult r = Measure(model, load, decodeTokens, prefillTokens, batch, runs, profile, clock);
         if (json)
         {
             WriteJson(r, output);
@@ -120,7 +133,7 @@ internal static class BenchCommand
         long WeightBytesPerToken, double FlopsPerToken,
         double Bandwidth1, double BandwidthN, double Fma1, double FmaN,
         double DecodeTokensPerSecond, double PrefillTokensPerSecond, int PrefillTokens,
-        int BatchSize, double BatchTokensPerSecond, long PeakRssBytes, long WeightBytes, LoadTime Load, IReadOnlyList<PhaseProfile> Profiles)
+        int BatchSize, double BatchTokensPerSecond, long PeakRssBytes, long WeightBytes, LoadTime Load, IReadOnlyList<PhaseProfile> Profiles, ProbeClock Clock)
     {
         public double BandwidthFloor => BandwidthN / WeightBytesPerToken;
 
@@ -139,7 +152,7 @@ internal static class BenchCommand
         public double MsPerToken(TimeSpan t) => t.TotalMilliseconds / Tokens;
     }
 
-    private static BenchResult Measure(RwkvModel model, LoadTime load, int decodeTokens, int prefillTokens, int batch, int runs, bool profile)
+    private static BenchResult Measure(RwkvModel model, LoadTime load, int decodeTokens, int prefillTokens, int batch, int runs, bool profile, ProbeClock clock)
     {
         var profiles = new List<PhaseProfile>();
 
@@ -153,9 +166,9 @@ internal static class BenchCommand
             for (int i = 0; i < runs; i++)
             {
                 before?.Invoke();
-                long start = Stopwatch.GetTimestamp();
+                double start = HardwareProbe.Now(clock);
                 run();
-                TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+                TimeSpan elapsed = TimeSpan.FromSeconds(HardwareProbe.Now(clock) - start);
                 timed += elapsed;
                 rates.Add(tokensPerRun / elapsed.TotalSeconds);
             }
@@ -178,7 +191,7 @@ internal static class BenchCommand
         // (a larger buffer measures less bandwidth than the model can get; a tiny model's weights really do stay in
         // cache), so it adds nothing to the peak memory read below.
         long probeBytes = Math.Clamp(model.Weights.BytesReadPerToken, 1L << 20, 2L << 30);
-        Floors before = MeasureFloors(model, probeBytes);
+        Floors before = MeasureFloors(model, probeBytes, clock);
 
         // Decode: one token at a time after the warm-up, median over runs.
         var work = new Workloads(model, decodeTokens, prefillTokens, batch);
@@ -196,7 +209,7 @@ internal static class BenchCommand
         WarmUp(work.BatchStep);
         List<double> batchRates = TimeRuns($"batch of {batch}", work.BatchRunTokens, work.Batch);
 
-        Floors floors = before.Best(MeasureFloors(model, probeBytes));
+        Floors floors = before.Best(MeasureFloors(model, probeBytes, clock));
         return new BenchResult(
             model.EngineName,
             model.Weights.MatrixType?.DisplayName() ?? "mixed",
@@ -219,7 +232,8 @@ internal static class BenchCommand
             peakRss,
             model.Weights.MatrixBytes,
             load,
-            profiles);
+            profiles,
+            clock);
     }
 
     /// <summary>
@@ -413,11 +427,11 @@ internal static class BenchCommand
     /// Streaming read bandwidth over <paramref name="probeBytes"/> of the model's weights and FMA throughput, on one
     /// thread and on the model's threads.
     /// </summary>
-    private static Floors MeasureFloors(RwkvModel model, long probeBytes)
+    private static Floors MeasureFloors(RwkvModel model, long probeBytes, ProbeClock clock)
     {
         int threads = model.Threads;
-        double bandwidth1 = HardwareProbe.MeasureReadBandwidth(1, model.Weights, probeBytes);
-        double fma1 = HardwareProbe.MeasureFmaThroughput(1);
+        double bandwidth1 = HardwareProbe.MeasureReadBandwidth(1, model.Weights, probeBytes, clock);
+        double fma1 = HardwareProbe.MeasureFmaThroughput(1, clock);
         return new Floors(
             bandwidth1,
             threads > 1 ? HardwareProbe.MeasureReadBandwidth(threads, model.Weights, probeBytes) : bandwidth1,
@@ -467,7 +481,7 @@ internal static class BenchCommand
         CultureInfo c = CultureInfo.InvariantCulture;
         o.WriteLine($"engine       {r.Engine}");
         o.WriteLine($"shape        {r.Shape}");
-        o.WriteLine($"precision    {r.Precision} weights; {r.Threads} thread(s); {r.Vectors}");
+        o.WriteLine($"precision    {r.Precision} weights; {r.Threads} thread(s); {r.Vectors}{(r.Clock == ProbeClock.ThreadCpu ? "; timed by the thread's CPU time (--clock cpu)" : "")}");
         o.WriteLine($"cpu          {r.Cpu}");
         if (r.Tuning is { } tuning)
         {
@@ -528,6 +542,7 @@ internal static class BenchCommand
             w.WriteString("shape", r.Shape.ToString());
             w.WriteString("precision", r.Precision);
             w.WriteNumber("threads", r.Threads);
+            w.WriteString("clock", r.Clock == ProbeClock.ThreadCpu ? "cpu" : "wall");
             w.WriteString("vector_width", r.Vectors);
             w.WriteString("cpu", r.Cpu);
             if (r.Tuning is { } tuning)

@@ -166,6 +166,25 @@ public sealed class ModelCommandTests
     }
 
     [Fact]
+    public void Bench_can_time_one_thread_by_its_CPU_time()
+    {
+        CliResult r = TestCli.Run(["bench", "--shape", "tiny", .. QuickBench, "--clock", "cpu", "--json"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Out);
+        Assert.Equal("cpu", doc.RootElement.GetProperty("clock").GetString());
+        Assert.True(doc.RootElement.GetProperty("prefill_tokens_per_s").GetDouble() > 0);
+        Assert.True(doc.RootElement.GetProperty("fma_flops_per_s_1_thread").GetDouble() > 0);
+
+        CliResult two = TestCli.Run(["bench", "--shape", "tiny", "--tokens", "2", "--runs", "1", "--threads", "2", "--clock", "cpu"]);
+        Assert.Equal(2, two.ExitCode);
+        Assert.Contains(Environment.ProcessorCount > 1 ? "--clock cpu times the calling thread: add --threads 1" : "--clock", two.Error, StringComparison.Ordinal);
+
+        CliResult wrong = TestCli.Run(["bench", "--shape", "tiny", "--clock", "tsc"]);
+        Assert.Equal(2, wrong.ExitCode);
+        Assert.Contains("--clock must be wall or cpu, not 'tsc'", wrong.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bench_profile_breaks_each_phase_down_by_step()
     {
         CliResult r = TestCli.Run(["bench", "--shape", "tiny", .. QuickBench, "--profile"]);

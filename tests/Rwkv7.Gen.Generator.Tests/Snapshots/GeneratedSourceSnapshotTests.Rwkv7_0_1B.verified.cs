@@ -456,7 +456,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
+            /// <see cref="MatMulBF16In32"/> with Vector256&lt;float&gt; (8 lanes): 3 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In32V256<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
@@ -577,7 +577,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 2 <= rowEnd; r += 2)
+                for (; r + 3 <= rowEnd; r += 3)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -589,12 +589,14 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 128);
-                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 64) : ahead > 1 && r + 4 <= rowEnd ? 64 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 192);
+                        nuint fetch = r + ((ahead + 1) * 3) <= rowEnd ? (nuint)(ahead * 96) : ahead > 1 && r + 6 <= rowEnd ? 96 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 32);
+                        ref ushort w2 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
+                        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero, c22 = Vector256<float>.Zero, c23 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 32; i += 16)
                         {
                             // inputs [0, 16) of this iteration
@@ -603,51 +605,78 @@ namespace Rwkv7.Gen.Models
                                 {
                                     TPrefetch.Line(ref w0, i + fetch);
                                     TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
                                 }
-                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
-                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
-                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
-                                Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, i);
-                                Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
-                                Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                // lo half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lo1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lo2 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w2, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(lo2, lox0, c20);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(lo2, lox1, c21);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(lo2, lox2, c22);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(lo2, lox3, c23);
+                                // hi half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hi1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w1, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hi2 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w2, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(hi2, hix0, c20);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(hi2, hix1, c21);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(hi2, hix2, c22);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(hi2, hix3, c23);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
+                        Vector128<float> s1 = Horizontal.Sums(c10, c11, c12, c13);
+                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                        o10 = accumulate ? o10 + s1.GetElement(0) : s1.GetElement(0);
+                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                        o11 = accumulate ? o11 + s1.GetElement(1) : s1.GetElement(1);
+                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                        o12 = accumulate ? o12 + s1.GetElement(2) : s1.GetElement(2);
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
+                        o13 = accumulate ? o13 + s1.GetElement(3) : s1.GetElement(3);
+                        Vector128<float> s2 = Horizontal.Sums(c20, c21, c22, c23);
+                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
+                        o20 = accumulate ? o20 + s2.GetElement(0) : s2.GetElement(0);
+                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
+                        o21 = accumulate ? o21 + s2.GetElement(1) : s2.GetElement(1);
+                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
+                        o22 = accumulate ? o22 + s2.GetElement(2) : s2.GetElement(2);
+                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
+                        o23 = accumulate ? o23 + s2.GetElement(3) : s2.GetElement(3);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -668,31 +697,38 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
-                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
-                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
                     }
                 }
 
@@ -1362,7 +1398,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
+            /// <see cref="MatMulBF16In64"/> with Vector256&lt;float&gt; (8 lanes): 3 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In64V256<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
@@ -1556,7 +1592,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 2 <= rowEnd; r += 2)
+                for (; r + 3 <= rowEnd; r += 3)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -1568,12 +1604,14 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
-                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 4 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 384);
+                        nuint fetch = r + ((ahead + 1) * 3) <= rowEnd ? (nuint)(ahead * 192) : ahead > 1 && r + 6 <= rowEnd ? 192 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 64);
+                        ref ushort w2 = ref Unsafe.Add(ref w0, 128);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
+                        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero, c22 = Vector256<float>.Zero, c23 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 64; i += 16)
                         {
                             // inputs [0, 16) of this iteration
@@ -1582,51 +1620,78 @@ namespace Rwkv7.Gen.Models
                                 {
                                     TPrefetch.Line(ref w0, i + fetch);
                                     TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
                                 }
-                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
-                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
-                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
-                                Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, i);
-                                Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
-                                Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                // lo half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lo1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lo2 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w2, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(lo2, lox0, c20);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(lo2, lox1, c21);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(lo2, lox2, c22);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(lo2, lox3, c23);
+                                // hi half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hi1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w1, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hi2 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w2, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(hi2, hix0, c20);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(hi2, hix1, c21);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(hi2, hix2, c22);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(hi2, hix3, c23);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
+                        Vector128<float> s1 = Horizontal.Sums(c10, c11, c12, c13);
+                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                        o10 = accumulate ? o10 + s1.GetElement(0) : s1.GetElement(0);
+                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                        o11 = accumulate ? o11 + s1.GetElement(1) : s1.GetElement(1);
+                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                        o12 = accumulate ? o12 + s1.GetElement(2) : s1.GetElement(2);
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
+                        o13 = accumulate ? o13 + s1.GetElement(3) : s1.GetElement(3);
+                        Vector128<float> s2 = Horizontal.Sums(c20, c21, c22, c23);
+                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
+                        o20 = accumulate ? o20 + s2.GetElement(0) : s2.GetElement(0);
+                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
+                        o21 = accumulate ? o21 + s2.GetElement(1) : s2.GetElement(1);
+                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
+                        o22 = accumulate ? o22 + s2.GetElement(2) : s2.GetElement(2);
+                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
+                        o23 = accumulate ? o23 + s2.GetElement(3) : s2.GetElement(3);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -1647,31 +1712,38 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
-                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
-                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
                     }
                 }
 
@@ -2427,7 +2499,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In128"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 16 inputs per row.
+            /// <see cref="MatMulBF16In128"/> with Vector256&lt;float&gt; (8 lanes): 3 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In128V256<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
@@ -2627,7 +2699,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 2 <= rowEnd; r += 2)
+                for (; r + 3 <= rowEnd; r += 3)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -2639,12 +2711,14 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
-                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 4 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 768);
+                        nuint fetch = r + ((ahead + 1) * 3) <= rowEnd ? (nuint)(ahead * 384) : ahead > 1 && r + 6 <= rowEnd ? 384 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 128);
+                        ref ushort w2 = ref Unsafe.Add(ref w0, 256);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
+                        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero, c22 = Vector256<float>.Zero, c23 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 128; i += 16)
                         {
                             // inputs [0, 16) of this iteration
@@ -2653,51 +2727,78 @@ namespace Rwkv7.Gen.Models
                                 {
                                     TPrefetch.Line(ref w0, i + fetch);
                                     TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
                                 }
-                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
-                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
-                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
-                                Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, i);
-                                Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
-                                Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                // lo half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lo1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lo2 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w2, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(lo2, lox0, c20);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(lo2, lox1, c21);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(lo2, lox2, c22);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(lo2, lox3, c23);
+                                // hi half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hi1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w1, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hi2 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w2, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(hi2, hix0, c20);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(hi2, hix1, c21);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(hi2, hix2, c22);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(hi2, hix3, c23);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
+                        Vector128<float> s1 = Horizontal.Sums(c10, c11, c12, c13);
+                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                        o10 = accumulate ? o10 + s1.GetElement(0) : s1.GetElement(0);
+                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                        o11 = accumulate ? o11 + s1.GetElement(1) : s1.GetElement(1);
+                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                        o12 = accumulate ? o12 + s1.GetElement(2) : s1.GetElement(2);
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
+                        o13 = accumulate ? o13 + s1.GetElement(3) : s1.GetElement(3);
+                        Vector128<float> s2 = Horizontal.Sums(c20, c21, c22, c23);
+                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
+                        o20 = accumulate ? o20 + s2.GetElement(0) : s2.GetElement(0);
+                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
+                        o21 = accumulate ? o21 + s2.GetElement(1) : s2.GetElement(1);
+                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
+                        o22 = accumulate ? o22 + s2.GetElement(2) : s2.GetElement(2);
+                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
+                        o23 = accumulate ? o23 + s2.GetElement(3) : s2.GetElement(3);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -2718,31 +2819,38 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
-                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
-                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
                     }
                 }
 
@@ -3504,7 +3612,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In768"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 48 steps of 16 inputs per row.
+            /// <see cref="MatMulBF16In768"/> with Vector256&lt;float&gt; (8 lanes): 3 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 48 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In768V256<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
@@ -3704,7 +3812,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 2 <= rowEnd; r += 2)
+                for (; r + 3 <= rowEnd; r += 3)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -3716,12 +3824,14 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 3072);
-                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 1536) : ahead > 1 && r + 4 <= rowEnd ? 1536 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 4608);
+                        nuint fetch = r + ((ahead + 1) * 3) <= rowEnd ? (nuint)(ahead * 2304) : ahead > 1 && r + 6 <= rowEnd ? 2304 : 0u;
                         ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref ushort w1 = ref Unsafe.Add(ref w0, 768);
+                        ref ushort w2 = ref Unsafe.Add(ref w0, 1536);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
+                        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero, c22 = Vector256<float>.Zero, c23 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 768; i += 16)
                         {
                             // inputs [0, 16) of this iteration
@@ -3730,51 +3840,78 @@ namespace Rwkv7.Gen.Models
                                 {
                                     TPrefetch.Line(ref w0, i + fetch);
                                     TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
                                 }
-                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
-                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
-                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
-                                Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, i);
-                                Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
-                                Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                // lo half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lo1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lo2 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w2, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(lo2, lox0, c20);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(lo2, lox1, c21);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(lo2, lox2, c22);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(lo2, lox3, c23);
+                                // hi half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hi1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w1, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hi2 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w2, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(hi2, hix0, c20);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(hi2, hix1, c21);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(hi2, hix2, c22);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(hi2, hix3, c23);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
+                        Vector128<float> s1 = Horizontal.Sums(c10, c11, c12, c13);
+                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                        o10 = accumulate ? o10 + s1.GetElement(0) : s1.GetElement(0);
+                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                        o11 = accumulate ? o11 + s1.GetElement(1) : s1.GetElement(1);
+                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                        o12 = accumulate ? o12 + s1.GetElement(2) : s1.GetElement(2);
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
+                        o13 = accumulate ? o13 + s1.GetElement(3) : s1.GetElement(3);
+                        Vector128<float> s2 = Horizontal.Sums(c20, c21, c22, c23);
+                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
+                        o20 = accumulate ? o20 + s2.GetElement(0) : s2.GetElement(0);
+                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
+                        o21 = accumulate ? o21 + s2.GetElement(1) : s2.GetElement(1);
+                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
+                        o22 = accumulate ? o22 + s2.GetElement(2) : s2.GetElement(2);
+                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
+                        o23 = accumulate ? o23 + s2.GetElement(3) : s2.GetElement(3);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -3795,31 +3932,38 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
-                                Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
-                                Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i + 8)).AsUInt32(), 16).AsSingle();
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
                     }
                 }
 
@@ -4586,7 +4730,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulBF16In3072"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 192 steps of 16 inputs per row.
+            /// <see cref="MatMulBF16In3072"/> with Vector256&lt;float&gt; (8 lanes): 3 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 192 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulBF16In3072V256<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
@@ -4785,12 +4929,12 @@ namespace Rwkv7.Gen.Models
             private static int MatMulBF16In3072V256Tiles<TPrefetch>(ref ushort w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
             {
                 int tiled = tokens / 4 * 4;
-                // inputs in 2 blocks of 1536: one token tile's inputs and one row tile's weights then fit in L1 together
-                for (int k0 = 0; k0 < 3072; k0 += 1536)
+                // inputs in 3 blocks of 1024: one token tile's inputs and one row tile's weights then fit in L1 together
+                for (int k0 = 0; k0 < 3072; k0 += 1024)
                 {
                     bool add = accumulate || k0 != 0;
                     int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (; r + 3 <= rowEnd; r += 3)
                     {
                         for (int t = 0; t < tiled; t += 4)
                         {
@@ -4802,13 +4946,15 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 12288);
-                            nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 6144) : ahead > 1 && r + 4 <= rowEnd ? 6144 : 0u;
+                            int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 18432);
+                            nuint fetch = r + ((ahead + 1) * 3) <= rowEnd ? (nuint)(ahead * 9216) : ahead > 1 && r + 6 <= rowEnd ? 9216 : 0u;
                             ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref ushort w1 = ref Unsafe.Add(ref w0, 3072);
+                            ref ushort w2 = ref Unsafe.Add(ref w0, 6144);
                             Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                             Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
-                            for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 16)
+                            Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero, c22 = Vector256<float>.Zero, c23 = Vector256<float>.Zero;
+                            for (nuint i = (nuint)k0, end = i + 1024; i < end; i += 16)
                             {
                                 // inputs [0, 16) of this iteration
                                 {
@@ -4816,51 +4962,78 @@ namespace Rwkv7.Gen.Models
                                     {
                                         TPrefetch.Line(ref w0, i + fetch);
                                         TPrefetch.Line(ref w1, i + fetch);
+                                        TPrefetch.Line(ref w2, i + fetch);
                                     }
-                                    Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
-                                    Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
-                                    Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
-                                    Vector256<ushort> pl1 = Vector256.LoadUnsafe(ref w1, i);
-                                    Vector256<float> l1 = Vector256.ShiftLeft(Vector256.WidenLower(pl1), 16).AsSingle();
-                                    Vector256<float> h1 = Vector256.ShiftLeft(Vector256.WidenUpper(pl1), 16).AsSingle();
-                                    Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                    c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                    c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                    c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
-                                    c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
-                                    Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                    c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                    c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                    c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
-                                    c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
-                                    Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                    c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                    c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                    c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
-                                    c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
-                                    Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                    c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                    c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
-                                    c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
-                                    c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                    // lo half: 3 rows' weights, then each token's 8 inputs against all of them
+                                    Vector256<float> lo0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                    Vector256<float> lo1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w1, i)).AsUInt32(), 16).AsSingle();
+                                    Vector256<float> lo2 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w2, i)).AsUInt32(), 16).AsSingle();
+                                    Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                    c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                    c10 = Vector256.MultiplyAddEstimate(lo1, lox0, c10);
+                                    c20 = Vector256.MultiplyAddEstimate(lo2, lox0, c20);
+                                    Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                    c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                    c11 = Vector256.MultiplyAddEstimate(lo1, lox1, c11);
+                                    c21 = Vector256.MultiplyAddEstimate(lo2, lox1, c21);
+                                    Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                    c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                    c12 = Vector256.MultiplyAddEstimate(lo1, lox2, c12);
+                                    c22 = Vector256.MultiplyAddEstimate(lo2, lox2, c22);
+                                    Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                    c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                    c13 = Vector256.MultiplyAddEstimate(lo1, lox3, c13);
+                                    c23 = Vector256.MultiplyAddEstimate(lo2, lox3, c23);
+                                    // hi half: 3 rows' weights, then each token's 8 inputs against all of them
+                                    Vector256<float> hi0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i + 8)).AsUInt32(), 16).AsSingle();
+                                    Vector256<float> hi1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w1, i + 8)).AsUInt32(), 16).AsSingle();
+                                    Vector256<float> hi2 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w2, i + 8)).AsUInt32(), 16).AsSingle();
+                                    Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                    c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                    c10 = Vector256.MultiplyAddEstimate(hi1, hix0, c10);
+                                    c20 = Vector256.MultiplyAddEstimate(hi2, hix0, c20);
+                                    Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                    c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                    c11 = Vector256.MultiplyAddEstimate(hi1, hix1, c11);
+                                    c21 = Vector256.MultiplyAddEstimate(hi2, hix1, c21);
+                                    Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                    c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                    c12 = Vector256.MultiplyAddEstimate(hi1, hix2, c12);
+                                    c22 = Vector256.MultiplyAddEstimate(hi2, hix2, c22);
+                                    Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                    c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
+                                    c13 = Vector256.MultiplyAddEstimate(hi1, hix3, c13);
+                                    c23 = Vector256.MultiplyAddEstimate(hi2, hix3, c23);
                                 }
                             }
+                            // the tile's sums, one row's four tokens per Horizontal.Sums
+                            Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                             ref float o00 = ref Unsafe.Add(ref yt0, r);
-                            o00 = add ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                            ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                            o10 = add ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
+                            o00 = add ? o00 + s0.GetElement(0) : s0.GetElement(0);
                             ref float o01 = ref Unsafe.Add(ref yt1, r);
-                            o01 = add ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                            ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                            o11 = add ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
+                            o01 = add ? o01 + s0.GetElement(1) : s0.GetElement(1);
                             ref float o02 = ref Unsafe.Add(ref yt2, r);
-                            o02 = add ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                            ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                            o12 = add ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
+                            o02 = add ? o02 + s0.GetElement(2) : s0.GetElement(2);
                             ref float o03 = ref Unsafe.Add(ref yt3, r);
-                            o03 = add ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                            o03 = add ? o03 + s0.GetElement(3) : s0.GetElement(3);
+                            Vector128<float> s1 = Horizontal.Sums(c10, c11, c12, c13);
+                            ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                            o10 = add ? o10 + s1.GetElement(0) : s1.GetElement(0);
+                            ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                            o11 = add ? o11 + s1.GetElement(1) : s1.GetElement(1);
+                            ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                            o12 = add ? o12 + s1.GetElement(2) : s1.GetElement(2);
                             ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                            o13 = add ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
+                            o13 = add ? o13 + s1.GetElement(3) : s1.GetElement(3);
+                            Vector128<float> s2 = Horizontal.Sums(c20, c21, c22, c23);
+                            ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
+                            o20 = add ? o20 + s2.GetElement(0) : s2.GetElement(0);
+                            ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
+                            o21 = add ? o21 + s2.GetElement(1) : s2.GetElement(1);
+                            ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
+                            o22 = add ? o22 + s2.GetElement(2) : s2.GetElement(2);
+                            ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
+                            o23 = add ? o23 + s2.GetElement(3) : s2.GetElement(3);
                         }
                     }
                     for (; r < rowEnd; r++)
@@ -4877,35 +5050,42 @@ namespace Rwkv7.Gen.Models
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
                             ref ushort w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
-                            for (nuint i = (nuint)k0, end = i + 1536; i < end; i += 16)
+                            for (nuint i = (nuint)k0, end = i + 1024; i < end; i += 16)
                             {
                                 // inputs [0, 16) of this iteration
                                 {
-                                    Vector256<ushort> pl0 = Vector256.LoadUnsafe(ref w0, i);
-                                    Vector256<float> l0 = Vector256.ShiftLeft(Vector256.WidenLower(pl0), 16).AsSingle();
-                                    Vector256<float> h0 = Vector256.ShiftLeft(Vector256.WidenUpper(pl0), 16).AsSingle();
-                                    Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                    c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                    c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                    Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                    c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                    c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                    Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                    c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                    c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                    Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                    c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                    c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                    // lo half: 1 rows' weights, then each token's 8 inputs against all of them
+                                    Vector256<float> lo0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i)).AsUInt32(), 16).AsSingle();
+                                    Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                    c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                    Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                    c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                    Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                    c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                    Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                    c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                    // hi half: 1 rows' weights, then each token's 8 inputs against all of them
+                                    Vector256<float> hi0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref w0, i + 8)).AsUInt32(), 16).AsSingle();
+                                    Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                    c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                    Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                    c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                    Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                    c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                    Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                    c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
                                 }
                             }
+                            // the tile's sums, one row's four tokens per Horizontal.Sums
+                            Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                             ref float o00 = ref Unsafe.Add(ref yt0, r);
-                            o00 = add ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                            o00 = add ? o00 + s0.GetElement(0) : s0.GetElement(0);
                             ref float o01 = ref Unsafe.Add(ref yt1, r);
-                            o01 = add ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                            o01 = add ? o01 + s0.GetElement(1) : s0.GetElement(1);
                             ref float o02 = ref Unsafe.Add(ref yt2, r);
-                            o02 = add ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                            o02 = add ? o02 + s0.GetElement(2) : s0.GetElement(2);
                             ref float o03 = ref Unsafe.Add(ref yt3, r);
-                            o03 = add ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                            o03 = add ? o03 + s0.GetElement(3) : s0.GetElement(3);
                         }
                     }
                 }
@@ -5541,7 +5721,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In32"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
+            /// <see cref="MatMulF32In32"/> with Vector256&lt;float&gt; (8 lanes): 3 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 2 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In32V256<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
@@ -5649,7 +5829,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 2 <= rowEnd; r += 2)
+                for (; r + 3 <= rowEnd; r += 3)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -5661,12 +5841,14 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 32);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 256);
-                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 64) : ahead > 1 && r + 4 <= rowEnd ? 64 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 384);
+                        nuint fetch = r + ((ahead + 1) * 3) <= rowEnd ? (nuint)(ahead * 96) : ahead > 1 && r + 6 <= rowEnd ? 96 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 32);
                         ref float w1 = ref Unsafe.Add(ref w0, 32);
+                        ref float w2 = ref Unsafe.Add(ref w0, 64);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
+                        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero, c22 = Vector256<float>.Zero, c23 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 32; i += 16)
                         {
                             // inputs [0, 16) of this iteration
@@ -5675,47 +5857,78 @@ namespace Rwkv7.Gen.Models
                                 {
                                     TPrefetch.Line(ref w0, i + fetch);
                                     TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
                                 }
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
-                                Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                // lo half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> lo1 = Vector256.LoadUnsafe(ref w1, i);
+                                Vector256<float> lo2 = Vector256.LoadUnsafe(ref w2, i);
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(lo2, lox0, c20);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(lo2, lox1, c21);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(lo2, lox2, c22);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(lo2, lox3, c23);
+                                // hi half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Vector256.LoadUnsafe(ref w0, i + 8);
+                                Vector256<float> hi1 = Vector256.LoadUnsafe(ref w1, i + 8);
+                                Vector256<float> hi2 = Vector256.LoadUnsafe(ref w2, i + 8);
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(hi2, hix0, c20);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(hi2, hix1, c21);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(hi2, hix2, c22);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(hi2, hix3, c23);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
+                        Vector128<float> s1 = Horizontal.Sums(c10, c11, c12, c13);
+                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                        o10 = accumulate ? o10 + s1.GetElement(0) : s1.GetElement(0);
+                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                        o11 = accumulate ? o11 + s1.GetElement(1) : s1.GetElement(1);
+                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                        o12 = accumulate ? o12 + s1.GetElement(2) : s1.GetElement(2);
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
+                        o13 = accumulate ? o13 + s1.GetElement(3) : s1.GetElement(3);
+                        Vector128<float> s2 = Horizontal.Sums(c20, c21, c22, c23);
+                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
+                        o20 = accumulate ? o20 + s2.GetElement(0) : s2.GetElement(0);
+                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
+                        o21 = accumulate ? o21 + s2.GetElement(1) : s2.GetElement(1);
+                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
+                        o22 = accumulate ? o22 + s2.GetElement(2) : s2.GetElement(2);
+                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
+                        o23 = accumulate ? o23 + s2.GetElement(3) : s2.GetElement(3);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -5736,29 +5949,38 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Vector256.LoadUnsafe(ref w0, i + 8);
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
                     }
                 }
 
@@ -6383,7 +6605,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In64"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
+            /// <see cref="MatMulF32In64"/> with Vector256&lt;float&gt; (8 lanes): 3 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 4 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In64V256<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
@@ -6551,7 +6773,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 2 <= rowEnd; r += 2)
+                for (; r + 3 <= rowEnd; r += 3)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -6563,12 +6785,14 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 64);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 512);
-                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 128) : ahead > 1 && r + 4 <= rowEnd ? 128 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 768);
+                        nuint fetch = r + ((ahead + 1) * 3) <= rowEnd ? (nuint)(ahead * 192) : ahead > 1 && r + 6 <= rowEnd ? 192 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 64);
                         ref float w1 = ref Unsafe.Add(ref w0, 64);
+                        ref float w2 = ref Unsafe.Add(ref w0, 128);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
+                        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero, c22 = Vector256<float>.Zero, c23 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 64; i += 16)
                         {
                             // inputs [0, 16) of this iteration
@@ -6577,47 +6801,78 @@ namespace Rwkv7.Gen.Models
                                 {
                                     TPrefetch.Line(ref w0, i + fetch);
                                     TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
                                 }
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
-                                Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                // lo half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> lo1 = Vector256.LoadUnsafe(ref w1, i);
+                                Vector256<float> lo2 = Vector256.LoadUnsafe(ref w2, i);
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(lo2, lox0, c20);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(lo2, lox1, c21);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(lo2, lox2, c22);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(lo2, lox3, c23);
+                                // hi half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Vector256.LoadUnsafe(ref w0, i + 8);
+                                Vector256<float> hi1 = Vector256.LoadUnsafe(ref w1, i + 8);
+                                Vector256<float> hi2 = Vector256.LoadUnsafe(ref w2, i + 8);
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(hi2, hix0, c20);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(hi2, hix1, c21);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(hi2, hix2, c22);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(hi2, hix3, c23);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
+                        Vector128<float> s1 = Horizontal.Sums(c10, c11, c12, c13);
+                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                        o10 = accumulate ? o10 + s1.GetElement(0) : s1.GetElement(0);
+                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                        o11 = accumulate ? o11 + s1.GetElement(1) : s1.GetElement(1);
+                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                        o12 = accumulate ? o12 + s1.GetElement(2) : s1.GetElement(2);
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
+                        o13 = accumulate ? o13 + s1.GetElement(3) : s1.GetElement(3);
+                        Vector128<float> s2 = Horizontal.Sums(c20, c21, c22, c23);
+                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
+                        o20 = accumulate ? o20 + s2.GetElement(0) : s2.GetElement(0);
+                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
+                        o21 = accumulate ? o21 + s2.GetElement(1) : s2.GetElement(1);
+                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
+                        o22 = accumulate ? o22 + s2.GetElement(2) : s2.GetElement(2);
+                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
+                        o23 = accumulate ? o23 + s2.GetElement(3) : s2.GetElement(3);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -6638,29 +6893,38 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Vector256.LoadUnsafe(ref w0, i + 8);
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
                     }
                 }
 
@@ -7359,7 +7623,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In128"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 16 inputs per row.
+            /// <see cref="MatMulF32In128"/> with Vector256&lt;float&gt; (8 lanes): 3 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 8 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In128V256<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
@@ -7533,7 +7797,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 2 <= rowEnd; r += 2)
+                for (; r + 3 <= rowEnd; r += 3)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -7545,12 +7809,14 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 128);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1024);
-                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 256) : ahead > 1 && r + 4 <= rowEnd ? 256 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 1536);
+                        nuint fetch = r + ((ahead + 1) * 3) <= rowEnd ? (nuint)(ahead * 384) : ahead > 1 && r + 6 <= rowEnd ? 384 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 128);
                         ref float w1 = ref Unsafe.Add(ref w0, 128);
+                        ref float w2 = ref Unsafe.Add(ref w0, 256);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
+                        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero, c22 = Vector256<float>.Zero, c23 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 128; i += 16)
                         {
                             // inputs [0, 16) of this iteration
@@ -7559,47 +7825,78 @@ namespace Rwkv7.Gen.Models
                                 {
                                     TPrefetch.Line(ref w0, i + fetch);
                                     TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
                                 }
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
-                                Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                // lo half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> lo1 = Vector256.LoadUnsafe(ref w1, i);
+                                Vector256<float> lo2 = Vector256.LoadUnsafe(ref w2, i);
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(lo2, lox0, c20);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(lo2, lox1, c21);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(lo2, lox2, c22);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(lo2, lox3, c23);
+                                // hi half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Vector256.LoadUnsafe(ref w0, i + 8);
+                                Vector256<float> hi1 = Vector256.LoadUnsafe(ref w1, i + 8);
+                                Vector256<float> hi2 = Vector256.LoadUnsafe(ref w2, i + 8);
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(hi2, hix0, c20);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(hi2, hix1, c21);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(hi2, hix2, c22);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(hi2, hix3, c23);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
+                        Vector128<float> s1 = Horizontal.Sums(c10, c11, c12, c13);
+                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                        o10 = accumulate ? o10 + s1.GetElement(0) : s1.GetElement(0);
+                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                        o11 = accumulate ? o11 + s1.GetElement(1) : s1.GetElement(1);
+                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                        o12 = accumulate ? o12 + s1.GetElement(2) : s1.GetElement(2);
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
+                        o13 = accumulate ? o13 + s1.GetElement(3) : s1.GetElement(3);
+                        Vector128<float> s2 = Horizontal.Sums(c20, c21, c22, c23);
+                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
+                        o20 = accumulate ? o20 + s2.GetElement(0) : s2.GetElement(0);
+                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
+                        o21 = accumulate ? o21 + s2.GetElement(1) : s2.GetElement(1);
+                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
+                        o22 = accumulate ? o22 + s2.GetElement(2) : s2.GetElement(2);
+                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
+                        o23 = accumulate ? o23 + s2.GetElement(3) : s2.GetElement(3);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -7620,29 +7917,38 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Vector256.LoadUnsafe(ref w0, i + 8);
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
                     }
                 }
 
@@ -8347,7 +8653,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In768"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 48 steps of 16 inputs per row.
+            /// <see cref="MatMulF32In768"/> with Vector256&lt;float&gt; (8 lanes): 3 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 48 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In768V256<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
@@ -8521,7 +8827,7 @@ namespace Rwkv7.Gen.Models
             {
                 int tiled = tokens / 4 * 4;
                 int r = rowStart;
-                for (; r + 2 <= rowEnd; r += 2)
+                for (; r + 3 <= rowEnd; r += 3)
                 {
                     for (int t = 0; t < tiled; t += 4)
                     {
@@ -8533,12 +8839,14 @@ namespace Rwkv7.Gen.Models
                         ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                         ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 768);
                         ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 6144);
-                        nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 1536) : ahead > 1 && r + 4 <= rowEnd ? 1536 : 0u;
+                        int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 9216);
+                        nuint fetch = r + ((ahead + 1) * 3) <= rowEnd ? (nuint)(ahead * 2304) : ahead > 1 && r + 6 <= rowEnd ? 2304 : 0u;
                         ref float w0 = ref Unsafe.Add(ref w, (nint)r * 768);
                         ref float w1 = ref Unsafe.Add(ref w0, 768);
+                        ref float w2 = ref Unsafe.Add(ref w0, 1536);
                         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                         Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
+                        Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero, c22 = Vector256<float>.Zero, c23 = Vector256<float>.Zero;
                         for (nuint i = 0; i < 768; i += 16)
                         {
                             // inputs [0, 16) of this iteration
@@ -8547,47 +8855,78 @@ namespace Rwkv7.Gen.Models
                                 {
                                     TPrefetch.Line(ref w0, i + fetch);
                                     TPrefetch.Line(ref w1, i + fetch);
+                                    TPrefetch.Line(ref w2, i + fetch);
                                 }
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
-                                Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
-                                c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
-                                c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
-                                c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
-                                c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
-                                c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                // lo half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> lo1 = Vector256.LoadUnsafe(ref w1, i);
+                                Vector256<float> lo2 = Vector256.LoadUnsafe(ref w2, i);
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(lo1, lox0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(lo2, lox0, c20);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(lo1, lox1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(lo2, lox1, c21);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(lo1, lox2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(lo2, lox2, c22);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(lo1, lox3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(lo2, lox3, c23);
+                                // hi half: 3 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Vector256.LoadUnsafe(ref w0, i + 8);
+                                Vector256<float> hi1 = Vector256.LoadUnsafe(ref w1, i + 8);
+                                Vector256<float> hi2 = Vector256.LoadUnsafe(ref w2, i + 8);
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                c10 = Vector256.MultiplyAddEstimate(hi1, hix0, c10);
+                                c20 = Vector256.MultiplyAddEstimate(hi2, hix0, c20);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                c11 = Vector256.MultiplyAddEstimate(hi1, hix1, c11);
+                                c21 = Vector256.MultiplyAddEstimate(hi2, hix1, c21);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                c12 = Vector256.MultiplyAddEstimate(hi1, hix2, c12);
+                                c22 = Vector256.MultiplyAddEstimate(hi2, hix2, c22);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
+                                c13 = Vector256.MultiplyAddEstimate(hi1, hix3, c13);
+                                c23 = Vector256.MultiplyAddEstimate(hi2, hix3, c23);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                        o10 = accumulate ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                        o11 = accumulate ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                        o12 = accumulate ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
+                        Vector128<float> s1 = Horizontal.Sums(c10, c11, c12, c13);
+                        ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                        o10 = accumulate ? o10 + s1.GetElement(0) : s1.GetElement(0);
+                        ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                        o11 = accumulate ? o11 + s1.GetElement(1) : s1.GetElement(1);
+                        ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                        o12 = accumulate ? o12 + s1.GetElement(2) : s1.GetElement(2);
                         ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                        o13 = accumulate ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
+                        o13 = accumulate ? o13 + s1.GetElement(3) : s1.GetElement(3);
+                        Vector128<float> s2 = Horizontal.Sums(c20, c21, c22, c23);
+                        ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
+                        o20 = accumulate ? o20 + s2.GetElement(0) : s2.GetElement(0);
+                        ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
+                        o21 = accumulate ? o21 + s2.GetElement(1) : s2.GetElement(1);
+                        ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
+                        o22 = accumulate ? o22 + s2.GetElement(2) : s2.GetElement(2);
+                        ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
+                        o23 = accumulate ? o23 + s2.GetElement(3) : s2.GetElement(3);
                     }
                 }
                 for (; r < rowEnd; r++)
@@ -8608,29 +8947,38 @@ namespace Rwkv7.Gen.Models
                         {
                             // inputs [0, 16) of this iteration
                             {
-                                Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
-                                Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                // lo half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> lo0 = Vector256.LoadUnsafe(ref w0, i);
+                                Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                // hi half: 1 rows' weights, then each token's 8 inputs against all of them
+                                Vector256<float> hi0 = Vector256.LoadUnsafe(ref w0, i + 8);
+                                Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
                             }
                         }
+                        // the tile's sums, one row's four tokens per Horizontal.Sums
+                        Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                         ref float o00 = ref Unsafe.Add(ref yt0, r);
-                        o00 = accumulate ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                        o00 = accumulate ? o00 + s0.GetElement(0) : s0.GetElement(0);
                         ref float o01 = ref Unsafe.Add(ref yt1, r);
-                        o01 = accumulate ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                        o01 = accumulate ? o01 + s0.GetElement(1) : s0.GetElement(1);
                         ref float o02 = ref Unsafe.Add(ref yt2, r);
-                        o02 = accumulate ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                        o02 = accumulate ? o02 + s0.GetElement(2) : s0.GetElement(2);
                         ref float o03 = ref Unsafe.Add(ref yt3, r);
-                        o03 = accumulate ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                        o03 = accumulate ? o03 + s0.GetElement(3) : s0.GetElement(3);
                     }
                 }
 
@@ -9340,7 +9688,7 @@ namespace Rwkv7.Gen.Models
             }
 
             /// <summary>
-            /// <see cref="MatMulF32In3072"/> with Vector256&lt;float&gt; (8 lanes): 2 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 192 steps of 16 inputs per row.
+            /// <see cref="MatMulF32In3072"/> with Vector256&lt;float&gt; (8 lanes): 3 rows × 4 tokens per tile while 4 or more tokens remain (each weight vector serves 4 tokens), then 4 rows × 1 token; 192 steps of 16 inputs per row.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             private static void MatMulF32In3072V256<TPrefetch>(ref float w, ref float x, ref float y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
@@ -9518,7 +9866,7 @@ namespace Rwkv7.Gen.Models
                 {
                     bool add = accumulate || k0 != 0;
                     int r = rowStart;
-                    for (; r + 2 <= rowEnd; r += 2)
+                    for (; r + 3 <= rowEnd; r += 3)
                     {
                         for (int t = 0; t < tiled; t += 4)
                         {
@@ -9530,12 +9878,14 @@ namespace Rwkv7.Gen.Models
                             ref float yt2 = ref Unsafe.Add(ref y, (nint)(t + 2) * yStride);
                             ref float xt3 = ref Unsafe.Add(ref x, (nint)(t + 3) * 3072);
                             ref float yt3 = ref Unsafe.Add(ref y, (nint)(t + 3) * yStride);
-                            int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 24576);
-                            nuint fetch = r + ((ahead + 1) * 2) <= rowEnd ? (nuint)(ahead * 6144) : ahead > 1 && r + 4 <= rowEnd ? 6144 : 0u;
+                            int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 36864);
+                            nuint fetch = r + ((ahead + 1) * 3) <= rowEnd ? (nuint)(ahead * 9216) : ahead > 1 && r + 6 <= rowEnd ? 9216 : 0u;
                             ref float w0 = ref Unsafe.Add(ref w, (nint)r * 3072);
                             ref float w1 = ref Unsafe.Add(ref w0, 3072);
+                            ref float w2 = ref Unsafe.Add(ref w0, 6144);
                             Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero, c02 = Vector256<float>.Zero, c03 = Vector256<float>.Zero;
                             Vector256<float> c10 = Vector256<float>.Zero, c11 = Vector256<float>.Zero, c12 = Vector256<float>.Zero, c13 = Vector256<float>.Zero;
+                            Vector256<float> c20 = Vector256<float>.Zero, c21 = Vector256<float>.Zero, c22 = Vector256<float>.Zero, c23 = Vector256<float>.Zero;
                             for (nuint i = (nuint)k0, end = i + 1024; i < end; i += 16)
                             {
                                 // inputs [0, 16) of this iteration
@@ -9544,47 +9894,78 @@ namespace Rwkv7.Gen.Models
                                     {
                                         TPrefetch.Line(ref w0, i + fetch);
                                         TPrefetch.Line(ref w1, i + fetch);
+                                        TPrefetch.Line(ref w2, i + fetch);
                                     }
-                                    Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
-                                    Vector256<float> l1 = Vector256.LoadUnsafe(ref w1, i), h1 = Vector256.LoadUnsafe(ref w1, i + 8);
-                                    Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                    c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                    c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                    c10 = Vector256.MultiplyAddEstimate(l1, xl0, c10);
-                                    c10 = Vector256.MultiplyAddEstimate(h1, xh0, c10);
-                                    Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                    c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                    c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                    c11 = Vector256.MultiplyAddEstimate(l1, xl1, c11);
-                                    c11 = Vector256.MultiplyAddEstimate(h1, xh1, c11);
-                                    Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                    c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                    c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                    c12 = Vector256.MultiplyAddEstimate(l1, xl2, c12);
-                                    c12 = Vector256.MultiplyAddEstimate(h1, xh2, c12);
-                                    Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                    c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                    c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
-                                    c13 = Vector256.MultiplyAddEstimate(l1, xl3, c13);
-                                    c13 = Vector256.MultiplyAddEstimate(h1, xh3, c13);
+                                    // lo half: 3 rows' weights, then each token's 8 inputs against all of them
+                                    Vector256<float> lo0 = Vector256.LoadUnsafe(ref w0, i);
+                                    Vector256<float> lo1 = Vector256.LoadUnsafe(ref w1, i);
+                                    Vector256<float> lo2 = Vector256.LoadUnsafe(ref w2, i);
+                                    Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                    c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                    c10 = Vector256.MultiplyAddEstimate(lo1, lox0, c10);
+                                    c20 = Vector256.MultiplyAddEstimate(lo2, lox0, c20);
+                                    Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                    c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                    c11 = Vector256.MultiplyAddEstimate(lo1, lox1, c11);
+                                    c21 = Vector256.MultiplyAddEstimate(lo2, lox1, c21);
+                                    Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                    c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                    c12 = Vector256.MultiplyAddEstimate(lo1, lox2, c12);
+                                    c22 = Vector256.MultiplyAddEstimate(lo2, lox2, c22);
+                                    Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                    c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                    c13 = Vector256.MultiplyAddEstimate(lo1, lox3, c13);
+                                    c23 = Vector256.MultiplyAddEstimate(lo2, lox3, c23);
+                                    // hi half: 3 rows' weights, then each token's 8 inputs against all of them
+                                    Vector256<float> hi0 = Vector256.LoadUnsafe(ref w0, i + 8);
+                                    Vector256<float> hi1 = Vector256.LoadUnsafe(ref w1, i + 8);
+                                    Vector256<float> hi2 = Vector256.LoadUnsafe(ref w2, i + 8);
+                                    Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                    c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                    c10 = Vector256.MultiplyAddEstimate(hi1, hix0, c10);
+                                    c20 = Vector256.MultiplyAddEstimate(hi2, hix0, c20);
+                                    Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                    c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                    c11 = Vector256.MultiplyAddEstimate(hi1, hix1, c11);
+                                    c21 = Vector256.MultiplyAddEstimate(hi2, hix1, c21);
+                                    Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                    c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                    c12 = Vector256.MultiplyAddEstimate(hi1, hix2, c12);
+                                    c22 = Vector256.MultiplyAddEstimate(hi2, hix2, c22);
+                                    Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                    c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
+                                    c13 = Vector256.MultiplyAddEstimate(hi1, hix3, c13);
+                                    c23 = Vector256.MultiplyAddEstimate(hi2, hix3, c23);
                                 }
                             }
+                            // the tile's sums, one row's four tokens per Horizontal.Sums
+                            Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                             ref float o00 = ref Unsafe.Add(ref yt0, r);
-                            o00 = add ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
-                            ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
-                            o10 = add ? o10 + Vector256.Sum(c10) : Vector256.Sum(c10);
+                            o00 = add ? o00 + s0.GetElement(0) : s0.GetElement(0);
                             ref float o01 = ref Unsafe.Add(ref yt1, r);
-                            o01 = add ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
-                            ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
-                            o11 = add ? o11 + Vector256.Sum(c11) : Vector256.Sum(c11);
+                            o01 = add ? o01 + s0.GetElement(1) : s0.GetElement(1);
                             ref float o02 = ref Unsafe.Add(ref yt2, r);
-                            o02 = add ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
-                            ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
-                            o12 = add ? o12 + Vector256.Sum(c12) : Vector256.Sum(c12);
+                            o02 = add ? o02 + s0.GetElement(2) : s0.GetElement(2);
                             ref float o03 = ref Unsafe.Add(ref yt3, r);
-                            o03 = add ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                            o03 = add ? o03 + s0.GetElement(3) : s0.GetElement(3);
+                            Vector128<float> s1 = Horizontal.Sums(c10, c11, c12, c13);
+                            ref float o10 = ref Unsafe.Add(ref yt0, r + 1);
+                            o10 = add ? o10 + s1.GetElement(0) : s1.GetElement(0);
+                            ref float o11 = ref Unsafe.Add(ref yt1, r + 1);
+                            o11 = add ? o11 + s1.GetElement(1) : s1.GetElement(1);
+                            ref float o12 = ref Unsafe.Add(ref yt2, r + 1);
+                            o12 = add ? o12 + s1.GetElement(2) : s1.GetElement(2);
                             ref float o13 = ref Unsafe.Add(ref yt3, r + 1);
-                            o13 = add ? o13 + Vector256.Sum(c13) : Vector256.Sum(c13);
+                            o13 = add ? o13 + s1.GetElement(3) : s1.GetElement(3);
+                            Vector128<float> s2 = Horizontal.Sums(c20, c21, c22, c23);
+                            ref float o20 = ref Unsafe.Add(ref yt0, r + 2);
+                            o20 = add ? o20 + s2.GetElement(0) : s2.GetElement(0);
+                            ref float o21 = ref Unsafe.Add(ref yt1, r + 2);
+                            o21 = add ? o21 + s2.GetElement(1) : s2.GetElement(1);
+                            ref float o22 = ref Unsafe.Add(ref yt2, r + 2);
+                            o22 = add ? o22 + s2.GetElement(2) : s2.GetElement(2);
+                            ref float o23 = ref Unsafe.Add(ref yt3, r + 2);
+                            o23 = add ? o23 + s2.GetElement(3) : s2.GetElement(3);
                         }
                     }
                     for (; r < rowEnd; r++)
@@ -9605,29 +9986,38 @@ namespace Rwkv7.Gen.Models
                             {
                                 // inputs [0, 16) of this iteration
                                 {
-                                    Vector256<float> l0 = Vector256.LoadUnsafe(ref w0, i), h0 = Vector256.LoadUnsafe(ref w0, i + 8);
-                                    Vector256<float> xl0 = Vector256.LoadUnsafe(ref xt0, i), xh0 = Vector256.LoadUnsafe(ref xt0, i + 8);
-                                    c00 = Vector256.MultiplyAddEstimate(l0, xl0, c00);
-                                    c00 = Vector256.MultiplyAddEstimate(h0, xh0, c00);
-                                    Vector256<float> xl1 = Vector256.LoadUnsafe(ref xt1, i), xh1 = Vector256.LoadUnsafe(ref xt1, i + 8);
-                                    c01 = Vector256.MultiplyAddEstimate(l0, xl1, c01);
-                                    c01 = Vector256.MultiplyAddEstimate(h0, xh1, c01);
-                                    Vector256<float> xl2 = Vector256.LoadUnsafe(ref xt2, i), xh2 = Vector256.LoadUnsafe(ref xt2, i + 8);
-                                    c02 = Vector256.MultiplyAddEstimate(l0, xl2, c02);
-                                    c02 = Vector256.MultiplyAddEstimate(h0, xh2, c02);
-                                    Vector256<float> xl3 = Vector256.LoadUnsafe(ref xt3, i), xh3 = Vector256.LoadUnsafe(ref xt3, i + 8);
-                                    c03 = Vector256.MultiplyAddEstimate(l0, xl3, c03);
-                                    c03 = Vector256.MultiplyAddEstimate(h0, xh3, c03);
+                                    // lo half: 1 rows' weights, then each token's 8 inputs against all of them
+                                    Vector256<float> lo0 = Vector256.LoadUnsafe(ref w0, i);
+                                    Vector256<float> lox0 = Vector256.LoadUnsafe(ref xt0, i);
+                                    c00 = Vector256.MultiplyAddEstimate(lo0, lox0, c00);
+                                    Vector256<float> lox1 = Vector256.LoadUnsafe(ref xt1, i);
+                                    c01 = Vector256.MultiplyAddEstimate(lo0, lox1, c01);
+                                    Vector256<float> lox2 = Vector256.LoadUnsafe(ref xt2, i);
+                                    c02 = Vector256.MultiplyAddEstimate(lo0, lox2, c02);
+                                    Vector256<float> lox3 = Vector256.LoadUnsafe(ref xt3, i);
+                                    c03 = Vector256.MultiplyAddEstimate(lo0, lox3, c03);
+                                    // hi half: 1 rows' weights, then each token's 8 inputs against all of them
+                                    Vector256<float> hi0 = Vector256.LoadUnsafe(ref w0, i + 8);
+                                    Vector256<float> hix0 = Vector256.LoadUnsafe(ref xt0, i + 8);
+                                    c00 = Vector256.MultiplyAddEstimate(hi0, hix0, c00);
+                                    Vector256<float> hix1 = Vector256.LoadUnsafe(ref xt1, i + 8);
+                                    c01 = Vector256.MultiplyAddEstimate(hi0, hix1, c01);
+                                    Vector256<float> hix2 = Vector256.LoadUnsafe(ref xt2, i + 8);
+                                    c02 = Vector256.MultiplyAddEstimate(hi0, hix2, c02);
+                                    Vector256<float> hix3 = Vector256.LoadUnsafe(ref xt3, i + 8);
+                                    c03 = Vector256.MultiplyAddEstimate(hi0, hix3, c03);
                                 }
                             }
+                            // the tile's sums, one row's four tokens per Horizontal.Sums
+                            Vector128<float> s0 = Horizontal.Sums(c00, c01, c02, c03);
                             ref float o00 = ref Unsafe.Add(ref yt0, r);
-                            o00 = add ? o00 + Vector256.Sum(c00) : Vector256.Sum(c00);
+                            o00 = add ? o00 + s0.GetElement(0) : s0.GetElement(0);
                             ref float o01 = ref Unsafe.Add(ref yt1, r);
-                            o01 = add ? o01 + Vector256.Sum(c01) : Vector256.Sum(c01);
+                            o01 = add ? o01 + s0.GetElement(1) : s0.GetElement(1);
                             ref float o02 = ref Unsafe.Add(ref yt2, r);
-                            o02 = add ? o02 + Vector256.Sum(c02) : Vector256.Sum(c02);
+                            o02 = add ? o02 + s0.GetElement(2) : s0.GetElement(2);
                             ref float o03 = ref Unsafe.Add(ref yt3, r);
-                            o03 = add ? o03 + Vector256.Sum(c03) : Vector256.Sum(c03);
+                            o03 = add ? o03 + s0.GetElement(3) : s0.GetElement(3);
                         }
                     }
                 }
