@@ -14,7 +14,7 @@ internal static class Program
     public const int ExitInterrupted = 130;
 
     /// <summary>Switches that take no value, whichever command they belong to.</summary>
-    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "all", "verbose", "help", "json", "profile", "stats", "pieces", "bytes" };
+    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "all", "verbose", "help", "json", "profile", "stats", "pieces", "bytes", "quiet" };
 
     public static Task<int> Main(string[] args) => RunAsync(args, CliConsole.FromSystemConsole());
 
@@ -42,6 +42,7 @@ internal static class Program
                 "logits" => LogitsCommand.Run(parsed, console),
                 "bench" => BenchCommand.Run(parsed, console.Out),
                 "convert" => ConvertCommand.Run(parsed, console),
+                "serve" => await ServeCommand.RunAsync(parsed, console).ConfigureAwait(false),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
@@ -77,7 +78,7 @@ internal static class Program
         foreach (string usage in new[]
         {
             GenerateCommand.Usage, ChatCommand.Usage, PerplexityCommand.Usage, TokenizeCommand.Usage,
-            InfoCommand.Usage, LogitsCommand.Usage, BenchCommand.Usage, ConvertCommand.Usage,
+            InfoCommand.Usage, LogitsCommand.Usage, BenchCommand.Usage, ConvertCommand.Usage, ServeCommand.Usage,
         })
         {
             output.WriteLine($"  rwkv7 {usage}");

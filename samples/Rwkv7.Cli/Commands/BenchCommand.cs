@@ -95,7 +95,8 @@ internal static class BenchCommand
         return 0;
     }
 
-    private static ModelShape ResolveShape(string nameOrFile)
+    /// <summary>A shape by generated-model name (<c>0.1b</c>, <c>rwkv7-0.1b</c>, <c>tiny</c>) or shape file path.</summary>
+    internal static ModelShape ResolveShape(string nameOrFile)
     {
         if (File.Exists(nameOrFile))
         {
