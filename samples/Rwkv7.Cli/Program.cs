@@ -43,6 +43,7 @@ internal static class Program
                 "bench" => BenchCommand.Run(parsed, console.Out),
                 "convert" => ConvertCommand.Run(parsed, console),
                 "serve" => await ServeCommand.RunAsync(parsed, console).ConfigureAwait(false),
+                "bench-serve" => await BenchServeCommand.RunAsync(parsed, console).ConfigureAwait(false),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
@@ -78,7 +79,7 @@ internal static class Program
         foreach (string usage in new[]
         {
             GenerateCommand.Usage, ChatCommand.Usage, PerplexityCommand.Usage, TokenizeCommand.Usage,
-            InfoCommand.Usage, LogitsCommand.Usage, BenchCommand.Usage, ConvertCommand.Usage, ServeCommand.Usage,
+            InfoCommand.Usage, LogitsCommand.Usage, BenchCommand.Usage, ConvertCommand.Usage, ServeCommand.Usage, BenchServeCommand.Usage,
         })
         {
             output.WriteLine($"  rwkv7 {usage}");
