@@ -2,7 +2,8 @@
 # Publishes the rwkv7 CLI once with NativeAOT (the AVX2 build, as released for x64) and checks the native binary
 # end to end on the tiny fixture: logits against rwkv.cpp's expected values, the vector width it reports,
 # `bench --shape tiny`, seeded generation being repeatable, a piped chat that saves and reloads its state,
-# tokenize, perplexity, and one-line failures with the right exit codes. The publish must print no warning.
+# tokenize, perplexity, one-line failures with the right exit codes, and `serve` on a free loopback port (/health, one
+# completion, a clean stop on SIGTERM). The publish must print no warning.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 fixtures="$repo/../shared/fixtures"
@@ -89,6 +90,30 @@ cat "$work/err.txt"
 [[ $rc -eq 2 ]] || fail "a bad option should exit 2, not $rc"
 [[ $(wc -l < "$work/err.txt") -eq 1 ]] || fail "a usage error should print exactly one line"
 if grep -q '   at ' "$work/err.txt"; then fail "a stack trace was printed without --verbose"; fi
+
+step "serve: /health, one completion, SIGTERM"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+"$cli" serve --model "$tiny" --port "$port" --api-key native-check > "$work/serve.out" 2> "$work/serve.err" &
+server=$!
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$port/health" > "$work/health.json" 2>/dev/null && break
+  sleep 0.1
+done
+cat "$work/health.json"; echo
+grep -q '"status":"ok"' "$work/health.json" || { kill "$server"; fail "serve: /health did not answer"; }
+grep -q "^rwkv7 serve: listening on http://127.0.0.1:$port " "$work/serve.out" || { kill "$server"; fail "serve should print one line saying where it listens"; }
+curl -sf "http://127.0.0.1:$port/v1/completions" -H "Authorization: Bearer native-check" -H 'Content-Type: application/json' \
+  -d '{"prompt":"Once upon a time","max_tokens":8,"temperature":0,"presence_penalty":0,"frequency_penalty":0}' | tee "$work/completion.json"; echo
+grep -q '"finish_reason":"length"' "$work/completion.json" || { kill "$server"; fail "serve: the completion did not come back"; }
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/models")
+[[ $code == 401 ]] || { kill "$server"; fail "serve: a call without the API key should be 401, not $code"; }
+kill -TERM "$server"
+set +e
+wait "$server"; rc=$?
+set -e
+cat "$work/serve.err"
+[[ $rc -eq 0 ]] || fail "serve should exit 0 on SIGTERM, not $rc"
+grep -q '"POST /v1/completions" 200' "$work/serve.err" || fail "serve should log one line per request on standard error"
 
 echo
 echo "all rwkv7 native checks passed"

@@ -14,7 +14,7 @@ internal static class Program
     public const int ExitInterrupted = 130;
 
     /// <summary>Switches that take no value, whichever command they belong to.</summary>
-    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "all", "verbose", "help", "json", "profile", "stats", "pieces", "bytes", "save" };
+    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "all", "verbose", "help", "json", "profile", "stats", "pieces", "bytes", "save", "quiet" };
 
     public static Task<int> Main(string[] args) => RunAsync(args, CliConsole.FromSystemConsole());
 
@@ -48,6 +48,8 @@ internal static class Program
                 "bench" => BenchCommand.Run(parsed, console.Out),
                 "convert" => ConvertCommand.Run(parsed, console),
                 "tune" => TuneCommand.Run(parsed, console),
+                "serve" => await ServeCommand.RunAsync(parsed, console).ConfigureAwait(false),
+                "bench-serve" => await BenchServeCommand.RunAsync(parsed, console).ConfigureAwait(false),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
@@ -83,7 +85,7 @@ internal static class Program
         foreach (string usage in new[]
         {
             GenerateCommand.Usage, ChatCommand.Usage, PerplexityCommand.Usage, TokenizeCommand.Usage,
-            InfoCommand.Usage, LogitsCommand.Usage, BenchCommand.Usage, TuneCommand.Usage, ConvertCommand.Usage,
+            InfoCommand.Usage, LogitsCommand.Usage, BenchCommand.Usage, TuneCommand.Usage, ConvertCommand.Usage, ServeCommand.Usage, BenchServeCommand.Usage,
         })
         {
             output.WriteLine($"  rwkv7 {usage}");

@@ -3,7 +3,9 @@ using System.Text;
 namespace Rwkv7.Gen.Chat;
 
 /// <summary>One piece of a reply: the model's reasoning (inside its think block) or its answer.</summary>
-internal readonly record struct ReplyPart(bool IsReasoning, string Text);
+/// <param name="IsReasoning">True for reasoning, false for answer text.</param>
+/// <param name="Text">The piece's text (never empty).</param>
+public readonly record struct ReplyPart(bool IsReasoning, string Text);
 
 /// <summary>
 /// Splits the model's continuation of the assistant prompt into reasoning and answer, piece by piece, so that a
@@ -13,7 +15,8 @@ internal readonly record struct ReplyPart(bool IsReasoning, string Text);
 /// closing tag, or white space that may precede it, is held back until the next piece decides. In the other modes
 /// everything is answer, shaped by <see cref="ReplyShaper"/>.
 /// </summary>
-internal sealed class ReplySplitter
+/// <remarks>Servers use it to return a G1 model's reasoning apart from its answer (OpenAI's <c>reasoning_content</c>).</remarks>
+public sealed class ReplySplitter
 {
     private const string CloseTag = "</think>";
 
@@ -23,6 +26,7 @@ internal sealed class ReplySplitter
     private bool _openChecked;
     private bool _reasoningStarted;
 
+    /// <summary>Starts a reply whose assistant prompt was opened in <paramref name="thinking"/> mode.</summary>
     public ReplySplitter(ChatThinking thinking)
     {
         _inReasoning = thinking == ChatThinking.On;

@@ -10,16 +10,19 @@ namespace Rwkv7.Gen.Sessions;
 /// <remarks>
 /// Because the longest tail that is a prefix of some stop sequence is always held back, a stop sequence can only
 /// begin inside the held text, so only that needs searching. The held text lives in a reused buffer: pushing
-/// allocates nothing once the buffer has grown to the longest stop sequence plus a token's text.
+/// allocates nothing once the buffer has grown to the longest stop sequence plus a token's text. Used by
+/// <see cref="RwkvSession"/> and by servers that run their own decode loop.
 /// </remarks>
-internal sealed class StopSequenceMatcher
+public sealed class StopSequenceMatcher
 {
     private readonly string[] _stops;
     private char[] _held = new char[64];
     private int _length;
 
+    /// <summary>Watches for <paramref name="stops"/> (non-empty strings; none means every piece passes through).</summary>
     public StopSequenceMatcher(IReadOnlyList<string> stops)
     {
+        ArgumentNullException.ThrowIfNull(stops);
         _stops = [.. stops];
     }
 
