@@ -11,24 +11,32 @@ namespace Rwkv7.Gen.Tests.Numerics;
 
 /// <summary>
 /// Decoding a token in steady state allocates nothing: not on the calling thread, not on the worker pool's threads that
-/// run the split steps. Every model runs on a private pool of <see cref="PoolThreads"/> threads, so the large steps are
-/// split onto workers on any machine (on one core they take turns).
+/// run the split steps, not anywhere else in the process. Every model runs on a private pool of
+/// <see cref="PoolThreads"/> threads, so its large steps are split onto workers on any machine (on one core they take
+/// turns). Two counts per window of decoded tokens:
+/// <list type="bullet">
+/// <item>each pool thread's own count (<see cref="PoolThreadAllocations"/>), caller included: exact, and it must be 0 in
+/// every window;</item>
+/// <item>the whole process's, <see cref="GC.GetTotalAllocatedBytes(bool)"/> with <c>precise: true</c>, which also sees any
+/// other thread decode might use. The test host's own threads allocate now and then while a test runs (168 bytes at a
+/// time, several times a second here, with the test asleep too), so windows are kept short
+/// (<see cref="WindowMilliseconds"/>) and one of up to <see cref="MaxWindows"/> must have allocated nothing, which
+/// decode allocating on every token cannot do.</item>
+/// </list>
 /// </summary>
 [Collection(ProcessWideMeasurements.Name)]
 public sealed class SteadyStateAllocationTests(ITestOutputHelper output)
 {
     private const int PoolThreads = 4;
 
-    /// <summary>Tokens decoded in one measured window.</summary>
-    private const int WindowTokens = 8;
+    /// <summary>Tokens decoded in one measured window, at most.</summary>
+    private const int WindowTokens = 16;
 
-    /// <summary>
-    /// Windows measured at most. The test host's own threads allocate now and then while a test runs (about 6 KB every
-    /// 100 ms or so here, measured with the test asleep), so a long window is rarely clean; a short one mostly is. An
-    /// allocation of decode's own, made at least once every <see cref="WindowTokens"/> tokens, shows in every window:
-    /// one window that allocated nothing at all is the proof.
-    /// </summary>
-    private const int MaxWindows = 20;
+    /// <summary>A window ends after this long even with fewer tokens (at least one).</summary>
+    private const int WindowMilliseconds = 20;
+
+    /// <summary>Windows measured: at least the first, at most the second, until the process-wide count of one is 0.</summary>
+    private const int MinWindows = 4, MaxWindows = 40;
 
     public enum Weights
     {
@@ -65,15 +73,15 @@ public sealed class SteadyStateAllocationTests(ITestOutputHelper output)
         RwkvState state = model.CreateState();
         float[] logits = new float[model.Shape.Vocab];
 
-        long allocated = SteadyStateAllocations(model, state, logits, "decode");
-        Assert.True(allocated == 0, $"{allocated} bytes allocated by the process over {WindowTokens} decoded tokens (the least of {MaxWindows} windows)");
+        long allocated = SteadyStateAllocations(model, pool, state, logits, "decode");
+        Assert.True(allocated == 0, $"{allocated} bytes allocated by the process in a window of decoded tokens (the least of {MaxWindows} windows)");
 
         // Recording step timings (bench --profile) allocates nothing either. Its path is new code to the JIT, so it
         // gets the same warm-up: measured after one token, the tiering of StepTimings.Add allocated (7,768 bytes in
         // one CI run).
         model.StepTimings = new StepTimings();
-        allocated = SteadyStateAllocations(model, state, logits, "decode with step timings");
-        Assert.True(allocated == 0, $"{allocated} bytes allocated by the process over {WindowTokens} decoded tokens with step timings (the least of {MaxWindows} windows)");
+        allocated = SteadyStateAllocations(model, pool, state, logits, "decode with step timings");
+        Assert.True(allocated == 0, $"{allocated} bytes allocated by the process in a window of decoded tokens with step timings (the least of {MaxWindows} windows)");
     }
 
     private static RwkvModel Open(string? file, Weights weights)
@@ -105,12 +113,11 @@ public sealed class SteadyStateAllocationTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Bytes the whole process allocates over <see cref="WindowTokens"/> decoded tokens in steady state (workspaces
-    /// made, pool threads started, and the JIT's tiering, which promotes hot methods in the background some 100 ms
-    /// after their first calls, finished): the least of up to <see cref="MaxWindows"/> windows, stopping at the first
-    /// that allocated nothing.
+    /// Warms decode up (workspaces made, pool threads started, and the JIT's tiering, which promotes hot methods in the
+    /// background some 100 ms after their first calls, finished), then measures windows of decoded tokens: asserts that
+    /// the pool's threads allocated nothing in each, and returns the least the process allocated in one.
     /// </summary>
-    private long SteadyStateAllocations(RwkvModel model, RwkvState state, float[] logits, string what)
+    private long SteadyStateAllocations(RwkvModel model, WorkerPool pool, RwkvState state, float[] logits, string what)
     {
         var warmUp = Stopwatch.StartNew();
         for (int i = 0; i < 64 || warmUp.ElapsedMilliseconds < 500; i++)
@@ -118,22 +125,36 @@ public sealed class SteadyStateAllocationTests(ITestOutputHelper output)
             model.Forward(i % model.Shape.Vocab, state, logits);
         }
 
+        var threads = new PoolThreadAllocations(pool);
+        int[] idsBefore = new int[threads.Threads], idsAfter = new int[threads.Threads];
+        long[] before = new long[threads.Threads], after = new long[threads.Threads];
         long least = long.MaxValue;
-        var windows = new List<long>();
-        for (int window = 0; window < MaxWindows && least > 0; window++)
+        var windows = new List<string>();
+        int tokens = 0;
+        for (int window = 0; window < MaxWindows && (least > 0 || window < MinWindows); window++)
         {
-            long before = GC.GetTotalAllocatedBytes(precise: true);
-            for (int i = 0; i < WindowTokens; i++)
+            threads.Read(idsBefore, before);
+            long processBefore = GC.GetTotalAllocatedBytes(precise: true);
+            long start = Stopwatch.GetTimestamp();
+            int n = 0;
+            while (n < WindowTokens && (n == 0 || Stopwatch.GetElapsedTime(start).TotalMilliseconds < WindowMilliseconds))
             {
-                model.Forward(i % model.Shape.Vocab, state, logits);
+                model.Forward(n++ % model.Shape.Vocab, state, logits);
             }
 
-            long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-            windows.Add(allocated);
-            least = Math.Min(least, allocated);
+            long process = GC.GetTotalAllocatedBytes(precise: true) - processBefore;
+            threads.Read(idsAfter, after);
+            tokens += n;
+            Assert.Equal(idsBefore, idsAfter);
+            long[] perThread = [.. after.Zip(before, (a, b) => a - b)];
+            Assert.True(
+                perThread.All(bytes => bytes == 0),
+                $"{what}: the pool's threads allocated [{string.Join(", ", perThread)}] bytes (caller first) over {n} decoded tokens");
+            windows.Add($"{process} ({n} tokens)");
+            least = Math.Min(least, process);
         }
 
-        output.WriteLine($"{model.EngineName}, {what}: bytes allocated by the process per window of {WindowTokens} tokens: {string.Join(", ", windows)}");
+        output.WriteLine($"{model.EngineName}, {what}: the pool's {threads.Threads} threads allocated 0 bytes over {tokens} tokens; the process per window: {string.Join(", ", windows)}");
         return least;
     }
 }
