@@ -6,6 +6,7 @@
 # completion, a clean stop on SIGTERM). The publish must print no warning.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+source "$repo/eng/lib/compare-f32.sh"
 fixtures="$repo/../shared/fixtures"
 tiny="$fixtures/tiny-7v0-834K/tiny-rwkv-7v0-834K-FP32.bin"
 vocab="$fixtures/tokenizer/rwkv_vocab_v20230424.txt"
@@ -41,10 +42,8 @@ fi
 
 step "logits vs rwkv.cpp's expected logits"
 "$cli" logits --model "$tiny" --tokens 34,105,110 --out "$work/logits.f32"
-paste <(od -An -v -tf4 -w4 "$work/logits.f32") <(od -An -v -tf4 -w4 "$fixtures/tiny-7v0-834K/expected-logits-7v0-834K.bin") |
-  awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > max) max = d; n++ }
-       END { printf "max |logit - expected| = %.3g over %d logits\n", max, n; exit !(n == 256 && max < 1e-4) }' ||
-  fail "logits differ from rwkv.cpp's by 1e-4 or more"
+compare_f32_max_abs "$work/logits.f32" "$fixtures/tiny-7v0-834K/expected-logits-7v0-834K.bin" 256 1e-4 ||
+  fail "logits are not all finite and within 1e-4 of rwkv.cpp's"
 
 step "bench --shape tiny"
 "$cli" bench --shape tiny --tokens 8 --prefill 16 --batch 2 --runs 1 | tee "$work/bench.txt"

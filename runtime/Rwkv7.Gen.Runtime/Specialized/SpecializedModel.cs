@@ -47,7 +47,7 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
 
     private readonly string _engineName;
     private readonly WorkspacePool _workspaces;
-    private readonly WorkerPool _pool;
+    private WorkerPool _pool;
     private int _threads;
     private CpuTuning _tuning = null!;
     private delegate*<object, int, int, void> _runStep;
@@ -88,6 +88,16 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
             ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
             _threads = Math.Min(value, _pool.Threads);
         }
+    }
+
+    /// <summary>
+    /// Runs the parallel steps on <paramref name="pool"/>, with all of its threads, instead of the shared pool: lets
+    /// tests split every large step across more threads than the machine has cores.
+    /// </summary>
+    internal void UseWorkerPool(WorkerPool pool)
+    {
+        _pool = pool;
+        _threads = pool.Threads;
     }
 
     /// <inheritdoc />

@@ -12,6 +12,7 @@ namespace Rwkv7.Gen.Tests.Loading;
 /// (a bf16 checkpoint converted, as rwkv.cpp, GGUF and many Hugging Face files are) become bf16, so that they run on
 /// the generated bf16 kernels and, from fp32, read half the bytes; any other fp16 or fp32 matrix keeps its type.
 /// </summary>
+[Trait(SimdWidth.Trait, SimdWidth.AllWidths)] // vector paths: rerun on every SIMD width (eng/test.sh)
 public sealed class WeightPrecisionTests
 {
     [Theory]

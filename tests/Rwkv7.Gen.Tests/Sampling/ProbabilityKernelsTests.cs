@@ -1,8 +1,10 @@
 using Rwkv7.Gen.Sampling;
+using Rwkv7.Gen.Tests.Infrastructure;
 
 namespace Rwkv7.Gen.Tests.Sampling;
 
 /// <summary>The vectorized loops against plain loops, at every length around the vector widths.</summary>
+[Trait(SimdWidth.Trait, SimdWidth.AllWidths)] // vector paths: rerun on every SIMD width (eng/test.sh)
 public sealed class ProbabilityKernelsTests
 {
     [Fact]

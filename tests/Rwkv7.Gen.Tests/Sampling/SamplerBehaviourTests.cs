@@ -1,8 +1,10 @@
 using Rwkv7.Gen.Sampling;
+using Rwkv7.Gen.Tests.Infrastructure;
 
 namespace Rwkv7.Gen.Tests.Sampling;
 
 /// <summary>Greedy choices, validation, reproducibility, allocation and the candidate search on a full vocabulary.</summary>
+[Trait(SimdWidth.Trait, SimdWidth.AllWidths)] // vector paths: rerun on every SIMD width (eng/test.sh)
 public sealed class SamplerBehaviourTests
 {
     private const int WorldVocab = 65_536;

@@ -1,10 +1,12 @@
 using Rwkv7.Gen.Sampling;
+using Rwkv7.Gen.Tests.Infrastructure;
 
 namespace Rwkv7.Gen.Tests.Sampling;
 
 /// <summary>
 /// What each option does to the distribution, checked by 20,000 seeded draws against the exact probabilities.
 /// </summary>
+[Trait(SimdWidth.Trait, SimdWidth.AllWidths)] // vector paths: rerun on every SIMD width (eng/test.sh)
 public sealed class SamplerDistributionTests
 {
     private static readonly SamplingOptions Plain = new()
