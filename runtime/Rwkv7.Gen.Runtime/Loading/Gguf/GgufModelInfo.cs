@@ -28,7 +28,8 @@ public enum GgufChatTemplate
 
 /// <summary>
 /// The metadata of a GGUF checkpoint that matters to running it: architecture, name, file type, the context length it
-/// claims, the tokenizer it carries and the type of every tensor. Available as <see cref="Checkpoint.Gguf"/>.
+/// claims, the tokenizer it carries and the type of every tensor. Available as <see cref="Checkpoint.Gguf"/> and
+/// <see cref="Weights.RwkvWeights.Gguf"/>.
 /// </summary>
 public sealed class GgufModelInfo
 {
