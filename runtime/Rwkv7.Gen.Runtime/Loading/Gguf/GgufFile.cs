@@ -69,6 +69,8 @@ internal sealed class GgufFile
 
     private const string AlignmentKey = "general.alignment";
 
+    private const string ReadableTypes = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K";
+
     private GgufFile(int version, GgufMetadata metadata, IReadOnlyList<GgufTensorInfo> tensors, long dataStart, int alignment)
     {
         Version = version;
@@ -222,8 +224,10 @@ internal sealed class GgufFile
             if (!GgmlTypes.TryGetLayout(type, out int blockValues, out int blockBytes))
             {
                 throw reader.Error(
-                    $"tensor '{name}' has type {GgmlTypes.Name(type)} ({typeCode}), which Rwkv7.Gen does not read " +
-                    "(it reads F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K)", at);
+                    Enum.IsDefined(type)
+                        ? $"tensor '{name}' has type {GgmlTypes.Name(type)} ({typeCode}), which Rwkv7.Gen does not read (it reads {ReadableTypes})"
+                        : $"tensor '{name}' has type {typeCode}, which ggml does not define",
+                    at);
             }
 
             if (dims[0] % blockValues != 0)
