@@ -17,7 +17,9 @@ public sealed class WeightLoadOptions
     /// <see cref="TensorDType.F16"/> or <see cref="TensorDType.F32"/> to keep those types. Converting bf16 to fp32
     /// doubles memory and the bytes each token reads; converting to bf16 rounds. <see cref="TensorDType.Q8"/> and
     /// <see cref="TensorDType.Q4"/> quantize in blocks of 32 at load time (the embedding table keeps its type; under Q4
-    /// the LoRA factors take 8 bits).
+    /// the LoRA factors take 8 bits). A GGUF file's block-quantized matrices count as stored in the nearest packed type
+    /// (<see cref="KeptBlocks"/>): Q8_0 and Q4_0 blocks are packed as they are, other block types are decoded and
+    /// quantized again, unless another type is asked for.
     /// </summary>
     public TensorDType? MatrixType { get; init; }
 
