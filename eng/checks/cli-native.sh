@@ -2,8 +2,8 @@
 # Publishes the rwkv7 CLI once with NativeAOT (the AVX2 build, as released for x64) and checks the native binary
 # end to end on the tiny fixture: logits against rwkv.cpp's expected values, the vector width it reports,
 # `bench --shape tiny`, seeded generation being repeatable, a piped chat that saves and reloads its state,
-# tokenize, perplexity, one-line failures with the right exit codes, and `serve` on a free loopback port (/health, one
-# completion, a clean stop on SIGTERM). The publish must print no warning.
+# tokenize, perplexity, GGUF files (info, generation, convert), one-line failures with the right exit codes, and
+# `serve` on a free loopback port (/health, one completion, a clean stop on SIGTERM). The publish must print no warning.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo/eng/lib/compare-f32.sh"
@@ -73,6 +73,20 @@ step "perplexity"
 printf 'Once upon a time, there was a little girl named Lily. She loved to play outside.' > "$work/story.txt"
 "$cli" perplexity "$work/story.txt" --model "$tiny" | tee "$work/ppl.txt"
 grep -Eq '^perplexity   [0-9]' "$work/ppl.txt" || fail "perplexity printed no result"
+
+step "GGUF: info and generation from llama.cpp files, convert to GGUF twice gives the same bytes"
+gguf="$fixtures/gguf"
+"$cli" info --model "$gguf/mh4/rwkv7-mh4-random-Q4_K_M.gguf" | tee "$work/info-gguf.txt"
+grep -q '^gguf        version 3, architecture rwkv7' "$work/info-gguf.txt" || fail "info: no GGUF metadata line"
+grep -q '^tokenizer   World, 512 tokens from the file' "$work/info-gguf.txt" || fail "info: the GGUF's vocabulary should be used"
+"$cli" generate --model "$gguf/mh4/rwkv7-mh4-random-Q8_0.gguf" "Hello" --seed 7 --max-tokens 16 > "$work/gen-gguf.txt"
+"$cli" generate --model "$gguf/tiny-7v0-834K/tiny-rwkv-7v0-834K-Q4_0.gguf" "Once upon a time" --seed 7 --max-tokens 16 > "$work/gen-q4.txt"
+[[ -s "$work/gen-q4.txt" ]] || fail "generate on a Q4_0 GGUF produced no text"
+"$cli" convert --model "$tiny" --out "$work/a.gguf" --precision q8
+"$cli" convert --model "$tiny" --out "$work/b.gguf" --precision q8
+cmp "$work/a.gguf" "$work/b.gguf" || fail "two conversions to GGUF differ"
+"$cli" convert --model "$gguf/tiny-7v0-834K/tiny-rwkv-7v0-834K-F32.gguf" --out "$work/f32.gguf"
+cmp "$work/f32.gguf" "$gguf/tiny-7v0-834K/tiny-rwkv-7v0-834K-F32.gguf" || fail "rewriting llama.cpp's F32 file changed it"
 
 step "failures: one line, right exit code"
 set +e

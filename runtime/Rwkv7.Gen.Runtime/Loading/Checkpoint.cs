@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using Rwkv7.Gen.Loading.Gguf;
 
 namespace Rwkv7.Gen.Loading;
 
@@ -10,9 +11,10 @@ public sealed class Checkpoint : IDisposable
 {
     private readonly Dictionary<string, CheckpointTensor> _byName;
 
-    internal Checkpoint(string filePath, CheckpointFormat format, SafeFileHandle handle, IReadOnlyList<CheckpointTensor> tensors)
+    internal Checkpoint(string filePath, CheckpointFormat format, SafeFileHandle handle, IReadOnlyList<CheckpointTensor> tensors, GgufModelInfo? gguf = null)
     {
         FilePath = filePath;
+        Gguf = gguf;
         Format = format;
         Handle = handle;
         Tensors = tensors;
@@ -35,14 +37,17 @@ public sealed class Checkpoint : IDisposable
     /// <summary>Every tensor, in file order.</summary>
     public IReadOnlyList<CheckpointTensor> Tensors { get; }
 
+    /// <summary>A GGUF file's metadata (name, file type, tokenizer, per-tensor types); null for other formats.</summary>
+    public GgufModelInfo? Gguf { get; }
+
     internal SafeFileHandle Handle { get; }
 
     /// <summary>Finds a tensor by canonical name, or returns null.</summary>
     public CheckpointTensor? Find(string name) => _byName.GetValueOrDefault(name);
 
     /// <summary>
-    /// Opens a checkpoint, recognizing the format from the file's first bytes (zip → PyTorch, rwkv.cpp magic,
-    /// otherwise a safetensors header).
+    /// Opens a checkpoint, recognizing the format from the file's first bytes (zip → PyTorch, rwkv.cpp magic, GGUF
+    /// magic, otherwise a safetensors header).
     /// </summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="RwkvFormatException">The file is not a readable checkpoint.</exception>
@@ -62,14 +67,16 @@ public sealed class Checkpoint : IDisposable
             int got = RandomAccess.Read(handle, head, 0);
             head = head[..got];
             CheckpointFormat format = Sniff(path, head, length);
+            GgufModelInfo? gguf = null;
             IReadOnlyList<CheckpointTensor> tensors = format switch
             {
                 CheckpointFormat.Safetensors => SafetensorsReader.ReadTensors(path, handle, length),
                 CheckpointFormat.PyTorch => PthReader.ReadTensors(path, handle, length),
                 CheckpointFormat.RwkvCpp => RwkvCppReader.ReadTensors(path, handle, length),
+                CheckpointFormat.Gguf => GgufReader.ReadTensors(path, handle, length, out gguf),
                 _ => throw new RwkvFormatException(path, "unsupported format"),
             };
-            return new Checkpoint(path, format, handle, tensors);
+            return new Checkpoint(path, format, handle, tensors, gguf);
         }
         catch
         {
@@ -95,6 +102,11 @@ public sealed class Checkpoint : IDisposable
             return CheckpointFormat.RwkvCpp;
         }
 
+        if (System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(head) == GgufFile.Magic)
+        {
+            return CheckpointFormat.Gguf;
+        }
+
         ulong headerLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(head);
         if (headerLength >= 2 && headerLength <= (ulong)(length - 8))
         {
@@ -103,7 +115,7 @@ public sealed class Checkpoint : IDisposable
 
         throw new RwkvFormatException(
             path,
-            "not a recognized checkpoint: expected a PyTorch .pth (zip), a safetensors file or an rwkv.cpp .bin (magic 0x67676d66)",
+            "not a recognized checkpoint: expected a PyTorch .pth (zip), a safetensors file, a GGUF file or an rwkv.cpp .bin (magic 0x67676d66)",
             0);
     }
 

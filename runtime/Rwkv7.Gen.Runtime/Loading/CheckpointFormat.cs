@@ -11,4 +11,7 @@ public enum CheckpointFormat
 
     /// <summary>rwkv.cpp <c>.bin</c> (ggml-based, versions 100 and 101).</summary>
     RwkvCpp,
+
+    /// <summary>GGUF (versions 2 and 3), as llama.cpp and ollama use: the <c>rwkv7</c> architecture.</summary>
+    Gguf,
 }

@@ -46,6 +46,24 @@ public static class RwkvTokenizers
         return CheckFits(shape, WorldTokenizer.Load(vocabulary, sourceName));
     }
 
+    /// <summary>
+    /// The tokenizer for loaded weights: the World vocabulary at <paramref name="vocabularyPath"/> when one is given
+    /// (it wins over the file's own), else the byte tokenizer for a vocabulary of 256, else the World vocabulary a GGUF
+    /// file carries (<see cref="Loading.Gguf.GgufModelInfo.CreateWorldTokenizer"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The model needs the World vocabulary, none was given and the file carries none.</exception>
+    /// <exception cref="RwkvException">The vocabulary does not fit the model.</exception>
+    public static RwkvTokenizer ForModel(Weights.RwkvWeights weights, string? vocabularyPath = null)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (vocabularyPath is null && weights.Shape.Vocab != ByteTokenizer.ByteVocabularySize && weights.Gguf is { HasWorldVocabulary: true } gguf)
+        {
+            return CheckFits(weights.Shape, gguf.CreateWorldTokenizer());
+        }
+
+        return ForModel(weights.Shape, vocabularyPath);
+    }
+
     private static WorldTokenizer CheckFits(ModelShape shape, WorldTokenizer tokenizer)
     {
         if (tokenizer.VocabularySize > shape.Vocab)

@@ -66,6 +66,13 @@ public sealed class WorldTokenizer : RwkvTokenizer
         return new WorldTokenizer(WorldVocabulary.Parse(file, sourceName), sourceName);
     }
 
+    /// <summary>
+    /// A tokenizer over a vocabulary given as token bytes (see <see cref="WorldVocabulary.FromTokens"/>): the token list
+    /// of a GGUF file, for example.
+    /// </summary>
+    internal static WorldTokenizer FromTokens(byte[] bytes, int[] offsets, string sourceName) =>
+        new(WorldVocabulary.FromTokens(bytes, offsets, sourceName), sourceName);
+
     /// <inheritdoc />
     public override ReadOnlySpan<byte> GetTokenBytes(int id)
     {

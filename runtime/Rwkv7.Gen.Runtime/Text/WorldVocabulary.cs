@@ -82,6 +82,32 @@ internal sealed class WorldVocabulary
         return Build(data.WrittenSpan, entries);
     }
 
+    /// <summary>
+    /// A vocabulary given as every token's bytes back to back (token id's bytes are
+    /// <c>bytes[offsets[id]..offsets[id + 1]]</c>; empty ones are not entries), as a GGUF file's token list is decoded.
+    /// </summary>
+    public static WorldVocabulary FromTokens(byte[] bytes, int[] offsets, string source)
+    {
+        int entries = 0;
+        for (int id = 0; id + 1 < offsets.Length; id++)
+        {
+            int length = offsets[id + 1] - offsets[id];
+            if (length > MaxTokenBytes)
+            {
+                throw new RwkvFormatException(source, $"token {id} has {length} bytes; a token has at most {MaxTokenBytes}");
+            }
+
+            entries += length > 0 ? 1 : 0;
+        }
+
+        if (entries == 0)
+        {
+            throw new RwkvFormatException(source, "the vocabulary has no entries");
+        }
+
+        return new WorldVocabulary(bytes, offsets, entries);
+    }
+
     /// <summary>Parses one line, appends the token's bytes and returns its id.</summary>
     private static int ParseLine(ReadOnlySpan<byte> line, ArrayBufferWriter<byte> data, string source, int lineNumber, long offset)
     {

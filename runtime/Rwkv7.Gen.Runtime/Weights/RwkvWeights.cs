@@ -17,7 +17,9 @@ public sealed class WeightLoadOptions
     /// <see cref="TensorDType.F16"/> or <see cref="TensorDType.F32"/> to keep those types. Converting bf16 to fp32
     /// doubles memory and the bytes each token reads; converting to bf16 rounds. <see cref="TensorDType.Q8"/> and
     /// <see cref="TensorDType.Q4"/> quantize in blocks of 32 at load time (the embedding table keeps its type; under Q4
-    /// the LoRA factors take 8 bits).
+    /// the LoRA factors take 8 bits). A GGUF file's block-quantized matrices count as stored in the nearest packed type
+    /// (<see cref="KeptBlocks"/>): Q8_0 and Q4_0 blocks are packed as they are, other block types are decoded and
+    /// quantized again, unless another type is asked for.
     /// </summary>
     public TensorDType? MatrixType { get; init; }
 
@@ -57,6 +59,9 @@ public sealed unsafe class RwkvWeights : IDisposable
 
     /// <summary>The container format, or null for synthetic weights.</summary>
     public CheckpointFormat? Format { get; }
+
+    /// <summary>A GGUF file's metadata (tokenizer, file type, per-tensor types); null for other sources.</summary>
+    public Loading.Gguf.GgufModelInfo? Gguf { get; private set; }
 
     /// <summary>Embedding table (V × D); ln0 is applied to the looked-up row at run time.</summary>
     public WeightMatrix Embedding { get; private set; }
@@ -112,7 +117,9 @@ public sealed unsafe class RwkvWeights : IDisposable
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         ModelShape shape = ShapeDetection.DetectAndValidate(checkpoint);
-        return Pack(shape, new CheckpointSource(checkpoint), options ?? new WeightLoadOptions(), checkpoint.FilePath, checkpoint.Format);
+        RwkvWeights weights = Pack(shape, new CheckpointSource(checkpoint), options ?? new WeightLoadOptions(), checkpoint.FilePath, checkpoint.Format);
+        weights.Gguf = checkpoint.Gguf;
+        return weights;
     }
 
     /// <summary>
@@ -207,7 +214,11 @@ public sealed unsafe class RwkvWeights : IDisposable
                     TensorDType target = TargetType(t, source, options, keptF32);
                     byte* slot = arena.Pointer + offsets[t.Name];
                     int rows = t.Shape[0], cols = t.Shape[1];
-                    if (t.Role == TensorRole.Linear && target == stored)
+                    if (KeptBlocks.TryPack(source, t, target, slot, out WeightMatrix kept))
+                    {
+                        weights.Assign(t.Name, kept);
+                    }
+                    else if (t.Role == TensorRole.Linear && target == stored)
                     {
                         source.Read(t, new Span<byte>(slot, sourceBytes));
                         weights.Assign(t.Name, new WeightMatrix(slot, rows, cols, target));
@@ -323,7 +334,7 @@ public sealed unsafe class RwkvWeights : IDisposable
         byte[] probe = [];
         foreach (CanonicalTensor t in tensors)
         {
-            if (t.Role == TensorRole.Vector || source.TypeOf(t) != TensorDType.F32)
+            if (t.Role == TensorRole.Vector || source.TypeOf(t) != TensorDType.F32 || source.BlocksOf(t) is not null)
             {
                 continue;
             }
@@ -472,14 +483,17 @@ public sealed unsafe class RwkvWeights : IDisposable
     /// (<see cref="WeightLoadOptions.MatrixType"/>). The embedding table is never quantized: one row of it is read per
     /// token, so 8 bits would save memory but no bandwidth, at a cost in precision. Asked for 4 bits, the LoRA factors
     /// are quantized to 8: they are 6% of a layer's weights, and their products (rank 32–128 rows) have 8-bit kernels
-    /// in every generated model, 4-bit ones in none.
+    /// in every generated model, 4-bit ones in none. A block-quantized matrix (GGUF) counts as stored in its nearest
+    /// packed type (<see cref="KeptBlocks.KeepType"/>).
     /// </summary>
     private static TensorDType TargetType(CanonicalTensor t, ITensorSource source, WeightLoadOptions options, HashSet<string> keptF32)
     {
         TensorDType stored = source.TypeOf(t);
+        IBlockQuantizedTensor? blocks = source.BlocksOf(t);
         return options.MatrixType switch
         {
-            TensorDType.Q8 or TensorDType.Q4 when t.Name == "emb.weight" => stored,
+            TensorDType.Q8 or TensorDType.Q4 when t.Name == "emb.weight" => blocks is null ? stored : KeptBlocks.EmbeddingType(t, blocks, options.MatrixType.Value),
+            null when blocks is not null => KeptBlocks.KeepType(t, blocks),
             TensorDType.Q4 when t.Role == TensorRole.LoraFactor => TensorDType.Q8,
             { } requested => requested,
             null when stored == TensorDType.F16 => TensorDType.BF16,

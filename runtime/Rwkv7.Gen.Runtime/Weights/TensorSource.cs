@@ -14,6 +14,12 @@ internal interface ITensorSource
 
     /// <summary>Reads rows [firstRow, firstRow + rowCount) (first dimension) of a 2-D tensor.</summary>
     void ReadRows(CanonicalTensor tensor, int firstRow, int rowCount, Span<byte> destination);
+
+    /// <summary>
+    /// The tensor's stored blocks when it is block-quantized (a GGUF Q8_0, Q4_0 or k-quant matrix), else null; its
+    /// <see cref="TypeOf"/> is then fp32, the type its decoded values read in.
+    /// </summary>
+    IBlockQuantizedTensor? BlocksOf(CanonicalTensor tensor);
 }
 
 /// <summary>Reads from an opened, already validated checkpoint.</summary>
@@ -25,6 +31,8 @@ internal sealed class CheckpointSource(Checkpoint checkpoint) : ITensorSource
 
     public void ReadRows(CanonicalTensor tensor, int firstRow, int rowCount, Span<byte> destination) =>
         Get(tensor).ReadRowsTo(firstRow, rowCount, destination);
+
+    public IBlockQuantizedTensor? BlocksOf(CanonicalTensor tensor) => Get(tensor) as IBlockQuantizedTensor;
 
     private CheckpointTensor Get(CanonicalTensor tensor) =>
         checkpoint.Find(tensor.Name) ?? throw new InvalidOperationException($"Tensor {tensor.Name} vanished after validation.");
@@ -42,6 +50,8 @@ internal sealed class SyntheticSource(TensorDType matrixType, ulong seed) : ITen
 
     public void ReadRows(CanonicalTensor tensor, int firstRow, int rowCount, Span<byte> destination) =>
         Generate(tensor, (long)firstRow * tensor.Shape[^1], destination);
+
+    public IBlockQuantizedTensor? BlocksOf(CanonicalTensor tensor) => null;
 
     /// <summary>
     /// Writes elements from <paramref name="firstElement"/> on. SplitMix64 is counter-based (element i draws from

@@ -6,14 +6,18 @@ using Rwkv7.Gen.Loading;
 
 namespace Rwkv7.Cli.Commands;
 
-/// <summary><c>rwkv7 info --model PATH</c>: what a checkpoint is and which engine runs it.</summary>
+/// <summary>
+/// <c>rwkv7 info --model PATH</c>: what a checkpoint is and which engine runs it; for a GGUF file also its metadata,
+/// per-group tensor types, claimed context, tokenizer and chat template (<see cref="GgufSummary"/>).
+/// </summary>
 internal static class InfoCommand
 {
-    public const string Usage = "info " + ModelOptions.Usage;
+    public const string Usage = "info " + ModelOptions.Usage + " " + ModelOptions.VocabularyUsage;
 
     public static int Run(CommandArguments args, CliConsole console)
     {
         ModelRequest request = ModelOptions.Parse(args);
+        string? vocabulary = ModelOptions.ParseVocabulary(args);
         args.EnsureAllUsed();
         using RwkvModel model = ModelOptions.Load(request, console);
         TextWriter output = console.Out;
@@ -35,6 +39,12 @@ internal static class InfoCommand
             output.WriteLine($"tuning      {tuning.Describe()}");
             output.WriteLine($"            from {tuning.Origin}");
         }
+
+        if (model.Weights.Gguf is { } gguf)
+        {
+            GgufSummary.Write(output, gguf, model.Weights, vocabularyGiven: vocabulary is not null);
+        }
+
         return 0;
     }
 
@@ -50,6 +60,7 @@ internal static class InfoCommand
         CheckpointFormat.PyTorch => "PyTorch .pth",
         CheckpointFormat.Safetensors => "safetensors",
         CheckpointFormat.RwkvCpp => "rwkv.cpp .bin",
+        CheckpointFormat.Gguf => "GGUF (llama.cpp, ollama)",
         _ => "synthetic",
     };
 }

@@ -69,7 +69,7 @@ internal static class ModelOptions
         var file = new FileInfo(request.Path);
         if (Directory.Exists(request.Path))
         {
-            throw new FileNotFoundException($"'{request.Path}' is a folder; --model needs a checkpoint file (.pth, .safetensors or rwkv.cpp .bin)");
+            throw new FileNotFoundException($"'{request.Path}' is a folder; --model needs a checkpoint file (.pth, .safetensors, .gguf or rwkv.cpp .bin)");
         }
 
         if (!file.Exists)
@@ -92,11 +92,16 @@ internal static class ModelOptions
         return model;
     }
 
-    /// <summary>The tokenizer for <paramref name="model"/>: bytes for a 256-token vocabulary, otherwise the World vocabulary.</summary>
+    /// <summary>
+    /// The tokenizer for <paramref name="model"/>: bytes for a 256-token vocabulary, otherwise the World vocabulary:
+    /// the one given (--vocab or RWKV7_VOCAB), else the one a GGUF file carries, else the file beside the model.
+    /// </summary>
     public static RwkvTokenizer LoadTokenizer(RwkvModel model, ModelRequest request, string? vocabulary)
     {
-        string? path = ResolveVocabularyPath(model.Shape, request.Path, vocabulary);
-        return RwkvTokenizers.ForModel(model.Shape, path);
+        string? path = vocabulary is null && model.Weights.Gguf is { HasWorldVocabulary: true }
+            ? null
+            : ResolveVocabularyPath(model.Shape, request.Path, vocabulary);
+        return RwkvTokenizers.ForModel(model.Weights, path);
     }
 
     /// <summary>
@@ -104,9 +109,13 @@ internal static class ModelOptions
     /// model's folder. Null for byte-level models (vocabulary 256), which need none.
     /// </summary>
     /// <exception cref="UsageException">The model needs a vocabulary and none was found.</exception>
-    public static string? ResolveVocabularyPath(ModelShape shape, string modelPath, string? given)
+    public static string? ResolveVocabularyPath(ModelShape shape, string modelPath, string? given) =>
+        ResolveVocabularyPath(shape.Vocab, modelPath, given);
+
+    /// <inheritdoc cref="ResolveVocabularyPath(ModelShape, string, string?)"/>
+    public static string? ResolveVocabularyPath(int vocab, string modelPath, string? given)
     {
-        if (shape.Vocab == ByteTokenizer.ByteVocabularySize)
+        if (vocab == ByteTokenizer.ByteVocabularySize)
         {
             return null;
         }
@@ -120,7 +129,7 @@ internal static class ModelOptions
         return File.Exists(beside)
             ? beside
             : throw new UsageException(
-                $"the model has a {shape.Vocab}-token vocabulary and needs the World tokenizer: pass --vocab {WorldTokenizer.VocabularyFileName}, " +
+                $"the model has a {vocab}-token vocabulary and needs the World tokenizer: pass --vocab {WorldTokenizer.VocabularyFileName}, " +
                 $"set {VocabularyVariable}, or put the file next to the model");
     }
 }

@@ -71,9 +71,26 @@ public static class Models
     public const string Mh4Pth = "mh4/rwkv7-mh4-random-bf16.pth";
     public const string Mh4Safetensors = "mh4/rwkv7-mh4-random-bf16.safetensors";
 
+    /// <summary>GGUF forms (fixtures README, "GGUF"): F32 and BF16 hold exactly the checkpoint's values.</summary>
+    public const string TinyF32Gguf = "gguf/tiny-7v0-834K/tiny-rwkv-7v0-834K-F32.gguf";
+    public const string TinyF16Gguf = "gguf/tiny-7v0-834K/tiny-rwkv-7v0-834K-F16.gguf";
+    public const string TinyBf16Gguf = "gguf/tiny-7v0-834K/tiny-rwkv-7v0-834K-BF16.gguf";
+    public const string TinyQ8Gguf = "gguf/tiny-7v0-834K/tiny-rwkv-7v0-834K-Q8_0.gguf";
+    public const string TinyQ4Gguf = "gguf/tiny-7v0-834K/tiny-rwkv-7v0-834K-Q4_0.gguf";
+    public const string Mh4Bf16Gguf = "gguf/mh4/rwkv7-mh4-random-BF16.gguf";
+    public const string Mh4Q8Gguf = "gguf/mh4/rwkv7-mh4-random-Q8_0.gguf";
+    public const string Mh4Q4Gguf = "gguf/mh4/rwkv7-mh4-random-Q4_0.gguf";
+    public const string Mh4Q4KmGguf = "gguf/mh4/rwkv7-mh4-random-Q4_K_M.gguf";
+
     /// <summary>Every tiny-model file: all hold the same values (the FP16 .bin rounds matrices to fp16).</summary>
     public static readonly string[] TinyFiles =
-        [TinyFp32Bin, TinyFp16Bin, TinyFp32Pth, TinyBf16Pth, TinyF32Safetensors, TinyBf16Safetensors];
+        [TinyFp32Bin, TinyFp16Bin, TinyFp32Pth, TinyBf16Pth, TinyF32Safetensors, TinyBf16Safetensors, TinyF32Gguf, TinyBf16Gguf];
 
-    public static readonly string[] Mh4Files = [Mh4Pth, Mh4Safetensors];
+    public static readonly string[] Mh4Files = [Mh4Pth, Mh4Safetensors, Mh4Bf16Gguf];
+
+    /// <summary>Whether a fixture path belongs to the mh4 model (its folder, or the GGUF folder's mh4 folder).</summary>
+    public static bool IsMh4(string file) => file.StartsWith("mh4/", StringComparison.Ordinal) || file.StartsWith("gguf/mh4/", StringComparison.Ordinal);
+
+    /// <summary>The GGUF files whose matrices are block-quantized (compared with their own expected logits).</summary>
+    public static readonly string[] QuantizedGgufFiles = [TinyQ8Gguf, TinyQ4Gguf, Mh4Q8Gguf, Mh4Q4Gguf, Mh4Q4KmGguf];
 }

@@ -37,7 +37,7 @@ public sealed class Goldens
     public static Goldens Mh4 { get; } = new(Models.Mh4Goldens);
 
     /// <summary>The goldens that belong to a model file (tiny or mh4).</summary>
-    public static Goldens For(string modelFile) => modelFile.StartsWith("mh4", StringComparison.Ordinal) ? Mh4 : Tiny;
+    public static Goldens For(string modelFile) => Models.IsMh4(modelFile) ? Mh4 : Tiny;
 
     /// <summary>Asserts the final state of a run over all <see cref="Tokens"/> matches, layer by layer.</summary>
     public void AssertFinalState(RwkvState state, string what)

@@ -14,7 +14,7 @@ public sealed class TruncatedFileTests
     private const int SweepPoints = 24;
 
     public static TheoryData<string> SweptFiles() =>
-        [Models.TinyFp16Bin, Models.TinyBf16Pth, Models.Mh4Pth, Models.TinyBf16Safetensors];
+        [Models.TinyFp16Bin, Models.TinyBf16Pth, Models.Mh4Pth, Models.TinyBf16Safetensors, Models.TinyQ4Gguf, Models.Mh4Q4KmGguf];
 
     public static TheoryData<string> AllFiles() => [.. Models.TinyFiles, .. Models.Mh4Files];
 

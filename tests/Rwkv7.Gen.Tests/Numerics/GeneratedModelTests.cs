@@ -43,7 +43,7 @@ public sealed class GeneratedModelTests
     public void Checkpoints_with_a_generated_shape_run_on_the_generated_model(string file)
     {
         using RwkvModel model = RwkvModel.Load(Fixtures.Path(file));
-        string expectedType = file.StartsWith("mh4", StringComparison.Ordinal) ? Mh4Model.GeneratedTypeName : TinyModel.GeneratedTypeName;
+        string expectedType = Models.IsMh4(file) ? Mh4Model.GeneratedTypeName : TinyModel.GeneratedTypeName;
         Assert.Equal("generated " + expectedType, model.EngineName);
     }
 
@@ -59,7 +59,7 @@ public sealed class GeneratedModelTests
     }
 
     /// <summary>The goldens' tokens one at a time: generated logits and state against the goldens and the reference.</summary>
-    private static void AssertSerialMatchesGoldensAndReference(RwkvModel generated, RwkvModel reference, Goldens goldens, string what)
+    internal static void AssertSerialMatchesGoldensAndReference(RwkvModel generated, RwkvModel reference, Goldens goldens, string what)
     {
         int v = generated.Shape.Vocab;
         float[] gen = new float[goldens.Tokens.Length * v];
@@ -236,7 +236,7 @@ public sealed class GeneratedModelTests
     }
 
     /// <summary>Every token's logits of one prefill from the zero state, generated against reference.</summary>
-    private static void AssertPrefillMatchesReference(RwkvModel generated, RwkvModel reference, int[] tokens, string what)
+    internal static void AssertPrefillMatchesReference(RwkvModel generated, RwkvModel reference, int[] tokens, string what)
     {
         int v = generated.Shape.Vocab;
         float[] gen = new float[tokens.Length * v];
@@ -246,7 +246,7 @@ public sealed class GeneratedModelTests
         AssertCloseToReference(refLogits, gen, v, what);
     }
 
-    private static void AssertCloseToReference(ReadOnlySpan<float> reference, ReadOnlySpan<float> actual, int vocab, string what, double? relative = null)
+    internal static void AssertCloseToReference(ReadOnlySpan<float> reference, ReadOnlySpan<float> actual, int vocab, string what, double? relative = null)
     {
         double tolerance = relative ?? RelativeToReference;
         for (int row = 0; row * vocab < reference.Length; row++)
