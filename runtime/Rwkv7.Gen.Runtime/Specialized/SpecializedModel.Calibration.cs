@@ -25,11 +25,11 @@ public abstract unsafe partial class SpecializedModel<TKernels>
                 Span<float> y = work.Output.AsSpan(0, m.Rows);
                 if (m.Type is TensorDType.Q8 or TensorDType.Q4)
                 {
-                    Int16Product<TPrefetch>(m, work.Int16Input, work.Int16Scales, y, 0, m.Rows, accumulate: false);
+                    Products<TKernels>.Int16Product<TPrefetch>(m, work.Int16Input, work.Int16Scales, y, 0, m.Rows, accumulate: false);
                 }
                 else
                 {
-                    Product<TPrefetch>(m, work.Input.AsSpan(0, m.Cols), y, 1, m.Rows, 0, m.Rows, accumulate: false);
+                    Products<TKernels>.Product<TPrefetch>(m, work.Input.AsSpan(0, m.Cols), y, 1, m.Rows, 0, m.Rows, accumulate: false);
                 }
             }
         }

@@ -47,6 +47,7 @@ internal sealed class Workspace
         }
 
         States = new RwkvState[tokens];
+        Step = new StepContext(this);
     }
 
     /// <summary>One-token inputs rounded to 16 bits at once: r, k and v's.</summary>
@@ -115,8 +116,8 @@ internal sealed class Workspace
     /// <summary>The state each row belongs to (all the same in sequence mode, one per session in batch mode).</summary>
     public RwkvState[] States { get; }
 
-    /// <summary>Parameters of the parallel step in flight (set by the orchestrator before each step).</summary>
-    public object? Step { get; set; }
+    /// <summary>Parameters of the parallel step in flight (set by the forward pass before each step).</summary>
+    public StepContext Step { get; }
 }
 
 /// <summary>A small lock-protected pool of workspaces (one per concurrent caller).</summary>

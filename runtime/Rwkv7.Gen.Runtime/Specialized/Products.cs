@@ -1,0 +1,122 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Rwkv7.Gen.Loading;
+using Rwkv7.Gen.Weights;
+
+namespace Rwkv7.Gen.Specialized;
+
+/// <summary>
+/// Which kernel computes a product, by weight type and token count, in one place:
+/// <list type="table">
+/// <listheader><term>weights</term><description>one token (decode) · several tokens (prefill, batches)</description></listheader>
+/// <item><term>bf16, fp32</term><description>the generated tiles (<see cref="IRwkvKernels.MatMul{TPrefetch}"/>) · the same, multi-token tiles</description></item>
+/// <item><term>8-bit</term><description>inputs rounded to 16 bits, the generated integer kernel (<see cref="IRwkvKernels.MatMulQ8Int16{TPrefetch}"/>) · the generated tiles</description></item>
+/// <item><term>4-bit</term><description>inputs rounded to 16 bits, <see cref="Q4Kernels.MatMulInt16{TPrefetch}"/> · rows widened into the generated fp32 tiles</description></item>
+/// <item><term>fp16</term><description>the generated entry's width-generic fallback (<see cref="KernelFallbacks"/>) · rows widened into the generated fp32 tiles</description></item>
+/// </list>
+/// A step with one token rounds its inputs once for all of its parts (<see cref="RoundInputs"/>) and then calls
+/// <see cref="Int16Product{TPrefetch}"/>; every other product goes through <see cref="Product{TPrefetch}"/>.
+/// </summary>
+/// <typeparam name="TKernels">The generated kernels.</typeparam>
+internal static unsafe class Products<TKernels>
+    where TKernels : struct, IRwkvKernels
+{
+    /// <summary>Bytes of fp32 rows <see cref="WidenedProduct{TPrefetch}"/> widens at a time: a few row tiles of 6, in L2.</summary>
+    private const int WidenedChunkBytes = 144 << 10;
+
+    /// <summary>Each thread's fp32 rows for <see cref="WidenedProduct{TPrefetch}"/> (pinned: the weight matrix over it is a pointer).</summary>
+    [ThreadStatic]
+    private static float[]? t_widenedRows;
+
+    /// <summary>Whether one-token products of <paramref name="matrix"/> read 16-bit inputs: 8- and 4-bit matrices.</summary>
+    public static bool TakesInt16Inputs(in WeightMatrix matrix) => matrix.Type is TensorDType.Q8 or TensorDType.Q4;
+
+    /// <summary>
+    /// Before a one-token product with an 8- or 4-bit matrix: rounds its input row to 16 bits into slot
+    /// <paramref name="slot"/> of the workspace (<see cref="Int16Activations"/>), once for all of the step's parts, and
+    /// returns true so the step runs <see cref="Int16Product{TPrefetch}"/>. Other steps keep fp32 inputs: several tokens
+    /// per weight (prefill, batches) make the products arithmetic-bound on FMAs, where fp32 tiles do better.
+    /// </summary>
+    public static bool RoundInputs(StepContext step, in WeightMatrix matrix, float[] input, int slot)
+    {
+        if (step.Tokens != 1 || !TakesInt16Inputs(matrix))
+        {
+            return false;
+        }
+
+        Workspace ws = step.Workspace;
+        Int16Activations.Quantize(input.AsSpan(0, matrix.Cols), ws.Int16Inputs[slot], ws.Int16Scales[slot]);
+        return true;
+    }
+
+    /// <summary>A one-token product with 16-bit inputs: the generated 8-bit kernel or the 4-bit one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Int16Product<TPrefetch>(in WeightMatrix w, short[] x, float[] xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        if (w.Type == TensorDType.Q4)
+        {
+            Q4Kernels.MatMulInt16<TPrefetch>(w, x, xScales, y, rowStart, rowEnd, accumulate);
+        }
+        else
+        {
+            TKernels.MatMulQ8Int16<TPrefetch>(w, x, xScales, y, rowStart, rowEnd, accumulate);
+        }
+    }
+
+    /// <summary>
+    /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of y = W·x for T tokens with fp32 inputs: the
+    /// generated product, except for 4-bit matrices and, with several tokens, fp16 ones (see <see cref="Widens"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Product<TPrefetch>(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        if (Widens(w, tokens))
+        {
+            WidenedProduct<TPrefetch>(w, x, y, tokens, yStride, rowStart, rowEnd, accumulate);
+        }
+        else
+        {
+            TKernels.MatMul<TPrefetch>(w, x, y, tokens, yStride, rowStart, rowEnd, accumulate);
+        }
+    }
+
+    /// <summary>
+    /// Whether a product of <paramref name="w"/> widens its rows to fp32 a chunk at a time (<see cref="WidenedChunkBytes"/>,
+    /// in a per-thread buffer) and multiplies them with the generated fp32 tiles, paying the widening once per row for
+    /// all of the call's tokens: 4-bit matrices, and fp16 ones with several tokens (0.1B, 2 threads, <c>bench --ab</c>
+    /// against the fallback's 4×4 tiles: prefill +8 to +28%, batch of 16 +6 to +30%, B winning every pair but three in
+    /// four runs). One fp16 token takes the fallback's in-register widening.
+    /// </summary>
+    public static bool Widens(in WeightMatrix w, int tokens) => w.Type == TensorDType.Q4 || (w.Type == TensorDType.F16 && tokens > 1);
+
+    /// <summary>relu(h)² in place: the channel mix's activation, as the generated FfnHidden applies it.</summary>
+    public static void SquaredRelu(Span<float> hidden)
+    {
+        TensorPrimitives.Max(hidden, 0f, hidden);
+        TensorPrimitives.Multiply(hidden, hidden, hidden);
+    }
+
+    private static void WidenedProduct<TPrefetch>(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        int cols = w.Cols;
+        int chunkRows = Math.Max(6, WidenedChunkBytes / sizeof(float) / cols / 6 * 6);
+        float[] rows = t_widenedRows is { } buffer && buffer.Length >= chunkRows * cols
+            ? buffer
+            : (t_widenedRows = GC.AllocateUninitializedArray<float>(chunkRows * cols, pinned: true));
+        byte* data = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(rows));
+        for (int r = rowStart; r < rowEnd; r += chunkRows)
+        {
+            int n = Math.Min(chunkRows, rowEnd - r);
+            for (int k = 0; k < n; k++)
+            {
+                w.ReadRow(r + k, rows.AsSpan(k * cols, cols));
+            }
+
+            TKernels.MatMul<TPrefetch>(new WeightMatrix(data, n, cols, TensorDType.F32), x, y[r..], tokens, yStride, 0, n, accumulate);
+        }
+    }
+}
