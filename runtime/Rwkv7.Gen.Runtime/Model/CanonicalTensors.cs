@@ -13,11 +13,138 @@ public enum TensorRole
     LoraFactor,
 }
 
+/// <summary>
+/// Which parameter of the model a canonical tensor is: the property of <see cref="Weights.RwkvWeights"/> or of a
+/// layer's <see cref="Weights.LayerWeights"/> it is packed into. Names are written once, in
+/// <see cref="CanonicalTensors.For"/>; everything else goes by slot.
+/// </summary>
+public enum TensorSlot
+{
+    /// <summary><c>emb.weight</c>.</summary>
+    Embedding,
+
+    /// <summary><c>blocks.0.ln0.weight</c>, applied to the embedding.</summary>
+    Ln0Weight,
+
+    /// <summary><c>blocks.0.ln0.bias</c>.</summary>
+    Ln0Bias,
+
+    /// <summary><c>ln_out.weight</c>.</summary>
+    LnOutWeight,
+
+    /// <summary><c>ln_out.bias</c>.</summary>
+    LnOutBias,
+
+    /// <summary><c>head.weight</c>.</summary>
+    Head,
+
+    /// <summary><c>blocks.i.ln1.weight</c>.</summary>
+    Ln1Weight,
+
+    /// <summary><c>blocks.i.ln1.bias</c>.</summary>
+    Ln1Bias,
+
+    /// <summary><c>blocks.i.ln2.weight</c>.</summary>
+    Ln2Weight,
+
+    /// <summary><c>blocks.i.ln2.bias</c>.</summary>
+    Ln2Bias,
+
+    /// <summary><c>blocks.i.att.x_r</c>.</summary>
+    MixR,
+
+    /// <summary><c>blocks.i.att.x_w</c>.</summary>
+    MixW,
+
+    /// <summary><c>blocks.i.att.x_k</c>.</summary>
+    MixK,
+
+    /// <summary><c>blocks.i.att.x_v</c>.</summary>
+    MixV,
+
+    /// <summary><c>blocks.i.att.x_a</c>.</summary>
+    MixA,
+
+    /// <summary><c>blocks.i.att.x_g</c>.</summary>
+    MixG,
+
+    /// <summary><c>blocks.i.att.w1</c> (decay LoRA, down).</summary>
+    DecayDown,
+
+    /// <summary><c>blocks.i.att.w2</c> (decay LoRA, up).</summary>
+    DecayUp,
+
+    /// <summary><c>blocks.i.att.w0</c> (decay bias).</summary>
+    DecayBias,
+
+    /// <summary><c>blocks.i.att.a1</c> (in-context learning rate LoRA, down).</summary>
+    IclrDown,
+
+    /// <summary><c>blocks.i.att.a2</c>.</summary>
+    IclrUp,
+
+    /// <summary><c>blocks.i.att.a0</c>.</summary>
+    IclrBias,
+
+    /// <summary><c>blocks.i.att.v1</c> (value-residual LoRA, down; layers ≥ 1).</summary>
+    ValueDown,
+
+    /// <summary><c>blocks.i.att.v2</c>.</summary>
+    ValueUp,
+
+    /// <summary><c>blocks.i.att.v0</c>.</summary>
+    ValueBias,
+
+    /// <summary><c>blocks.i.att.g1</c> (gate LoRA, down).</summary>
+    GateDown,
+
+    /// <summary><c>blocks.i.att.g2</c>.</summary>
+    GateUp,
+
+    /// <summary><c>blocks.i.att.k_k</c>.</summary>
+    KeyK,
+
+    /// <summary><c>blocks.i.att.k_a</c>.</summary>
+    KeyA,
+
+    /// <summary><c>blocks.i.att.r_k</c> (bonus, per head).</summary>
+    BonusRK,
+
+    /// <summary><c>blocks.i.att.receptance.weight</c>.</summary>
+    Receptance,
+
+    /// <summary><c>blocks.i.att.key.weight</c>.</summary>
+    Key,
+
+    /// <summary><c>blocks.i.att.value.weight</c>.</summary>
+    Value,
+
+    /// <summary><c>blocks.i.att.output.weight</c>.</summary>
+    Output,
+
+    /// <summary><c>blocks.i.att.ln_x.weight</c> (GroupNorm).</summary>
+    LnXWeight,
+
+    /// <summary><c>blocks.i.att.ln_x.bias</c>.</summary>
+    LnXBias,
+
+    /// <summary><c>blocks.i.ffn.x_k</c>.</summary>
+    FfnMixK,
+
+    /// <summary><c>blocks.i.ffn.key.weight</c>.</summary>
+    FfnKey,
+
+    /// <summary><c>blocks.i.ffn.value.weight</c>.</summary>
+    FfnValue,
+}
+
 /// <summary>A tensor a model of a given shape must contain, with its canonical name and PyTorch dimensions.</summary>
 /// <param name="Name">RWKV-LM state_dict key.</param>
 /// <param name="Shape">Dimensions, outermost first.</param>
 /// <param name="Role">How the tensor is used.</param>
-public sealed record CanonicalTensor(string Name, int[] Shape, TensorRole Role)
+/// <param name="Slot">Which parameter it is.</param>
+/// <param name="Layer">Its block, or -1 for a tensor outside the blocks.</param>
+public sealed record CanonicalTensor(string Name, int[] Shape, TensorRole Role, TensorSlot Slot, int Layer = -1)
 {
     /// <summary>Number of elements.</summary>
     public long ElementCount
@@ -44,63 +171,70 @@ public static class CanonicalTensors
     /// <summary>The six token-shift mix vectors of the time mix, in the order rwkv.cpp merges them (x_rwkvag).</summary>
     public static readonly string[] TimeMixShiftNames = ["x_r", "x_w", "x_k", "x_v", "x_a", "x_g"];
 
+    /// <summary>The slots of <see cref="TimeMixShiftNames"/>, in the same order.</summary>
+    private static readonly TensorSlot[] TimeMixShiftSlots = [TensorSlot.MixR, TensorSlot.MixW, TensorSlot.MixK, TensorSlot.MixV, TensorSlot.MixA, TensorSlot.MixG];
+
     /// <summary>Every tensor a model of <paramref name="shape"/> holds (layer 0 without the value-residual LoRA).</summary>
     public static IEnumerable<CanonicalTensor> For(ModelShape shape)
     {
         int c = shape.Embedding;
         int[] vec = [c];
         int[] mix = [1, 1, c];
-        yield return new("emb.weight", [shape.Vocab, c], TensorRole.Linear);
+        yield return new("emb.weight", [shape.Vocab, c], TensorRole.Linear, TensorSlot.Embedding);
         for (int i = 0; i < shape.Layers; i++)
         {
             string b = $"blocks.{i}.";
-            yield return new(b + "ln1.weight", vec, TensorRole.Vector);
-            yield return new(b + "ln1.bias", vec, TensorRole.Vector);
-            yield return new(b + "ln2.weight", vec, TensorRole.Vector);
-            yield return new(b + "ln2.bias", vec, TensorRole.Vector);
+            CanonicalTensor Vector(string name, TensorSlot slot, int[]? dims = null) => new(b + name, dims ?? vec, TensorRole.Vector, slot, i);
+            CanonicalTensor Linear(string name, TensorSlot slot, int rows, int cols) => new(b + name, [rows, cols], TensorRole.Linear, slot, i);
+            CanonicalTensor Lora(string name, TensorSlot slot, int rows, int cols) => new(b + name, [rows, cols], TensorRole.LoraFactor, slot, i);
+
+            yield return Vector("ln1.weight", TensorSlot.Ln1Weight);
+            yield return Vector("ln1.bias", TensorSlot.Ln1Bias);
+            yield return Vector("ln2.weight", TensorSlot.Ln2Weight);
+            yield return Vector("ln2.bias", TensorSlot.Ln2Bias);
             if (i == 0)
             {
-                yield return new(b + "ln0.weight", vec, TensorRole.Vector);
-                yield return new(b + "ln0.bias", vec, TensorRole.Vector);
+                yield return new(b + "ln0.weight", vec, TensorRole.Vector, TensorSlot.Ln0Weight);
+                yield return new(b + "ln0.bias", vec, TensorRole.Vector, TensorSlot.Ln0Bias);
             }
 
-            foreach (string m in TimeMixShiftNames)
+            for (int m = 0; m < TimeMixShiftNames.Length; m++)
             {
-                yield return new(b + "att." + m, mix, TensorRole.Vector);
+                yield return Vector("att." + TimeMixShiftNames[m], TimeMixShiftSlots[m], mix);
             }
 
-            yield return new(b + "att.w1", [c, shape.DecayRank], TensorRole.LoraFactor);
-            yield return new(b + "att.w2", [shape.DecayRank, c], TensorRole.LoraFactor);
-            yield return new(b + "att.w0", mix, TensorRole.Vector);
-            yield return new(b + "att.a1", [c, shape.IclrRank], TensorRole.LoraFactor);
-            yield return new(b + "att.a2", [shape.IclrRank, c], TensorRole.LoraFactor);
-            yield return new(b + "att.a0", mix, TensorRole.Vector);
+            yield return Lora("att.w1", TensorSlot.DecayDown, c, shape.DecayRank);
+            yield return Lora("att.w2", TensorSlot.DecayUp, shape.DecayRank, c);
+            yield return Vector("att.w0", TensorSlot.DecayBias, mix);
+            yield return Lora("att.a1", TensorSlot.IclrDown, c, shape.IclrRank);
+            yield return Lora("att.a2", TensorSlot.IclrUp, shape.IclrRank, c);
+            yield return Vector("att.a0", TensorSlot.IclrBias, mix);
             if (i > 0)
             {
-                yield return new(b + "att.v1", [c, shape.ValueRank], TensorRole.LoraFactor);
-                yield return new(b + "att.v2", [shape.ValueRank, c], TensorRole.LoraFactor);
-                yield return new(b + "att.v0", mix, TensorRole.Vector);
+                yield return Lora("att.v1", TensorSlot.ValueDown, c, shape.ValueRank);
+                yield return Lora("att.v2", TensorSlot.ValueUp, shape.ValueRank, c);
+                yield return Vector("att.v0", TensorSlot.ValueBias, mix);
             }
 
-            yield return new(b + "att.g1", [c, shape.GateRank], TensorRole.LoraFactor);
-            yield return new(b + "att.g2", [shape.GateRank, c], TensorRole.LoraFactor);
-            yield return new(b + "att.k_k", mix, TensorRole.Vector);
-            yield return new(b + "att.k_a", mix, TensorRole.Vector);
-            yield return new(b + "att.r_k", [shape.Heads, shape.HeadSize], TensorRole.Vector);
-            yield return new(b + "att.receptance.weight", [c, c], TensorRole.Linear);
-            yield return new(b + "att.key.weight", [c, c], TensorRole.Linear);
-            yield return new(b + "att.value.weight", [c, c], TensorRole.Linear);
-            yield return new(b + "att.output.weight", [c, c], TensorRole.Linear);
-            yield return new(b + "att.ln_x.weight", vec, TensorRole.Vector);
-            yield return new(b + "att.ln_x.bias", vec, TensorRole.Vector);
-            yield return new(b + "ffn.x_k", mix, TensorRole.Vector);
-            yield return new(b + "ffn.key.weight", [shape.Ffn, c], TensorRole.Linear);
-            yield return new(b + "ffn.value.weight", [c, shape.Ffn], TensorRole.Linear);
+            yield return Lora("att.g1", TensorSlot.GateDown, c, shape.GateRank);
+            yield return Lora("att.g2", TensorSlot.GateUp, shape.GateRank, c);
+            yield return Vector("att.k_k", TensorSlot.KeyK, mix);
+            yield return Vector("att.k_a", TensorSlot.KeyA, mix);
+            yield return Vector("att.r_k", TensorSlot.BonusRK, [shape.Heads, shape.HeadSize]);
+            yield return Linear("att.receptance.weight", TensorSlot.Receptance, c, c);
+            yield return Linear("att.key.weight", TensorSlot.Key, c, c);
+            yield return Linear("att.value.weight", TensorSlot.Value, c, c);
+            yield return Linear("att.output.weight", TensorSlot.Output, c, c);
+            yield return Vector("att.ln_x.weight", TensorSlot.LnXWeight);
+            yield return Vector("att.ln_x.bias", TensorSlot.LnXBias);
+            yield return Vector("ffn.x_k", TensorSlot.FfnMixK, mix);
+            yield return Linear("ffn.key.weight", TensorSlot.FfnKey, shape.Ffn, c);
+            yield return Linear("ffn.value.weight", TensorSlot.FfnValue, c, shape.Ffn);
         }
 
-        yield return new("ln_out.weight", vec, TensorRole.Vector);
-        yield return new("ln_out.bias", vec, TensorRole.Vector);
-        yield return new("head.weight", [shape.Vocab, c], TensorRole.Linear);
+        yield return new("ln_out.weight", vec, TensorRole.Vector, TensorSlot.LnOutWeight);
+        yield return new("ln_out.bias", vec, TensorRole.Vector, TensorSlot.LnOutBias);
+        yield return new("head.weight", [shape.Vocab, c], TensorRole.Linear, TensorSlot.Head);
     }
 
     /// <summary>
