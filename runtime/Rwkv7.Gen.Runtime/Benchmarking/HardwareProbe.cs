@@ -25,9 +25,6 @@ public enum ProbeClock
 /// </summary>
 public static class HardwareProbe
 {
-    /// <summary>Bytes streamed per repetition: far larger than any cache.</summary>
-    public const long DefaultBandwidthBytes = 512L << 20;
-
     /// <summary>Independent FMA chains per thread: enough to hide FMA latency on current cores.</summary>
     private const int FmaChains = 12;
 
@@ -36,37 +33,14 @@ public static class HardwareProbe
 
     /// <summary>
     /// Streaming read bandwidth in bytes per second with <paramref name="threads"/> threads, each summing its share of
-    /// a buffer of <paramref name="bytes"/> bytes, read as many times as it takes to stream 256 MiB (best of
-    /// <paramref name="repetitions"/>). Give the size of the data a workload streams: a buffer that fits a cache
-    /// measures that cache.
+    /// the first <paramref name="bytes"/> of <paramref name="weights"/>' own packed matrices, read as many times as it
+    /// takes to stream 256 MiB (best of <paramref name="repetitions"/>), timed by <paramref name="clock"/> (the calling
+    /// thread's CPU time needs <paramref name="threads"/> = 1). Give the size of the data a workload streams: data that
+    /// fits a cache measures that cache. The weights are memory already resident, so the probe allocates nothing and
+    /// adds nothing to the process's peak resident memory, and can run before a benchmark's timed phases as well as
+    /// after them; weights smaller than <paramref name="bytes"/> are probed with a buffer of that size instead.
     /// </summary>
-    public static unsafe double MeasureReadBandwidth(int threads, long bytes = DefaultBandwidthBytes, int repetitions = 5)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
-        using var buffer = new NativeBuffer(bytes);
-        byte* data = buffer.Pointer;
-        for (long i = 0; i < bytes; i += 4096)
-        {
-            data[i] = 1; // commit every page before timing
-        }
-
-        return MeasureReadBandwidth(threads, data, bytes, repetitions);
-    }
-
-    /// <summary>
-    /// <see cref="MeasureReadBandwidth(int, long, int)"/> over the first <paramref name="bytes"/> of
-    /// <paramref name="weights"/>' own packed matrices: memory already resident, so the probe allocates nothing and adds
-    /// nothing to the process's peak resident memory, and can run before a benchmark's timed phases as well as after
-    /// them. Weights smaller than <paramref name="bytes"/> are probed with a buffer of that size instead.
-    /// </summary>
-    public static unsafe double MeasureReadBandwidth(int threads, RwkvWeights weights, long bytes, int repetitions = 5) =>
-        MeasureReadBandwidth(threads, weights, bytes, ProbeClock.Wall, repetitions);
-
-    /// <summary>
-    /// <see cref="MeasureReadBandwidth(int, RwkvWeights, long, int)"/> timed by <paramref name="clock"/>; the calling
-    /// thread's CPU time (<see cref="ProbeClock.ThreadCpu"/>) needs <paramref name="threads"/> = 1.
-    /// </summary>
-    public static unsafe double MeasureReadBandwidth(int threads, RwkvWeights weights, long bytes, ProbeClock clock, int repetitions = 5)
+    public static unsafe double MeasureReadBandwidth(int threads, RwkvWeights weights, long bytes, ProbeClock clock = ProbeClock.Wall, int repetitions = 5)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         ArgumentNullException.ThrowIfNull(weights);
@@ -88,7 +62,7 @@ public static class HardwareProbe
         return best;
     }
 
-    private static unsafe double MeasureReadBandwidth(int threads, byte* data, long bytes, int repetitions, ProbeClock clock = ProbeClock.Wall)
+    private static unsafe double MeasureReadBandwidth(int threads, byte* data, long bytes, int repetitions, ProbeClock clock)
     {
         long perThread = bytes / threads / 256 * 256;
         long passes = Math.Max(1, (MinBytesPerRepetition + bytes - 1) / bytes);
@@ -112,16 +86,10 @@ public static class HardwareProbe
 
     /// <summary>
     /// Fused multiply-add throughput in FLOP/s (2 per lane per FMA) with <paramref name="threads"/> threads, on the
-    /// widest accelerated vector width (best of <paramref name="repetitions"/>).
+    /// widest accelerated vector width (best of <paramref name="repetitions"/>), timed by <paramref name="clock"/> (the
+    /// calling thread's CPU time needs <paramref name="threads"/> = 1).
     /// </summary>
-    public static double MeasureFmaThroughput(int threads, long iterations = 20_000_000, int repetitions = 3) =>
-        MeasureFmaThroughput(threads, ProbeClock.Wall, iterations, repetitions);
-
-    /// <summary>
-    /// <see cref="MeasureFmaThroughput(int, long, int)"/> timed by <paramref name="clock"/>; the calling thread's CPU time
-    /// (<see cref="ProbeClock.ThreadCpu"/>) needs <paramref name="threads"/> = 1.
-    /// </summary>
-    public static double MeasureFmaThroughput(int threads, ProbeClock clock, long iterations = 20_000_000, int repetitions = 3)
+    public static double MeasureFmaThroughput(int threads, ProbeClock clock = ProbeClock.Wall, long iterations = 20_000_000, int repetitions = 3)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         CheckClock(clock, threads);

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 namespace Rwkv7.Gen;
 
 /// <summary>
@@ -41,6 +42,7 @@ public abstract class ShapeSpecialization
 /// reflection) and searched by shape or name.
 /// </summary>
 /// <typeparam name="T">The kind of specialization.</typeparam>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class SpecializationRegistry<T>
     where T : ShapeSpecialization
 {

@@ -10,7 +10,7 @@ namespace Rwkv7.Gen;
 /// about 4 G values/s on one core of this machine, which held fp16 decode to a quarter of its bandwidth floor; .NET
 /// exposes no <c>vcvtph2ps</c>.
 /// </summary>
-public static class HalfConversions
+internal static class HalfConversions
 {
     /// <summary>Widens a run of fp16 values to float32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

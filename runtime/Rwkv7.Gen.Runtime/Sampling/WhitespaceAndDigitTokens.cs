@@ -8,7 +8,7 @@ namespace Rwkv7.Gen.Sampling;
 /// <c>" \t0123456789"</c> (Python's <c>ttt in ' \t0123456789'</c>), such as a space, a tab, <c>"7"</c> or
 /// <c>"42"</c>. Computed once per tokenizer.
 /// </summary>
-public static class WhitespaceAndDigitTokens
+internal static class WhitespaceAndDigitTokens
 {
     private static readonly ConditionalWeakTable<RwkvTokenizer, bool[]> Cache = [];
 

@@ -7,7 +7,7 @@ namespace Rwkv7.Gen.Sampling;
 /// algorithm is unspecified, its sequence for a seed is fixed, so a seeded generation is reproducible across
 /// .NET versions and machines.
 /// </summary>
-public struct Xoshiro256StarStar
+internal struct Xoshiro256StarStar
 {
     private const double DoubleUnit = 1.0 / (1UL << 53);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Rwkv7.Gen.Sampling;
@@ -90,6 +91,7 @@ public sealed class RwkvSession
     /// <param name="cacheable">Store the state after this text in <see cref="Cache"/> for later sessions.</param>
     /// <param name="cancellationToken">Checked between chunks of <see cref="PrefillChunkTokens"/> tokens.</param>
     /// <exception cref="OperationCanceledException">Cancelled; the chunks fed before are in the state and history.</exception>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the type of their first parameters: no call can bind to two of them.")]
     public void Append(string text, bool cacheable = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -98,6 +100,7 @@ public sealed class RwkvSession
 
     /// <summary>Feeds <paramref name="tokens"/> (prefill), restoring from <see cref="Cache"/> what it can.</summary>
     /// <inheritdoc cref="Append(string, bool, CancellationToken)"/>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the type of their first parameters: no call can bind to two of them.")]
     public void Append(ReadOnlySpan<int> tokens, bool cacheable = false, CancellationToken cancellationToken = default)
     {
         Enter();

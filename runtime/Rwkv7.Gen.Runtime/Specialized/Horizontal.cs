@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -11,6 +12,7 @@ namespace Rwkv7.Gen.Specialized;
 /// instructions per sum instead of 5–7 (docs/benchmarks.md, change 25). On the 256-bit path its Vector256 form ends the
 /// multi-token tiles (one row's four tokens), and <see cref="Store"/> the four-row reductions.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class Horizontal
 {
     /// <summary>The sums of the lanes of <paramref name="a"/>, <paramref name="b"/>, <paramref name="c"/> and <paramref name="d"/>, in that order.</summary>

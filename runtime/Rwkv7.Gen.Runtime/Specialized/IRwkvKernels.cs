@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Rwkv7.Gen.Weights;
 
 namespace Rwkv7.Gen.Specialized;
@@ -13,6 +14,7 @@ namespace Rwkv7.Gen.Specialized;
 /// Activations are row-major [T][width] blocks of T tokens (T = 1 when decoding one token). Every method checks
 /// nothing: the orchestrator has validated sizes once, when the model was bound to its weights.
 /// </remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public interface IRwkvKernels
 {
     /// <summary>Embedding width D.</summary>

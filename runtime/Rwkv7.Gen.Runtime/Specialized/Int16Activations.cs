@@ -13,7 +13,7 @@ namespace Rwkv7.Gen.Specialized;
 /// (<c>vpmaddwd</c>): fewer instructions per weight than widening every int8 weight to fp32, which is what limits
 /// 8-bit decode. Multi-token products (prefill, batches) keep fp32 inputs.
 /// </summary>
-public static class Int16Activations
+internal static class Int16Activations
 {
     /// <summary>The largest quantized magnitude: a block's largest input maps to ±32767.</summary>
     public const int MaxQuant = short.MaxValue;

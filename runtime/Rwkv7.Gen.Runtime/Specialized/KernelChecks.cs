@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Rwkv7.Gen.Loading;
 using Rwkv7.Gen.Weights;
 
@@ -7,6 +8,7 @@ namespace Rwkv7.Gen.Specialized;
 /// Argument checks done once per kernel call by generated code, before its unchecked inner loops: a wrong call
 /// fails with an exception instead of reading or writing out of bounds.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class KernelChecks
 {
     /// <summary>Checks a matrix product's operands: x [T][W.Cols], y [T][yStride], rows within W.</summary>

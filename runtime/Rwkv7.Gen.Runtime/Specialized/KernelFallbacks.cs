@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -12,6 +13,7 @@ namespace Rwkv7.Gen.Specialized;
 /// shape does not have, whose rows are widened to fp32 and multiplied in register tiles or dotted with
 /// TensorPrimitives.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class KernelFallbacks
 {
     private const int ChunkElements = 256;

@@ -14,7 +14,7 @@ namespace Rwkv7.Gen.Specialized;
 /// nibbles, neither of which a constant width changes. Multi-token products of 4-bit matrices widen their rows a
 /// chunk at a time into the generated fp32 tiles (<see cref="SpecializedModel{TKernels}"/>).
 /// </summary>
-public static class Q4Kernels
+internal static class Q4Kernels
 {
     private const int RowTile = 4;
 

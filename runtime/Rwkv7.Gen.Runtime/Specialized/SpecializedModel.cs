@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using Rwkv7.Gen.Benchmarking;
 using Rwkv7.Gen.Weights;
@@ -32,6 +33,7 @@ namespace Rwkv7.Gen.Specialized;
 /// </para>
 /// </remarks>
 /// <typeparam name="TKernels">The generated kernels.</typeparam>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
     where TKernels : struct, IRwkvKernels
 {

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 
@@ -11,6 +12,7 @@ namespace Rwkv7.Gen.Specialized;
 /// a constant inside every kernel, never a branch or a static read in a loop (docs/benchmarks.md, change 18).
 /// </summary>
 /// <remarks>Both implementations are no-ops where x86 prefetch is unavailable (arm64).</remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public interface IWeightPrefetch
 {
     /// <summary>The hint this policy issues.</summary>
@@ -33,7 +35,7 @@ public interface IWeightPrefetch
 /// against <c>prefetcht0</c> (docs/benchmarks.md, change 21), 8-bit once its rows carried their scales (change 29); one
 /// tile ahead did better than 12 KiB there (change 22), hence 4 KiB.
 /// </summary>
-public readonly struct NonTemporalPrefetch : IWeightPrefetch
+internal readonly struct NonTemporalPrefetch : IWeightPrefetch
 {
     /// <inheritdoc />
     public static PrefetchHint Hint => PrefetchHint.NonTemporal;
@@ -58,7 +60,7 @@ public readonly struct NonTemporalPrefetch : IWeightPrefetch
 /// it decoded the 0.1B shape at 75–83 tokens/s on two threads against 52–53 with the non-temporal hint, 8-bit at 127
 /// against 77 (issue 20, measured at 4 KiB ahead, as here).
 /// </summary>
-public readonly struct TemporalPrefetch : IWeightPrefetch
+internal readonly struct TemporalPrefetch : IWeightPrefetch
 {
     /// <inheritdoc />
     public static PrefetchHint Hint => PrefetchHint.Temporal;
@@ -79,6 +81,7 @@ public readonly struct TemporalPrefetch : IWeightPrefetch
 }
 
 /// <summary>Prefetch requests that are not weight streams.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class Prefetch
 {
     /// <summary>

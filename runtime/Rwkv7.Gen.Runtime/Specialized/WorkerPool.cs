@@ -25,7 +25,7 @@ namespace Rwkv7.Gen.Specialized;
 /// generation, hence at most <see cref="MaxParts"/> parts.
 /// </para>
 /// </remarks>
-public sealed unsafe class WorkerPool : IDisposable
+internal sealed unsafe class WorkerPool : IDisposable
 {
     /// <summary>Spin iterations a worker waits for new work before going to sleep (tens of microseconds).</summary>
     private const int SpinIterations = 20_000;

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Rwkv7.Gen.Text;
 
 /// <summary>Picks the tokenizer that belongs to a model.</summary>
@@ -9,6 +11,7 @@ public static class RwkvTokenizers
     /// </summary>
     /// <exception cref="ArgumentException">The model needs the World vocabulary and no path was given.</exception>
     /// <exception cref="RwkvException">The vocabulary does not fit the model (more ids than the model has logits).</exception>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the type of their first parameters: no call can bind to two of them.")]
     public static RwkvTokenizer ForModel(ModelShape shape, string? vocabularyPath = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
@@ -28,6 +31,7 @@ public static class RwkvTokenizers
     }
 
     /// <summary>As <see cref="ForModel(ModelShape, string?)"/>, reading the World vocabulary from a stream when it is needed.</summary>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the type of their first parameters: no call can bind to two of them.")]
     public static RwkvTokenizer ForModel(ModelShape shape, Stream? vocabulary, string sourceName = "vocabulary stream")
     {
         ArgumentNullException.ThrowIfNull(shape);
@@ -53,6 +57,7 @@ public static class RwkvTokenizers
     /// </summary>
     /// <exception cref="ArgumentException">The model needs the World vocabulary, none was given and the file carries none.</exception>
     /// <exception cref="RwkvException">The vocabulary does not fit the model.</exception>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "The overloads differ in the type of their first parameters: no call can bind to two of them.")]
     public static RwkvTokenizer ForModel(Weights.RwkvWeights weights, string? vocabularyPath = null)
     {
         ArgumentNullException.ThrowIfNull(weights);

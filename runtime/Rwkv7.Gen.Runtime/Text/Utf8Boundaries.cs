@@ -4,7 +4,7 @@ namespace Rwkv7.Gen.Text;
 /// Where UTF-8 characters start and end. A token can stop in the middle of a character, so decoding a stream of
 /// tokens has to hold back the bytes of a character that is not complete yet.
 /// </summary>
-public static class Utf8Boundaries
+internal static class Utf8Boundaries
 {
     /// <summary>
     /// The number of bytes (0 to 3) at the end of <paramref name="utf8"/> that begin a multi-byte character and

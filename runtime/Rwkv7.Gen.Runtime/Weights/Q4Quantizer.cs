@@ -17,7 +17,7 @@ namespace Rwkv7.Gen.Weights;
 /// on the fixture models, the mean KL divergence from the unquantized model fell from 7.6e-2 to 5.9e-2 nats (mh4) and
 /// from 8.4e-4 to 8.1e-4 (tiny).
 /// </summary>
-public static class Q4Quantizer
+internal static class Q4Quantizer
 {
     /// <summary>The step sizes tried: m / −(8 + k / 4) for k = −4…4.</summary>
     private const int Candidates = 9;

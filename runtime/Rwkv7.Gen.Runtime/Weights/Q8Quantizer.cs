@@ -10,7 +10,7 @@ namespace Rwkv7.Gen.Weights;
 /// scale = max|w| / 127 and q = round(w / scale), so value = scale × q. The largest magnitude of every block is
 /// represented exactly and every value is within scale / 2 of the original.
 /// </summary>
-public static class Q8Quantizer
+internal static class Q8Quantizer
 {
     /// <summary>
     /// Quantizes one row; <paramref name="row"/>.Length must be a multiple of the block size. The 512-bit, 256-bit and
