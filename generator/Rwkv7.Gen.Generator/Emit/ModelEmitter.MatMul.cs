@@ -29,7 +29,7 @@ namespace Rwkv7.Gen.Generator.Emit
         private const int CacheLine = 64;
 
         /// <summary>Values of a Q8 row sharing one scale (Rwkv7.Gen.Loading.Q8Block.Size).</summary>
-        private const int Q8Block = 32;
+        private const int Q8Block = ModelMath.Q8BlockSize;
 
         /// <summary>
         /// Q8 rows carry their block scales: each row is its n int8 values followed by its n / 32 fp32 scales

@@ -152,17 +152,14 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line($"private const int N = {s.HeadSize};");
             w.Line($"private const int F = {s.Ffn};");
             w.Line();
-            w.Line("/// <summary>e^(-1/2): decay = exp(-e^(-1/2)·sigmoid(·)).</summary>");
-            w.Line("private const float DecayScale = 0.60653065971263342f;");
+            // The model's numbers, from the file the runtime's reference engine and the GPU kernels read them from.
+            EmitFloatConstant(w, nameof(ModelMath.DecayScale), ModelMath.DecayScale, "e^(-1/2): decay = exp(-e^(-1/2)·sigmoid(·)).");
             w.Line();
-            w.Line("/// <summary>LayerNorm epsilon (ln0, ln1, ln2, ln_out).</summary>");
-            w.Line("private const float LayerNormEps = 1e-5f;");
+            EmitFloatConstant(w, nameof(ModelMath.LayerNormEps), ModelMath.LayerNormEps, "LayerNorm epsilon (ln0, ln1, ln2, ln_out).");
             w.Line();
-            w.Line("/// <summary>GroupNorm (ln_x) epsilon: 1e-5 × head size.</summary>");
-            w.Line("private const float GroupNormEps = 64e-5f;");
+            EmitFloatConstant(w, nameof(ModelMath.GroupNormEps), ModelMath.GroupNormEps, "GroupNorm (ln_x) epsilon: 1e-5 × head size.");
             w.Line();
-            w.Line("/// <summary>Floor of the norm when L2-normalizing kk.</summary>");
-            w.Line("private const float NormFloor = 1e-12f;");
+            EmitFloatConstant(w, nameof(ModelMath.NormFloor), ModelMath.NormFloor, "Floor of the norm when L2-normalizing kk.");
             EmitConstantProperty(w, "Embedding", "D");
             EmitConstantProperty(w, "Heads", "H");
             EmitConstantProperty(w, "Ffn", "F");
@@ -177,6 +174,12 @@ namespace Rwkv7.Gen.Generator.Emit
             EmitElementwise(w, s);
             EmitWkv(w);
             w.Close();
+        }
+
+        private static void EmitFloatConstant(IndentedWriter w, string name, float value, string summary)
+        {
+            w.Line($"/// <summary>{summary}</summary>");
+            w.Line($"private const float {name} = {CSharpLiteral.Float(value)};");
         }
 
         private static void EmitConstantProperty(IndentedWriter w, string name, string value)

@@ -119,7 +119,7 @@ namespace Rwkv7.Gen.Shapes
         public const string DefaultNamespace = "Rwkv7.Gen.Models";
 
         /// <summary>The only head size the kernels are written for.</summary>
-        public const int HeadSize = 64;
+        public const int HeadSize = ModelMath.HeadSize;
 
         /// <summary>FFN widths and LoRA ranks must be multiples of this: one bf16 step of the widest kernels.</summary>
         public const int KernelStep = 32;
