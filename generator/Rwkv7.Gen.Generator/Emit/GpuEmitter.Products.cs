@@ -1,4 +1,3 @@
-using System.Collections.Generic;
 using Rwkv7.Gen.Generator.Model;
 
 namespace Rwkv7.Gen.Generator.Emit
@@ -10,12 +9,12 @@ namespace Rwkv7.Gen.Generator.Emit
         /// of its inputs (coalesced on a GPU) and add their partial sums in shared memory. Tokens are processed in
         /// register tiles of four, so a weight is loaded once per tile.
         /// </summary>
-        private static void EmitProducts(IndentedWriter w, ShapeSpec s)
+        private static void EmitProducts(IndentedWriter w, KernelPlan plan)
         {
-            var widths = new SortedSet<int> { s.Embedding, s.Ffn, s.DecayRank, s.IclrRank, s.GateRank, s.ValueRank };
+            ShapeSpec s = plan.Shape;
             foreach (string f in Formats)
             {
-                foreach (int k in widths)
+                foreach (int k in plan.InputWidths)
                 {
                     EmitDot(w, k, f);
                 }

@@ -11,14 +11,15 @@ namespace Rwkv7.Gen.Generator.Emit
     /// <remarks>
     /// Split over partial files: this one writes the type, constants, registration and the row kernels (embedding,
     /// LayerNorm + token shift, final norm); <c>GpuEmitter.Products.cs</c> the matrix products; <c>GpuEmitter.Wkv.cs</c>
-    /// the WKV-7 head kernel. Output depends only on the <see cref="ShapeSpec"/>.
+    /// the WKV-7 head kernel. Output depends only on the <see cref="KernelPlan"/> (its shape and input widths).
     /// </remarks>
     internal static partial class GpuEmitter
     {
         private static readonly string[] Formats = { "Bf16", "F32" };
 
-        public static string Emit(ShapeSpec spec)
+        public static string Emit(KernelPlan plan)
         {
+            ShapeSpec spec = plan.Shape;
             var w = new IndentedWriter();
             EmitHeader(w, spec);
             w.Open("namespace " + spec.Namespace);
@@ -31,7 +32,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line("using Rwkv7.Gen.Gpu.Kernels;");
             w.Line();
             w.Open($"partial class {spec.TypeName}");
-            EmitKernelType(w, spec);
+            EmitKernelType(w, plan);
             w.Close();
             w.Close();
             return w.ToString();
@@ -62,8 +63,9 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line();
         }
 
-        private static void EmitKernelType(IndentedWriter w, ShapeSpec s)
+        private static void EmitKernelType(IndentedWriter w, KernelPlan plan)
         {
+            ShapeSpec s = plan.Shape;
             w.Summary(
                 $"GPU kernels of '{s.Model}' (D {s.Embedding}, FFN {s.Ffn}, ranks {s.DecayRank}/{s.IclrRank}/{s.ValueRank}/{s.GateRank}),",
                 "compiled by ILGPU for one accelerator. Run by <see cref=\"GpuRwkvModel\"/>.");
@@ -72,7 +74,7 @@ namespace Rwkv7.Gen.Generator.Emit
             EmitConstants(w, s);
             EmitRegistration(w, s);
             EmitRowKernels(w);
-            EmitProducts(w, s);
+            EmitProducts(w, plan);
             EmitWkv(w);
             w.Close();
         }

@@ -1,17 +1,18 @@
 using System;
+using System.Linq;
 using Rwkv7.Gen.Generator.Model;
 
 namespace Rwkv7.Gen.Generator.Emit
 {
     internal static partial class ModelEmitter
     {
-        private static void EmitElementwise(IndentedWriter w, ShapeSpec s)
+        private static void EmitElementwise(IndentedWriter w, KernelPlan plan)
         {
             EmitLayerNorm(w);
             EmitTimeMixInputs(w);
             EmitChannelMixInput(w);
-            EmitKeyPrep(w);
-            EmitHeadOutput(w);
+            EmitKeyPrep(w, plan);
+            EmitHeadOutput(w, plan);
         }
 
         /// <summary>Writes a public entry that checks spans, takes references and calls the widest accelerated path.</summary>
@@ -152,7 +153,7 @@ namespace Rwkv7.Gen.Generator.Emit
                 new[] { "h", "previous", "ffnMixK", "xk" });
         }
 
-        private static void EmitKeyPrep(IndentedWriter w)
+        private static void EmitKeyPrep(IndentedWriter w, KernelPlan plan)
         {
             EmitEntry(
                 w,
@@ -165,13 +166,13 @@ namespace Rwkv7.Gen.Generator.Emit
                     w2.Line("// channels [first, end) (whole heads): kk = k · k_k, L2-normalized within each head of 64; then k = k · (1 + (a - 1) · k_a)");
                     w2.Open("for (nuint h = first; h < end; h += N)");
                     w2.Line($"{v.Float} acc = {v.Zero};");
-                    ForHead(w2, v, c =>
+                    ForHead(w2, plan, v, c =>
                     {
                         string at = Offset("h", c);
                         w2.Line($"{{ {v.Float} kkv = {v.Load("k", at)} * {v.Load("keyK", at)}; {v.Store("kkv", "kk", at)} acc = {v.Fma("kkv", "kkv", "acc")}; }}");
                     });
                     w2.Line($"{v.Float} inv = {v.Splat($"1f / MathF.Max(MathF.Sqrt({v.Sum("acc")}), NormFloor)")};");
-                    ForHead(w2, v, c =>
+                    ForHead(w2, plan, v, c =>
                     {
                         string at = Offset("h", c);
                         w2.Line(v.Store($"{v.Load("kk", at)} * inv", "kk", at));
@@ -186,7 +187,7 @@ namespace Rwkv7.Gen.Generator.Emit
                 headRange: true);
         }
 
-        private static void EmitHeadOutput(IndentedWriter w)
+        private static void EmitHeadOutput(IndentedWriter w, KernelPlan plan)
         {
             EmitEntry(
                 w,
@@ -199,18 +200,18 @@ namespace Rwkv7.Gen.Generator.Emit
                     w2.Line("// Per head of 64 in channels [first, end): y = (GroupNorm(y) · ln_x.weight + ln_x.bias + (Σ r·k·r_k) · v) · g");
                     w2.Open("for (nuint h = first; h < end; h += N)");
                     w2.Line($"{v.Float} acc = {v.Zero};");
-                    ForHead(w2, v, c => w2.Line($"acc += {v.Load("y", Offset("h", c))};"));
+                    ForHead(w2, plan, v, c => w2.Line($"acc += {v.Load("y", Offset("h", c))};"));
                     w2.Line($"{v.Float} m = {v.Splat($"{v.Sum("acc")} / N")};");
                     w2.Line($"acc = {v.Zero};");
                     w2.Line($"{v.Float} bonus = {v.Zero};");
-                    ForHead(w2, v, c =>
+                    ForHead(w2, plan, v, c =>
                     {
                         string at = Offset("h", c);
                         w2.Line($"{{ {v.Float} d = {v.Load("y", at)} - m; acc = {v.Fma("d", "d", "acc")}; bonus = {v.Fma($"{v.Load("r", at)} * {v.Load("k", at)}", v.Load("bonusRK", at), "bonus")}; }}");
                     });
                     w2.Line($"{v.Float} inv = {v.Splat($"1f / MathF.Sqrt(({v.Sum("acc")} / N) + GroupNormEps)")};");
                     w2.Line($"{v.Float} b = {v.Splat(v.Sum("bonus"))};");
-                    ForHead(w2, v, c =>
+                    ForHead(w2, plan, v, c =>
                     {
                         string at = Offset("h", c);
                         w2.Line($"{{ {v.Float} o = {v.Fma($"({v.Load("y", at)} - m) * inv", v.Load("lnXWeight", at), v.Load("lnXBias", at))}; o = {v.Fma("b", v.Load("v", at), "o")}; {v.Store($"o * {v.Load("g", at)}", "y", at)} }}");
@@ -222,15 +223,15 @@ namespace Rwkv7.Gen.Generator.Emit
         }
 
         /// <summary>
-        /// Writes <paramref name="body"/> for each vector of a 64-channel head: written out when that takes at most
-        /// eight vectors, else as a loop.
+        /// Writes <paramref name="body"/> for each vector of a head: written out, or as a loop, as the plan's
+        /// <see cref="KernelPlan.HeadLoops"/> says for this width.
         /// </summary>
-        private static void ForHead(IndentedWriter w, VectorWidth v, Action<string> body)
+        private static void ForHead(IndentedWriter w, KernelPlan plan, VectorWidth v, Action<string> body)
         {
-            int count = 64 / v.Lanes;
-            if (count <= 8)
+            HeadLoopPlan head = plan.HeadLoops.Single(h => VectorWidth.Of(h.Path) == v);
+            if (head.WrittenOut)
             {
-                for (int i = 0; i < count; i++)
+                for (int i = 0; i < head.Vectors; i++)
                 {
                     body(VectorWidth.Int(i * v.Lanes));
                 }

@@ -1,3 +1,5 @@
+using Rwkv7.Gen.Shapes;
+
 namespace Rwkv7.Gen.Generator.Model
 {
     /// <summary>
@@ -18,11 +20,8 @@ namespace Rwkv7.Gen.Generator.Model
         int IclrRank,
         int ValueRank,
         int GateRank,
-        int WeightTypes)
+        WeightType WeightTypes)
     {
-        /// <summary>Whether matrix kernels are generated for a weight type (a <c>WeightTypeSet</c> flag).</summary>
-        public bool Generates(int weightType) => (WeightTypes & weightType) != 0;
-
         public int Heads => Embedding / HeadSize;
 
         public string FullTypeName => Namespace + "." + TypeName;

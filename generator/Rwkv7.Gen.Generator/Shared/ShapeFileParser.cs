@@ -97,8 +97,8 @@ namespace Rwkv7.Gen.Shapes
 
         public int GateRank { get; set; }
 
-        /// <summary>The weight types to generate matrix kernels for (<see cref="WeightTypeSet"/> flags); all by default.</summary>
-        public int WeightTypes { get; set; } = WeightTypeSet.All;
+        /// <summary>The weight types to generate matrix kernels for; all by default.</summary>
+        public WeightType WeightTypes { get; set; } = WeightTypeSet.All;
 
         public List<ShapeFileError> Errors { get; } = new List<ShapeFileError>();
 
@@ -350,30 +350,30 @@ namespace Rwkv7.Gen.Shapes
         /// </summary>
         private static void SetWeightTypes(ShapeFile file, string value, int line, int column, int start)
         {
-            int flags = 0;
+            WeightType types = WeightType.None;
             int at = 0;
             foreach (string raw in value.Split(','))
             {
                 string item = raw.Trim();
                 int offset = at + (raw.Length - raw.TrimStart().Length);
                 int length = Math.Max(item.Length, 1);
-                int flag = WeightTypeSet.Flag(item);
+                WeightType type = WeightTypeSet.Parse(item);
                 string? problem = item.Length == 0
                     ? $"'weights' must list one or more of {string.Join(", ", WeightTypeSet.Names)}, separated by commas; found an empty item in '{value}'"
-                    : flag == 0
+                    : type == WeightType.None
                         ? $"'weights' lists '{item}', which is not a weight type with generated kernels ({string.Join(", ", WeightTypeSet.Names)}; fp16 weights always run the width-generic kernels)"
-                        : (flags & flag) != 0 ? $"'weights' lists '{item}' twice" : null;
+                        : types.Includes(type) ? $"'weights' lists '{item}' twice" : null;
                 if (problem != null)
                 {
                     file.Errors.Add(new ShapeFileError(ShapeFileErrorKind.InvalidWeightTypes, problem, line, column + offset, start + offset, length));
                     return;
                 }
 
-                flags |= flag;
+                types |= type;
                 at += raw.Length + 1;
             }
 
-            file.WeightTypes = flags;
+            file.WeightTypes = types;
         }
 
         private static void SetName(ShapeFile file, string key, string value, int line, int column, int start)
@@ -533,44 +533,68 @@ namespace Rwkv7.Gen.Shapes
     }
 
     /// <summary>
-    /// The weight types a shape file can ask matrix kernels for (<c>weights = …</c>), as bit flags: a value-equal
-    /// <see cref="int"/> in the generator's <c>ShapeSpec</c>. Names are the runtime's (<c>TensorDType.DisplayName</c>).
+    /// A weight type with generated matrix kernels, as a flag, so that a set of them (a shape file's <c>weights = …</c>,
+    /// the generator's <c>ShapeSpec.WeightTypes</c>) is one value-equal enum. Names are the runtime's
+    /// (<c>TensorDType.DisplayName</c>); fp16 and q4 matrices always run the width-generic kernels.
     /// </summary>
+    [Flags]
+    internal enum WeightType
+    {
+        /// <summary>No type: the empty set.</summary>
+        None = 0,
+
+        /// <summary>fp32 weights.</summary>
+        F32 = 1,
+
+        /// <summary>bf16 weights, widened to fp32 by a 16-bit shift.</summary>
+        BF16 = 2,
+
+        /// <summary>8-bit weights in blocks of <see cref="ModelMath.Q8BlockSize"/>, each row followed by its block scales.</summary>
+        Q8 = 4,
+    }
+
+    /// <summary>Names of <see cref="WeightType"/> values, and sets of them.</summary>
     internal static class WeightTypeSet
     {
-        public const int F32 = 1;
-        public const int BF16 = 2;
-        public const int Q8 = 4;
-        public const int All = F32 | BF16 | Q8;
+        /// <summary>Every type with generated kernels: what a shape file without <c>weights</c> gets.</summary>
+        public const WeightType All = WeightType.F32 | WeightType.BF16 | WeightType.Q8;
 
-        /// <summary>The names, in the order the generated code lists them.</summary>
-        public static readonly string[] Names = { "bf16", "fp32", "q8" };
+        /// <summary>Each type, in the order the generated code and messages list them.</summary>
+        public static readonly WeightType[] Listed = { WeightType.BF16, WeightType.F32, WeightType.Q8 };
 
-        /// <summary>The flag of a name, or 0 for an unknown one (names are lowercase, as every key is).</summary>
-        public static int Flag(string name)
+        /// <summary>The names, in <see cref="Listed"/> order.</summary>
+        public static readonly string[] Names = Listed.Select(Name).ToArray();
+
+        /// <summary>The name of one type in shape files and messages: <c>bf16</c>, <c>fp32</c> or <c>q8</c>.</summary>
+        public static string Name(this WeightType type)
         {
-            switch (name)
+            switch (type)
             {
-                case "fp32": return F32;
-                case "bf16": return BF16;
-                case "q8": return Q8;
-                default: return 0;
+                case WeightType.F32: return "fp32";
+                case WeightType.BF16: return "bf16";
+                case WeightType.Q8: return "q8";
+                default: throw new ArgumentOutOfRangeException(nameof(type), type, "not a single weight type");
             }
         }
 
-        /// <summary>The names of the types in <paramref name="flags"/>, in <see cref="Names"/> order.</summary>
-        public static string Describe(int flags)
+        /// <summary>The type of a name, or <see cref="WeightType.None"/> for an unknown one (names are lowercase, as every key is).</summary>
+        public static WeightType Parse(string name)
         {
-            var names = new List<string>();
-            foreach (string name in Names)
+            foreach (WeightType type in Listed)
             {
-                if ((flags & Flag(name)) != 0)
+                if (name == type.Name())
                 {
-                    names.Add(name);
+                    return type;
                 }
             }
 
-            return string.Join(", ", names);
+            return WeightType.None;
         }
+
+        /// <summary>Whether <paramref name="set"/> holds <paramref name="type"/>.</summary>
+        public static bool Includes(this WeightType set, WeightType type) => (set & type) != 0;
+
+        /// <summary>The names of the types in <paramref name="set"/>, in <see cref="Listed"/> order.</summary>
+        public static string Describe(WeightType set) => string.Join(", ", Listed.Where(t => set.Includes(t)).Select(Name));
     }
 }
