@@ -129,9 +129,7 @@ namespace Rwkv7.Gen.Generator
             }
 
             ShapeSpec? spec = shape.IsValid
-                ? new ShapeSpec(
-                    fileName, shape.Model, shape.Namespace, shape.TypeName, shape.Layers, shape.Embedding, shape.HeadSize,
-                    shape.Vocab, shape.Ffn, shape.DecayRank, shape.IclrRank, shape.ValueRank, shape.GateRank, shape.WeightTypes)
+                ? new ShapeSpec(fileName, shape.Model, shape.Namespace, shape.TypeName, shape.Numbers, shape.WeightTypes)
                 : null;
             TextPosition modelAt = At(shape, "model");
             TextPosition typeAt = shape.ValuePositions.ContainsKey("type") ? At(shape, "type") : modelAt;

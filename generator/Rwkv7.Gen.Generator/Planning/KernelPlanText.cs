@@ -15,9 +15,10 @@ namespace Rwkv7.Gen.Generator.Planning
         public static string Write(KernelPlan plan)
         {
             ShapeSpec s = plan.Shape;
+            ShapeNumbers n = s.Numbers;
             var w = new StringBuilder();
             w.Append($"Kernel plan of model '{s.Model}' ({s.FullTypeName}, from {s.FileName})\n");
-            w.Append($"  D {s.Embedding} ({Plural(s.Heads, "head")} of {s.HeadSize}), FFN {s.Ffn}, LoRA ranks: decay {s.DecayRank}, iclr {s.IclrRank}, value {s.ValueRank}, gate {s.GateRank}\n");
+            w.Append($"  D {n.Embedding} ({Plural(n.Heads, "head")} of {n.HeadSize}), FFN {n.Ffn}, LoRA ranks: decay {n.DecayRank}, iclr {n.IclrRank}, value {n.ValueRank}, gate {n.GateRank}\n");
             w.Append($"  weight types with generated products: {string.Join(", ", plan.WeightTypes.Select(t => t.Name()))}\n");
             w.Append($"  input widths: {string.Join(", ", plan.InputWidths)}\n");
 

@@ -57,8 +57,9 @@ namespace Rwkv7.Gen.Generator.Planning
         /// <summary>Plans the kernels of <paramref name="shape"/>.</summary>
         public static KernelPlan Plan(ShapeSpec shape)
         {
+            ShapeNumbers numbers = shape.Numbers;
             var types = WeightTypeSet.Listed.Where(t => shape.WeightTypes.Includes(t)).ToArray();
-            var widths = new SortedSet<int> { shape.Embedding, shape.Ffn, shape.DecayRank, shape.IclrRank, shape.ValueRank, shape.GateRank }.ToArray();
+            var widths = new SortedSet<int> { numbers.Embedding, numbers.Ffn, numbers.DecayRank, numbers.IclrRank, numbers.ValueRank, numbers.GateRank }.ToArray();
             var matMuls = new List<MatMulPlan>();
             foreach (WeightType type in types)
             {
@@ -74,7 +75,7 @@ namespace Rwkv7.Gen.Generator.Planning
             var int16 = new List<MatMulPlan>();
             if (shape.WeightTypes.Includes(WeightType.Q8))
             {
-                foreach (int n in new SortedSet<int> { shape.Embedding, shape.Ffn })
+                foreach (int n in new SortedSet<int> { numbers.Embedding, numbers.Ffn })
                 {
                     if (n % (Int16BlocksPerIteration * ModelMath.Q8BlockSize) == 0)
                     {

@@ -69,6 +69,29 @@ namespace Rwkv7.Gen.Shapes
         public override string ToString() => $"({Line + 1},{Column + 1}): {Message}";
     }
 
+    /// <summary>
+    /// The nine numbers of a shape file, with value equality: what the generator's <c>ShapeSpec</c> carries through its
+    /// pipeline, and what the runtime turns into its public <c>ModelShape</c> (same names, same order).
+    /// </summary>
+    /// <param name="Layers">Number of blocks, L.</param>
+    /// <param name="Embedding">Embedding width, D.</param>
+    /// <param name="HeadSize">Channels per head, N.</param>
+    /// <param name="Vocab">Vocabulary size, V.</param>
+    /// <param name="Ffn">Channel-mix hidden width.</param>
+    /// <param name="DecayRank">Rank of the decay LoRA.</param>
+    /// <param name="IclrRank">Rank of the in-context learning rate LoRA.</param>
+    /// <param name="ValueRank">Rank of the value-residual LoRA.</param>
+    /// <param name="GateRank">Rank of the output gate LoRA.</param>
+    internal sealed record ShapeNumbers(
+        int Layers, int Embedding, int HeadSize, int Vocab, int Ffn, int DecayRank, int IclrRank, int ValueRank, int GateRank)
+    {
+        /// <summary>Every number 0: a file before (or without) its keys.</summary>
+        public static readonly ShapeNumbers None = new ShapeNumbers(0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+        /// <summary>Number of heads, H = D / N.</summary>
+        public int Heads => Embedding / HeadSize;
+    }
+
     /// <summary>The content of a shape file. Numbers are 0 when absent or invalid; check <see cref="Errors"/> first.</summary>
     internal sealed class ShapeFile
     {
@@ -79,23 +102,8 @@ namespace Rwkv7.Gen.Shapes
 
         public string Namespace { get; set; } = ShapeFileParser.DefaultNamespace;
 
-        public int Layers { get; set; }
-
-        public int Embedding { get; set; }
-
-        public int HeadSize { get; set; }
-
-        public int Vocab { get; set; }
-
-        public int Ffn { get; set; }
-
-        public int DecayRank { get; set; }
-
-        public int IclrRank { get; set; }
-
-        public int ValueRank { get; set; }
-
-        public int GateRank { get; set; }
+        /// <summary>The numbers, each 0 until its key is read.</summary>
+        public ShapeNumbers Numbers { get; set; } = ShapeNumbers.None;
 
         /// <summary>The weight types to generate matrix kernels for; all by default.</summary>
         public WeightType WeightTypes { get; set; } = WeightTypeSet.All;
@@ -330,18 +338,20 @@ namespace Rwkv7.Gen.Shapes
                 return;
             }
 
-            switch (key)
+            ShapeNumbers n = file.Numbers;
+            file.Numbers = key switch
             {
-                case "layers": file.Layers = number; break;
-                case "embedding": file.Embedding = number; break;
-                case "head_size": file.HeadSize = number; break;
-                case "vocab": file.Vocab = number; break;
-                case "ffn": file.Ffn = number; break;
-                case "decay_rank": file.DecayRank = number; break;
-                case "iclr_rank": file.IclrRank = number; break;
-                case "value_rank": file.ValueRank = number; break;
-                case "gate_rank": file.GateRank = number; break;
-            }
+                "layers" => n with { Layers = number },
+                "embedding" => n with { Embedding = number },
+                "head_size" => n with { HeadSize = number },
+                "vocab" => n with { Vocab = number },
+                "ffn" => n with { Ffn = number },
+                "decay_rank" => n with { DecayRank = number },
+                "iclr_rank" => n with { IclrRank = number },
+                "value_rank" => n with { ValueRank = number },
+                "gate_rank" => n with { GateRank = number },
+                _ => n,
+            };
         }
 
         /// <summary>
@@ -422,23 +432,24 @@ namespace Rwkv7.Gen.Shapes
 
         private static void CheckConstraints(ShapeFile file, Dictionary<string, (int Line, int Column, int Start, int Length)> positions)
         {
-            if (file.HeadSize != 0 && file.HeadSize != HeadSize)
+            ShapeNumbers n = file.Numbers;
+            if (n.HeadSize != 0 && n.HeadSize != HeadSize)
             {
                 Add(file, positions, "head_size", ShapeFileErrorKind.UnsupportedHeadSize,
-                    $"head size {file.HeadSize} is not supported: every RWKV-7 release uses 64, the only size the kernels are written for");
+                    $"head size {n.HeadSize} is not supported: every RWKV-7 release uses 64, the only size the kernels are written for");
             }
 
-            if (file.Embedding != 0 && file.Embedding % HeadSize != 0)
+            if (n.Embedding != 0 && n.Embedding % HeadSize != 0)
             {
                 Add(file, positions, "embedding", ShapeFileErrorKind.EmbeddingNotMultipleOfHeadSize,
-                    $"embedding {file.Embedding} is not a multiple of the head size {HeadSize}");
+                    $"embedding {n.Embedding} is not a multiple of the head size {HeadSize}");
             }
 
-            CheckStep(file, positions, "ffn", file.Ffn);
-            CheckStep(file, positions, "decay_rank", file.DecayRank);
-            CheckStep(file, positions, "iclr_rank", file.IclrRank);
-            CheckStep(file, positions, "value_rank", file.ValueRank);
-            CheckStep(file, positions, "gate_rank", file.GateRank);
+            CheckStep(file, positions, "ffn", n.Ffn);
+            CheckStep(file, positions, "decay_rank", n.DecayRank);
+            CheckStep(file, positions, "iclr_rank", n.IclrRank);
+            CheckStep(file, positions, "value_rank", n.ValueRank);
+            CheckStep(file, positions, "gate_rank", n.GateRank);
         }
 
         private static void CheckNotReserved(
