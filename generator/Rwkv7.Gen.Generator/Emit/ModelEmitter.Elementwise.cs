@@ -8,15 +8,18 @@ namespace Rwkv7.Gen.Generator.Emit
     {
         private static void EmitElementwise(IndentedWriter w, KernelPlan plan)
         {
-            EmitLayerNorm(w);
-            EmitTimeMixInputs(w);
-            EmitChannelMixInput(w);
+            EmitLayerNorm(w, plan);
+            EmitTimeMixInputs(w, plan);
+            EmitChannelMixInput(w, plan);
             EmitKeyPrep(w, plan);
             EmitHeadOutput(w, plan);
         }
 
-        /// <summary>Writes a public entry that checks spans, takes references and calls the widest accelerated path.</summary>
-        private static void EmitEntry(IndentedWriter w, string signature, string name, (string Param, string Length, bool Writable)[] spans, string[] arrays, Action<IndentedWriter, VectorWidth> body, string[] bodyParams, bool headRange = false)
+        /// <summary>
+        /// Writes a public entry that checks spans, takes references and calls the widest accelerated path, then a
+        /// method per path of <see cref="KernelPlan.VectorPaths"/>.
+        /// </summary>
+        private static void EmitEntry(IndentedWriter w, KernelPlan plan, string signature, string name, (string Param, string Length, bool Writable)[] spans, string[] arrays, Action<IndentedWriter, VectorWidth> body, string[] bodyParams, bool headRange = false)
         {
             w.Line();
             w.Line("/// <inheritdoc/>");
@@ -44,9 +47,9 @@ namespace Rwkv7.Gen.Generator.Emit
             }
 
             string args = string.Join(", ", Array.ConvertAll(bodyParams, p => "ref " + p + "R")) + (headRange ? ", (nuint)headStart * N, (nuint)headEnd * N" : "");
-            for (int i = 0; i < VectorWidth.All.Length; i++)
+            for (int i = 0; i < plan.VectorPaths.Count; i++)
             {
-                VectorWidth v = VectorWidth.All[i];
+                VectorWidth v = VectorWidth.Of(plan.VectorPaths[i]);
                 w.Open(v.IsScalar ? "else" : (i == 0 ? "if (" : "else if (") + v.IsAccelerated + ")");
                 w.Line($"{name}{v.Suffix}({args});");
                 w.Close();
@@ -54,7 +57,7 @@ namespace Rwkv7.Gen.Generator.Emit
 
             w.Close();
 
-            foreach (VectorWidth v in VectorWidth.All)
+            foreach (VectorWidth v in plan.VectorPaths.Select(VectorWidth.Of))
             {
                 w.Line();
                 w.Line($"/// <summary><see cref=\"{name}\"/> with {v.Description}.</summary>");
@@ -67,10 +70,11 @@ namespace Rwkv7.Gen.Generator.Emit
 
         private static string Step(VectorWidth v) => VectorWidth.Int(v.Lanes);
 
-        private static void EmitLayerNorm(IndentedWriter w)
+        private static void EmitLayerNorm(IndentedWriter w, KernelPlan plan)
         {
             EmitEntry(
                 w,
+                plan,
                 "ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y",
                 "LayerNorm",
                 new[] { ("x", "D", false), ("weight", "D", false), ("bias", "D", false), ("y", "D", true) },
@@ -98,7 +102,7 @@ namespace Rwkv7.Gen.Generator.Emit
                 new[] { "x", "weight", "bias", "y" });
         }
 
-        private static void EmitTimeMixInputs(IndentedWriter w)
+        private static void EmitTimeMixInputs(IndentedWriter w, KernelPlan plan)
         {
             string[] outs = { "xr", "xw", "xk", "xv", "xa", "xg" };
             string[] mixes = { "layer.MixR", "layer.MixW", "layer.MixK", "layer.MixV", "layer.MixA", "layer.MixG" };
@@ -113,6 +117,7 @@ namespace Rwkv7.Gen.Generator.Emit
             var bodyParams = new[] { "h", "previous", "mixR", "mixW", "mixK", "mixV", "mixA", "mixG", "xr", "xw", "xk", "xv", "xa", "xg" };
             EmitEntry(
                 w,
+                plan,
                 "ReadOnlySpan<float> h, ReadOnlySpan<float> previous, LayerWeights layer, Span<float> xr, Span<float> xw, Span<float> xk, Span<float> xv, Span<float> xa, Span<float> xg",
                 "TimeMixInputs",
                 spans,
@@ -134,10 +139,11 @@ namespace Rwkv7.Gen.Generator.Emit
                 bodyParams);
         }
 
-        private static void EmitChannelMixInput(IndentedWriter w)
+        private static void EmitChannelMixInput(IndentedWriter w, KernelPlan plan)
         {
             EmitEntry(
                 w,
+                plan,
                 "ReadOnlySpan<float> h, ReadOnlySpan<float> previous, LayerWeights layer, Span<float> xk",
                 "ChannelMixInput",
                 new[] { ("h", "D", false), ("previous", "D", false), ("xk", "D", true) },
@@ -157,6 +163,7 @@ namespace Rwkv7.Gen.Generator.Emit
         {
             EmitEntry(
                 w,
+                plan,
                 "Span<float> k, Span<float> kk, ReadOnlySpan<float> a, LayerWeights layer",
                 "KeyPrep",
                 new[] { ("k", "D", true), ("kk", "D", true), ("a", "D", false) },
@@ -191,6 +198,7 @@ namespace Rwkv7.Gen.Generator.Emit
         {
             EmitEntry(
                 w,
+                plan,
                 "Span<float> y, ReadOnlySpan<float> r, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> g, LayerWeights layer",
                 "HeadOutput",
                 new[] { ("y", "D", true), ("r", "D", false), ("k", "D", false), ("v", "D", false), ("g", "D", false) },

@@ -11,6 +11,7 @@ namespace Rwkv7.Gen.Generator.Model
     /// <param name="Shape">The shape the plan is for (names, widths and requested weight types).</param>
     /// <param name="WeightTypes">The weight types with generated products, in the order the code lists them.</param>
     /// <param name="InputWidths">The distinct input widths of the model's matrices, ascending: D, FFN and the LoRA ranks.</param>
+    /// <param name="VectorPaths">The paths every kernel has, widest first: the order in which they test for hardware support.</param>
     /// <param name="MatMuls">One product per weight type and input width (type-major, in <paramref name="WeightTypes"/> order).</param>
     /// <param name="Int16MatMuls">The one-token 8-bit products with 16-bit inputs, by input width (empty without q8).</param>
     /// <param name="Wkv">The WKV-7 head update on each vector path, widest first.</param>
@@ -20,6 +21,7 @@ namespace Rwkv7.Gen.Generator.Model
         ShapeSpec Shape,
         EquatableArray<WeightType> WeightTypes,
         EquatableArray<int> InputWidths,
+        EquatableArray<VectorPath> VectorPaths,
         EquatableArray<MatMulPlan> MatMuls,
         EquatableArray<MatMulPlan> Int16MatMuls,
         EquatableArray<WkvPlan> Wkv,

@@ -25,7 +25,7 @@ namespace Rwkv7.Gen.Generator.Planning
             w.Append("\nRun-time variants\n");
             w.Append($"  prefetch policy (TPrefetch): {string.Join(", ", plan.Prefetch.Kernels)} and their vector paths\n");
             w.Append($"    chosen by {plan.Prefetch.ChosenBy}\n");
-            w.Append($"  vector path: {string.Join(", ", KernelPlanner.Paths.Select(Name))} in every kernel\n");
+            w.Append($"  vector path: {string.Join(", ", plan.VectorPaths.Select(Name))} in every kernel\n");
             w.Append("    chosen by the JIT or NativeAOT compiler: the widest the processor accelerates\n");
 
             w.Append("\nMatMul: y = W·x for rows [rowStart, rowEnd) and any number of tokens\n");

@@ -88,6 +88,7 @@ namespace Rwkv7.Gen.Generator.Planning
                 shape,
                 types.ToEquatableArray(),
                 widths.ToEquatableArray(),
+                Paths.ToEquatableArray(),
                 matMuls.ToEquatableArray(),
                 int16.ToEquatableArray(),
                 Paths.Select(PlanWkv).ToEquatableArray(),
