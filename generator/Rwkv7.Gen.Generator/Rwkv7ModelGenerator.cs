@@ -7,6 +7,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Text;
 using Rwkv7.Gen.Generator.Emit;
 using Rwkv7.Gen.Generator.Model;
+using Rwkv7.Gen.Generator.Planning;
 using Rwkv7.Gen.Shapes;
 
 namespace Rwkv7.Gen.Generator
@@ -18,8 +19,10 @@ namespace Rwkv7.Gen.Generator
     /// <remarks>
     /// Pipeline: shape files → parse each (<see cref="TrackingNames.ParsedShapes"/>) → gather all, to detect two files
     /// claiming one model (<see cref="TrackingNames.AllShapes"/>) → valid, unique specs (<see cref="TrackingNames.ValidShapes"/>)
-    /// → one source file each. Parsing is per file, so editing one shape file re-parses only that file, and a
-    /// comment-only edit yields an equal spec, leaving the emitted source cached.
+    /// → a kernel plan each (<see cref="TrackingNames.Plans"/>, <see cref="KernelPlanner"/>) → one source file each, printed
+    /// from the plan (<see cref="ModelEmitter"/>, and <see cref="GpuEmitter"/> for projects that reference the GPU
+    /// assembly). Parsing is per file, so editing one shape file re-parses only that file, and a comment-only edit yields
+    /// an equal spec and an equal plan, leaving the emitted source cached.
     /// </remarks>
     [Generator(LanguageNames.CSharp)]
     public sealed partial class Rwkv7ModelGenerator : IIncrementalGenerator
@@ -34,6 +37,7 @@ namespace Rwkv7.Gen.Generator
             public const string ParsedShapes = nameof(ParsedShapes);
             public const string AllShapes = nameof(AllShapes);
             public const string ValidShapes = nameof(ValidShapes);
+            public const string Plans = nameof(Plans);
             public const string Diagnostics = nameof(Diagnostics);
             public const string GpuReference = nameof(GpuReference);
         }
@@ -76,9 +80,13 @@ namespace Rwkv7.Gen.Generator
                 }
             });
 
+            IncrementalValuesProvider<KernelPlan> plans = valid
+                .Select(static (spec, _) => KernelPlanner.Plan(spec))
+                .WithTrackingName(TrackingNames.Plans);
+
             // Named after the full type name: ValidUniqueSpecs keeps those unique ignoring case, as hint names must be.
-            context.RegisterSourceOutput(valid, static (spc, spec) =>
-                spc.AddSource(spec.FullTypeName + ".g.cs", SourceText.From(ModelEmitter.Emit(spec), System.Text.Encoding.UTF8)));
+            context.RegisterSourceOutput(plans, static (spc, plan) =>
+                spc.AddSource(plan.Shape.FullTypeName + ".g.cs", SourceText.From(ModelEmitter.Emit(plan), System.Text.Encoding.UTF8)));
 
             // GPU kernels only for projects that reference the GPU assembly. The reference is reduced to a bool at once
             // (the Compilation is not carried), so the GPU output stays cached until the answer or the spec changes.
@@ -86,11 +94,11 @@ namespace Rwkv7.Gen.Generator
                 .Select(static (compilation, _) => ReferencesGpuAssembly(compilation))
                 .WithTrackingName(TrackingNames.GpuReference);
 
-            context.RegisterSourceOutput(valid.Combine(gpu), static (spc, pair) =>
+            context.RegisterSourceOutput(plans.Combine(gpu), static (spc, pair) =>
             {
                 if (pair.Right)
                 {
-                    spc.AddSource(pair.Left.FullTypeName + ".Gpu.g.cs", SourceText.From(GpuEmitter.Emit(pair.Left), System.Text.Encoding.UTF8));
+                    spc.AddSource(pair.Left.Shape.FullTypeName + ".Gpu.g.cs", SourceText.From(GpuEmitter.Emit(pair.Left), System.Text.Encoding.UTF8));
                 }
             });
         }
@@ -121,9 +129,7 @@ namespace Rwkv7.Gen.Generator
             }
 
             ShapeSpec? spec = shape.IsValid
-                ? new ShapeSpec(
-                    fileName, shape.Model, shape.Namespace, shape.TypeName, shape.Layers, shape.Embedding, shape.HeadSize,
-                    shape.Vocab, shape.Ffn, shape.DecayRank, shape.IclrRank, shape.ValueRank, shape.GateRank, shape.WeightTypes)
+                ? new ShapeSpec(fileName, shape.Model, shape.Namespace, shape.TypeName, shape.Numbers, shape.WeightTypes)
                 : null;
             TextPosition modelAt = At(shape, "model");
             TextPosition typeAt = shape.ValuePositions.ContainsKey("type") ? At(shape, "type") : modelAt;

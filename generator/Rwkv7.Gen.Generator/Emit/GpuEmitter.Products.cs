@@ -1,5 +1,5 @@
-using System.Collections.Generic;
 using Rwkv7.Gen.Generator.Model;
+using Rwkv7.Gen.Shapes;
 
 namespace Rwkv7.Gen.Generator.Emit
 {
@@ -10,12 +10,12 @@ namespace Rwkv7.Gen.Generator.Emit
         /// of its inputs (coalesced on a GPU) and add their partial sums in shared memory. Tokens are processed in
         /// register tiles of four, so a weight is loaded once per tile.
         /// </summary>
-        private static void EmitProducts(IndentedWriter w, ShapeSpec s)
+        private static void EmitProducts(IndentedWriter w, KernelPlan plan)
         {
-            var widths = new SortedSet<int> { s.Embedding, s.Ffn, s.DecayRank, s.IclrRank, s.GateRank, s.ValueRank };
+            ShapeNumbers n = plan.Shape.Numbers;
             foreach (string f in Formats)
             {
-                foreach (int k in widths)
+                foreach (int k in plan.InputWidths)
                 {
                     EmitDot(w, k, f);
                 }
@@ -23,10 +23,10 @@ namespace Rwkv7.Gen.Generator.Emit
 
             foreach (string f in Formats)
             {
-                EmitProjections(w, s, f);
-                EmitLoraUp(w, s, f);
-                EmitMatMul(w, "MatMulD", "D", s.Embedding, "output projection, FFN key, head", f);
-                EmitMatMul(w, "MatMulF", "F", s.Ffn, "FFN value", f);
+                EmitProjections(w, n, f);
+                EmitLoraUp(w, n, f);
+                EmitMatMul(w, "MatMulD", "D", n.Embedding, "output projection, FFN key, head", f);
+                EmitMatMul(w, "MatMulF", "F", n.Ffn, "FFN value", f);
             }
         }
 
@@ -90,7 +90,7 @@ namespace Rwkv7.Gen.Generator.Emit
             int row = valid ? o : a.OutRows - 1; // threads past the end still join the lane sums' barriers
             """;
 
-        private static void EmitProjections(IndentedWriter w, ShapeSpec s, string f)
+        private static void EmitProjections(IndentedWriter w, ShapeNumbers n, string f)
         {
             w.Line();
             w.Summary(
@@ -98,7 +98,7 @@ namespace Rwkv7.Gen.Generator.Emit
                 "P[m][o] = act(W[o]·plane(o)[m]) with planes r, k, v, w, a, g of the token-shift output and activations",
                 "none for r, k, v, a and the value LoRA, tanh for the decay LoRA, sigmoid for the gate LoRA. Layer 0 has no",
                 "value LoRA (OutRows stops before it) and also stores v as v_first.",
-                $"Shapes: W [OutRows][D], planes [6][XPlaneStride] of [tokens][D] -> P [tokens][{s.Embedding * 3} + {s.DecayRank} + {s.IclrRank} + {s.GateRank} + {s.ValueRank}].");
+                $"Shapes: W [OutRows][D], planes [6][XPlaneStride] of [tokens][D] -> P [tokens][{n.Embedding * 3} + {n.DecayRank} + {n.IclrRank} + {n.GateRank} + {n.ValueRank}].");
             w.Open($"private static void Projections{f}(MatMulArgs a)");
             Block(w, ProductPrologue);
             Block(w, $$"""
@@ -117,7 +117,7 @@ namespace Rwkv7.Gen.Generator.Emit
                 long input = (long)plane * a.XPlaneStride;
                 for (int m0 = 0; m0 < a.Tokens; m0 += Tile)
                 {
-                    Acc4 acc = KernelHelpers.LaneSum(Dot{{s.Embedding}}{{f}}(a.W, weights, a.X, input, a.XStride, m0, a.Tokens, lane, lanes), partials, t, lane, lanes);
+                    Acc4 acc = KernelHelpers.LaneSum(Dot{{n.Embedding}}{{f}}(a.W, weights, a.X, input, a.XStride, m0, a.Tokens, lane, lanes), partials, t, lane, lanes);
                     if (valid && lane == 0)
                     {
                         for (int i = 0; i < Tile && m0 + i < a.Tokens; i++)
@@ -136,13 +136,13 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Close();
         }
 
-        private static void EmitLoraUp(IndentedWriter w, ShapeSpec s, string f)
+        private static void EmitLoraUp(IndentedWriter w, ShapeNumbers n, string f)
         {
             w.Line();
             w.Summary(
                 "LoRA up-projections, four segments of D rows with their own input width and activation:",
                 "w = exp(−e^(−1/2)·sigmoid(w0 + W2·hw)), a = sigmoid(a0 + A2·ha), g = G2·hg, v = v + (v_first − v)·sigmoid(v0 + V2·hv).",
-                $"Shapes: W = W2 [D][{s.DecayRank}] | A2 [D][{s.IclrRank}] | G2 [D][{s.GateRank}] | V2 [D][{s.ValueRank}], hidden vectors in P -> Q [tokens][4·D].");
+                $"Shapes: W = W2 [D][{n.DecayRank}] | A2 [D][{n.IclrRank}] | G2 [D][{n.GateRank}] | V2 [D][{n.ValueRank}], hidden vectors in P -> Q [tokens][4·D].");
             w.Open($"private static void LoraUp{f}(LoraUpArgs a)");
             Block(w, ProductPrologue);
             Block(w, $$"""
@@ -152,10 +152,10 @@ namespace Rwkv7.Gen.Generator.Emit
                 for (int m0 = 0; m0 < a.Tokens; m0 += Tile)
                 {
                     // The segment is the same for all rows of a group when D is a multiple of the rows per group.
-                    Acc4 acc = segment == 0 ? Dot{{s.DecayRank}}{{f}}(a.W, (long)i * {{Words("RW", f)}}, a.P, 3 * D, a.PStride, m0, a.Tokens, lane, lanes)
-                        : segment == 1 ? Dot{{s.IclrRank}}{{f}}(a.W, ((long)D * {{Words("RW", f)}}) + ((long)i * {{Words("RA", f)}}), a.P, (3 * D) + RW, a.PStride, m0, a.Tokens, lane, lanes)
-                        : segment == 2 ? Dot{{s.GateRank}}{{f}}(a.W, ((long)D * {{Words("(RW + RA)", f)}}) + ((long)i * {{Words("RG", f)}}), a.P, (3 * D) + RW + RA, a.PStride, m0, a.Tokens, lane, lanes)
-                        : Dot{{s.ValueRank}}{{f}}(a.W, ((long)D * {{Words("(RW + RA + RG)", f)}}) + ((long)i * {{Words("RV", f)}}), a.P, (3 * D) + RW + RA + RG, a.PStride, m0, a.Tokens, lane, lanes);
+                    Acc4 acc = segment == 0 ? Dot{{n.DecayRank}}{{f}}(a.W, (long)i * {{Words("RW", f)}}, a.P, 3 * D, a.PStride, m0, a.Tokens, lane, lanes)
+                        : segment == 1 ? Dot{{n.IclrRank}}{{f}}(a.W, ((long)D * {{Words("RW", f)}}) + ((long)i * {{Words("RA", f)}}), a.P, (3 * D) + RW, a.PStride, m0, a.Tokens, lane, lanes)
+                        : segment == 2 ? Dot{{n.GateRank}}{{f}}(a.W, ((long)D * {{Words("(RW + RA)", f)}}) + ((long)i * {{Words("RG", f)}}), a.P, (3 * D) + RW + RA, a.PStride, m0, a.Tokens, lane, lanes)
+                        : Dot{{n.ValueRank}}{{f}}(a.W, ((long)D * {{Words("(RW + RA + RG)", f)}}) + ((long)i * {{Words("RV", f)}}), a.P, (3 * D) + RW + RA + RG, a.PStride, m0, a.Tokens, lane, lanes);
                     acc = KernelHelpers.LaneSum(acc, partials, t, lane, lanes);
                     if (valid && lane == 0)
                     {

@@ -5,7 +5,7 @@ namespace Rwkv7.Gen.Generator.Emit
     internal static partial class GpuEmitter
     {
         /// <summary>Head size: the WKV kernel keeps one state row of this many floats in registers per thread.</summary>
-        private const int HeadSize = 64;
+        private const int HeadSize = ModelMath.HeadSize;
 
         /// <summary>
         /// The WKV-7 kernel: one group of 64 threads per (run, head); thread i owns value channel i and keeps its state

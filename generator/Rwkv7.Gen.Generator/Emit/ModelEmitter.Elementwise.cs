@@ -1,21 +1,25 @@
 using System;
+using System.Linq;
 using Rwkv7.Gen.Generator.Model;
 
 namespace Rwkv7.Gen.Generator.Emit
 {
     internal static partial class ModelEmitter
     {
-        private static void EmitElementwise(IndentedWriter w, ShapeSpec s)
+        private static void EmitElementwise(IndentedWriter w, KernelPlan plan)
         {
-            EmitLayerNorm(w);
-            EmitTimeMixInputs(w);
-            EmitChannelMixInput(w);
-            EmitKeyPrep(w);
-            EmitHeadOutput(w);
+            EmitLayerNorm(w, plan);
+            EmitTimeMixInputs(w, plan);
+            EmitChannelMixInput(w, plan);
+            EmitKeyPrep(w, plan);
+            EmitHeadOutput(w, plan);
         }
 
-        /// <summary>Writes a public entry that checks spans, takes references and calls the widest accelerated path.</summary>
-        private static void EmitEntry(IndentedWriter w, string signature, string name, (string Param, string Length, bool Writable)[] spans, string[] arrays, Action<IndentedWriter, VectorWidth> body, string[] bodyParams, bool headRange = false)
+        /// <summary>
+        /// Writes a public entry that checks spans, takes references and calls the widest accelerated path, then a
+        /// method per path of <see cref="KernelPlan.VectorPaths"/>.
+        /// </summary>
+        private static void EmitEntry(IndentedWriter w, KernelPlan plan, string signature, string name, (string Param, string Length, bool Writable)[] spans, string[] arrays, Action<IndentedWriter, VectorWidth> body, string[] bodyParams, bool headRange = false)
         {
             w.Line();
             w.Line("/// <inheritdoc/>");
@@ -43,9 +47,9 @@ namespace Rwkv7.Gen.Generator.Emit
             }
 
             string args = string.Join(", ", Array.ConvertAll(bodyParams, p => "ref " + p + "R")) + (headRange ? ", (nuint)headStart * N, (nuint)headEnd * N" : "");
-            for (int i = 0; i < VectorWidth.All.Length; i++)
+            for (int i = 0; i < plan.VectorPaths.Count; i++)
             {
-                VectorWidth v = VectorWidth.All[i];
+                VectorWidth v = VectorWidth.Of(plan.VectorPaths[i]);
                 w.Open(v.IsScalar ? "else" : (i == 0 ? "if (" : "else if (") + v.IsAccelerated + ")");
                 w.Line($"{name}{v.Suffix}({args});");
                 w.Close();
@@ -53,7 +57,7 @@ namespace Rwkv7.Gen.Generator.Emit
 
             w.Close();
 
-            foreach (VectorWidth v in VectorWidth.All)
+            foreach (VectorWidth v in plan.VectorPaths.Select(VectorWidth.Of))
             {
                 w.Line();
                 w.Line($"/// <summary><see cref=\"{name}\"/> with {v.Description}.</summary>");
@@ -66,10 +70,11 @@ namespace Rwkv7.Gen.Generator.Emit
 
         private static string Step(VectorWidth v) => VectorWidth.Int(v.Lanes);
 
-        private static void EmitLayerNorm(IndentedWriter w)
+        private static void EmitLayerNorm(IndentedWriter w, KernelPlan plan)
         {
             EmitEntry(
                 w,
+                plan,
                 "ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y",
                 "LayerNorm",
                 new[] { ("x", "D", false), ("weight", "D", false), ("bias", "D", false), ("y", "D", true) },
@@ -97,7 +102,7 @@ namespace Rwkv7.Gen.Generator.Emit
                 new[] { "x", "weight", "bias", "y" });
         }
 
-        private static void EmitTimeMixInputs(IndentedWriter w)
+        private static void EmitTimeMixInputs(IndentedWriter w, KernelPlan plan)
         {
             string[] outs = { "xr", "xw", "xk", "xv", "xa", "xg" };
             string[] mixes = { "layer.MixR", "layer.MixW", "layer.MixK", "layer.MixV", "layer.MixA", "layer.MixG" };
@@ -112,6 +117,7 @@ namespace Rwkv7.Gen.Generator.Emit
             var bodyParams = new[] { "h", "previous", "mixR", "mixW", "mixK", "mixV", "mixA", "mixG", "xr", "xw", "xk", "xv", "xa", "xg" };
             EmitEntry(
                 w,
+                plan,
                 "ReadOnlySpan<float> h, ReadOnlySpan<float> previous, LayerWeights layer, Span<float> xr, Span<float> xw, Span<float> xk, Span<float> xv, Span<float> xa, Span<float> xg",
                 "TimeMixInputs",
                 spans,
@@ -133,10 +139,11 @@ namespace Rwkv7.Gen.Generator.Emit
                 bodyParams);
         }
 
-        private static void EmitChannelMixInput(IndentedWriter w)
+        private static void EmitChannelMixInput(IndentedWriter w, KernelPlan plan)
         {
             EmitEntry(
                 w,
+                plan,
                 "ReadOnlySpan<float> h, ReadOnlySpan<float> previous, LayerWeights layer, Span<float> xk",
                 "ChannelMixInput",
                 new[] { ("h", "D", false), ("previous", "D", false), ("xk", "D", true) },
@@ -152,10 +159,11 @@ namespace Rwkv7.Gen.Generator.Emit
                 new[] { "h", "previous", "ffnMixK", "xk" });
         }
 
-        private static void EmitKeyPrep(IndentedWriter w)
+        private static void EmitKeyPrep(IndentedWriter w, KernelPlan plan)
         {
             EmitEntry(
                 w,
+                plan,
                 "Span<float> k, Span<float> kk, ReadOnlySpan<float> a, LayerWeights layer",
                 "KeyPrep",
                 new[] { ("k", "D", true), ("kk", "D", true), ("a", "D", false) },
@@ -165,13 +173,13 @@ namespace Rwkv7.Gen.Generator.Emit
                     w2.Line("// channels [first, end) (whole heads): kk = k · k_k, L2-normalized within each head of 64; then k = k · (1 + (a - 1) · k_a)");
                     w2.Open("for (nuint h = first; h < end; h += N)");
                     w2.Line($"{v.Float} acc = {v.Zero};");
-                    ForHead(w2, v, c =>
+                    ForHead(w2, plan, v, c =>
                     {
                         string at = Offset("h", c);
                         w2.Line($"{{ {v.Float} kkv = {v.Load("k", at)} * {v.Load("keyK", at)}; {v.Store("kkv", "kk", at)} acc = {v.Fma("kkv", "kkv", "acc")}; }}");
                     });
                     w2.Line($"{v.Float} inv = {v.Splat($"1f / MathF.Max(MathF.Sqrt({v.Sum("acc")}), NormFloor)")};");
-                    ForHead(w2, v, c =>
+                    ForHead(w2, plan, v, c =>
                     {
                         string at = Offset("h", c);
                         w2.Line(v.Store($"{v.Load("kk", at)} * inv", "kk", at));
@@ -186,10 +194,11 @@ namespace Rwkv7.Gen.Generator.Emit
                 headRange: true);
         }
 
-        private static void EmitHeadOutput(IndentedWriter w)
+        private static void EmitHeadOutput(IndentedWriter w, KernelPlan plan)
         {
             EmitEntry(
                 w,
+                plan,
                 "Span<float> y, ReadOnlySpan<float> r, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> g, LayerWeights layer",
                 "HeadOutput",
                 new[] { ("y", "D", true), ("r", "D", false), ("k", "D", false), ("v", "D", false), ("g", "D", false) },
@@ -199,18 +208,18 @@ namespace Rwkv7.Gen.Generator.Emit
                     w2.Line("// Per head of 64 in channels [first, end): y = (GroupNorm(y) · ln_x.weight + ln_x.bias + (Σ r·k·r_k) · v) · g");
                     w2.Open("for (nuint h = first; h < end; h += N)");
                     w2.Line($"{v.Float} acc = {v.Zero};");
-                    ForHead(w2, v, c => w2.Line($"acc += {v.Load("y", Offset("h", c))};"));
+                    ForHead(w2, plan, v, c => w2.Line($"acc += {v.Load("y", Offset("h", c))};"));
                     w2.Line($"{v.Float} m = {v.Splat($"{v.Sum("acc")} / N")};");
                     w2.Line($"acc = {v.Zero};");
                     w2.Line($"{v.Float} bonus = {v.Zero};");
-                    ForHead(w2, v, c =>
+                    ForHead(w2, plan, v, c =>
                     {
                         string at = Offset("h", c);
                         w2.Line($"{{ {v.Float} d = {v.Load("y", at)} - m; acc = {v.Fma("d", "d", "acc")}; bonus = {v.Fma($"{v.Load("r", at)} * {v.Load("k", at)}", v.Load("bonusRK", at), "bonus")}; }}");
                     });
                     w2.Line($"{v.Float} inv = {v.Splat($"1f / MathF.Sqrt(({v.Sum("acc")} / N) + GroupNormEps)")};");
                     w2.Line($"{v.Float} b = {v.Splat(v.Sum("bonus"))};");
-                    ForHead(w2, v, c =>
+                    ForHead(w2, plan, v, c =>
                     {
                         string at = Offset("h", c);
                         w2.Line($"{{ {v.Float} o = {v.Fma($"({v.Load("y", at)} - m) * inv", v.Load("lnXWeight", at), v.Load("lnXBias", at))}; o = {v.Fma("b", v.Load("v", at), "o")}; {v.Store($"o * {v.Load("g", at)}", "y", at)} }}");
@@ -222,15 +231,15 @@ namespace Rwkv7.Gen.Generator.Emit
         }
 
         /// <summary>
-        /// Writes <paramref name="body"/> for each vector of a 64-channel head: written out when that takes at most
-        /// eight vectors, else as a loop.
+        /// Writes <paramref name="body"/> for each vector of a head: written out, or as a loop, as the plan's
+        /// <see cref="KernelPlan.HeadLoops"/> says for this width.
         /// </summary>
-        private static void ForHead(IndentedWriter w, VectorWidth v, Action<string> body)
+        private static void ForHead(IndentedWriter w, KernelPlan plan, VectorWidth v, Action<string> body)
         {
-            int count = 64 / v.Lanes;
-            if (count <= 8)
+            HeadLoopPlan head = plan.HeadLoops.Single(h => VectorWidth.Of(h.Path) == v);
+            if (head.WrittenOut)
             {
-                for (int i = 0; i < count; i++)
+                for (int i = 0; i < head.Vectors; i++)
                 {
                     body(VectorWidth.Int(i * v.Lanes));
                 }

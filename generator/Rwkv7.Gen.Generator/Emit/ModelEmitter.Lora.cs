@@ -1,33 +1,33 @@
-using Rwkv7.Gen.Generator.Model;
+using Rwkv7.Gen.Shapes;
 
 namespace Rwkv7.Gen.Generator.Emit
 {
     internal static partial class ModelEmitter
     {
-        private static void EmitLoras(IndentedWriter w, ShapeSpec s)
+        private static void EmitLoras(IndentedWriter w, ShapeNumbers n)
         {
-            int d = s.Embedding;
+            int d = n.Embedding;
             EmitLora(
-                w, "DecayLora", "xw", "w", s.DecayRank, "DecayDown", "DecayUp",
-                $"[T][{s.DecayRank}] = tanh(x_w · W1); w = exp(-e^(-1/2) · sigmoid(w0 + [T][{s.DecayRank}] · W2)), [T][{d}]",
+                w, "DecayLora", "xw", "w", n.DecayRank, "DecayDown", "DecayUp",
+                $"[T][{n.DecayRank}] = tanh(x_w · W1); w = exp(-e^(-1/2) · sigmoid(w0 + [T][{n.DecayRank}] · W2)), [T][{d}]",
                 hiddenActivation: "TensorPrimitives.Tanh(hidden, hidden);",
                 bias: "DecayBias",
                 outputOps: new[] { "TensorPrimitives.Sigmoid(w, w);", "TensorPrimitives.Multiply(w, -DecayScale, w);", "TensorPrimitives.Exp(w, w);" });
             EmitLora(
-                w, "IclrLora", "xa", "a", s.IclrRank, "IclrDown", "IclrUp",
-                $"[T][{s.IclrRank}] = x_a · A1; a = sigmoid(a0 + [T][{s.IclrRank}] · A2), [T][{d}]",
+                w, "IclrLora", "xa", "a", n.IclrRank, "IclrDown", "IclrUp",
+                $"[T][{n.IclrRank}] = x_a · A1; a = sigmoid(a0 + [T][{n.IclrRank}] · A2), [T][{d}]",
                 hiddenActivation: null,
                 bias: "IclrBias",
                 outputOps: new[] { "TensorPrimitives.Sigmoid(a, a);" });
             EmitLora(
-                w, "GateLora", "xg", "g", s.GateRank, "GateDown", "GateUp",
-                $"[T][{s.GateRank}] = sigmoid(x_g · G1); g = [T][{s.GateRank}] · G2, [T][{d}]",
+                w, "GateLora", "xg", "g", n.GateRank, "GateDown", "GateUp",
+                $"[T][{n.GateRank}] = sigmoid(x_g · G1); g = [T][{n.GateRank}] · G2, [T][{d}]",
                 hiddenActivation: "TensorPrimitives.Sigmoid(hidden, hidden);",
                 bias: null,
                 outputOps: new string[0]);
             EmitLora(
-                w, "ValueLora", "xv", "mix", s.ValueRank, "ValueDown", "ValueUp",
-                $"[T][{s.ValueRank}] = x_v · V1; mix = sigmoid(v0 + [T][{s.ValueRank}] · V2), [T][{d}]",
+                w, "ValueLora", "xv", "mix", n.ValueRank, "ValueDown", "ValueUp",
+                $"[T][{n.ValueRank}] = x_v · V1; mix = sigmoid(v0 + [T][{n.ValueRank}] · V2), [T][{d}]",
                 hiddenActivation: null,
                 bias: "ValueBias",
                 outputOps: new[] { "TensorPrimitives.Sigmoid(mix, mix);" });

@@ -1,11 +1,10 @@
+using Rwkv7.Gen.Generator.Model;
+
 namespace Rwkv7.Gen.Generator.Emit
 {
     internal static partial class ModelEmitter
     {
-        /// <summary>Vectors of value channels kept in registers at once by the WKV kernel.</summary>
-        private const int WkvVectorsPerBlock = 4;
-
-        private static void EmitWkv(IndentedWriter w)
+        private static void EmitWkv(IndentedWriter w, KernelPlan plan)
         {
             w.Line();
             w.Line("/// <inheritdoc/>");
@@ -23,9 +22,9 @@ namespace Rwkv7.Gen.Generator.Emit
             }
 
             string args = "(ref stateR, ref rR, ref wR, ref kR, ref vR, ref kkR, ref aR, ref yR);";
-            for (int i = 0; i < VectorWidth.All.Length; i++)
+            for (int i = 0; i < plan.Wkv.Count; i++)
             {
-                VectorWidth v = VectorWidth.All[i];
+                VectorWidth v = VectorWidth.Of(plan.Wkv[i].Path);
                 w.Open(v.IsScalar ? "else" : (i == 0 ? "if (" : "else if (") + v.IsAccelerated + ")");
                 w.Line($"Wkv{v.Suffix}{args}");
                 w.Close();
@@ -33,27 +32,28 @@ namespace Rwkv7.Gen.Generator.Emit
 
             w.Close();
 
-            foreach (VectorWidth v in VectorWidth.All)
+            foreach (WkvPlan path in plan.Wkv)
             {
-                if (v.IsScalar)
+                if (path.VectorsPerBlock == 0)
                 {
                     EmitWkvScalar(w);
                 }
                 else
                 {
-                    EmitWkvVector(w, v);
+                    EmitWkvVector(w, path);
                 }
             }
         }
 
-        private static void EmitWkvVector(IndentedWriter w, VectorWidth v)
+        private static void EmitWkvVector(IndentedWriter w, WkvPlan plan)
         {
-            int blockChannels = WkvVectorsPerBlock * v.Lanes;
-            int blocks = 64 / blockChannels;
+            VectorWidth v = VectorWidth.Of(plan.Path);
+            int vectors = plan.VectorsPerBlock, blocks = plan.Blocks;
+            int blockChannels = vectors * v.Lanes;
             w.Line();
             w.Summary(
                 $"<see cref=\"Wkv\"/> with {v.Description}: the state is [64 key j][64 value i]; value channels are",
-                $"processed {blockChannels} at a time ({WkvVectorsPerBlock} vectors held in registers, {blocks} block(s)), each with a loop over the 64 key channels.");
+                $"processed {blockChannels} at a time ({vectors} vectors held in registers, {blocks} block(s)), each with a loop over the 64 key channels.");
             w.Line(AggressiveOptimization);
             w.Open($"private static void Wkv{v.Suffix}(ref float s, ref float r, ref float w, ref float k, ref float v, ref float kk, ref float a, ref float y)");
             bool loop = blocks > 1;
@@ -66,7 +66,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line($"ref float sc = ref Unsafe.Add(ref s, {c0});");
 
             w.Line($"// Pass 1: sa = S·kk for these value channels (S is the previous state).");
-            for (int q = 0; q < WkvVectorsPerBlock; q++)
+            for (int q = 0; q < vectors; q++)
             {
                 w.Line($"{v.Float} sa{q} = {v.Zero};");
             }
@@ -74,7 +74,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Open("for (nuint j = 0; j < N; j++)");
             w.Line("ref float row = ref Unsafe.Add(ref sc, j * N);");
             w.Line($"{v.Float} kkj = {v.Splat("Unsafe.Add(ref kk, j)")};");
-            for (int q = 0; q < WkvVectorsPerBlock; q++)
+            for (int q = 0; q < vectors; q++)
             {
                 w.Line($"sa{q} = {v.Fma(v.Load("row", VectorWidth.Int(q * v.Lanes)), "kkj", $"sa{q}")};");
             }
@@ -82,7 +82,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Close();
 
             w.Line("// Pass 2: S[j] = S[j]·w_j + sa·(-kk_j·a_j) + v·k_j, then y += S[j]·r_j.");
-            for (int q = 0; q < WkvVectorsPerBlock; q++)
+            for (int q = 0; q < vectors; q++)
             {
                 string at = loop ? (q == 0 ? "c" : $"c + {q * v.Lanes}") : VectorWidth.Int(q * v.Lanes);
                 w.Line($"{v.Float} v{q} = {v.Load("v", at)}, y{q} = {v.Zero};");
@@ -95,7 +95,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line($"{v.Float} bj = {v.Splat("-kkj * Unsafe.Add(ref a, j)")};");
             w.Line($"{v.Float} kj = {v.Splat("Unsafe.Add(ref k, j)")};");
             w.Line($"{v.Float} rj = {v.Splat("Unsafe.Add(ref r, j)")};");
-            for (int q = 0; q < WkvVectorsPerBlock; q++)
+            for (int q = 0; q < vectors; q++)
             {
                 string at = VectorWidth.Int(q * v.Lanes);
                 w.Line($"{v.Float} s{q} = {v.Fma(v.Load("row", at), "wj", v.Fma($"sa{q}", "bj", $"v{q} * kj"))};");
@@ -104,7 +104,7 @@ namespace Rwkv7.Gen.Generator.Emit
             }
 
             w.Close();
-            for (int q = 0; q < WkvVectorsPerBlock; q++)
+            for (int q = 0; q < vectors; q++)
             {
                 string at = loop ? (q == 0 ? "c" : $"c + {q * v.Lanes}") : VectorWidth.Int(q * v.Lanes);
                 w.Line(v.Store($"y{q}", "y", at));

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Rwkv7.Gen.Generator.Model;
 
 namespace Rwkv7.Gen.Generator.Emit
 {
@@ -13,8 +14,14 @@ namespace Rwkv7.Gen.Generator.Emit
         public static readonly VectorWidth V128 = new VectorWidth("Vector128", 4);
         public static readonly VectorWidth Scalar = new VectorWidth(null, 1);
 
-        /// <summary>Widest first: the order in which kernels test for hardware support.</summary>
-        public static readonly VectorWidth[] All = { V512, V256, V128, Scalar };
+        /// <summary>The width of a planned path.</summary>
+        public static VectorWidth Of(VectorPath path) => path switch
+        {
+            VectorPath.V512 => V512,
+            VectorPath.V256 => V256,
+            VectorPath.V128 => V128,
+            _ => Scalar,
+        };
 
         private readonly string? _static;
 

@@ -5,9 +5,11 @@ using System.Collections.Immutable;
 
 namespace Rwkv7.Gen.Generator.Model
 {
-    /// <summary>An immutable array with value equality, so that pipeline models compare by content.</summary>
+    /// <summary>
+    /// An immutable array with value equality (<see cref="EqualityComparer{T}.Default"/> per item, so records, strings,
+    /// numbers and enums all compare by content), so that pipeline models compare by content.
+    /// </summary>
     internal readonly struct EquatableArray<T> : IEquatable<EquatableArray<T>>, IEnumerable<T>
-        where T : IEquatable<T>
     {
         private readonly T[]? _items;
 
@@ -33,7 +35,7 @@ namespace Rwkv7.Gen.Generator.Model
 
             for (int i = 0; i < a.Length; i++)
             {
-                if (!a[i].Equals(b[i]))
+                if (!EqualityComparer<T>.Default.Equals(a[i], b[i]))
                 {
                     return false;
                 }
@@ -49,7 +51,7 @@ namespace Rwkv7.Gen.Generator.Model
             int hash = 17;
             foreach (T item in _items ?? Array.Empty<T>())
             {
-                hash = unchecked((hash * 31) + item.GetHashCode());
+                hash = unchecked((hash * 31) + EqualityComparer<T>.Default.GetHashCode(item!));
             }
 
             return hash;
@@ -67,10 +69,8 @@ namespace Rwkv7.Gen.Generator.Model
     /// <summary>Helpers for <see cref="EquatableArray{T}"/>.</summary>
     internal static class EquatableArray
     {
-        public static EquatableArray<T> ToEquatableArray<T>(this IEnumerable<T> items)
-            where T : IEquatable<T> => new EquatableArray<T>(items is T[] a ? a : new List<T>(items).ToArray());
+        public static EquatableArray<T> ToEquatableArray<T>(this IEnumerable<T> items) => new EquatableArray<T>(items is T[] a ? a : new List<T>(items).ToArray());
 
-        public static EquatableArray<T> ToEquatableArray<T>(this ImmutableArray<T> items)
-            where T : IEquatable<T> => new EquatableArray<T>(items.IsDefault ? Array.Empty<T>() : System.Linq.Enumerable.ToArray(items));
+        public static EquatableArray<T> ToEquatableArray<T>(this ImmutableArray<T> items) => new EquatableArray<T>(items.IsDefault ? Array.Empty<T>() : System.Linq.Enumerable.ToArray(items));
     }
 }

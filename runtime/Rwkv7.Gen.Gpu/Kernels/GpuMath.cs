@@ -11,17 +11,17 @@ namespace Rwkv7.Gen.Gpu.Kernels;
 /// </summary>
 public static class GpuMath
 {
-    /// <summary>e^(-1/2): the decay is exp(-e^(-1/2)·sigmoid(·)).</summary>
-    public const float DecayScale = 0.60653065971263342f;
+    /// <summary>e^(-1/2): the decay is exp(-e^(-1/2)·sigmoid(·)) (the value the reference engine and generated kernels use).</summary>
+    public const float DecayScale = ModelMath.DecayScale;
 
     /// <summary>LayerNorm epsilon (ln0, ln1, ln2, ln_out).</summary>
-    public const float LayerNormEps = 1e-5f;
+    public const float LayerNormEps = ModelMath.LayerNormEps;
 
     /// <summary>GroupNorm (ln_x) epsilon: 1e-5 × head size.</summary>
-    public const float GroupNormEps = 64e-5f;
+    public const float GroupNormEps = ModelMath.GroupNormEps;
 
     /// <summary>Floor of the norm when L2-normalizing kk.</summary>
-    public const float NormFloor = 1e-12f;
+    public const float NormFloor = ModelMath.NormFloor;
 
     private const float Log2E = 1.44269504088896341f;
 

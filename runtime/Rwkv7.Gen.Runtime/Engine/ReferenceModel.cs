@@ -6,6 +6,7 @@ namespace Rwkv7.Gen;
 /// <summary>
 /// The reference engine: plain C# that runs any shape, written to be read next to the formulas in the fixtures
 /// README. It is the oracle of the differential tests and the fallback for shapes without a generated model.
+/// Its constants (<see cref="ModelMath"/>) are the ones the generator writes into generated models.
 /// </summary>
 /// <remarks>
 /// Serial mode runs each token through every layer. Sequence mode runs every token through one layer before the
@@ -14,18 +15,6 @@ namespace Rwkv7.Gen;
 /// </remarks>
 internal sealed class ReferenceModel : RwkvModel
 {
-    /// <summary>e^(-1/2): the decay is exp(-e^(-1/2)·sigmoid(·)), always in (0.545, 1).</summary>
-    private const float DecayScale = 0.60653065971263342f;
-
-    /// <summary>LayerNorm epsilon (ln0, ln1, ln2, ln_out).</summary>
-    private const float LayerNormEps = 1e-5f;
-
-    /// <summary>GroupNorm (ln_x) epsilon: 64e-5, i.e. 1e-5 times the head size.</summary>
-    private const float GroupNormEps = 64e-5f;
-
-    /// <summary>Floor of the norm in the per-head L2 normalization of kk.</summary>
-    private const float NormFloor = 1e-12f;
-
     public ReferenceModel(RwkvWeights weights, bool ownsWeights)
         : base(weights, ownsWeights)
     {
@@ -129,7 +118,7 @@ internal sealed class ReferenceModel : RwkvModel
         MatVec(w.DecayUp, s.LoraDecay, s.W, s.Row);
         for (int i = 0; i < c; i++)
         {
-            s.W[i] = MathF.Exp(-DecayScale * Sigmoid(w.DecayBias[i] + s.W[i]));
+            s.W[i] = MathF.Exp(-ModelMath.DecayScale * Sigmoid(w.DecayBias[i] + s.W[i]));
         }
 
         // In-context learning rate: a = sigmoid(a0 + (x_a·A1)·A2).
@@ -154,7 +143,7 @@ internal sealed class ReferenceModel : RwkvModel
         for (int h = 0; h < Shape.Heads; h++)
         {
             Span<float> kk = s.KK.AsSpan(h * n, n);
-            float norm = MathF.Max(TensorPrimitives.Norm(kk), NormFloor);
+            float norm = MathF.Max(TensorPrimitives.Norm(kk), ModelMath.NormFloor);
             TensorPrimitives.Divide(kk, norm, kk);
         }
 
@@ -188,7 +177,7 @@ internal sealed class ReferenceModel : RwkvModel
 
             // GroupNorm of the head's output, then the bonus term (r · k · r_k summed over the head) · v.
             Span<float> y = s.Y.AsSpan(o, n);
-            LayerNorm(y, w.LnXWeight.AsSpan(o, n), w.LnXBias.AsSpan(o, n), y, GroupNormEps);
+            LayerNorm(y, w.LnXWeight.AsSpan(o, n), w.LnXBias.AsSpan(o, n), y, ModelMath.GroupNormEps);
             float bonus = 0;
             for (int j = 0; j < n; j++)
             {
@@ -255,8 +244,7 @@ internal sealed class ReferenceModel : RwkvModel
         MatVec(w.FfnKey, s.XK, s.Hidden, s.Row);
         for (int i = 0; i < s.Hidden.Length; i++)
         {
-            float relu = MathF.Max(s.Hidden[i], 0);
-            s.Hidden[i] = relu * relu;
+            s.Hidden[i] = ModelMath.SquaredRelu(s.Hidden[i]);
         }
 
         MatVec(w.FfnValue, s.Hidden, s.Out, s.Row);
@@ -284,7 +272,7 @@ internal sealed class ReferenceModel : RwkvModel
     }
 
     /// <summary>LayerNorm with biased variance; <paramref name="y"/> may alias <paramref name="x"/>.</summary>
-    private static void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, float eps = LayerNormEps)
+    private static void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y, float eps = ModelMath.LayerNormEps)
     {
         float mean = TensorPrimitives.Sum(x) / x.Length;
         float variance = 0;

@@ -30,8 +30,8 @@ public enum TensorDType
 /// <summary>The block layout of <see cref="TensorDType.Q8"/> matrices.</summary>
 public static class Q8Block
 {
-    /// <summary>Consecutive values of a row sharing one scale.</summary>
-    public const int Size = 32;
+    /// <summary>Consecutive values of a row sharing one scale (the block the generated 8-bit kernels are written for).</summary>
+    public const int Size = ModelMath.Q8BlockSize;
 
     /// <summary>Largest magnitude of a quantized value (the range is symmetric, −127…127).</summary>
     public const int MaxQuant = 127;

@@ -29,7 +29,7 @@ public sealed record ModelShape(
     int GateRank)
 {
     /// <summary>The only head size the engines run.</summary>
-    public const int SupportedHeadSize = 64;
+    public const int SupportedHeadSize = ModelMath.HeadSize;
 
     /// <summary>Number of heads, H = D / N.</summary>
     public int Heads => Embedding / HeadSize;

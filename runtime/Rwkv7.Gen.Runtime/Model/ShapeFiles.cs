@@ -23,8 +23,9 @@ public static class ShapeFiles
             throw new RwkvFormatException(fileName, $"invalid shape file: {errors}");
         }
 
-        var shape = new ModelShape(
-            file.Layers, file.Embedding, file.HeadSize, file.Vocab, file.Ffn, file.DecayRank, file.IclrRank, file.ValueRank, file.GateRank);
+        // The parser's numbers (internal, shared with the generator) as the public record: same names, same order.
+        ShapeNumbers n = file.Numbers;
+        var shape = new ModelShape(n.Layers, n.Embedding, n.HeadSize, n.Vocab, n.Ffn, n.DecayRank, n.IclrRank, n.ValueRank, n.GateRank);
         return new ShapeDeclaration(file.Model, file.TypeName, shape);
     }
 

@@ -18,14 +18,14 @@ public class WeightTypesTests
         ShapeTexts.Valid(embedding: 768, ffn: 3072, gateRank: 128) + (weights is null ? "" : $"weights    = {weights}\n");
 
     [Theory]
-    [InlineData("bf16", WeightTypeSet.BF16)]
-    [InlineData("q8, bf16", WeightTypeSet.BF16 | WeightTypeSet.Q8)]
-    [InlineData("fp32,bf16 ,  q8", WeightTypeSet.All)]
+    [InlineData("bf16", (int)WeightType.BF16)]
+    [InlineData("q8, bf16", (int)(WeightType.BF16 | WeightType.Q8))]
+    [InlineData("fp32,bf16 ,  q8", (int)WeightTypeSet.All)]
     public void A_valid_list_sets_the_types(string weights, int expected)
     {
         ShapeFile file = ShapeFileParser.Parse(Shape(weights));
         Assert.True(file.IsValid, string.Join("; ", file.Errors));
-        Assert.Equal(expected, file.WeightTypes);
+        Assert.Equal((WeightType)expected, file.WeightTypes);
     }
 
     [Fact]

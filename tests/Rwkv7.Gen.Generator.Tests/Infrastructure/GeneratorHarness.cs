@@ -35,6 +35,14 @@ internal static class GeneratorHarness
     /// </summary>
     public static ImmutableArray<MetadataReference> References => LazyReferences.Value;
 
+    /// <summary>
+    /// An empty assembly named like the GPU runtime: referencing it turns on the GPU output (the generator looks at
+    /// referenced assembly names only), without ILGPU in the test's references. The GPU source is then text to read,
+    /// not to compile here; Rwkv7.Gen.Gpu.Tests compiles and runs it.
+    /// </summary>
+    public static MetadataReference GpuAssemblyStandIn { get; } =
+        CSharpCompilation.Create(Rwkv7ModelGenerator.GpuAssemblyName, options: new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary)).ToMetadataReference();
+
     /// <summary>A compilation of <paramref name="sources"/> (may be none) with the harness's options and references.</summary>
     public static CSharpCompilation CreateCompilation(params string[] sources) =>
         CSharpCompilation.Create(

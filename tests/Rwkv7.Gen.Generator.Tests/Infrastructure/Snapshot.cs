@@ -10,8 +10,9 @@ namespace Rwkv7.Gen.Generator.Tests.Infrastructure;
 /// <remarks>
 /// <para>
 /// The accepted output of test method <c>M</c> of class <c>C</c> is the file <c>C.M.verified.cs</c> beside the test's
-/// source file (found through <see cref="CallerFilePathAttribute"/>). The project removes <c>*.verified.cs</c> and
-/// <c>*.received.cs</c> from compilation, so baselines are plain files a reviewer reads and diffs.
+/// source file (found through <see cref="CallerFilePathAttribute"/>), or <c>C.M.verified.txt</c> for text that is not
+/// code (the kernel plans). The project removes <c>*.verified.cs</c> and <c>*.received.cs</c> from compilation, so
+/// baselines are plain files a reviewer reads and diffs.
 /// </para>
 /// <para>
 /// When the output differs from the verified file, or there is no verified file yet, the output is written to
@@ -36,11 +37,13 @@ internal static class Snapshot
     /// <summary>Compares <paramref name="actual"/> with the calling test's verified file (see the remarks).</summary>
     /// <param name="actual">The text to check.</param>
     /// <param name="testClass">The test class's name (the first part of the file name).</param>
+    /// <param name="extension">The snapshot files' extension: <c>cs</c> for generated code, <c>txt</c> for other text.</param>
     /// <param name="testMethod">Filled in by the compiler: the test method's name.</param>
     /// <param name="sourceFile">Filled in by the compiler: the test's source file.</param>
-    public static void Verify(string actual, string testClass, [CallerMemberName] string testMethod = "", [CallerFilePath] string sourceFile = "")
+    public static void Verify(
+        string actual, string testClass, string extension = "cs", [CallerMemberName] string testMethod = "", [CallerFilePath] string sourceFile = "")
     {
-        SnapshotResult result = Check(DirectoryOf(sourceFile), $"{testClass}.{testMethod}", actual, AcceptRequested());
+        SnapshotResult result = Check(DirectoryOf(sourceFile), $"{testClass}.{testMethod}", actual, AcceptRequested(), extension);
         if (result.Failure is not null)
         {
             throw new XunitException(result.Failure);
@@ -69,10 +72,10 @@ internal static class Snapshot
     /// The comparison itself, with the directory and the accept switch as arguments (so tests of the harness need
     /// neither the environment nor real baselines).
     /// </summary>
-    public static SnapshotResult Check(string directory, string name, string actual, bool accept)
+    public static SnapshotResult Check(string directory, string name, string actual, bool accept, string extension = "cs")
     {
-        string verified = Path.Combine(directory, name + ".verified.cs");
-        string received = Path.Combine(directory, name + ".received.cs");
+        string verified = Path.Combine(directory, $"{name}.verified.{extension}");
+        string received = Path.Combine(directory, $"{name}.received.{extension}");
         actual = NormalizeLineEndings(actual);
 
         if (accept)

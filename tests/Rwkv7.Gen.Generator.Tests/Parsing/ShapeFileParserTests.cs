@@ -33,10 +33,8 @@ public class ShapeFileParserTests
 
         Assert.Empty(file.Errors);
         Assert.True(file.IsValid);
-        Assert.Equal(
-            ("rwkv7-0.1b", "Rwkv7_0_1b", "Rwkv7.Gen.Models", 12, 768, 64, 65536, 3072, 64, 64, 32, 128),
-            (file.Model, file.TypeName, file.Namespace, file.Layers, file.Embedding, file.HeadSize, file.Vocab, file.Ffn,
-                file.DecayRank, file.IclrRank, file.ValueRank, file.GateRank));
+        Assert.Equal(("rwkv7-0.1b", "Rwkv7_0_1b", "Rwkv7.Gen.Models"), (file.Model, file.TypeName, file.Namespace));
+        Assert.Equal(new ShapeNumbers(12, 768, 64, 65536, 3072, 64, 64, 32, 128), file.Numbers);
     }
 
     [Fact]
@@ -86,7 +84,7 @@ public class ShapeFileParserTests
         ShapeFile file = ShapeFileParser.Parse(Text.Replace("layers     = 12", line, StringComparison.Ordinal));
 
         Assert.Empty(file.Errors);
-        Assert.Equal(12, file.Layers);
+        Assert.Equal(12, file.Numbers.Layers);
     }
 
     [Fact]
@@ -117,7 +115,7 @@ public class ShapeFileParserTests
         ShapeFile file = ShapeFileParser.Parse(Text.Replace("vocab      = 65536", "vocab      = " + value, StringComparison.Ordinal));
 
         Assert.Empty(file.Errors);
-        Assert.Equal(expected, file.Vocab);
+        Assert.Equal(expected, file.Numbers.Vocab);
     }
 
     [Theory]
@@ -163,8 +161,8 @@ public class ShapeFileParserTests
         ShapeFile file = ShapeFileParser.Parse(Text.Replace("ffn        = 3072", "ffn        = lots", StringComparison.Ordinal));
 
         Assert.False(file.IsValid);
-        Assert.Equal(0, file.Ffn);
-        Assert.Equal(768, file.Embedding);
+        Assert.Equal(0, file.Numbers.Ffn);
+        Assert.Equal(768, file.Numbers.Embedding);
     }
 
     [Fact]
@@ -242,14 +240,21 @@ public class ShapeFileParserTests
         }
     }
 
+    [Fact]
+    public void TheParsersNumbersAreTheRuntimeModelShapesParameters_InOrder()
+    {
+        // The runtime copies ShapeNumbers into its public ModelShape, and generated code prints ModelShape's arguments
+        // from them, field by field in this order: a renamed or reordered field must fail here, not swap two widths.
+        static string[] Parameters(Type type) =>
+            [.. Assert.Single(type.GetConstructors(), c => c.GetParameters().Length > 1).GetParameters().Select(p => p.Name!)];
+
+        Assert.Equal(Parameters(typeof(ModelShape)), Parameters(typeof(ShapeNumbers)));
+    }
+
     private static void AssertSameShape(ShapeFile expected, ShapeFile actual)
     {
         Assert.Equal(expected.Errors.Select(e => e.ToString()), actual.Errors.Select(e => e.ToString()));
-        Assert.Equal(
-            (expected.Model, expected.TypeName, expected.Namespace, expected.Layers, expected.Embedding, expected.HeadSize, expected.Vocab,
-                expected.Ffn, expected.DecayRank, expected.IclrRank, expected.ValueRank, expected.GateRank),
-            (actual.Model, actual.TypeName, actual.Namespace, actual.Layers, actual.Embedding, actual.HeadSize, actual.Vocab,
-                actual.Ffn, actual.DecayRank, actual.IclrRank, actual.ValueRank, actual.GateRank));
+        Assert.Equal((expected.Model, expected.TypeName, expected.Namespace, expected.Numbers), (actual.Model, actual.TypeName, actual.Namespace, actual.Numbers));
     }
 
     private static string Escape(string text) =>

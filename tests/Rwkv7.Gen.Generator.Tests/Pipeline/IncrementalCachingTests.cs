@@ -65,6 +65,7 @@ public class IncrementalCachingTests
         Assert.Equal(IncrementalStepRunReason.Modified, ReasonFor(second, TrackingNames.ParsedShapes, _first.Path));
         Assert.Equal(IncrementalStepRunReason.Cached, ReasonFor(second, TrackingNames.ParsedShapes, _second.Path));
         Assert.All(Reasons(second, TrackingNames.ValidShapes), r => Assert.Contains(r, Reused));
+        Assert.All(Reasons(second, TrackingNames.Plans), r => Assert.Contains(r, Reused));
         Assert.All(SourceOutputs(second).Values, r => Assert.Contains(r, Reused));
         Assert.All(AllOutputReasons(second), r => Assert.Contains(r, Reused));
     }
@@ -80,6 +81,8 @@ public class IncrementalCachingTests
 
         Assert.Equal(IncrementalStepRunReason.Modified, ReasonFor(second, TrackingNames.ParsedShapes, _first.Path));
         Assert.Equal(IncrementalStepRunReason.Cached, ReasonFor(second, TrackingNames.ParsedShapes, _second.Path));
+        Assert.Equal(IncrementalStepRunReason.Modified, ReasonFor(second, TrackingNames.Plans, _first.Path));
+        Assert.Contains(ReasonFor(second, TrackingNames.Plans, _second.Path), Reused);
         Dictionary<string, IncrementalStepRunReason> outputs = SourceOutputs(second);
         Assert.Equal(IncrementalStepRunReason.Modified, outputs["first.rwkv7"]);
         Assert.Contains(outputs["second.rwkv7"], Reused);
@@ -134,7 +137,8 @@ public class IncrementalCachingTests
 
     private static readonly string[] StepNames =
     [
-        TrackingNames.ShapeFiles, TrackingNames.ParsedShapes, TrackingNames.AllShapes, TrackingNames.ValidShapes, TrackingNames.Diagnostics,
+        TrackingNames.ShapeFiles, TrackingNames.ParsedShapes, TrackingNames.AllShapes, TrackingNames.ValidShapes, TrackingNames.Plans,
+        TrackingNames.Diagnostics,
     ];
 
     private static IncrementalStepRunReason[] Reasons(GeneratorRun run, string step) =>
@@ -149,6 +153,7 @@ public class IncrementalCachingTests
             {
                 AdditionalText t => t.Path == path,
                 ParsedShapeFile p => p.FilePath == path,
+                KernelPlan p => ShapeTexts.PathOf(p.Shape.FileName) == path,
                 _ => throw new InvalidOperationException($"Step {step} has outputs of type {o.Value.GetType()}"),
             }),
         ];
@@ -161,7 +166,7 @@ public class IncrementalCachingTests
 
     /// <summary>
     /// The source outputs that add generated files, keyed by the shape file each came from (read from the
-    /// <see cref="ShapeSpec"/> the output step consumed).
+    /// <see cref="KernelPlan"/> the output step consumed: the emitter's only input).
     /// </summary>
     private static Dictionary<string, IncrementalStepRunReason> SourceOutputs(GeneratorRun run)
     {
@@ -169,10 +174,10 @@ public class IncrementalCachingTests
         foreach (IncrementalGeneratorRunStep step in run.Result.TrackedOutputSteps.Values.SelectMany(steps => steps))
         {
             (IncrementalGeneratorRunStep source, int index) = Assert.Single(step.Inputs);
-            if (source.Name == TrackingNames.ValidShapes)
+            if (source.Name == TrackingNames.Plans)
             {
-                var spec = (ShapeSpec)source.Outputs[index].Value;
-                result.Add(spec.FileName, Assert.Single(step.Outputs).Reason);
+                var plan = (KernelPlan)source.Outputs[index].Value;
+                result.Add(plan.Shape.FileName, Assert.Single(step.Outputs).Reason);
             }
         }
 

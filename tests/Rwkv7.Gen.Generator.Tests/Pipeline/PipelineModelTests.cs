@@ -58,6 +58,9 @@ public class PipelineModelTests
 
         // The walk reached every kind of model value (else it proves nothing).
         Assert.Contains(typeof(ShapeSpec), walker.VisitedTypes);
+        Assert.Contains(typeof(KernelPlan), walker.VisitedTypes);
+        Assert.Contains(typeof(TilePlan), walker.VisitedTypes);
+        Assert.Contains(typeof(TilePrefetch), walker.VisitedTypes);
         Assert.Contains(typeof(ParsedShapeFile), walker.VisitedTypes);
         Assert.Contains(typeof(DiagnosticInfo), walker.VisitedTypes);
         Assert.Contains(typeof(EquatableArray<ParsedShapeFile>), walker.VisitedTypes);
@@ -69,6 +72,7 @@ public class PipelineModelTests
     {
         Type[] modelTypes = [.. GeneratorAssembly.GetTypes().Where(t => t.Namespace == "Rwkv7.Gen.Generator.Model" && !t.IsAbstract)];
         Assert.Contains(typeof(ShapeSpec), modelTypes);
+        Assert.Contains(typeof(KernelPlan), modelTypes);
 
         var walker = new ModelWalker(GeneratorAssembly);
         foreach (Type type in modelTypes)
@@ -107,7 +111,7 @@ public class PipelineModelTests
         GeneratorRun a = GeneratorHarness.Run(MixedFiles());
         GeneratorRun b = GeneratorHarness.Run(MixedFiles());
 
-        foreach (string name in new[] { TrackingNames.ParsedShapes, TrackingNames.AllShapes, TrackingNames.ValidShapes, TrackingNames.Diagnostics })
+        foreach (string name in new[] { TrackingNames.ParsedShapes, TrackingNames.AllShapes, TrackingNames.ValidShapes, TrackingNames.Plans, TrackingNames.Diagnostics })
         {
             object[] left = [.. a.Steps(name).SelectMany(s => s.Outputs).Select(o => o.Value)];
             object[] right = [.. b.Steps(name).SelectMany(s => s.Outputs).Select(o => o.Value)];

@@ -83,7 +83,7 @@ namespace Rwkv7.Gen.Tests.Generated
             private const int F = 256;
 
             /// <summary>e^(-1/2): decay = exp(-e^(-1/2)·sigmoid(·)).</summary>
-            private const float DecayScale = 0.60653065971263342f;
+            private const float DecayScale = 0.60653067f;
 
             /// <summary>LayerNorm epsilon (ln0, ln1, ln2, ln_out).</summary>
             private const float LayerNormEps = 1e-5f;

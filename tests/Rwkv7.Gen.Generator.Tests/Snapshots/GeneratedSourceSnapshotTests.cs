@@ -22,10 +22,27 @@ public class GeneratedSourceSnapshotTests
     public void Rwkv7_0_1B() =>
         Snapshot.Verify(Generate("0.1B", Released01BHintName), nameof(GeneratedSourceSnapshotTests));
 
+    /// <summary>The ILGPU kernels, emitted when the project references the GPU assembly.</summary>
+    [Fact]
+    public void TinyGpu() =>
+        Snapshot.Verify(GenerateGpu("tiny", TinyHintName), nameof(GeneratedSourceSnapshotTests));
+
+    [Fact]
+    public void Rwkv7_0_1BGpu() =>
+        Snapshot.Verify(GenerateGpu("0.1B", Released01BHintName), nameof(GeneratedSourceSnapshotTests));
+
     internal static string Generate(string shape, string hintName)
     {
         GeneratorRun run = GeneratorHarness.Run(ShapeCases.File(shape));
         Assert.Empty(run.Diagnostics);
         return run.Source(hintName);
+    }
+
+    private static string GenerateGpu(string shape, string hintName)
+    {
+        GeneratorRun run = GeneratorHarness.Run(
+            GeneratorHarness.CreateDriver(ShapeCases.File(shape)), GeneratorHarness.CreateCompilation().AddReferences(GeneratorHarness.GpuAssemblyStandIn));
+        Assert.Empty(run.Diagnostics);
+        return run.Source(hintName.Replace(".g.cs", ".Gpu.g.cs", StringComparison.Ordinal));
     }
 }

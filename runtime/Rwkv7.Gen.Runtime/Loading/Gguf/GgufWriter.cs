@@ -48,7 +48,7 @@ public static class GgufWriter
 
     /// <summary>What llama.cpp's converter writes for the context length: RWKV has no limit.</summary>
     private const uint ContextLength = 1 << 20;
-    private const float LayerNormEpsilon = 1e-5f;
+    private const float LayerNormEpsilon = ModelMath.LayerNormEps;
     private const uint QuantizationVersion = 2;
 
     /// <summary>llama.cpp token types.</summary>

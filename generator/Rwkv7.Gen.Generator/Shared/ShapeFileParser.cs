@@ -7,108 +7,6 @@ using System.Linq;
 
 namespace Rwkv7.Gen.Shapes
 {
-    /// <summary>The kinds of mistake a shape file can contain; each maps to one diagnostic id.</summary>
-    internal enum ShapeFileErrorKind
-    {
-        /// <summary>A line that is neither blank, a comment, nor <c>key = value</c>.</summary>
-        MalformedLine,
-
-        /// <summary>A key the format does not define.</summary>
-        UnknownKey,
-
-        /// <summary>A key given twice.</summary>
-        DuplicateKey,
-
-        /// <summary>A required key is absent.</summary>
-        MissingKey,
-
-        /// <summary>A number that is not a positive integer within its key's limit.</summary>
-        NotPositiveInteger,
-
-        /// <summary>A head size other than 64.</summary>
-        UnsupportedHeadSize,
-
-        /// <summary>An embedding width that is not a multiple of the head size.</summary>
-        EmbeddingNotMultipleOfHeadSize,
-
-        /// <summary>An FFN width or LoRA rank that is not a multiple of the kernels' step (32).</summary>
-        NotMultipleOfStep,
-
-        /// <summary>A model, type or namespace name that is not valid.</summary>
-        InvalidName,
-
-        /// <summary>A <c>weights</c> list that is empty, names an unknown weight type, or names one twice.</summary>
-        InvalidWeightTypes,
-    }
-
-    /// <summary>One mistake, with its position (0-based line and column, absolute character offset and length).</summary>
-    internal sealed class ShapeFileError
-    {
-        public ShapeFileError(ShapeFileErrorKind kind, string message, int line, int column, int start, int length)
-        {
-            Kind = kind;
-            Message = message;
-            Line = line;
-            Column = column;
-            Start = start;
-            Length = length;
-        }
-
-        public ShapeFileErrorKind Kind { get; }
-
-        public string Message { get; }
-
-        public int Line { get; }
-
-        public int Column { get; }
-
-        public int Start { get; }
-
-        public int Length { get; }
-
-        public override string ToString() => $"({Line + 1},{Column + 1}): {Message}";
-    }
-
-    /// <summary>The content of a shape file. Numbers are 0 when absent or invalid; check <see cref="Errors"/> first.</summary>
-    internal sealed class ShapeFile
-    {
-        public string Model { get; set; } = "";
-
-        /// <summary>The generated type's name: from the <c>type</c> key, or derived from the model name.</summary>
-        public string TypeName { get; set; } = "";
-
-        public string Namespace { get; set; } = ShapeFileParser.DefaultNamespace;
-
-        public int Layers { get; set; }
-
-        public int Embedding { get; set; }
-
-        public int HeadSize { get; set; }
-
-        public int Vocab { get; set; }
-
-        public int Ffn { get; set; }
-
-        public int DecayRank { get; set; }
-
-        public int IclrRank { get; set; }
-
-        public int ValueRank { get; set; }
-
-        public int GateRank { get; set; }
-
-        /// <summary>The weight types to generate matrix kernels for (<see cref="WeightTypeSet"/> flags); all by default.</summary>
-        public int WeightTypes { get; set; } = WeightTypeSet.All;
-
-        public List<ShapeFileError> Errors { get; } = new List<ShapeFileError>();
-
-        /// <summary>Where each key's value was written: zero-based line and column, start and length in the text.</summary>
-        public Dictionary<string, (int Line, int Column, int Start, int Length)> ValuePositions { get; } =
-            new Dictionary<string, (int Line, int Column, int Start, int Length)>(StringComparer.Ordinal);
-
-        public bool IsValid => Errors.Count == 0;
-    }
-
     /// <summary>
     /// Parses the shape-file format specified in <c>shapes/README.md</c>: UTF-8 text, one <c>key = value</c> per
     /// line, <c>#</c> starts a comment, blank lines ignored, keys lowercase.
@@ -119,7 +17,7 @@ namespace Rwkv7.Gen.Shapes
         public const string DefaultNamespace = "Rwkv7.Gen.Models";
 
         /// <summary>The only head size the kernels are written for.</summary>
-        public const int HeadSize = 64;
+        public const int HeadSize = ModelMath.HeadSize;
 
         /// <summary>FFN widths and LoRA ranks must be multiples of this: one bf16 step of the widest kernels.</summary>
         public const int KernelStep = 32;
@@ -330,18 +228,20 @@ namespace Rwkv7.Gen.Shapes
                 return;
             }
 
-            switch (key)
+            ShapeNumbers n = file.Numbers;
+            file.Numbers = key switch
             {
-                case "layers": file.Layers = number; break;
-                case "embedding": file.Embedding = number; break;
-                case "head_size": file.HeadSize = number; break;
-                case "vocab": file.Vocab = number; break;
-                case "ffn": file.Ffn = number; break;
-                case "decay_rank": file.DecayRank = number; break;
-                case "iclr_rank": file.IclrRank = number; break;
-                case "value_rank": file.ValueRank = number; break;
-                case "gate_rank": file.GateRank = number; break;
-            }
+                "layers" => n with { Layers = number },
+                "embedding" => n with { Embedding = number },
+                "head_size" => n with { HeadSize = number },
+                "vocab" => n with { Vocab = number },
+                "ffn" => n with { Ffn = number },
+                "decay_rank" => n with { DecayRank = number },
+                "iclr_rank" => n with { IclrRank = number },
+                "value_rank" => n with { ValueRank = number },
+                "gate_rank" => n with { GateRank = number },
+                _ => n,
+            };
         }
 
         /// <summary>
@@ -350,30 +250,30 @@ namespace Rwkv7.Gen.Shapes
         /// </summary>
         private static void SetWeightTypes(ShapeFile file, string value, int line, int column, int start)
         {
-            int flags = 0;
+            WeightType types = WeightType.None;
             int at = 0;
             foreach (string raw in value.Split(','))
             {
                 string item = raw.Trim();
                 int offset = at + (raw.Length - raw.TrimStart().Length);
                 int length = Math.Max(item.Length, 1);
-                int flag = WeightTypeSet.Flag(item);
+                WeightType type = WeightTypeSet.Parse(item);
                 string? problem = item.Length == 0
                     ? $"'weights' must list one or more of {string.Join(", ", WeightTypeSet.Names)}, separated by commas; found an empty item in '{value}'"
-                    : flag == 0
+                    : type == WeightType.None
                         ? $"'weights' lists '{item}', which is not a weight type with generated kernels ({string.Join(", ", WeightTypeSet.Names)}; fp16 weights always run the width-generic kernels)"
-                        : (flags & flag) != 0 ? $"'weights' lists '{item}' twice" : null;
+                        : types.Includes(type) ? $"'weights' lists '{item}' twice" : null;
                 if (problem != null)
                 {
                     file.Errors.Add(new ShapeFileError(ShapeFileErrorKind.InvalidWeightTypes, problem, line, column + offset, start + offset, length));
                     return;
                 }
 
-                flags |= flag;
+                types |= type;
                 at += raw.Length + 1;
             }
 
-            file.WeightTypes = flags;
+            file.WeightTypes = types;
         }
 
         private static void SetName(ShapeFile file, string key, string value, int line, int column, int start)
@@ -422,23 +322,24 @@ namespace Rwkv7.Gen.Shapes
 
         private static void CheckConstraints(ShapeFile file, Dictionary<string, (int Line, int Column, int Start, int Length)> positions)
         {
-            if (file.HeadSize != 0 && file.HeadSize != HeadSize)
+            ShapeNumbers n = file.Numbers;
+            if (n.HeadSize != 0 && n.HeadSize != HeadSize)
             {
                 Add(file, positions, "head_size", ShapeFileErrorKind.UnsupportedHeadSize,
-                    $"head size {file.HeadSize} is not supported: every RWKV-7 release uses 64, the only size the kernels are written for");
+                    $"head size {n.HeadSize} is not supported: every RWKV-7 release uses 64, the only size the kernels are written for");
             }
 
-            if (file.Embedding != 0 && file.Embedding % HeadSize != 0)
+            if (n.Embedding != 0 && n.Embedding % HeadSize != 0)
             {
                 Add(file, positions, "embedding", ShapeFileErrorKind.EmbeddingNotMultipleOfHeadSize,
-                    $"embedding {file.Embedding} is not a multiple of the head size {HeadSize}");
+                    $"embedding {n.Embedding} is not a multiple of the head size {HeadSize}");
             }
 
-            CheckStep(file, positions, "ffn", file.Ffn);
-            CheckStep(file, positions, "decay_rank", file.DecayRank);
-            CheckStep(file, positions, "iclr_rank", file.IclrRank);
-            CheckStep(file, positions, "value_rank", file.ValueRank);
-            CheckStep(file, positions, "gate_rank", file.GateRank);
+            CheckStep(file, positions, "ffn", n.Ffn);
+            CheckStep(file, positions, "decay_rank", n.DecayRank);
+            CheckStep(file, positions, "iclr_rank", n.IclrRank);
+            CheckStep(file, positions, "value_rank", n.ValueRank);
+            CheckStep(file, positions, "gate_rank", n.GateRank);
         }
 
         private static void CheckNotReserved(
@@ -529,48 +430,6 @@ namespace Rwkv7.Gen.Shapes
             }
 
             return true;
-        }
-    }
-
-    /// <summary>
-    /// The weight types a shape file can ask matrix kernels for (<c>weights = …</c>), as bit flags: a value-equal
-    /// <see cref="int"/> in the generator's <c>ShapeSpec</c>. Names are the runtime's (<c>TensorDType.DisplayName</c>).
-    /// </summary>
-    internal static class WeightTypeSet
-    {
-        public const int F32 = 1;
-        public const int BF16 = 2;
-        public const int Q8 = 4;
-        public const int All = F32 | BF16 | Q8;
-
-        /// <summary>The names, in the order the generated code lists them.</summary>
-        public static readonly string[] Names = { "bf16", "fp32", "q8" };
-
-        /// <summary>The flag of a name, or 0 for an unknown one (names are lowercase, as every key is).</summary>
-        public static int Flag(string name)
-        {
-            switch (name)
-            {
-                case "fp32": return F32;
-                case "bf16": return BF16;
-                case "q8": return Q8;
-                default: return 0;
-            }
-        }
-
-        /// <summary>The names of the types in <paramref name="flags"/>, in <see cref="Names"/> order.</summary>
-        public static string Describe(int flags)
-        {
-            var names = new List<string>();
-            foreach (string name in Names)
-            {
-                if ((flags & Flag(name)) != 0)
-                {
-                    names.Add(name);
-                }
-            }
-
-            return string.Join(", ", names);
         }
     }
 }
