@@ -34,8 +34,8 @@ public sealed class HelpTests
     {
         foreach (string help in new[] { "--help", "-h" })
         {
-            // No model anywhere: asking for help needs none.
-            CliResult r = TestCli.Run([command, help]);
+            // No model anywhere, and a tuning file that is not there: asking for help reads neither.
+            CliResult r = TestCli.Run([command, help], stdin: (byte[]?)null, new Dictionary<string, string> { ["RWKV7_TUNING"] = "/no/such/tuning.txt" });
             Assert.True(r.ExitCode == 0, $"{command} {help}: {r}");
             Assert.Empty(r.Error);
             Assert.Contains($"Usage:\n  rwkv7 {command} ", r.Out, StringComparison.Ordinal);
