@@ -2,7 +2,8 @@
 # Publishes the rwkv7 CLI once with NativeAOT (the AVX2 build, as released for x64) and checks the native binary
 # end to end on the tiny fixture: logits against rwkv.cpp's expected values, the vector width it reports,
 # `bench --shape tiny`, seeded generation being repeatable, a piped chat that saves and reloads its state,
-# tokenize, perplexity, GGUF files (info, generation, convert), one-line failures with the right exit codes, and
+# tokenize, perplexity, GGUF files (info, generation, convert), the generated help, --version and a suggestion for a
+# mistyped option (the parser's help text and messages survive trimming), one-line failures with the right exit codes, and
 # `serve` on a free loopback port (/health, one completion, a clean stop on SIGTERM). The publish must print no warning.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -87,6 +88,20 @@ grep -q '^tokenizer   World, 512 tokens from the file' "$work/info-gguf.txt" || 
 cmp "$work/a.gguf" "$work/b.gguf" || fail "two conversions to GGUF differ"
 "$cli" convert --model "$gguf/tiny-7v0-834K/tiny-rwkv-7v0-834K-F32.gguf" --out "$work/f32.gguf"
 cmp "$work/f32.gguf" "$gguf/tiny-7v0-834K/tiny-rwkv-7v0-834K-F32.gguf" || fail "rewriting llama.cpp's F32 file changed it"
+
+step "help, --version, a mistyped option"
+"$cli" generate --help > "$work/help.txt" || fail "generate --help should exit 0"
+grep -q -- '^  --max-tokens <N> ' "$work/help.txt" || fail "generate --help should list --max-tokens"
+"$cli" chat -h > "$work/help-chat.txt" || fail "chat -h should exit 0"
+grep -q -- '^  --system <TEXT> ' "$work/help-chat.txt" || fail "chat -h should list --system"
+"$cli" --version | tee "$work/version.txt"
+grep -Eq '^rwkv7 [0-9]+\.[0-9]+\.[0-9]+' "$work/version.txt" || fail "--version should print the version"
+set +e
+"$cli" generate --model "$tiny" --sed 1 "x" > /dev/null 2> "$work/err.txt"; rc=$?
+set -e
+cat "$work/err.txt"
+[[ $rc -eq 2 ]] || fail "a mistyped option should exit 2, not $rc"
+grep -q "did you mean --seed?" "$work/err.txt" || fail "a mistyped option should suggest the right one"
 
 step "failures: one line, right exit code"
 set +e

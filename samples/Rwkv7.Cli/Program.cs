@@ -1,11 +1,12 @@
+using System.CommandLine;
 using Rwkv7.Cli.CommandLine;
 using Rwkv7.Cli.Commands;
 
 namespace Rwkv7.Cli;
 
 /// <summary>
-/// The <c>rwkv7</c> command-line program. Exit codes: 0 success, 1 failure (one line on standard error, the stack
-/// trace only with --verbose), 2 a usage mistake, 130 stopped by Ctrl-C.
+/// The <c>rwkv7</c> command-line program (its commands: <see cref="CommandTree"/>). Exit codes: 0 success, 1 failure
+/// (one line on standard error, the stack trace only with --verbose), 2 a usage mistake, 130 stopped by Ctrl-C.
 /// </summary>
 internal static class Program
 {
@@ -13,49 +14,41 @@ internal static class Program
     public const int ExitUsage = 2;
     public const int ExitInterrupted = 130;
 
-    /// <summary>Switches that take no value, whichever command they belong to.</summary>
-    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "all", "verbose", "help", "json", "profile", "stats", "pieces", "bytes", "save", "quiet" };
-
     public static Task<int> Main(string[] args) => RunAsync(args, CliConsole.FromSystemConsole());
 
     /// <summary>Runs one command line against <paramref name="console"/> and returns the exit code.</summary>
     public static async Task<int> RunAsync(string[] args, CliConsole console)
     {
         bool verbose = args.Contains("--verbose");
+        ParseResult? parse = null;
         try
         {
-            if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+            Command root = CommandTree.Create(console);
+            if (args.Length == 0)
             {
-                PrintUsage(console.Out);
-                return args.Length == 0 ? ExitUsage : 0;
+                // No command: the help, but as a mistake.
+                root.Parse(["--help"], CommandTree.Parsing).Invoke(CommandTree.Invocation(console));
+                return ExitUsage;
             }
 
-            CommandArguments parsed = CommandArguments.Parse(args[0], args[1..], Flags, console.GetEnvironmentVariable);
-            parsed.Flag("verbose");
-            if (args[0] != "tune")
+            // "rwkv7 help [COMMAND]" is "rwkv7 [COMMAND] --help".
+            parse = root.Parse(args is ["help", .. var rest] ? [.. rest, "--help"] : args, CommandTree.Parsing);
+            if (parse.Action is not { ClearsParseErrors: true } && UsageErrors.Describe(parse, args) is { } mistake)
+            {
+                throw new UsageException(mistake);
+            }
+
+            Command command = parse.CommandResult.Command;
+            if (parse.Action == command.Action && command.Name != TuneCommand.Name)
             {
                 TuningFiles.ApplySaved(console);
             }
 
-            return args[0] switch
-            {
-                "generate" => await GenerateCommand.RunAsync(parsed, console).ConfigureAwait(false),
-                "chat" => await ChatCommand.RunAsync(parsed, console).ConfigureAwait(false),
-                "perplexity" => PerplexityCommand.Run(parsed, console),
-                "tokenize" => TokenizeCommand.Run(parsed, console),
-                "info" => InfoCommand.Run(parsed, console),
-                "logits" => LogitsCommand.Run(parsed, console),
-                "bench" => BenchCommand.Run(parsed, console.Out),
-                "convert" => ConvertCommand.Run(parsed, console),
-                "tune" => TuneCommand.Run(parsed, console),
-                "serve" => await ServeCommand.RunAsync(parsed, console).ConfigureAwait(false),
-                "bench-serve" => await BenchServeCommand.RunAsync(parsed, console).ConfigureAwait(false),
-                _ => throw new UsageException($"unknown command '{args[0]}'"),
-            };
+            return await parse.InvokeAsync(CommandTree.Invocation(console)).ConfigureAwait(false);
         }
         catch (UsageException e)
         {
-            console.Error.WriteLine($"rwkv7: {e.Message} (see 'rwkv7 --help')");
+            console.Error.WriteLine($"rwkv7: {e.Message} (see '{(parse is null ? "rwkv7 --help" : UsageErrors.HelpCommand(parse))}')");
             return ExitUsage;
         }
         catch (OperationCanceledException)
@@ -75,26 +68,5 @@ internal static class Program
 
             return ExitFailure;
         }
-    }
-
-    private static void PrintUsage(TextWriter output)
-    {
-        output.WriteLine("rwkv7 - run RWKV-7 language models (Rwkv7.Gen)");
-        output.WriteLine();
-        output.WriteLine("usage:");
-        foreach (string usage in new[]
-        {
-            GenerateCommand.Usage, ChatCommand.Usage, PerplexityCommand.Usage, TokenizeCommand.Usage,
-            InfoCommand.Usage, LogitsCommand.Usage, BenchCommand.Usage, TuneCommand.Usage, ConvertCommand.Usage, ServeCommand.Usage, BenchServeCommand.Usage,
-        })
-        {
-            output.WriteLine($"  rwkv7 {usage}");
-        }
-
-        output.WriteLine();
-        output.WriteLine($"--model defaults to ${ModelOptions.ModelVariable}; --vocab to ${ModelOptions.VocabularyVariable}, then to");
-        output.WriteLine($"{Gen.Text.WorldTokenizer.VocabularyFileName} in the model's folder (models with 256 tokens read bytes and need none).");
-        output.WriteLine("--stop may be repeated and understands \\n \\r \\t \\0 \\\\. Chat commands: /help inside chat.");
-        output.WriteLine("Failures print one line; add --verbose to see stack traces.");
     }
 }

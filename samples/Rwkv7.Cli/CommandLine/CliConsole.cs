@@ -29,6 +29,9 @@ internal sealed class CliConsole
     /// <summary>Whether standard error is a terminal (progress bars are drawn only then).</summary>
     public bool IsErrorTerminal { get; init; }
 
+    /// <summary>Columns the help is wrapped to: the terminal's width when standard output is one, else no limit.</summary>
+    public int OutputWidth { get; init; } = int.MaxValue;
+
     /// <summary>Looks up an environment variable.</summary>
     public Func<string, string?> GetEnvironmentVariable { get; init; } = _ => null;
 
@@ -48,10 +51,23 @@ internal sealed class CliConsole
             IsInputRedirected = inputRedirected,
             IsOutputTerminal = !Console.IsOutputRedirected,
             IsErrorTerminal = !Console.IsErrorRedirected,
+            OutputWidth = Console.IsOutputRedirected ? int.MaxValue : TerminalWidth(),
             GetEnvironmentVariable = Environment.GetEnvironmentVariable,
         };
         Console.CancelKeyPress += (_, e) => e.Cancel = console.Interrupts.Raise();
         return console;
+    }
+
+    private static int TerminalWidth()
+    {
+        try
+        {
+            return Console.WindowWidth > 0 ? Console.WindowWidth : int.MaxValue;
+        }
+        catch (IOException)
+        {
+            return int.MaxValue;
+        }
     }
 
     /// <summary>Standard input as lines.</summary>

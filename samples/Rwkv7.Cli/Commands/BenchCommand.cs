@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -16,45 +17,60 @@ namespace Rwkv7.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
-    public const string Usage =
-        "bench (--model PATH | --shape NAME|FILE) [--precision keep|bf16|fp16|fp32|q8|q4] [--threads N] [--tokens N] [--prefill N] [--batch N] [--runs N] [--clock wall|cpu] [--json] [--profile] [--engine ...] [--context N [--svg FILE]] [--ab PAIRS [--ab-switch variant|prefetch]]";
-
-    public static int Run(CommandArguments args, TextWriter output)
+    public static Command Create(CliConsole console)
     {
-        string? modelPath = args.Option("model");
-        string? shapeName = args.Option("shape");
+        Option<string?> model = ModelOptions.ModelOption("a checkpoint to measure");
+        Option<string?> shape = ShapeOption("synthetic weights of a shape to measure");
+        Option<TensorDType?> precision = ModelOptions.PrecisionOption(keeps: "a checkpoint's type (synthetic weights: bf16)");
+        Option<int?> threads = ModelOptions.ThreadsOption(min: 0);
+        Option<EngineSelection?> engine = ModelOptions.EngineOption();
+        Option<int> tokens = CliOptions.Int("--tokens", "N", "tokens per decode run", 64, 1, 1_000_000);
+        Option<int> prefill = CliOptions.Int("--prefill", "N", "tokens per prefill run", 512, 1, 1_000_000);
+        Option<int> batch = CliOptions.Int("--batch", "N", "sequences decoded together in the batch run", 16, 1, 4096);
+        Option<int> runs = CliOptions.Int("--runs", "N", "timed runs per phase (the median is reported)", 5, 1, 1000);
+        Option<ProbeClock?> clock = CliOptions.Choice<ProbeClock?>(
+            "--clock", "time by the wall clock (the default) or by the calling thread's CPU time (needs --threads 1)",
+            [("wall", ProbeClock.Wall), ("cpu", ProbeClock.ThreadCpu)]);
+        Option<bool> json = CliOptions.Flag("--json", "print the results as JSON");
+        Option<bool> profile = CliOptions.Flag("--profile", "break each phase down by step");
+        Option<int> context = CliOptions.Int("--context", "N", "instead: decode speed and memory as the context grows to N tokens, charted", 0, 0);
+        Option<string?> svg = CliOptions.Text("--svg", "FILE", "where --context writes its chart (default: bench-context.svg)");
+        Option<int> ab = CliOptions.Int("--ab", "PAIRS", "instead: time PAIRS pairs of runs with a switch off (A) and on (B)", 0, 0, 10_000);
+        Option<string?> abSwitch = CliOptions.Choice<string?>(
+            "--ab-switch", "the switch --ab flips: variant (the default; Experiment.Variant) or prefetch (t0 against nta)",
+            [("variant", "variant"), ("prefetch", "prefetch")]);
+
+        var command = new Command("bench", "Measure decode, prefill and batch speed against this machine's memory and arithmetic floors.")
+        {
+            model, shape, precision, threads, engine, tokens, prefill, batch, runs, clock, json, profile, context, svg, ab, abSwitch,
+        };
+        command.SetAction(parse =>
+        {
+            var settings = new BenchSettings(
+                parse.GetValue(tokens), parse.GetValue(prefill), parse.GetValue(batch), parse.GetValue(runs), parse.GetValue(clock) ?? ProbeClock.Wall,
+                parse.GetValue(json), parse.GetValue(profile), parse.GetValue(context), parse.GetValue(svg) ?? "bench-context.svg",
+                parse.GetValue(ab), parse.GetValue(abSwitch) ?? "variant");
+            return Run(parse.GetValue(model), parse.GetValue(shape), parse.GetValue(precision), parse.GetValue(threads) ?? 0, parse.GetValue(engine) ?? EngineSelection.Auto, settings, console.Out);
+        });
+        return command;
+    }
+
+    /// <summary>--shape: a shape file, or the name of a model this program has generated kernels for.</summary>
+    public static Option<string?> ShapeOption(string description) => CliOptions.Text(
+        "--shape", "NAME|FILE", $"{description}: a shape file, or one of {string.Join(", ", GeneratedModelRegistry.Models.Select(m => m.Name))}");
+
+    /// <summary>What to measure and how, besides the model.</summary>
+    private sealed record BenchSettings(
+        int DecodeTokens, int PrefillTokens, int Batch, int Runs, ProbeClock Clock, bool Json, bool Profile, long Context, string SvgPath, int AbPairs, string AbSwitch);
+
+    private static int Run(string? modelPath, string? shapeName, TensorDType? precision, int threads, EngineSelection engine, BenchSettings settings, TextWriter output)
+    {
         if ((modelPath is null) == (shapeName is null))
         {
             throw new UsageException("bench needs exactly one of --model PATH or --shape NAME|FILE");
         }
 
-        // As the other commands: a checkpoint's matrices are packed as the file stores them unless asked otherwise
-        // (keep); synthetic weights are bf16 unless asked otherwise.
-        TensorDType? precision = ModelOptions.ParsePrecision(args.Option("precision"));
-        int threads = args.Int("threads", 0, 0, 1024);
-        int decodeTokens = args.Int("tokens", 64, 1, 1_000_000);
-        int prefillTokens = args.Int("prefill", 512, 1, 1_000_000);
-        int batch = args.Int("batch", 16, 1, 4096);
-        int runs = args.Int("runs", 5, 1, 1000);
-        bool json = args.Flag("json");
-        ProbeClock clock = args.Option("clock") switch
-        {
-            null or "wall" => ProbeClock.Wall,
-            "cpu" => ProbeClock.ThreadCpu,
-            string other => throw new UsageException($"--clock must be wall or cpu, not '{other}'"),
-        };
-        bool profile = args.Flag("profile");
-        long context = args.Int("context", 0, 0, int.MaxValue);
-        string svgPath = args.Option("svg") ?? "bench-context.svg";
-        int abPairs = args.Int("ab", 0, 0, 10_000);
-        string abSwitch = args.Option("ab-switch") ?? "variant";
-        if (abSwitch is not ("variant" or "prefetch"))
-        {
-            throw new UsageException($"--ab-switch must be variant or prefetch, not '{abSwitch}'");
-        }
-
-        EngineSelection engine = ModelOptions.ParseEngine(args.Option("engine"));
-        args.EnsureAllUsed();
+        (int decodeTokens, int prefillTokens, int batch, int runs, ProbeClock clock, bool json, bool profile, long context, string svgPath, int abPairs, string abSwitch) = settings;
 
         // Synthetic 8-bit weights are quantized from synthetic bf16 ones, as a checkpoint would be at load time. The
         // load is timed: reading, converting and quantizing a checkpoint is what a user waits for before the first token.

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Rwkv7.Cli.CommandLine;
 using Rwkv7.Serving.Benchmarking;
 
@@ -10,14 +11,27 @@ namespace Rwkv7.Cli.Commands;
 /// </summary>
 internal static class BenchServeCommand
 {
-    public const string Usage = "bench-serve (--model PATH | --shape NAME) [--vocab FILE] [--clients N] [--tokens N] [--rounds N] [--follow-up-tokens N] [--engine ...] [--precision ...] [--threads N]";
-
-    public static async Task<int> RunAsync(CommandArguments args, CliConsole console)
+    public static Command Create(CliConsole console)
     {
-        ServeModelSource source = ServeArguments.ParseModel(args);
-        var options = new ServeBenchmarkOptions(
-            args.Int("clients", 16, 1, 256), args.Int("tokens", 64, 1, 4096), args.Int("rounds", 3, 1, 100), args.Int("follow-up-tokens", 1024, 16, 65536));
-        args.EnsureAllUsed();
+        var model = new ServeModelOptions();
+        Option<int> clients = CliOptions.Int("--clients", "N", "concurrent streaming clients", 16, 1, 256);
+        Option<int> tokens = CliOptions.Int("--tokens", "N", "tokens each client asks for", 64, 1, 4096);
+        Option<int> rounds = CliOptions.Int("--rounds", "N", "rounds of requests", 3, 1, 100);
+        Option<int> followUp = CliOptions.Int("--follow-up-tokens", "N", "length of the conversation whose second turn tests the state cache", 1024, 16, 65536);
+        var command = new Command("bench-serve", "Load-test serve over loopback in this process: throughput, time to first token, batch invariance, state cache.");
+        model.AddTo(command);
+        command.Options.Add(clients);
+        command.Options.Add(tokens);
+        command.Options.Add(rounds);
+        command.Options.Add(followUp);
+        command.SetAction((parse, _) => RunAsync(
+            console, model.Read(parse, console),
+            new ServeBenchmarkOptions(parse.GetValue(clients), parse.GetValue(tokens), parse.GetValue(rounds), parse.GetValue(followUp))));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(CliConsole console, ServeModelSource source, ServeBenchmarkOptions options)
+    {
         using ServedModel served = ServedModel.Load(source, console);
         await ServeBenchmark.RunAsync(served.Model, served.Tokenizer, options, console.Out).ConfigureAwait(false);
         return 0;

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Rwkv7.Cli.CommandLine;
 using Rwkv7.Gen;
 using Rwkv7.Gen.Chat;
@@ -19,9 +20,7 @@ namespace Rwkv7.Cli.Commands;
 /// </remarks>
 internal static class ChatCommand
 {
-    public const string Usage =
-        "chat " + ModelOptions.Usage + " " + ModelOptions.VocabularyUsage +
-        " [--system TEXT] [--think on|off] [--max-tokens N] " + SamplingArguments.Usage;
+    public const string Name = "chat";
 
     public const int DefaultMaxTokens = 1024;
 
@@ -34,16 +33,32 @@ internal static class ChatCommand
         "/quit         leave (so do Ctrl-D and, at the prompt, Ctrl-C)\n" +
         "//text        send a message that starts with '/'";
 
-    public static async Task<int> RunAsync(CommandArguments args, CliConsole console)
-    {
-        string? system = args.Option("system");
-        bool think = ParseThink(args.Option("think") ?? "off") ?? throw new UsageException("--think must be on or off");
-        int maxTokens = args.Int("max-tokens", DefaultMaxTokens, 1);
-        SamplingOptions sampling = SamplingArguments.Parse(args, RwkvChatClientOptions.DefaultSampling);
-        ModelRequest request = ModelOptions.Parse(args);
-        string? vocabulary = ModelOptions.ParseVocabulary(args);
-        args.EnsureAllUsed();
+    /// <summary>What <c>rwkv7 chat --help</c> says under the options.</summary>
+    public static readonly string HelpNotes = "Inside the chat, lines starting with '/' are commands:\n  " + HelpText.Replace("\n", "\n  ", StringComparison.Ordinal) + "\n";
 
+    public static Command Create(CliConsole console)
+    {
+        var model = new ModelOptions();
+        Option<string?> system = CliOptions.Text("--system", "TEXT", "a system prompt the conversation starts with (it stays after /reset)");
+        Option<OnOff?> think = CliOptions.OnOff("--think", "let the model think before answering (on) or answer at once (off, the default); /think changes it");
+        Option<int> maxTokens = CliOptions.Int("--max-tokens", "N", "most tokens in one reply", DefaultMaxTokens, min: 1);
+        var sampling = new SamplingArguments(RwkvChatClientOptions.DefaultSampling);
+
+        var command = new Command(Name, "Chat in the G1 chat template: one user message per line of standard input.");
+        model.AddTo(command, vocabulary: true);
+        command.Options.Add(system);
+        command.Options.Add(think);
+        command.Options.Add(maxTokens);
+        sampling.AddTo(command);
+        command.SetAction((parse, _) => RunAsync(
+            console, model.Read(parse, console), model.ReadVocabulary(parse, console),
+            parse.GetValue(system), parse.GetValue(think) == OnOff.On, parse.GetValue(maxTokens), sampling.Read(parse)));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(
+        CliConsole console, ModelRequest request, string? vocabulary, string? system, bool think, int maxTokens, SamplingOptions sampling)
+    {
         using RwkvModel model = ModelOptions.Load(request, console);
         SamplingArguments.CheckBans(sampling, model.Shape.Vocab);
         RwkvTokenizer tokenizer = ModelOptions.LoadTokenizer(model, request, vocabulary);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Rwkv7.Cli.CommandLine;
 using Rwkv7.Gen;
@@ -15,29 +16,41 @@ namespace Rwkv7.Cli.Commands;
 /// </summary>
 internal static class ConvertCommand
 {
-    public const string Usage =
-        "convert --model PATH --out FILE.safetensors|FILE.gguf [--precision keep|bf16|fp32|fp16, and for .gguf q8|q4] " + ModelOptions.VocabularyUsage;
-
     private const string GgufExtension = ".gguf";
 
-    public static int Run(CommandArguments args, CliConsole console)
+    private static readonly (string, TensorDType?)[] Precisions =
+        [("keep", null), ("bf16", TensorDType.BF16), ("fp32", TensorDType.F32), ("fp16", TensorDType.F16), ("q8", TensorDType.Q8), ("q4", TensorDType.Q4)];
+
+    public static Command Create(CliConsole console)
     {
-        string input = args.Required("model", ModelOptions.ModelVariable);
-        string outPath = args.Required("out");
+        Option<string?> model = ModelOptions.ModelOption($"the checkpoint to convert (default: ${ModelOptions.ModelVariable})");
+        Option<string?> output = CliOptions.Text("--out", "FILE", "the file to write: FILE.safetensors (canonical names) or FILE.gguf (as llama.cpp reads it)");
+        Option<TensorDType?> precision = CliOptions.Choice(
+            "--precision",
+            "the matrices' type: keep (the default) keeps the source's; q8 and q4 write GGUF's Q8_0 and Q4_0 (.gguf only)",
+            Precisions,
+            expected: "keep, bf16, fp32 or fp16 (or q8, q4 for .gguf)");
+        Option<string?> vocab = ModelOptions.VocabularyOption(
+            $"the World vocabulary to write into a GGUF file (default: ${ModelOptions.VocabularyVariable}, else the source GGUF's, " +
+            $"else {WorldTokenizer.VocabularyFileName} beside the model)");
+
+        var command = new Command("convert", "Convert a checkpoint to safetensors or GGUF, keeping or changing the matrices' precision.") { model, output, precision, vocab };
+        command.SetAction(parse => Run(
+            console,
+            ModelOptions.RequireModel(parse, model, console),
+            parse.GetValue(output) ?? throw new UsageException("convert needs --out"),
+            parse.GetValue(precision),
+            parse.ValueOrEnvironment(vocab, console, ModelOptions.VocabularyVariable)));
+        return command;
+    }
+
+    private static int Run(CliConsole console, string input, string outPath, TensorDType? precision, string? vocabulary)
+    {
         bool gguf = outPath.EndsWith(GgufExtension, StringComparison.OrdinalIgnoreCase);
-        TensorDType? precision = (args.Option("precision") ?? "keep") switch
+        if (precision is TensorDType.Q8 or TensorDType.Q4 && !gguf)
         {
-            "keep" => null,
-            "bf16" => TensorDType.BF16,
-            "fp32" => TensorDType.F32,
-            "fp16" => TensorDType.F16,
-            "q8" when gguf => TensorDType.Q8,
-            "q4" when gguf => TensorDType.Q4,
-            "q8" or "q4" => throw new UsageException("--precision q8 and q4 write GGUF's Q8_0 and Q4_0: give --out a .gguf name"),
-            string other => throw new UsageException($"--precision must be keep, bf16, fp32 or fp16 (or q8, q4 for .gguf), not '{other}'"),
-        };
-        string? vocabulary = ModelOptions.ParseVocabulary(args);
-        args.EnsureAllUsed();
+            throw new UsageException("--precision q8 and q4 write GGUF's Q8_0 and Q4_0: give --out a .gguf name");
+        }
 
         using Checkpoint checkpoint = Checkpoint.Open(input);
         using var progress = new ProgressBar("converting", console);

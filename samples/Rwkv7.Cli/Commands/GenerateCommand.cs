@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Rwkv7.Cli.CommandLine;
@@ -15,23 +16,38 @@ namespace Rwkv7.Cli.Commands;
 /// <remarks>Ctrl-C stops the generation after the current token; the program then exits with 130.</remarks>
 internal static class GenerateCommand
 {
-    public const string Usage =
-        "generate [PROMPT | --prompt TEXT | < FILE] " + ModelOptions.Usage + " " + ModelOptions.VocabularyUsage +
-        " [--max-tokens N] [--stop TEXT]... " + SamplingArguments.Usage + " [--stats]";
-
     public const int DefaultMaxTokens = 256;
 
-    public static async Task<int> RunAsync(CommandArguments args, CliConsole console)
+    public static Command Create(CliConsole console)
     {
-        string? prompt = ReadPromptArgument(args, console);
-        int maxTokens = args.Int("max-tokens", DefaultMaxTokens, 0);
-        string[] stops = [.. args.All("stop").Select(s => ParseStop(s))];
-        SamplingOptions sampling = SamplingArguments.Parse(args, SamplingOptions.Default);
-        bool stats = args.Flag("stats");
-        ModelRequest request = ModelOptions.Parse(args);
-        string? vocabulary = ModelOptions.ParseVocabulary(args);
-        args.EnsureAllUsed();
+        var prompt = new Argument<string?>("prompt")
+        {
+            Description = "the text to continue; without it (or --prompt), standard input, read byte for byte",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        Option<string?> promptOption = CliOptions.Text("--prompt", "TEXT", "the text to continue, given as an option");
+        var model = new ModelOptions();
+        Option<int> maxTokens = CliOptions.Int("--max-tokens", "N", "most tokens to generate", DefaultMaxTokens, min: 0);
+        Option<string[]> stops = CliOptions.Repeated(
+            "--stop", "TEXT", @"end the text right before this text; may be repeated; understands \n \r \t \0 \\");
+        var sampling = new SamplingArguments(SamplingOptions.Default);
+        Option<bool> stats = CliOptions.Flag("--stats", "print the prompt's and the generation's speed on standard error");
 
+        var command = new Command("generate", "Continue a prompt, writing the text to standard output as it is produced.") { prompt, promptOption };
+        model.AddTo(command, vocabulary: true);
+        command.Options.Add(maxTokens);
+        command.Options.Add(stops);
+        sampling.AddTo(command);
+        command.Options.Add(stats);
+        command.SetAction((parse, _) => RunAsync(
+            console, ReadPrompt(parse.GetValue(prompt), parse.GetValue(promptOption), console), model.Read(parse, console), model.ReadVocabulary(parse, console),
+            parse.GetValue(maxTokens), [.. parse.GetValue(stops)!.Select(ParseStop)], sampling.Read(parse), parse.GetValue(stats)));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(
+        CliConsole console, string? prompt, ModelRequest request, string? vocabulary, int maxTokens, string[] stops, SamplingOptions sampling, bool stats)
+    {
         byte[]? stdin = prompt is null ? console.ReadAllInput() : null;
         using RwkvModel model = ModelOptions.Load(request, console);
         SamplingArguments.CheckBans(sampling, model.Shape.Vocab);
@@ -85,10 +101,8 @@ internal static class GenerateCommand
     }
 
     /// <summary>The prompt from the argument or --prompt; null when it comes from standard input.</summary>
-    private static string? ReadPromptArgument(CommandArguments args, CliConsole console)
+    private static string? ReadPrompt(string? positional, string? option, CliConsole console)
     {
-        string? positional = args.SinglePositional("prompt");
-        string? option = args.Option("prompt");
         if (positional is not null && option is not null)
         {
             throw new UsageException("generate takes the prompt as an argument or with --prompt, not both");

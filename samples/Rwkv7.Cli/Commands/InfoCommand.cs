@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Runtime.Intrinsics;
 using Rwkv7.Cli.CommandLine;
@@ -12,13 +13,17 @@ namespace Rwkv7.Cli.Commands;
 /// </summary>
 internal static class InfoCommand
 {
-    public const string Usage = "info " + ModelOptions.Usage + " " + ModelOptions.VocabularyUsage;
-
-    public static int Run(CommandArguments args, CliConsole console)
+    public static Command Create(CliConsole console)
     {
-        ModelRequest request = ModelOptions.Parse(args);
-        string? vocabulary = ModelOptions.ParseVocabulary(args);
-        args.EnsureAllUsed();
+        var model = new ModelOptions();
+        var command = new Command("info", "Say what a checkpoint is and which engine runs it (for a GGUF file also its metadata).");
+        model.AddTo(command, vocabulary: true);
+        command.SetAction(parse => Run(console, model.Read(parse, console), model.ReadVocabulary(parse, console)));
+        return command;
+    }
+
+    private static int Run(CliConsole console, ModelRequest request, string? vocabulary)
+    {
         using RwkvModel model = ModelOptions.Load(request, console);
         TextWriter output = console.Out;
         ModelShape s = model.Shape;

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Rwkv7.Cli.CommandLine;
@@ -11,15 +12,22 @@ namespace Rwkv7.Cli.Commands;
 /// </summary>
 internal static class LogitsCommand
 {
-    public const string Usage = "logits --tokens ID,ID,... [--all] --out FILE " + ModelOptions.Usage;
-
-    public static int Run(CommandArguments args, CliConsole console)
+    public static Command Create(CliConsole console)
     {
-        int[] tokens = ParseTokens(args.Required("tokens"));
-        bool all = args.Flag("all");
-        string outPath = args.Required("out");
-        ModelRequest request = ModelOptions.Parse(args);
-        args.EnsureAllUsed();
+        Option<string?> tokens = CliOptions.Text("--tokens", "ID,ID,...", "the token ids to feed from the zero state");
+        Option<bool> all = CliOptions.Flag("--all", "write the logits of every token ([T][V]), not only of the last ([V])");
+        Option<string?> output = CliOptions.Text("--out", "FILE", "where to write the logits (float32, little-endian)");
+        var model = new ModelOptions();
+        var command = new Command("logits", "Feed token ids and write the logits the model gives them.") { tokens, all, output };
+        model.AddTo(command, vocabulary: false);
+        command.SetAction(parse => Run(
+            console, ParseTokens(parse.GetValue(tokens) ?? throw new UsageException("logits needs --tokens")), parse.GetValue(all),
+            parse.GetValue(output) ?? throw new UsageException("logits needs --out"), model.Read(parse, console)));
+        return command;
+    }
+
+    private static int Run(CliConsole console, int[] tokens, bool all, string outPath, ModelRequest request)
+    {
         using RwkvModel model = ModelOptions.Load(request, console);
 
         int v = model.Shape.Vocab;

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Rwkv7.Cli.CommandLine;
 using Rwkv7.Gen;
 using Rwkv7.Gen.Loading;
@@ -16,52 +17,83 @@ internal sealed record ModelRequest(string Path, EngineSelection Engine, TensorD
 /// <summary>
 /// The options every command that loads a model shares: --model (or RWKV7_MODEL), --engine, --precision,
 /// --threads, and for commands that handle text, --vocab (or RWKV7_VOCAB, or the vocabulary file next to the model).
+/// One instance holds the options of one command line.
 /// </summary>
-internal static class ModelOptions
+/// <param name="keeps">What --precision keep keeps, as the help says it.</param>
+internal sealed class ModelOptions(string keeps = "the matrices as the file stores them")
 {
     public const string ModelVariable = "RWKV7_MODEL";
     public const string VocabularyVariable = "RWKV7_VOCAB";
-    public const string Usage = "--model PATH [--engine auto|reference|generated] [--precision keep|bf16|fp16|fp32|q8|q4] [--threads N]";
-    public const string VocabularyUsage = "[--vocab FILE]";
 
     /// <summary>Files at least this large show a progress bar while they load.</summary>
     private const long ProgressBarBytes = 32L << 20;
 
-    /// <summary>Reads --model, --engine, --precision and --threads without loading anything.</summary>
-    public static ModelRequest Parse(CommandArguments args)
+    private static readonly (string, TensorDType?)[] Precisions =
+        [("keep", null), ("bf16", TensorDType.BF16), ("fp16", TensorDType.F16), ("fp32", TensorDType.F32), ("q8", TensorDType.Q8), ("q4", TensorDType.Q4)];
+
+    public Option<string?> Model { get; } = ModelOption($"the checkpoint: .pth, .safetensors, .gguf or rwkv.cpp .bin (default: ${ModelVariable})");
+
+    public Option<EngineSelection?> Engine { get; } = EngineOption();
+
+    public Option<TensorDType?> Precision { get; } = PrecisionOption(keeps);
+
+    public Option<int?> Threads { get; } = ThreadsOption(min: 1);
+
+    public Option<string?> Vocabulary { get; } = VocabularyOption();
+
+    /// <summary>Adds --model, --engine, --precision and --threads to <paramref name="command"/>, and --vocab when it handles text.</summary>
+    public void AddTo(Command command, bool vocabulary)
     {
-        string path = args.Required("model", ModelVariable);
-        EngineSelection engine = ParseEngine(args.Option("engine"));
-        TensorDType? matrixType = ParsePrecision(args.Option("precision"));
-        int threads = args.Int("threads", 0, 1, 1024);
-        return new ModelRequest(path, engine, matrixType, threads);
+        command.Options.Add(Model);
+        if (vocabulary)
+        {
+            command.Options.Add(Vocabulary);
+        }
+
+        command.Options.Add(Engine);
+        command.Options.Add(Precision);
+        command.Options.Add(Threads);
     }
+
+    /// <summary>Reads --model (or RWKV7_MODEL), --engine, --precision and --threads without loading anything.</summary>
+    /// <exception cref="UsageException">No model was given.</exception>
+    public ModelRequest Read(ParseResult parse, CliConsole console) =>
+        new(RequireModel(parse, Model, console), parse.GetValue(Engine) ?? EngineSelection.Auto, parse.GetValue(Precision), parse.GetValue(Threads) ?? 0);
+
+    /// <summary>The checkpoint --model (or RWKV7_MODEL) names.</summary>
+    /// <exception cref="UsageException">Neither names one.</exception>
+    public static string RequireModel(ParseResult parse, Option<string?> model, CliConsole console) =>
+        parse.ValueOrEnvironment(model, console, ModelVariable)
+        ?? throw new UsageException($"{parse.CommandResult.Command.Name} needs --model (or the {ModelVariable} environment variable)");
+
+    /// <summary>The vocabulary given by --vocab or RWKV7_VOCAB, or null.</summary>
+    public string? ReadVocabulary(ParseResult parse, CliConsole console) => parse.ValueOrEnvironment(Vocabulary, console, VocabularyVariable);
+
+    /// <summary>--model, described as the command uses it.</summary>
+    public static Option<string?> ModelOption(string description) => CliOptions.Text("--model", "PATH", description);
+
+    /// <summary>--engine: which engine runs the model (null: auto).</summary>
+    public static Option<EngineSelection?> EngineOption() => CliOptions.Choice<EngineSelection?>(
+        "--engine",
+        "which engine runs the model: auto (the default) uses generated kernels when this program has the model's shape, else the reference engine",
+        [("auto", EngineSelection.Auto), ("reference", EngineSelection.Reference), ("generated", EngineSelection.Generated)]);
 
     /// <summary>
     /// --precision: null for keep (the default: matrices as the file stores their values), else the type to pack them
     /// in (q8 and q4 are quantized at load time).
     /// </summary>
-    public static TensorDType? ParsePrecision(string? option) => option switch
-    {
-        null or "keep" => null,
-        "bf16" => TensorDType.BF16,
-        "fp16" => TensorDType.F16,
-        "fp32" => TensorDType.F32,
-        "q8" => TensorDType.Q8,
-        "q4" => TensorDType.Q4,
-        string other => throw new UsageException($"--precision must be keep, bf16, fp16, fp32, q8 or q4, not '{other}'"),
-    };
+    public static Option<TensorDType?> PrecisionOption(string keeps) => CliOptions.Choice(
+        "--precision", $"the type to pack the matrices in: keep (the default) keeps {keeps}; q8 and q4 are quantized at load time", Precisions);
 
-    /// <summary>The vocabulary given by --vocab or RWKV7_VOCAB, or null.</summary>
-    public static string? ParseVocabulary(CommandArguments args) => args.OptionOrEnvironment("vocab", VocabularyVariable);
+    /// <summary>--threads: threads per call, at least <paramref name="min"/> (null: the engine's default).</summary>
+    public static Option<int?> ThreadsOption(int min) =>
+        CliOptions.OptionalInt("--threads", "N", "threads per call (default: the engine's choice for this processor)", min, 1024);
 
-    public static EngineSelection ParseEngine(string? text) => (text ?? "auto") switch
-    {
-        "auto" => EngineSelection.Auto,
-        "reference" => EngineSelection.Reference,
-        "generated" => EngineSelection.Generated,
-        string other => throw new UsageException($"--engine must be auto, reference or generated, not '{other}'"),
-    };
+    /// <summary>--vocab: the World vocabulary file, described as the command uses it (by default, as models use it).</summary>
+    public static Option<string?> VocabularyOption(string? description = null) => CliOptions.Text(
+        "--vocab", "FILE",
+        description ?? $"the World vocabulary (default: ${VocabularyVariable}, else the one a GGUF file carries, else " +
+        $"{WorldTokenizer.VocabularyFileName} beside the model; models of 256 tokens read bytes and need none)");
 
     /// <summary>Loads the checkpoint, with a progress bar on a terminal when the file is large.</summary>
     public static RwkvModel Load(ModelRequest request, CliConsole console)

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Rwkv7.Cli.CommandLine;
 using Rwkv7.Cli.Evaluation;
@@ -14,20 +15,32 @@ namespace Rwkv7.Cli.Commands;
 /// </summary>
 internal static class PerplexityCommand
 {
-    public const string Usage =
-        "perplexity FILE(.txt|.jsonl) " + ModelOptions.Usage + " " + ModelOptions.VocabularyUsage + " [--chunk N] [--limit N]";
-
     /// <summary>Tokens per sequence-mode call (logits of every one are kept: chunk × vocabulary floats).</summary>
     public const int DefaultChunk = 128;
 
-    public static int Run(CommandArguments args, CliConsole console)
+    public static Command Create(CliConsole console)
     {
-        string path = args.SinglePositional("file") ?? throw new UsageException("perplexity needs a text or .jsonl file");
-        int chunk = args.Int("chunk", DefaultChunk, 1, 65536);
-        int limit = args.Int("limit", 0, 0);
-        ModelRequest request = ModelOptions.Parse(args);
-        string? vocabulary = ModelOptions.ParseVocabulary(args);
-        args.EnsureAllUsed();
+        var file = new Argument<string?>("file")
+        {
+            Description = "a text file (perplexity of all of it), or a .jsonl file of {\"text\": ...} lines (LAMBADA: each passage's last word)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var model = new ModelOptions();
+        Option<int> chunk = CliOptions.Int("--chunk", "N", "tokens fed per call", DefaultChunk, 1, 65536);
+        Option<int> limit = CliOptions.Int("--limit", "N", "score at most N tokens (or passages); 0 scores everything", 0, 0);
+
+        var command = new Command("perplexity", "Score a text file by the model's perplexity, or a .jsonl file by LAMBADA-style last-word accuracy.") { file };
+        model.AddTo(command, vocabulary: true);
+        command.Options.Add(chunk);
+        command.Options.Add(limit);
+        command.SetAction(parse => Run(
+            console, parse.GetValue(file) ?? throw new UsageException("perplexity needs a text or .jsonl file"),
+            model.Read(parse, console), model.ReadVocabulary(parse, console), parse.GetValue(chunk), parse.GetValue(limit)));
+        return command;
+    }
+
+    private static int Run(CliConsole console, string path, ModelRequest request, string? vocabulary, int chunk, int limit)
+    {
         if (!File.Exists(path))
         {
             throw new FileNotFoundException($"no file at '{path}'");

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Rwkv7.Cli.CommandLine;
 using Rwkv7.Serving;
 using Rwkv7.Serving.Http;
@@ -10,15 +11,24 @@ namespace Rwkv7.Cli.Commands;
 /// </summary>
 internal static class ServeCommand
 {
-    public const string Usage = ServeArguments.Usage;
-
-    public static async Task<int> RunAsync(CommandArguments args, CliConsole console)
+    public static Command Create(CliConsole console)
     {
-        ServeModelSource source = ServeArguments.ParseModel(args);
-        string? modelName = args.Option("model-name");
-        ServeOptions options = ServeArguments.ParseServer(args, modelName ?? "rwkv7");
-        args.EnsureAllUsed();
+        var model = new ServeModelOptions();
+        var server = new ServeArguments();
+        var command = new Command("serve", "Serve one model over an OpenAI-compatible HTTP API, with continuous batching and a state cache.");
+        model.AddTo(command);
+        server.AddTo(command);
+        command.SetAction((parse, _) =>
+        {
+            ServeModelSource source = model.Read(parse, console);
+            string? modelName = server.ModelName(parse);
+            return RunAsync(console, source, modelName, server.Read(parse, console, modelName ?? "rwkv7"));
+        });
+        return command;
+    }
 
+    private static async Task<int> RunAsync(CliConsole console, ServeModelSource source, string? modelName, ServeOptions options)
+    {
         using ServedModel served = ServedModel.Load(source, console);
         options = options with { ModelId = modelName ?? served.DefaultId };
         ServeHost host = await ServeHost.StartAsync(served.Model, served.Tokenizer, options, served.Fingerprint, console.Error, handleSignals: true).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Rwkv7.Cli.CommandLine;
@@ -12,16 +13,27 @@ namespace Rwkv7.Cli.Commands;
 /// </summary>
 internal static class TokenizeCommand
 {
-    public const string Usage = "tokenize [TEXT | < FILE] (--vocab FILE | --bytes) [--pieces]";
-
-    public static int Run(CommandArguments args, CliConsole console)
+    public static Command Create(CliConsole console)
     {
-        string? text = args.SinglePositional("text");
-        bool bytes = args.Flag("bytes");
-        bool pieces = args.Flag("pieces");
-        string? vocabulary = ModelOptions.ParseVocabulary(args);
-        args.EnsureAllUsed();
-        if (bytes && args.Option("vocab") is not null)
+        var text = new Argument<string?>("text")
+        {
+            Description = "the text to tokenize; without it, standard input, read byte for byte",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        Option<string?> vocab = ModelOptions.VocabularyOption($"the World vocabulary (default: ${ModelOptions.VocabularyVariable})");
+        Option<bool> bytes = CliOptions.Flag("--bytes", "byte-level tokens (models of 256 tokens) instead of a vocabulary");
+        Option<bool> pieces = CliOptions.Flag("--pieces", "one token per line: its id, a tab and its bytes quoted");
+
+        var command = new Command("tokenize", "Print the token ids of a text.") { text, vocab, bytes, pieces };
+        command.SetAction(parse => Run(
+            console, parse.GetValue(text), parse.GetValue(vocab), parse.ValueOrEnvironment(vocab, console, ModelOptions.VocabularyVariable),
+            parse.GetValue(bytes), parse.GetValue(pieces)));
+        return command;
+    }
+
+    private static int Run(CliConsole console, string? text, string? vocabularyOption, string? vocabulary, bool bytes, bool pieces)
+    {
+        if (bytes && vocabularyOption is not null)
         {
             throw new UsageException("tokenize takes --vocab FILE or --bytes, not both");
         }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Rwkv7.Cli.CommandLine;
 using Rwkv7.Gen;
@@ -13,26 +14,37 @@ namespace Rwkv7.Cli.Commands;
 /// </summary>
 internal static class TuneCommand
 {
-    public const string Usage = "tune (--model PATH | --shape NAME|FILE) [--precision keep|bf16|fp16|fp32|q8|q4] [--save | --out FILE]";
+    /// <summary>The command's name: the one command that does not start from the saved tuning.</summary>
+    public const string Name = "tune";
 
-    public static int Run(CommandArguments args, CliConsole console)
+    public static Command Create(CliConsole console)
     {
-        string? modelPath = args.Option("model");
-        string? shapeName = args.Option("shape");
+        Option<string?> model = ModelOptions.ModelOption("a checkpoint to calibrate on");
+        Option<string?> shape = BenchCommand.ShapeOption("synthetic weights of a shape to calibrate on");
+        Option<TensorDType?> precision = ModelOptions.PrecisionOption(keeps: "a checkpoint's type (synthetic weights: bf16)");
+        Option<bool> save = CliOptions.Flag("--save", "keep the result for this processor: every command run on it uses it from then on");
+        Option<string?> output = CliOptions.Text("--out", "FILE", "write the result to FILE instead (RWKV7_TUNING names a file to use)");
+
+        var command = new Command(Name, "Calibrate the kernels' prefetch policy on this processor, and say what the tuning table knows of it.")
+        {
+            model, shape, precision, save, output,
+        };
+        command.SetAction(parse => Run(console, parse.GetValue(model), parse.GetValue(shape), parse.GetValue(precision), parse.GetValue(save), parse.GetValue(output)));
+        return command;
+    }
+
+    private static int Run(CliConsole console, string? modelPath, string? shapeName, TensorDType? precision, bool save, string? outPath)
+    {
         if ((modelPath is null) == (shapeName is null))
         {
             throw new UsageException("tune needs exactly one of --model PATH or --shape NAME|FILE");
         }
 
-        TensorDType? precision = ModelOptions.ParsePrecision(args.Option("precision"));
-        bool save = args.Flag("save");
-        string? outPath = args.Option("out");
         if (save && outPath is not null)
         {
             throw new UsageException("give --save (this processor's default file) or --out FILE, not both");
         }
 
-        args.EnsureAllUsed();
         CpuIdentity cpu = CpuIdentity.Current;
         if (save)
         {

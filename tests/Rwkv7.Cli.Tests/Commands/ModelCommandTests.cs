@@ -13,19 +13,6 @@ public sealed class ModelCommandTests
     private static readonly string[] QuickBench = ["--tokens", "2", "--prefill", "4", "--batch", "2", "--runs", "1", "--threads", "1"];
 
     [Fact]
-    public void No_arguments_print_usage_and_exit_2_and_help_exits_0()
-    {
-        CliResult none = TestCli.Run([]);
-        Assert.Equal(2, none.ExitCode);
-        foreach (string command in new[] { "generate", "chat", "perplexity", "tokenize", "info", "logits", "bench", "tune", "convert" })
-        {
-            Assert.Contains($"  rwkv7 {command} ", none.Out, StringComparison.Ordinal);
-        }
-
-        Assert.Equal(0, TestCli.Run(["--help"]).ExitCode);
-    }
-
-    [Fact]
     public void An_unknown_command_is_a_usage_error()
     {
         CliResult r = TestCli.Run(["frobnicate"]);
