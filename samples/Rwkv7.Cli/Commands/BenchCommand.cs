@@ -37,8 +37,7 @@ internal static class BenchCommand
         Option<string?> svg = CliOptions.Text("--svg", "FILE", "where --context writes its chart (default: bench-context.svg)");
         Option<int> ab = CliOptions.Int("--ab", "PAIRS", "instead: time PAIRS pairs of runs with a switch off (A) and on (B)", 0, 0, 10_000);
         Option<string?> abSwitch = CliOptions.Choice<string?>(
-            "--ab-switch", "the switch --ab flips: variant (the default; Experiment.Variant) or prefetch (t0 against nta)",
-            [("variant", "variant"), ("prefetch", "prefetch")]);
+            "--ab-switch", AbSwitch.Help, AbSwitch.Names.Select(n => (n, (string?)n)).ToArray());
 
         var command = new Command("bench", "Measure decode, prefill and batch speed against this machine's memory and arithmetic floors.")
         {
@@ -49,7 +48,7 @@ internal static class BenchCommand
             var settings = new BenchSettings(
                 parse.GetValue(tokens), parse.GetValue(prefill), parse.GetValue(batch), parse.GetValue(runs), parse.GetValue(clock) ?? ProbeClock.Wall,
                 parse.GetValue(json), parse.GetValue(profile), parse.GetValue(context), parse.GetValue(svg) ?? "bench-context.svg",
-                parse.GetValue(ab), parse.GetValue(abSwitch) ?? "variant");
+                parse.GetValue(ab), parse.GetValue(abSwitch) ?? AbSwitch.Names[0]);
             return Run(parse.GetValue(model), parse.GetValue(shape), parse.GetValue(precision), parse.GetValue(threads) ?? 0, parse.GetValue(engine) ?? EngineSelection.Auto, settings, console.Out);
         });
         return command;
@@ -253,17 +252,32 @@ internal static class BenchCommand
     }
 
     /// <summary>
-    /// What <c>--ab</c> switches between A and B: <see cref="Experiment.Variant"/> (off, on), or the model's prefetch
-    /// hint (t0, nta) with the rest of its tuning kept.
+    /// What <c>--ab</c> switches between A and B: the model's prefetch hint (t0, nta) with the rest of its tuning kept,
+    /// or, in an A/B trial build only (<c>-p:RwkvExperiment=true</c>), the runtime's internal <c>Experiment.Variant</c>
+    /// (off, on), which code under trial reads.
     /// </summary>
     private sealed record AbSwitch(string A, string B, Action<bool> Set)
     {
+#if RWKV7_EXPERIMENT
+        /// <summary>The switches this build has; the first is the default.</summary>
+        public static readonly string[] Names = ["variant", "prefetch"];
+
+        public const string Help = "the switch --ab flips: variant (the default; Experiment.Variant, read by the code under trial) or prefetch (t0 against nta)";
+#else
+        /// <summary>The switches this build has; the first is the default.</summary>
+        public static readonly string[] Names = ["prefetch"];
+
+        public const string Help = "the switch --ab flips: prefetch (t0 against nta; a build with -p:RwkvExperiment=true adds variant, for trying an engine change)";
+#endif
+
         public static AbSwitch For(string name, RwkvModel model)
         {
+#if RWKV7_EXPERIMENT
             if (name == "variant")
             {
-                return new AbSwitch("Experiment.Variant off", "on", v => Experiment.Variant = v);
+                return new AbSwitch("Experiment.Variant off", "on", v => Rwkv7.Gen.Benchmarking.Experiment.Variant = v);
             }
+#endif
 
             CpuTuning tuning = model.Tuning ?? throw new UsageException($"--ab-switch prefetch needs a generated engine; {model.EngineName} has no tuning");
             return new AbSwitch(
@@ -345,7 +359,9 @@ internal static class BenchCommand
         }
         finally
         {
-            Experiment.Variant = false;
+#if RWKV7_EXPERIMENT
+            Rwkv7.Gen.Benchmarking.Experiment.Variant = false;
+#endif
             if (original is not null)
             {
                 model.Tuning = original;
