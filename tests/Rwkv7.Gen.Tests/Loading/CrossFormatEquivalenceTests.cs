@@ -1,6 +1,6 @@
-using System.Runtime.InteropServices;
 using Rwkv7.Gen.Loading;
 using Rwkv7.Gen.Tests.Infrastructure;
+using static Rwkv7.Gen.Tests.Infrastructure.CheckpointComparison;
 
 namespace Rwkv7.Gen.Tests.Loading;
 
@@ -31,74 +31,5 @@ public sealed class CrossFormatEquivalenceTests
     public void Mh4_pth_matches_its_safetensors_bit_for_bit()
     {
         AssertSameValues(Models.Mh4Safetensors, Models.Mh4Pth, roundToHalf: _ => false);
-    }
-
-    /// <summary>
-    /// Compares every tensor of two files as float32 bit patterns; the reference's values are first rounded to
-    /// float16 for the tensors of <paramref name="otherFile"/> that <paramref name="roundToHalf"/> selects.
-    /// </summary>
-    private static void AssertSameValues(string referenceFile, string otherFile, Func<CheckpointTensor, bool> roundToHalf)
-    {
-        using Checkpoint a = Checkpoint.Open(Fixtures.Path(referenceFile));
-        using Checkpoint b = Checkpoint.Open(Fixtures.Path(otherFile));
-        Assert.Equal(a.Tensors.Select(t => t.Name), b.Tensors.Select(t => t.Name));
-        foreach (CheckpointTensor reference in a.Tensors)
-        {
-            CheckpointTensor other = b.Find(reference.Name)!;
-            Assert.Equal(reference.Shape, other.Shape);
-            float[] expected = ReadAsFloats(reference);
-            if (roundToHalf(other))
-            {
-                for (int i = 0; i < expected.Length; i++)
-                {
-                    expected[i] = (float)(Half)expected[i];
-                }
-            }
-
-            float[] actual = ReadAsFloats(other);
-            int mismatch = FirstBitMismatch(expected, actual);
-            Assert.True(
-                mismatch < 0,
-                $"{reference.Name}: {referenceFile} and {otherFile} differ at element {mismatch}: {(mismatch >= 0 ? $"{expected[mismatch]:R} vs {actual[mismatch]:R}" : "")}");
-        }
-    }
-
-    private static float[] ReadAsFloats(CheckpointTensor t)
-    {
-        byte[] raw = new byte[t.ByteLength];
-        t.ReadTo(raw);
-        float[] values = new float[t.ElementCount];
-        switch (t.DType)
-        {
-            case TensorDType.F32:
-                MemoryMarshal.Cast<byte, float>(raw).CopyTo(values);
-                break;
-            case TensorDType.BF16:
-                BFloat16Conversions.ToSingle(MemoryMarshal.Cast<byte, ushort>(raw), values);
-                break;
-            default:
-                ReadOnlySpan<Half> halves = MemoryMarshal.Cast<byte, Half>(raw);
-                for (int i = 0; i < values.Length; i++)
-                {
-                    values[i] = (float)halves[i];
-                }
-
-                break;
-        }
-
-        return values;
-    }
-
-    private static int FirstBitMismatch(float[] expected, float[] actual)
-    {
-        for (int i = 0; i < expected.Length; i++)
-        {
-            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
-            {
-                return i;
-            }
-        }
-
-        return -1;
     }
 }
