@@ -57,8 +57,10 @@ internal static class Q4Kernels
     /// lanes hold values 0–15 of both blocks, shifted, values 16–31. The inputs are rearranged to match once per call
     /// (<paramref name="x"/>'s values 0–15 of the two blocks, then their values 16–31), as are the sums that take the
     /// nibbles' offset of 8 out, 8 · Σx per pair of lanes. Per step and row: two <c>vpmaddwd</c>, one subtraction, one
-    /// conversion, and the two blocks' weight scales spread over their halves by one permutation, times the input
-    /// scales, into one FMA. A final odd block takes <see cref="BlockSums"/>.
+    /// conversion, and the two blocks' weight scale × input scale spread over their halves by one permutation into one
+    /// FMA. Those products are made sixteen (or eight) blocks at a time, one multiply per row (docs/benchmarks.md,
+    /// change 42: 4-bit decode +18% on Zen 5); pairs left over take theirs one pair at a time (<see cref="PairScales"/>),
+    /// and a final odd block <see cref="BlockSums"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MatMulInt16V512<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -106,7 +108,32 @@ internal static class Q4Kernels
             ref float s3 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w3, values));
             bool prefetch = r + (2 * RowTile) <= rowEnd;
             Vector512<float> a0 = Vector512<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-            for (int p = 0; p < pairs; p++)
+            int p = 0;
+
+            // Sixteen blocks at a time: each row's weight scales times the input scales in one multiply, then spread
+            // over the two halves of each pair by one permutation (the same products as PairScales · xs, bit for bit).
+            for (; p + 8 <= pairs; p += 8)
+            {
+                Vector512<float> xs = Vector512.LoadUnsafe(ref xScales, (nuint)(2 * p));
+                ScaledPairs<TPrefetch>(
+                    ref w0, ref w1, ref w2, ref w3, ref xa, ref ko, p, 8, prefetch, fetch, lines, linesPerPair, nibble, spread,
+                    Vector512.LoadUnsafe(ref s0, (nuint)(2 * p)) * xs, Vector512.LoadUnsafe(ref s1, (nuint)(2 * p)) * xs,
+                    Vector512.LoadUnsafe(ref s2, (nuint)(2 * p)) * xs, Vector512.LoadUnsafe(ref s3, (nuint)(2 * p)) * xs,
+                    ref a0, ref a1, ref a2, ref a3);
+            }
+
+            if (p + 4 <= pairs)
+            {
+                Vector256<float> xs = Vector256.LoadUnsafe(ref xScales, (nuint)(2 * p));
+                ScaledPairs<TPrefetch>(
+                    ref w0, ref w1, ref w2, ref w3, ref xa, ref ko, p, 4, prefetch, fetch, lines, linesPerPair, nibble, spread,
+                    (Vector256.LoadUnsafe(ref s0, (nuint)(2 * p)) * xs).ToVector512Unsafe(), (Vector256.LoadUnsafe(ref s1, (nuint)(2 * p)) * xs).ToVector512Unsafe(),
+                    (Vector256.LoadUnsafe(ref s2, (nuint)(2 * p)) * xs).ToVector512Unsafe(), (Vector256.LoadUnsafe(ref s3, (nuint)(2 * p)) * xs).ToVector512Unsafe(),
+                    ref a0, ref a1, ref a2, ref a3);
+                p += 4;
+            }
+
+            for (; p < pairs; p++)
             {
                 if (prefetch)
                 {
@@ -162,6 +189,40 @@ internal static class Q4Kernels
     }
 
     /// <summary>
+    /// <paramref name="count"/> pairs of blocks from pair <paramref name="first"/> for four rows, whose combined scales
+    /// (weight scale × input scale, one lane per block from the first pair's first block) are <paramref name="c0"/>…
+    /// <paramref name="c3"/>: per pair and row, the integer sums, one permutation of the scales and one FMA.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaledPairs<TPrefetch>(
+        ref byte w0, ref byte w1, ref byte w2, ref byte w3, ref short xa, ref int ko, int first, int count,
+        bool prefetch, nuint fetch, int lines, int linesPerPair, Vector512<ushort> nibble, Vector512<int> spread,
+        Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3,
+        ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        Vector512<int> index = spread, two = Vector512.Create(2);
+        for (int p = first, end = first + count; p < end; p++, index += two)
+        {
+            if (prefetch)
+            {
+                for (int line = p * linesPerPair, last = Math.Min(line + linesPerPair, lines); line < last; line++)
+                {
+                    TPrefetch.Line(ref w0, fetch + (nuint)(line * 64));
+                }
+            }
+
+            nuint at = (nuint)(p * 32);
+            Vector512<short> xl = Vector512.LoadUnsafe(ref xa, (nuint)(p * 64)), xh = Vector512.LoadUnsafe(ref xa, (nuint)((p * 64) + 32));
+            Vector512<int> k = Vector512.LoadUnsafe(ref ko, (nuint)(p * 16));
+            a0 = Vector512.FusedMultiplyAdd(PairSums(ref w0, at, xl, xh, k, nibble), Avx512F.PermuteVar16x32(c0, index), a0);
+            a1 = Vector512.FusedMultiplyAdd(PairSums(ref w1, at, xl, xh, k, nibble), Avx512F.PermuteVar16x32(c1, index), a1);
+            a2 = Vector512.FusedMultiplyAdd(PairSums(ref w2, at, xl, xh, k, nibble), Avx512F.PermuteVar16x32(c2, index), a2);
+            a3 = Vector512.FusedMultiplyAdd(PairSums(ref w3, at, xl, xh, k, nibble), Avx512F.PermuteVar16x32(c3, index), a3);
+        }
+    }
+
+    /// <summary>
     /// Σ q·x − 8·Σx per pair of lanes for a pair of blocks (lanes 0–7 the first block's, 8–15 the second's), as fp32:
     /// <paramref name="xl"/> and <paramref name="xh"/> are the inputs arranged as the masked and the shifted nibbles.
     /// </summary>
@@ -188,11 +249,132 @@ internal static class Q4Kernels
     }
 
     /// <summary>
-    /// 256 bits: a block's 16 bytes zero-extended to 16 int16 lanes twice, once masked to the low nibbles (values
-    /// 0–15) and once shifted to the high ones (values 16–31); minus 8, two <c>vpmaddwd</c>, one conversion and one FMA.
+    /// 256 bits, four rows at a time: per block, the inputs (values 0–15, then 16–31 of the block), the sums that take
+    /// the nibbles' offset of 8 out (8 · Σx per pair of lanes, once per call) and, per row, its 16 bytes zero-extended
+    /// to 16 int16 lanes, masked to the low nibbles and shifted to the high ones; two <c>vpmaddwd</c>, one subtraction,
+    /// one conversion, and one FMA by the block's weight scale × input scale (eight blocks' in one multiply, spread by
+    /// one permutation). Each row's sums are the one-row loop's (<see cref="MatMulInt16V256Rows{TPrefetch}"/>) bit for
+    /// bit: the same integers per lane, the same products of scales, the same order of FMAs. Change 42 in
+    /// docs/benchmarks.md: 4-bit decode +23% on Zen 5 at this width.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MatMulInt16V256<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2;
+        if (n > MaxStackInputs || rowEnd - rowStart < RowTile)
+        {
+            MatMulInt16V256Rows<TPrefetch>(ref w, n, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+            return;
+        }
+
+        int tileBytes = RowTile * stride, lines = (tileBytes + 63) / 64, linesPerBlock = (lines + blocks - 1) / Math.Max(1, blocks);
+        nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, tileBytes) * tileBytes);
+
+        // Per block: 8 · Σx per pair of int32 lanes, as the two vpmaddwd of a block sum them.
+        Span<int> offsets = stackalloc int[blocks * 8];
+        ref int ko = ref MemoryMarshal.GetReference(offsets);
+        Vector256<short> ones = Vector256<short>.One;
+        for (int b = 0; b < blocks; b++)
+        {
+            ref short xb = ref Unsafe.Add(ref x, b * Q4Block.Size);
+            Vector256<int> sums = Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref xb), ones) + Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref xb, 16), ones);
+            (sums * Q4Block.Offset).StoreUnsafe(ref ko, (nuint)(b * 8));
+        }
+
+        Vector256<short> nibble = Vector256.Create((short)0xF);
+        int r = rowStart;
+        for (; r + RowTile <= rowEnd; r += RowTile)
+        {
+            ref byte w0 = ref Unsafe.Add(ref w, (nint)r * stride);
+            ref byte w1 = ref Unsafe.Add(ref w0, stride);
+            ref byte w2 = ref Unsafe.Add(ref w1, stride);
+            ref byte w3 = ref Unsafe.Add(ref w2, stride);
+            ref float s0 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w0, values));
+            ref float s1 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w1, values));
+            ref float s2 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w2, values));
+            ref float s3 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w3, values));
+            bool prefetch = r + (2 * RowTile) <= rowEnd;
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            Vector256<float> c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+            Vector256<int> index = Vector256<int>.Zero;
+            for (int b = 0; b < blocks; b++, index += Vector256<int>.One)
+            {
+                if ((b & 7) == 0)
+                {
+                    if (b + 8 <= blocks)
+                    {
+                        // Eight blocks' weight scale × input scale per row: the products the one-row loop makes.
+                        Vector256<float> xs = Vector256.LoadUnsafe(ref xScales, (nuint)b);
+                        c0 = Vector256.LoadUnsafe(ref s0, (nuint)b) * xs;
+                        c1 = Vector256.LoadUnsafe(ref s1, (nuint)b) * xs;
+                        c2 = Vector256.LoadUnsafe(ref s2, (nuint)b) * xs;
+                        c3 = Vector256.LoadUnsafe(ref s3, (nuint)b) * xs;
+                    }
+                    else
+                    {
+                        // Fewer than eight blocks left: their products one by one, in lanes 0….
+                        c0 = c1 = c2 = c3 = Vector256<float>.Zero;
+                        for (int j = 0; b + j < blocks; j++)
+                        {
+                            float xs = Unsafe.Add(ref xScales, b + j);
+                            c0 = c0.WithElement(j, Unsafe.Add(ref s0, b + j) * xs);
+                            c1 = c1.WithElement(j, Unsafe.Add(ref s1, b + j) * xs);
+                            c2 = c2.WithElement(j, Unsafe.Add(ref s2, b + j) * xs);
+                            c3 = c3.WithElement(j, Unsafe.Add(ref s3, b + j) * xs);
+                        }
+                    }
+
+                    index = Vector256<int>.Zero;
+                }
+
+                if (prefetch)
+                {
+                    // This block's share of the tile's lines, a fetch distance ahead (within the call's rows).
+                    for (int line = b * linesPerBlock, last = Math.Min(line + linesPerBlock, lines); line < last; line++)
+                    {
+                        TPrefetch.Line(ref w0, fetch + (nuint)(line * 64));
+                    }
+                }
+
+                nuint at = (nuint)(b * Q4Block.PackedBytes);
+                ref short xb = ref Unsafe.Add(ref x, b * Q4Block.Size);
+                Vector256<short> xl = Vector256.LoadUnsafe(ref xb), xh = Vector256.LoadUnsafe(ref xb, 16);
+                Vector256<int> k = Vector256.LoadUnsafe(ref ko, (nuint)(b * 8));
+                a0 = Vector256.FusedMultiplyAdd(BlockSums256(ref w0, at, xl, xh, k, nibble), Avx2.PermuteVar8x32(c0, index), a0);
+                a1 = Vector256.FusedMultiplyAdd(BlockSums256(ref w1, at, xl, xh, k, nibble), Avx2.PermuteVar8x32(c1, index), a1);
+                a2 = Vector256.FusedMultiplyAdd(BlockSums256(ref w2, at, xl, xh, k, nibble), Avx2.PermuteVar8x32(c2, index), a2);
+                a3 = Vector256.FusedMultiplyAdd(BlockSums256(ref w3, at, xl, xh, k, nibble), Avx2.PermuteVar8x32(c3, index), a3);
+            }
+
+            Store(ref y, r, Vector256.Sum(a0), accumulate);
+            Store(ref y, r + 1, Vector256.Sum(a1), accumulate);
+            Store(ref y, r + 2, Vector256.Sum(a2), accumulate);
+            Store(ref y, r + 3, Vector256.Sum(a3), accumulate);
+        }
+
+        if (r < rowEnd)
+        {
+            MatMulInt16V256Rows<TPrefetch>(ref w, n, ref x, ref xScales, ref y, r, rowEnd, accumulate);
+        }
+    }
+
+    /// <summary>Σ (q − 8)·x per pair of lanes of one block (its 16 bytes), as fp32: the sums of q·x less <paramref name="offsets"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> BlockSums256(ref byte row, nuint at, Vector256<short> xl, Vector256<short> xh, Vector256<int> offsets, Vector256<short> nibble)
+    {
+        Vector256<short> bytes = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref row, at));
+        Vector256<int> sums = Avx2.MultiplyAddAdjacent(bytes & nibble, xl) + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes, 4), xh);
+        return Avx.ConvertToVector256Single(sums - offsets);
+    }
+
+    /// <summary>
+    /// 256 bits, one row at a time (the rows after the last tile of four, and rows too long for the stack): a block's
+    /// 16 bytes zero-extended to 16 int16 lanes twice, once masked to the low nibbles (values 0–15) and once shifted to
+    /// the high ones (values 16–31); minus 8, two <c>vpmaddwd</c>, one conversion and one FMA.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MatMulInt16V256Rows<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
     {
         int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2;

@@ -14,7 +14,9 @@ public sealed unsafe class FallbackKernelTests
     [Theory]
     [InlineData(64)]
     [InlineData(96)] // three blocks: one pair, then one block alone
-    [InlineData(768)]
+    [InlineData(768)] // 12 pairs: sixteen blocks' scales at once, then eight (512-bit); three groups of eight (256-bit)
+    [InlineData(800)] // 25 blocks: ... then the odd block; on 256 bits a group of one
+    [InlineData(1344)] // 42 blocks: 21 pairs, the last taken alone after groups of sixteen and eight blocks
     public void Four_bit_products_with_16_bit_inputs_match_the_dequantized_product(int cols)
     {
         const int rows = 11;
@@ -55,6 +57,50 @@ public sealed unsafe class FallbackKernelTests
 
             Q4Kernels.MatMulInt16<TemporalPrefetch>(w, x16, xScales, y, 1, 10, accumulate: true);
             AssertRows([.. expected.Select(e => 2 * e)], y, 1, 10, offset: 0, $"q4, {cols} inputs, accumulated");
+        }
+    }
+
+    [Theory]
+    [InlineData(64)]
+    [InlineData(800)]
+    public void Four_bit_row_tiles_sum_each_row_as_the_one_row_loop_does_on_256_bits(int cols)
+    {
+        // The 256-bit product takes four rows at a time and the rows after the last tile one by one; both must give a
+        // row the same bits (same integers per lane, same products of scales, same order of FMAs), so a row's result
+        // does not depend on the rows a call covers. The 512-bit path sums a lone row in another order (block by
+        // block, not in pairs): there the two agree within the products' tolerance.
+        const int rows = 9;
+        var rng = new Random(cols + 1);
+        int stride = Q4Block.RowBytes(cols);
+        byte[] packed = new byte[rows * stride];
+        for (int r = 0; r < rows; r++)
+        {
+            float[] row = RandomRow(rng, cols);
+            Q4Quantizer.QuantizeRow(row, packed.AsSpan(r * stride, cols / 2), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(packed.AsSpan((r * stride) + (cols / 2), cols / 8)));
+        }
+
+        float[] x = RandomRow(rng, cols);
+        short[] x16 = new short[cols];
+        float[] xScales = new float[cols / 32];
+        Int16Activations.Quantize(x, x16, xScales);
+        fixed (byte* data = packed)
+        {
+            var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
+            float[] tiled = new float[rows], alone = new float[rows];
+            Q4Kernels.MatMulInt16<TemporalPrefetch>(w, x16, xScales, tiled, 0, rows, accumulate: false);
+            for (int r = 0; r < rows; r++)
+            {
+                Q4Kernels.MatMulInt16<TemporalPrefetch>(w, x16, xScales, alone, r, r + 1, accumulate: false);
+            }
+
+            bool is256 = !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated;
+            double scale = alone.Max(v => Math.Abs((double)v));
+            for (int r = 0; r < rows; r++)
+            {
+                Assert.True(
+                    is256 ? BitConverter.SingleToInt32Bits(tiled[r]) == BitConverter.SingleToInt32Bits(alone[r]) : Math.Abs(tiled[r] - alone[r]) <= 1e-5 * scale,
+                    $"row {r} of {cols} inputs: {tiled[r]:R} in a tile, {alone[r]:R} alone ({(is256 ? "256-bit: must be equal" : "within 1e-5")})");
+            }
         }
     }
 
