@@ -19,8 +19,9 @@ internal static class Q4Kernels
     private const int RowTile = 4;
 
     /// <summary>
-    /// Widest row the 512-bit product takes: it rearranges its inputs on the stack (4 bytes per input, 64 KiB at this
-    /// width, which every released size's rows are within). Wider rows take the 256-bit product.
+    /// Widest row the 512-bit and the 256-bit row tiles take: they arrange their inputs and offsets on the stack (2.5 and
+    /// 1 bytes per input: 40 KiB at this width, which every released size's rows are within). Wider rows take the
+    /// 256-bit one-row loop.
     /// </summary>
     private const int MaxStackInputs = 16384;
 
@@ -53,46 +54,50 @@ internal static class Q4Kernels
     }
 
     /// <summary>
-    /// 512 bits, two blocks per step: their 32 bytes zero-extended to 32 int16 lanes (one instruction); masked, the
-    /// lanes hold values 0–15 of both blocks, shifted, values 16–31. The inputs are rearranged to match once per call
-    /// (<paramref name="x"/>'s values 0–15 of the two blocks, then their values 16–31), as are the sums that take the
-    /// nibbles' offset of 8 out, 8 · Σx per pair of lanes. Per step and row: two <c>vpmaddwd</c>, one subtraction, one
-    /// conversion, and the two blocks' weight scale × input scale spread over their halves by one permutation into one
-    /// FMA. Those products are made sixteen (or eight) blocks at a time, one multiply per row (docs/benchmarks.md,
-    /// change 42: 4-bit decode +18% on Zen 5); pairs left over take theirs one pair at a time (<see cref="PairScales"/>),
-    /// and a final odd block <see cref="BlockSums"/>.
+    /// 512 bits, four blocks per step: their 64 bytes loaded as 32 int16 lanes without widening. Lane L holds bytes 2L
+    /// and 2L + 1 of block L / 8, so its four nibbles are values j, j + 1, j + 16 and j + 17 of that block
+    /// (j = 2·(L mod 8)): masked, shifted by 8 and masked, shifted by 4 and masked, and shifted by 12. The inputs are
+    /// arranged to match once per call, four vectors per step, with the sums that take the nibbles' offset of 8 out
+    /// (8 · Σx per int32 lane). Per step and row: six shifts and masks, four <c>vpmaddwd</c>, three additions, one
+    /// subtraction, one conversion and one FMA by the blocks' weight scale × input scale (made sixteen blocks at a time,
+    /// spread by one permutation): 18 instructions per 128 weights and row, where two blocks per step with widening
+    /// loads took 20, and 24 with per-pair scales (docs/benchmarks.md, changes 42 and 43: one-thread 4-bit decode on Zen 5
+    /// +18%, then +12.5%). Blocks after the last whole four take <see cref="BlockSums"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MatMulInt16V512<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
     {
-        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2, pairs = blocks / 2;
-        int tileBytes = RowTile * stride, lines = (tileBytes + 63) / 64, linesPerPair = (lines + pairs - 1) / Math.Max(1, pairs);
+        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2, quads = blocks / 4;
+        int tileBytes = RowTile * stride, lines = (tileBytes + 63) / 64, linesPerQuad = (lines + quads - 1) / Math.Max(1, quads);
         nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, tileBytes) * tileBytes);
 
-        // Per pair of blocks: the inputs as the lanes hold the weights, 8 · Σx per pair of lanes, the input scales.
-        Span<short> arranged = stackalloc short[pairs * 64];
-        Span<int> offsets = stackalloc int[pairs * 16];
-        Span<float> scales = stackalloc float[pairs * 16];
+        // Per four blocks: the inputs of the four nibbles of each lane (128 values), then 8 · Σx per int32 lane.
+        Span<short> arranged = stackalloc short[quads * 128];
+        Span<int> offsets = stackalloc int[quads * 16];
         ref short xa = ref MemoryMarshal.GetReference(arranged);
         ref int ko = ref MemoryMarshal.GetReference(offsets);
-        ref float sx = ref MemoryMarshal.GetReference(scales);
-        Vector512<short> ones = Vector512<short>.One;
-        for (int p = 0; p < pairs; p++)
+        for (int q = 0; q < quads; q++)
         {
-            ref short from = ref Unsafe.Add(ref x, p * 64);
-            ref short to = ref Unsafe.Add(ref xa, p * 64);
-            Vector256.LoadUnsafe(ref from).StoreUnsafe(ref to);
-            Vector256.LoadUnsafe(ref from, 32).StoreUnsafe(ref to, 16);
-            Vector256.LoadUnsafe(ref from, 16).StoreUnsafe(ref to, 32);
-            Vector256.LoadUnsafe(ref from, 48).StoreUnsafe(ref to, 48);
-            Vector512<int> sums = Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref to), ones) + Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref to, 32), ones);
-            (sums * Q4Block.Offset).StoreUnsafe(ref ko, (nuint)(p * 16));
-            Vector512.Create(Vector256.Create(Unsafe.Add(ref xScales, 2 * p)), Vector256.Create(Unsafe.Add(ref xScales, (2 * p) + 1))).StoreUnsafe(ref sx, (nuint)(p * 16));
+            for (int lane = 0; lane < 32; lane++)
+            {
+                int from = (((4 * q) + (lane / 8)) * Q4Block.Size) + (2 * (lane % 8));
+                int to = (q * 128) + lane;
+                Unsafe.Add(ref xa, to) = Unsafe.Add(ref x, from);
+                Unsafe.Add(ref xa, to + 32) = Unsafe.Add(ref x, from + 1);
+                Unsafe.Add(ref xa, to + 64) = Unsafe.Add(ref x, from + 16);
+                Unsafe.Add(ref xa, to + 96) = Unsafe.Add(ref x, from + 17);
+            }
+
+            Vector512<short> ones = Vector512<short>.One;
+            ref short at = ref Unsafe.Add(ref xa, q * 128);
+            Vector512<int> sums = Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref at), ones) + Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref at, 32), ones)
+                + Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref at, 64), ones) + Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref at, 96), ones);
+            (sums * Q4Block.Offset).StoreUnsafe(ref ko, (nuint)(q * 16));
         }
 
         Vector512<ushort> nibble = Vector512.Create((ushort)0xF);
-        Vector512<int> spread = Vector512.Create(Vector256<int>.Zero, Vector256<int>.One);
+        Vector512<int> spread = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
         Vector512<ushort> shifts = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4));
         Vector512<short> offset = Vector512.Create((short)Q4Block.Offset), mask = Vector512.Create((short)0xF);
         int r = rowStart;
@@ -108,62 +113,49 @@ internal static class Q4Kernels
             ref float s3 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w3, values));
             bool prefetch = r + (2 * RowTile) <= rowEnd;
             Vector512<float> a0 = Vector512<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-            int p = 0;
+            int q = 0;
 
-            // Sixteen blocks at a time: each row's weight scales times the input scales in one multiply, then spread
-            // over the two halves of each pair by one permutation (the same products as PairScales · xs, bit for bit).
-            for (; p + 8 <= pairs; p += 8)
+            // Sixteen blocks' scale products per row at a time, then eight, then four.
+            for (; q + 4 <= quads; q += 4)
             {
-                Vector512<float> xs = Vector512.LoadUnsafe(ref xScales, (nuint)(2 * p));
-                ScaledPairs<TPrefetch>(
-                    ref w0, ref w1, ref w2, ref w3, ref xa, ref ko, p, 8, prefetch, fetch, lines, linesPerPair, nibble, spread,
-                    Vector512.LoadUnsafe(ref s0, (nuint)(2 * p)) * xs, Vector512.LoadUnsafe(ref s1, (nuint)(2 * p)) * xs,
-                    Vector512.LoadUnsafe(ref s2, (nuint)(2 * p)) * xs, Vector512.LoadUnsafe(ref s3, (nuint)(2 * p)) * xs,
+                Vector512<float> xs = Vector512.LoadUnsafe(ref xScales, (nuint)(4 * q));
+                ScaledQuads<TPrefetch>(
+                    ref w0, ref w1, ref w2, ref w3, ref xa, ref ko, q, 4, prefetch, fetch, lines, linesPerQuad, nibble, spread,
+                    Vector512.LoadUnsafe(ref s0, (nuint)(4 * q)) * xs, Vector512.LoadUnsafe(ref s1, (nuint)(4 * q)) * xs,
+                    Vector512.LoadUnsafe(ref s2, (nuint)(4 * q)) * xs, Vector512.LoadUnsafe(ref s3, (nuint)(4 * q)) * xs,
                     ref a0, ref a1, ref a2, ref a3);
             }
 
-            if (p + 4 <= pairs)
+            if (q + 2 <= quads)
             {
-                Vector256<float> xs = Vector256.LoadUnsafe(ref xScales, (nuint)(2 * p));
-                ScaledPairs<TPrefetch>(
-                    ref w0, ref w1, ref w2, ref w3, ref xa, ref ko, p, 4, prefetch, fetch, lines, linesPerPair, nibble, spread,
-                    (Vector256.LoadUnsafe(ref s0, (nuint)(2 * p)) * xs).ToVector512Unsafe(), (Vector256.LoadUnsafe(ref s1, (nuint)(2 * p)) * xs).ToVector512Unsafe(),
-                    (Vector256.LoadUnsafe(ref s2, (nuint)(2 * p)) * xs).ToVector512Unsafe(), (Vector256.LoadUnsafe(ref s3, (nuint)(2 * p)) * xs).ToVector512Unsafe(),
+                Vector256<float> xs = Vector256.LoadUnsafe(ref xScales, (nuint)(4 * q));
+                ScaledQuads<TPrefetch>(
+                    ref w0, ref w1, ref w2, ref w3, ref xa, ref ko, q, 2, prefetch, fetch, lines, linesPerQuad, nibble, spread,
+                    (Vector256.LoadUnsafe(ref s0, (nuint)(4 * q)) * xs).ToVector512Unsafe(), (Vector256.LoadUnsafe(ref s1, (nuint)(4 * q)) * xs).ToVector512Unsafe(),
+                    (Vector256.LoadUnsafe(ref s2, (nuint)(4 * q)) * xs).ToVector512Unsafe(), (Vector256.LoadUnsafe(ref s3, (nuint)(4 * q)) * xs).ToVector512Unsafe(),
                     ref a0, ref a1, ref a2, ref a3);
-                p += 4;
+                q += 2;
             }
 
-            for (; p < pairs; p++)
+            if (q < quads)
             {
-                if (prefetch)
-                {
-                    // This pair's share of the tile's lines, a fetch distance ahead (within the call's rows).
-                    for (int line = p * linesPerPair, last = Math.Min(line + linesPerPair, lines); line < last; line++)
-                    {
-                        TPrefetch.Line(ref w0, fetch + (nuint)(line * 64));
-                    }
-                }
-
-                nuint at = (nuint)(p * 32);
-                Vector512<short> xl = Vector512.LoadUnsafe(ref xa, (nuint)(p * 64)), xh = Vector512.LoadUnsafe(ref xa, (nuint)((p * 64) + 32));
-                Vector512<int> k = Vector512.LoadUnsafe(ref ko, (nuint)(p * 16));
-                Vector512<float> xs = Vector512.LoadUnsafe(ref sx, (nuint)(p * 16));
-                a0 = Vector512.FusedMultiplyAdd(PairSums(ref w0, at, xl, xh, k, nibble), PairScales(ref s0, p, spread) * xs, a0);
-                a1 = Vector512.FusedMultiplyAdd(PairSums(ref w1, at, xl, xh, k, nibble), PairScales(ref s1, p, spread) * xs, a1);
-                a2 = Vector512.FusedMultiplyAdd(PairSums(ref w2, at, xl, xh, k, nibble), PairScales(ref s2, p, spread) * xs, a2);
-                a3 = Vector512.FusedMultiplyAdd(PairSums(ref w3, at, xl, xh, k, nibble), PairScales(ref s3, p, spread) * xs, a3);
+                Vector128<float> xs = Vector128.LoadUnsafe(ref xScales, (nuint)(4 * q));
+                ScaledQuads<TPrefetch>(
+                    ref w0, ref w1, ref w2, ref w3, ref xa, ref ko, q, 1, prefetch, fetch, lines, linesPerQuad, nibble, spread,
+                    (Vector128.LoadUnsafe(ref s0, (nuint)(4 * q)) * xs).ToVector256Unsafe().ToVector512Unsafe(), (Vector128.LoadUnsafe(ref s1, (nuint)(4 * q)) * xs).ToVector256Unsafe().ToVector512Unsafe(),
+                    (Vector128.LoadUnsafe(ref s2, (nuint)(4 * q)) * xs).ToVector256Unsafe().ToVector512Unsafe(), (Vector128.LoadUnsafe(ref s3, (nuint)(4 * q)) * xs).ToVector256Unsafe().ToVector512Unsafe(),
+                    ref a0, ref a1, ref a2, ref a3);
             }
 
-            if (blocks % 2 != 0)
+            for (int b = 4 * quads; b < blocks; b++)
             {
-                int b = blocks - 1;
                 nuint at = (nuint)(b * Q4Block.PackedBytes);
                 Vector512<short> xb = Vector512.LoadUnsafe(ref x, (nuint)(b * Q4Block.Size));
                 float xs = Unsafe.Add(ref xScales, b);
-                a0 = Vector512.FusedMultiplyAdd(BlockSums(ref w0, at, xb, shifts, mask, offset), Vector512.Create(xs * Unsafe.Add(ref s0, b)), a0);
-                a1 = Vector512.FusedMultiplyAdd(BlockSums(ref w1, at, xb, shifts, mask, offset), Vector512.Create(xs * Unsafe.Add(ref s1, b)), a1);
-                a2 = Vector512.FusedMultiplyAdd(BlockSums(ref w2, at, xb, shifts, mask, offset), Vector512.Create(xs * Unsafe.Add(ref s2, b)), a2);
-                a3 = Vector512.FusedMultiplyAdd(BlockSums(ref w3, at, xb, shifts, mask, offset), Vector512.Create(xs * Unsafe.Add(ref s3, b)), a3);
+                a0 = Vector512.FusedMultiplyAdd(BlockSums(ref w0, at, xb, shifts, mask, offset), Vector512.Create(Unsafe.Add(ref s0, b) * xs), a0);
+                a1 = Vector512.FusedMultiplyAdd(BlockSums(ref w1, at, xb, shifts, mask, offset), Vector512.Create(Unsafe.Add(ref s1, b) * xs), a1);
+                a2 = Vector512.FusedMultiplyAdd(BlockSums(ref w2, at, xb, shifts, mask, offset), Vector512.Create(Unsafe.Add(ref s2, b) * xs), a2);
+                a3 = Vector512.FusedMultiplyAdd(BlockSums(ref w3, at, xb, shifts, mask, offset), Vector512.Create(Unsafe.Add(ref s3, b) * xs), a3);
             }
 
             Store(ref y, r, Vector512.Sum(a0), accumulate);
@@ -189,55 +181,51 @@ internal static class Q4Kernels
     }
 
     /// <summary>
-    /// <paramref name="count"/> pairs of blocks from pair <paramref name="first"/> for four rows, whose combined scales
-    /// (weight scale × input scale, one lane per block from the first pair's first block) are <paramref name="c0"/>…
-    /// <paramref name="c3"/>: per pair and row, the integer sums, one permutation of the scales and one FMA.
+    /// <paramref name="count"/> steps of four blocks from step <paramref name="first"/> for four rows, whose combined
+    /// scales (weight scale × input scale, one lane per block from the first step's first block) are
+    /// <paramref name="c0"/>…<paramref name="c3"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScaledPairs<TPrefetch>(
+    private static void ScaledQuads<TPrefetch>(
         ref byte w0, ref byte w1, ref byte w2, ref byte w3, ref short xa, ref int ko, int first, int count,
-        bool prefetch, nuint fetch, int lines, int linesPerPair, Vector512<ushort> nibble, Vector512<int> spread,
+        bool prefetch, nuint fetch, int lines, int linesPerQuad, Vector512<ushort> nibble, Vector512<int> spread,
         Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3,
         ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3)
         where TPrefetch : struct, IWeightPrefetch
     {
-        Vector512<int> index = spread, two = Vector512.Create(2);
-        for (int p = first, end = first + count; p < end; p++, index += two)
+        Vector512<int> index = spread, four = Vector512.Create(4);
+        for (int q = first, end = first + count; q < end; q++, index += four)
         {
             if (prefetch)
             {
-                for (int line = p * linesPerPair, last = Math.Min(line + linesPerPair, lines); line < last; line++)
+                for (int line = q * linesPerQuad, last = Math.Min(line + linesPerQuad, lines); line < last; line++)
                 {
                     TPrefetch.Line(ref w0, fetch + (nuint)(line * 64));
                 }
             }
 
-            nuint at = (nuint)(p * 32);
-            Vector512<short> xl = Vector512.LoadUnsafe(ref xa, (nuint)(p * 64)), xh = Vector512.LoadUnsafe(ref xa, (nuint)((p * 64) + 32));
-            Vector512<int> k = Vector512.LoadUnsafe(ref ko, (nuint)(p * 16));
-            a0 = Vector512.FusedMultiplyAdd(PairSums(ref w0, at, xl, xh, k, nibble), Avx512F.PermuteVar16x32(c0, index), a0);
-            a1 = Vector512.FusedMultiplyAdd(PairSums(ref w1, at, xl, xh, k, nibble), Avx512F.PermuteVar16x32(c1, index), a1);
-            a2 = Vector512.FusedMultiplyAdd(PairSums(ref w2, at, xl, xh, k, nibble), Avx512F.PermuteVar16x32(c2, index), a2);
-            a3 = Vector512.FusedMultiplyAdd(PairSums(ref w3, at, xl, xh, k, nibble), Avx512F.PermuteVar16x32(c3, index), a3);
+            nuint at = (nuint)(q * 64);
+            ref short xq = ref Unsafe.Add(ref xa, q * 128);
+            Vector512<short> x0 = Vector512.LoadUnsafe(ref xq), x1 = Vector512.LoadUnsafe(ref xq, 32), x2 = Vector512.LoadUnsafe(ref xq, 64), x3 = Vector512.LoadUnsafe(ref xq, 96);
+            Vector512<int> k = Vector512.LoadUnsafe(ref ko, (nuint)(q * 16));
+            a0 = Vector512.FusedMultiplyAdd(QuadSums(ref w0, at, x0, x1, x2, x3, k, nibble), Avx512F.PermuteVar16x32(c0, index), a0);
+            a1 = Vector512.FusedMultiplyAdd(QuadSums(ref w1, at, x0, x1, x2, x3, k, nibble), Avx512F.PermuteVar16x32(c1, index), a1);
+            a2 = Vector512.FusedMultiplyAdd(QuadSums(ref w2, at, x0, x1, x2, x3, k, nibble), Avx512F.PermuteVar16x32(c2, index), a2);
+            a3 = Vector512.FusedMultiplyAdd(QuadSums(ref w3, at, x0, x1, x2, x3, k, nibble), Avx512F.PermuteVar16x32(c3, index), a3);
         }
     }
 
-    /// <summary>
-    /// Σ q·x − 8·Σx per pair of lanes for a pair of blocks (lanes 0–7 the first block's, 8–15 the second's), as fp32:
-    /// <paramref name="xl"/> and <paramref name="xh"/> are the inputs arranged as the masked and the shifted nibbles.
-    /// </summary>
+    /// <summary>Σ (q − 8)·x per int32 lane for four blocks (lanes 4b…4b + 3 block b's), as fp32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> PairSums(ref byte row, nuint at, Vector512<short> xl, Vector512<short> xh, Vector512<int> offsets, Vector512<ushort> nibble)
+    private static Vector512<float> QuadSums(ref byte row, nuint at, Vector512<short> x0, Vector512<short> x1, Vector512<short> x2, Vector512<short> x3, Vector512<int> offsets, Vector512<ushort> nibble)
     {
-        Vector512<ushort> bytes = Avx512BW.ConvertToVector512UInt16(Vector256.LoadUnsafe(ref row, at));
-        Vector512<int> sums = Avx512BW.MultiplyAddAdjacent((bytes & nibble).AsInt16(), xl) + Avx512BW.MultiplyAddAdjacent((bytes >>> 4).AsInt16(), xh);
+        Vector512<ushort> lanes = Vector512.LoadUnsafe(ref row, at).AsUInt16();
+        Vector512<int> sums = Avx512BW.MultiplyAddAdjacent((lanes & nibble).AsInt16(), x0)
+            + Avx512BW.MultiplyAddAdjacent(((lanes >>> 8) & nibble).AsInt16(), x1)
+            + Avx512BW.MultiplyAddAdjacent(((lanes >>> 4) & nibble).AsInt16(), x2)
+            + Avx512BW.MultiplyAddAdjacent((lanes >>> 12).AsInt16(), x3);
         return Avx512F.ConvertToVector512Single(sums - offsets);
     }
-
-    /// <summary>The weight scales of blocks 2p and 2p + 1, each over its half of the lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> PairScales(ref float scales, int p, Vector512<int> spread) =>
-        Avx512F.PermuteVar16x32(Vector128.CreateScalar(Unsafe.ReadUnaligned<double>(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref scales, 2 * p)))).AsSingle().ToVector256Unsafe().ToVector512Unsafe(), spread);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> BlockSums(ref byte row, nuint at, Vector512<short> x, Vector512<ushort> shifts, Vector512<short> nibble, Vector512<short> offset)

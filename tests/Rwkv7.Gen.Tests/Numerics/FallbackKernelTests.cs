@@ -13,10 +13,11 @@ public sealed unsafe class FallbackKernelTests
 {
     [Theory]
     [InlineData(64)]
-    [InlineData(96)] // three blocks: one pair, then one block alone
-    [InlineData(768)] // 12 pairs: sixteen blocks' scales at once, then eight (512-bit); three groups of eight (256-bit)
-    [InlineData(800)] // 25 blocks: ... then the odd block; on 256 bits a group of one
-    [InlineData(1344)] // 42 blocks: 21 pairs, the last taken alone after groups of sixteen and eight blocks
+    [InlineData(96)] // three blocks, each alone on 512 bits
+    [InlineData(160)] // five blocks: one step of four (512-bit: its scales from a 128-bit load), then one alone
+    [InlineData(768)] // 24 blocks: sixteen blocks' scales at once, then eight (512-bit); three groups of eight (256-bit)
+    [InlineData(800)] // 25 blocks: ... then one alone; on 256 bits a group of one
+    [InlineData(1344)] // 42 blocks: sixteen, sixteen and eight (512-bit), then two alone
     public void Four_bit_products_with_16_bit_inputs_match_the_dequantized_product(int cols)
     {
         const int rows = 11;
