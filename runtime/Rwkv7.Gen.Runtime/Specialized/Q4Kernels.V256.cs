@@ -1,0 +1,225 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Rwkv7.Gen.Loading;
+using Rwkv7.Gen.Weights;
+
+namespace Rwkv7.Gen.Specialized;
+
+// The 256-bit products of 4-bit rows by 16-bit inputs (Q4Kernels.cs has the whole and the dispatch).
+internal static partial class Q4Kernels
+{
+    /// <summary>
+    /// 256 bits, two blocks per step from one plain 32-byte load, as the 512-bit product takes four: lane L (16 int16
+    /// lanes) holds bytes 2L and 2L + 1 of block L / 8, whose nibbles are values j, j + 1, j + 16, j + 17 of that block
+    /// (j = 2·(L mod 8)). Per step and row: six shifts and masks, four <c>vpmaddwd</c>, three additions, one
+    /// subtraction, one conversion and one FMA by the blocks' weight scale × input scale (made eight blocks at a time,
+    /// spread by one permutation). Four rows at a time; rows after the last tile of four run the same tile on one row,
+    /// so that a row's sums never depend on the rows a call covers. A final odd block takes <see cref="BlockSums256"/>.
+    /// Changes 42 and 44 in docs/benchmarks.md: from one row at a time with a widening load per block, 4-bit decode on
+    /// Zen 5 at this width +23%, then +11%.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MatMulInt16V256<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, pairs = blocks / 2;
+        int tileBytes = RowTile * stride, lines = (tileBytes + 63) / 64;
+        var tile = new Tile256(n / 2, blocks, (lines + pairs - 1) / Math.Max(1, pairs), lines, (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, tileBytes) * tileBytes));
+
+        // Per pair of blocks: the inputs of the four nibbles of each lane (64 values), then 8 · Σx per int32 lane.
+        Span<short> arranged = stackalloc short[pairs * 64];
+        Span<int> offsets = stackalloc int[pairs * 8];
+        ref short xa = ref MemoryMarshal.GetReference(arranged);
+        ref int ko = ref MemoryMarshal.GetReference(offsets);
+        Vector256<short> ones = Vector256<short>.One;
+        for (int p = 0; p < pairs; p++)
+        {
+            for (int lane = 0; lane < 16; lane++)
+            {
+                int from = (((2 * p) + (lane / 8)) * Q4Block.Size) + (2 * (lane % 8));
+                int to = (p * 64) + lane;
+                Unsafe.Add(ref xa, to) = Unsafe.Add(ref x, from);
+                Unsafe.Add(ref xa, to + 16) = Unsafe.Add(ref x, from + 1);
+                Unsafe.Add(ref xa, to + 32) = Unsafe.Add(ref x, from + 16);
+                Unsafe.Add(ref xa, to + 48) = Unsafe.Add(ref x, from + 17);
+            }
+
+            ref short at = ref Unsafe.Add(ref xa, p * 64);
+            Vector256<int> sums = Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref at), ones) + Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref at, 16), ones)
+                + Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref at, 32), ones) + Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref at, 48), ones);
+            (sums * Q4Block.Offset).StoreUnsafe(ref ko, (nuint)(p * 8));
+        }
+
+        int r = rowStart;
+        for (; r + RowTile <= rowEnd; r += RowTile)
+        {
+            ref byte w0 = ref Unsafe.Add(ref w, (nint)r * stride);
+            ref byte w1 = ref Unsafe.Add(ref w0, stride);
+            ref byte w2 = ref Unsafe.Add(ref w1, stride);
+            ref byte w3 = ref Unsafe.Add(ref w2, stride);
+            tile.Run<TPrefetch>(ref w0, ref w1, ref w2, ref w3, ref x, ref xScales, ref xa, ref ko, r + (2 * RowTile) <= rowEnd, out float y0, out float y1, out float y2, out float y3);
+            Store(ref y, r, y0, accumulate);
+            Store(ref y, r + 1, y1, accumulate);
+            Store(ref y, r + 2, y2, accumulate);
+            Store(ref y, r + 3, y3, accumulate);
+        }
+
+        for (; r < rowEnd; r++)
+        {
+            // The tile's arithmetic on one row (four times: at most three rows per call come here).
+            ref byte w0 = ref Unsafe.Add(ref w, (nint)r * stride);
+            tile.Run<TPrefetch>(ref w0, ref w0, ref w0, ref w0, ref x, ref xScales, ref xa, ref ko, false, out float y0, out _, out _, out _);
+            Store(ref y, r, y0, accumulate);
+        }
+    }
+
+    /// <summary>The numbers of a 256-bit 4-bit tile over one call's rows, and its arithmetic on four rows.</summary>
+    private readonly struct Tile256(int values, int blocks, int linesPerPair, int lines, nuint fetch)
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Run<TPrefetch>(
+            ref byte w0, ref byte w1, ref byte w2, ref byte w3, ref short x, ref float xScales, ref short xa, ref int ko, bool prefetch,
+            out float y0, out float y1, out float y2, out float y3)
+            where TPrefetch : struct, IWeightPrefetch
+        {
+            ref float s0 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w0, values));
+            ref float s1 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w1, values));
+            ref float s2 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w2, values));
+            ref float s3 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w3, values));
+            Vector256<ushort> nibble = Vector256.Create((ushort)0xF);
+            Vector256<int> spread = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1), two = Vector256.Create(2);
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            Vector256<float> c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+            Vector256<int> index = spread;
+            int pairs = blocks / 2;
+            for (int p = 0; p < pairs; p++, index += two)
+            {
+                if ((p & 3) == 0)
+                {
+                    int b = 2 * p;
+                    if (b + 8 <= blocks)
+                    {
+                        // Eight blocks' weight scale × input scale per row.
+                        Vector256<float> xs = Vector256.LoadUnsafe(ref xScales, (nuint)b);
+                        c0 = Vector256.LoadUnsafe(ref s0, (nuint)b) * xs;
+                        c1 = Vector256.LoadUnsafe(ref s1, (nuint)b) * xs;
+                        c2 = Vector256.LoadUnsafe(ref s2, (nuint)b) * xs;
+                        c3 = Vector256.LoadUnsafe(ref s3, (nuint)b) * xs;
+                    }
+                    else
+                    {
+                        for (int j = 0; b + j < 2 * pairs; j++)
+                        {
+                            float xs = Unsafe.Add(ref xScales, b + j);
+                            c0 = c0.WithElement(j, Unsafe.Add(ref s0, b + j) * xs);
+                            c1 = c1.WithElement(j, Unsafe.Add(ref s1, b + j) * xs);
+                            c2 = c2.WithElement(j, Unsafe.Add(ref s2, b + j) * xs);
+                            c3 = c3.WithElement(j, Unsafe.Add(ref s3, b + j) * xs);
+                        }
+                    }
+
+                    index = spread;
+                }
+
+                if (prefetch)
+                {
+                    // This pair's share of the tile's lines, a fetch distance ahead (within the call's rows).
+                    for (int line = p * linesPerPair, last = Math.Min(line + linesPerPair, lines); line < last; line++)
+                    {
+                        TPrefetch.Line(ref w0, fetch + (nuint)(line * 64));
+                    }
+                }
+
+                nuint at = (nuint)(p * 32);
+                ref short xp = ref Unsafe.Add(ref xa, p * 64);
+                Vector256<short> x0 = Vector256.LoadUnsafe(ref xp), x1 = Vector256.LoadUnsafe(ref xp, 16), x2 = Vector256.LoadUnsafe(ref xp, 32), x3 = Vector256.LoadUnsafe(ref xp, 48);
+                Vector256<int> k = Vector256.LoadUnsafe(ref ko, (nuint)(p * 8));
+                a0 = Vector256.FusedMultiplyAdd(PairSums256(ref w0, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c0, index), a0);
+                a1 = Vector256.FusedMultiplyAdd(PairSums256(ref w1, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c1, index), a1);
+                a2 = Vector256.FusedMultiplyAdd(PairSums256(ref w2, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c2, index), a2);
+                a3 = Vector256.FusedMultiplyAdd(PairSums256(ref w3, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c3, index), a3);
+            }
+
+            if (blocks % 2 != 0)
+            {
+                int b = blocks - 1;
+                nuint at = (nuint)(b * Q4Block.PackedBytes);
+                ref short xb = ref Unsafe.Add(ref x, b * Q4Block.Size);
+                Vector256<short> xl = Vector256.LoadUnsafe(ref xb), xh = Vector256.LoadUnsafe(ref xb, 16), one = Vector256<short>.One;
+                Vector256<int> k = (Avx2.MultiplyAddAdjacent(xl, one) + Avx2.MultiplyAddAdjacent(xh, one)) * Q4Block.Offset;
+                Vector256<short> mask = Vector256.Create((short)0xF);
+                float xs = Unsafe.Add(ref xScales, b);
+                a0 = Vector256.FusedMultiplyAdd(BlockSums256(ref w0, at, xl, xh, k, mask), Vector256.Create(Unsafe.Add(ref s0, b) * xs), a0);
+                a1 = Vector256.FusedMultiplyAdd(BlockSums256(ref w1, at, xl, xh, k, mask), Vector256.Create(Unsafe.Add(ref s1, b) * xs), a1);
+                a2 = Vector256.FusedMultiplyAdd(BlockSums256(ref w2, at, xl, xh, k, mask), Vector256.Create(Unsafe.Add(ref s2, b) * xs), a2);
+                a3 = Vector256.FusedMultiplyAdd(BlockSums256(ref w3, at, xl, xh, k, mask), Vector256.Create(Unsafe.Add(ref s3, b) * xs), a3);
+            }
+
+            y0 = Vector256.Sum(a0);
+            y1 = Vector256.Sum(a1);
+            y2 = Vector256.Sum(a2);
+            y3 = Vector256.Sum(a3);
+        }
+    }
+
+    /// <summary>Σ (q − 8)·x per int32 lane for two blocks (lanes 4b…4b + 3 block b's), as fp32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> PairSums256(ref byte row, nuint at, Vector256<short> x0, Vector256<short> x1, Vector256<short> x2, Vector256<short> x3, Vector256<int> offsets, Vector256<ushort> nibble)
+    {
+        Vector256<ushort> lanes = Vector256.LoadUnsafe(ref row, at).AsUInt16();
+        Vector256<int> sums = Avx2.MultiplyAddAdjacent((lanes & nibble).AsInt16(), x0)
+            + Avx2.MultiplyAddAdjacent(((lanes >>> 8) & nibble).AsInt16(), x1)
+            + Avx2.MultiplyAddAdjacent(((lanes >>> 4) & nibble).AsInt16(), x2)
+            + Avx2.MultiplyAddAdjacent((lanes >>> 12).AsInt16(), x3);
+        return Avx.ConvertToVector256Single(sums - offsets);
+    }
+
+    /// <summary>Σ (q − 8)·x per pair of lanes of one block (its 16 bytes), as fp32: the sums of q·x less <paramref name="offsets"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> BlockSums256(ref byte row, nuint at, Vector256<short> xl, Vector256<short> xh, Vector256<int> offsets, Vector256<short> nibble)
+    {
+        Vector256<short> bytes = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref row, at));
+        Vector256<int> sums = Avx2.MultiplyAddAdjacent(bytes & nibble, xl) + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes, 4), xh);
+        return Avx.ConvertToVector256Single(sums - offsets);
+    }
+
+    /// <summary>
+    /// 256 bits, one row at a time, for rows too long to arrange their inputs on the stack: a block's
+    /// 16 bytes zero-extended to 16 int16 lanes twice, once masked to the low nibbles (values 0–15) and once shifted to
+    /// the high ones (values 16–31); minus 8, two <c>vpmaddwd</c>, one conversion and one FMA.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MatMulInt16V256Rows<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2;
+        Vector256<short> nibble = Vector256.Create((short)0xF), offset = Vector256.Create((short)Q4Block.Offset);
+        for (int r = rowStart; r < rowEnd; r++)
+        {
+            ref byte w0 = ref Unsafe.Add(ref w, (nint)r * stride);
+            ref float s0 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w0, values));
+            if (r + 1 < rowEnd)
+            {
+                for (int line = 0; line < stride; line += 64)
+                {
+                    TPrefetch.Line(ref w0, (nuint)(TPrefetch.AheadBytes + line));
+                }
+            }
+
+            Vector256<float> a0 = Vector256<float>.Zero;
+            for (int b = 0; b < blocks; b++)
+            {
+                Vector256<short> bytes = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, (nuint)(b * Q4Block.PackedBytes)));
+                Vector256<short> lo = (bytes & nibble) - offset;
+                Vector256<short> hi = Avx2.ShiftRightLogical(bytes, 4) - offset;
+                ref short xb = ref Unsafe.Add(ref x, b * Q4Block.Size);
+                Vector256<int> sums = Avx2.MultiplyAddAdjacent(lo, Vector256.LoadUnsafe(ref xb)) + Avx2.MultiplyAddAdjacent(hi, Vector256.LoadUnsafe(ref xb, 16));
+                a0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sums), Vector256.Create(Unsafe.Add(ref xScales, b) * Unsafe.Add(ref s0, b)), a0);
+            }
+
+            Store(ref y, r, Vector256.Sum(a0), accumulate);
+        }
+    }
+}

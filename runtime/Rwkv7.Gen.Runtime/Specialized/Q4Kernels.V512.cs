@@ -1,0 +1,190 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Rwkv7.Gen.Loading;
+using Rwkv7.Gen.Weights;
+
+namespace Rwkv7.Gen.Specialized;
+
+// The 512-bit products of 4-bit rows by 16-bit inputs (Q4Kernels.cs has the whole and the dispatch).
+internal static partial class Q4Kernels
+{
+    /// <summary>
+    /// 512 bits, four blocks per step: their 64 bytes loaded as 32 int16 lanes without widening. Lane L holds bytes 2L
+    /// and 2L + 1 of block L / 8, so its four nibbles are values j, j + 1, j + 16 and j + 17 of that block
+    /// (j = 2·(L mod 8)): masked, shifted by 8 and masked, shifted by 4 and masked, and shifted by 12. The inputs are
+    /// arranged to match once per call, four vectors per step, with the sums that take the nibbles' offset of 8 out
+    /// (8 · Σx per int32 lane). Per step and row: six shifts and masks, four <c>vpmaddwd</c>, three additions, one
+    /// subtraction, one conversion and one FMA by the blocks' weight scale × input scale (made sixteen blocks at a time,
+    /// spread by one permutation): 18 instructions per 128 weights and row, where two blocks per step with widening
+    /// loads took 20, and 24 with per-pair scales (docs/benchmarks.md, changes 42 and 43: one-thread 4-bit decode on Zen 5
+    /// +18%, then +12.5%). Blocks after the last whole four take <see cref="BlockSums"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MatMulInt16V512<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2, quads = blocks / 4;
+        int tileBytes = RowTile * stride, lines = (tileBytes + 63) / 64, linesPerQuad = (lines + quads - 1) / Math.Max(1, quads);
+        nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, tileBytes) * tileBytes);
+
+        // Per four blocks: the inputs of the four nibbles of each lane (128 values), then 8 · Σx per int32 lane.
+        Span<short> arranged = stackalloc short[quads * 128];
+        Span<int> offsets = stackalloc int[quads * 16];
+        ref short xa = ref MemoryMarshal.GetReference(arranged);
+        ref int ko = ref MemoryMarshal.GetReference(offsets);
+        for (int q = 0; q < quads; q++)
+        {
+            for (int lane = 0; lane < 32; lane++)
+            {
+                int from = (((4 * q) + (lane / 8)) * Q4Block.Size) + (2 * (lane % 8));
+                int to = (q * 128) + lane;
+                Unsafe.Add(ref xa, to) = Unsafe.Add(ref x, from);
+                Unsafe.Add(ref xa, to + 32) = Unsafe.Add(ref x, from + 1);
+                Unsafe.Add(ref xa, to + 64) = Unsafe.Add(ref x, from + 16);
+                Unsafe.Add(ref xa, to + 96) = Unsafe.Add(ref x, from + 17);
+            }
+
+            Vector512<short> ones = Vector512<short>.One;
+            ref short at = ref Unsafe.Add(ref xa, q * 128);
+            Vector512<int> sums = Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref at), ones) + Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref at, 32), ones)
+                + Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref at, 64), ones) + Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref at, 96), ones);
+            (sums * Q4Block.Offset).StoreUnsafe(ref ko, (nuint)(q * 16));
+        }
+
+        Vector512<ushort> nibble = Vector512.Create((ushort)0xF);
+        Vector512<int> spread = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+        Vector512<ushort> shifts = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4));
+        Vector512<short> offset = Vector512.Create((short)Q4Block.Offset), mask = Vector512.Create((short)0xF);
+        for (int r = rowStart; r < rowEnd;)
+        {
+            // Four rows, or one row four times after the last whole tile (at most three rows per call), so that a
+            // row's sums never depend on the rows a call covers.
+            bool full = r + RowTile <= rowEnd;
+            ref byte w0 = ref Unsafe.Add(ref w, (nint)r * stride);
+            ref byte w1 = ref full ? ref Unsafe.Add(ref w0, stride) : ref w0;
+            ref byte w2 = ref full ? ref Unsafe.Add(ref w0, 2 * stride) : ref w0;
+            ref byte w3 = ref full ? ref Unsafe.Add(ref w0, 3 * stride) : ref w0;
+            bool prefetch = r + (2 * RowTile) <= rowEnd;
+            ref float s0 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w0, values));
+            ref float s1 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w1, values));
+            ref float s2 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w2, values));
+            ref float s3 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w3, values));
+            Vector512<float> a0 = Vector512<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            int q = 0;
+
+            // Sixteen blocks' scale products per row at a time, then eight, then four.
+            for (; q + 4 <= quads; q += 4)
+            {
+                Vector512<float> xs = Vector512.LoadUnsafe(ref xScales, (nuint)(4 * q));
+                ScaledQuads<TPrefetch>(
+                    ref w0, ref w1, ref w2, ref w3, ref xa, ref ko, q, 4, prefetch, fetch, lines, linesPerQuad, nibble, spread,
+                    Vector512.LoadUnsafe(ref s0, (nuint)(4 * q)) * xs, Vector512.LoadUnsafe(ref s1, (nuint)(4 * q)) * xs,
+                    Vector512.LoadUnsafe(ref s2, (nuint)(4 * q)) * xs, Vector512.LoadUnsafe(ref s3, (nuint)(4 * q)) * xs,
+                    ref a0, ref a1, ref a2, ref a3);
+            }
+
+            if (q + 2 <= quads)
+            {
+                Vector256<float> xs = Vector256.LoadUnsafe(ref xScales, (nuint)(4 * q));
+                ScaledQuads<TPrefetch>(
+                    ref w0, ref w1, ref w2, ref w3, ref xa, ref ko, q, 2, prefetch, fetch, lines, linesPerQuad, nibble, spread,
+                    (Vector256.LoadUnsafe(ref s0, (nuint)(4 * q)) * xs).ToVector512Unsafe(), (Vector256.LoadUnsafe(ref s1, (nuint)(4 * q)) * xs).ToVector512Unsafe(),
+                    (Vector256.LoadUnsafe(ref s2, (nuint)(4 * q)) * xs).ToVector512Unsafe(), (Vector256.LoadUnsafe(ref s3, (nuint)(4 * q)) * xs).ToVector512Unsafe(),
+                    ref a0, ref a1, ref a2, ref a3);
+                q += 2;
+            }
+
+            if (q < quads)
+            {
+                Vector128<float> xs = Vector128.LoadUnsafe(ref xScales, (nuint)(4 * q));
+                ScaledQuads<TPrefetch>(
+                    ref w0, ref w1, ref w2, ref w3, ref xa, ref ko, q, 1, prefetch, fetch, lines, linesPerQuad, nibble, spread,
+                    (Vector128.LoadUnsafe(ref s0, (nuint)(4 * q)) * xs).ToVector256Unsafe().ToVector512Unsafe(), (Vector128.LoadUnsafe(ref s1, (nuint)(4 * q)) * xs).ToVector256Unsafe().ToVector512Unsafe(),
+                    (Vector128.LoadUnsafe(ref s2, (nuint)(4 * q)) * xs).ToVector256Unsafe().ToVector512Unsafe(), (Vector128.LoadUnsafe(ref s3, (nuint)(4 * q)) * xs).ToVector256Unsafe().ToVector512Unsafe(),
+                    ref a0, ref a1, ref a2, ref a3);
+            }
+
+            for (int b = 4 * quads; b < blocks; b++)
+            {
+                nuint at = (nuint)(b * Q4Block.PackedBytes);
+                Vector512<short> xb = Vector512.LoadUnsafe(ref x, (nuint)(b * Q4Block.Size));
+                float xs = Unsafe.Add(ref xScales, b);
+                a0 = Vector512.FusedMultiplyAdd(BlockSums(ref w0, at, xb, shifts, mask, offset), Vector512.Create(Unsafe.Add(ref s0, b) * xs), a0);
+                a1 = Vector512.FusedMultiplyAdd(BlockSums(ref w1, at, xb, shifts, mask, offset), Vector512.Create(Unsafe.Add(ref s1, b) * xs), a1);
+                a2 = Vector512.FusedMultiplyAdd(BlockSums(ref w2, at, xb, shifts, mask, offset), Vector512.Create(Unsafe.Add(ref s2, b) * xs), a2);
+                a3 = Vector512.FusedMultiplyAdd(BlockSums(ref w3, at, xb, shifts, mask, offset), Vector512.Create(Unsafe.Add(ref s3, b) * xs), a3);
+            }
+
+            Store(ref y, r, Vector512.Sum(a0), accumulate);
+            if (!full)
+            {
+                r++;
+                continue;
+            }
+
+            Store(ref y, r + 1, Vector512.Sum(a1), accumulate);
+            Store(ref y, r + 2, Vector512.Sum(a2), accumulate);
+            Store(ref y, r + 3, Vector512.Sum(a3), accumulate);
+            r += RowTile;
+        }
+    }
+
+
+    /// <summary>
+    /// <paramref name="count"/> steps of four blocks from step <paramref name="first"/> for four rows, whose combined
+    /// scales (weight scale × input scale, one lane per block from the first step's first block) are
+    /// <paramref name="c0"/>…<paramref name="c3"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaledQuads<TPrefetch>(
+        ref byte w0, ref byte w1, ref byte w2, ref byte w3, ref short xa, ref int ko, int first, int count,
+        bool prefetch, nuint fetch, int lines, int linesPerQuad, Vector512<ushort> nibble, Vector512<int> spread,
+        Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3,
+        ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        Vector512<int> index = spread, four = Vector512.Create(4);
+        for (int q = first, end = first + count; q < end; q++, index += four)
+        {
+            if (prefetch)
+            {
+                for (int line = q * linesPerQuad, last = Math.Min(line + linesPerQuad, lines); line < last; line++)
+                {
+                    TPrefetch.Line(ref w0, fetch + (nuint)(line * 64));
+                }
+            }
+
+            nuint at = (nuint)(q * 64);
+            ref short xq = ref Unsafe.Add(ref xa, q * 128);
+            Vector512<short> x0 = Vector512.LoadUnsafe(ref xq), x1 = Vector512.LoadUnsafe(ref xq, 32), x2 = Vector512.LoadUnsafe(ref xq, 64), x3 = Vector512.LoadUnsafe(ref xq, 96);
+            Vector512<int> k = Vector512.LoadUnsafe(ref ko, (nuint)(q * 16));
+            a0 = Vector512.FusedMultiplyAdd(QuadSums(ref w0, at, x0, x1, x2, x3, k, nibble), Avx512F.PermuteVar16x32(c0, index), a0);
+            a1 = Vector512.FusedMultiplyAdd(QuadSums(ref w1, at, x0, x1, x2, x3, k, nibble), Avx512F.PermuteVar16x32(c1, index), a1);
+            a2 = Vector512.FusedMultiplyAdd(QuadSums(ref w2, at, x0, x1, x2, x3, k, nibble), Avx512F.PermuteVar16x32(c2, index), a2);
+            a3 = Vector512.FusedMultiplyAdd(QuadSums(ref w3, at, x0, x1, x2, x3, k, nibble), Avx512F.PermuteVar16x32(c3, index), a3);
+        }
+    }
+
+    /// <summary>Σ (q − 8)·x per int32 lane for four blocks (lanes 4b…4b + 3 block b's), as fp32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> QuadSums(ref byte row, nuint at, Vector512<short> x0, Vector512<short> x1, Vector512<short> x2, Vector512<short> x3, Vector512<int> offsets, Vector512<ushort> nibble)
+    {
+        Vector512<ushort> lanes = Vector512.LoadUnsafe(ref row, at).AsUInt16();
+        Vector512<int> sums = Avx512BW.MultiplyAddAdjacent((lanes & nibble).AsInt16(), x0)
+            + Avx512BW.MultiplyAddAdjacent(((lanes >>> 8) & nibble).AsInt16(), x1)
+            + Avx512BW.MultiplyAddAdjacent(((lanes >>> 4) & nibble).AsInt16(), x2)
+            + Avx512BW.MultiplyAddAdjacent((lanes >>> 12).AsInt16(), x3);
+        return Avx512F.ConvertToVector512Single(sums - offsets);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> BlockSums(ref byte row, nuint at, Vector512<short> x, Vector512<ushort> shifts, Vector512<short> nibble, Vector512<short> offset)
+    {
+        Vector128<byte> packed = Vector128.LoadUnsafe(ref row, at);
+        Vector512<ushort> both = Avx512BW.ConvertToVector512UInt16(Vector256.Create(packed, packed));
+        Vector512<short> q = (Avx512BW.ShiftRightLogicalVariable(both, shifts).AsInt16() & nibble) - offset;
+        return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(q, x));
+    }
+}
