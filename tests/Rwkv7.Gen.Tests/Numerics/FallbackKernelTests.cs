@@ -21,20 +21,7 @@ public sealed unsafe class FallbackKernelTests
     public void Four_bit_products_with_16_bit_inputs_match_the_dequantized_product(int cols)
     {
         const int rows = 11;
-        var rng = new Random(cols);
-        int stride = Q4Block.RowBytes(cols);
-        byte[] packed = new byte[rows * stride];
-        for (int r = 0; r < rows; r++)
-        {
-            float[] row = RandomRow(rng, cols);
-            Q4Quantizer.QuantizeRow(row, packed.AsSpan(r * stride, cols / 2), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(packed.AsSpan((r * stride) + (cols / 2), cols / 8)));
-        }
-
-        float[] x = RandomRow(rng, cols);
-        short[] x16 = new short[cols];
-        float[] xScales = new float[cols / 32];
-        Int16Activations.Quantize(x, x16, xScales);
-
+        (byte[] packed, short[] x16, float[] xScales) = RandomQ4Product(new Random(cols), rows, cols);
         fixed (byte* data = packed)
         {
             var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
@@ -71,19 +58,7 @@ public sealed unsafe class FallbackKernelTests
         // so a row's sum does not depend on where a call's (or a thread's part's) rows start and end: one call over
         // every row and one call per row must agree bit for bit, on every SIMD width.
         const int rows = 9;
-        var rng = new Random(cols + 1);
-        int stride = Q4Block.RowBytes(cols);
-        byte[] packed = new byte[rows * stride];
-        for (int r = 0; r < rows; r++)
-        {
-            float[] row = RandomRow(rng, cols);
-            Q4Quantizer.QuantizeRow(row, packed.AsSpan(r * stride, cols / 2), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(packed.AsSpan((r * stride) + (cols / 2), cols / 8)));
-        }
-
-        float[] x = RandomRow(rng, cols);
-        short[] x16 = new short[cols];
-        float[] xScales = new float[cols / 32];
-        Int16Activations.Quantize(x, x16, xScales);
+        (byte[] packed, short[] x16, float[] xScales) = RandomQ4Product(new Random(cols + 1), rows, cols);
         fixed (byte* data = packed)
         {
             var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
@@ -147,6 +122,24 @@ public sealed unsafe class FallbackKernelTests
     }
 
     private static float[] RandomRow(Random rng, int n) => [.. Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
+
+    /// <summary>Random 4-bit rows (quantized as at load) and a random input rounded to 16 bits, for the 4-bit products.</summary>
+    private static (byte[] Packed, short[] X16, float[] XScales) RandomQ4Product(Random rng, int rows, int cols)
+    {
+        int stride = Q4Block.RowBytes(cols);
+        byte[] packed = new byte[rows * stride];
+        for (int r = 0; r < rows; r++)
+        {
+            float[] row = RandomRow(rng, cols);
+            Q4Quantizer.QuantizeRow(row, packed.AsSpan(r * stride, cols / 2), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(packed.AsSpan((r * stride) + (cols / 2), cols / 8)));
+        }
+
+        float[] x = RandomRow(rng, cols);
+        short[] x16 = new short[cols];
+        float[] xScales = new float[cols / 32];
+        Int16Activations.Quantize(x, x16, xScales);
+        return (packed, x16, xScales);
+    }
 
     private static void AssertRows(double[] expected, float[] y, int start, int end, int offset, string what)
     {
