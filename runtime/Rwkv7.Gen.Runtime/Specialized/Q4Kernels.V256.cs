@@ -24,76 +24,36 @@ internal static partial class Q4Kernels
     private static void MatMulInt16V256<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
     {
-        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, pairs = blocks / 2;
-        int tileBytes = RowTile * stride, lines = (tileBytes + 63) / 64;
-        var tile = new Tile256(n / 2, blocks, (lines + pairs - 1) / Math.Max(1, pairs), lines, (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, tileBytes) * tileBytes));
+        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2, pairs = blocks / 2;
+        int tileBytes = RowTile * stride, lines = (tileBytes + 63) / 64, linesPerPair = (lines + pairs - 1) / Math.Max(1, pairs);
+        nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, tileBytes) * tileBytes);
 
         // Per pair of blocks: the inputs of the four nibbles of each lane (64 values), then 8 · Σx per int32 lane.
         Span<short> arranged = stackalloc short[pairs * 64];
         Span<int> offsets = stackalloc int[pairs * 8];
         ref short xa = ref MemoryMarshal.GetReference(arranged);
         ref int ko = ref MemoryMarshal.GetReference(offsets);
-        Vector256<short> ones = Vector256<short>.One;
-        for (int p = 0; p < pairs; p++)
-        {
-            for (int lane = 0; lane < 16; lane++)
-            {
-                int from = (((2 * p) + (lane / 8)) * Q4Block.Size) + (2 * (lane % 8));
-                int to = (p * 64) + lane;
-                Unsafe.Add(ref xa, to) = Unsafe.Add(ref x, from);
-                Unsafe.Add(ref xa, to + 16) = Unsafe.Add(ref x, from + 1);
-                Unsafe.Add(ref xa, to + 32) = Unsafe.Add(ref x, from + 16);
-                Unsafe.Add(ref xa, to + 48) = Unsafe.Add(ref x, from + 17);
-            }
+        ArrangeInputs(ref x, arranged, offsets, 2);
 
-            ref short at = ref Unsafe.Add(ref xa, p * 64);
-            Vector256<int> sums = Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref at), ones) + Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref at, 16), ones)
-                + Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref at, 32), ones) + Avx2.MultiplyAddAdjacent(Vector256.LoadUnsafe(ref at, 48), ones);
-            (sums * Q4Block.Offset).StoreUnsafe(ref ko, (nuint)(p * 8));
-        }
-
-        int r = rowStart;
-        for (; r + RowTile <= rowEnd; r += RowTile)
+        Vector256<ushort> nibble = Vector256.Create((ushort)0xF);
+        Vector256<int> spread = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1), two = Vector256.Create(2);
+        for (int r = rowStart; r < rowEnd;)
         {
+            // Four rows, or one row four times after the last whole tile (at most three rows per call), so that a
+            // row's sums never depend on the rows a call covers.
+            bool full = r + RowTile <= rowEnd;
             ref byte w0 = ref Unsafe.Add(ref w, (nint)r * stride);
-            ref byte w1 = ref Unsafe.Add(ref w0, stride);
-            ref byte w2 = ref Unsafe.Add(ref w1, stride);
-            ref byte w3 = ref Unsafe.Add(ref w2, stride);
-            tile.Run<TPrefetch>(ref w0, ref w1, ref w2, ref w3, ref x, ref xScales, ref xa, ref ko, r + (2 * RowTile) <= rowEnd, out float y0, out float y1, out float y2, out float y3);
-            Store(ref y, r, y0, accumulate);
-            Store(ref y, r + 1, y1, accumulate);
-            Store(ref y, r + 2, y2, accumulate);
-            Store(ref y, r + 3, y3, accumulate);
-        }
-
-        for (; r < rowEnd; r++)
-        {
-            // The tile's arithmetic on one row (four times: at most three rows per call come here).
-            ref byte w0 = ref Unsafe.Add(ref w, (nint)r * stride);
-            tile.Run<TPrefetch>(ref w0, ref w0, ref w0, ref w0, ref x, ref xScales, ref xa, ref ko, false, out float y0, out _, out _, out _);
-            Store(ref y, r, y0, accumulate);
-        }
-    }
-
-    /// <summary>The numbers of a 256-bit 4-bit tile over one call's rows, and its arithmetic on four rows.</summary>
-    private readonly struct Tile256(int values, int blocks, int linesPerPair, int lines, nuint fetch)
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Run<TPrefetch>(
-            ref byte w0, ref byte w1, ref byte w2, ref byte w3, ref short x, ref float xScales, ref short xa, ref int ko, bool prefetch,
-            out float y0, out float y1, out float y2, out float y3)
-            where TPrefetch : struct, IWeightPrefetch
-        {
+            ref byte w1 = ref full ? ref Unsafe.Add(ref w0, stride) : ref w0;
+            ref byte w2 = ref full ? ref Unsafe.Add(ref w0, 2 * stride) : ref w0;
+            ref byte w3 = ref full ? ref Unsafe.Add(ref w0, 3 * stride) : ref w0;
+            bool prefetch = r + (2 * RowTile) <= rowEnd;
             ref float s0 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w0, values));
             ref float s1 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w1, values));
             ref float s2 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w2, values));
             ref float s3 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w3, values));
-            Vector256<ushort> nibble = Vector256.Create((ushort)0xF);
-            Vector256<int> spread = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1), two = Vector256.Create(2);
             Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
             Vector256<float> c0 = a0, c1 = a0, c2 = a0, c3 = a0;
             Vector256<int> index = spread;
-            int pairs = blocks / 2;
             for (int p = 0; p < pairs; p++, index += two)
             {
                 if ((p & 3) == 0)
@@ -157,10 +117,17 @@ internal static partial class Q4Kernels
                 a3 = Vector256.FusedMultiplyAdd(BlockSums256(ref w3, at, xl, xh, k, mask), Vector256.Create(Unsafe.Add(ref s3, b) * xs), a3);
             }
 
-            y0 = Vector256.Sum(a0);
-            y1 = Vector256.Sum(a1);
-            y2 = Vector256.Sum(a2);
-            y3 = Vector256.Sum(a3);
+            Store(ref y, r, Vector256.Sum(a0), accumulate);
+            if (!full)
+            {
+                r++;
+                continue;
+            }
+
+            Store(ref y, r + 1, Vector256.Sum(a1), accumulate);
+            Store(ref y, r + 2, Vector256.Sum(a2), accumulate);
+            Store(ref y, r + 3, Vector256.Sum(a3), accumulate);
+            r += RowTile;
         }
     }
 

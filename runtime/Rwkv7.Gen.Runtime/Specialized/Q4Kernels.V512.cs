@@ -34,24 +34,7 @@ internal static partial class Q4Kernels
         Span<int> offsets = stackalloc int[quads * 16];
         ref short xa = ref MemoryMarshal.GetReference(arranged);
         ref int ko = ref MemoryMarshal.GetReference(offsets);
-        for (int q = 0; q < quads; q++)
-        {
-            for (int lane = 0; lane < 32; lane++)
-            {
-                int from = (((4 * q) + (lane / 8)) * Q4Block.Size) + (2 * (lane % 8));
-                int to = (q * 128) + lane;
-                Unsafe.Add(ref xa, to) = Unsafe.Add(ref x, from);
-                Unsafe.Add(ref xa, to + 32) = Unsafe.Add(ref x, from + 1);
-                Unsafe.Add(ref xa, to + 64) = Unsafe.Add(ref x, from + 16);
-                Unsafe.Add(ref xa, to + 96) = Unsafe.Add(ref x, from + 17);
-            }
-
-            Vector512<short> ones = Vector512<short>.One;
-            ref short at = ref Unsafe.Add(ref xa, q * 128);
-            Vector512<int> sums = Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref at), ones) + Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref at, 32), ones)
-                + Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref at, 64), ones) + Avx512BW.MultiplyAddAdjacent(Vector512.LoadUnsafe(ref at, 96), ones);
-            (sums * Q4Block.Offset).StoreUnsafe(ref ko, (nuint)(q * 16));
-        }
+        ArrangeInputs(ref x, arranged, offsets, 4);
 
         Vector512<ushort> nibble = Vector512.Create((ushort)0xF);
         Vector512<int> spread = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);

@@ -19,8 +19,8 @@ internal static partial class Q4Kernels
     private const int RowTile = 4;
 
     /// <summary>
-    /// Widest row the 512-bit and the 256-bit row tiles take: they arrange their inputs and offsets on the stack (2.5 and
-    /// 1 bytes per input: 40 KiB at this width, which every released size's rows are within). Wider rows take the
+    /// Widest row the 512-bit and the 256-bit row tiles take: they arrange their inputs and offsets on the stack (2.5
+    /// bytes per input: 40 KiB at this width, which every released size's rows are within). Wider rows take the
     /// 256-bit one-row loop.
     /// </summary>
     private const int MaxStackInputs = 16384;
@@ -57,6 +57,34 @@ internal static partial class Q4Kernels
         else
         {
             MatMulInt16Scalar(w, x, xScales, y, rowStart, rowEnd, accumulate);
+        }
+    }
+
+    /// <summary>
+    /// Arranges <paramref name="x"/> for products that read <paramref name="blocksPerStep"/> blocks per step from one
+    /// plain load, as 8 · <paramref name="blocksPerStep"/> int16 lanes: lane L holds bytes 2L and 2L + 1 of the step's
+    /// block L / 8, whose nibbles are values j, j + 1, j + 16 and j + 17 of that block (j = 2·(L mod 8)). Per step,
+    /// <paramref name="arranged"/> gets four vectors of inputs (those values for every lane, in that order) and
+    /// <paramref name="offsets"/> one int32 per pair of lanes: 8 · the sum of the inputs those lanes take, the nibbles'
+    /// offset that the products subtract.
+    /// </summary>
+    private static void ArrangeInputs(ref short x, Span<short> arranged, Span<int> offsets, int blocksPerStep)
+    {
+        int lanes = 8 * blocksPerStep;
+        offsets.Clear();
+        for (int step = 0, steps = offsets.Length * 2 / lanes; step < steps; step++)
+        {
+            for (int lane = 0; lane < lanes; lane++)
+            {
+                int from = (((blocksPerStep * step) + (lane / 8)) * Q4Block.Size) + (2 * (lane % 8));
+                int to = (step * 4 * lanes) + lane;
+                short v0 = Unsafe.Add(ref x, from), v1 = Unsafe.Add(ref x, from + 1), v2 = Unsafe.Add(ref x, from + 16), v3 = Unsafe.Add(ref x, from + 17);
+                arranged[to] = v0;
+                arranged[to + lanes] = v1;
+                arranged[to + (2 * lanes)] = v2;
+                arranged[to + (3 * lanes)] = v3;
+                offsets[(step * lanes / 2) + (lane / 2)] += Q4Block.Offset * (v0 + v1 + v2 + v3);
+            }
         }
     }
 
