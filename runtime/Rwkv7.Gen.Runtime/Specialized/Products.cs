@@ -45,23 +45,22 @@ internal static unsafe class Products<TKernels>
             return false;
         }
 
-        Workspace ws = step.Workspace;
-        Int16Activations.Quantize(input.AsSpan(0, matrix.Cols), ws.Int16Inputs[slot], ws.Int16Scales[slot]);
+        step.Workspace.Int16Inputs[slot].Round(input.AsSpan(0, matrix.Cols), arrange: matrix.Type == TensorDType.Q4);
         return true;
     }
 
     /// <summary>A one-token product with 16-bit inputs: the generated 8-bit kernel or the 4-bit one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Int16Product<TPrefetch>(in WeightMatrix w, short[] x, float[] xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+    public static void Int16Product<TPrefetch>(in WeightMatrix w, Int16Input x, Span<float> y, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
     {
         if (w.Type == TensorDType.Q4)
         {
-            Q4Kernels.MatMulInt16<TPrefetch>(w, x, xScales, y, rowStart, rowEnd, accumulate);
+            Q4Kernels.MatMulInt16<TPrefetch>(w, x, y, rowStart, rowEnd, accumulate);
         }
         else
         {
-            TKernels.MatMulQ8Int16<TPrefetch>(w, x, xScales, y, rowStart, rowEnd, accumulate);
+            TKernels.MatMulQ8Int16<TPrefetch>(w, x.Values.AsSpan(0, x.Length), x.Scales, y, rowStart, rowEnd, accumulate);
         }
     }
 

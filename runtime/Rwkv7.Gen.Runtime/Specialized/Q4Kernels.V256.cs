@@ -21,19 +21,12 @@ internal static partial class Q4Kernels
     /// Zen 5 at this width +23%, then +11%.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MatMulInt16V256<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+    private static void MatMulInt16V256<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref short xa, ref int ko, ref float y, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
     {
         int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2, pairs = blocks / 2;
         int tileBytes = RowTile * stride, lines = (tileBytes + 63) / 64, linesPerPair = (lines + pairs - 1) / Math.Max(1, pairs);
         nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, tileBytes) * tileBytes);
-
-        // Per pair of blocks: the inputs of the four nibbles of each lane (64 values), then 8 · Σx per int32 lane.
-        Span<short> arranged = stackalloc short[pairs * 64];
-        Span<int> offsets = stackalloc int[pairs * 8];
-        ref short xa = ref MemoryMarshal.GetReference(arranged);
-        ref int ko = ref MemoryMarshal.GetReference(offsets);
-        ArrangeInputs(ref x, arranged, offsets, 2);
 
         Vector256<ushort> nibble = Vector256.Create((ushort)0xF);
         Vector256<int> spread = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1), two = Vector256.Create(2);
@@ -150,43 +143,5 @@ internal static partial class Q4Kernels
         Vector256<short> bytes = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref row, at));
         Vector256<int> sums = Avx2.MultiplyAddAdjacent(bytes & nibble, xl) + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes, 4), xh);
         return Avx.ConvertToVector256Single(sums - offsets);
-    }
-
-    /// <summary>
-    /// 256 bits, one row at a time, for rows too long to arrange their inputs on the stack: a block's
-    /// 16 bytes zero-extended to 16 int16 lanes twice, once masked to the low nibbles (values 0–15) and once shifted to
-    /// the high ones (values 16–31); minus 8, two <c>vpmaddwd</c>, one conversion and one FMA.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MatMulInt16V256Rows<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
-        where TPrefetch : struct, IWeightPrefetch
-    {
-        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2;
-        Vector256<short> nibble = Vector256.Create((short)0xF), offset = Vector256.Create((short)Q4Block.Offset);
-        for (int r = rowStart; r < rowEnd; r++)
-        {
-            ref byte w0 = ref Unsafe.Add(ref w, (nint)r * stride);
-            ref float s0 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w0, values));
-            if (r + 1 < rowEnd)
-            {
-                for (int line = 0; line < stride; line += 64)
-                {
-                    TPrefetch.Line(ref w0, (nuint)(TPrefetch.AheadBytes + line));
-                }
-            }
-
-            Vector256<float> a0 = Vector256<float>.Zero;
-            for (int b = 0; b < blocks; b++)
-            {
-                Vector256<short> bytes = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, (nuint)(b * Q4Block.PackedBytes)));
-                Vector256<short> lo = (bytes & nibble) - offset;
-                Vector256<short> hi = Avx2.ShiftRightLogical(bytes, 4) - offset;
-                ref short xb = ref Unsafe.Add(ref x, b * Q4Block.Size);
-                Vector256<int> sums = Avx2.MultiplyAddAdjacent(lo, Vector256.LoadUnsafe(ref xb)) + Avx2.MultiplyAddAdjacent(hi, Vector256.LoadUnsafe(ref xb, 16));
-                a0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sums), Vector256.Create(Unsafe.Add(ref xScales, b) * Unsafe.Add(ref s0, b)), a0);
-            }
-
-            Store(ref y, r, Vector256.Sum(a0), accumulate);
-        }
     }
 }

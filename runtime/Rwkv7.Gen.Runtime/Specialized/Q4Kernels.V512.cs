@@ -13,28 +13,21 @@ internal static partial class Q4Kernels
     /// <summary>
     /// 512 bits, four blocks per step: their 64 bytes loaded as 32 int16 lanes without widening. Lane L holds bytes 2L
     /// and 2L + 1 of block L / 8, so its four nibbles are values j, j + 1, j + 16 and j + 17 of that block
-    /// (j = 2·(L mod 8)): masked, shifted by 8 and masked, shifted by 4 and masked, and shifted by 12. The inputs are
-    /// arranged to match once per call, four vectors per step, with the sums that take the nibbles' offset of 8 out
-    /// (8 · Σx per int32 lane). Per step and row: six shifts and masks, four <c>vpmaddwd</c>, three additions, one
+    /// (j = 2·(L mod 8)): masked, shifted by 8 and masked, shifted by 4 and masked, and shifted by 12. The inputs come
+    /// arranged to match (<see cref="Arrange"/>, once for all of a model step's parts), four vectors per step, with the
+    /// sums that take the nibbles' offset of 8 out (8 · Σx per int32 lane). Per step and row: six shifts and masks, four <c>vpmaddwd</c>, three additions, one
     /// subtraction, one conversion and one FMA by the blocks' weight scale × input scale (made sixteen blocks at a time,
     /// spread by one permutation): 18 instructions per 128 weights and row, where two blocks per step with widening
     /// loads took 20, and 24 with per-pair scales (docs/benchmarks.md, changes 42 and 43: one-thread 4-bit decode on Zen 5
     /// +18%, then +12.5%). Blocks after the last whole four take <see cref="BlockSums"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MatMulInt16V512<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate)
+    private static void MatMulInt16V512<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref short xa, ref int ko, ref float y, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
     {
         int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2, quads = blocks / 4;
         int tileBytes = RowTile * stride, lines = (tileBytes + 63) / 64, linesPerQuad = (lines + quads - 1) / Math.Max(1, quads);
         nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, tileBytes) * tileBytes);
-
-        // Per four blocks: the inputs of the four nibbles of each lane (128 values), then 8 · Σx per int32 lane.
-        Span<short> arranged = stackalloc short[quads * 128];
-        Span<int> offsets = stackalloc int[quads * 16];
-        ref short xa = ref MemoryMarshal.GetReference(arranged);
-        ref int ko = ref MemoryMarshal.GetReference(offsets);
-        ArrangeInputs(ref x, arranged, offsets, 4);
 
         Vector512<ushort> nibble = Vector512.Create((ushort)0xF);
         Vector512<int> spread = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);

@@ -18,73 +18,108 @@ internal static partial class Q4Kernels
 {
     private const int RowTile = 4;
 
+    /// <summary>Nibble offsets <see cref="Arrange"/> makes per block of 32 inputs: one per pair of int16 lanes.</summary>
+    public const int OffsetsPerBlock = 4;
+
     /// <summary>
-    /// Widest row the 512-bit and the 256-bit row tiles take: they arrange their inputs and offsets on the stack (2.5
-    /// bytes per input: 40 KiB at this width, which every released size's rows are within). Wider rows take the
-    /// 256-bit one-row loop.
+    /// Blocks the vector products read per step from one plain load, which fixes the order of their arranged inputs:
+    /// four at 512 bits, two at 256, none without vectors (the scalar product reads the plain inputs).
     /// </summary>
-    private const int MaxStackInputs = 16384;
+    public static int StepBlocks =>
+        Vector512.IsHardwareAccelerated && Avx512BW.IsSupported ? 4
+        : Vector256.IsHardwareAccelerated && Avx2.IsSupported ? 2
+        : 0;
 
     /// <summary>
     /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of y = W·x for one token, W 4-bit and x rounded to 16
-    /// bits (x [W.Cols] int16, <paramref name="xScales"/> one per block of 32): per block, (q − 8) × x summed exactly in
+    /// bits and arranged for these kernels (<see cref="Int16Input"/>): per block, (q − 8) × x summed exactly in
     /// integers, then scaled by the weight's and the input's block scales. Adds into y when <paramref name="accumulate"/>
     /// is set. Weights are requested ahead as <typeparamref name="TPrefetch"/> says, as in the generated tiles.
     /// </summary>
-    public static void MatMulInt16<TPrefetch>(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+    public static void MatMulInt16<TPrefetch>(in WeightMatrix w, Int16Input x, Span<float> y, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
     {
-        KernelChecks.MatMulInt16(w, TensorDType.Q4, x.Length, xScales.Length, y.Length, rowStart, rowEnd);
-        ref byte wr = ref MemoryMarshal.GetReference(w.AsQ4Span());
-        ref short xr = ref MemoryMarshal.GetReference(x);
-        ref float xsr = ref MemoryMarshal.GetReference(xScales);
-        ref float yr = ref MemoryMarshal.GetReference(y);
-        if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported && w.Cols <= MaxStackInputs)
+        ArgumentNullException.ThrowIfNull(x);
+        KernelChecks.MatMulInt16(w, TensorDType.Q4, x.Length, x.Scales.Length, y.Length, rowStart, rowEnd);
+        if (!x.IsArranged)
         {
-            MatMulInt16V512<TPrefetch>(ref wr, w.Cols, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate);
+            throw new ArgumentException("A 4-bit product needs its 16-bit inputs arranged (Int16Input.Round with arrange set).", nameof(x));
         }
-        else if (Vector256.IsHardwareAccelerated && Avx2.IsSupported)
+
+        ref byte wr = ref MemoryMarshal.GetReference(w.AsQ4Span());
+        ref short xr = ref MemoryMarshal.GetArrayDataReference(x.Values);
+        ref float xsr = ref MemoryMarshal.GetArrayDataReference(x.Scales);
+        ref short xa = ref MemoryMarshal.GetArrayDataReference(x.Arranged);
+        ref int ko = ref MemoryMarshal.GetArrayDataReference(x.Offsets);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        if (StepBlocks == 4)
         {
-            if (w.Cols <= MaxStackInputs)
-            {
-                MatMulInt16V256<TPrefetch>(ref wr, w.Cols, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate);
-            }
-            else
-            {
-                MatMulInt16V256Rows<TPrefetch>(ref wr, w.Cols, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate);
-            }
+            MatMulInt16V512<TPrefetch>(ref wr, w.Cols, ref xr, ref xsr, ref xa, ref ko, ref yr, rowStart, rowEnd, accumulate);
+        }
+        else if (StepBlocks == 2)
+        {
+            MatMulInt16V256<TPrefetch>(ref wr, w.Cols, ref xr, ref xsr, ref xa, ref ko, ref yr, rowStart, rowEnd, accumulate);
         }
         else
         {
-            MatMulInt16Scalar(w, x, xScales, y, rowStart, rowEnd, accumulate);
+            MatMulInt16Scalar(w, x.Values, x.Scales, y, rowStart, rowEnd, accumulate);
         }
     }
 
     /// <summary>
-    /// Arranges <paramref name="x"/> for products that read <paramref name="blocksPerStep"/> blocks per step from one
-    /// plain load, as 8 · <paramref name="blocksPerStep"/> int16 lanes: lane L holds bytes 2L and 2L + 1 of the step's
-    /// block L / 8, whose nibbles are values j, j + 1, j + 16 and j + 17 of that block (j = 2·(L mod 8)). Per step,
-    /// <paramref name="arranged"/> gets four vectors of inputs (those values for every lane, in that order) and
-    /// <paramref name="offsets"/> one int32 per pair of lanes: 8 · the sum of the inputs those lanes take, the nibbles'
-    /// offset that the products subtract.
+    /// Arranges the 16-bit inputs <paramref name="x"/> for the vector products, which read <see cref="StepBlocks"/>
+    /// blocks per step from one plain load as 8 · <see cref="StepBlocks"/> int16 lanes: lane L holds bytes 2L and 2L + 1
+    /// of the step's block L / 8, whose nibbles are values j, j + 1, j + 16 and j + 17 of that block (j = 2·(L mod 8)).
+    /// Per step, <paramref name="arranged"/> gets four vectors of inputs (those values for every lane, in that order),
+    /// and per block <paramref name="offsets"/> gets <see cref="OffsetsPerBlock"/> int32s, one per pair of lanes: 8 · the
+    /// sum of the inputs those lanes take, the nibbles' offset that the products subtract. Blocks after the last whole
+    /// step are left out (the products read them from <paramref name="x"/>). Per block: two loads, two in-lane byte
+    /// shuffles and two 64-bit permutations put the even and odd values of each half side by side, two
+    /// <c>vpmaddwd</c> and one horizontal addition make the offsets.
     /// </summary>
-    private static void ArrangeInputs(ref short x, Span<short> arranged, Span<int> offsets, int blocksPerStep)
+    public static void Arrange(ReadOnlySpan<short> x, Span<short> arranged, Span<int> offsets)
     {
-        int lanes = 8 * blocksPerStep;
-        offsets.Clear();
-        for (int step = 0, steps = offsets.Length * 2 / lanes; step < steps; step++)
+        int perStep = StepBlocks;
+        if (perStep == 0)
         {
-            for (int lane = 0; lane < lanes; lane++)
-            {
-                int from = (((blocksPerStep * step) + (lane / 8)) * Q4Block.Size) + (2 * (lane % 8));
-                int to = (step * 4 * lanes) + lane;
-                short v0 = Unsafe.Add(ref x, from), v1 = Unsafe.Add(ref x, from + 1), v2 = Unsafe.Add(ref x, from + 16), v3 = Unsafe.Add(ref x, from + 17);
-                arranged[to] = v0;
-                arranged[to + lanes] = v1;
-                arranged[to + (2 * lanes)] = v2;
-                arranged[to + (3 * lanes)] = v3;
-                offsets[(step * lanes / 2) + (lane / 2)] += Q4Block.Offset * (v0 + v1 + v2 + v3);
-            }
+            return;
+        }
+
+        int blocks = x.Length / Q4Block.Size / perStep * perStep;
+        if (arranged.Length < blocks * Q4Block.Size || offsets.Length < blocks * OffsetsPerBlock)
+        {
+            throw new ArgumentException(
+                $"Arranging {blocks} blocks of 16-bit inputs needs room for {blocks * Q4Block.Size} values and {blocks * OffsetsPerBlock} offsets; got {arranged.Length} and {offsets.Length}.");
+        }
+
+        ref short xr = ref MemoryMarshal.GetReference(x);
+        ref short ar = ref MemoryMarshal.GetReference(arranged);
+        ref int kr = ref MemoryMarshal.GetReference(offsets);
+
+        // Within each 128-bit lane, the even int16s, then the odd ones.
+        Vector256<byte> split = Vector256.Create((byte)0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+        Vector256<short> one = Vector256<short>.One;
+        int part = 8 * perStep;
+        for (int b = 0; b < blocks; b++)
+        {
+            Vector256<short> low = Vector256.LoadUnsafe(ref xr, (nuint)(b * Q4Block.Size));
+            Vector256<short> high = Vector256.LoadUnsafe(ref xr, (nuint)((b * Q4Block.Size) + 16));
+
+            // Values 0, 2, …, 14 | 1, 3, …, 15, and the same for 16…31: 64-bit quarters (even 0–7, odd 0–7, even 8–15,
+            // odd 8–15) put in the order 0, 2, 1, 3.
+            Vector256<short> first = Avx2.Permute4x64(Avx2.Shuffle(low.AsByte(), split).AsUInt64(), 0b11_01_10_00).AsInt16();
+            Vector256<short> second = Avx2.Permute4x64(Avx2.Shuffle(high.AsByte(), split).AsUInt64(), 0b11_01_10_00).AsInt16();
+            ref short at = ref Unsafe.Add(ref ar, ((b / perStep) * Q4Block.Size * perStep) + ((b % perStep) * 8));
+            first.GetLower().StoreUnsafe(ref at);
+            first.GetUpper().StoreUnsafe(ref at, (nuint)part);
+            second.GetLower().StoreUnsafe(ref at, (nuint)(2 * part));
+            second.GetUpper().StoreUnsafe(ref at, (nuint)(3 * part));
+
+            // Offset i of the block: 8 · (x[4i … 4i + 3] + x[16 + 4i … 16 + 4i + 3]).
+            Vector256<int> pairs = Avx2.MultiplyAddAdjacent(low, one) + Avx2.MultiplyAddAdjacent(high, one);
+            Vector256<int> quads = Avx2.HorizontalAdd(pairs, pairs);
+            Vector128<int> sums = Avx2.Permute4x64(quads.AsUInt64(), 0b00_00_10_00).AsInt32().GetLower();
+            (sums * Q4Block.Offset).StoreUnsafe(ref kr, (nuint)(b * OffsetsPerBlock));
         }
     }
 

@@ -25,7 +25,7 @@ public abstract unsafe partial class SpecializedModel<TKernels>
                 Span<float> y = work.Output.AsSpan(0, m.Rows);
                 if (m.Type is TensorDType.Q8 or TensorDType.Q4)
                 {
-                    Products<TKernels>.Int16Product<TPrefetch>(m, work.Int16Input, work.Int16Scales, y, 0, m.Rows, accumulate: false);
+                    Products<TKernels>.Int16Product<TPrefetch>(m, m.Type == TensorDType.Q4 ? work.Q4Input : work.Q8Input, y, 0, m.Rows, accumulate: false);
                 }
                 else
                 {

@@ -38,12 +38,10 @@ internal sealed class Workspace
         }
 
         int widest = Math.Max(d, shape.Ffn);
-        Int16Inputs = new short[Int16InputCount][];
-        Int16Scales = new float[Int16InputCount][];
+        Int16Inputs = new Int16Input[Int16InputCount];
         for (int i = 0; i < Int16InputCount; i++)
         {
-            Int16Inputs[i] = new short[widest];
-            Int16Scales[i] = new float[(widest + Loading.Q8Block.Size - 1) / Loading.Q8Block.Size];
+            Int16Inputs[i] = new Int16Input(widest);
         }
 
         States = new RwkvState[tokens];
@@ -105,13 +103,10 @@ internal sealed class Workspace
     public float[][] LoraScratch { get; }
 
     /// <summary>
-    /// A decoded token's inputs of 8-bit products rounded to 16 bits (<see cref="Specialized.Int16Activations"/>),
-    /// [D or FFN] each: the receptance, key and value inputs in the projections step, slot 0 in the others.
+    /// A decoded token's inputs of 8- and 4-bit products rounded to 16 bits (<see cref="Int16Input"/>), up to D or FFN
+    /// each: the receptance, key and value inputs in the projections step, slot 0 in the others.
     /// </summary>
-    public short[][] Int16Inputs { get; }
-
-    /// <summary>Their block scales, one per 32 inputs.</summary>
-    public float[][] Int16Scales { get; }
+    public Int16Input[] Int16Inputs { get; }
 
     /// <summary>The state each row belongs to (all the same in sequence mode, one per session in batch mode).</summary>
     public RwkvState[] States { get; }

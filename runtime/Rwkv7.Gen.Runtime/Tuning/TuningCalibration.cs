@@ -54,9 +54,12 @@ internal sealed class CalibrationWork
             Input[i] = ((i % 7) - 3) * 0.25f;
         }
 
-        Int16Input = new short[cols];
-        Int16Scales = new float[(cols + Q8Block.Size - 1) / Q8Block.Size];
-        Int16Activations.Quantize(Input, Int16Input, Int16Scales);
+        // The matrices' widths are whole blocks (the loader checks 8- and 4-bit ones); rounded once, arranged for 4-bit.
+        int rounded = cols / Q8Block.Size * Q8Block.Size;
+        Q8Input = new Int16Input(cols);
+        Q8Input.Round(Input.AsSpan(0, rounded), arrange: false);
+        Q4Input = new Int16Input(cols);
+        Q4Input.Round(Input.AsSpan(0, rounded), arrange: true);
         Output = new float[rows];
     }
 
@@ -68,9 +71,11 @@ internal sealed class CalibrationWork
 
     public float[] Input { get; }
 
-    public short[] Int16Input { get; }
+    /// <summary><see cref="Input"/> rounded to 16 bits for 8-bit products.</summary>
+    public Int16Input Q8Input { get; }
 
-    public float[] Int16Scales { get; }
+    /// <summary>The same, arranged for 4-bit products.</summary>
+    public Int16Input Q4Input { get; }
 
     public float[] Output { get; }
 

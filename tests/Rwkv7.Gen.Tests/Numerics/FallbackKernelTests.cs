@@ -18,6 +18,7 @@ public sealed unsafe class FallbackKernelTests
     [InlineData(768)] // 24 blocks: sixteen blocks' scales at once, then eight (512-bit); three groups of eight (256-bit)
     [InlineData(800)] // 25 blocks: ... then one alone; on 256 bits a group of one
     [InlineData(1344)] // 42 blocks: sixteen, sixteen and eight (512-bit), then two alone
+    [InlineData(16416)] // 513 blocks: wider than any released row, and than the 16384 inputs the kernels once arranged on the stack
     public void Four_bit_products_with_16_bit_inputs_match_the_dequantized_product(int cols)
     {
         const int rows = 11;
@@ -38,13 +39,30 @@ public sealed unsafe class FallbackKernelTests
 
             // Rows [1, 10): two 4-row tiles and one row alone; row 0 and row 10 must stay untouched.
             float[] y = [.. Enumerable.Repeat(7f, rows)];
-            Q4Kernels.MatMulInt16<NonTemporalPrefetch>(w, x16, xScales, y, 1, 10, accumulate: false);
+            Int16Input input = Arranged(x16, xScales);
+            Q4Kernels.MatMulInt16<NonTemporalPrefetch>(w, input, y, 1, 10, accumulate: false);
             AssertRows(expected, y, 1, 10, offset: 0, $"q4, {cols} inputs");
             Assert.Equal(7f, y[0]);
             Assert.Equal(7f, y[10]);
 
-            Q4Kernels.MatMulInt16<TemporalPrefetch>(w, x16, xScales, y, 1, 10, accumulate: true);
+            Q4Kernels.MatMulInt16<TemporalPrefetch>(w, input, y, 1, 10, accumulate: true);
             AssertRows([.. expected.Select(e => 2 * e)], y, 1, 10, offset: 0, $"q4, {cols} inputs, accumulated");
+        }
+    }
+
+    [Fact]
+    public void Four_bit_products_refuse_inputs_that_were_not_arranged()
+    {
+        const int rows = 4, cols = 64;
+        (byte[] packed, short[] x16, float[] xScales) = RandomQ4Product(new Random(5), rows, cols);
+        var input = new Int16Input(cols);
+        input.Set(x16, xScales, arrange: false);
+        fixed (byte* data = packed)
+        {
+            var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
+            float[] y = new float[rows];
+            ArgumentException e = Assert.Throws<ArgumentException>(() => Q4Kernels.MatMulInt16<TemporalPrefetch>(w, input, y, 0, rows, accumulate: false));
+            Assert.Contains("arranged", e.Message, StringComparison.Ordinal);
         }
     }
 
@@ -63,10 +81,11 @@ public sealed unsafe class FallbackKernelTests
         {
             var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
             float[] tiled = new float[rows], alone = new float[rows];
-            Q4Kernels.MatMulInt16<TemporalPrefetch>(w, x16, xScales, tiled, 0, rows, accumulate: false);
+            Int16Input input = Arranged(x16, xScales);
+            Q4Kernels.MatMulInt16<TemporalPrefetch>(w, input, tiled, 0, rows, accumulate: false);
             for (int r = 0; r < rows; r++)
             {
-                Q4Kernels.MatMulInt16<TemporalPrefetch>(w, x16, xScales, alone, r, r + 1, accumulate: false);
+                Q4Kernels.MatMulInt16<TemporalPrefetch>(w, input, alone, r, r + 1, accumulate: false);
             }
 
             for (int r = 0; r < rows; r++)
@@ -124,6 +143,13 @@ public sealed unsafe class FallbackKernelTests
     private static float[] RandomRow(Random rng, int n) => [.. Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
 
     /// <summary>Random 4-bit rows (quantized as at load) and a random input rounded to 16 bits, for the 4-bit products.</summary>
+    private static Int16Input Arranged(short[] x16, float[] xScales)
+    {
+        var input = new Int16Input(x16.Length);
+        input.Set(x16, xScales, arrange: true);
+        return input;
+    }
+
     private static (byte[] Packed, short[] X16, float[] XScales) RandomQ4Product(Random rng, int rows, int cols)
     {
         int stride = Q4Block.RowBytes(cols);
