@@ -29,7 +29,7 @@ internal sealed class Int16Input
     /// <summary>The values in the 4-bit kernels' order (<see cref="Q4Kernels.Arrange"/>), when <see cref="IsArranged"/>.</summary>
     public short[] Arranged { get; }
 
-    /// <summary>The 4-bit kernels' nibble offsets for <see cref="Arranged"/>: 8 · the sum of the inputs each int32 lane takes.</summary>
+    /// <summary>The 4-bit kernels' nibble offsets for <see cref="Arranged"/>: −8 · the sum of the inputs each int32 lane takes.</summary>
     public int[] Offsets { get; }
 
     /// <summary>How many inputs the last <see cref="Round"/> or <see cref="Set"/> prepared.</summary>

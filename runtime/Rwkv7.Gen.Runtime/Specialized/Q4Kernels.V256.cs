@@ -13,16 +13,18 @@ internal static partial class Q4Kernels
     /// <summary>
     /// 256 bits, two blocks per step from one plain 32-byte load, as the 512-bit product takes four: lane L (16 int16
     /// lanes) holds bytes 2L and 2L + 1 of block L / 8, whose nibbles are values j, j + 1, j + 16, j + 17 of that block
-    /// (j = 2·(L mod 8)). Per step and row: six shifts and masks, four <c>vpmaddwd</c>, three additions, one
-    /// subtraction, one conversion and one FMA by the blocks' weight scale × input scale (made eight blocks at a time,
-    /// spread by one permutation). Four rows at a time; rows after the last tile of four run the same tile on one row,
+    /// (j = 2·(L mod 8)). Per step and row: six shifts and masks, four <c>vpmaddwd</c>, three additions, one addition
+    /// of the offsets (with AVX-VNNI, four <c>vpdpwssd</c> instead of these eight: <typeparamref name="TSums"/>), one
+    /// conversion and one FMA by the blocks' weight scale × input scale (made eight blocks at a time, spread by one
+    /// permutation). Four rows at a time; rows after the last tile of four run the same tile on one row,
     /// so that a row's sums never depend on the rows a call covers. A final odd block takes <see cref="BlockSums256"/>.
     /// Changes 42 and 44 in docs/benchmarks.md: from one row at a time with a widening load per block, 4-bit decode on
     /// Zen 5 at this width +23%, then +11%.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MatMulInt16V256<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref short xa, ref int ko, ref float y, int rowStart, int rowEnd, bool accumulate)
+    private static void MatMulInt16V256<TPrefetch, TSums>(ref byte w, int n, ref short x, ref float xScales, ref short xa, ref int ko, ref float y, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
+        where TSums : struct, IPairSums
     {
         int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2, pairs = blocks / 2;
         int tileBytes = RowTile * stride, lines = (tileBytes + 63) / 64, linesPerPair = (lines + pairs - 1) / Math.Max(1, pairs);
@@ -89,10 +91,10 @@ internal static partial class Q4Kernels
                 ref short xp = ref Unsafe.Add(ref xa, p * 64);
                 Vector256<short> x0 = Vector256.LoadUnsafe(ref xp), x1 = Vector256.LoadUnsafe(ref xp, 16), x2 = Vector256.LoadUnsafe(ref xp, 32), x3 = Vector256.LoadUnsafe(ref xp, 48);
                 Vector256<int> k = Vector256.LoadUnsafe(ref ko, (nuint)(p * 8));
-                a0 = Vector256.FusedMultiplyAdd(PairSums256(ref w0, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c0, index), a0);
-                a1 = Vector256.FusedMultiplyAdd(PairSums256(ref w1, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c1, index), a1);
-                a2 = Vector256.FusedMultiplyAdd(PairSums256(ref w2, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c2, index), a2);
-                a3 = Vector256.FusedMultiplyAdd(PairSums256(ref w3, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c3, index), a3);
+                a0 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w0, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c0, index), a0);
+                a1 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w1, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c1, index), a1);
+                a2 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w2, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c2, index), a2);
+                a3 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w3, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c3, index), a3);
             }
 
             if (blocks % 2 != 0)
@@ -126,14 +128,13 @@ internal static partial class Q4Kernels
 
     /// <summary>Σ (q − 8)·x per int32 lane for two blocks (lanes 4b…4b + 3 block b's), as fp32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> PairSums256(ref byte row, nuint at, Vector256<short> x0, Vector256<short> x1, Vector256<short> x2, Vector256<short> x3, Vector256<int> offsets, Vector256<ushort> nibble)
+    private static Vector256<float> PairSums256<TSums>(ref byte row, nuint at, Vector256<short> x0, Vector256<short> x1, Vector256<short> x2, Vector256<short> x3, Vector256<int> offsets, Vector256<ushort> nibble)
+        where TSums : struct, IPairSums
     {
         Vector256<ushort> lanes = Vector256.LoadUnsafe(ref row, at).AsUInt16();
-        Vector256<int> sums = Avx2.MultiplyAddAdjacent((lanes & nibble).AsInt16(), x0)
-            + Avx2.MultiplyAddAdjacent(((lanes >>> 8) & nibble).AsInt16(), x1)
-            + Avx2.MultiplyAddAdjacent(((lanes >>> 4) & nibble).AsInt16(), x2)
-            + Avx2.MultiplyAddAdjacent((lanes >>> 12).AsInt16(), x3);
-        return Avx.ConvertToVector256Single(sums - offsets);
+        return Avx.ConvertToVector256Single(TSums.Sums(
+            (lanes & nibble).AsInt16(), x0, ((lanes >>> 8) & nibble).AsInt16(), x1,
+            ((lanes >>> 4) & nibble).AsInt16(), x2, (lanes >>> 12).AsInt16(), x3, offsets));
     }
 
     /// <summary>Σ (q − 8)·x per pair of lanes of one block (its 16 bytes), as fp32: the sums of q·x less <paramref name="offsets"/>.</summary>
@@ -144,4 +145,43 @@ internal static partial class Q4Kernels
         Vector256<int> sums = Avx2.MultiplyAddAdjacent(bytes & nibble, xl) + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes, 4), xh);
         return Avx.ConvertToVector256Single(sums - offsets);
     }
+}
+
+/// <summary>
+/// How the 256-bit 4-bit product adds up its four nibble vectors' products: a type parameter, so that the choice is
+/// made once per call. NativeAOT's x86-64-v3 build checks AVX-VNNI at run time, and a check inside the loop spilled
+/// the nibble vectors and an accumulator to the stack on every step.
+/// </summary>
+internal interface IPairSums
+{
+    /// <summary><paramref name="offsets"/> + Σ qᵢ·xᵢ over adjacent int16 pairs, per int32 lane.</summary>
+    static abstract Vector256<int> Sums(
+        Vector256<short> q0, Vector256<short> x0, Vector256<short> q1, Vector256<short> x1,
+        Vector256<short> q2, Vector256<short> x2, Vector256<short> q3, Vector256<short> x3, Vector256<int> offsets);
+}
+
+/// <summary>Four <c>vpmaddwd</c> and four additions (AVX2).</summary>
+internal readonly struct MaddPairSums : IPairSums
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Sums(
+        Vector256<short> q0, Vector256<short> x0, Vector256<short> q1, Vector256<short> x1,
+        Vector256<short> q2, Vector256<short> x2, Vector256<short> q3, Vector256<short> x3, Vector256<int> offsets) =>
+        Avx2.MultiplyAddAdjacent(q0, x0) + Avx2.MultiplyAddAdjacent(q1, x1) + Avx2.MultiplyAddAdjacent(q2, x2)
+        + Avx2.MultiplyAddAdjacent(q3, x3) + offsets;
+}
+
+/// <summary>
+/// Four <c>vpdpwssd</c> (AVX-VNNI), each a product and its addition: 14 instructions per 64 weights and row instead of
+/// 18, the same integer sums and so the same bits (docs/benchmarks.md, change 46).
+/// </summary>
+internal readonly struct VnniPairSums : IPairSums
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Sums(
+        Vector256<short> q0, Vector256<short> x0, Vector256<short> q1, Vector256<short> x1,
+        Vector256<short> q2, Vector256<short> x2, Vector256<short> q3, Vector256<short> x3, Vector256<int> offsets) =>
+        AvxVnni.MultiplyWideningAndAdd(
+            AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(offsets, q0, x0), q1, x1), q2, x2),
+            q3, x3);
 }

@@ -15,11 +15,12 @@ internal static partial class Q4Kernels
     /// and 2L + 1 of block L / 8, so its four nibbles are values j, j + 1, j + 16 and j + 17 of that block
     /// (j = 2·(L mod 8)): masked, shifted by 8 and masked, shifted by 4 and masked, and shifted by 12. The inputs come
     /// arranged to match (<see cref="Arrange"/>, once for all of a model step's parts), four vectors per step, with the
-    /// sums that take the nibbles' offset of 8 out (8 · Σx per int32 lane). Per step and row: six shifts and masks, four <c>vpmaddwd</c>, three additions, one
-    /// subtraction, one conversion and one FMA by the blocks' weight scale × input scale (made sixteen blocks at a time,
-    /// spread by one permutation): 18 instructions per 128 weights and row, where two blocks per step with widening
-    /// loads took 20, and 24 with per-pair scales (docs/benchmarks.md, changes 42 and 43: one-thread 4-bit decode on Zen 5
-    /// +18%, then +12.5%). Blocks after the last whole four take <see cref="BlockSums"/>.
+    /// sums that take the nibbles' offset of 8 out (−8 · Σx per int32 lane). Per step and row: six shifts and masks,
+    /// four <c>vpmaddwd</c>, three additions, one addition of the offsets, one conversion and one FMA by the blocks'
+    /// weight scale × input scale (made sixteen blocks at a time, spread by one permutation): 18 instructions per 128
+    /// weights and row, where two blocks per step with widening loads took 20, and 24 with per-pair scales
+    /// (docs/benchmarks.md, changes 42 and 43: one-thread 4-bit decode on Zen 5 +18%, then +12.5%). .NET 10 has no
+    /// 512-bit <c>vpdpwssd</c>, which would fold each <c>vpmaddwd</c> and its addition into one (as the 256-bit path does). Blocks after the last whole four take <see cref="BlockSums"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MatMulInt16V512<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref short xa, ref int ko, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -152,7 +153,7 @@ internal static partial class Q4Kernels
             + Avx512BW.MultiplyAddAdjacent(((lanes >>> 8) & nibble).AsInt16(), x1)
             + Avx512BW.MultiplyAddAdjacent(((lanes >>> 4) & nibble).AsInt16(), x2)
             + Avx512BW.MultiplyAddAdjacent((lanes >>> 12).AsInt16(), x3);
-        return Avx512F.ConvertToVector512Single(sums - offsets);
+        return Avx512F.ConvertToVector512Single(sums + offsets);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -56,9 +56,13 @@ internal static partial class Q4Kernels
         {
             MatMulInt16V512<TPrefetch>(ref wr, w.Cols, ref xr, ref xsr, ref xa, ref ko, ref yr, rowStart, rowEnd, accumulate);
         }
+        else if (StepBlocks == 2 && AvxVnni.IsSupported)
+        {
+            MatMulInt16V256<TPrefetch, VnniPairSums>(ref wr, w.Cols, ref xr, ref xsr, ref xa, ref ko, ref yr, rowStart, rowEnd, accumulate);
+        }
         else if (StepBlocks == 2)
         {
-            MatMulInt16V256<TPrefetch>(ref wr, w.Cols, ref xr, ref xsr, ref xa, ref ko, ref yr, rowStart, rowEnd, accumulate);
+            MatMulInt16V256<TPrefetch, MaddPairSums>(ref wr, w.Cols, ref xr, ref xsr, ref xa, ref ko, ref yr, rowStart, rowEnd, accumulate);
         }
         else
         {
@@ -71,15 +75,32 @@ internal static partial class Q4Kernels
     /// blocks per step from one plain load as 8 · <see cref="StepBlocks"/> int16 lanes: lane L holds bytes 2L and 2L + 1
     /// of the step's block L / 8, whose nibbles are values j, j + 1, j + 16 and j + 17 of that block (j = 2·(L mod 8)).
     /// Per step, <paramref name="arranged"/> gets four vectors of inputs (those values for every lane, in that order),
-    /// and per block <paramref name="offsets"/> gets <see cref="OffsetsPerBlock"/> int32s, one per pair of lanes: 8 · the
-    /// sum of the inputs those lanes take, the nibbles' offset that the products subtract. Blocks after the last whole
+    /// and per block <paramref name="offsets"/> gets <see cref="OffsetsPerBlock"/> int32s, one per pair of lanes: −8 · the
+    /// sum of the inputs those lanes take, which the products add to take the nibbles' offset out. Blocks after the last whole
     /// step are left out (the products read them from <paramref name="x"/>). Per block: two loads, two in-lane byte
     /// shuffles and two 64-bit permutations put the even and odd values of each half side by side, two
     /// <c>vpmaddwd</c> and one horizontal addition make the offsets.
     /// </summary>
-    public static void Arrange(ReadOnlySpan<short> x, Span<short> arranged, Span<int> offsets)
+    public static void Arrange(ReadOnlySpan<short> x, Span<short> arranged, Span<int> offsets) => ArrangeSteps(x, arranged, offsets, StepBlocks);
+
+    /// <summary>
+    /// The 256-bit product with the sums <typeparamref name="TSums"/> (AVX2 only), whatever width the dispatch would
+    /// take: for tests, which compare the AVX-VNNI sums with the plain ones on every processor that has both.
+    /// </summary>
+    internal static void MatMulInt16V256<TSums>(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd)
+        where TSums : struct, IPairSums
     {
-        int perStep = StepBlocks;
+        KernelChecks.MatMulInt16(w, TensorDType.Q4, x.Length, xScales.Length, y.Length, rowStart, rowEnd);
+        short[] arranged = new short[x.Length];
+        int[] offsets = new int[x.Length / Q4Block.Size * OffsetsPerBlock];
+        ArrangeSteps(x, arranged, offsets, 2);
+        MatMulInt16V256<TemporalPrefetch, TSums>(
+            ref MemoryMarshal.GetReference(w.AsQ4Span()), w.Cols, ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(xScales),
+            ref arranged[0], ref offsets[0], ref MemoryMarshal.GetReference(y), rowStart, rowEnd, accumulate: false);
+    }
+
+    private static void ArrangeSteps(ReadOnlySpan<short> x, Span<short> arranged, Span<int> offsets, int perStep)
+    {
         if (perStep == 0)
         {
             return;
@@ -115,11 +136,11 @@ internal static partial class Q4Kernels
             second.GetLower().StoreUnsafe(ref at, (nuint)(2 * part));
             second.GetUpper().StoreUnsafe(ref at, (nuint)(3 * part));
 
-            // Offset i of the block: 8 · (x[4i … 4i + 3] + x[16 + 4i … 16 + 4i + 3]).
+            // Offset i of the block: −8 · (x[4i … 4i + 3] + x[16 + 4i … 16 + 4i + 3]).
             Vector256<int> pairs = Avx2.MultiplyAddAdjacent(low, one) + Avx2.MultiplyAddAdjacent(high, one);
             Vector256<int> quads = Avx2.HorizontalAdd(pairs, pairs);
             Vector128<int> sums = Avx2.Permute4x64(quads.AsUInt64(), 0b00_00_10_00).AsInt32().GetLower();
-            (sums * Q4Block.Offset).StoreUnsafe(ref kr, (nuint)(b * OffsetsPerBlock));
+            (sums * -Q4Block.Offset).StoreUnsafe(ref kr, (nuint)(b * OffsetsPerBlock));
         }
     }
 

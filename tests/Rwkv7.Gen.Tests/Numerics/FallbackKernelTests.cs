@@ -50,6 +50,55 @@ public sealed unsafe class FallbackKernelTests
         }
     }
 
+    [Theory]
+    [InlineData(64)]
+    [InlineData(800)] // 25 blocks: twelve steps of two, then one alone
+    public void Four_bit_products_at_256_bits_sum_the_same_with_and_without_AVX_VNNI(int cols)
+    {
+        // The dispatch takes vpdpwssd where the processor has AVX-VNNI, so the test runs of every width would never run
+        // the plain vpmaddwd sums on such a processor: both are called here, and must agree bit for bit (the integer
+        // sums are exact either way) and with the sums in double.
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+        {
+            Assert.NotEqual(2, Q4Kernels.StepBlocks); // without AVX2 neither runs: the dispatch takes the scalar product
+            return;
+        }
+
+        const int rows = 9;
+        (byte[] packed, short[] x16, float[] xScales) = RandomQ4Product(new Random(cols + 2), rows, cols);
+        fixed (byte* data = packed)
+        {
+            var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
+            float[] madd = new float[rows];
+            Q4Kernels.MatMulInt16V256<MaddPairSums>(w, x16, xScales, madd, 0, rows);
+            double[] expected = new double[rows];
+            float[] dequantized = new float[cols];
+            for (int r = 0; r < rows; r++)
+            {
+                w.ReadRow(r, dequantized);
+                for (int c = 0; c < cols; c++)
+                {
+                    expected[r] += (double)dequantized[c] * x16[c] * xScales[c / 32];
+                }
+            }
+
+            AssertRows(expected, madd, 0, rows, offset: 0, $"q4 at 256 bits with vpmaddwd, {cols} inputs");
+            if (!System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+            {
+                return; // this processor has only the plain sums, which were just checked
+            }
+
+            float[] vnni = new float[rows];
+            Q4Kernels.MatMulInt16V256<VnniPairSums>(w, x16, xScales, vnni, 0, rows);
+            for (int r = 0; r < rows; r++)
+            {
+                Assert.True(
+                    BitConverter.SingleToInt32Bits(madd[r]) == BitConverter.SingleToInt32Bits(vnni[r]),
+                    $"row {r} of {cols} inputs: {madd[r]:R} with vpmaddwd, {vnni[r]:R} with vpdpwssd");
+            }
+        }
+    }
+
     [Fact]
     public void Four_bit_products_refuse_inputs_that_were_not_arranged()
     {
