@@ -27,7 +27,7 @@ internal static partial class Q4Kernels
         where TSums : struct, IPairSums
     {
         int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2, pairs = blocks / 2;
-        int tileBytes = RowTile * stride, lines = (tileBytes + 63) / 64, linesPerPair = (lines + pairs - 1) / Math.Max(1, pairs);
+        int tileBytes = RowTile * stride;
         nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, tileBytes) * tileBytes);
 
         Vector256<ushort> nibble = Vector256.Create((ushort)0xF);
@@ -78,13 +78,16 @@ internal static partial class Q4Kernels
                     index = spread;
                 }
 
-                if (prefetch)
+                if (prefetch && (p & 1) == 0)
                 {
-                    // This pair's share of the tile's lines, a fetch distance ahead (within the call's rows).
-                    for (int line = p * linesPerPair, last = Math.Min(line + linesPerPair, lines); line < last; line++)
-                    {
-                        TPrefetch.Line(ref w0, fetch + (nuint)(line * 64));
-                    }
+                    // The even share of the tile a fetch distance ahead for this step and the next (QuadTileBytes: five
+                    // lines), as five requests without a loop, as at 512 bits (change 47).
+                    nuint ahead = fetch + (nuint)(p / 2 * QuadTileBytes);
+                    TPrefetch.Line(ref w0, ahead);
+                    TPrefetch.Line(ref w0, ahead + 64);
+                    TPrefetch.Line(ref w0, ahead + 128);
+                    TPrefetch.Line(ref w0, ahead + 192);
+                    TPrefetch.Line(ref w0, ahead + 256);
                 }
 
                 nuint at = (nuint)(p * 32);
@@ -95,6 +98,11 @@ internal static partial class Q4Kernels
                 a1 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w1, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c1, index), a1);
                 a2 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w2, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c2, index), a2);
                 a3 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w3, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c3, index), a3);
+            }
+
+            if (prefetch)
+            {
+                PrefetchRest<TPrefetch>(ref w0, fetch, (pairs + 1) / 2 * QuadTileBytes, tileBytes);
             }
 
             if (blocks % 2 != 0)

@@ -168,6 +168,21 @@ internal static partial class Q4Kernels
         }
     }
 
+    /// <summary>
+    /// Requests the lines of a tile a fetch distance ahead from <paramref name="covered"/> bytes into it to its end
+    /// (<paramref name="tileBytes"/>): the part after the last whole four blocks of each row, which the steps'
+    /// requests (<see cref="QuadTileBytes"/> each) leave out. At most 240 bytes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchRest<TPrefetch>(ref byte tile, nuint fetch, int covered, int tileBytes)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        for (int at = covered; at < tileBytes; at += 64)
+        {
+            TPrefetch.Line(ref tile, fetch + (nuint)at);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(ref float y, int row, float sum, bool accumulate)
     {
