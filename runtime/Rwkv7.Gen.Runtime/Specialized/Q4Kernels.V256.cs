@@ -80,14 +80,8 @@ internal static partial class Q4Kernels
 
                 if (prefetch && (p & 1) == 0)
                 {
-                    // The even share of the tile a fetch distance ahead for this step and the next (QuadTileBytes: five
-                    // lines), as five requests without a loop, as at 512 bits (change 47).
-                    nuint ahead = fetch + (nuint)(p / 2 * QuadTileBytes);
-                    TPrefetch.Line(ref w0, ahead);
-                    TPrefetch.Line(ref w0, ahead + 64);
-                    TPrefetch.Line(ref w0, ahead + 128);
-                    TPrefetch.Line(ref w0, ahead + 192);
-                    TPrefetch.Line(ref w0, ahead + 256);
+                    // The share of this step and the next.
+                    PrefetchShare<TPrefetch>(ref w0, fetch + (nuint)(p / 2 * QuadTileBytes));
                 }
 
                 nuint at = (nuint)(p * 32);

@@ -10,9 +10,6 @@ namespace Rwkv7.Gen.Specialized;
 // The 512-bit products of 4-bit rows by 16-bit inputs (Q4Kernels.cs has the whole and the dispatch).
 internal static partial class Q4Kernels
 {
-    /// <summary>Bytes of a 4-row tile per step of four blocks: each row's 64 bytes of values and 16 of scales (five lines).</summary>
-    private const int QuadTileBytes = RowTile * 4 * (Q4Block.PackedBytes + sizeof(float));
-
     /// <summary>
     /// 512 bits, four blocks per step: their 64 bytes loaded as 32 int16 lanes without widening. Lane L holds bytes 2L
     /// and 2L + 1 of block L / 8, so its four nibbles are values j, j + 1, j + 16 and j + 17 of that block
@@ -23,7 +20,8 @@ internal static partial class Q4Kernels
     /// weight scale × input scale (made sixteen blocks at a time, spread by one permutation): 18 instructions per 128
     /// weights and row, where two blocks per step with widening loads took 20, and 24 with per-pair scales
     /// (docs/benchmarks.md, changes 42 and 43: one-thread 4-bit decode on Zen 5 +18%, then +12.5%). .NET 10 has no
-    /// 512-bit <c>vpdpwssd</c>, which would fold each <c>vpmaddwd</c> and its addition into one (as the 256-bit path does). Blocks after the last whole four take <see cref="BlockSums"/>.
+    /// 512-bit <c>vpdpwssd</c>, which would fold each <c>vpmaddwd</c> and its addition into one (as the 256-bit path
+    /// does). Blocks after the last whole four take <see cref="BlockSums"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MatMulInt16V512<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref short xa, ref int ko, ref float y, int rowStart, int rowEnd, bool accumulate)
@@ -116,7 +114,6 @@ internal static partial class Q4Kernels
         }
     }
 
-
     /// <summary>
     /// <paramref name="count"/> steps of four blocks from step <paramref name="first"/> for four rows, whose combined
     /// scales (weight scale × input scale, one lane per block from the first step's first block) are
@@ -135,15 +132,7 @@ internal static partial class Q4Kernels
         {
             if (prefetch)
             {
-                // This step's even share of the tile a fetch distance ahead (the size of four rows' four blocks of values
-                // and scales, QuadTileBytes: five lines), as five requests without a loop: against a loop over the
-                // tile's lines, 0.1B 4-bit decode 1.027-1.037 on 1 thread, 1.136-1.175 in 3 of 4 runs on 2 (change 47).
-                nuint ahead = fetch + (nuint)(q * QuadTileBytes);
-                TPrefetch.Line(ref w0, ahead);
-                TPrefetch.Line(ref w0, ahead + 64);
-                TPrefetch.Line(ref w0, ahead + 128);
-                TPrefetch.Line(ref w0, ahead + 192);
-                TPrefetch.Line(ref w0, ahead + 256);
+                PrefetchShare<TPrefetch>(ref w0, fetch + (nuint)(q * QuadTileBytes));
             }
 
             nuint at = (nuint)(q * 64);

@@ -168,6 +168,26 @@ internal static partial class Q4Kernels
         }
     }
 
+    /// <summary>Bytes of a 4-row tile per four blocks of each row: 64 bytes of values and 16 of scales a row (five lines).</summary>
+    private const int QuadTileBytes = RowTile * 4 * (Q4Block.PackedBytes + sizeof(float));
+
+    /// <summary>
+    /// Requests one even share of the tile a fetch distance ahead, <see cref="QuadTileBytes"/> from
+    /// <paramref name="ahead"/> bytes past the tile's start, as five requests without a loop: one per step of four
+    /// blocks, so that the tile is requested whole by the end of its rows' whole fours. Against a loop over the tile's
+    /// lines (change 47), 0.1B 4-bit decode 1.027–1.037 on 1 thread and 1.136–1.175 in 3 of 4 runs on 2, 512-bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchShare<TPrefetch>(ref byte tile, nuint ahead)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        TPrefetch.Line(ref tile, ahead);
+        TPrefetch.Line(ref tile, ahead + 64);
+        TPrefetch.Line(ref tile, ahead + 128);
+        TPrefetch.Line(ref tile, ahead + 192);
+        TPrefetch.Line(ref tile, ahead + 256);
+    }
+
     /// <summary>
     /// Requests the lines of a tile a fetch distance ahead from <paramref name="covered"/> bytes into it to its end
     /// (<paramref name="tileBytes"/>): the part after the last whole four blocks of each row, which the steps'

@@ -23,9 +23,9 @@ public abstract unsafe partial class SpecializedModel<TKernels>
             foreach (WeightMatrix m in work.Matrices)
             {
                 Span<float> y = work.Output.AsSpan(0, m.Rows);
-                if (m.Type is TensorDType.Q8 or TensorDType.Q4)
+                if (Products<TKernels>.TakesInt16Inputs(m))
                 {
-                    Products<TKernels>.Int16Product<TPrefetch>(m, m.Type == TensorDType.Q4 ? work.Q4Input : work.Q8Input, y, 0, m.Rows, accumulate: false);
+                    Products<TKernels>.Int16Product<TPrefetch>(m, work.Int16Input, y, 0, m.Rows, accumulate: false);
                 }
                 else
                 {

@@ -54,12 +54,10 @@ internal sealed class CalibrationWork
             Input[i] = ((i % 7) - 3) * 0.25f;
         }
 
-        // The matrices' widths are whole blocks (the loader checks 8- and 4-bit ones); rounded once, arranged for 4-bit.
-        int rounded = cols / Q8Block.Size * Q8Block.Size;
-        Q8Input = new Int16Input(cols);
-        Q8Input.Round(Input.AsSpan(0, rounded), arrange: false);
-        Q4Input = new Int16Input(cols);
-        Q4Input.Round(Input.AsSpan(0, rounded), arrange: true);
+        // The matrices' widths are whole blocks (the loader checks 8- and 4-bit ones). Arranged for 4-bit products, the
+        // rounded input serves 8-bit ones too: they read its values and scales.
+        Int16Input = new Int16Input(cols);
+        Int16Input.Round(Input.AsSpan(0, cols / Q8Block.Size * Q8Block.Size), arrange: true);
         Output = new float[rows];
     }
 
@@ -71,11 +69,8 @@ internal sealed class CalibrationWork
 
     public float[] Input { get; }
 
-    /// <summary><see cref="Input"/> rounded to 16 bits for 8-bit products.</summary>
-    public Int16Input Q8Input { get; }
-
-    /// <summary>The same, arranged for 4-bit products.</summary>
-    public Int16Input Q4Input { get; }
+    /// <summary><see cref="Input"/> rounded to 16 bits and arranged, for 8- and 4-bit products.</summary>
+    public Int16Input Int16Input { get; }
 
     public float[] Output { get; }
 

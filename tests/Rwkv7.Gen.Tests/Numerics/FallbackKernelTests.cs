@@ -26,16 +26,7 @@ public sealed unsafe class FallbackKernelTests
         fixed (byte* data = packed)
         {
             var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
-            double[] expected = new double[rows];
-            float[] dequantized = new float[cols];
-            for (int r = 0; r < rows; r++)
-            {
-                w.ReadRow(r, dequantized);
-                for (int c = 0; c < cols; c++)
-                {
-                    expected[r] += (double)dequantized[c] * x16[c] * xScales[c / 32];
-                }
-            }
+            double[] expected = DequantizedProduct(w, x16, xScales);
 
             // Rows [1, 10): two 4-row tiles and one row alone; row 0 and row 10 must stay untouched.
             float[] y = [.. Enumerable.Repeat(7f, rows)];
@@ -71,16 +62,7 @@ public sealed unsafe class FallbackKernelTests
             var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
             float[] madd = new float[rows];
             Q4Kernels.MatMulInt16V256<MaddPairSums>(w, x16, xScales, madd, 0, rows);
-            double[] expected = new double[rows];
-            float[] dequantized = new float[cols];
-            for (int r = 0; r < rows; r++)
-            {
-                w.ReadRow(r, dequantized);
-                for (int c = 0; c < cols; c++)
-                {
-                    expected[r] += (double)dequantized[c] * x16[c] * xScales[c / 32];
-                }
-            }
+            double[] expected = DequantizedProduct(w, x16, xScales);
 
             AssertRows(expected, madd, 0, rows, offset: 0, $"q4 at 256 bits with vpmaddwd, {cols} inputs");
             if (!System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
@@ -192,6 +174,23 @@ public sealed unsafe class FallbackKernelTests
     private static float[] RandomRow(Random rng, int n) => [.. Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
 
     /// <summary>Random 4-bit rows (quantized as at load) and a random input rounded to 16 bits, for the 4-bit products.</summary>
+    /// <summary>W·x in double, from the dequantized 4-bit rows and the 16-bit inputs times their block scales.</summary>
+    private static double[] DequantizedProduct(in WeightMatrix w, short[] x16, float[] xScales)
+    {
+        double[] expected = new double[w.Rows];
+        float[] dequantized = new float[w.Cols];
+        for (int r = 0; r < w.Rows; r++)
+        {
+            w.ReadRow(r, dequantized);
+            for (int c = 0; c < w.Cols; c++)
+            {
+                expected[r] += (double)dequantized[c] * x16[c] * xScales[c / 32];
+            }
+        }
+
+        return expected;
+    }
+
     private static Int16Input Arranged(short[] x16, float[] xScales)
     {
         var input = new Int16Input(x16.Length);
