@@ -3,49 +3,98 @@ using Rwkv7.Gen.Loading;
 namespace Rwkv7.Gen.Specialized;
 
 /// <summary>
-/// One decoded token's input to a product of an 8- or 4-bit matrix, prepared once for all of a step's parts: rounded
-/// to 16 bits in blocks (<see cref="Int16Activations"/>) and, before a 4-bit product, also arranged the way the 4-bit
-/// kernels read it (<see cref="Q4Kernels.Arrange"/>). Arranging in every part cost 3% of two-thread 4-bit decode on
-/// Zen 5, each part repeating it for the same input (docs/benchmarks.md, change 45).
+/// The inputs of a product of an 8- or 4-bit matrix, one row per token, prepared once for all of a step's parts:
+/// rounded to 16 bits in blocks (<see cref="Int16Activations"/>) and, before a 4-bit product, also arranged the way the
+/// 4-bit kernels read it (<see cref="Q4Kernels.Arrange"/>). Arranging in every part cost 3% of two-thread 4-bit decode
+/// on Zen 5, each part repeating it for the same input (docs/benchmarks.md, change 45). Token t's values start at
+/// t · <see cref="Stride"/>, its scales at t · <see cref="BlockStride"/>, its offsets at
+/// t · <see cref="LaneStride"/>.
 /// </summary>
 internal sealed class Int16Input
 {
-    /// <summary>Room for <paramref name="capacity"/> inputs, a whole number of blocks or not.</summary>
+    /// <summary>Room for one token of <paramref name="capacity"/> inputs, a whole number of blocks or not.</summary>
     public Int16Input(int capacity)
+        : this(capacity, 1, 1)
     {
-        int blocks = (capacity + Q8Block.Size - 1) / Q8Block.Size;
-        Values = new short[blocks * Q8Block.Size];
-        Scales = new float[blocks];
-        Arranged = new short[blocks * Q8Block.Size];
-        Offsets = new int[blocks * Q4Kernels.OffsetsPerBlock];
     }
 
-    /// <summary>The inputs rounded to 16 bits, [<see cref="Length"/>] of them valid.</summary>
-    public short[] Values { get; }
+    /// <summary>
+    /// Room for <paramref name="tokens"/> tokens of <paramref name="capacity"/> inputs each, grown to at most
+    /// <paramref name="maxTokens"/> when more are rounded (once: steady-state steps allocate nothing).
+    /// </summary>
+    public Int16Input(int capacity, int tokens, int maxTokens)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(tokens, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxTokens, tokens);
+        Capacity = (capacity + Q8Block.Size - 1) / Q8Block.Size * Q8Block.Size;
+        MaxTokens = maxTokens;
+        Values = [];
+        Scales = [];
+        Arranged = [];
+        Offsets = [];
+        Allocate(tokens);
+    }
 
-    /// <summary>One scale per block of 32 inputs: input ≈ value × scale.</summary>
-    public float[] Scales { get; }
+    /// <summary>Inputs a token may have (a whole number of blocks).</summary>
+    public int Capacity { get; }
+
+    /// <summary>Tokens this input may grow to.</summary>
+    public int MaxTokens { get; }
+
+    /// <summary>The inputs rounded to 16 bits: [<see cref="Tokens"/>] rows of <see cref="Stride"/>, [<see cref="Length"/>] of each valid.</summary>
+    public short[] Values { get; private set; }
+
+    /// <summary>One scale per block of 32 inputs, <see cref="BlockStride"/> per token: input ≈ value × scale.</summary>
+    public float[] Scales { get; private set; }
 
     /// <summary>The values in the 4-bit kernels' order (<see cref="Q4Kernels.Arrange"/>), when <see cref="IsArranged"/>.</summary>
-    public short[] Arranged { get; }
+    public short[] Arranged { get; private set; }
 
     /// <summary>The 4-bit kernels' nibble offsets for <see cref="Arranged"/>: −8 · the sum of the inputs each int32 lane takes.</summary>
-    public int[] Offsets { get; }
+    public int[] Offsets { get; private set; }
 
-    /// <summary>How many inputs the last <see cref="Round"/> or <see cref="Set"/> prepared.</summary>
+    /// <summary>Values from one token to the next.</summary>
+    public int Stride => Capacity;
+
+    /// <summary>Scales from one token to the next.</summary>
+    public int BlockStride => Capacity / Q8Block.Size;
+
+    /// <summary>Offsets from one token to the next.</summary>
+    public int LaneStride => BlockStride * Q4Kernels.OffsetsPerBlock;
+
+    /// <summary>How many inputs per token the last <see cref="Round(ReadOnlySpan{float}, int, bool)"/> or <see cref="Set"/> prepared.</summary>
     public int Length { get; private set; }
+
+    /// <summary>How many tokens the last <see cref="Round(ReadOnlySpan{float}, int, bool)"/> or <see cref="Set"/> prepared.</summary>
+    public int Tokens { get; private set; }
 
     /// <summary>Whether <see cref="Arranged"/> and <see cref="Offsets"/> hold these inputs for 4-bit products.</summary>
     public bool IsArranged { get; private set; }
 
-    /// <summary>Rounds <paramref name="x"/> (a whole number of blocks) and, for a 4-bit product (<paramref name="arrange"/>), arranges it.</summary>
-    public void Round(ReadOnlySpan<float> x, bool arrange)
+    /// <summary>Rounds one token's <paramref name="x"/> (a whole number of blocks) and, for a 4-bit product (<paramref name="arrange"/>), arranges it.</summary>
+    public void Round(ReadOnlySpan<float> x, bool arrange) => Round(x, 1, arrange);
+
+    /// <summary>
+    /// Rounds <paramref name="tokens"/> rows of inputs, <paramref name="x"/> holding them one after another (each a whole
+    /// number of blocks) and, for a 4-bit product (<paramref name="arrange"/>), arranges them.
+    /// </summary>
+    public void Round(ReadOnlySpan<float> x, int tokens, bool arrange)
     {
-        Int16Activations.Quantize(x, Values, Scales);
-        Prepared(x.Length, arrange);
+        int width = CheckShape(x.Length, tokens);
+        if (Values.Length < tokens * Stride)
+        {
+            Allocate(MaxTokens);
+        }
+
+        for (int t = 0; t < tokens; t++)
+        {
+            Int16Activations.Quantize(x.Slice(t * width, width), Values.AsSpan(t * Stride, width), Scales.AsSpan(t * BlockStride, BlockStride));
+        }
+
+        Prepared(width, tokens, arrange);
     }
 
-    /// <summary>Takes inputs already rounded (<paramref name="values"/> with one scale per block) and, when asked, arranges them.</summary>
+    /// <summary>Takes one token's inputs already rounded (<paramref name="values"/> with one scale per block) and, when asked, arranges them.</summary>
     public void Set(ReadOnlySpan<short> values, ReadOnlySpan<float> scales, bool arrange)
     {
         if (values.Length % Q8Block.Size != 0 || scales.Length < values.Length / Q8Block.Size)
@@ -54,18 +103,60 @@ internal sealed class Int16Input
                 $"16-bit inputs are whole blocks of {Q8Block.Size} with one scale each: got {values.Length} values and {scales.Length} scales.");
         }
 
+        CheckShape(values.Length, 1);
         values.CopyTo(Values);
         scales[..(values.Length / Q8Block.Size)].CopyTo(Scales);
-        Prepared(values.Length, arrange);
+        Prepared(values.Length, 1, arrange);
     }
 
-    private void Prepared(int length, bool arrange)
+    private void Allocate(int tokens)
+    {
+        int blocks = Capacity / Q8Block.Size;
+        Values = new short[tokens * Capacity];
+        Scales = new float[tokens * blocks];
+        Arranged = new short[tokens * Capacity];
+        Offsets = new int[tokens * blocks * Q4Kernels.OffsetsPerBlock];
+    }
+
+    private int CheckShape(int length, int tokens)
+    {
+        if (tokens < 1 || tokens > MaxTokens || length % tokens != 0 || length / tokens % Q8Block.Size != 0 || length / tokens > Capacity)
+        {
+            throw new ArgumentException(
+                $"16-bit inputs are up to {MaxTokens} token(s) of up to {Capacity} inputs, whole blocks of {Q8Block.Size}: got {length} inputs for {tokens} token(s).");
+        }
+
+        return length / tokens;
+    }
+
+    /// <summary>
+    /// Arranges the inputs again for kernels that read <paramref name="stepBlocks"/> blocks per step, whatever the
+    /// dispatch's width: for tests, which run the 256-bit products on processors whose dispatch takes 512 bits.
+    /// </summary>
+    internal void ArrangeFor(int stepBlocks)
+    {
+        Arrange(stepBlocks);
+        IsArranged = true;
+    }
+
+    private void Prepared(int length, int tokens, bool arrange)
     {
         Length = length;
+        Tokens = tokens;
         IsArranged = arrange;
         if (arrange)
         {
-            Q4Kernels.Arrange(Values.AsSpan(0, length), Arranged, Offsets);
+            Arrange(Q4Kernels.StepBlocks);
+        }
+    }
+
+    private void Arrange(int stepBlocks)
+    {
+        int blocks = Length / Q8Block.Size;
+        for (int t = 0; t < Tokens; t++)
+        {
+            Q4Kernels.ArrangeSteps(
+                Values.AsSpan(t * Stride, Length), Arranged.AsSpan(t * Stride, Length), Offsets.AsSpan(t * LaneStride, blocks * Q4Kernels.OffsetsPerBlock), stepBlocks);
         }
     }
 }

@@ -81,7 +81,7 @@ internal static unsafe class ModelSteps<TKernels>
                 (int start, int end) = WorkerPool.Range(d, part, parts, RowAlign);
                 if (step.Int16Inputs)
                 {
-                    Products<TKernels>.Int16Product<TPrefetch>(lw.Output, ws.Int16Inputs[0], ws.X, start, end, accumulate: true);
+                    Products<TKernels>.Int16Product<TPrefetch>(lw.Output, ws.Int16Inputs[0], ws.X, d, start, end, accumulate: true);
                 }
                 else
                 {
@@ -97,8 +97,11 @@ internal static unsafe class ModelSteps<TKernels>
                 if (step.Int16Inputs)
                 {
                     // relu(K·x)² as FfnHidden computes it, from the 16-bit inputs.
-                    Products<TKernels>.Int16Product<TPrefetch>(lw.FfnKey, ws.Int16Inputs[0], ws.Hidden, start, end, accumulate: false);
-                    Products<TKernels>.SquaredRelu(ws.Hidden.AsSpan(start, end - start));
+                    Products<TKernels>.Int16Product<TPrefetch>(lw.FfnKey, ws.Int16Inputs[0], ws.Hidden, TKernels.Ffn, start, end, accumulate: false);
+                    for (int token = 0; token < t; token++)
+                    {
+                        Products<TKernels>.SquaredRelu(ws.Hidden.AsSpan((token * TKernels.Ffn) + start, end - start));
+                    }
                 }
                 else
                 {
@@ -125,7 +128,7 @@ internal static unsafe class ModelSteps<TKernels>
                 (int start, int end) = WorkerPool.Range(d, part, parts, RowAlign);
                 if (step.Int16Inputs)
                 {
-                    Products<TKernels>.Int16Product<TPrefetch>(lw.FfnValue, ws.Int16Inputs[0], ws.X, start, end, accumulate: true);
+                    Products<TKernels>.Int16Product<TPrefetch>(lw.FfnValue, ws.Int16Inputs[0], ws.X, d, start, end, accumulate: true);
                 }
                 else
                 {
@@ -142,7 +145,7 @@ internal static unsafe class ModelSteps<TKernels>
                 var logits = new Span<float>(step.Logits, step.LogitsLength);
                 if (step.Int16Inputs)
                 {
-                    Products<TKernels>.Int16Product<TPrefetch>(head, ws.Int16Inputs[0], logits, start, end, accumulate: false);
+                    Products<TKernels>.Int16Product<TPrefetch>(head, ws.Int16Inputs[0], logits, head.Rows, start, end, accumulate: false);
                 }
                 else
                 {
@@ -274,9 +277,9 @@ internal static unsafe class ModelSteps<TKernels>
 
         if (end > start && step.Int16Inputs)
         {
-            Products<TKernels>.Int16Product<TPrefetch>(lw.Receptance, ws.Int16Inputs[0], ws.R, start, end, accumulate: false);
-            Products<TKernels>.Int16Product<TPrefetch>(lw.Key, ws.Int16Inputs[1], ws.K, start, end, accumulate: false);
-            Products<TKernels>.Int16Product<TPrefetch>(lw.Value, ws.Int16Inputs[2], ws.V, start, end, accumulate: false);
+            Products<TKernels>.Int16Product<TPrefetch>(lw.Receptance, ws.Int16Inputs[0], ws.R, d, start, end, accumulate: false);
+            Products<TKernels>.Int16Product<TPrefetch>(lw.Key, ws.Int16Inputs[1], ws.K, d, start, end, accumulate: false);
+            Products<TKernels>.Int16Product<TPrefetch>(lw.Value, ws.Int16Inputs[2], ws.V, d, start, end, accumulate: false);
         }
         else if (end > start)
         {

@@ -12,11 +12,12 @@ namespace Rwkv7.Gen.Specialized;
 /// <listheader><term>weights</term><description>one token (decode) · several tokens (prefill, batches)</description></listheader>
 /// <item><term>bf16, fp32</term><description>the generated tiles (<see cref="IRwkvKernels.MatMul{TPrefetch}"/>) · the same, multi-token tiles</description></item>
 /// <item><term>8-bit</term><description>inputs rounded to 16 bits, the generated integer kernel (<see cref="IRwkvKernels.MatMulQ8Int16{TPrefetch}"/>) · the generated tiles</description></item>
-/// <item><term>4-bit</term><description>inputs rounded to 16 bits, <see cref="Q4Kernels.MatMulInt16{TPrefetch}"/> · rows widened into the generated fp32 tiles</description></item>
+/// <item><term>4-bit</term><description>inputs rounded to 16 bits, <see cref="Q4Kernels"/>'s integer products · the same for a batch's rows; a sequence's rows widened into the generated fp32 tiles</description></item>
 /// <item><term>fp16</term><description>the generated entry's width-generic fallback (<see cref="KernelFallbacks"/>) · rows widened into the generated fp32 tiles</description></item>
 /// </list>
-/// A step with one token rounds its inputs once for all of its parts (<see cref="RoundInputs"/>) and then calls
-/// <see cref="Int16Product{TPrefetch}"/>; every other product goes through <see cref="Product{TPrefetch}"/>.
+/// A step whose products read 16-bit inputs (<see cref="UsesInt16Inputs"/>) rounds them once for all of its parts
+/// (<see cref="RoundInputs"/>) and then calls <see cref="Int16Product{TPrefetch}"/>; every other product goes through
+/// <see cref="Product{TPrefetch}"/>.
 /// </summary>
 /// <typeparam name="TKernels">The generated kernels.</typeparam>
 internal static unsafe class Products<TKernels>
@@ -33,30 +34,51 @@ internal static unsafe class Products<TKernels>
     public static bool TakesInt16Inputs(in WeightMatrix matrix) => matrix.Type is TensorDType.Q8 or TensorDType.Q4;
 
     /// <summary>
-    /// Before a one-token product with an 8- or 4-bit matrix: rounds its input row to 16 bits into slot
-    /// <paramref name="slot"/> of the workspace (<see cref="Int16Activations"/>), once for all of the step's parts, and
-    /// returns true so the step runs <see cref="Int16Product{TPrefetch}"/>. Other steps keep fp32 inputs: several tokens
-    /// per weight (prefill, batches) make the products arithmetic-bound on FMAs, where fp32 tiles do better.
+    /// Whether a product of <paramref name="matrix"/> for <paramref name="tokens"/> rows reads 16-bit inputs: one token of
+    /// an 8- or 4-bit matrix, or the rows of a batch (<paramref name="chained"/> false: one token of each of several
+    /// sessions) of a 4-bit one, each row then summed as its session's one-token step sums it
+    /// (<see cref="Q4Kernels.MatMulInt16{TPrefetch}(in WeightMatrix, Int16Input, Span{float}, int, int, int, bool)"/>).
+    /// A sequence's rows (prefill) keep fp32 inputs and the widened rows, which are faster from about 16 tokens on.
+    /// </summary>
+    public static bool UsesInt16Inputs(in WeightMatrix matrix, int tokens, bool chained)
+    {
+#if RWKV7_EXPERIMENT
+        if (tokens > 1 && !Benchmarking.Experiment.Variant)
+        {
+            return false;
+        }
+#endif
+        return tokens == 1 ? TakesInt16Inputs(matrix) : matrix.Type == TensorDType.Q4 && !chained;
+    }
+
+    /// <summary>
+    /// Before a product that reads 16-bit inputs (<see cref="UsesInt16Inputs"/>): rounds its input rows to 16 bits into
+    /// slot <paramref name="slot"/> of the workspace (<see cref="Int16Activations"/>), once for all of the step's parts,
+    /// and returns true so the step runs <see cref="Int16Product{TPrefetch}"/>. Other steps keep fp32 inputs: many tokens
+    /// per weight (prefill) make the products arithmetic-bound on FMAs, where fp32 tiles do better.
     /// </summary>
     public static bool RoundInputs(StepContext step, in WeightMatrix matrix, float[] input, int slot)
     {
-        if (step.Tokens != 1 || !TakesInt16Inputs(matrix))
+        if (!UsesInt16Inputs(matrix, step.Tokens, step.Chained))
         {
             return false;
         }
 
-        step.Workspace.Int16Inputs[slot].Round(input.AsSpan(0, matrix.Cols), arrange: matrix.Type == TensorDType.Q4);
+        step.Workspace.Int16Inputs[slot].Round(input.AsSpan(0, step.Tokens * matrix.Cols), step.Tokens, arrange: matrix.Type == TensorDType.Q4);
         return true;
     }
 
-    /// <summary>A one-token product with 16-bit inputs: the generated 8-bit kernel or the 4-bit one.</summary>
+    /// <summary>
+    /// A product with 16-bit inputs: the generated 8-bit kernel (one token) or the 4-bit one (token t's outputs at
+    /// t · <paramref name="yStride"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Int16Product<TPrefetch>(in WeightMatrix w, Int16Input x, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+    public static void Int16Product<TPrefetch>(in WeightMatrix w, Int16Input x, Span<float> y, int yStride, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
     {
         if (w.Type == TensorDType.Q4)
         {
-            Q4Kernels.MatMulInt16<TPrefetch>(w, x, y, rowStart, rowEnd, accumulate);
+            Q4Kernels.MatMulInt16<TPrefetch>(w, x, y, yStride, rowStart, rowEnd, accumulate);
         }
         else
         {

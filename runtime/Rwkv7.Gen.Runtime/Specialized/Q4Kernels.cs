@@ -11,8 +11,9 @@ namespace Rwkv7.Gen.Specialized;
 /// One-token products of 4-bit matrices (<see cref="TensorDType.Q4"/>) with inputs rounded to 16 bits
 /// (<see cref="Int16Activations"/>): the products of 4-bit decode. Width-generic (the loop bound is the row length),
 /// not generated: a one-token product streams its weights once, so it is bound by memory and by the unpacking of
-/// nibbles, neither of which a constant width changes. Multi-token products of 4-bit matrices widen their rows a
-/// chunk at a time into the generated fp32 tiles (<see cref="SpecializedModel{TKernels}"/>).
+/// nibbles, neither of which a constant width changes. A batch's rows take the same products, each token summed as
+/// its one-token product (Q4Kernels.Tokens.cs); a prefill's rows are widened a chunk at a time into the generated
+/// fp32 tiles (<see cref="Products{TKernels}"/>).
 /// </summary>
 internal static partial class Q4Kernels
 {
@@ -71,6 +72,60 @@ internal static partial class Q4Kernels
     }
 
     /// <summary>
+    /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of y = W·x for each of the <see cref="Int16Input.Tokens"/>
+    /// tokens of <paramref name="x"/>, token t's outputs at t · <paramref name="yStride"/> in <paramref name="y"/>: every
+    /// (row, token) summed exactly as the one-token product sums it, so a token's outputs do not depend on the others it
+    /// is computed with (a batch's rows equal their sessions' one-token steps, bit for bit). Each row's nibbles are
+    /// unpacked once per group of up to four tokens.
+    /// </summary>
+    public static void MatMulInt16<TPrefetch>(in WeightMatrix w, Int16Input x, Span<float> y, int yStride, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        int tokens = x.Tokens;
+        if (tokens == 1)
+        {
+            MatMulInt16<TPrefetch>(w, x, y, rowStart, rowEnd, accumulate);
+            return;
+        }
+
+        KernelChecks.MatMulInt16(w, TensorDType.Q4, x.Length, x.BlockStride, y.Length - ((tokens - 1) * yStride), rowStart, rowEnd);
+        if (!x.IsArranged)
+        {
+            throw new ArgumentException("A 4-bit product needs its 16-bit inputs arranged (Int16Input.Round with arrange set).", nameof(x));
+        }
+
+        if (yStride < rowEnd)
+        {
+            throw new ArgumentOutOfRangeException(nameof(yStride), $"Token outputs {yStride} apart overlap rows up to {rowEnd}.");
+        }
+
+        var tokenInputs = new TokenInputs(x);
+        ref byte wr = ref MemoryMarshal.GetReference(w.AsQ4Span());
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        if (StepBlocks == 4)
+        {
+            MatMulTokensV512<TPrefetch>(ref wr, w.Cols, tokenInputs, ref yr, yStride, rowStart, rowEnd, accumulate);
+        }
+        else if (StepBlocks == 2 && AvxVnni.IsSupported)
+        {
+            MatMulTokensV256<TPrefetch, VnniPairSums>(ref wr, w.Cols, tokenInputs, ref yr, yStride, rowStart, rowEnd, accumulate);
+        }
+        else if (StepBlocks == 2)
+        {
+            MatMulTokensV256<TPrefetch, MaddPairSums>(ref wr, w.Cols, tokenInputs, ref yr, yStride, rowStart, rowEnd, accumulate);
+        }
+        else
+        {
+            for (int t = 0; t < tokens; t++)
+            {
+                MatMulInt16Scalar(
+                    w, x.Values.AsSpan(t * x.Stride, x.Length), x.Scales.AsSpan(t * x.BlockStride, x.BlockStride), y[(t * yStride)..], rowStart, rowEnd, accumulate);
+            }
+        }
+    }
+
+    /// <summary>
     /// Arranges the 16-bit inputs <paramref name="x"/> for the vector products, which read <see cref="StepBlocks"/>
     /// blocks per step from one plain load as 8 · <see cref="StepBlocks"/> int16 lanes: lane L holds bytes 2L and 2L + 1
     /// of the step's block L / 8, whose nibbles are values j, j + 1, j + 16 and j + 17 of that block (j = 2·(L mod 8)).
@@ -99,7 +154,21 @@ internal static partial class Q4Kernels
             ref arranged[0], ref offsets[0], ref MemoryMarshal.GetReference(y), rowStart, rowEnd, accumulate: false);
     }
 
-    private static void ArrangeSteps(ReadOnlySpan<short> x, Span<short> arranged, Span<int> offsets, int perStep)
+    /// <summary>
+    /// The 256-bit product of several tokens with the sums <typeparamref name="TSums"/> (AVX2 only), whatever width the
+    /// dispatch would take, over every row: for tests. Arranges <paramref name="x"/> for it.
+    /// </summary>
+    internal static void MatMulTokensV256<TSums>(in WeightMatrix w, Int16Input x, Span<float> y, int yStride)
+        where TSums : struct, IPairSums
+    {
+        KernelChecks.MatMulInt16(w, TensorDType.Q4, x.Length, x.BlockStride, y.Length - ((x.Tokens - 1) * yStride), 0, w.Rows);
+        x.ArrangeFor(2);
+        MatMulTokensV256<TemporalPrefetch, TSums>(
+            ref MemoryMarshal.GetReference(w.AsQ4Span()), w.Cols, new TokenInputs(x), ref MemoryMarshal.GetReference(y), yStride, 0, w.Rows, accumulate: false);
+    }
+
+    /// <summary><see cref="Arrange"/> for kernels that read <paramref name="perStep"/> blocks per step.</summary>
+    internal static void ArrangeSteps(ReadOnlySpan<short> x, Span<short> arranged, Span<int> offsets, int perStep)
     {
         if (perStep == 0)
         {

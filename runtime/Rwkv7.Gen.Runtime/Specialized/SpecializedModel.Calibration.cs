@@ -25,7 +25,7 @@ public abstract unsafe partial class SpecializedModel<TKernels>
                 Span<float> y = work.Output.AsSpan(0, m.Rows);
                 if (Products<TKernels>.TakesInt16Inputs(m))
                 {
-                    Products<TKernels>.Int16Product<TPrefetch>(m, work.Int16Input, y, 0, m.Rows, accumulate: false);
+                    Products<TKernels>.Int16Product<TPrefetch>(m, work.Int16Input, y, m.Rows, 0, m.Rows, accumulate: false);
                 }
                 else
                 {

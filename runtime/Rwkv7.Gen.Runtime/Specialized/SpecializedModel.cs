@@ -225,8 +225,8 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
 
         // Step 1: r, k, v and the four LoRA MLPs (w, a, g and the value-residual mix).
         (long bytes, long elements, long activations) = ProjectionWeights(lw, layer);
-        step.Int16Inputs = t == 1 && Products<TKernels>.TakesInt16Inputs(lw.Receptance) && Products<TKernels>.TakesInt16Inputs(lw.Key)
-            && Products<TKernels>.TakesInt16Inputs(lw.Value) && Products<TKernels>.RoundInputs(step, lw.Receptance, ws.XR, 0)
+        step.Int16Inputs = Products<TKernels>.UsesInt16Inputs(lw.Receptance, t, chained) && Products<TKernels>.UsesInt16Inputs(lw.Key, t, chained)
+            && Products<TKernels>.UsesInt16Inputs(lw.Value, t, chained) && Products<TKernels>.RoundInputs(step, lw.Receptance, ws.XR, 0)
             && Products<TKernels>.RoundInputs(step, lw.Key, ws.XK, 1) && Products<TKernels>.RoundInputs(step, lw.Value, ws.XV, 2);
         step.Kind = ModelStep.Projections;
         _scheduler.Run(_runStep, step, _scheduler.MatrixParts(bytes, elements, activations, t), bytes, StepTimings);

@@ -41,7 +41,7 @@ internal sealed class Workspace
         Int16Inputs = new Int16Input[Int16InputCount];
         for (int i = 0; i < Int16InputCount; i++)
         {
-            Int16Inputs[i] = new Int16Input(widest);
+            Int16Inputs[i] = new Int16Input(widest, tokens: 1, maxTokens: tokens);
         }
 
         States = new RwkvState[tokens];
@@ -103,7 +103,8 @@ internal sealed class Workspace
     public float[][] LoraScratch { get; }
 
     /// <summary>
-    /// A decoded token's inputs of 8- and 4-bit products rounded to 16 bits (<see cref="Int16Input"/>), up to D or FFN
+    /// Inputs of 8- and 4-bit products rounded to 16 bits (<see cref="Int16Input"/>), up to D or FFN each, for one token
+    /// (grown to a block's rows at a workspace's first batch of 4-bit products):
     /// each: the receptance, key and value inputs in the projections step, slot 0 in the others.
     /// </summary>
     public Int16Input[] Int16Inputs { get; }

@@ -102,6 +102,10 @@ internal static class BenchCommand
             return 0;
         }
 
+#if RWKV7_EXPERIMENT
+        // A trial build measures the variant alone (--profile, --json) when RWKV7_VARIANT=1.
+        Rwkv7.Gen.Benchmarking.Experiment.Variant = Environment.GetEnvironmentVariable("RWKV7_VARIANT") == "1";
+#endif
         if (context > 0)
         {
             output.WriteLine($"{model.EngineName}, {model.Shape}, {model.Threads} thread(s): decode speed and memory as the context grows");

@@ -8,14 +8,14 @@ namespace Rwkv7.Cli.Tests.Serving;
 
 /// <summary>
 /// What the engine gives a session stepped alone (<c>Forward</c>) and inside <c>ForwardBatch</c>, on the generated
-/// kernels of the tiny fixture and of the 0.1B shape (synthetic bf16 and q8 weights): the facts the scheduler's
+/// kernels of the tiny fixture and of the 0.1B shape (synthetic bf16, q8 and q4 weights): the facts the scheduler's
 /// batch-invariant mode rests on (docs/serving.md, "Batch invariance").
 /// </summary>
 public sealed class BatchInvarianceTests(ITestOutputHelper output)
 {
     private const int Steps = 3;
 
-    public static TheoryData<string> Models => new() { "tiny", "0.1b-bf16", "0.1b-q8" };
+    public static TheoryData<string> Models => new() { "tiny", "0.1b-bf16", "0.1b-q8", "0.1b-q4" };
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -51,6 +51,8 @@ public sealed class BatchInvarianceTests(ITestOutputHelper output)
 
         // fp32 and bf16 weights: a leftover row takes the one-token tiles, as Forward does, and gets its bits exactly.
         // 8-bit weights: Forward alone rounds its inputs to 16 bits for the integer product, a batch never does.
+        // 4-bit weights: a batch rounds every row's inputs and sums each row as Forward does, so a leftover row (whose
+        // LoRAs, in bf16, take the one-token tiles) gets Forward's bits too; the rows of a tile differ in the LoRAs.
         bool quantized = name.EndsWith("q8", StringComparison.Ordinal);
         Assert.Equal(quantized, leftoverDelta > 0);
 
@@ -100,7 +102,8 @@ public sealed class BatchInvarianceTests(ITestOutputHelper output)
         {
             if (!Cache.TryGetValue(name, out RwkvModel? model))
             {
-                model = name == "tiny" ? TestServer.TinyModel : SyntheticPointOneB(name.EndsWith("q8", StringComparison.Ordinal) ? TensorDType.Q8 : TensorDType.BF16);
+                model = name == "tiny" ? TestServer.TinyModel
+                    : SyntheticPointOneB(name.EndsWith("q8", StringComparison.Ordinal) ? TensorDType.Q8 : name.EndsWith("q4", StringComparison.Ordinal) ? TensorDType.Q4 : TensorDType.BF16);
                 Assert.StartsWith("generated", model.EngineName, StringComparison.Ordinal);
                 Cache[name] = model;
             }

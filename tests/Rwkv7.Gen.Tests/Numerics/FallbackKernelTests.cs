@@ -81,6 +81,90 @@ public sealed unsafe class FallbackKernelTests
         }
     }
 
+    [Theory]
+    [InlineData(64, 2)]
+    [InlineData(96, 3)] // three blocks, each alone on 512 bits; one group of tokens with its last token repeated
+    [InlineData(160, 5)] // one step of four, then one alone; a group of four and a token alone
+    [InlineData(800, 9)] // 25 blocks: an odd block at 256 bits
+    [InlineData(1344, 16)] // 42 blocks: sixteen, sixteen, eight, then two alone
+    public void Four_bit_products_of_several_tokens_give_each_token_the_bits_of_its_own_product(int cols, int tokens)
+    {
+        // Batches and short prompts multiply several tokens' 16-bit inputs at once, unpacking each row once for a group
+        // of tokens. Every (row, token) must come out as the one-token product makes it, bit for bit, so that a session's
+        // logits do not depend on the batch it runs in, on every SIMD width.
+        const int rows = 11;
+        var rng = new Random(cols + tokens);
+        (byte[] packed, _, _) = RandomQ4Product(rng, rows, cols);
+        float[] x = [.. Enumerable.Range(0, tokens).SelectMany(_ => RandomRow(rng, cols))];
+        var batch = new Int16Input(cols, tokens, tokens);
+        batch.Round(x, tokens, arrange: true);
+        var one = new Int16Input(cols);
+        fixed (byte* data = packed)
+        {
+            var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
+            const int stride = rows + 3;
+            float[] y = [.. Enumerable.Repeat(7f, tokens * stride)];
+            Q4Kernels.MatMulInt16<NonTemporalPrefetch>(w, batch, y, stride, 1, 10, accumulate: false);
+            float[] accumulated = [.. y];
+            Q4Kernels.MatMulInt16<TemporalPrefetch>(w, batch, accumulated, stride, 1, 10, accumulate: true);
+            for (int t = 0; t < tokens; t++)
+            {
+                one.Round(x.AsSpan(t * cols, cols), arrange: true);
+                float[] alone = new float[rows];
+                Q4Kernels.MatMulInt16<TemporalPrefetch>(w, one, alone, 1, 10, accumulate: false);
+                for (int r = 1; r < 10; r++)
+                {
+                    float got = y[(t * stride) + r];
+                    Assert.True(
+                        BitConverter.SingleToInt32Bits(got) == BitConverter.SingleToInt32Bits(alone[r]),
+                        $"token {t} of {tokens}, row {r}, {cols} inputs: {got:R} with the others, {alone[r]:R} alone");
+                    Assert.Equal(alone[r] + alone[r], accumulated[(t * stride) + r]);
+                }
+
+                foreach (int untouched in new[] { 0, 10, 11, 12, 13 })
+                {
+                    Assert.Equal(7f, y[(t * stride) + untouched]);
+                }
+            }
+
+            AssertRows(DequantizedProduct(w, one.Values[..cols], one.Scales[..(cols / 32)]), y, 1, 10, offset: (tokens - 1) * stride, $"q4, {tokens} tokens, {cols} inputs, the last token");
+        }
+    }
+
+    [Fact]
+    public void Four_bit_products_of_several_tokens_at_256_bits_sum_the_same_with_and_without_AVX_VNNI()
+    {
+        if (!System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+        {
+            return; // the dispatch runs the plain sums at 256 bits here, which the test above checks when this run is 256-bit
+        }
+
+        const int rows = 6, cols = 800, tokens = 3;
+        var rng = new Random(17);
+        (byte[] packed, _, _) = RandomQ4Product(rng, rows, cols);
+        var input = new Int16Input(cols, 1, tokens);
+        input.Round([.. Enumerable.Range(0, tokens).SelectMany(_ => RandomRow(rng, cols))], tokens, arrange: false);
+        fixed (byte* data = packed)
+        {
+            var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
+            float[] madd = new float[tokens * rows], vnni = new float[tokens * rows];
+            Q4Kernels.MatMulTokensV256<MaddPairSums>(w, input, madd, rows);
+            Q4Kernels.MatMulTokensV256<VnniPairSums>(w, input, vnni, rows);
+            for (int i = 0; i < madd.Length; i++)
+            {
+                Assert.True(
+                    BitConverter.SingleToInt32Bits(madd[i]) == BitConverter.SingleToInt32Bits(vnni[i]),
+                    $"token {i / rows}, row {i % rows}: {madd[i]:R} with vpmaddwd, {vnni[i]:R} with vpdpwssd");
+            }
+
+            for (int t = 0; t < tokens; t++)
+            {
+                double[] expected = DequantizedProduct(w, input.Values[(t * input.Stride)..((t * input.Stride) + cols)], input.Scales[(t * input.BlockStride)..((t * input.BlockStride) + (cols / 32))]);
+                AssertRows(expected, madd, 0, rows, offset: t * rows, $"q4 at 256 bits, token {t}");
+            }
+        }
+    }
+
     [Fact]
     public void Four_bit_products_refuse_inputs_that_were_not_arranged()
     {

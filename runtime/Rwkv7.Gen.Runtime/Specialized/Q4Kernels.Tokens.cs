@@ -1,0 +1,456 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Rwkv7.Gen.Loading;
+
+namespace Rwkv7.Gen.Specialized;
+
+// Products of 4-bit rows by several tokens' 16-bit inputs (Q4Kernels.cs has the whole and the dispatch): small batches
+// and short prompts, summed per (row, token) exactly as the one-token products of Q4Kernels.V512.cs and .V256.cs sum.
+internal static partial class Q4Kernels
+{
+    /// <summary>Bytes of rows a call takes through all of its passes before the next (in L1 after the first pass).</summary>
+    private const int TokenChunkBytes = 32 << 10;
+
+    /// <summary>
+    /// 512 bits: a chunk of rows at a time (<see cref="TokenChunkBytes"/>), in passes over its rows for the tokens in
+    /// groups of four, then two, then one; each group sums every step of four blocks of a row as the one-token product
+    /// sums it (<see cref="MatMulInt16V512{TPrefetch}"/>: the same operations on the same values in the same order),
+    /// with the row's nibbles unpacked once per step and group and the token's scale products in place of the row's.
+    /// The first pass requests the rows a fetch distance ahead; the others find them in L1. A pass is a method of its
+    /// own per group size: the three inlined into one loop exceeded the JIT's inlining budget.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MatMulTokensV512<TPrefetch>(ref byte w, int n, TokenInputs x, ref float y, int yStride, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        int tokens = x.Tokens, chunk = Math.Max(1, TokenChunkBytes / Q4Block.RowBytes(n));
+        for (int r = rowStart; r < rowEnd; r += chunk)
+        {
+            int end = Math.Min(rowEnd, r + chunk), t = 0;
+            if (tokens >= 4)
+            {
+                TokenPassV512<TPrefetch, FourTokens>(ref w, n, x, 0, tokens / 4, ref y, yStride, r, end, accumulate);
+                t = tokens / 4 * 4;
+            }
+
+            if (tokens - t >= 2)
+            {
+                TokenPassV512<TPrefetch, TwoTokens>(ref w, n, x, t, 1, ref y, yStride, r, end, accumulate);
+                t += 2;
+            }
+
+            if (t < tokens)
+            {
+                TokenPassV512<TPrefetch, OneToken>(ref w, n, x, t, 1, ref y, yStride, r, end, accumulate);
+            }
+        }
+    }
+
+    /// <summary>Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) for <paramref name="groups"/> groups of tokens from <paramref name="first"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void TokenPassV512<TPrefetch, TGroup>(ref byte w, int n, TokenInputs x, int first, int groups, ref float y, int yStride, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
+        where TGroup : struct, ITokenGroup
+    {
+        int stride = Q4Block.RowBytes(n);
+        nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, stride) * stride);
+        for (int r = rowStart; r < rowEnd; r++)
+        {
+            ref byte row = ref Unsafe.Add(ref w, (nint)r * stride);
+            if (first == 0)
+            {
+                for (int at = 0; at < stride; at += 64)
+                {
+                    TPrefetch.Line(ref row, fetch + (nuint)at);
+                }
+            }
+
+            for (int g = 0, t = first; g < groups; g++, t += TGroup.Count)
+            {
+                RowTokensV512<TGroup>(ref row, n, x, t, ref Unsafe.Add(ref y, ((nint)t * yStride) + r), yStride, accumulate);
+            }
+        }
+    }
+
+    /// <summary>One row for the <typeparamref name="TGroup"/> tokens from <paramref name="t"/>: their outputs at <paramref name="y"/>, <paramref name="yStride"/> apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowTokensV512<TGroup>(ref byte row, int n, TokenInputs x, int t, ref float y, int yStride, bool accumulate)
+        where TGroup : struct, ITokenGroup
+    {
+        int blocks = n / Q4Block.Size, quads = blocks / 4;
+        bool two = TGroup.Count >= 2, four = TGroup.Count == 4;
+        ref float ws = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref row, n / 2));
+        ref short x0 = ref x.ArrangedOf(t);
+        ref short x1 = ref two ? ref x.ArrangedOf(t + 1) : ref x0;
+        ref short x2 = ref four ? ref x.ArrangedOf(t + 2) : ref x0;
+        ref short x3 = ref four ? ref x.ArrangedOf(t + 3) : ref x0;
+        ref int k0 = ref x.OffsetsOf(t);
+        ref int k1 = ref two ? ref x.OffsetsOf(t + 1) : ref k0;
+        ref int k2 = ref four ? ref x.OffsetsOf(t + 2) : ref k0;
+        ref int k3 = ref four ? ref x.OffsetsOf(t + 3) : ref k0;
+        ref float s0 = ref x.ScalesOf(t);
+        ref float s1 = ref two ? ref x.ScalesOf(t + 1) : ref s0;
+        ref float s2 = ref four ? ref x.ScalesOf(t + 2) : ref s0;
+        ref float s3 = ref four ? ref x.ScalesOf(t + 3) : ref s0;
+        Vector512<float> a0 = Vector512<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+        int q = 0;
+
+        // Sixteen blocks' scale products per token at a time, then eight, then four, as the one-token product.
+        for (; q + 4 <= quads; q += 4)
+        {
+            Vector512<float> ws16 = Vector512.LoadUnsafe(ref ws, (nuint)(4 * q));
+            TokenQuads<TGroup>(
+                ref row, ref x0, ref x1, ref x2, ref x3, ref k0, ref k1, ref k2, ref k3, q, 4,
+                ws16 * Vector512.LoadUnsafe(ref s0, (nuint)(4 * q)), two ? ws16 * Vector512.LoadUnsafe(ref s1, (nuint)(4 * q)) : default,
+                four ? ws16 * Vector512.LoadUnsafe(ref s2, (nuint)(4 * q)) : default, four ? ws16 * Vector512.LoadUnsafe(ref s3, (nuint)(4 * q)) : default,
+                ref a0, ref a1, ref a2, ref a3);
+        }
+
+        if (q + 2 <= quads)
+        {
+            Vector256<float> ws8 = Vector256.LoadUnsafe(ref ws, (nuint)(4 * q));
+            TokenQuads<TGroup>(
+                ref row, ref x0, ref x1, ref x2, ref x3, ref k0, ref k1, ref k2, ref k3, q, 2,
+                (ws8 * Vector256.LoadUnsafe(ref s0, (nuint)(4 * q))).ToVector512Unsafe(), two ? (ws8 * Vector256.LoadUnsafe(ref s1, (nuint)(4 * q))).ToVector512Unsafe() : default,
+                four ? (ws8 * Vector256.LoadUnsafe(ref s2, (nuint)(4 * q))).ToVector512Unsafe() : default, four ? (ws8 * Vector256.LoadUnsafe(ref s3, (nuint)(4 * q))).ToVector512Unsafe() : default,
+                ref a0, ref a1, ref a2, ref a3);
+            q += 2;
+        }
+
+        if (q < quads)
+        {
+            Vector128<float> ws4 = Vector128.LoadUnsafe(ref ws, (nuint)(4 * q));
+            TokenQuads<TGroup>(
+                ref row, ref x0, ref x1, ref x2, ref x3, ref k0, ref k1, ref k2, ref k3, q, 1,
+                (ws4 * Vector128.LoadUnsafe(ref s0, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe(),
+                two ? (ws4 * Vector128.LoadUnsafe(ref s1, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe() : default,
+                four ? (ws4 * Vector128.LoadUnsafe(ref s2, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe() : default,
+                four ? (ws4 * Vector128.LoadUnsafe(ref s3, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe() : default,
+                ref a0, ref a1, ref a2, ref a3);
+        }
+
+        if (4 * quads < blocks)
+        {
+            Vector512<ushort> shifts = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4));
+            Vector512<short> offset = Vector512.Create((short)Q4Block.Offset), mask = Vector512.Create((short)0xF);
+            for (int b = 4 * quads; b < blocks; b++)
+            {
+                nuint at = (nuint)(b * Q4Block.PackedBytes);
+                float s = Unsafe.Add(ref ws, b);
+                a0 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s0, b)), a0);
+                if (two)
+                {
+                    a1 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t + 1, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s1, b)), a1);
+                }
+
+                if (four)
+                {
+                    a2 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t + 2, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s2, b)), a2);
+                    a3 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t + 3, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s3, b)), a3);
+                }
+            }
+        }
+
+        Store(ref y, 0, Vector512.Sum(a0), accumulate);
+        if (two)
+        {
+            Store(ref y, yStride, Vector512.Sum(a1), accumulate);
+        }
+
+        if (four)
+        {
+            Store(ref y, 2 * yStride, Vector512.Sum(a2), accumulate);
+            Store(ref y, 3 * yStride, Vector512.Sum(a3), accumulate);
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> steps of four blocks from step <paramref name="first"/> of one row for a group of
+    /// tokens, whose scale products (the row's weight scale × the token's input scale, one lane per block from the
+    /// first step's first block) are <paramref name="c0"/>…<paramref name="c3"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TokenQuads<TGroup>(
+        ref byte row, ref short x0, ref short x1, ref short x2, ref short x3, ref int k0, ref int k1, ref int k2, ref int k3, int first, int count,
+        Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3,
+        ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3)
+        where TGroup : struct, ITokenGroup
+    {
+        Vector512<ushort> nibble = Vector512.Create((ushort)0xF);
+        Vector512<int> index = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), four = Vector512.Create(4);
+        for (int q = first, end = first + count; q < end; q++, index += four)
+        {
+            Vector512<ushort> lanes = Vector512.LoadUnsafe(ref row, (nuint)(q * 64)).AsUInt16();
+            Vector512<short> n0 = (lanes & nibble).AsInt16(), n1 = ((lanes >>> 8) & nibble).AsInt16();
+            Vector512<short> n2 = ((lanes >>> 4) & nibble).AsInt16(), n3 = (lanes >>> 12).AsInt16();
+            nuint xq = (nuint)(q * 128), kq = (nuint)(q * 16);
+            a0 = Vector512.FusedMultiplyAdd(TokenQuadSums(n0, n1, n2, n3, ref x0, xq, ref k0, kq), Avx512F.PermuteVar16x32(c0, index), a0);
+            if (TGroup.Count >= 2)
+            {
+                a1 = Vector512.FusedMultiplyAdd(TokenQuadSums(n0, n1, n2, n3, ref x1, xq, ref k1, kq), Avx512F.PermuteVar16x32(c1, index), a1);
+            }
+
+            if (TGroup.Count == 4)
+            {
+                a2 = Vector512.FusedMultiplyAdd(TokenQuadSums(n0, n1, n2, n3, ref x2, xq, ref k2, kq), Avx512F.PermuteVar16x32(c2, index), a2);
+                a3 = Vector512.FusedMultiplyAdd(TokenQuadSums(n0, n1, n2, n3, ref x3, xq, ref k3, kq), Avx512F.PermuteVar16x32(c3, index), a3);
+            }
+        }
+    }
+
+    /// <summary>Σ (q − 8)·x per int32 lane for four blocks of one token, from the row's unpacked nibbles, as fp32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> TokenQuadSums(
+        Vector512<short> n0, Vector512<short> n1, Vector512<short> n2, Vector512<short> n3, ref short xa, nuint at, ref int ko, nuint kat)
+    {
+        Vector512<int> sums = Avx512BW.MultiplyAddAdjacent(n0, Vector512.LoadUnsafe(ref xa, at))
+            + Avx512BW.MultiplyAddAdjacent(n1, Vector512.LoadUnsafe(ref xa, at + 32))
+            + Avx512BW.MultiplyAddAdjacent(n2, Vector512.LoadUnsafe(ref xa, at + 64))
+            + Avx512BW.MultiplyAddAdjacent(n3, Vector512.LoadUnsafe(ref xa, at + 96));
+        return Avx512F.ConvertToVector512Single(sums + Vector512.LoadUnsafe(ref ko, kat));
+    }
+
+    /// <summary>
+    /// 256 bits, as <see cref="MatMulTokensV512{TPrefetch}"/> over the one-token 256-bit product's steps of two blocks
+    /// (<see cref="MatMulInt16V256{TPrefetch, TSums}"/>), with its sums (<typeparamref name="TSums"/>: <c>vpdpwssd</c>
+    /// where AVX-VNNI is present).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MatMulTokensV256<TPrefetch, TSums>(ref byte w, int n, TokenInputs x, ref float y, int yStride, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
+        where TSums : struct, IPairSums
+    {
+        int tokens = x.Tokens, chunk = Math.Max(1, TokenChunkBytes / Q4Block.RowBytes(n));
+        for (int r = rowStart; r < rowEnd; r += chunk)
+        {
+            int end = Math.Min(rowEnd, r + chunk), t = 0;
+            if (tokens >= 4)
+            {
+                TokenPassV256<TPrefetch, TSums, FourTokens>(ref w, n, x, 0, tokens / 4, ref y, yStride, r, end, accumulate);
+                t = tokens / 4 * 4;
+            }
+
+            if (tokens - t >= 2)
+            {
+                TokenPassV256<TPrefetch, TSums, TwoTokens>(ref w, n, x, t, 1, ref y, yStride, r, end, accumulate);
+                t += 2;
+            }
+
+            if (t < tokens)
+            {
+                TokenPassV256<TPrefetch, TSums, OneToken>(ref w, n, x, t, 1, ref y, yStride, r, end, accumulate);
+            }
+        }
+    }
+
+    /// <summary>Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) for <paramref name="groups"/> groups of tokens from <paramref name="first"/>, at 256 bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void TokenPassV256<TPrefetch, TSums, TGroup>(ref byte w, int n, TokenInputs x, int first, int groups, ref float y, int yStride, int rowStart, int rowEnd, bool accumulate)
+        where TPrefetch : struct, IWeightPrefetch
+        where TSums : struct, IPairSums
+        where TGroup : struct, ITokenGroup
+    {
+        int stride = Q4Block.RowBytes(n);
+        nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, stride) * stride);
+        for (int r = rowStart; r < rowEnd; r++)
+        {
+            ref byte row = ref Unsafe.Add(ref w, (nint)r * stride);
+            if (first == 0)
+            {
+                for (int at = 0; at < stride; at += 64)
+                {
+                    TPrefetch.Line(ref row, fetch + (nuint)at);
+                }
+            }
+
+            for (int g = 0, t = first; g < groups; g++, t += TGroup.Count)
+            {
+                RowTokensV256<TGroup, TSums>(ref row, n, x, t, ref Unsafe.Add(ref y, ((nint)t * yStride) + r), yStride, accumulate);
+            }
+        }
+    }
+
+    /// <summary>One row for the <typeparamref name="TGroup"/> tokens from <paramref name="t"/> at 256 bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowTokensV256<TGroup, TSums>(ref byte row, int n, TokenInputs x, int t, ref float y, int yStride, bool accumulate)
+        where TGroup : struct, ITokenGroup
+        where TSums : struct, IPairSums
+    {
+        int blocks = n / Q4Block.Size, pairs = blocks / 2;
+        bool two = TGroup.Count >= 2, four = TGroup.Count == 4;
+        ref float ws = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref row, n / 2));
+        ref short x0 = ref x.ArrangedOf(t);
+        ref short x1 = ref two ? ref x.ArrangedOf(t + 1) : ref x0;
+        ref short x2 = ref four ? ref x.ArrangedOf(t + 2) : ref x0;
+        ref short x3 = ref four ? ref x.ArrangedOf(t + 3) : ref x0;
+        ref int k0 = ref x.OffsetsOf(t);
+        ref int k1 = ref two ? ref x.OffsetsOf(t + 1) : ref k0;
+        ref int k2 = ref four ? ref x.OffsetsOf(t + 2) : ref k0;
+        ref int k3 = ref four ? ref x.OffsetsOf(t + 3) : ref k0;
+        ref float s0 = ref x.ScalesOf(t);
+        ref float s1 = ref two ? ref x.ScalesOf(t + 1) : ref s0;
+        ref float s2 = ref four ? ref x.ScalesOf(t + 2) : ref s0;
+        ref float s3 = ref four ? ref x.ScalesOf(t + 3) : ref s0;
+        Vector256<ushort> nibble = Vector256.Create((ushort)0xF);
+        Vector256<int> spread = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1), step = Vector256.Create(2);
+        Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+        Vector256<float> c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+        Vector256<int> index = spread;
+        for (int p = 0; p < pairs; p++, index += step)
+        {
+            if ((p & 3) == 0)
+            {
+                int b = 2 * p;
+                if (b + 8 <= blocks)
+                {
+                    // Eight blocks' weight scale × input scale per token.
+                    Vector256<float> ws8 = Vector256.LoadUnsafe(ref ws, (nuint)b);
+                    c0 = ws8 * Vector256.LoadUnsafe(ref s0, (nuint)b);
+                    c1 = two ? ws8 * Vector256.LoadUnsafe(ref s1, (nuint)b) : c1;
+                    c2 = four ? ws8 * Vector256.LoadUnsafe(ref s2, (nuint)b) : c2;
+                    c3 = four ? ws8 * Vector256.LoadUnsafe(ref s3, (nuint)b) : c3;
+                }
+                else
+                {
+                    for (int j = 0; b + j < 2 * pairs; j++)
+                    {
+                        float s = Unsafe.Add(ref ws, b + j);
+                        c0 = c0.WithElement(j, s * Unsafe.Add(ref s0, b + j));
+                        c1 = two ? c1.WithElement(j, s * Unsafe.Add(ref s1, b + j)) : c1;
+                        c2 = four ? c2.WithElement(j, s * Unsafe.Add(ref s2, b + j)) : c2;
+                        c3 = four ? c3.WithElement(j, s * Unsafe.Add(ref s3, b + j)) : c3;
+                    }
+                }
+
+                index = spread;
+            }
+
+            Vector256<ushort> lanes = Vector256.LoadUnsafe(ref row, (nuint)(p * 32)).AsUInt16();
+            Vector256<short> n0 = (lanes & nibble).AsInt16(), n1 = ((lanes >>> 8) & nibble).AsInt16();
+            Vector256<short> n2 = ((lanes >>> 4) & nibble).AsInt16(), n3 = (lanes >>> 12).AsInt16();
+            nuint xp = (nuint)(p * 64), kp = (nuint)(p * 8);
+            a0 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x0, xp, ref k0, kp), Avx2.PermuteVar8x32(c0, index), a0);
+            if (two)
+            {
+                a1 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x1, xp, ref k1, kp), Avx2.PermuteVar8x32(c1, index), a1);
+            }
+
+            if (four)
+            {
+                a2 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x2, xp, ref k2, kp), Avx2.PermuteVar8x32(c2, index), a2);
+                a3 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x3, xp, ref k3, kp), Avx2.PermuteVar8x32(c3, index), a3);
+            }
+        }
+
+        if (blocks % 2 != 0)
+        {
+            int b = blocks - 1;
+            nuint at = (nuint)(b * Q4Block.PackedBytes);
+            float s = Unsafe.Add(ref ws, b);
+            a0 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t, b), Vector256.Create(s * Unsafe.Add(ref s0, b)), a0);
+            if (two)
+            {
+                a1 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t + 1, b), Vector256.Create(s * Unsafe.Add(ref s1, b)), a1);
+            }
+
+            if (four)
+            {
+                a2 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t + 2, b), Vector256.Create(s * Unsafe.Add(ref s2, b)), a2);
+                a3 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t + 3, b), Vector256.Create(s * Unsafe.Add(ref s3, b)), a3);
+            }
+        }
+
+        Store(ref y, 0, Vector256.Sum(a0), accumulate);
+        if (two)
+        {
+            Store(ref y, yStride, Vector256.Sum(a1), accumulate);
+        }
+
+        if (four)
+        {
+            Store(ref y, 2 * yStride, Vector256.Sum(a2), accumulate);
+            Store(ref y, 3 * yStride, Vector256.Sum(a3), accumulate);
+        }
+    }
+
+    /// <summary>Σ (q − 8)·x per int32 lane for two blocks of one token, from the row's unpacked nibbles, as fp32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> TokenPairSums<TSums>(
+        Vector256<short> n0, Vector256<short> n1, Vector256<short> n2, Vector256<short> n3, ref short xa, nuint at, ref int ko, nuint kat)
+        where TSums : struct, IPairSums =>
+        Avx.ConvertToVector256Single(TSums.Sums(
+            n0, Vector256.LoadUnsafe(ref xa, at), n1, Vector256.LoadUnsafe(ref xa, at + 16),
+            n2, Vector256.LoadUnsafe(ref xa, at + 32), n3, Vector256.LoadUnsafe(ref xa, at + 48), Vector256.LoadUnsafe(ref ko, kat)));
+
+    /// <summary>A final odd block of one token at 256 bits, as the one-token product sums it.</summary>
+    private static Vector256<float> OddBlockSums256(ref byte row, nuint at, TokenInputs x, int token, int block)
+    {
+        ref short xb = ref x.BlockOf(token, block);
+        Vector256<short> xl = Vector256.LoadUnsafe(ref xb), xh = Vector256.LoadUnsafe(ref xb, 16), one = Vector256<short>.One;
+        Vector256<int> k = (Avx2.MultiplyAddAdjacent(xl, one) + Avx2.MultiplyAddAdjacent(xh, one)) * Q4Block.Offset;
+        return BlockSums256(ref row, at, xl, xh, k, Vector256.Create((short)0xF));
+    }
+
+    /// <summary>How many tokens one pass over a row's steps sums: one accumulator each.</summary>
+    private interface ITokenGroup
+    {
+        static abstract int Count { get; }
+    }
+
+    private readonly struct FourTokens : ITokenGroup
+    {
+        public static int Count => 4;
+    }
+
+    private readonly struct TwoTokens : ITokenGroup
+    {
+        public static int Count => 2;
+    }
+
+    private readonly struct OneToken : ITokenGroup
+    {
+        public static int Count => 1;
+    }
+
+    /// <summary>References into an <see cref="Int16Input"/> of several tokens, for the kernels.</summary>
+    private readonly ref struct TokenInputs
+    {
+        private readonly ref short _values;
+        private readonly ref float _scales;
+        private readonly ref short _arranged;
+        private readonly ref int _offsets;
+        private readonly int _stride;
+        private readonly int _blockStride;
+        private readonly int _laneStride;
+
+        public TokenInputs(Int16Input x)
+        {
+            _values = ref MemoryMarshal.GetArrayDataReference(x.Values);
+            _scales = ref MemoryMarshal.GetArrayDataReference(x.Scales);
+            _arranged = ref MemoryMarshal.GetArrayDataReference(x.Arranged);
+            _offsets = ref MemoryMarshal.GetArrayDataReference(x.Offsets);
+            _stride = x.Stride;
+            _blockStride = x.BlockStride;
+            _laneStride = x.LaneStride;
+            Tokens = x.Tokens;
+        }
+
+        public int Tokens { get; }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ref short ArrangedOf(int token) => ref Unsafe.Add(ref _arranged, token * _stride);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ref int OffsetsOf(int token) => ref Unsafe.Add(ref _offsets, token * _laneStride);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ref float ScalesOf(int token) => ref Unsafe.Add(ref _scales, token * _blockStride);
+
+        /// <summary>Block <paramref name="block"/> of a token's plain (not arranged) values.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ref short BlockOf(int token, int block) => ref Unsafe.Add(ref _values, (token * _stride) + (block * Q4Block.Size));
+
+    }
+}
