@@ -12,7 +12,7 @@ namespace Rwkv7.Gen.Specialized;
 /// <listheader><term>weights</term><description>one token (decode) · several tokens (prefill, batches)</description></listheader>
 /// <item><term>bf16, fp32</term><description>the generated tiles (<see cref="IRwkvKernels.MatMul{TPrefetch}"/>) · the same, multi-token tiles</description></item>
 /// <item><term>8-bit</term><description>inputs rounded to 16 bits, the generated integer kernel (<see cref="IRwkvKernels.MatMulQ8Int16{TPrefetch}"/>) · the generated tiles</description></item>
-/// <item><term>4-bit</term><description>inputs rounded to 16 bits, <see cref="Q4Kernels"/>'s integer products · the same for a batch's rows; a sequence's rows widened into the generated fp32 tiles</description></item>
+/// <item><term>4-bit</term><description>inputs rounded to 16 bits, <see cref="Q4Kernels"/>'s integer products · the same for a batch's rows and short sequences (<see cref="CpuTuning.Int16SequenceTokens512"/>); longer sequences' rows widened into the generated fp32 tiles</description></item>
 /// <item><term>fp16</term><description>the generated entry's width-generic fallback (<see cref="KernelFallbacks"/>) · rows widened into the generated fp32 tiles</description></item>
 /// </list>
 /// A step whose products read 16-bit inputs (<see cref="UsesInt16Inputs"/>) rounds them once for all of its parts
@@ -35,12 +35,13 @@ internal static unsafe class Products<TKernels>
 
     /// <summary>
     /// Whether a product of <paramref name="matrix"/> for <paramref name="tokens"/> rows reads 16-bit inputs: one token of
-    /// an 8- or 4-bit matrix, or the rows of a batch (<paramref name="chained"/> false: one token of each of several
-    /// sessions) of a 4-bit one, each row then summed as its session's one-token step sums it
+    /// an 8- or 4-bit matrix; for a 4-bit one, also the rows of a batch (<paramref name="chained"/> false: one token of
+    /// each of several sessions) and a sequence's rows (prefill) up to <paramref name="sequenceTokens"/>, each row then
+    /// summed as a one-token step sums it
     /// (<see cref="Q4Kernels.MatMulInt16{TPrefetch}(in WeightMatrix, Int16Input, Span{float}, int, int, int, bool)"/>).
-    /// A sequence's rows (prefill) keep fp32 inputs and the widened rows, which are faster from about 16 tokens on.
+    /// Longer sequences keep fp32 inputs and the widened rows, which the FMAs make faster.
     /// </summary>
-    public static bool UsesInt16Inputs(in WeightMatrix matrix, int tokens, bool chained)
+    public static bool UsesInt16Inputs(in WeightMatrix matrix, int tokens, bool chained, int sequenceTokens)
     {
 #if RWKV7_EXPERIMENT
         if (tokens > 1 && !Benchmarking.Experiment.Variant)
@@ -48,8 +49,16 @@ internal static unsafe class Products<TKernels>
             return false;
         }
 #endif
-        return tokens == 1 ? TakesInt16Inputs(matrix) : matrix.Type == TensorDType.Q4 && !chained;
+        return tokens == 1 ? TakesInt16Inputs(matrix) : matrix.Type == TensorDType.Q4 && (!chained || tokens <= sequenceTokens);
     }
+
+    /// <summary>The sequence length up to which 4-bit products read 16-bit inputs at the width the kernels take (<see cref="Q4Kernels.StepBlocks"/>).</summary>
+    public static int Int16SequenceTokens(CpuTuning tuning) => Q4Kernels.StepBlocks switch
+    {
+        4 => tuning.Int16SequenceTokens512,
+        2 => tuning.Int16SequenceTokens256,
+        _ => 0,
+    };
 
     /// <summary>
     /// Before a product that reads 16-bit inputs (<see cref="UsesInt16Inputs"/>): rounds its input rows to 16 bits into
@@ -59,7 +68,7 @@ internal static unsafe class Products<TKernels>
     /// </summary>
     public static bool RoundInputs(StepContext step, in WeightMatrix matrix, float[] input, int slot)
     {
-        if (!UsesInt16Inputs(matrix, step.Tokens, step.Chained))
+        if (!UsesInt16Inputs(matrix, step.Tokens, step.Chained, step.Int16SequenceTokens))
         {
             return false;
         }

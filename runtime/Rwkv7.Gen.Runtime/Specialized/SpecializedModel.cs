@@ -184,6 +184,7 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
         step.Weights = Weights;
         step.Tokens = t;
         step.Chained = chained;
+        step.Int16SequenceTokens = Products<TKernels>.Int16SequenceTokens(_scheduler.Tuning);
         for (int layer = 0; layer < Shape.Layers; layer++)
         {
             step.Layer = Weights.Layers[layer];
@@ -225,8 +226,9 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
 
         // Step 1: r, k, v and the four LoRA MLPs (w, a, g and the value-residual mix).
         (long bytes, long elements, long activations) = ProjectionWeights(lw, layer);
-        step.Int16Inputs = Products<TKernels>.UsesInt16Inputs(lw.Receptance, t, chained) && Products<TKernels>.UsesInt16Inputs(lw.Key, t, chained)
-            && Products<TKernels>.UsesInt16Inputs(lw.Value, t, chained) && Products<TKernels>.RoundInputs(step, lw.Receptance, ws.XR, 0)
+        int sequence = step.Int16SequenceTokens;
+        step.Int16Inputs = Products<TKernels>.UsesInt16Inputs(lw.Receptance, t, chained, sequence) && Products<TKernels>.UsesInt16Inputs(lw.Key, t, chained, sequence)
+            && Products<TKernels>.UsesInt16Inputs(lw.Value, t, chained, sequence) && Products<TKernels>.RoundInputs(step, lw.Receptance, ws.XR, 0)
             && Products<TKernels>.RoundInputs(step, lw.Key, ws.XK, 1) && Products<TKernels>.RoundInputs(step, lw.Value, ws.XV, 2);
         step.Kind = ModelStep.Projections;
         _scheduler.Run(_runStep, step, _scheduler.MatrixParts(bytes, elements, activations, t), bytes, StepTimings);

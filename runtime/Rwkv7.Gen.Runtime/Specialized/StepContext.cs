@@ -30,6 +30,12 @@ internal sealed unsafe class StepContext(Workspace workspace)
     /// <summary>The step's one-token product reads inputs rounded to 16 bits (<see cref="Products{TKernels}.RoundInputs"/>).</summary>
     public bool Int16Inputs { get; set; }
 
+    /// <summary>
+    /// Most rows of a sequence whose 4-bit products read 16-bit inputs at this vector width
+    /// (<see cref="CpuTuning.Int16SequenceTokens512"/>, <see cref="CpuTuning.Int16SequenceTokens256"/>; 0 without vectors).
+    /// </summary>
+    public int Int16SequenceTokens { get; set; }
+
     /// <summary>The LayerNorm step's parameters (ln1 or ln2).</summary>
     public float[] NormWeight { get; set; } = [];
 

@@ -72,6 +72,19 @@ public sealed record CpuTuning
     /// <summary>Nanoseconds of one head-row of the per-head step (one token of one head: WKV, GroupNorm and the rest).</summary>
     public double HeadRowNanoseconds { get; init; } = 300;
 
+    /// <summary>
+    /// Most rows of a sequence (prefill) whose 4-bit products read 16-bit inputs on the 512-bit path, each row summed
+    /// as a one-token step sums it; longer blocks widen the rows into the generated fp32 tiles, which the FMAs then
+    /// make faster. On Zen 5 (docs/benchmarks.md, change 49): 4 tokens 1.75×, 8 1.17×, 16 0.95×, 32 0.70×.
+    /// </summary>
+    public int Int16SequenceTokens512 { get; init; } = 8;
+
+    /// <summary>
+    /// <see cref="Int16SequenceTokens512"/> for the 256-bit path, where the 4-bit products take <c>vpdpwssd</c> (AVX-VNNI)
+    /// and the fp32 tiles have half the width. On Zen 5: 4 tokens 4.86×, 8 2.98×, 16 1.86×, 32 1.12×, 64 0.89×.
+    /// </summary>
+    public int Int16SequenceTokens256 { get; init; } = 32;
+
     /// <summary>Whether large weight buffers ask Linux for transparent huge pages.</summary>
     public bool HugePages { get; init; } = true;
 
@@ -175,6 +188,8 @@ public sealed record CpuTuning
         text.Append(CultureInfo.InvariantCulture, $"cross_core_bytes_per_ns = {CrossCoreBytesPerNanosecond:R}\n");
         text.Append(CultureInfo.InvariantCulture, $"row_elements_per_ns = {RowElementsPerNanosecond:R}\n");
         text.Append(CultureInfo.InvariantCulture, $"head_row_ns = {HeadRowNanoseconds:R}\n");
+        text.Append(CultureInfo.InvariantCulture, $"int16_sequence_tokens_512 = {Int16SequenceTokens512}\n");
+        text.Append(CultureInfo.InvariantCulture, $"int16_sequence_tokens_256 = {Int16SequenceTokens256}\n");
         text.Append(CultureInfo.InvariantCulture, $"huge_pages = {(HugePages ? "on" : "off")}\n");
         return text.ToString();
     }
@@ -219,6 +234,8 @@ public sealed record CpuTuning
                 "cross_core_bytes_per_ns" => tuning with { CrossCoreBytesPerNanosecond = Number(fileName, i, key, value, 1e-3, 1e4) },
                 "row_elements_per_ns" => tuning with { RowElementsPerNanosecond = Number(fileName, i, key, value, 1e-3, 1e4) },
                 "head_row_ns" => tuning with { HeadRowNanoseconds = Number(fileName, i, key, value, 1e-3, 1e7) },
+                "int16_sequence_tokens_512" => tuning with { Int16SequenceTokens512 = (int)Number(fileName, i, key, value, 0, 64) },
+                "int16_sequence_tokens_256" => tuning with { Int16SequenceTokens256 = (int)Number(fileName, i, key, value, 0, 64) },
                 "huge_pages" => tuning with
                 {
                     HugePages = value switch
@@ -237,10 +254,11 @@ public sealed record CpuTuning
 
     private static double Number(string fileName, int index, string key, string value, double min, double max)
     {
+        bool whole = key is "parts_per_thread" or "int16_sequence_tokens_512" or "int16_sequence_tokens_256";
         if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double number) || !(number >= min && number <= max)
-            || (key == "parts_per_thread" && number != Math.Floor(number)))
+            || (whole && number != Math.Floor(number)))
         {
-            throw new RwkvFormatException(fileName, string.Create(CultureInfo.InvariantCulture, $"line {index + 1}: {key} must be a number in [{min}, {max}]{(key == "parts_per_thread" ? " (whole)" : "")}, not '{value}'"));
+            throw new RwkvFormatException(fileName, string.Create(CultureInfo.InvariantCulture, $"line {index + 1}: {key} must be a number in [{min}, {max}]{(whole ? " (whole)" : "")}, not '{value}'"));
         }
 
         return number;

@@ -35,7 +35,7 @@ public static class CpuTuningTable
             new CpuTuning { WeightPrefetch = PrefetchHint.NonTemporal },
             "measured on an AMD EPYC of family 26 model 2, 2 vCPUs, AVX-512: docs/benchmarks.md changes 10 (split thresholds), "
             + "11 (huge pages), 20 (two parts per thread), 21, 22 and 29 (non-temporal prefetch 4 KiB ahead: bf16 decode on two "
-            + "threads 151–169 → 173–205 tokens/s)"),
+            + "threads 151–169 → 173–205 tokens/s), 49 (4-bit prefill with 16-bit inputs up to 8 tokens at 512 bits, 32 at 256)"),
         new(
             "Intel Sapphire Rapids / Emerald Rapids",
             CpuIdentity.Intel,
@@ -44,7 +44,8 @@ public static class CpuTuningTable
             new CpuTuning { WeightPrefetch = PrefetchHint.Temporal },
             "measured on a 2-vCPU Xeon of that class (AVX-512 F/BW/VL/VNNI, no AVX512-BF16), issue 20: prefetcht0 against the "
             + "non-temporal hint, bf16 decode 52–53 → 75–83 tokens/s on two threads and 28 → 44.5 on one, 8-bit 77 → 127, "
-            + "prefill over 512 677–721 → 913–921; its split thresholds and parts per thread are Zen 5's, not measured there"),
+            + "prefill over 512 677–721 → 913–921; its split thresholds, parts per thread and 4-bit prefill thresholds are Zen 5's, "
+            + "not measured there"),
     ];
 
     /// <summary>The entry for <paramref name="cpu"/>, or null when no measurement describes it.</summary>

@@ -166,6 +166,26 @@ public sealed unsafe class FallbackKernelTests
     }
 
     [Fact]
+    public void Sixteen_bit_inputs_serve_one_token_batches_of_4_bit_weights_and_short_4_bit_sequences()
+    {
+        var q4 = new WeightMatrix((byte*)0, 4, 64, TensorDType.Q4);
+        var q8 = new WeightMatrix((byte*)0, 4, 64, TensorDType.Q8);
+        var bf16 = new WeightMatrix((byte*)0, 4, 64, TensorDType.BF16);
+        const int sequence = 8;
+        Assert.True(Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.UsesInt16Inputs(q4, 1, chained: true, sequence));
+        Assert.True(Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.UsesInt16Inputs(q8, 1, chained: true, sequence));
+        Assert.False(Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.UsesInt16Inputs(bf16, 1, chained: true, sequence));
+        Assert.True(Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.UsesInt16Inputs(q4, 64, chained: false, sequence)); // a batch, any size
+        Assert.False(Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.UsesInt16Inputs(q8, 2, chained: false, sequence));
+        Assert.True(Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.UsesInt16Inputs(q4, 8, chained: true, sequence)); // a short prompt
+        Assert.False(Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.UsesInt16Inputs(q4, 9, chained: true, sequence));
+        Assert.False(Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.UsesInt16Inputs(q4, 2, chained: true, sequenceTokens: 0));
+
+        int expected = Q4Kernels.StepBlocks switch { 4 => 8, 2 => 32, _ => 0 };
+        Assert.Equal(expected, Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.Int16SequenceTokens(CpuTuning.Default));
+    }
+
+    [Fact]
     public void Four_bit_products_refuse_inputs_that_were_not_arranged()
     {
         const int rows = 4, cols = 64;

@@ -92,7 +92,7 @@ public sealed class CpuTuningTests
     [Fact]
     public void A_tuning_file_reads_back_what_was_written()
     {
-        CpuTuning tuning = CpuTuning.ForProcessor(Zen5, Env()) with { PartsPerThread = 3, MinParallelMicroseconds = 12.5, HugePages = false };
+        CpuTuning tuning = CpuTuning.ForProcessor(Zen5, Env()) with { PartsPerThread = 3, MinParallelMicroseconds = 12.5, HugePages = false, Int16SequenceTokens256 = 17 };
         string text = tuning.ToText(Zen5);
         Assert.StartsWith("# rwkv7 tuning for AMD EPYC 9B45, AuthenticAMD family 26 (0x1A) model 2 (0x2) stepping 1\n", text, StringComparison.Ordinal);
         CpuTuning read = CpuTuning.Parse(text, "t.txt", Zen5);
@@ -107,6 +107,8 @@ public sealed class CpuTuningTests
     [InlineData("threads = 4", "t.txt: line 1: unknown key 'threads'")]
     [InlineData("prefetch nta", "t.txt: line 1: expected 'key = value', found 'prefetch nta'")]
     [InlineData("huge_pages = yes", "t.txt: line 1: huge_pages must be on or off, not 'yes'")]
+    [InlineData("int16_sequence_tokens_512 = 65", "t.txt: line 1: int16_sequence_tokens_512 must be a number in [0, 64] (whole), not '65'")]
+    [InlineData("int16_sequence_tokens_256 = 8.5", "t.txt: line 1: int16_sequence_tokens_256 must be a number in [0, 64] (whole), not '8.5'")]
     [InlineData("cpu = GenuineIntel-6-143\nprefetch = t0", "t.txt: line 1: the tuning was made on 'GenuineIntel-6-143', and this processor is 'AuthenticAMD-26-2'")]
     public void A_malformed_tuning_file_names_its_line(string text, string message)
     {
