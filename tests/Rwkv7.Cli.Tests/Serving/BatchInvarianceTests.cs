@@ -52,7 +52,7 @@ public sealed class BatchInvarianceTests(ITestOutputHelper output)
         // fp32 and bf16 weights: a leftover row takes the one-token tiles, as Forward does, and gets its bits exactly.
         // 8-bit weights: Forward alone rounds its inputs to 16 bits for the integer product, a batch never does.
         // 4-bit weights: a batch rounds every row's inputs and sums each row as Forward does, so a leftover row (whose
-        // LoRAs, in bf16, take the one-token tiles) gets Forward's bits too; the rows of a tile differ in the LoRAs.
+        // LoRA MLPs, 8-bit in a q4 model, take the one-token tiles) gets Forward's bits too; a tile's rows differ there.
         bool quantized = name.EndsWith("q8", StringComparison.Ordinal);
         Assert.Equal(quantized, leftoverDelta > 0);
 
