@@ -85,11 +85,7 @@ internal static class Int16Activations
             Vector512<float> low = Vector512.LoadUnsafe(ref x, (nuint)(b * Q8Block.Size));
             Vector512<float> high = Vector512.LoadUnsafe(ref x, (nuint)((b * Q8Block.Size) + 16));
             Vector512<float> both = Vector512.Max(Vector512.Abs(low), Vector512.Abs(high));
-            Vector256<float> m = Vector256.Max(both.GetLower(), both.GetUpper());
-            Vector128<float> h = Vector128.Max(m.GetLower(), m.GetUpper());
-            h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
-            h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2)));
-            float max = h.ToScalar();
+            float max = LaneMax(Vector256.Max(both.GetLower(), both.GetUpper()));
             float inverse = max > 0 && float.IsFinite(max) ? MaxQuant / max : 0;
             scales[b] = max / MaxQuant;
             Avx512F.ConvertToVector256Int16WithSaturation(Avx512F.ConvertToVector512Int32(low * inverse)).StoreUnsafe(ref quants, (nuint)(b * Q8Block.Size));
@@ -114,7 +110,13 @@ internal static class Int16Activations
 
         Vector256<float> a = Vector256.LoadUnsafe(ref xb), b = Vector256.LoadUnsafe(ref xb, 8);
         Vector256<float> c = Vector256.LoadUnsafe(ref xb, 16), d = Vector256.LoadUnsafe(ref xb, 24);
-        Vector256<float> m = Vector256.Max(Vector256.Max(Vector256.Abs(a), Vector256.Abs(b)), Vector256.Max(Vector256.Abs(c), Vector256.Abs(d)));
+        return LaneMax(Vector256.Max(Vector256.Max(Vector256.Abs(a), Vector256.Abs(b)), Vector256.Max(Vector256.Abs(c), Vector256.Abs(d))));
+    }
+
+    /// <summary>The largest of eight lanes; NaN when one is (vector maxima propagate NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float LaneMax(Vector256<float> m)
+    {
         Vector128<float> h = Vector128.Max(m.GetLower(), m.GetUpper());
         h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
         h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2)));
