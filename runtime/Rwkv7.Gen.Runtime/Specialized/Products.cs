@@ -89,9 +89,14 @@ internal static unsafe class Products<TKernels>
         {
             Q4Kernels.MatMulInt16<TPrefetch>(w, x, y, yStride, rowStart, rowEnd, accumulate);
         }
-        else
+        else if (x.Tokens == 1)
         {
             TKernels.MatMulQ8Int16<TPrefetch>(w, x.Values.AsSpan(0, x.Length), x.Scales, y, rowStart, rowEnd, accumulate);
+        }
+        else
+        {
+            // UsesInt16Inputs never asks for this; computing token 0 alone would be a silent wrong answer.
+            throw new ArgumentException($"16-bit inputs of {x.Tokens} tokens reach only 4-bit products; this matrix holds {w.Type.DisplayName()}.", nameof(x));
         }
     }
 

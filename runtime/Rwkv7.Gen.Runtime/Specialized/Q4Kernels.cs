@@ -42,10 +42,7 @@ internal static partial class Q4Kernels
     {
         ArgumentNullException.ThrowIfNull(x);
         KernelChecks.MatMulInt16(w, TensorDType.Q4, x.Length, x.Scales.Length, y.Length, rowStart, rowEnd);
-        if (!x.IsArranged)
-        {
-            throw new ArgumentException("A 4-bit product needs its 16-bit inputs arranged (Int16Input.Round with arrange set).", nameof(x));
-        }
+        RequireArranged(x);
 
         ref byte wr = ref MemoryMarshal.GetReference(w.AsQ4Span());
         ref short xr = ref MemoryMarshal.GetArrayDataReference(x.Values);
@@ -90,10 +87,7 @@ internal static partial class Q4Kernels
         }
 
         KernelChecks.MatMulInt16(w, TensorDType.Q4, x.Length, x.BlockStride, y.Length - ((tokens - 1) * yStride), rowStart, rowEnd);
-        if (!x.IsArranged)
-        {
-            throw new ArgumentException("A 4-bit product needs its 16-bit inputs arranged (Int16Input.Round with arrange set).", nameof(x));
-        }
+        RequireArranged(x);
 
         if (yStride < rowEnd)
         {
@@ -122,6 +116,14 @@ internal static partial class Q4Kernels
                 MatMulInt16Scalar(
                     w, x.Values.AsSpan(t * x.Stride, x.Length), x.Scales.AsSpan(t * x.BlockStride, x.BlockStride), y[(t * yStride)..], rowStart, rowEnd, accumulate);
             }
+        }
+    }
+
+    private static void RequireArranged(Int16Input x)
+    {
+        if (!x.IsArranged)
+        {
+            throw new ArgumentException("A 4-bit product needs its 16-bit inputs arranged (Int16Input.Round with arrange set).", nameof(x));
         }
     }
 

@@ -183,6 +183,13 @@ public sealed unsafe class FallbackKernelTests
 
         int expected = Q4Kernels.StepBlocks switch { 4 => 8, 2 => 32, _ => 0 };
         Assert.Equal(expected, Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.Int16SequenceTokens(CpuTuning.Default));
+
+        // An 8-bit product given several tokens' inputs refuses them rather than computing the first token alone.
+        var two = new Int16Input(64, 1, 2);
+        two.Round(new float[128], 2, arrange: false);
+        ArgumentException e = Assert.Throws<ArgumentException>(
+            () => Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.Int16Product<TemporalPrefetch>(q8, two, new float[8], 4, 0, 4, accumulate: false));
+        Assert.Contains("2 tokens reach only 4-bit products", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
