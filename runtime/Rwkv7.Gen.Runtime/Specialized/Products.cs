@@ -43,12 +43,6 @@ internal static unsafe class Products<TKernels>
     /// </summary>
     public static bool UsesInt16Inputs(in WeightMatrix matrix, int tokens, bool chained, int sequenceTokens)
     {
-#if RWKV7_EXPERIMENT
-        if (tokens > 1 && !Benchmarking.Experiment.Variant)
-        {
-            return false;
-        }
-#endif
         return tokens == 1 ? TakesInt16Inputs(matrix) : matrix.Type == TensorDType.Q4 && (!chained || tokens <= sequenceTokens);
     }
 
