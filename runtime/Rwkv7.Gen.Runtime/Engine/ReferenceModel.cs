@@ -22,6 +22,10 @@ internal sealed class ReferenceModel : RwkvModel
 
     public override string EngineName => "reference";
 
+    /// <inheritdoc />
+    /// <remarks>Always: a batch steps each session in turn, as <see cref="RwkvModel.Forward(int, RwkvState, Span{float})"/> does.</remarks>
+    public override bool BatchRowsMatchForward => true;
+
     protected override void StepCore(int token, RwkvState state, Span<float> logits)
     {
         var s = new Scratch(Shape);

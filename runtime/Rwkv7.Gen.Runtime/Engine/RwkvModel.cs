@@ -88,6 +88,19 @@ public abstract class RwkvModel : IDisposable
     }
 
     /// <summary>
+    /// Whether every row of <see cref="ForwardBatch"/> gets exactly the logits and state that <see cref="Forward(int, RwkvState, Span{float})"/> gives
+    /// that session's token alone, bit for bit, whatever the batch's size and its other rows. A server that batches
+    /// requests needs no padding to keep a request's text independent of the others when this holds.
+    /// </summary>
+    /// <remarks>
+    /// True for the reference engine (it steps each session in turn) and for a generated engine whose matrices are
+    /// 4-bit: a batch rounds each row's inputs to 16 bits and sums it as a one-token step does, LoRA MLPs included.
+    /// False for other generated engines, whose several-token tiles add in another order than the one-token ones and,
+    /// for 8-bit weights, keep fp32 inputs: their rows agree with <see cref="Forward(int, RwkvState, Span{float})"/> to rounding only.
+    /// </remarks>
+    public virtual bool BatchRowsMatchForward => false;
+
+    /// <summary>
     /// Seconds one thread takes to run one-token products over <paramref name="work"/> with the kernels instantiated for
     /// <paramref name="hint"/>, or null for an engine without tuned kernels (<see cref="TuningCalibration"/>).
     /// </summary>

@@ -288,25 +288,32 @@ internal static unsafe class ModelSteps<TKernels>
             Products<TKernels>.Product<TPrefetch>(lw.Value, ws.XV, ws.V, t, d, start, end, accumulate: false);
         }
 
-        int block = t * d;
-        if (owner[0] == part)
+        // A batch on 16-bit inputs (4-bit matrices: every row summed as its one-token step sums it) runs each session's
+        // LoRA MLPs as a one-token step runs them too, so that a row's bits never depend on the batch around it
+        // (RwkvModel.BatchRowsMatchForward): the factors are 8-bit, whose several-token products take fp32 inputs.
+        bool perRow = step.Int16Inputs && !step.Chained;
+        int tokens = perRow ? 1 : t, block = tokens * d;
+        for (int o = 0; o < t * d; o += block)
         {
-            TKernels.DecayLora<TPrefetch>(ws.XW.AsSpan(0, block), lw, ws.W.AsSpan(0, block), ws.LoraScratch[0], t);
-        }
+            if (owner[0] == part)
+            {
+                TKernels.DecayLora<TPrefetch>(ws.XW.AsSpan(o, block), lw, ws.W.AsSpan(o, block), ws.LoraScratch[0], tokens);
+            }
 
-        if (owner[1] == part)
-        {
-            TKernels.IclrLora<TPrefetch>(ws.XA.AsSpan(0, block), lw, ws.A.AsSpan(0, block), ws.LoraScratch[1], t);
-        }
+            if (owner[1] == part)
+            {
+                TKernels.IclrLora<TPrefetch>(ws.XA.AsSpan(o, block), lw, ws.A.AsSpan(o, block), ws.LoraScratch[1], tokens);
+            }
 
-        if (owner[2] == part)
-        {
-            TKernels.GateLora<TPrefetch>(ws.XG.AsSpan(0, block), lw, ws.G.AsSpan(0, block), ws.LoraScratch[2], t);
-        }
+            if (owner[2] == part)
+            {
+                TKernels.GateLora<TPrefetch>(ws.XG.AsSpan(o, block), lw, ws.G.AsSpan(o, block), ws.LoraScratch[2], tokens);
+            }
 
-        if (hasValue && owner[3] == part)
-        {
-            TKernels.ValueLora<TPrefetch>(ws.XV.AsSpan(0, block), lw, ws.VMix.AsSpan(0, block), ws.LoraScratch[3], t);
+            if (hasValue && owner[3] == part)
+            {
+                TKernels.ValueLora<TPrefetch>(ws.XV.AsSpan(o, block), lw, ws.VMix.AsSpan(o, block), ws.LoraScratch[3], tokens);
+            }
         }
     }
 

@@ -46,6 +46,33 @@ internal static unsafe class Products<TKernels>
         return tokens == 1 ? TakesInt16Inputs(matrix) : matrix.Type == TensorDType.Q4 && (!chained || tokens <= sequenceTokens);
     }
 
+    /// <summary>
+    /// Whether every row of a batch gets the bits its one-token step gets: when every matrix product a batch runs on
+    /// several rows sums each row as a one-token product does. So it is for 4-bit matrices (16-bit inputs, every row
+    /// summed alone: <see cref="UsesInt16Inputs"/>), with the LoRA MLPs (8-bit factors) run one session at a time
+    /// (<see cref="ModelSteps{TKernels}"/>, step 1). The other products' several-token tiles add in another order.
+    /// </summary>
+    public static bool BatchRowsMatchOneTokenSteps(RwkvWeights weights)
+    {
+        if (weights.Head.Type != TensorDType.Q4)
+        {
+            return false;
+        }
+
+        foreach (LayerWeights lw in weights.Layers)
+        {
+            foreach (WeightMatrix m in (ReadOnlySpan<WeightMatrix>)[lw.Receptance, lw.Key, lw.Value, lw.Output, lw.FfnKey, lw.FfnValue])
+            {
+                if (m.Type != TensorDType.Q4)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>The sequence length up to which 4-bit products read 16-bit inputs at the width the kernels take (<see cref="Q4Kernels.StepBlocks"/>).</summary>
     public static int Int16SequenceTokens(CpuTuning tuning) => Q4Kernels.StepBlocks switch
     {

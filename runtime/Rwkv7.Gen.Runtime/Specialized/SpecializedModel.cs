@@ -65,6 +65,7 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
         }
 
         _engineName = "generated " + typeName;
+        BatchRowsMatchForward = Products<TKernels>.BatchRowsMatchOneTokenSteps(weights);
         _workspaces = new WorkspacePool(s, BlockTokens);
         _scheduler = new StepScheduler(WorkerPool.Shared, CpuTuning.Default);
         Tuning = TuningCalibration.ForNewEngine(this);
@@ -72,6 +73,9 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
 
     /// <inheritdoc />
     public override string EngineName => _engineName;
+
+    /// <inheritdoc />
+    public override bool BatchRowsMatchForward { get; }
 
     /// <summary>Threads for the parallel steps (default: one per processor). Small steps still run on one.</summary>
     public override int Threads

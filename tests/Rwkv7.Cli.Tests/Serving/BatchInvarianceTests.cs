@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Rwkv7.Gen;
 using Rwkv7.Gen.Loading;
 using Rwkv7.Gen.Weights;
@@ -51,16 +52,67 @@ public sealed class BatchInvarianceTests(ITestOutputHelper output)
 
         // fp32 and bf16 weights: a leftover row takes the one-token tiles, as Forward does, and gets its bits exactly.
         // 8-bit weights: Forward alone rounds its inputs to 16 bits for the integer product, a batch never does.
-        // 4-bit weights: a batch rounds every row's inputs and sums each row as Forward does, so a leftover row (whose
-        // LoRA MLPs, 8-bit in a q4 model, take the one-token tiles) gets Forward's bits too; a tile's rows differ there.
-        bool quantized = name.EndsWith("q8", StringComparison.Ordinal);
+        // 4-bit weights: a batch rounds every row's inputs and sums each row as Forward does, and runs each session's
+        // LoRA MLPs (8-bit factors) as a one-token step: every row, in a tile or not, gets Forward's bits.
+        bool quantized = name.EndsWith("q8", StringComparison.Ordinal), fourBit = name.EndsWith("q4", StringComparison.Ordinal);
         Assert.Equal(quantized, leftoverDelta > 0);
+        Assert.Equal(fourBit, model.BatchRowsMatchForward);
 
-        // Which is why the scheduler pads: today the tiles' sums differ from the one-token path's (see docs/serving.md).
-        // When the kernels become batch invariant this fails: padding is then no longer needed.
-        Assert.True(tileDelta > 0, "Forward and a tiled ForwardBatch row now agree bit for bit: drop the padding (BatchInvariance) and update docs/serving.md");
+        // Which is why the scheduler pads the others: their tiles' sums differ from the one-token path's (see
+        // docs/serving.md). When their kernels become batch invariant this fails: padding is then no longer needed.
+        // (Without SIMD, DOTNET_EnableHWIntrinsic=0, the fallback products add every row in one order: nothing differs.)
+        Assert.True(fourBit ? tileDelta == 0 : tileDelta > 0 || !Vector128.IsHardwareAccelerated, fourBit
+            ? $"a 4-bit batch row should equal Forward bit for bit, not differ by {tileDelta}"
+            : "Forward and a tiled ForwardBatch row now agree bit for bit: report BatchRowsMatchForward, drop the padding (BatchInvariance) and update docs/serving.md");
         double scale = 1 + aloneLogits.Max(Math.Abs);
         Assert.True(tileDelta < 1e-3 * scale && leftoverDelta < 1e-3 * scale, $"the paths should agree to rounding, not differ by {tileDelta} and {leftoverDelta}");
+    }
+
+    /// <summary>
+    /// The 0.1B shape's 4-bit batches (rows split into parts across threads): every row equals its session alone. The
+    /// fixtures' shapes are checked at every vector width by <c>QuantizedWeightsTests</c> in the runtime's tests.
+    /// </summary>
+    [Fact]
+    public void Every_row_of_a_4_bit_batch_of_any_size_equals_its_session_stepped_alone()
+    {
+        const string name = "0.1b-q4";
+        RwkvModel model = Load(name);
+        Assert.True(model.BatchRowsMatchForward, $"{name} ({model.EngineName}) should report batch rows equal to Forward");
+        int v = model.Shape.Vocab;
+        int[][] steps = [[11, 22, 33, 44, 55, 66, 77], [5, 6, 7, 8, 9, 10, 12], [13, 14, 15, 16, 17, 18, 19]];
+
+        // Each session alone: Forward, token by token.
+        var expected = new float[7][];
+        for (int session = 0; session < 7; session++)
+        {
+            RwkvState state = model.CreateState();
+            expected[session] = new float[v];
+            foreach (int[] step in steps)
+            {
+                model.Forward(step[session], state, expected[session]);
+            }
+        }
+
+        // The same sessions in batches of 1 to 7 (groups of 4, 2 and 1 tokens, and row splits, differ with the size),
+        // each session at a different row in each batch.
+        for (int size = 1; size <= 7; size++)
+        {
+            int[] order = [.. Enumerable.Range(0, size).Select(i => ((i * 3) + size) % 7)];
+
+            RwkvState[] states = [.. order.Select(_ => model.CreateState())];
+            float[] logits = new float[order.Length * v];
+            foreach (int[] step in steps)
+            {
+                model.ForwardBatch([.. order.Select(session => step[session])], states, logits);
+            }
+
+            for (int row = 0; row < order.Length; row++)
+            {
+                float[] got = logits.AsSpan(row * v, v).ToArray();
+                Assert.True(expected[order[row]].AsSpan().SequenceEqual(got),
+                    $"{name}: session {order[row]} at row {row} of a batch of {order.Length} differs from Forward by up to {MaxDelta(expected[order[row]], got):G3}");
+            }
+        }
     }
 
     /// <summary>The probe session's logits over <see cref="Steps"/> padded batch steps of <paramref name="rows"/> rows, with the probe at <paramref name="at"/>.</summary>

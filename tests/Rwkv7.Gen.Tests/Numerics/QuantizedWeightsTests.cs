@@ -127,6 +127,65 @@ public sealed class QuantizedWeightsTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A 4-bit batch sums every row as a one-token step does (16-bit inputs, the same additions in the same order, each
+    /// session's LoRA MLPs run alone), so each row of a batch of any size equals that session stepped alone by
+    /// <c>Forward</c>, bit for bit, whatever its neighbours: what lets a server batch without padding
+    /// (<see cref="RwkvModel.BatchRowsMatchForward"/>). Batches of 1 to 7 take groups of 4, 2 and 1 tokens in the
+    /// 4-bit products and put each session at a different row; on 1 thread and on all of them. 8-bit and bf16 engines
+    /// do not claim it (their several-token tiles add in another order); the reference engine does.
+    /// </summary>
+    [Theory]
+    [InlineData(Models.TinyF32Safetensors, TensorDType.Q4, EngineSelection.Generated, true)]
+    [InlineData(Models.Mh4Safetensors, TensorDType.Q4, EngineSelection.Generated, true)]
+    [InlineData(Models.Mh4Safetensors, TensorDType.Q8, EngineSelection.Generated, false)]
+    [InlineData(Models.Mh4Safetensors, TensorDType.BF16, EngineSelection.Generated, false)]
+    [InlineData(Models.Mh4Safetensors, TensorDType.Q4, EngineSelection.Reference, true)]
+    public void A_batch_row_equals_its_session_stepped_alone_exactly_where_the_engine_says_so(string file, TensorDType type, EngineSelection engine, bool claimed)
+    {
+        using RwkvWeights weights = RwkvWeights.Load(Fixtures.Path(file), new WeightLoadOptions { MatrixType = type });
+        using RwkvModel model = RwkvModel.Create(weights, engine);
+        Assert.Equal(claimed, model.BatchRowsMatchForward);
+        if (!claimed)
+        {
+            return;
+        }
+
+        int v = model.Shape.Vocab, sessions = 7;
+        int[][] steps = [[11, 22, 33, 44, 55, 66, 77], [5, 6, 7, 8, 9, 10, 12], [13, 14, 15, 16, 17, 18, 19]];
+        foreach (int threads in new[] { 1, Environment.ProcessorCount })
+        {
+            model.Threads = threads;
+            var alone = new float[sessions][];
+            for (int session = 0; session < sessions; session++)
+            {
+                RwkvState state = model.CreateState();
+                alone[session] = new float[v];
+                foreach (int[] step in steps)
+                {
+                    model.Forward(step[session] % v, state, alone[session]);
+                }
+            }
+
+            for (int size = 1; size <= sessions; size++)
+            {
+                int[] order = [.. Enumerable.Range(0, size).Select(i => ((i * 3) + size) % sessions)];
+                RwkvState[] states = [.. order.Select(_ => model.CreateState())];
+                float[] logits = new float[size * v];
+                foreach (int[] step in steps)
+                {
+                    model.ForwardBatch([.. order.Select(session => step[session] % v)], states, logits);
+                }
+
+                for (int row = 0; row < size; row++)
+                {
+                    Assert.True(alone[order[row]].AsSpan().SequenceEqual(logits.AsSpan(row * v, v)),
+                        $"{file} {type} on {threads} thread(s): session {order[row]} at row {row} of a batch of {size} differs from Forward");
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// A packed 8-bit row is its int8 values and then its block scales, one stream per row; the values dequantize to
     /// the checkpoint's row within half a step. Checked on a product matrix, a LoRA factor (transposed at load) and the head.
     /// </summary>
