@@ -54,8 +54,10 @@ public sealed record ServeOptions
     public ChatThinking Thinking { get; init; } = ChatThinking.Off;
 
     /// <summary>
-    /// Pads every decode step to whole multi-token tiles so a request's arithmetic does not depend on what else is in the
-    /// batch (see <see cref="Engine.BatchInvariance"/>). On by default.
+    /// Keeps a request's arithmetic independent of what else is in the batch: pads every decode step to whole
+    /// multi-token tiles (see <see cref="Engine.BatchInvariance"/>), except on an engine whose batch rows already equal
+    /// its one-token steps (<see cref="Gen.RwkvModel.BatchRowsMatchForward"/>, 4-bit weights), which needs no padding. On by
+    /// default.
     /// </summary>
     public bool BatchInvariant { get; init; } = true;
 

@@ -11,7 +11,9 @@ namespace Rwkv7.Serving.Engine;
 /// same session gets different bits as a batch grows or shrinks (and alone, on <c>Forward</c>).</para>
 /// <para>Padded to a whole number of tiles (at least one), every row of every decode step takes the multi-token path, whose
 /// sums do not depend on the tile's other rows: the text of a seeded request is then the same alone and in any batch.
-/// It costs the padding rows' work: up to three rows per step, nothing at 4, 8, 16, … sessions.</para>
+/// It costs the padding rows' work: up to three rows per step, nothing at 4, 8, 16, … sessions. An engine whose
+/// batch rows equal its one-token steps (<see cref="Gen.RwkvModel.BatchRowsMatchForward"/>: 4-bit weights, whose
+/// batches sum every row as <c>Forward</c> does) is not padded.</para>
 /// </remarks>
 internal static class BatchInvariance
 {

@@ -16,8 +16,9 @@ namespace Rwkv7.Serving.Engine;
 /// <see cref="ServeOptions.PrefillChunkTokens"/> prompt tokens (whole chunks, in arrival order, so a long prompt delays
 /// the batch by one chunk per step); then one decode step for every request that has a token to feed.</para>
 /// <para>A prompt is always cut into chunks at the same offsets (multiples of the chunk size from where its prefill
-/// starts), whatever else is running, and with <see cref="ServeOptions.BatchInvariant"/> the decode rows are padded to
-/// whole tiles: a seeded request's text then does not depend on the other requests.</para>
+/// starts), whatever else is running, and with <see cref="ServeOptions.BatchInvariant"/> a seeded request's text does
+/// not depend on the other requests: the decode rows are padded to whole tiles, unless the engine's batch rows already
+/// equal its one-token steps (<see cref="RwkvModel.BatchRowsMatchForward"/>: 4-bit weights), which need no padding.</para>
 /// <para>Faults stay with their request: NaN logits or a failed prefill fail that request alone. An exception from a
 /// batched step fails the requests of that step, whose states it may have changed part-way, and the scheduler goes on.</para>
 /// </remarks>
@@ -34,6 +35,9 @@ internal sealed class BatchScheduler : IDisposable
     private readonly List<ActiveRequest> _active = [];
     private readonly Stack<RwkvState> _freeStates = new();
     private readonly RwkvState[] _padding;
+
+    /// <summary>Whether decode steps are padded to whole tiles (batch invariance on, and an engine that needs it).</summary>
+    private readonly bool _pads;
     private readonly float[] _prefillLogits;
     private readonly Thread _thread;
     private float[] _batchLogits = [];
@@ -48,7 +52,8 @@ internal sealed class BatchScheduler : IDisposable
         _cache = cache;
         _metrics = metrics;
         _prefillLogits = new float[model.Shape.Vocab];
-        _padding = options.BatchInvariant
+        _pads = options.BatchInvariant && !model.BatchRowsMatchForward;
+        _padding = _pads
             ? [.. Enumerable.Range(0, BatchInvariance.TileTokens - 1).Select(_ => model.CreateState())]
             : [];
         _thread = new Thread(Run) { IsBackground = true, Name = "rwkv7 batch scheduler" };
@@ -284,7 +289,7 @@ internal sealed class BatchScheduler : IDisposable
             return;
         }
 
-        int count = _options.BatchInvariant ? BatchInvariance.PaddedRows(rows.Count) : rows.Count;
+        int count = _pads ? BatchInvariance.PaddedRows(rows.Count) : rows.Count;
         int v = _model.Shape.Vocab;
         int[] tokens = new int[count];
         var states = new RwkvState[count];

@@ -1,6 +1,11 @@
+using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using System.Text.RegularExpressions;
+using Rwkv7.Cli.Tests.Infrastructure;
 using Rwkv7.Gen;
+using Rwkv7.Gen.Loading;
+using Rwkv7.Gen.Weights;
 using Rwkv7.Serving;
 
 namespace Rwkv7.Cli.Tests.Serving;
@@ -23,6 +28,31 @@ public sealed class SchedulerTests
         Task<string> busy = TextAsync(server, probe);
         await Task.WhenAll([.. others, busy]);
         Assert.Equal(alone, await busy);
+    }
+
+    [Fact]
+    public async Task On_4_bit_weights_decode_steps_are_not_padded_and_a_request_still_gets_the_same_text_in_any_batch()
+    {
+        // The tiny fixture's bf16 kernels: a lone request's steps are padded to a 4-row tile (3 rows a step).
+        await using (TestServer padded = await TestServer.StartAsync(new ServeOptions { StateCacheBytes = 0 }))
+        {
+            await TextAsync(padded, Request("Once upon a time", seed: 123, maxTokens: 10));
+            Assert.True(await PaddingRowsAsync(padded) > 0, "a lone request on bf16 kernels should step 4 rows");
+        }
+
+        // The same fixture at 4 bits: batch rows equal one-token steps, so nothing is padded, and a seeded request's
+        // text is still the same alone and among requests that join and leave (batches of 1 to 7 rows).
+        using RwkvModel q4 = RwkvModel.Load(
+            Paths.TinyModel, new RwkvModelOptions { Engine = EngineSelection.Generated, Weights = new WeightLoadOptions { MatrixType = TensorDType.Q4 } });
+        Assert.True(q4.BatchRowsMatchForward);
+        await using TestServer server = await TestServer.StartAsync(new ServeOptions { StateCacheBytes = 0 }, q4);
+        string probe = Request("Once upon a time", seed: 123, maxTokens: 40);
+        string alone = await TextAsync(server, probe);
+        var others = Enumerable.Range(0, 6).Select(i => TextAsync(server, Request(new string('x', 1 + (37 * i)) + " The dog", seed: i, maxTokens: 5 + (9 * i)))).ToList();
+        Task<string> busy = TextAsync(server, probe);
+        await Task.WhenAll([.. others, busy]);
+        Assert.Equal(alone, await busy);
+        Assert.Equal(0, await PaddingRowsAsync(server));
     }
 
     [Fact]
@@ -85,6 +115,14 @@ public sealed class SchedulerTests
         Assert.EndsWith("\n\n", text, StringComparison.Ordinal);
         Assert.Equal("data: [DONE]", events[^1]);
         Assert.Equal("server_shutting_down", JsonDocument.Parse(events[^2]["data: ".Length..]).RootElement.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    /// <summary>The server's <c>rwkv7_padding_rows_total</c> (0 while nothing was padded: the counter is then not listed).</summary>
+    private static async Task<double> PaddingRowsAsync(TestServer server)
+    {
+        string metrics = await server.Http.GetStringAsync("/metrics");
+        Match m = Regex.Match(metrics, @"^rwkv7_padding_rows_total(?:\{[^}]*\})? (\S+)$", RegexOptions.Multiline);
+        return m.Success ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
     }
 
     internal static string Request(string prompt, long seed, int maxTokens, bool stream = false) =>
