@@ -163,6 +163,7 @@ public static class HardwareProbe
 
     private static void Sink(float value) => Volatile.Write(ref _sink, value);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe float SumBytes(byte* p, long bytes)
     {
         if (Vector512.IsHardwareAccelerated)
@@ -218,6 +219,7 @@ public static class HardwareProbe
         return FmaLoop128(iterations);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FmaLoop512(long iterations)
     {
         Vector512<float> m = Vector512.Create(0.999999f), k = Vector512.Create(1e-7f);
@@ -236,6 +238,7 @@ public static class HardwareProbe
         return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FmaLoop256(long iterations)
     {
         Vector256<float> m = Vector256.Create(0.999999f), k = Vector256.Create(1e-7f);
@@ -254,6 +257,7 @@ public static class HardwareProbe
         return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FmaLoop128(long iterations)
     {
         Vector128<float> m = Vector128.Create(0.999999f), k = Vector128.Create(1e-7f);

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Rwkv7.Gen.Sampling;
@@ -14,6 +15,7 @@ internal static class ProbabilityKernels
     public const int DrawChunk = 1024;
 
     /// <summary>Sum and count of the values at or above <paramref name="threshold"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float SumAtLeast(ReadOnlySpan<float> values, float threshold, out int count)
     {
         int i = 0, n = 0;
@@ -65,6 +67,7 @@ internal static class ProbabilityKernels
     }
 
     /// <summary>Writes the indices of the values at or above <paramref name="threshold"/>, in order; returns how many.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int GatherAtLeast(ReadOnlySpan<float> values, float threshold, Span<int> indices)
     {
         int i = 0, m = 0;
@@ -105,6 +108,7 @@ internal static class ProbabilityKernels
     }
 
     /// <summary>Sets <c>weights[i] = 0</c> wherever <c>probabilities[i] &lt; threshold</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ZeroBelow(Span<float> weights, ReadOnlySpan<float> probabilities, float threshold)
     {
         int i = 0;

@@ -78,6 +78,7 @@ internal static class Int16Activations
     /// runs on one thread before its parts, but at about 1.5% of 4-bit decode the gain there is below what a run
     /// resolves (docs/benchmarks.md, change 50).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Quantize512(ref float x, ref short quants, Span<float> scales, int blocks)
     {
         for (int b = 0; b < blocks; b++)

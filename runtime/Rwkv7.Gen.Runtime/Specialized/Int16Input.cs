@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Rwkv7.Gen.Loading;
 
 namespace Rwkv7.Gen.Specialized;
@@ -78,6 +79,7 @@ internal sealed class Int16Input
     /// Rounds <paramref name="tokens"/> rows of inputs, <paramref name="x"/> holding them one after another (each a whole
     /// number of blocks) and, for a 4-bit product (<paramref name="arrange"/>), arranges them.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Round(ReadOnlySpan<float> x, int tokens, bool arrange)
     {
         int width = CheckShape(x.Length, tokens);
@@ -150,6 +152,7 @@ internal sealed class Int16Input
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Arrange(int stepBlocks)
     {
         int blocks = Length / Q8Block.Size;

@@ -363,6 +363,7 @@ internal static partial class Q4Kernels
             n2, Vector256.LoadUnsafe(ref xa, at + 32), n3, Vector256.LoadUnsafe(ref xa, at + 48), Vector256.LoadUnsafe(ref ko, kat)));
 
     /// <summary>A final odd block of one token at 256 bits, as the one-token product sums it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> OddBlockSums256(ref byte row, nuint at, TokenInputs x, int token, int block)
     {
         ref short xb = ref x.BlockOf(token, block);

@@ -170,6 +170,7 @@ internal static partial class Q4Kernels
     }
 
     /// <summary><see cref="Arrange"/> for kernels that read <paramref name="perStep"/> blocks per step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ArrangeSteps(ReadOnlySpan<short> x, Span<short> arranged, Span<int> offsets, int perStep)
     {
         if (perStep == 0)

@@ -75,6 +75,7 @@ internal sealed unsafe class WorkerPool : IDisposable
     /// Runs <paramref name="work"/>(<paramref name="context"/>, part, <paramref name="parts"/>) for every part in
     /// [0, parts) and returns when all are done. Parts run in parallel on the workers and the calling thread.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(delegate*<object, int, int, void> work, object context, int parts)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -126,6 +127,7 @@ internal sealed unsafe class WorkerPool : IDisposable
     }
 
     /// <summary>Claims and runs parts of step <paramref name="generation"/> until none is left.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunParts(int generation, int participant)
     {
         while (true)
@@ -161,6 +163,7 @@ internal sealed unsafe class WorkerPool : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WorkerLoop(int index)
     {
         int seen = Volatile.Read(ref _generation);

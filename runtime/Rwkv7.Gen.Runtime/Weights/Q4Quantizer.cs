@@ -301,6 +301,7 @@ internal static class Q4Quantizer
     /// Reconstructs <paramref name="row"/>.Length values (a multiple of the block size) from whole blocks:
     /// <paramref name="packed"/> and <paramref name="scales"/> start at the first of them.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DequantizeRow(ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, Span<float> row)
     {
         const int size = Q4Block.Size, half = size / 2;
