@@ -112,7 +112,7 @@ internal static unsafe class Products<TKernels>
         }
         else if (x.Tokens == 1)
         {
-            TKernels.MatMulQ8Int16<TPrefetch>(w, x.Values.AsSpan(0, x.Length), x.Scales, y, rowStart, rowEnd, accumulate);
+            TKernels.MatMulQ8Int16<TPrefetch>(w, x.Values[..x.Length], x.Scales, y, rowStart, rowEnd, accumulate);
         }
         else
         {

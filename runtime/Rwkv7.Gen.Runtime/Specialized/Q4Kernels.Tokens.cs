@@ -406,10 +406,10 @@ internal static partial class Q4Kernels
 
         public TokenInputs(Int16Input x)
         {
-            _values = ref MemoryMarshal.GetArrayDataReference(x.Values);
-            _scales = ref MemoryMarshal.GetArrayDataReference(x.Scales);
-            _arranged = ref MemoryMarshal.GetArrayDataReference(x.Arranged);
-            _offsets = ref MemoryMarshal.GetArrayDataReference(x.Offsets);
+            _values = ref MemoryMarshal.GetReference(x.Values);
+            _scales = ref MemoryMarshal.GetReference(x.Scales);
+            _arranged = ref MemoryMarshal.GetReference(x.Arranged);
+            _offsets = ref MemoryMarshal.GetReference(x.Offsets);
             _stride = x.Stride;
             _blockStride = x.BlockStride;
             _laneStride = x.LaneStride;

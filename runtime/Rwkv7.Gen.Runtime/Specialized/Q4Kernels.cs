@@ -45,10 +45,10 @@ internal static partial class Q4Kernels
         RequireArranged(x);
 
         ref byte wr = ref MemoryMarshal.GetReference(w.AsQ4Span());
-        ref short xr = ref MemoryMarshal.GetArrayDataReference(x.Values);
-        ref float xsr = ref MemoryMarshal.GetArrayDataReference(x.Scales);
-        ref short xa = ref MemoryMarshal.GetArrayDataReference(x.Arranged);
-        ref int ko = ref MemoryMarshal.GetArrayDataReference(x.Offsets);
+        ref short xr = ref MemoryMarshal.GetReference(x.Values);
+        ref float xsr = ref MemoryMarshal.GetReference(x.Scales);
+        ref short xa = ref MemoryMarshal.GetReference(x.Arranged);
+        ref int ko = ref MemoryMarshal.GetReference(x.Offsets);
         ref float yr = ref MemoryMarshal.GetReference(y);
         if (StepBlocks == 4)
         {
@@ -114,7 +114,7 @@ internal static partial class Q4Kernels
             for (int t = 0; t < tokens; t++)
             {
                 MatMulInt16Scalar(
-                    w, x.Values.AsSpan(t * x.Stride, x.Length), x.Scales.AsSpan(t * x.BlockStride, x.BlockStride), y[(t * yStride)..], rowStart, rowEnd, accumulate);
+                    w, x.Values.Slice(t * x.Stride, x.Length), x.Scales.Slice(t * x.BlockStride, x.BlockStride), y[(t * yStride)..], rowStart, rowEnd, accumulate);
             }
         }
     }

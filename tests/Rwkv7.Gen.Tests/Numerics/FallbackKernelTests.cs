@@ -286,7 +286,7 @@ public sealed unsafe class FallbackKernelTests
 
     /// <summary>Random 4-bit rows (quantized as at load) and a random input rounded to 16 bits, for the 4-bit products.</summary>
     /// <summary>W·x in double, from the dequantized 4-bit rows and the 16-bit inputs times their block scales.</summary>
-    private static double[] DequantizedProduct(in WeightMatrix w, short[] x16, float[] xScales)
+    private static double[] DequantizedProduct(in WeightMatrix w, ReadOnlySpan<short> x16, ReadOnlySpan<float> xScales)
     {
         double[] expected = new double[w.Rows];
         float[] dequantized = new float[w.Cols];

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Rwkv7.Gen.Loading;
 using Rwkv7.Gen.Specialized;
 using Rwkv7.Gen.Tests.Generated;
@@ -13,6 +15,25 @@ namespace Rwkv7.Gen.Tests.Numerics;
 /// </summary>
 public sealed class Int16InputTests
 {
+    [Fact]
+    public unsafe void Buffers_start_on_64_byte_lines_and_stay_there_when_they_grow()
+    {
+        // The kernels load the inputs a vector at a time; a load that straddles two lines costs a second one.
+        var input = new Int16Input(3072, 1, 16);
+        for (int pass = 0; pass < 2; pass++)
+        {
+            Assert.Equal(0, (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(input.Values)) % 64);
+            Assert.Equal(0, (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(input.Scales)) % 64);
+            Assert.Equal(0, (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(input.Arranged)) % 64);
+            Assert.Equal(0, (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(input.Offsets)) % 64);
+
+            // Sixteen tokens: the buffers grow once.
+            float[] x = [.. Enumerable.Range(0, 16 * 3072).Select(i => (float)Math.Sin(i))];
+            input.Round(x, 16, arrange: true);
+            Assert.Equal(16 * 3072, input.Values.Length);
+        }
+    }
+
     [Fact]
     public void Rounding_keeps_every_input_within_half_a_step_of_its_block()
     {
