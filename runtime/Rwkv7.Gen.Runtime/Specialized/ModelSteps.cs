@@ -39,7 +39,7 @@ internal static unsafe class ModelSteps<TKernels>
                 (int start, int end) = WorkerPool.Range(t, part, parts);
                 for (int n = start; n < end; n++)
                 {
-                    TKernels.LayerNorm(ws.X.AsSpan(n * d, d), step.NormWeight, step.NormBias, ws.H.AsSpan(n * d, d));
+                    TKernels.LayerNorm(ws.X.Slice(n * d, d), step.NormWeight, step.NormBias, ws.H.Slice(n * d, d));
                 }
 
                 break;
@@ -51,9 +51,9 @@ internal static unsafe class ModelSteps<TKernels>
                 for (int n = start; n < end; n++)
                 {
                     TKernels.TimeMixInputs(
-                        ws.H.AsSpan(n * d, d), Previous(step.LayerIndex, n, step.Chained, ws, attention: true), lw,
-                        ws.XR.AsSpan(n * d, d), ws.XW.AsSpan(n * d, d), ws.XK.AsSpan(n * d, d),
-                        ws.XV.AsSpan(n * d, d), ws.XA.AsSpan(n * d, d), ws.XG.AsSpan(n * d, d));
+                        ws.H.Slice(n * d, d), Previous(step.LayerIndex, n, step.Chained, ws, attention: true), lw,
+                        ws.XR.Slice(n * d, d), ws.XW.Slice(n * d, d), ws.XK.Slice(n * d, d),
+                        ws.XV.Slice(n * d, d), ws.XA.Slice(n * d, d), ws.XG.Slice(n * d, d));
                 }
 
                 break;
@@ -64,7 +64,7 @@ internal static unsafe class ModelSteps<TKernels>
                 (int start, int end) = WorkerPool.Range(t, part, parts);
                 for (int n = start; n < end; n++)
                 {
-                    TKernels.ChannelMixInput(ws.H.AsSpan(n * d, d), Previous(step.LayerIndex, n, step.Chained, ws, attention: false), lw, ws.XK.AsSpan(n * d, d));
+                    TKernels.ChannelMixInput(ws.H.Slice(n * d, d), Previous(step.LayerIndex, n, step.Chained, ws, attention: false), lw, ws.XK.Slice(n * d, d));
                 }
 
                 break;
@@ -100,7 +100,7 @@ internal static unsafe class ModelSteps<TKernels>
                     Products<TKernels>.Int16Product<TPrefetch>(lw.FfnKey, ws.Int16Inputs[0], ws.Hidden, TKernels.Ffn, start, end, accumulate: false);
                     for (int token = 0; token < t; token++)
                     {
-                        Products<TKernels>.SquaredRelu(ws.Hidden.AsSpan((token * TKernels.Ffn) + start, end - start));
+                        Products<TKernels>.SquaredRelu(ws.Hidden.Slice((token * TKernels.Ffn) + start, end - start));
                     }
                 }
                 else
@@ -111,7 +111,7 @@ internal static unsafe class ModelSteps<TKernels>
                         Products<TKernels>.Product<TPrefetch>(lw.FfnKey, ws.XK, ws.Hidden, t, TKernels.Ffn, start, end, accumulate: false);
                         for (int token = 0; token < t; token++)
                         {
-                            Products<TKernels>.SquaredRelu(ws.Hidden.AsSpan((token * TKernels.Ffn) + start, end - start));
+                            Products<TKernels>.SquaredRelu(ws.Hidden.Slice((token * TKernels.Ffn) + start, end - start));
                         }
                     }
                     else
@@ -176,17 +176,17 @@ internal static unsafe class ModelSteps<TKernels>
         for (int n = start; n < end; n++)
         {
             int o = n * d;
-            Span<float> v = ws.V.AsSpan(o + c0, cn);
+            Span<float> v = ws.V.Slice(o + c0, cn);
             if (layer == 0)
             {
-                v.CopyTo(ws.VFirst.AsSpan(o + c0, cn));
+                v.CopyTo(ws.VFirst.Slice(o + c0, cn));
             }
             else
             {
-                TensorPrimitives.Lerp(v, ws.VFirst.AsSpan(o + c0, cn), ws.VMix.AsSpan(o + c0, cn), v);
+                TensorPrimitives.Lerp(v, ws.VFirst.Slice(o + c0, cn), ws.VMix.Slice(o + c0, cn), v);
             }
 
-            TKernels.KeyPrep(ws.K.AsSpan(o, d), ws.KK.AsSpan(o, d), ws.A.AsSpan(o, d), lw, headStart, headEnd);
+            TKernels.KeyPrep(ws.K.Slice(o, d), ws.KK.Slice(o, d), ws.A.Slice(o, d), lw, headStart, headEnd);
             Span<float> wkv = (step.Chained ? ws.States[0] : ws.States[n]).Wkv(layer);
 
             // Each head's 16 KiB of state comes from memory (the layer's weights have streamed through the caches since it was
@@ -208,11 +208,11 @@ internal static unsafe class ModelSteps<TKernels>
                 int at = o + (h * HeadSize);
                 TKernels.Wkv(
                     wkv.Slice(h * area, area),
-                    ws.R.AsSpan(at, HeadSize), ws.W.AsSpan(at, HeadSize), ws.K.AsSpan(at, HeadSize), ws.V.AsSpan(at, HeadSize),
-                    ws.KK.AsSpan(at, HeadSize), ws.A.AsSpan(at, HeadSize), ws.Y.AsSpan(at, HeadSize));
+                    ws.R.Slice(at, HeadSize), ws.W.Slice(at, HeadSize), ws.K.Slice(at, HeadSize), ws.V.Slice(at, HeadSize),
+                    ws.KK.Slice(at, HeadSize), ws.A.Slice(at, HeadSize), ws.Y.Slice(at, HeadSize));
             }
 
-            TKernels.HeadOutput(ws.Y.AsSpan(o, d), ws.R.AsSpan(o, d), ws.K.AsSpan(o, d), ws.V.AsSpan(o, d), ws.G.AsSpan(o, d), lw, headStart, headEnd);
+            TKernels.HeadOutput(ws.Y.Slice(o, d), ws.R.Slice(o, d), ws.K.Slice(o, d), ws.V.Slice(o, d), ws.G.Slice(o, d), lw, headStart, headEnd);
         }
     }
 
@@ -297,22 +297,22 @@ internal static unsafe class ModelSteps<TKernels>
         {
             if (owner[0] == part)
             {
-                TKernels.DecayLora<TPrefetch>(ws.XW.AsSpan(o, block), lw, ws.W.AsSpan(o, block), ws.LoraScratch[0], tokens);
+                TKernels.DecayLora<TPrefetch>(ws.XW.Slice(o, block), lw, ws.W.Slice(o, block), ws.LoraScratch(0), tokens);
             }
 
             if (owner[1] == part)
             {
-                TKernels.IclrLora<TPrefetch>(ws.XA.AsSpan(o, block), lw, ws.A.AsSpan(o, block), ws.LoraScratch[1], tokens);
+                TKernels.IclrLora<TPrefetch>(ws.XA.Slice(o, block), lw, ws.A.Slice(o, block), ws.LoraScratch(1), tokens);
             }
 
             if (owner[2] == part)
             {
-                TKernels.GateLora<TPrefetch>(ws.XG.AsSpan(o, block), lw, ws.G.AsSpan(o, block), ws.LoraScratch[2], tokens);
+                TKernels.GateLora<TPrefetch>(ws.XG.Slice(o, block), lw, ws.G.Slice(o, block), ws.LoraScratch(2), tokens);
             }
 
             if (hasValue && owner[3] == part)
             {
-                TKernels.ValueLora<TPrefetch>(ws.XV.AsSpan(o, block), lw, ws.VMix.AsSpan(o, block), ws.LoraScratch[3], tokens);
+                TKernels.ValueLora<TPrefetch>(ws.XV.Slice(o, block), lw, ws.VMix.Slice(o, block), ws.LoraScratch(3), tokens);
             }
         }
     }
@@ -337,7 +337,7 @@ internal static unsafe class ModelSteps<TKernels>
         if (chained && n > 0)
         {
             int d = TKernels.Embedding;
-            return ws.H.AsSpan((n - 1) * d, d);
+            return ws.H.Slice((n - 1) * d, d);
         }
 
         RwkvState s = ws.States[chained ? 0 : n];

@@ -87,14 +87,14 @@ internal static unsafe class Products<TKernels>
     /// and returns true so the step runs <see cref="Int16Product{TPrefetch}"/>. Other steps keep fp32 inputs: many tokens
     /// per weight (prefill) make the products arithmetic-bound on FMAs, where fp32 tiles do better.
     /// </summary>
-    public static bool RoundInputs(StepContext step, in WeightMatrix matrix, float[] input, int slot)
+    public static bool RoundInputs(StepContext step, in WeightMatrix matrix, ReadOnlySpan<float> input, int slot)
     {
         if (!UsesInt16Inputs(matrix, step.Tokens, step.Chained, step.Int16SequenceTokens))
         {
             return false;
         }
 
-        step.Workspace.Int16Inputs[slot].Round(input.AsSpan(0, step.Tokens * matrix.Cols), step.Tokens, arrange: matrix.Type == TensorDType.Q4);
+        step.Workspace.Int16Inputs[slot].Round(input[..(step.Tokens * matrix.Cols)], step.Tokens, arrange: matrix.Type == TensorDType.Q4);
         return true;
     }
 

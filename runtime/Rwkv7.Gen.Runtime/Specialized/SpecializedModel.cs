@@ -179,7 +179,7 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
         int t = tokens.Length, d = TKernels.Embedding;
         for (int n = 0; n < t; n++)
         {
-            Span<float> x = ws.X.AsSpan(n * d, d);
+            Span<float> x = ws.X.Slice(n * d, d);
             Weights.Embedding.ReadRow(tokens[n], x);
             TKernels.LayerNorm(x, Weights.Ln0Weight, Weights.Ln0Bias, x);
         }
@@ -207,7 +207,7 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
         int rows = t - first;
         for (int n = 0; n < rows; n++)
         {
-            TKernels.LayerNorm(ws.X.AsSpan((first + n) * d, d), Weights.LnOutWeight, Weights.LnOutBias, ws.H.AsSpan(n * d, d));
+            TKernels.LayerNorm(ws.X.Slice((first + n) * d, d), Weights.LnOutWeight, Weights.LnOutBias, ws.H.Slice(n * d, d));
         }
 
         fixed (float* target = logits)
@@ -295,14 +295,14 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
         if (chained)
         {
             RwkvState s = ws.States[0];
-            ws.H.AsSpan((t - 1) * d, d).CopyTo(attention ? s.AttX(layer) : s.FfnX(layer));
+            ws.H.Slice((t - 1) * d, d).CopyTo(attention ? s.AttX(layer) : s.FfnX(layer));
             return;
         }
 
         for (int n = 0; n < t; n++)
         {
             RwkvState s = ws.States[n];
-            ws.H.AsSpan(n * d, d).CopyTo(attention ? s.AttX(layer) : s.FfnX(layer));
+            ws.H.Slice(n * d, d).CopyTo(attention ? s.AttX(layer) : s.FfnX(layer));
         }
     }
 
