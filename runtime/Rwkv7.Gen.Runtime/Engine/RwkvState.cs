@@ -1,5 +1,4 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
+using Rwkv7.Gen.Platform;
 
 namespace Rwkv7.Gen;
 
@@ -17,10 +16,7 @@ namespace Rwkv7.Gen;
 /// </remarks>
 public sealed class RwkvState
 {
-    private const int AlignmentFloats = 16; // 64 bytes
-
-    private readonly float[] _buffer;
-    private readonly int _start;
+    private readonly LineBuffer<float> _data;
 
     /// <summary>Creates the all-zero state for <paramref name="shape"/>.</summary>
     public RwkvState(ModelShape shape)
@@ -29,8 +25,7 @@ public sealed class RwkvState
         Shape = shape;
         LayerStride = shape.StateFloatsPerLayer;
         Length = checked(LayerStride * shape.Layers);
-        _buffer = GC.AllocateArray<float>(Length + AlignmentFloats, pinned: true);
-        _start = AlignedStart(_buffer);
+        _data = LineBuffer<float>.Allocate(Length);
     }
 
     /// <summary>The shape this state belongs to.</summary>
@@ -43,16 +38,16 @@ public sealed class RwkvState
     public int Length { get; }
 
     /// <summary>All state floats, layer by layer, in the memory layout described on the type.</summary>
-    public Span<float> Data => _buffer.AsSpan(_start, Length);
+    public Span<float> Data => _data.Span;
 
     /// <summary>Time-mix token-shift vector of <paramref name="layer"/> (the previous token's ln1 output).</summary>
-    public Span<float> AttX(int layer) => _buffer.AsSpan(Offset(layer), Shape.Embedding);
+    public Span<float> AttX(int layer) => Data.Slice(Offset(layer), Shape.Embedding);
 
     /// <summary>Channel-mix token-shift vector of <paramref name="layer"/> (the previous token's ln2 output).</summary>
-    public Span<float> FfnX(int layer) => _buffer.AsSpan(Offset(layer) + Shape.Embedding, Shape.Embedding);
+    public Span<float> FfnX(int layer) => Data.Slice(Offset(layer) + Shape.Embedding, Shape.Embedding);
 
     /// <summary>All WKV matrices of <paramref name="layer"/>, [H][j][i] (key-major).</summary>
-    public Span<float> Wkv(int layer) => _buffer.AsSpan(Offset(layer) + (2 * Shape.Embedding), Shape.Heads * HeadArea);
+    public Span<float> Wkv(int layer) => Data.Slice(Offset(layer) + (2 * Shape.Embedding), Shape.Heads * HeadArea);
 
     /// <summary>One head's WKV matrix, [j][i] (key-major).</summary>
     public Span<float> WkvHead(int layer, int head) => Wkv(layer).Slice(head * HeadArea, HeadArea);
@@ -103,7 +98,7 @@ public sealed class RwkvState
             throw new ArgumentOutOfRangeException(nameof(layer), layer, $"The model has {Shape.Layers} layers.");
         }
 
-        return _start + (layer * LayerStride);
+        return layer * LayerStride;
     }
 
     private void Transpose(ReadOnlySpan<float> source, Span<float> destination)
@@ -127,12 +122,5 @@ public sealed class RwkvState
                 }
             }
         }
-    }
-
-    private static unsafe int AlignedStart(float[] pinnedBuffer)
-    {
-        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinnedBuffer));
-        int misalignment = (int)(address & 63);
-        return misalignment == 0 ? 0 : (64 - misalignment) / sizeof(float);
     }
 }

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Rwkv7.Gen.Loading;
+using Rwkv7.Gen.Platform;
 
 namespace Rwkv7.Gen.Specialized;
 
@@ -12,13 +12,11 @@ namespace Rwkv7.Gen.Specialized;
 /// t · <see cref="Stride"/>, its scales at t · <see cref="BlockStride"/>, its offsets at
 /// t · <see cref="LaneStride"/>.
 /// </summary>
-internal sealed unsafe class Int16Input
+internal sealed class Int16Input
 {
-    private short[] _values = [];
-    private float[] _scales = [];
-    private short[] _arranged = [];
-    private int[] _offsets = [];
-    private int _valuesStart, _scalesStart, _arrangedStart, _offsetsStart, _allocatedTokens;
+    private LineBuffer<short> _values, _arranged;
+    private LineBuffer<float> _scales;
+    private LineBuffer<int> _offsets;
 
     /// <summary>Room for one token of <paramref name="capacity"/> inputs, a whole number of blocks or not.</summary>
     public Int16Input(int capacity)
@@ -46,16 +44,16 @@ internal sealed unsafe class Int16Input
     public int MaxTokens { get; }
 
     /// <summary>The inputs rounded to 16 bits: [<see cref="Tokens"/>] rows of <see cref="Stride"/>, [<see cref="Length"/>] of each valid.</summary>
-    public Span<short> Values => _values.AsSpan(_valuesStart, _allocatedTokens * Capacity);
+    public Span<short> Values => _values.Span;
 
     /// <summary>One scale per block of 32 inputs, <see cref="BlockStride"/> per token: input ≈ value × scale.</summary>
-    public Span<float> Scales => _scales.AsSpan(_scalesStart, _allocatedTokens * BlockStride);
+    public Span<float> Scales => _scales.Span;
 
     /// <summary>The values in the 4-bit kernels' order (<see cref="Q4Kernels.Arrange"/>), when <see cref="IsArranged"/>.</summary>
-    public Span<short> Arranged => _arranged.AsSpan(_arrangedStart, _allocatedTokens * Capacity);
+    public Span<short> Arranged => _arranged.Span;
 
     /// <summary>The 4-bit kernels' nibble offsets for <see cref="Arranged"/>: −8 · the sum of the inputs each int32 lane takes.</summary>
-    public Span<int> Offsets => _offsets.AsSpan(_offsetsStart, _allocatedTokens * LaneStride);
+    public Span<int> Offsets => _offsets.Span;
 
     /// <summary>Values from one token to the next.</summary>
     public int Stride => Capacity;
@@ -114,27 +112,16 @@ internal sealed unsafe class Int16Input
         Prepared(values.Length, 1, arrange);
     }
 
+    /// <summary>
+    /// Buffers for <paramref name="tokens"/> tokens, on cache lines (<see cref="LineBuffer{T}"/>): a batch's 4-bit
+    /// products load every token's inputs a vector at a time, once per step and row.
+    /// </summary>
     private void Allocate(int tokens)
     {
-        (_values, _valuesStart) = LineAligned<short>(tokens * Capacity);
-        (_scales, _scalesStart) = LineAligned<float>(tokens * BlockStride);
-        (_arranged, _arrangedStart) = LineAligned<short>(tokens * Capacity);
-        (_offsets, _offsetsStart) = LineAligned<int>(tokens * LaneStride);
-        _allocatedTokens = tokens;
-    }
-
-    /// <summary>
-    /// A pinned array and where in it <paramref name="length"/> elements start on a 64-byte line. The kernels load the
-    /// inputs a vector at a time, one load per token and step in a batch's 4-bit products: at a managed array's own
-    /// alignment most of those loads straddle two lines, which cost a replica of that loop 10-18% (q4bench, Zen 5).
-    /// </summary>
-    private static (T[] Array, int Start) LineAligned<T>(int length)
-        where T : unmanaged
-    {
-        const int Line = 64;
-        T[] array = GC.AllocateArray<T>(length + (Line / sizeof(T)), pinned: true);
-        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
-        return (array, (int)((Line - (address & (Line - 1))) & (Line - 1)) / sizeof(T));
+        _values = LineBuffer<short>.Allocate(tokens * Capacity);
+        _scales = LineBuffer<float>.Allocate(tokens * BlockStride);
+        _arranged = LineBuffer<short>.Allocate(tokens * Capacity);
+        _offsets = LineBuffer<int>.Allocate(tokens * LaneStride);
     }
 
     private int CheckShape(int length, int tokens)

@@ -1,5 +1,4 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
+using Rwkv7.Gen.Platform;
 
 namespace Rwkv7.Gen.Specialized;
 
@@ -9,56 +8,56 @@ namespace Rwkv7.Gen.Specialized;
 /// </summary>
 internal sealed class Workspace
 {
-    private readonly LineBuffer _x;
-    private readonly LineBuffer _h;
-    private readonly LineBuffer _xR;
-    private readonly LineBuffer _xW;
-    private readonly LineBuffer _xK;
-    private readonly LineBuffer _xV;
-    private readonly LineBuffer _xA;
-    private readonly LineBuffer _xG;
-    private readonly LineBuffer _r;
-    private readonly LineBuffer _k;
-    private readonly LineBuffer _v;
-    private readonly LineBuffer _w;
-    private readonly LineBuffer _a;
-    private readonly LineBuffer _g;
-    private readonly LineBuffer _kK;
-    private readonly LineBuffer _y;
-    private readonly LineBuffer _vFirst;
-    private readonly LineBuffer _vMix;
-    private readonly LineBuffer _hidden;
-    private readonly LineBuffer[] _loraScratch;
+    private readonly LineBuffer<float> _x;
+    private readonly LineBuffer<float> _h;
+    private readonly LineBuffer<float> _xR;
+    private readonly LineBuffer<float> _xW;
+    private readonly LineBuffer<float> _xK;
+    private readonly LineBuffer<float> _xV;
+    private readonly LineBuffer<float> _xA;
+    private readonly LineBuffer<float> _xG;
+    private readonly LineBuffer<float> _r;
+    private readonly LineBuffer<float> _k;
+    private readonly LineBuffer<float> _v;
+    private readonly LineBuffer<float> _w;
+    private readonly LineBuffer<float> _a;
+    private readonly LineBuffer<float> _g;
+    private readonly LineBuffer<float> _kK;
+    private readonly LineBuffer<float> _y;
+    private readonly LineBuffer<float> _vFirst;
+    private readonly LineBuffer<float> _vMix;
+    private readonly LineBuffer<float> _hidden;
+    private readonly LineBuffer<float>[] _loraScratch;
 
     public Workspace(ModelShape shape, int tokens)
     {
         Tokens = tokens;
         int d = shape.Embedding;
         int block = tokens * d;
-        _x = LineBuffer.Allocate(block);
-        _h = LineBuffer.Allocate(block);
-        _xR = LineBuffer.Allocate(block);
-        _xW = LineBuffer.Allocate(block);
-        _xK = LineBuffer.Allocate(block);
-        _xV = LineBuffer.Allocate(block);
-        _xA = LineBuffer.Allocate(block);
-        _xG = LineBuffer.Allocate(block);
-        _r = LineBuffer.Allocate(block);
-        _k = LineBuffer.Allocate(block);
-        _v = LineBuffer.Allocate(block);
-        _w = LineBuffer.Allocate(block);
-        _a = LineBuffer.Allocate(block);
-        _g = LineBuffer.Allocate(block);
-        _kK = LineBuffer.Allocate(block);
-        _y = LineBuffer.Allocate(block);
-        _vFirst = LineBuffer.Allocate(block);
-        _hidden = LineBuffer.Allocate(tokens * shape.Ffn);
-        _vMix = LineBuffer.Allocate(block);
+        _x = LineBuffer<float>.Allocate(block);
+        _h = LineBuffer<float>.Allocate(block);
+        _xR = LineBuffer<float>.Allocate(block);
+        _xW = LineBuffer<float>.Allocate(block);
+        _xK = LineBuffer<float>.Allocate(block);
+        _xV = LineBuffer<float>.Allocate(block);
+        _xA = LineBuffer<float>.Allocate(block);
+        _xG = LineBuffer<float>.Allocate(block);
+        _r = LineBuffer<float>.Allocate(block);
+        _k = LineBuffer<float>.Allocate(block);
+        _v = LineBuffer<float>.Allocate(block);
+        _w = LineBuffer<float>.Allocate(block);
+        _a = LineBuffer<float>.Allocate(block);
+        _g = LineBuffer<float>.Allocate(block);
+        _kK = LineBuffer<float>.Allocate(block);
+        _y = LineBuffer<float>.Allocate(block);
+        _vFirst = LineBuffer<float>.Allocate(block);
+        _hidden = LineBuffer<float>.Allocate(tokens * shape.Ffn);
+        _vMix = LineBuffer<float>.Allocate(block);
         int maxRank = Math.Max(Math.Max(shape.DecayRank, shape.IclrRank), Math.Max(shape.ValueRank, shape.GateRank));
-        _loraScratch = new LineBuffer[LoraCount];
+        _loraScratch = new LineBuffer<float>[LoraCount];
         for (int i = 0; i < LoraCount; i++)
         {
-            _loraScratch[i] = LineBuffer.Allocate(tokens * maxRank);
+            _loraScratch[i] = LineBuffer<float>.Allocate(tokens * maxRank);
         }
 
         int widest = Math.Max(d, shape.Ffn);
@@ -138,35 +137,6 @@ internal sealed class Workspace
 
     /// <summary>Parameters of the parallel step in flight (set by the forward pass before each step).</summary>
     public StepContext Step { get; }
-}
-
-/// <summary>
-/// A pinned float buffer that starts on a 64-byte line. The generated tiles load a block's activations a vector at a
-/// time for every token and step; at a managed array's own alignment most of those loads straddle two lines. Aligned,
-/// bf16 prefill over 512 and the batch of 16 ran 2-3% faster in most same-minute pairs on Zen 5 (docs/benchmarks.md,
-/// change 54; the 16-bit inputs of 4-bit products gained far more, change 53).
-/// </summary>
-internal readonly struct LineBuffer
-{
-    private const int Line = 64;
-    private readonly float[] _array;
-    private readonly int _start, _length;
-
-    private LineBuffer(float[] array, int start, int length)
-    {
-        _array = array;
-        _start = start;
-        _length = length;
-    }
-
-    public Span<float> Span => _array.AsSpan(_start, _length);
-
-    public static unsafe LineBuffer Allocate(int length)
-    {
-        float[] array = GC.AllocateArray<float>(length + (Line / sizeof(float)), pinned: true);
-        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
-        return new LineBuffer(array, (int)((Line - (address & (Line - 1))) & (Line - 1)) / sizeof(float), length);
-    }
 }
 
 /// <summary>A small lock-protected pool of workspaces (one per concurrent caller).</summary>
