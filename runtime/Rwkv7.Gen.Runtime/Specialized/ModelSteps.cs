@@ -94,10 +94,18 @@ internal static unsafe class ModelSteps<TKernels>
             case ModelStep.FfnKey:
             {
                 (int start, int end) = WorkerPool.Range(TKernels.Ffn, part, parts, RowAlign);
-                if (step.Int16Inputs)
+                if (step.Int16Inputs || Products<TKernels>.Widens(lw.FfnKey, t))
                 {
-                    // relu(K·x)² as FfnHidden computes it, from the 16-bit inputs.
-                    Products<TKernels>.Int16Product<TPrefetch>(lw.FfnKey, ws.Int16Inputs[0], ws.Hidden, TKernels.Ffn, start, end, accumulate: false);
+                    // relu(K·x)² as FfnHidden computes it, from the 16-bit inputs or the widened 4-bit or fp16 rows.
+                    if (step.Int16Inputs)
+                    {
+                        Products<TKernels>.Int16Product<TPrefetch>(lw.FfnKey, ws.Int16Inputs[0], ws.Hidden, TKernels.Ffn, start, end, accumulate: false);
+                    }
+                    else
+                    {
+                        Products<TKernels>.Product<TPrefetch>(lw.FfnKey, ws.XK, ws.Hidden, t, TKernels.Ffn, start, end, accumulate: false);
+                    }
+
                     for (int token = 0; token < t; token++)
                     {
                         Products<TKernels>.SquaredRelu(ws.Hidden.Slice((token * TKernels.Ffn) + start, end - start));
@@ -105,19 +113,7 @@ internal static unsafe class ModelSteps<TKernels>
                 }
                 else
                 {
-                    if (Products<TKernels>.Widens(lw.FfnKey, t))
-                    {
-                        // relu(K·x)² as FfnHidden computes it, from the widened 4-bit or fp16 rows.
-                        Products<TKernels>.Product<TPrefetch>(lw.FfnKey, ws.XK, ws.Hidden, t, TKernels.Ffn, start, end, accumulate: false);
-                        for (int token = 0; token < t; token++)
-                        {
-                            Products<TKernels>.SquaredRelu(ws.Hidden.Slice((token * TKernels.Ffn) + start, end - start));
-                        }
-                    }
-                    else
-                    {
-                        TKernels.FfnHidden<TPrefetch>(lw.FfnKey, ws.XK, ws.Hidden, t, start, end);
-                    }
+                    TKernels.FfnHidden<TPrefetch>(lw.FfnKey, ws.XK, ws.Hidden, t, start, end);
                 }
 
                 break;
