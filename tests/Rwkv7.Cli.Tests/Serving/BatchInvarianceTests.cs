@@ -98,7 +98,6 @@ public sealed class BatchInvarianceTests(ITestOutputHelper output)
         for (int size = 1; size <= 7; size++)
         {
             int[] order = [.. Enumerable.Range(0, size).Select(i => ((i * 3) + size) % 7)];
-
             RwkvState[] states = [.. order.Select(_ => model.CreateState())];
             float[] logits = new float[order.Length * v];
             foreach (int[] step in steps)

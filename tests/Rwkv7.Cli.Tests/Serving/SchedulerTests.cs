@@ -19,15 +19,7 @@ public sealed class SchedulerTests
     public async Task A_seeded_request_gives_the_same_text_alone_and_inside_a_busy_batch()
     {
         await using TestServer server = await TestServer.StartAsync(new ServeOptions { StateCacheBytes = 0 });
-        string probe = Request("Once upon a time", seed: 123, maxTokens: 40);
-        string alone = await TextAsync(server, probe);
-
-        // The same request among others that join and leave while it decodes: batches of 1 to 7 rows, prompts of
-        // different lengths prefilled between its steps.
-        var others = Enumerable.Range(0, 6).Select(i => TextAsync(server, Request(new string('x', 1 + (37 * i)) + " The dog", seed: i, maxTokens: 5 + (9 * i)))).ToList();
-        Task<string> busy = TextAsync(server, probe);
-        await Task.WhenAll([.. others, busy]);
-        Assert.Equal(alone, await busy);
+        await AssertSameTextAloneAndInABusyBatchAsync(server);
     }
 
     [Fact]
@@ -46,12 +38,7 @@ public sealed class SchedulerTests
             Paths.TinyModel, new RwkvModelOptions { Engine = EngineSelection.Generated, Weights = new WeightLoadOptions { MatrixType = TensorDType.Q4 } });
         Assert.True(q4.BatchRowsMatchForward);
         await using TestServer server = await TestServer.StartAsync(new ServeOptions { StateCacheBytes = 0 }, q4);
-        string probe = Request("Once upon a time", seed: 123, maxTokens: 40);
-        string alone = await TextAsync(server, probe);
-        var others = Enumerable.Range(0, 6).Select(i => TextAsync(server, Request(new string('x', 1 + (37 * i)) + " The dog", seed: i, maxTokens: 5 + (9 * i)))).ToList();
-        Task<string> busy = TextAsync(server, probe);
-        await Task.WhenAll([.. others, busy]);
-        Assert.Equal(alone, await busy);
+        await AssertSameTextAloneAndInABusyBatchAsync(server);
         Assert.Equal(0, await PaddingRowsAsync(server));
     }
 
@@ -115,6 +102,20 @@ public sealed class SchedulerTests
         Assert.EndsWith("\n\n", text, StringComparison.Ordinal);
         Assert.Equal("data: [DONE]", events[^1]);
         Assert.Equal("server_shutting_down", JsonDocument.Parse(events[^2]["data: ".Length..]).RootElement.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    /// <summary>
+    /// A seeded request's text alone, then among others that join and leave while it decodes (batches of 1 to 7 rows,
+    /// prompts of different lengths prefilled between its steps): the two must be equal.
+    /// </summary>
+    private static async Task AssertSameTextAloneAndInABusyBatchAsync(TestServer server)
+    {
+        string probe = Request("Once upon a time", seed: 123, maxTokens: 40);
+        string alone = await TextAsync(server, probe);
+        var others = Enumerable.Range(0, 6).Select(i => TextAsync(server, Request(new string('x', 1 + (37 * i)) + " The dog", seed: i, maxTokens: 5 + (9 * i)))).ToList();
+        Task<string> busy = TextAsync(server, probe);
+        await Task.WhenAll([.. others, busy]);
+        Assert.Equal(alone, await busy);
     }
 
     /// <summary>The server's <c>rwkv7_padding_rows_total</c> (0 while nothing was padded: the counter is then not listed).</summary>
