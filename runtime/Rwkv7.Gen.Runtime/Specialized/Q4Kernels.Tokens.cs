@@ -10,15 +10,34 @@ namespace Rwkv7.Gen.Specialized;
 // and short prompts, summed per (row, token) exactly as the one-token products of Q4Kernels.V512.cs and .V256.cs sum.
 internal static partial class Q4Kernels
 {
-    /// <summary>Bytes of rows a call takes through all of its passes before the next (in L1 after the first pass).</summary>
-    private const int TokenChunkBytes = 32 << 10;
+    /// <summary>
+    /// Bytes a pass keeps in L1 (48 KiB on Zen 5 and on Intel since Golden Cove, 32 KiB on Zen 2–4): a chunk of rows and
+    /// the arranged inputs of the group of (up to) four tokens it sums.
+    /// </summary>
+    private const int TokenWorkingSetBytes = 40 << 10;
+
+    /// <summary>The least bytes of rows in a chunk, where a group's inputs alone fill the working set.</summary>
+    private const int TokenChunkMinBytes = 8 << 10;
 
     /// <summary>
-    /// 512 bits: a chunk of rows at a time (<see cref="TokenChunkBytes"/>), in passes over its rows for the tokens in
-    /// groups of four, then two, then one; each group sums every step of four blocks of a row as the one-token product
+    /// Rows per chunk for rows of <paramref name="n"/> inputs: what fits in <see cref="TokenWorkingSetBytes"/> beside
+    /// one group's inputs. Passes go over a chunk's rows group after group, so the rows come from memory once and every
+    /// group's inputs stay in L1 over the chunk. (Passing every group over each row in turn instead re-read all the
+    /// tokens' inputs per row: 16 tokens at 3,072 inputs are 96 KiB, and the FFN value products ran at half the rate
+    /// of 4 tokens; change 55 in docs/benchmarks.md.)
+    /// </summary>
+    private static int TokenChunkRows(int n, int tokens)
+    {
+        int group = Math.Min(tokens, 4) * n * sizeof(short);
+        return Math.Max(1, Math.Max(TokenChunkMinBytes, TokenWorkingSetBytes - group) / Q4Block.RowBytes(n));
+    }
+
+    /// <summary>
+    /// 512 bits: a chunk of rows at a time (<see cref="TokenChunkRows"/>), in one pass over its rows per group of
+    /// tokens: fours, then a two, then a one; each group sums every step of four blocks of a row as the one-token product
     /// sums it (<see cref="MatMulInt16V512{TPrefetch}"/>: the same operations on the same values in the same order),
     /// with the row's nibbles unpacked once per step and group and the token's scale products in place of the row's.
-    /// The first pass requests the rows a fetch distance ahead; the others find them in L1. A pass is a method of its
+    /// The first group's pass requests the rows a fetch distance ahead; the others find them in L1. A pass is a method of its
     /// own per group size, with the row's arithmetic written in it: the three group sizes inlined into one loop exceeded
     /// the JIT's inlining budget (calls and spilled pointers in the loop), and so, after three more locals, did a row
     /// method inlined into the pass, which then ran as a tier-0 call per row (3–5 G weight·tokens per second against
@@ -28,36 +47,35 @@ internal static partial class Q4Kernels
     private static void MatMulTokensV512<TPrefetch>(ref byte w, int n, TokenInputs x, ref float y, int yStride, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
     {
-        int tokens = x.Tokens, chunk = Math.Max(1, TokenChunkBytes / Q4Block.RowBytes(n));
+        int tokens = x.Tokens, chunk = TokenChunkRows(n, tokens);
         for (int r = rowStart; r < rowEnd; r += chunk)
         {
             int end = Math.Min(rowEnd, r + chunk), t = 0;
-            if (tokens >= 4)
+            for (; t + 4 <= tokens; t += 4)
             {
-                TokenPassV512<TPrefetch, FourTokens>(ref w, n, x, 0, tokens / 4, ref y, yStride, r, end, accumulate);
-                t = tokens / 4 * 4;
+                TokenPassV512<TPrefetch, FourTokens>(ref w, n, x, t, ref y, yStride, r, end, accumulate);
             }
 
             if (tokens - t >= 2)
             {
-                TokenPassV512<TPrefetch, TwoTokens>(ref w, n, x, t, 1, ref y, yStride, r, end, accumulate);
+                TokenPassV512<TPrefetch, TwoTokens>(ref w, n, x, t, ref y, yStride, r, end, accumulate);
                 t += 2;
             }
 
             if (t < tokens)
             {
-                TokenPassV512<TPrefetch, OneToken>(ref w, n, x, t, 1, ref y, yStride, r, end, accumulate);
+                TokenPassV512<TPrefetch, OneToken>(ref w, n, x, t, ref y, yStride, r, end, accumulate);
             }
         }
     }
 
     /// <summary>
-    /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) for <paramref name="groups"/> groups of
-    /// <typeparamref name="TGroup"/> tokens from <paramref name="first"/>; a group of fewer than four repeats its
-    /// first token in the unused sums (folded away: <typeparamref name="TGroup"/> is a constant to the JIT).
+    /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) for the <typeparamref name="TGroup"/> tokens from
+    /// <paramref name="first"/>; a group of fewer than four repeats its first token in the unused sums (folded away:
+    /// <typeparamref name="TGroup"/> is a constant to the JIT).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void TokenPassV512<TPrefetch, TGroup>(ref byte w, int n, TokenInputs x, int first, int groups, ref float y, int yStride, int rowStart, int rowEnd, bool accumulate)
+    private static void TokenPassV512<TPrefetch, TGroup>(ref byte w, int n, TokenInputs x, int first, ref float y, int yStride, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
         where TGroup : struct, ITokenGroup
     {
@@ -76,83 +94,81 @@ internal static partial class Q4Kernels
                 }
             }
 
-            for (int g = 0, t = first; g < groups; g++, t += TGroup.Count)
+            int t = first;
+            ref float yt = ref Unsafe.Add(ref y, ((nint)t * yStride) + r);
+            int t1 = two ? t + 1 : t, t2 = four ? t + 2 : t, t3 = four ? t + 3 : t;
+            ref short x0 = ref x.ArrangedOf(t), x1 = ref x.ArrangedOf(t1), x2 = ref x.ArrangedOf(t2), x3 = ref x.ArrangedOf(t3);
+            ref int k0 = ref x.OffsetsOf(t), k1 = ref x.OffsetsOf(t1), k2 = ref x.OffsetsOf(t2), k3 = ref x.OffsetsOf(t3);
+            ref float s0 = ref x.ScalesOf(t), s1 = ref x.ScalesOf(t1), s2 = ref x.ScalesOf(t2), s3 = ref x.ScalesOf(t3);
+            Vector512<float> a0 = Vector512<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            int q = 0;
+
+            // Sixteen blocks' scale products per token at a time, then eight, then four, as the one-token product.
+            for (; q + 4 <= quads; q += 4)
             {
-                ref float yt = ref Unsafe.Add(ref y, ((nint)t * yStride) + r);
-                int t1 = two ? t + 1 : t, t2 = four ? t + 2 : t, t3 = four ? t + 3 : t;
-                ref short x0 = ref x.ArrangedOf(t), x1 = ref x.ArrangedOf(t1), x2 = ref x.ArrangedOf(t2), x3 = ref x.ArrangedOf(t3);
-                ref int k0 = ref x.OffsetsOf(t), k1 = ref x.OffsetsOf(t1), k2 = ref x.OffsetsOf(t2), k3 = ref x.OffsetsOf(t3);
-                ref float s0 = ref x.ScalesOf(t), s1 = ref x.ScalesOf(t1), s2 = ref x.ScalesOf(t2), s3 = ref x.ScalesOf(t3);
-                Vector512<float> a0 = Vector512<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-                int q = 0;
+                Vector512<float> ws16 = Vector512.LoadUnsafe(ref ws, (nuint)(4 * q));
+                TokenQuads<TGroup>(
+                    ref row, ref x0, ref x1, ref x2, ref x3, ref k0, ref k1, ref k2, ref k3, q, 4,
+                    ws16 * Vector512.LoadUnsafe(ref s0, (nuint)(4 * q)), two ? ws16 * Vector512.LoadUnsafe(ref s1, (nuint)(4 * q)) : default,
+                    four ? ws16 * Vector512.LoadUnsafe(ref s2, (nuint)(4 * q)) : default, four ? ws16 * Vector512.LoadUnsafe(ref s3, (nuint)(4 * q)) : default,
+                    ref a0, ref a1, ref a2, ref a3);
+            }
 
-                // Sixteen blocks' scale products per token at a time, then eight, then four, as the one-token product.
-                for (; q + 4 <= quads; q += 4)
-                {
-                    Vector512<float> ws16 = Vector512.LoadUnsafe(ref ws, (nuint)(4 * q));
-                    TokenQuads<TGroup>(
-                        ref row, ref x0, ref x1, ref x2, ref x3, ref k0, ref k1, ref k2, ref k3, q, 4,
-                        ws16 * Vector512.LoadUnsafe(ref s0, (nuint)(4 * q)), two ? ws16 * Vector512.LoadUnsafe(ref s1, (nuint)(4 * q)) : default,
-                        four ? ws16 * Vector512.LoadUnsafe(ref s2, (nuint)(4 * q)) : default, four ? ws16 * Vector512.LoadUnsafe(ref s3, (nuint)(4 * q)) : default,
-                        ref a0, ref a1, ref a2, ref a3);
-                }
+            if (q + 2 <= quads)
+            {
+                Vector256<float> ws8 = Vector256.LoadUnsafe(ref ws, (nuint)(4 * q));
+                TokenQuads<TGroup>(
+                    ref row, ref x0, ref x1, ref x2, ref x3, ref k0, ref k1, ref k2, ref k3, q, 2,
+                    (ws8 * Vector256.LoadUnsafe(ref s0, (nuint)(4 * q))).ToVector512Unsafe(), two ? (ws8 * Vector256.LoadUnsafe(ref s1, (nuint)(4 * q))).ToVector512Unsafe() : default,
+                    four ? (ws8 * Vector256.LoadUnsafe(ref s2, (nuint)(4 * q))).ToVector512Unsafe() : default, four ? (ws8 * Vector256.LoadUnsafe(ref s3, (nuint)(4 * q))).ToVector512Unsafe() : default,
+                    ref a0, ref a1, ref a2, ref a3);
+                q += 2;
+            }
 
-                if (q + 2 <= quads)
-                {
-                    Vector256<float> ws8 = Vector256.LoadUnsafe(ref ws, (nuint)(4 * q));
-                    TokenQuads<TGroup>(
-                        ref row, ref x0, ref x1, ref x2, ref x3, ref k0, ref k1, ref k2, ref k3, q, 2,
-                        (ws8 * Vector256.LoadUnsafe(ref s0, (nuint)(4 * q))).ToVector512Unsafe(), two ? (ws8 * Vector256.LoadUnsafe(ref s1, (nuint)(4 * q))).ToVector512Unsafe() : default,
-                        four ? (ws8 * Vector256.LoadUnsafe(ref s2, (nuint)(4 * q))).ToVector512Unsafe() : default, four ? (ws8 * Vector256.LoadUnsafe(ref s3, (nuint)(4 * q))).ToVector512Unsafe() : default,
-                        ref a0, ref a1, ref a2, ref a3);
-                    q += 2;
-                }
+            if (q < quads)
+            {
+                Vector128<float> ws4 = Vector128.LoadUnsafe(ref ws, (nuint)(4 * q));
+                TokenQuads<TGroup>(
+                    ref row, ref x0, ref x1, ref x2, ref x3, ref k0, ref k1, ref k2, ref k3, q, 1,
+                    (ws4 * Vector128.LoadUnsafe(ref s0, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe(),
+                    two ? (ws4 * Vector128.LoadUnsafe(ref s1, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe() : default,
+                    four ? (ws4 * Vector128.LoadUnsafe(ref s2, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe() : default,
+                    four ? (ws4 * Vector128.LoadUnsafe(ref s3, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe() : default,
+                    ref a0, ref a1, ref a2, ref a3);
+            }
 
-                if (q < quads)
+            if (4 * quads < blocks)
+            {
+                Vector512<ushort> shifts = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4));
+                Vector512<short> offset = Vector512.Create((short)Q4Block.Offset), mask = Vector512.Create((short)0xF);
+                for (int b = 4 * quads; b < blocks; b++)
                 {
-                    Vector128<float> ws4 = Vector128.LoadUnsafe(ref ws, (nuint)(4 * q));
-                    TokenQuads<TGroup>(
-                        ref row, ref x0, ref x1, ref x2, ref x3, ref k0, ref k1, ref k2, ref k3, q, 1,
-                        (ws4 * Vector128.LoadUnsafe(ref s0, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe(),
-                        two ? (ws4 * Vector128.LoadUnsafe(ref s1, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe() : default,
-                        four ? (ws4 * Vector128.LoadUnsafe(ref s2, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe() : default,
-                        four ? (ws4 * Vector128.LoadUnsafe(ref s3, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe() : default,
-                        ref a0, ref a1, ref a2, ref a3);
-                }
-
-                if (4 * quads < blocks)
-                {
-                    Vector512<ushort> shifts = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4));
-                    Vector512<short> offset = Vector512.Create((short)Q4Block.Offset), mask = Vector512.Create((short)0xF);
-                    for (int b = 4 * quads; b < blocks; b++)
+                    nuint at = (nuint)(b * Q4Block.PackedBytes);
+                    float s = Unsafe.Add(ref ws, b);
+                    a0 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s0, b)), a0);
+                    if (two)
                     {
-                        nuint at = (nuint)(b * Q4Block.PackedBytes);
-                        float s = Unsafe.Add(ref ws, b);
-                        a0 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s0, b)), a0);
-                        if (two)
-                        {
-                            a1 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t + 1, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s1, b)), a1);
-                        }
+                        a1 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t + 1, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s1, b)), a1);
+                    }
 
-                        if (four)
-                        {
-                            a2 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t + 2, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s2, b)), a2);
-                            a3 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t + 3, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s3, b)), a3);
-                        }
+                    if (four)
+                    {
+                        a2 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t + 2, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s2, b)), a2);
+                        a3 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t + 3, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s3, b)), a3);
                     }
                 }
+            }
 
-                Store(ref yt, 0, Vector512.Sum(a0), accumulate);
-                if (two)
-                {
-                    Store(ref yt, yStride, Vector512.Sum(a1), accumulate);
-                }
+            Store(ref yt, 0, Vector512.Sum(a0), accumulate);
+            if (two)
+            {
+                Store(ref yt, yStride, Vector512.Sum(a1), accumulate);
+            }
 
-                if (four)
-                {
-                    Store(ref yt, 2 * yStride, Vector512.Sum(a2), accumulate);
-                    Store(ref yt, 3 * yStride, Vector512.Sum(a3), accumulate);
-                }
+            if (four)
+            {
+                Store(ref yt, 2 * yStride, Vector512.Sum(a2), accumulate);
+                Store(ref yt, 3 * yStride, Vector512.Sum(a3), accumulate);
             }
         }
     }
@@ -213,36 +229,35 @@ internal static partial class Q4Kernels
         where TPrefetch : struct, IWeightPrefetch
         where TSums : struct, IPairSums
     {
-        int tokens = x.Tokens, chunk = Math.Max(1, TokenChunkBytes / Q4Block.RowBytes(n));
+        int tokens = x.Tokens, chunk = TokenChunkRows(n, tokens);
         for (int r = rowStart; r < rowEnd; r += chunk)
         {
             int end = Math.Min(rowEnd, r + chunk), t = 0;
-            if (tokens >= 4)
+            for (; t + 4 <= tokens; t += 4)
             {
-                TokenPassV256<TPrefetch, TSums, FourTokens>(ref w, n, x, 0, tokens / 4, ref y, yStride, r, end, accumulate);
-                t = tokens / 4 * 4;
+                TokenPassV256<TPrefetch, TSums, FourTokens>(ref w, n, x, t, ref y, yStride, r, end, accumulate);
             }
 
             if (tokens - t >= 2)
             {
-                TokenPassV256<TPrefetch, TSums, TwoTokens>(ref w, n, x, t, 1, ref y, yStride, r, end, accumulate);
+                TokenPassV256<TPrefetch, TSums, TwoTokens>(ref w, n, x, t, ref y, yStride, r, end, accumulate);
                 t += 2;
             }
 
             if (t < tokens)
             {
-                TokenPassV256<TPrefetch, TSums, OneToken>(ref w, n, x, t, 1, ref y, yStride, r, end, accumulate);
+                TokenPassV256<TPrefetch, TSums, OneToken>(ref w, n, x, t, ref y, yStride, r, end, accumulate);
             }
         }
     }
 
     /// <summary>
-    /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) for <paramref name="groups"/> groups of
-    /// <typeparamref name="TGroup"/> tokens from <paramref name="first"/>, at 256 bits, as
+    /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) for the <typeparamref name="TGroup"/> tokens from
+    /// <paramref name="first"/>, at 256 bits, as
     /// <see cref="TokenPassV512{TPrefetch, TGroup}"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void TokenPassV256<TPrefetch, TSums, TGroup>(ref byte w, int n, TokenInputs x, int first, int groups, ref float y, int yStride, int rowStart, int rowEnd, bool accumulate)
+    private static void TokenPassV256<TPrefetch, TSums, TGroup>(ref byte w, int n, TokenInputs x, int first, ref float y, int yStride, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
         where TSums : struct, IPairSums
         where TGroup : struct, ITokenGroup
@@ -262,93 +277,91 @@ internal static partial class Q4Kernels
                 }
             }
 
-            for (int g = 0, t = first; g < groups; g++, t += TGroup.Count)
+            int t = first;
+            ref float yt = ref Unsafe.Add(ref y, ((nint)t * yStride) + r);
+            int t1 = two ? t + 1 : t, t2 = four ? t + 2 : t, t3 = four ? t + 3 : t;
+            ref short x0 = ref x.ArrangedOf(t), x1 = ref x.ArrangedOf(t1), x2 = ref x.ArrangedOf(t2), x3 = ref x.ArrangedOf(t3);
+            ref int k0 = ref x.OffsetsOf(t), k1 = ref x.OffsetsOf(t1), k2 = ref x.OffsetsOf(t2), k3 = ref x.OffsetsOf(t3);
+            ref float s0 = ref x.ScalesOf(t), s1 = ref x.ScalesOf(t1), s2 = ref x.ScalesOf(t2), s3 = ref x.ScalesOf(t3);
+            Vector256<ushort> nibble = Vector256.Create((ushort)0xF);
+            Vector256<int> spread = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1), step = Vector256.Create(2);
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            Vector256<float> c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+            Vector256<int> index = spread;
+            for (int p = 0; p < pairs; p++, index += step)
             {
-                ref float yt = ref Unsafe.Add(ref y, ((nint)t * yStride) + r);
-                int t1 = two ? t + 1 : t, t2 = four ? t + 2 : t, t3 = four ? t + 3 : t;
-                ref short x0 = ref x.ArrangedOf(t), x1 = ref x.ArrangedOf(t1), x2 = ref x.ArrangedOf(t2), x3 = ref x.ArrangedOf(t3);
-                ref int k0 = ref x.OffsetsOf(t), k1 = ref x.OffsetsOf(t1), k2 = ref x.OffsetsOf(t2), k3 = ref x.OffsetsOf(t3);
-                ref float s0 = ref x.ScalesOf(t), s1 = ref x.ScalesOf(t1), s2 = ref x.ScalesOf(t2), s3 = ref x.ScalesOf(t3);
-                Vector256<ushort> nibble = Vector256.Create((ushort)0xF);
-                Vector256<int> spread = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1), step = Vector256.Create(2);
-                Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-                Vector256<float> c0 = a0, c1 = a0, c2 = a0, c3 = a0;
-                Vector256<int> index = spread;
-                for (int p = 0; p < pairs; p++, index += step)
+                if ((p & 3) == 0)
                 {
-                    if ((p & 3) == 0)
+                    int b = 2 * p;
+                    if (b + 8 <= blocks)
                     {
-                        int b = 2 * p;
-                        if (b + 8 <= blocks)
+                        // Eight blocks' weight scale × input scale per token.
+                        Vector256<float> ws8 = Vector256.LoadUnsafe(ref ws, (nuint)b);
+                        c0 = ws8 * Vector256.LoadUnsafe(ref s0, (nuint)b);
+                        c1 = two ? ws8 * Vector256.LoadUnsafe(ref s1, (nuint)b) : c1;
+                        c2 = four ? ws8 * Vector256.LoadUnsafe(ref s2, (nuint)b) : c2;
+                        c3 = four ? ws8 * Vector256.LoadUnsafe(ref s3, (nuint)b) : c3;
+                    }
+                    else
+                    {
+                        for (int j = 0; b + j < 2 * pairs; j++)
                         {
-                            // Eight blocks' weight scale × input scale per token.
-                            Vector256<float> ws8 = Vector256.LoadUnsafe(ref ws, (nuint)b);
-                            c0 = ws8 * Vector256.LoadUnsafe(ref s0, (nuint)b);
-                            c1 = two ? ws8 * Vector256.LoadUnsafe(ref s1, (nuint)b) : c1;
-                            c2 = four ? ws8 * Vector256.LoadUnsafe(ref s2, (nuint)b) : c2;
-                            c3 = four ? ws8 * Vector256.LoadUnsafe(ref s3, (nuint)b) : c3;
+                            float s = Unsafe.Add(ref ws, b + j);
+                            c0 = c0.WithElement(j, s * Unsafe.Add(ref s0, b + j));
+                            c1 = two ? c1.WithElement(j, s * Unsafe.Add(ref s1, b + j)) : c1;
+                            c2 = four ? c2.WithElement(j, s * Unsafe.Add(ref s2, b + j)) : c2;
+                            c3 = four ? c3.WithElement(j, s * Unsafe.Add(ref s3, b + j)) : c3;
                         }
-                        else
-                        {
-                            for (int j = 0; b + j < 2 * pairs; j++)
-                            {
-                                float s = Unsafe.Add(ref ws, b + j);
-                                c0 = c0.WithElement(j, s * Unsafe.Add(ref s0, b + j));
-                                c1 = two ? c1.WithElement(j, s * Unsafe.Add(ref s1, b + j)) : c1;
-                                c2 = four ? c2.WithElement(j, s * Unsafe.Add(ref s2, b + j)) : c2;
-                                c3 = four ? c3.WithElement(j, s * Unsafe.Add(ref s3, b + j)) : c3;
-                            }
-                        }
-
-                        index = spread;
                     }
 
-                    Vector256<ushort> lanes = Vector256.LoadUnsafe(ref row, (nuint)(p * 32)).AsUInt16();
-                    Vector256<short> n0 = (lanes & nibble).AsInt16(), n1 = ((lanes >>> 8) & nibble).AsInt16();
-                    Vector256<short> n2 = ((lanes >>> 4) & nibble).AsInt16(), n3 = (lanes >>> 12).AsInt16();
-                    nuint xp = (nuint)(p * 64), kp = (nuint)(p * 8);
-                    a0 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x0, xp, ref k0, kp), Avx2.PermuteVar8x32(c0, index), a0);
-                    if (two)
-                    {
-                        a1 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x1, xp, ref k1, kp), Avx2.PermuteVar8x32(c1, index), a1);
-                    }
-
-                    if (four)
-                    {
-                        a2 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x2, xp, ref k2, kp), Avx2.PermuteVar8x32(c2, index), a2);
-                        a3 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x3, xp, ref k3, kp), Avx2.PermuteVar8x32(c3, index), a3);
-                    }
+                    index = spread;
                 }
 
-                if (blocks % 2 != 0)
-                {
-                    int b = blocks - 1;
-                    nuint at = (nuint)(b * Q4Block.PackedBytes);
-                    float s = Unsafe.Add(ref ws, b);
-                    a0 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t, b), Vector256.Create(s * Unsafe.Add(ref s0, b)), a0);
-                    if (two)
-                    {
-                        a1 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t + 1, b), Vector256.Create(s * Unsafe.Add(ref s1, b)), a1);
-                    }
-
-                    if (four)
-                    {
-                        a2 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t + 2, b), Vector256.Create(s * Unsafe.Add(ref s2, b)), a2);
-                        a3 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t + 3, b), Vector256.Create(s * Unsafe.Add(ref s3, b)), a3);
-                    }
-                }
-
-                Store(ref yt, 0, Vector256.Sum(a0), accumulate);
+                Vector256<ushort> lanes = Vector256.LoadUnsafe(ref row, (nuint)(p * 32)).AsUInt16();
+                Vector256<short> n0 = (lanes & nibble).AsInt16(), n1 = ((lanes >>> 8) & nibble).AsInt16();
+                Vector256<short> n2 = ((lanes >>> 4) & nibble).AsInt16(), n3 = (lanes >>> 12).AsInt16();
+                nuint xp = (nuint)(p * 64), kp = (nuint)(p * 8);
+                a0 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x0, xp, ref k0, kp), Avx2.PermuteVar8x32(c0, index), a0);
                 if (two)
                 {
-                    Store(ref yt, yStride, Vector256.Sum(a1), accumulate);
+                    a1 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x1, xp, ref k1, kp), Avx2.PermuteVar8x32(c1, index), a1);
                 }
 
                 if (four)
                 {
-                    Store(ref yt, 2 * yStride, Vector256.Sum(a2), accumulate);
-                    Store(ref yt, 3 * yStride, Vector256.Sum(a3), accumulate);
+                    a2 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x2, xp, ref k2, kp), Avx2.PermuteVar8x32(c2, index), a2);
+                    a3 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x3, xp, ref k3, kp), Avx2.PermuteVar8x32(c3, index), a3);
                 }
+            }
+
+            if (blocks % 2 != 0)
+            {
+                int b = blocks - 1;
+                nuint at = (nuint)(b * Q4Block.PackedBytes);
+                float s = Unsafe.Add(ref ws, b);
+                a0 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t, b), Vector256.Create(s * Unsafe.Add(ref s0, b)), a0);
+                if (two)
+                {
+                    a1 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t + 1, b), Vector256.Create(s * Unsafe.Add(ref s1, b)), a1);
+                }
+
+                if (four)
+                {
+                    a2 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t + 2, b), Vector256.Create(s * Unsafe.Add(ref s2, b)), a2);
+                    a3 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t + 3, b), Vector256.Create(s * Unsafe.Add(ref s3, b)), a3);
+                }
+            }
+
+            Store(ref yt, 0, Vector256.Sum(a0), accumulate);
+            if (two)
+            {
+                Store(ref yt, yStride, Vector256.Sum(a1), accumulate);
+            }
+
+            if (four)
+            {
+                Store(ref yt, 2 * yStride, Vector256.Sum(a2), accumulate);
+                Store(ref yt, 3 * yStride, Vector256.Sum(a3), accumulate);
             }
         }
     }

@@ -87,6 +87,7 @@ public sealed unsafe class FallbackKernelTests
     [InlineData(160, 5)] // one step of four, then one alone; a group of four and a token alone
     [InlineData(800, 9)] // 25 blocks: an odd block at 256 bits
     [InlineData(1344, 16)] // 42 blocks: sixteen, sixteen, eight, then two alone
+    [InlineData(3072, 9)] // rows in chunks of 8 (a group's inputs fill most of L1): two groups of four and one token over each chunk
     public void Four_bit_products_of_several_tokens_give_each_token_the_bits_of_its_own_product(int cols, int tokens)
     {
         // Batches and short prompts multiply several tokens' 16-bit inputs at once, unpacking each row once for a group
@@ -181,7 +182,7 @@ public sealed unsafe class FallbackKernelTests
         Assert.False(Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.UsesInt16Inputs(q4, 9, chained: true, sequence));
         Assert.False(Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.UsesInt16Inputs(q4, 2, chained: true, sequenceTokens: 0));
 
-        int expected = Q4Kernels.StepBlocks switch { 4 => 8, 2 => 32, _ => 0 };
+        int expected = Q4Kernels.StepBlocks switch { 4 => 32, 2 => 64, _ => 0 };
         Assert.Equal(expected, Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.Int16SequenceTokens(CpuTuning.Default));
 
         // An 8-bit product given several tokens' inputs refuses them rather than computing the first token alone.
