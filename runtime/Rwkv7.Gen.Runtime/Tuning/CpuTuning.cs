@@ -75,15 +75,17 @@ public sealed record CpuTuning
     /// <summary>
     /// Most rows of a sequence (prefill) whose 4-bit products read 16-bit inputs on the 512-bit path, each row summed
     /// as a one-token step sums it; longer blocks widen the rows into the generated fp32 tiles, which the FMAs then
-    /// make faster. On Zen 5 (docs/benchmarks.md, change 49): 4 tokens 1.75×, 8 1.17×, 16 0.95×, 32 0.70×.
+    /// make faster. On Zen 5, since the token products keep one group's inputs in L1 (docs/benchmarks.md, change 55):
+    /// 16 tokens 1.22×, 32 1.04×, 48 0.99×, 64 0.97× on two threads (1.13× on one).
     /// </summary>
-    public int Int16SequenceTokens512 { get; init; } = 8;
+    public int Int16SequenceTokens512 { get; init; } = 32;
 
     /// <summary>
     /// <see cref="Int16SequenceTokens512"/> for the 256-bit path, where the 4-bit products take <c>vpdpwssd</c> (AVX-VNNI)
-    /// and the fp32 tiles have half the width. On Zen 5: 4 tokens 4.86×, 8 2.98×, 16 1.86×, 32 1.12×, 64 0.89×.
+    /// and the fp32 tiles have half the width. On Zen 5 (change 55): 48 tokens 1.46×, 64 1.38× (1.42× on one thread),
+    /// so every block of a prompt (at most 64 rows) takes them.
     /// </summary>
-    public int Int16SequenceTokens256 { get; init; } = 32;
+    public int Int16SequenceTokens256 { get; init; } = 64;
 
     /// <summary>Whether large weight buffers ask Linux for transparent huge pages.</summary>
     public bool HugePages { get; init; } = true;

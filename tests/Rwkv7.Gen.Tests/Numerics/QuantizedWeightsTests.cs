@@ -98,26 +98,34 @@ public sealed class QuantizedWeightsTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(Models.TinyF32Safetensors, TensorDType.Q8, false)]
-    [InlineData(Models.Mh4Pth, TensorDType.Q8, false)]
-    [InlineData(Models.TinyF32Safetensors, TensorDType.Q8, true)]
-    [InlineData(Models.Mh4Pth, TensorDType.Q8, true)]
-    [InlineData(Models.TinyF32Safetensors, TensorDType.Q4, false)]
-    [InlineData(Models.Mh4Pth, TensorDType.Q4, false)]
-    [InlineData(Models.TinyF32Safetensors, TensorDType.Q4, true)]
-    [InlineData(Models.Mh4Pth, TensorDType.Q4, true)]
-    public void Generated_model_matches_the_reference_engine_on_the_same_quantized_weights(string file, TensorDType type, bool tokenByToken)
+    [InlineData(Models.TinyF32Safetensors, TensorDType.Q8, false, false)]
+    [InlineData(Models.Mh4Pth, TensorDType.Q8, false, false)]
+    [InlineData(Models.TinyF32Safetensors, TensorDType.Q8, true, false)]
+    [InlineData(Models.Mh4Pth, TensorDType.Q8, true, false)]
+    [InlineData(Models.TinyF32Safetensors, TensorDType.Q4, false, false)]
+    [InlineData(Models.Mh4Pth, TensorDType.Q4, false, false)]
+    [InlineData(Models.TinyF32Safetensors, TensorDType.Q4, false, true)]
+    [InlineData(Models.Mh4Pth, TensorDType.Q4, false, true)]
+    [InlineData(Models.TinyF32Safetensors, TensorDType.Q4, true, false)]
+    [InlineData(Models.Mh4Pth, TensorDType.Q4, true, false)]
+    public void Generated_model_matches_the_reference_engine_on_the_same_quantized_weights(string file, TensorDType type, bool tokenByToken, bool widenedPrefill)
     {
         // Prefill's products take fp32 inputs, as the reference engine's do: equal within float rounding. Decode's
         // round them to 16 bits per block first (each within 2^-16 of its block's largest magnitude), a difference far
         // below the quantized weights' own (2^-8, 2^-4), and so does a 4-bit prefill of a prompt no longer than the
-        // tuning's Int16SequenceTokens at this width (8 tokens at 512 bits, 32 at 256: the fixtures' prompts take the
-        // fp32 path at 512 bits and the 16-bit one at 256). 4-bit prefill otherwise widens rows into the generated
-        // tiles, 4-bit decode runs Q4Kernels.MatMulInt16 (on 512, 256 or no vectors, as the test run allows).
+        // tuning's Int16SequenceTokens at this width (32 tokens at 512 bits, 64 at 256: the fixtures' 24-token prompts
+        // take the 16-bit path at both). 4-bit prefill otherwise widens rows into the generated tiles (forced here by a
+        // tuning of 0 tokens, widenedPrefill), 4-bit decode runs Q4Kernels.MatMulInt16 (on 512, 256 or no vectors, as
+        // the test run allows).
         Goldens goldens = Goldens.For(file);
         using RwkvWeights weights = RwkvWeights.Load(Fixtures.Path(file), new WeightLoadOptions { MatrixType = type });
         using RwkvModel generated = RwkvModel.Create(weights, EngineSelection.Generated);
         using RwkvModel reference = RwkvModel.Create(weights, EngineSelection.Reference);
+        if (widenedPrefill)
+        {
+            generated.Tuning = generated.Tuning! with { Int16SequenceTokens512 = 0, Int16SequenceTokens256 = 0 };
+        }
+
         Func<RwkvModel, int[], float[]> run = tokenByToken ? Decode : Prefill;
         bool int16Inputs = tokenByToken
             || (type == TensorDType.Q4 && goldens.Tokens.Length <= Specialized.Products<Rwkv7.Gen.Tests.Generated.TinyModel.Kernels>.Int16SequenceTokens(generated.Tuning!));
