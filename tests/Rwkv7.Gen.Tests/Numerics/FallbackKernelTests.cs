@@ -87,6 +87,7 @@ public sealed unsafe class FallbackKernelTests
     [InlineData(160, 5)] // one step of four, then one alone; a group of four and a token alone
     [InlineData(800, 9)] // 25 blocks: an odd block at 256 bits
     [InlineData(1344, 16)] // 42 blocks: sixteen, sixteen, eight, then two alone
+    [InlineData(928, 12)] // 29 blocks: sixteen, eight, four, then one alone; three groups of four tokens
     [InlineData(3072, 9)] // rows in chunks of 8 (a group's inputs fill most of L1): two groups of four and one token over each chunk
     public void Four_bit_products_of_several_tokens_give_each_token_the_bits_of_its_own_product(int cols, int tokens)
     {
