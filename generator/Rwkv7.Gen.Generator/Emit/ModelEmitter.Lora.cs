@@ -10,19 +10,19 @@ namespace Rwkv7.Gen.Generator.Emit
             EmitLora(
                 w, "DecayLora", "xw", "w", n.DecayRank, "DecayDown", "DecayUp",
                 $"[T][{n.DecayRank}] = tanh(x_w · W1); w = exp(-e^(-1/2) · sigmoid(w0 + [T][{n.DecayRank}] · W2)), [T][{d}]",
-                hiddenActivation: "TensorPrimitives.Tanh(hidden, hidden);",
+                hiddenActivation: "Activations.Tanh(hidden);",
                 bias: "DecayBias",
-                outputOps: new[] { "TensorPrimitives.Sigmoid(w, w);", "TensorPrimitives.Multiply(w, -DecayScale, w);", "TensorPrimitives.Exp(w, w);" });
+                outputOps: new[] { "Activations.Decay(w, -DecayScale);" });
             EmitLora(
                 w, "IclrLora", "xa", "a", n.IclrRank, "IclrDown", "IclrUp",
                 $"[T][{n.IclrRank}] = x_a · A1; a = sigmoid(a0 + [T][{n.IclrRank}] · A2), [T][{d}]",
                 hiddenActivation: null,
                 bias: "IclrBias",
-                outputOps: new[] { "TensorPrimitives.Sigmoid(a, a);" });
+                outputOps: new[] { "Activations.Sigmoid(a);" });
             EmitLora(
                 w, "GateLora", "xg", "g", n.GateRank, "GateDown", "GateUp",
                 $"[T][{n.GateRank}] = sigmoid(x_g · G1); g = [T][{n.GateRank}] · G2, [T][{d}]",
-                hiddenActivation: "TensorPrimitives.Sigmoid(hidden, hidden);",
+                hiddenActivation: "Activations.Sigmoid(hidden);",
                 bias: null,
                 outputOps: new string[0]);
             EmitLora(
@@ -30,7 +30,7 @@ namespace Rwkv7.Gen.Generator.Emit
                 $"[T][{n.ValueRank}] = x_v · V1; mix = sigmoid(v0 + [T][{n.ValueRank}] · V2), [T][{d}]",
                 hiddenActivation: null,
                 bias: "ValueBias",
-                outputOps: new[] { "TensorPrimitives.Sigmoid(mix, mix);" });
+                outputOps: new[] { "Activations.Sigmoid(mix);" });
         }
 
         private static void EmitLora(
@@ -55,7 +55,7 @@ namespace Rwkv7.Gen.Generator.Emit
             {
                 w.Open("for (int t = 0; t < tokens; t++)");
                 w.Line($"Span<float> row = {output}.Slice(t * D, D);");
-                w.Line($"TensorPrimitives.Add(row, layer.{bias}, row);");
+                w.Line($"Activations.Add(row, layer.{bias});");
                 w.Close();
             }
 

@@ -54,9 +54,7 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line("// [T][F] = relu([F][D] · [T][D])²");
             w.Line($"MatMul<{Fetch}>(key, x, hidden, tokens, F, rowStart, rowEnd, accumulate: false);");
             w.Open("for (int t = 0; t < tokens; t++)");
-            w.Line("Span<float> part = hidden.Slice((t * F) + rowStart, rowEnd - rowStart);");
-            w.Line("TensorPrimitives.Max(part, 0f, part);");
-            w.Line("TensorPrimitives.Multiply(part, part, part);");
+            w.Line("Activations.SquaredRelu(hidden.Slice((t * F) + rowStart, rowEnd - rowStart));");
             w.Close();
             w.Close();
 

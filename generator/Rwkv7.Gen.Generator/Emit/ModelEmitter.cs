@@ -36,10 +36,10 @@ namespace Rwkv7.Gen.Generator.Emit
         public static readonly string[] ReservedTypeNames =
         {
             // Framework types.
-            "MathF", "MemoryMarshal", "TensorPrimitives", "Unsafe", "Vector128", "Vector256", "Vector512", "Avx", "Avx2", "Avx512F", "Avx512BW", "Sse2", "Sse3",
+            "MathF", "MemoryMarshal", "Unsafe", "Vector128", "Vector256", "Vector512", "Avx", "Avx2", "Avx512F", "Avx512BW", "Sse2", "Sse3",
 
             // Runtime types.
-            "BFloat16Conversions", "GeneratedModelInfo", "GeneratedModelRegistry", "IRwkvKernels", "KernelChecks",
+            "Activations", "BFloat16Conversions", "GeneratedModelInfo", "GeneratedModelRegistry", "IRwkvKernels", "KernelChecks",
             "KernelFallbacks", "LayerWeights", "Horizontal", "Prefetch", "IWeightPrefetch", Shape, "RwkvModel", "RwkvWeights", "TensorDType", "WeightMatrix",
             "SpecializedModel", "MethodImpl", "MethodImplAttribute", "MethodImplOptions",
 
@@ -95,7 +95,7 @@ namespace Rwkv7.Gen.Generator.Emit
         {
             foreach (string ns in new[]
             {
-                "System", "System.Numerics.Tensors", "System.Runtime.CompilerServices", "System.Runtime.InteropServices",
+                "System", "System.Runtime.CompilerServices", "System.Runtime.InteropServices",
                 "System.Runtime.Intrinsics", "System.Runtime.Intrinsics.X86", "Rwkv7.Gen", "Rwkv7.Gen.Loading", "Rwkv7.Gen.Specialized",
                 "Rwkv7.Gen.Weights",
             })

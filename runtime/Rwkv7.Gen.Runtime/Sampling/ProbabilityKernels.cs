@@ -1,18 +1,183 @@
-using System.Numerics.Tensors;
+using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Rwkv7.Gen.Sampling;
 
 /// <summary>
-/// The vocabulary-wide loops of sampling, vectorized: masked sums and counts, gathering the ids above a
-/// threshold, and drawing an index in proportion to weights. Each has a Vector256 path, a Vector128 path and a
-/// scalar tail; results do not depend on which runs except for float summation order.
+/// The vocabulary-wide loops of sampling, vectorized: the maximum and its index, shifted exponentials, sums, masked
+/// sums and counts, gathering the ids above a threshold, and drawing an index in proportion to weights. Each has vector
+/// paths and a scalar tail; results do not depend on which runs except for float summation order (and, for the
+/// exponentials, the last bit of elements in the tail).
 /// </summary>
 internal static class ProbabilityKernels
 {
     /// <summary>Weights are summed in chunks of this many, so a draw walks one chunk, not the vocabulary.</summary>
     public const int DrawChunk = 1024;
+
+    /// <summary>
+    /// The sum of <paramref name="values"/>, in <see cref="Vector{T}"/> lanes and then across them. Here and below,
+    /// the vocabulary-wide loops a token's sampling runs are this assembly's, compiled optimized from the first call:
+    /// <c>TensorPrimitives</c>' methods run unoptimized in a JIT process until they have been called often enough
+    /// (docs/benchmarks.md, change 56).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Sum(ReadOnlySpan<float> values)
+    {
+        ref float r = ref MemoryMarshal.GetReference(values);
+        Vector<float> acc = Vector<float>.Zero;
+        int i = 0;
+        for (; i + Vector<float>.Count <= values.Length; i += Vector<float>.Count)
+        {
+            acc += Vector.LoadUnsafe(ref r, (nuint)i);
+        }
+
+        float sum = Vector.Sum(acc);
+        for (; i < values.Length; i++)
+        {
+            sum += Unsafe.Add(ref r, i);
+        }
+
+        return sum;
+    }
+
+    /// <summary>The largest of <paramref name="values"/> (not empty), or NaN if any is NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Max(ReadOnlySpan<float> values)
+    {
+        if (values.IsEmpty)
+        {
+            throw new ArgumentException("The maximum of no values.", nameof(values));
+        }
+
+        ref float r = ref MemoryMarshal.GetReference(values);
+        Vector<float> max = new(float.NegativeInfinity);
+        Vector<int> nan = Vector<int>.Zero;
+        int i = 0;
+        for (; i + Vector<float>.Count <= values.Length; i += Vector<float>.Count)
+        {
+            Vector<float> v = Vector.LoadUnsafe(ref r, (nuint)i);
+            nan |= Vector.Equals(v, v) ^ Vector<int>.AllBitsSet;
+            max = Vector.Max(max, v);
+        }
+
+        if (nan != Vector<int>.Zero)
+        {
+            return float.NaN;
+        }
+
+        float m = float.NegativeInfinity;
+        for (int k = 0; k < Vector<float>.Count; k++)
+        {
+            m = Math.Max(m, max[k]);
+        }
+
+        for (; i < values.Length; i++)
+        {
+            float v = Unsafe.Add(ref r, i);
+            if (float.IsNaN(v))
+            {
+                return float.NaN;
+            }
+
+            m = Math.Max(m, v);
+        }
+
+        return m;
+    }
+
+    /// <summary>The index of the first NaN in <paramref name="values"/> (not empty) if there is one, else of the first largest value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static int IndexOfMax(ReadOnlySpan<float> values)
+    {
+        float max = Max(values);
+        if (float.IsNaN(max))
+        {
+            for (int k = 0; ; k++)
+            {
+                if (float.IsNaN(values[k]))
+                {
+                    return k;
+                }
+            }
+        }
+
+        ref float r = ref MemoryMarshal.GetReference(values);
+        Vector<float> target = new(max);
+        int i = 0;
+        for (; i + Vector<float>.Count <= values.Length; i += Vector<float>.Count)
+        {
+            if (Vector.EqualsAny(Vector.LoadUnsafe(ref r, (nuint)i), target))
+            {
+                break;
+            }
+        }
+
+        for (; ; i++)
+        {
+            if (Unsafe.Add(ref r, i) == max)
+            {
+                return i;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="destination"/>[i] = e^(<paramref name="x"/>[i] − <paramref name="shift"/>), or with
+    /// <paramref name="scale"/> ≠ 1, e^((x[i] − shift) · scale): the same roundings as a subtraction, a multiplication
+    /// and an exponential in turn, and e⁰ exactly 1 (the vector exponential reads 1 + 2⁻²³ there), so the largest
+    /// logit's weight is exactly 1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ExpShifted(ReadOnlySpan<float> x, float shift, float scale, Span<float> destination)
+    {
+        if (destination.Length < x.Length)
+        {
+            throw new ArgumentException($"{x.Length} exponentials do not fit in {destination.Length}.", nameof(destination));
+        }
+
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float dr = ref MemoryMarshal.GetReference(destination);
+        bool scaled = scale != 1f;
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> s = Vector512.Create(shift), c = Vector512.Create(scale);
+            for (; i + Vector512<float>.Count <= x.Length; i += Vector512<float>.Count)
+            {
+                Vector512<float> v = Vector512.LoadUnsafe(ref xr, (nuint)i) - s;
+                v = scaled ? v * c : v;
+                Vector512.ConditionalSelect(Vector512.Equals(v, Vector512<float>.Zero), Vector512<float>.One, Vector512.Exp(v)).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> s = Vector256.Create(shift), c = Vector256.Create(scale);
+            for (; i + Vector256<float>.Count <= x.Length; i += Vector256<float>.Count)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref xr, (nuint)i) - s;
+                v = scaled ? v * c : v;
+                Vector256.ConditionalSelect(Vector256.Equals(v, Vector256<float>.Zero), Vector256<float>.One, Vector256.Exp(v)).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            Vector128<float> s = Vector128.Create(shift), c = Vector128.Create(scale);
+            for (; i + Vector128<float>.Count <= x.Length; i += Vector128<float>.Count)
+            {
+                Vector128<float> v = Vector128.LoadUnsafe(ref xr, (nuint)i) - s;
+                v = scaled ? v * c : v;
+                Vector128.ConditionalSelect(Vector128.Equals(v, Vector128<float>.Zero), Vector128<float>.One, Vector128.Exp(v)).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+
+        for (; i < x.Length; i++)
+        {
+            float v = Unsafe.Add(ref xr, i) - shift;
+            Unsafe.Add(ref dr, i) = MathF.Exp(scaled ? v * scale : v);
+        }
+    }
 
     /// <summary>Sum and count of the values at or above <paramref name="threshold"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -138,13 +303,14 @@ internal static class ProbabilityKernels
     /// <param name="weights">[V] non-negative weights.</param>
     /// <param name="uniform">A uniform draw in [0, 1).</param>
     /// <param name="chunkSums">Scratch of at least ceil(V / <see cref="DrawChunk"/>) entries.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int Draw(ReadOnlySpan<float> weights, double uniform, Span<double> chunkSums)
     {
         int chunks = (weights.Length + DrawChunk - 1) / DrawChunk;
         double total = 0;
         for (int c = 0; c < chunks; c++)
         {
-            chunkSums[c] = TensorPrimitives.Sum(Chunk(weights, c));
+            chunkSums[c] = Sum(Chunk(weights, c));
             total += chunkSums[c];
         }
 

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Security.Cryptography;
 
 namespace Rwkv7.Gen.Sampling;
@@ -93,17 +92,16 @@ public sealed class Sampler
         PrepareLogits(logits);
         if (Options.IsGreedy)
         {
-            int best = TensorPrimitives.IndexOfMax(_logits);
+            int best = ProbabilityKernels.IndexOfMax(_logits);
             CheckDrawable(_logits[best]);
             return best;
         }
 
-        float max = TensorPrimitives.Max(_logits);
+        float max = ProbabilityKernels.Max(_logits);
         CheckDrawable(max);
 
         // Probabilities at temperature 1, unnormalized (the largest is exactly 1; banned tokens are 0).
-        TensorPrimitives.Subtract(_logits, max, _probabilities);
-        TensorPrimitives.Exp(_probabilities, _probabilities);
+        ProbabilityKernels.ExpShifted(_logits, max, 1f, _probabilities);
 
         bool truncates = Options.TopP < 1 || (Options.TopK > 0 && Options.TopK < _vocab);
         return truncates ? SampleTruncated(max) : SampleAll(max);
@@ -134,9 +132,7 @@ public sealed class Sampler
             else
             {
                 // p^(1/T) = exp((logit - max) / T), computed from the logits for accuracy.
-                TensorPrimitives.Subtract(_logits, max, _weights);
-                TensorPrimitives.Multiply(_weights, 1f / temperature, _weights);
-                TensorPrimitives.Exp(_weights, _weights);
+                ProbabilityKernels.ExpShifted(_logits, max, 1f / temperature, _weights);
             }
 
             if (Options.MinP > 0)
@@ -153,7 +149,7 @@ public sealed class Sampler
     /// <summary>Top-p and/or top-k (and min-p) over the sorted most likely tokens.</summary>
     private int SampleTruncated(float max)
     {
-        double? target = Options.TopP < 1 ? Options.TopP * (double)TensorPrimitives.Sum(_probabilities) : null;
+        double? target = Options.TopP < 1 ? Options.TopP * (double)ProbabilityKernels.Sum(_probabilities) : null;
 
         int topK = Options.TopK > 0 && Options.TopK < _vocab ? Options.TopK : 0;
         int m = CandidateSelection.Select(_probabilities, _candidates, _sortKeys, topK, target);

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using Rwkv7.Gen.Benchmarking;
 using Rwkv7.Gen.Weights;
@@ -179,7 +178,7 @@ internal static unsafe class ModelSteps<TKernels>
             }
             else
             {
-                TensorPrimitives.Lerp(v, ws.VFirst.Slice(o + c0, cn), ws.VMix.Slice(o + c0, cn), v);
+                Activations.Lerp(v, ws.VFirst.Slice(o + c0, cn), ws.VMix.Slice(o + c0, cn));
             }
 
             TKernels.KeyPrep(ws.K.Slice(o, d), ws.KK.Slice(o, d), ws.A.Slice(o, d), lw, headStart, headEnd);

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rwkv7.Gen.Loading;
@@ -149,11 +148,7 @@ internal static unsafe class Products<TKernels>
     public static bool Widens(in WeightMatrix w, int tokens) => w.Type == TensorDType.Q4 || (w.Type == TensorDType.F16 && tokens > 1);
 
     /// <summary>relu(h)² in place: the channel mix's activation, as the generated FfnHidden applies it.</summary>
-    public static void SquaredRelu(Span<float> hidden)
-    {
-        TensorPrimitives.Max(hidden, 0f, hidden);
-        TensorPrimitives.Multiply(hidden, hidden, hidden);
-    }
+    public static void SquaredRelu(Span<float> hidden) => Activations.SquaredRelu(hidden);
 
     private static void WidenedProduct<TPrefetch>(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch

@@ -22,7 +22,6 @@
 namespace Rwkv7.Gen.Models
 {
     using global::System;
-    using global::System.Numerics.Tensors;
     using global::System.Runtime.CompilerServices;
     using global::System.Runtime.InteropServices;
     using global::System.Runtime.Intrinsics;
@@ -169,9 +168,7 @@ namespace Rwkv7.Gen.Models
                 MatMul<TPrefetch>(key, x, hidden, tokens, F, rowStart, rowEnd, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {
-                    Span<float> part = hidden.Slice((t * F) + rowStart, rowEnd - rowStart);
-                    TensorPrimitives.Max(part, 0f, part);
-                    TensorPrimitives.Multiply(part, part, part);
+                    Activations.SquaredRelu(hidden.Slice((t * F) + rowStart, rowEnd - rowStart));
                 }
             }
 
@@ -15955,16 +15952,14 @@ namespace Rwkv7.Gen.Models
                 Span<float> hidden = scratch.Slice(0, tokens * 64);
                 w = w.Slice(0, tokens * D);
                 MatMul<TPrefetch>(layer.DecayDown, xw, hidden, tokens, 64, 0, 64, accumulate: false);
-                TensorPrimitives.Tanh(hidden, hidden);
+                Activations.Tanh(hidden);
                 MatMul<TPrefetch>(layer.DecayUp, hidden, w, tokens, D, 0, D, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = w.Slice(t * D, D);
-                    TensorPrimitives.Add(row, layer.DecayBias, row);
+                    Activations.Add(row, layer.DecayBias);
                 }
-                TensorPrimitives.Sigmoid(w, w);
-                TensorPrimitives.Multiply(w, -DecayScale, w);
-                TensorPrimitives.Exp(w, w);
+                Activations.Decay(w, -DecayScale);
             }
 
             /// <inheritdoc/>
@@ -15979,9 +15974,9 @@ namespace Rwkv7.Gen.Models
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = a.Slice(t * D, D);
-                    TensorPrimitives.Add(row, layer.IclrBias, row);
+                    Activations.Add(row, layer.IclrBias);
                 }
-                TensorPrimitives.Sigmoid(a, a);
+                Activations.Sigmoid(a);
             }
 
             /// <inheritdoc/>
@@ -15992,7 +15987,7 @@ namespace Rwkv7.Gen.Models
                 Span<float> hidden = scratch.Slice(0, tokens * 128);
                 g = g.Slice(0, tokens * D);
                 MatMul<TPrefetch>(layer.GateDown, xg, hidden, tokens, 128, 0, 128, accumulate: false);
-                TensorPrimitives.Sigmoid(hidden, hidden);
+                Activations.Sigmoid(hidden);
                 MatMul<TPrefetch>(layer.GateUp, hidden, g, tokens, D, 0, D, accumulate: false);
             }
 
@@ -16008,9 +16003,9 @@ namespace Rwkv7.Gen.Models
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = mix.Slice(t * D, D);
-                    TensorPrimitives.Add(row, layer.ValueBias, row);
+                    Activations.Add(row, layer.ValueBias);
                 }
-                TensorPrimitives.Sigmoid(mix, mix);
+                Activations.Sigmoid(mix);
             }
 
             /// <inheritdoc/>

@@ -22,7 +22,6 @@
 namespace Rwkv7.Gen.Tests.Generated
 {
     using global::System;
-    using global::System.Numerics.Tensors;
     using global::System.Runtime.CompilerServices;
     using global::System.Runtime.InteropServices;
     using global::System.Runtime.Intrinsics;
@@ -163,9 +162,7 @@ namespace Rwkv7.Gen.Tests.Generated
                 MatMul<TPrefetch>(key, x, hidden, tokens, F, rowStart, rowEnd, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {
-                    Span<float> part = hidden.Slice((t * F) + rowStart, rowEnd - rowStart);
-                    TensorPrimitives.Max(part, 0f, part);
-                    TensorPrimitives.Multiply(part, part, part);
+                    Activations.SquaredRelu(hidden.Slice((t * F) + rowStart, rowEnd - rowStart));
                 }
             }
 
@@ -9368,16 +9365,14 @@ namespace Rwkv7.Gen.Tests.Generated
                 Span<float> hidden = scratch.Slice(0, tokens * 32);
                 w = w.Slice(0, tokens * D);
                 MatMul<TPrefetch>(layer.DecayDown, xw, hidden, tokens, 32, 0, 32, accumulate: false);
-                TensorPrimitives.Tanh(hidden, hidden);
+                Activations.Tanh(hidden);
                 MatMul<TPrefetch>(layer.DecayUp, hidden, w, tokens, D, 0, D, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = w.Slice(t * D, D);
-                    TensorPrimitives.Add(row, layer.DecayBias, row);
+                    Activations.Add(row, layer.DecayBias);
                 }
-                TensorPrimitives.Sigmoid(w, w);
-                TensorPrimitives.Multiply(w, -DecayScale, w);
-                TensorPrimitives.Exp(w, w);
+                Activations.Decay(w, -DecayScale);
             }
 
             /// <inheritdoc/>
@@ -9392,9 +9387,9 @@ namespace Rwkv7.Gen.Tests.Generated
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = a.Slice(t * D, D);
-                    TensorPrimitives.Add(row, layer.IclrBias, row);
+                    Activations.Add(row, layer.IclrBias);
                 }
-                TensorPrimitives.Sigmoid(a, a);
+                Activations.Sigmoid(a);
             }
 
             /// <inheritdoc/>
@@ -9405,7 +9400,7 @@ namespace Rwkv7.Gen.Tests.Generated
                 Span<float> hidden = scratch.Slice(0, tokens * 32);
                 g = g.Slice(0, tokens * D);
                 MatMul<TPrefetch>(layer.GateDown, xg, hidden, tokens, 32, 0, 32, accumulate: false);
-                TensorPrimitives.Sigmoid(hidden, hidden);
+                Activations.Sigmoid(hidden);
                 MatMul<TPrefetch>(layer.GateUp, hidden, g, tokens, D, 0, D, accumulate: false);
             }
 
@@ -9421,9 +9416,9 @@ namespace Rwkv7.Gen.Tests.Generated
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = mix.Slice(t * D, D);
-                    TensorPrimitives.Add(row, layer.ValueBias, row);
+                    Activations.Add(row, layer.ValueBias);
                 }
-                TensorPrimitives.Sigmoid(mix, mix);
+                Activations.Sigmoid(mix);
             }
 
             /// <inheritdoc/>

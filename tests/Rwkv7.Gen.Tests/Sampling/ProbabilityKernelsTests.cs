@@ -56,4 +56,44 @@ public sealed class ProbabilityKernelsTests
         Assert.Equal(2999, ProbabilityKernels.Draw(weights, 0.9999999999, chunkSums));
         Assert.Equal(3, ProbabilityKernels.Draw(weights, 0.0, chunkSums));
     }
+
+    [Fact]
+    public void Max_index_of_max_sums_and_shifted_exponentials_match_plain_loops()
+    {
+        var rng = new Random(11);
+        foreach (int n in new[] { 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 100, 1031 })
+        {
+            float[] x = [.. Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() * 40) - 30))];
+            int argMax = 0;
+            for (int i = 1; i < n; i++)
+            {
+                argMax = x[i] > x[argMax] ? i : argMax;
+            }
+
+            Assert.Equal(x[argMax], ProbabilityKernels.Max(x));
+            Assert.Equal(argMax, ProbabilityKernels.IndexOfMax(x));
+            Assert.Equal(x.Sum(v => (double)v), ProbabilityKernels.Sum(x), 1e-3 * n);
+
+            float[] plain = new float[n], scaled = new float[n];
+            ProbabilityKernels.ExpShifted(x, x[argMax], 1f, plain);
+            ProbabilityKernels.ExpShifted(x, x[argMax], 1f / 0.7f, scaled);
+            for (int i = 0; i < n; i++)
+            {
+                // The float subtraction and multiplication round as the kernel's do; the exponential within 4e-7.
+                float shifted = x[i] - x[argMax], divided = shifted * (1f / 0.7f);
+                Assert.Equal(Math.Exp(shifted), plain[i], 4e-7 * Math.Exp(shifted));
+                Assert.Equal(Math.Exp(divided), scaled[i], 4e-7 * Math.Exp(divided));
+            }
+
+            Assert.Equal(1f, plain[argMax]);
+
+            // Ties go to the first; a NaN anywhere is the maximum, and the first NaN its index.
+            x[n - 1] = x[argMax];
+            Assert.Equal(argMax, ProbabilityKernels.IndexOfMax(x));
+            x[n / 2] = float.NaN;
+            x[n - 1] = float.NaN;
+            Assert.True(float.IsNaN(ProbabilityKernels.Max(x)));
+            Assert.Equal(n / 2, ProbabilityKernels.IndexOfMax(x));
+        }
+    }
 }
