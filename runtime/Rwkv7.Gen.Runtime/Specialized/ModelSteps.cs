@@ -107,7 +107,7 @@ internal static unsafe class ModelSteps<TKernels>
 
                     for (int token = 0; token < t; token++)
                     {
-                        Products<TKernels>.SquaredRelu(ws.Hidden.Slice((token * TKernels.Ffn) + start, end - start));
+                        Activations.SquaredRelu(ws.Hidden.Slice((token * TKernels.Ffn) + start, end - start));
                     }
                 }
                 else

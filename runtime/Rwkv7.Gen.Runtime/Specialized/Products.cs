@@ -147,9 +147,6 @@ internal static unsafe class Products<TKernels>
     /// </summary>
     public static bool Widens(in WeightMatrix w, int tokens) => w.Type == TensorDType.Q4 || (w.Type == TensorDType.F16 && tokens > 1);
 
-    /// <summary>relu(h)² in place: the channel mix's activation, as the generated FfnHidden applies it.</summary>
-    public static void SquaredRelu(Span<float> hidden) => Activations.SquaredRelu(hidden);
-
     private static void WidenedProduct<TPrefetch>(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int tokens, int yStride, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
     {
