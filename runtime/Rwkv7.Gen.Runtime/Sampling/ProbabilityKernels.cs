@@ -8,8 +8,8 @@ namespace Rwkv7.Gen.Sampling;
 /// <summary>
 /// The vocabulary-wide loops of sampling, vectorized: the maximum and its index, shifted exponentials, sums, masked
 /// sums and counts, gathering the ids above a threshold, and drawing an index in proportion to weights. Each has vector
-/// paths and a scalar tail; results do not depend on which runs except for float summation order (and, for the
-/// exponentials, the last bit of elements in the tail).
+/// paths and a scalar tail (the exponentials a vector-padded one); results do not depend on which width runs except
+/// for float summation order.
 /// </summary>
 internal static class ProbabilityKernels
 {
@@ -124,60 +124,12 @@ internal static class ProbabilityKernels
     }
 
     /// <summary>
-    /// <paramref name="destination"/>[i] = e^(<paramref name="x"/>[i] − <paramref name="shift"/>), or with
-    /// <paramref name="scale"/> ≠ 1, e^((x[i] − shift) · scale): the same roundings as a subtraction, a multiplication
-    /// and an exponential in turn, and e⁰ exactly 1 (the vector exponential reads 1 + 2⁻²³ there), so the largest
-    /// logit's weight is exactly 1.
+    /// <paramref name="destination"/>[i] = e^((<paramref name="x"/>[i] − <paramref name="shift"/>) · <paramref name="scale"/>):
+    /// the same roundings as a subtraction, a multiplication (exact for a scale of 1) and an exponential in turn, and e⁰
+    /// exactly 1 (the vector exponential reads 1 + 2⁻²³ there), so the largest logit's weight is exactly 1.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ExpShifted(ReadOnlySpan<float> x, float shift, float scale, Span<float> destination)
-    {
-        if (destination.Length < x.Length)
-        {
-            throw new ArgumentException($"{x.Length} exponentials do not fit in {destination.Length}.", nameof(destination));
-        }
-
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float dr = ref MemoryMarshal.GetReference(destination);
-        bool scaled = scale != 1f;
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> s = Vector512.Create(shift), c = Vector512.Create(scale);
-            for (; i + Vector512<float>.Count <= x.Length; i += Vector512<float>.Count)
-            {
-                Vector512<float> v = Vector512.LoadUnsafe(ref xr, (nuint)i) - s;
-                v = scaled ? v * c : v;
-                Vector512.ConditionalSelect(Vector512.Equals(v, Vector512<float>.Zero), Vector512<float>.One, Vector512.Exp(v)).StoreUnsafe(ref dr, (nuint)i);
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> s = Vector256.Create(shift), c = Vector256.Create(scale);
-            for (; i + Vector256<float>.Count <= x.Length; i += Vector256<float>.Count)
-            {
-                Vector256<float> v = Vector256.LoadUnsafe(ref xr, (nuint)i) - s;
-                v = scaled ? v * c : v;
-                Vector256.ConditionalSelect(Vector256.Equals(v, Vector256<float>.Zero), Vector256<float>.One, Vector256.Exp(v)).StoreUnsafe(ref dr, (nuint)i);
-            }
-        }
-        else if (Vector128.IsHardwareAccelerated)
-        {
-            Vector128<float> s = Vector128.Create(shift), c = Vector128.Create(scale);
-            for (; i + Vector128<float>.Count <= x.Length; i += Vector128<float>.Count)
-            {
-                Vector128<float> v = Vector128.LoadUnsafe(ref xr, (nuint)i) - s;
-                v = scaled ? v * c : v;
-                Vector128.ConditionalSelect(Vector128.Equals(v, Vector128<float>.Zero), Vector128<float>.One, Vector128.Exp(v)).StoreUnsafe(ref dr, (nuint)i);
-            }
-        }
-
-        for (; i < x.Length; i++)
-        {
-            float v = Unsafe.Add(ref xr, i) - shift;
-            Unsafe.Add(ref dr, i) = MathF.Exp(scaled ? v * scale : v);
-        }
-    }
+    public static void ExpShifted(ReadOnlySpan<float> x, float shift, float scale, Span<float> destination) =>
+        Elementwise.Map<ShiftedExp>(x, destination, shift, scale);
 
     /// <summary>Sum and count of the values at or above <paramref name="threshold"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -363,5 +315,30 @@ internal static class ProbabilityKernels
         }
 
         throw new InvalidOperationException("Every weight is zero: nothing can be drawn.");
+    }
+
+    /// <summary>e^((x − a) · b), with e⁰ exactly 1.</summary>
+    private readonly struct ShiftedExp : IElementwise
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a, Vector512<float> b)
+        {
+            Vector512<float> v = (x - a) * b;
+            return Vector512.ConditionalSelect(Vector512.Equals(v, Vector512<float>.Zero), Vector512<float>.One, Vector512.Exp(v));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b)
+        {
+            Vector256<float> v = (x - a) * b;
+            return Vector256.ConditionalSelect(Vector256.Equals(v, Vector256<float>.Zero), Vector256<float>.One, Vector256.Exp(v));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Apply(Vector128<float> x, Vector128<float> a, Vector128<float> b)
+        {
+            Vector128<float> v = (x - a) * b;
+            return Vector128.ConditionalSelect(Vector128.Equals(v, Vector128<float>.Zero), Vector128<float>.One, Vector128.Exp(v));
+        }
     }
 }

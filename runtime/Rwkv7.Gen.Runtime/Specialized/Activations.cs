@@ -13,24 +13,23 @@ namespace Rwkv7.Gen.Specialized;
 /// enough: a 4-bit 0.1B model decoded its first hundred tokens at 210–330 tokens/s against 410–550 with those methods
 /// warmed up, and reached full speed only after about a thousand (docs/benchmarks.md, change 56). These are compiled
 /// optimized from their first call (<see cref="MethodImplOptions.AggressiveOptimization"/>), on the widest vectors the
-/// processor has, with <see cref="Vector512.Exp(Vector512{float})"/> and its narrower forms for the exponentials. A
-/// span's last partial vector goes through the same vector code (in a stack buffer), so an element's result does not
-/// depend on where it falls in the span.
+/// processor has (<see cref="Elementwise.Map{TOp}"/>: an element's result does not depend on where it falls in its
+/// span), with <see cref="Vector512.Exp(Vector512{float})"/> and its narrower forms for the exponentials.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class Activations
 {
     /// <summary>x ← max(x, 0)², in place.</summary>
-    public static void SquaredRelu(Span<float> x) => Map<SquaredReluOp>(x, 0f);
+    public static void SquaredRelu(Span<float> x) => Elementwise.Map<SquaredReluOp>(x, x, 0f, 0f);
 
     /// <summary>x ← 1 / (1 + e^−x), in place.</summary>
-    public static void Sigmoid(Span<float> x) => Map<SigmoidOp>(x, 0f);
+    public static void Sigmoid(Span<float> x) => Elementwise.Map<SigmoidOp>(x, x, 0f, 0f);
 
     /// <summary>x ← tanh(x), in place, within a few units in the last place (see <see cref="TanhOp"/>).</summary>
-    public static void Tanh(Span<float> x) => Map<TanhOp>(x, 0f);
+    public static void Tanh(Span<float> x) => Elementwise.Map<TanhOp>(x, x, 0f, 0f);
 
     /// <summary>x ← e^(<paramref name="scale"/> · sigmoid(x)), in place: the time mix's decay from its LoRA's output.</summary>
-    public static void Decay(Span<float> x, float scale) => Map<DecayOp>(x, scale);
+    public static void Decay(Span<float> x, float scale) => Elementwise.Map<DecayOp>(x, x, scale, 0f);
 
     /// <summary>x ← x + y, in place.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -81,94 +80,24 @@ public static class Activations
         }
     }
 
-    /// <summary>x ← TOp(x, a) over the span, on the widest accelerated vectors (else 128-bit ones, in software).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Map<TOp>(Span<float> x, float a)
-        where TOp : struct, IElementwise
-    {
-        ref float r = ref MemoryMarshal.GetReference(x);
-        int n = x.Length, i = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<float> va = Vector512.Create(a);
-            for (; i + Vector512<float>.Count <= n; i += Vector512<float>.Count)
-            {
-                TOp.Apply(Vector512.LoadUnsafe(ref r, (nuint)i), va).StoreUnsafe(ref r, (nuint)i);
-            }
-
-            if (i < n)
-            {
-                Span<float> tail = stackalloc float[Vector512<float>.Count];
-                tail.Clear();
-                x[i..].CopyTo(tail);
-                TOp.Apply(Vector512.Create<float>(tail), va).CopyTo(tail);
-                tail[..(n - i)].CopyTo(x[i..]);
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<float> va = Vector256.Create(a);
-            for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
-            {
-                TOp.Apply(Vector256.LoadUnsafe(ref r, (nuint)i), va).StoreUnsafe(ref r, (nuint)i);
-            }
-
-            if (i < n)
-            {
-                Span<float> tail = stackalloc float[Vector256<float>.Count];
-                tail.Clear();
-                x[i..].CopyTo(tail);
-                TOp.Apply(Vector256.Create<float>(tail), va).CopyTo(tail);
-                tail[..(n - i)].CopyTo(x[i..]);
-            }
-        }
-        else
-        {
-            Vector128<float> va = Vector128.Create(a);
-            for (; i + Vector128<float>.Count <= n; i += Vector128<float>.Count)
-            {
-                TOp.Apply(Vector128.LoadUnsafe(ref r, (nuint)i), va).StoreUnsafe(ref r, (nuint)i);
-            }
-
-            if (i < n)
-            {
-                Span<float> tail = stackalloc float[Vector128<float>.Count];
-                tail.Clear();
-                x[i..].CopyTo(tail);
-                TOp.Apply(Vector128.Create<float>(tail), va).CopyTo(tail);
-                tail[..(n - i)].CopyTo(x[i..]);
-            }
-        }
-    }
-
-    /// <summary>An element-wise function of x with one scalar parameter a, at each vector width.</summary>
-    private interface IElementwise
-    {
-        static abstract Vector512<float> Apply(Vector512<float> x, Vector512<float> a);
-
-        static abstract Vector256<float> Apply(Vector256<float> x, Vector256<float> a);
-
-        static abstract Vector128<float> Apply(Vector128<float> x, Vector128<float> a);
-    }
-
     private readonly struct SquaredReluOp : IElementwise
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a)
+        public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a, Vector512<float> b)
         {
             Vector512<float> m = Vector512.Max(x, Vector512<float>.Zero);
             return m * m;
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a)
+        public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b)
         {
             Vector256<float> m = Vector256.Max(x, Vector256<float>.Zero);
             return m * m;
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector128<float> Apply(Vector128<float> x, Vector128<float> a)
+        public static Vector128<float> Apply(Vector128<float> x, Vector128<float> a, Vector128<float> b)
         {
             Vector128<float> m = Vector128.Max(x, Vector128<float>.Zero);
             return m * m;
@@ -178,13 +107,13 @@ public static class Activations
     private readonly struct SigmoidOp : IElementwise
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a) => Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-x));
+        public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a, Vector512<float> b) => Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-x));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-x));
+        public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-x));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector128<float> Apply(Vector128<float> x, Vector128<float> a) => Vector128<float>.One / (Vector128<float>.One + Vector128.Exp(-x));
+        public static Vector128<float> Apply(Vector128<float> x, Vector128<float> a, Vector128<float> b) => Vector128<float>.One / (Vector128<float>.One + Vector128.Exp(-x));
     }
 
     /// <summary>
@@ -202,7 +131,7 @@ public static class Activations
         private const float C6 = 21844f / 6081075, C7 = -929569f / 638512875, C8 = 6404582f / 10854718875;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a)
+        public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a, Vector512<float> b)
         {
             Vector512<float> ax = Vector512.Abs(x), e = Vector512.Exp(Vector512.Create(-2f) * ax), one = Vector512<float>.One;
             Vector512<float> large = (one - e) / (one + e);
@@ -219,7 +148,7 @@ public static class Activations
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a)
+        public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b)
         {
             Vector256<float> ax = Vector256.Abs(x), e = Vector256.Exp(Vector256.Create(-2f) * ax), one = Vector256<float>.One;
             Vector256<float> large = (one - e) / (one + e);
@@ -236,7 +165,7 @@ public static class Activations
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector128<float> Apply(Vector128<float> x, Vector128<float> a)
+        public static Vector128<float> Apply(Vector128<float> x, Vector128<float> a, Vector128<float> b)
         {
             Vector128<float> ax = Vector128.Abs(x), e = Vector128.Exp(Vector128.Create(-2f) * ax), one = Vector128<float>.One;
             Vector128<float> large = (one - e) / (one + e);
@@ -256,12 +185,12 @@ public static class Activations
     private readonly struct DecayOp : IElementwise
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a) => Vector512.Exp(a * SigmoidOp.Apply(x, a));
+        public static Vector512<float> Apply(Vector512<float> x, Vector512<float> a, Vector512<float> b) => Vector512.Exp(a * SigmoidOp.Apply(x, a, b));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a) => Vector256.Exp(a * SigmoidOp.Apply(x, a));
+        public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a, Vector256<float> b) => Vector256.Exp(a * SigmoidOp.Apply(x, a, b));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector128<float> Apply(Vector128<float> x, Vector128<float> a) => Vector128.Exp(a * SigmoidOp.Apply(x, a));
+        public static Vector128<float> Apply(Vector128<float> x, Vector128<float> a, Vector128<float> b) => Vector128.Exp(a * SigmoidOp.Apply(x, a, b));
     }
 }
