@@ -6,17 +6,19 @@ namespace Rwkv7.Gen.Specialized;
 
 /// <summary>
 /// The inputs of a product of an 8- or 4-bit matrix, one row per token, prepared once for all of a step's parts:
-/// rounded to 16 bits in blocks (<see cref="Int16Activations"/>) and, before a 4-bit product, also arranged the way the
-/// 4-bit kernels read it (<see cref="Q4Kernels.Arrange"/>). Arranging in every part cost 3% of two-thread 4-bit decode
-/// on Zen 5, each part repeating it for the same input (docs/benchmarks.md, change 45). Token t's values start at
-/// t · <see cref="Stride"/>, its scales at t · <see cref="BlockStride"/>, its offsets at
-/// t · <see cref="LaneStride"/>.
+/// rounded to 16 bits in blocks (<see cref="Int16Activations"/>), which 8-bit products read, and, before a 4-bit
+/// product, rounded again to 8 bits and arranged the way the 4-bit kernels read them (<see cref="Q4Kernels.ArrangeSteps"/>).
+/// Arranging in every part cost 3% of two-thread 4-bit decode on Zen 5, each part repeating it for the same input
+/// (docs/benchmarks.md, change 45). Token t's values and arranged values start at t · <see cref="Stride"/>, its scales
+/// at t · <see cref="BlockStride"/>, its offsets at t · <see cref="LaneStride"/>.
 /// </summary>
 internal sealed class Int16Input
 {
-    private LineBuffer<short> _values, _arranged;
-    private LineBuffer<float> _scales;
+    private LineBuffer<short> _values;
+    private LineBuffer<sbyte> _arranged;
+    private LineBuffer<float> _scales, _arrangedScales;
     private LineBuffer<int> _offsets;
+    private int _arrangedStep;
 
     /// <summary>Room for one token of <paramref name="capacity"/> inputs, a whole number of blocks or not.</summary>
     public Int16Input(int capacity)
@@ -49,8 +51,11 @@ internal sealed class Int16Input
     /// <summary>One scale per block of 32 inputs, <see cref="BlockStride"/> per token: input ≈ value × scale.</summary>
     public Span<float> Scales => _scales.Span;
 
-    /// <summary>The values in the 4-bit kernels' order (<see cref="Q4Kernels.Arrange"/>), when <see cref="IsArranged"/>.</summary>
-    public Span<short> Arranged => _arranged.Span;
+    /// <summary>The values rounded to 8 bits, in the 4-bit kernels' order (<see cref="Q4Kernels.ArrangeSteps"/>), when <see cref="IsArranged"/>.</summary>
+    public Span<sbyte> Arranged => _arranged.Span;
+
+    /// <summary>One scale per block for <see cref="Arranged"/>, <see cref="BlockStride"/> per token: input ≈ 8-bit value × scale.</summary>
+    public Span<float> ArrangedScales => _arrangedScales.Span;
 
     /// <summary>The 4-bit kernels' nibble offsets for <see cref="Arranged"/>: −8 · the sum of the inputs each int32 lane takes.</summary>
     public Span<int> Offsets => _offsets.Span;
@@ -70,7 +75,7 @@ internal sealed class Int16Input
     /// <summary>How many tokens the last <see cref="Round(ReadOnlySpan{float}, int, bool)"/> or <see cref="Set"/> prepared.</summary>
     public int Tokens { get; private set; }
 
-    /// <summary>Whether <see cref="Arranged"/> and <see cref="Offsets"/> hold these inputs for 4-bit products.</summary>
+    /// <summary>Whether <see cref="Arranged"/>, <see cref="ArrangedScales"/> and <see cref="Offsets"/> hold these inputs for 4-bit products.</summary>
     public bool IsArranged { get; private set; }
 
     /// <summary>Rounds one token's <paramref name="x"/> (a whole number of blocks) and, for a 4-bit product (<paramref name="arrange"/>), arranges it.</summary>
@@ -120,7 +125,8 @@ internal sealed class Int16Input
     {
         _values = LineBuffer<short>.Allocate(tokens * Capacity);
         _scales = LineBuffer<float>.Allocate(tokens * BlockStride);
-        _arranged = LineBuffer<short>.Allocate(tokens * Capacity);
+        _arranged = LineBuffer<sbyte>.Allocate(tokens * Capacity);
+        _arrangedScales = LineBuffer<float>.Allocate(tokens * BlockStride);
         _offsets = LineBuffer<int>.Allocate(tokens * LaneStride);
     }
 
@@ -133,6 +139,16 @@ internal sealed class Int16Input
         }
 
         return length / tokens;
+    }
+
+    /// <summary>
+    /// Token <paramref name="token"/>'s 8-bit values in their plain order and their scales, read back from the
+    /// arrangement: for tests, which check the rounding and compute the products in double from these values.
+    /// </summary>
+    internal void ReadArranged(int token, Span<sbyte> values, Span<float> scales)
+    {
+        Q4Kernels.ReadArranged(Arranged.Slice(token * Stride, Length), _arrangedStep, values);
+        ArrangedScales.Slice(token * BlockStride, Length / Q8Block.Size).CopyTo(scales);
     }
 
     /// <summary>
@@ -160,10 +176,12 @@ internal sealed class Int16Input
     private void Arrange(int stepBlocks)
     {
         int blocks = Length / Q8Block.Size;
+        _arrangedStep = stepBlocks;
         for (int t = 0; t < Tokens; t++)
         {
             Q4Kernels.ArrangeSteps(
-                Values.Slice(t * Stride, Length), Arranged.Slice(t * Stride, Length), Offsets.Slice(t * LaneStride, blocks * Q4Kernels.OffsetsPerBlock), stepBlocks);
+                Values.Slice(t * Stride, Length), Scales.Slice(t * BlockStride, blocks), Arranged.Slice(t * Stride, Length),
+                ArrangedScales.Slice(t * BlockStride, blocks), Offsets.Slice(t * LaneStride, blocks * Q4Kernels.OffsetsPerBlock), stepBlocks);
         }
     }
 }

@@ -283,7 +283,7 @@ internal static unsafe class ModelSteps<TKernels>
             Products<TKernels>.Product<TPrefetch>(lw.Value, ws.XV, ws.V, t, d, start, end, accumulate: false);
         }
 
-        // A batch on 16-bit inputs (4-bit matrices: every row summed as its one-token step sums it) runs each session's
+        // A batch on integer inputs (4-bit matrices: every row summed as its one-token step sums it) runs each session's
         // LoRA MLPs as a one-token step runs them too, so that a row's bits never depend on the batch around it
         // (RwkvModel.BatchRowsMatchForward): the factors are 8-bit, whose several-token products take fp32 inputs.
         bool perRow = step.Int16Inputs && !step.Chained;

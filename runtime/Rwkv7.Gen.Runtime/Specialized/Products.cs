@@ -11,7 +11,7 @@ namespace Rwkv7.Gen.Specialized;
 /// <listheader><term>weights</term><description>one token (decode) · several tokens (prefill, batches)</description></listheader>
 /// <item><term>bf16, fp32</term><description>the generated tiles (<see cref="IRwkvKernels.MatMul{TPrefetch}"/>) · the same, multi-token tiles</description></item>
 /// <item><term>8-bit</term><description>inputs rounded to 16 bits, the generated integer kernel (<see cref="IRwkvKernels.MatMulQ8Int16{TPrefetch}"/>) · the generated tiles</description></item>
-/// <item><term>4-bit</term><description>inputs rounded to 16 bits, <see cref="Q4Kernels"/>'s integer products · the same for a batch's rows and short sequences (<see cref="CpuTuning.Int16SequenceTokens512"/>); longer sequences' rows widened into the generated fp32 tiles</description></item>
+/// <item><term>4-bit</term><description>inputs rounded to 16 bits, then to 8 when arranged, <see cref="Q4Kernels"/>'s integer products · the same for a batch's rows and short sequences (<see cref="CpuTuning.Int16SequenceTokens512"/>); longer sequences' rows widened into the generated fp32 tiles</description></item>
 /// <item><term>fp16</term><description>the generated entry's width-generic fallback (<see cref="KernelFallbacks"/>) · rows widened into the generated fp32 tiles</description></item>
 /// </list>
 /// A step whose products read 16-bit inputs (<see cref="UsesInt16Inputs"/>) rounds them once for all of its parts
@@ -37,7 +37,7 @@ internal static unsafe class Products<TKernels>
     /// an 8- or 4-bit matrix; for a 4-bit one, also the rows of a batch (<paramref name="chained"/> false: one token of
     /// each of several sessions) and a sequence's rows (prefill) up to <paramref name="sequenceTokens"/>, each row then
     /// summed as a one-token step sums it
-    /// (<see cref="Q4Kernels.MatMulInt16{TPrefetch}(in WeightMatrix, Int16Input, Span{float}, int, int, int, bool)"/>).
+    /// (<see cref="Q4Kernels.MatMulInt8{TPrefetch}(in WeightMatrix, Int16Input, Span{float}, int, int, int, bool)"/>).
     /// Longer sequences keep fp32 inputs and the widened rows, which the FMAs make faster.
     /// </summary>
     public static bool UsesInt16Inputs(in WeightMatrix matrix, int tokens, bool chained, int sequenceTokens)
@@ -47,7 +47,7 @@ internal static unsafe class Products<TKernels>
 
     /// <summary>
     /// Whether every row of a batch gets the bits its one-token step gets: when every matrix product a batch runs on
-    /// several rows sums each row as a one-token product does. So it is for 4-bit matrices (16-bit inputs, every row
+    /// several rows sums each row as a one-token product does. So it is for 4-bit matrices (integer inputs, every row
     /// summed alone: <see cref="UsesInt16Inputs"/>), with the LoRA MLPs (8-bit factors) run one session at a time
     /// (<see cref="ModelSteps{TKernels}"/>, step 1). The other products' several-token tiles add in another order.
     /// </summary>
@@ -107,7 +107,7 @@ internal static unsafe class Products<TKernels>
     {
         if (w.Type == TensorDType.Q4)
         {
-            Q4Kernels.MatMulInt16<TPrefetch>(w, x, y, yStride, rowStart, rowEnd, accumulate);
+            Q4Kernels.MatMulInt8<TPrefetch>(w, x, y, yStride, rowStart, rowEnd, accumulate);
         }
         else if (x.Tokens == 1)
         {

@@ -6,7 +6,7 @@ using Rwkv7.Gen.Loading;
 
 namespace Rwkv7.Gen.Specialized;
 
-// Products of 4-bit rows by several tokens' 16-bit inputs (Q4Kernels.cs has the whole and the dispatch): small batches
+// Products of 4-bit rows by several tokens' 8-bit inputs (Q4Kernels.cs has the whole and the dispatch): small batches
 // and short prompts, summed per (row, token) exactly as the one-token products of Q4Kernels.V512.cs and .V256.cs sum.
 internal static partial class Q4Kernels
 {
@@ -28,14 +28,14 @@ internal static partial class Q4Kernels
     /// </summary>
     private static int TokenChunkRows(int n, int tokens)
     {
-        int group = Math.Min(tokens, 4) * n * sizeof(short);
+        int group = Math.Min(tokens, 4) * n * sizeof(sbyte);
         return Math.Max(1, Math.Max(TokenChunkMinBytes, TokenWorkingSetBytes - group) / Q4Block.RowBytes(n));
     }
 
     /// <summary>
     /// 512 bits: a chunk of rows at a time (<see cref="TokenChunkRows"/>), in one pass over its rows per group of
     /// tokens: fours, then a two, then a one; each group sums every step of four blocks of a row as the one-token product
-    /// sums it (<see cref="MatMulInt16V512{TPrefetch}"/>: the same operations on the same values in the same order),
+    /// sums it (<see cref="MatMulInt8V512{TPrefetch}"/>: the same operations on the same values in the same order),
     /// with the row's nibbles unpacked once per step and group and the token's scale products in place of the row's.
     /// The first group's pass requests the rows a fetch distance ahead; the others find them in L1. A pass is a method of its
     /// own per group size, with the row's arithmetic written in it: the three group sizes inlined into one loop exceeded
@@ -97,7 +97,7 @@ internal static partial class Q4Kernels
             int t = first;
             ref float yt = ref Unsafe.Add(ref y, ((nint)t * yStride) + r);
             int t1 = two ? t + 1 : t, t2 = four ? t + 2 : t, t3 = four ? t + 3 : t;
-            ref short x0 = ref x.ArrangedOf(t), x1 = ref x.ArrangedOf(t1), x2 = ref x.ArrangedOf(t2), x3 = ref x.ArrangedOf(t3);
+            ref sbyte x0 = ref x.ArrangedOf(t), x1 = ref x.ArrangedOf(t1), x2 = ref x.ArrangedOf(t2), x3 = ref x.ArrangedOf(t3);
             ref int k0 = ref x.OffsetsOf(t), k1 = ref x.OffsetsOf(t1), k2 = ref x.OffsetsOf(t2), k3 = ref x.OffsetsOf(t3);
             ref float s0 = ref x.ScalesOf(t), s1 = ref x.ScalesOf(t1), s2 = ref x.ScalesOf(t2), s3 = ref x.ScalesOf(t3);
             Vector512<float> a0 = Vector512<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
@@ -137,25 +137,20 @@ internal static partial class Q4Kernels
                     ref a0, ref a1, ref a2, ref a3);
             }
 
-            if (4 * quads < blocks)
+            for (int b = 4 * quads; b < blocks; b++)
             {
-                Vector512<ushort> shifts = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4));
-                Vector512<short> offset = Vector512.Create((short)Q4Block.Offset), mask = Vector512.Create((short)0xF);
-                for (int b = 4 * quads; b < blocks; b++)
+                nuint at = (nuint)(b * Q4Block.PackedBytes);
+                float s = Unsafe.Add(ref ws, b);
+                a0 = Vector512.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t, b).ToVector512(), Vector512.Create(s * Unsafe.Add(ref s0, b)), a0);
+                if (two)
                 {
-                    nuint at = (nuint)(b * Q4Block.PackedBytes);
-                    float s = Unsafe.Add(ref ws, b);
-                    a0 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s0, b)), a0);
-                    if (two)
-                    {
-                        a1 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t + 1, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s1, b)), a1);
-                    }
+                    a1 = Vector512.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 1, b).ToVector512(), Vector512.Create(s * Unsafe.Add(ref s1, b)), a1);
+                }
 
-                    if (four)
-                    {
-                        a2 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t + 2, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s2, b)), a2);
-                        a3 = Vector512.FusedMultiplyAdd(BlockSums(ref row, at, Vector512.LoadUnsafe(ref x.BlockOf(t + 3, b)), shifts, mask, offset), Vector512.Create(s * Unsafe.Add(ref s3, b)), a3);
-                    }
+                if (four)
+                {
+                    a2 = Vector512.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 2, b).ToVector512(), Vector512.Create(s * Unsafe.Add(ref s2, b)), a2);
+                    a3 = Vector512.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 3, b).ToVector512(), Vector512.Create(s * Unsafe.Add(ref s3, b)), a3);
                 }
             }
 
@@ -180,48 +175,40 @@ internal static partial class Q4Kernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void TokenQuads<TGroup>(
-        ref byte row, ref short x0, ref short x1, ref short x2, ref short x3, ref int k0, ref int k1, ref int k2, ref int k3, int first, int count,
+        ref byte row, ref sbyte x0, ref sbyte x1, ref sbyte x2, ref sbyte x3, ref int k0, ref int k1, ref int k2, ref int k3, int first, int count,
         Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3,
         ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3)
         where TGroup : struct, ITokenGroup
     {
-        Vector512<ushort> nibble = Vector512.Create((ushort)0xF);
+        Vector512<byte> nibble = Vector512.Create((byte)0xF);
         Vector512<int> index = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), four = Vector512.Create(4);
         for (int q = first, end = first + count; q < end; q++, index += four)
         {
-            Vector512<ushort> lanes = Vector512.LoadUnsafe(ref row, (nuint)(q * 64)).AsUInt16();
-            Vector512<short> n0 = (lanes & nibble).AsInt16(), n1 = ((lanes >>> 8) & nibble).AsInt16();
-            Vector512<short> n2 = ((lanes >>> 4) & nibble).AsInt16(), n3 = (lanes >>> 12).AsInt16();
+            Vector512<byte> bytes = Vector512.LoadUnsafe(ref row, (nuint)(q * 64));
+            Vector512<byte> low = bytes & nibble, high = (bytes.AsUInt16() >>> 4).AsByte() & nibble;
             nuint xq = (nuint)(q * 128), kq = (nuint)(q * 16);
-            a0 = Vector512.FusedMultiplyAdd(TokenQuadSums(n0, n1, n2, n3, ref x0, xq, ref k0, kq), Avx512F.PermuteVar16x32(c0, index), a0);
+            a0 = Vector512.FusedMultiplyAdd(TokenQuadSums(low, high, ref x0, xq, ref k0, kq), Avx512F.PermuteVar16x32(c0, index), a0);
             if (TGroup.Count >= 2)
             {
-                a1 = Vector512.FusedMultiplyAdd(TokenQuadSums(n0, n1, n2, n3, ref x1, xq, ref k1, kq), Avx512F.PermuteVar16x32(c1, index), a1);
+                a1 = Vector512.FusedMultiplyAdd(TokenQuadSums(low, high, ref x1, xq, ref k1, kq), Avx512F.PermuteVar16x32(c1, index), a1);
             }
 
             if (TGroup.Count == 4)
             {
-                a2 = Vector512.FusedMultiplyAdd(TokenQuadSums(n0, n1, n2, n3, ref x2, xq, ref k2, kq), Avx512F.PermuteVar16x32(c2, index), a2);
-                a3 = Vector512.FusedMultiplyAdd(TokenQuadSums(n0, n1, n2, n3, ref x3, xq, ref k3, kq), Avx512F.PermuteVar16x32(c3, index), a3);
+                a2 = Vector512.FusedMultiplyAdd(TokenQuadSums(low, high, ref x2, xq, ref k2, kq), Avx512F.PermuteVar16x32(c2, index), a2);
+                a3 = Vector512.FusedMultiplyAdd(TokenQuadSums(low, high, ref x3, xq, ref k3, kq), Avx512F.PermuteVar16x32(c3, index), a3);
             }
         }
     }
 
     /// <summary>Σ (q − 8)·x per int32 lane for four blocks of one token, from the row's unpacked nibbles, as fp32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> TokenQuadSums(
-        Vector512<short> n0, Vector512<short> n1, Vector512<short> n2, Vector512<short> n3, ref short xa, nuint at, ref int ko, nuint kat)
-    {
-        Vector512<int> sums = Avx512BW.MultiplyAddAdjacent(n0, Vector512.LoadUnsafe(ref xa, at))
-            + Avx512BW.MultiplyAddAdjacent(n1, Vector512.LoadUnsafe(ref xa, at + 32))
-            + Avx512BW.MultiplyAddAdjacent(n2, Vector512.LoadUnsafe(ref xa, at + 64))
-            + Avx512BW.MultiplyAddAdjacent(n3, Vector512.LoadUnsafe(ref xa, at + 96));
-        return Avx512F.ConvertToVector512Single(sums + Vector512.LoadUnsafe(ref ko, kat));
-    }
+    private static Vector512<float> TokenQuadSums(Vector512<byte> low, Vector512<byte> high, ref sbyte xa, nuint at, ref int ko, nuint kat) =>
+        QuadSums(low, high, Vector512.LoadUnsafe(ref xa, at), Vector512.LoadUnsafe(ref xa, at + 64), Vector512.LoadUnsafe(ref ko, kat));
 
     /// <summary>
     /// 256 bits, as <see cref="MatMulTokensV512{TPrefetch}"/> over the one-token 256-bit product's steps of two blocks
-    /// (<see cref="MatMulInt16V256{TPrefetch, TSums}"/>), with its sums (<typeparamref name="TSums"/>: <c>vpdpwssd</c>
+    /// (<see cref="MatMulInt8V256{TPrefetch, TSums}"/>), with its sums (<typeparamref name="TSums"/>: <c>vpdpbusd</c>
     /// where AVX-VNNI is present).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -280,10 +267,10 @@ internal static partial class Q4Kernels
             int t = first;
             ref float yt = ref Unsafe.Add(ref y, ((nint)t * yStride) + r);
             int t1 = two ? t + 1 : t, t2 = four ? t + 2 : t, t3 = four ? t + 3 : t;
-            ref short x0 = ref x.ArrangedOf(t), x1 = ref x.ArrangedOf(t1), x2 = ref x.ArrangedOf(t2), x3 = ref x.ArrangedOf(t3);
+            ref sbyte x0 = ref x.ArrangedOf(t), x1 = ref x.ArrangedOf(t1), x2 = ref x.ArrangedOf(t2), x3 = ref x.ArrangedOf(t3);
             ref int k0 = ref x.OffsetsOf(t), k1 = ref x.OffsetsOf(t1), k2 = ref x.OffsetsOf(t2), k3 = ref x.OffsetsOf(t3);
             ref float s0 = ref x.ScalesOf(t), s1 = ref x.ScalesOf(t1), s2 = ref x.ScalesOf(t2), s3 = ref x.ScalesOf(t3);
-            Vector256<ushort> nibble = Vector256.Create((ushort)0xF);
+            Vector256<byte> nibble = Vector256.Create((byte)0xF);
             Vector256<int> spread = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1), step = Vector256.Create(2);
             Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
             Vector256<float> c0 = a0, c1 = a0, c2 = a0, c3 = a0;
@@ -317,20 +304,19 @@ internal static partial class Q4Kernels
                     index = spread;
                 }
 
-                Vector256<ushort> lanes = Vector256.LoadUnsafe(ref row, (nuint)(p * 32)).AsUInt16();
-                Vector256<short> n0 = (lanes & nibble).AsInt16(), n1 = ((lanes >>> 8) & nibble).AsInt16();
-                Vector256<short> n2 = ((lanes >>> 4) & nibble).AsInt16(), n3 = (lanes >>> 12).AsInt16();
+                Vector256<byte> bytes = Vector256.LoadUnsafe(ref row, (nuint)(p * 32));
+                Vector256<byte> low = bytes & nibble, high = (bytes.AsUInt16() >>> 4).AsByte() & nibble;
                 nuint xp = (nuint)(p * 64), kp = (nuint)(p * 8);
-                a0 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x0, xp, ref k0, kp), Avx2.PermuteVar8x32(c0, index), a0);
+                a0 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(low, high, ref x0, xp, ref k0, kp), Avx2.PermuteVar8x32(c0, index), a0);
                 if (two)
                 {
-                    a1 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x1, xp, ref k1, kp), Avx2.PermuteVar8x32(c1, index), a1);
+                    a1 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(low, high, ref x1, xp, ref k1, kp), Avx2.PermuteVar8x32(c1, index), a1);
                 }
 
                 if (four)
                 {
-                    a2 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x2, xp, ref k2, kp), Avx2.PermuteVar8x32(c2, index), a2);
-                    a3 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(n0, n1, n2, n3, ref x3, xp, ref k3, kp), Avx2.PermuteVar8x32(c3, index), a3);
+                    a2 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(low, high, ref x2, xp, ref k2, kp), Avx2.PermuteVar8x32(c2, index), a2);
+                    a3 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(low, high, ref x3, xp, ref k3, kp), Avx2.PermuteVar8x32(c3, index), a3);
                 }
             }
 
@@ -339,16 +325,16 @@ internal static partial class Q4Kernels
                 int b = blocks - 1;
                 nuint at = (nuint)(b * Q4Block.PackedBytes);
                 float s = Unsafe.Add(ref ws, b);
-                a0 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t, b), Vector256.Create(s * Unsafe.Add(ref s0, b)), a0);
+                a0 = Vector256.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t, b), Vector256.Create(s * Unsafe.Add(ref s0, b)), a0);
                 if (two)
                 {
-                    a1 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t + 1, b), Vector256.Create(s * Unsafe.Add(ref s1, b)), a1);
+                    a1 = Vector256.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 1, b), Vector256.Create(s * Unsafe.Add(ref s1, b)), a1);
                 }
 
                 if (four)
                 {
-                    a2 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t + 2, b), Vector256.Create(s * Unsafe.Add(ref s2, b)), a2);
-                    a3 = Vector256.FusedMultiplyAdd(OddBlockSums256(ref row, at, x, t + 3, b), Vector256.Create(s * Unsafe.Add(ref s3, b)), a3);
+                    a2 = Vector256.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 2, b), Vector256.Create(s * Unsafe.Add(ref s2, b)), a2);
+                    a3 = Vector256.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 3, b), Vector256.Create(s * Unsafe.Add(ref s3, b)), a3);
                 }
             }
 
@@ -368,22 +354,14 @@ internal static partial class Q4Kernels
 
     /// <summary>Σ (q − 8)·x per int32 lane for two blocks of one token, from the row's unpacked nibbles, as fp32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> TokenPairSums<TSums>(
-        Vector256<short> n0, Vector256<short> n1, Vector256<short> n2, Vector256<short> n3, ref short xa, nuint at, ref int ko, nuint kat)
+    private static Vector256<float> TokenPairSums<TSums>(Vector256<byte> low, Vector256<byte> high, ref sbyte xa, nuint at, ref int ko, nuint kat)
         where TSums : struct, IPairSums =>
-        Avx.ConvertToVector256Single(TSums.Sums(
-            n0, Vector256.LoadUnsafe(ref xa, at), n1, Vector256.LoadUnsafe(ref xa, at + 16),
-            n2, Vector256.LoadUnsafe(ref xa, at + 32), n3, Vector256.LoadUnsafe(ref xa, at + 48), Vector256.LoadUnsafe(ref ko, kat)));
+        Avx.ConvertToVector256Single(TSums.Sums(low, Vector256.LoadUnsafe(ref xa, at), high, Vector256.LoadUnsafe(ref xa, at + 32), Vector256.LoadUnsafe(ref ko, kat)));
 
-    /// <summary>A final odd block of one token at 256 bits, as the one-token product sums it.</summary>
+    /// <summary>A block of one token after the row's last whole step, as the one-token product sums it (<see cref="BlockSums"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> OddBlockSums256(ref byte row, nuint at, TokenInputs x, int token, int block)
-    {
-        ref short xb = ref x.BlockOf(token, block);
-        Vector256<short> xl = Vector256.LoadUnsafe(ref xb), xh = Vector256.LoadUnsafe(ref xb, 16), one = Vector256<short>.One;
-        Vector256<int> k = (Avx2.MultiplyAddAdjacent(xl, one) + Avx2.MultiplyAddAdjacent(xh, one)) * Q4Block.Offset;
-        return BlockSums256(ref row, at, xl, xh, k, Vector256.Create((short)0xF));
-    }
+    private static Vector256<float> TokenBlockSums(ref byte row, nuint at, TokenInputs x, int token, int block) =>
+        BlockSums(ref row, at, ref Unsafe.Add(ref x.ArrangedOf(token), block * Q4Block.Size), ref Unsafe.Add(ref x.OffsetsOf(token), block * OffsetsPerBlock)).ToVector256();
 
     /// <summary>How many tokens one pass over a row's steps sums: one accumulator each.</summary>
     private interface ITokenGroup
@@ -406,12 +384,11 @@ internal static partial class Q4Kernels
         public static int Count => 1;
     }
 
-    /// <summary>References into an <see cref="Int16Input"/> of several tokens, for the kernels.</summary>
+    /// <summary>References into an <see cref="Int16Input"/> of several tokens' arranged 8-bit inputs, for the kernels.</summary>
     private readonly ref struct TokenInputs
     {
-        private readonly ref short _values;
         private readonly ref float _scales;
-        private readonly ref short _arranged;
+        private readonly ref sbyte _arranged;
         private readonly ref int _offsets;
         private readonly int _stride;
         private readonly int _blockStride;
@@ -419,8 +396,7 @@ internal static partial class Q4Kernels
 
         public TokenInputs(Int16Input x)
         {
-            _values = ref MemoryMarshal.GetReference(x.Values);
-            _scales = ref MemoryMarshal.GetReference(x.Scales);
+            _scales = ref MemoryMarshal.GetReference(x.ArrangedScales);
             _arranged = ref MemoryMarshal.GetReference(x.Arranged);
             _offsets = ref MemoryMarshal.GetReference(x.Offsets);
             _stride = x.Stride;
@@ -432,17 +408,12 @@ internal static partial class Q4Kernels
         public int Tokens { get; }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public ref short ArrangedOf(int token) => ref Unsafe.Add(ref _arranged, token * _stride);
+        public ref sbyte ArrangedOf(int token) => ref Unsafe.Add(ref _arranged, token * _stride);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public ref int OffsetsOf(int token) => ref Unsafe.Add(ref _offsets, token * _laneStride);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public ref float ScalesOf(int token) => ref Unsafe.Add(ref _scales, token * _blockStride);
-
-        /// <summary>Block <paramref name="block"/> of a token's plain (not arranged) values.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public ref short BlockOf(int token, int block) => ref Unsafe.Add(ref _values, (token * _stride) + (block * Q4Block.Size));
-
     }
 }

@@ -11,18 +11,18 @@ namespace Rwkv7.Gen.Specialized;
 internal static partial class Q4Kernels
 {
     /// <summary>
-    /// 256 bits, two blocks per step from one plain 32-byte load, as the 512-bit product takes four: lane L (16 int16
-    /// lanes) holds bytes 2L and 2L + 1 of block L / 8, whose nibbles are values j, j + 1, j + 16, j + 17 of that block
-    /// (j = 2·(L mod 8)). Per step and row: six shifts and masks, four <c>vpmaddwd</c>, three additions, one addition
-    /// of the offsets (with AVX-VNNI, four <c>vpdpwssd</c> instead of these eight: <typeparamref name="TSums"/>), one
-    /// conversion and one FMA by the blocks' weight scale × input scale (made eight blocks at a time, spread by one
-    /// permutation). Four rows at a time; rows after the last tile of four run the same tile on one row,
-    /// so that a row's sums never depend on the rows a call covers. A final odd block takes <see cref="BlockSums256"/>.
-    /// Changes 42 and 44 in docs/benchmarks.md: from one row at a time with a widening load per block, 4-bit decode on
-    /// Zen 5 at this width +23%, then +11%.
+    /// 256 bits, two blocks per step from one plain 32-byte load: its low nibbles are values 0–15 of the two blocks,
+    /// its high nibbles values 16–31, matched by two vectors of 8-bit inputs (<see cref="Arrange"/>); int32 lane L sums
+    /// lane L's four bytes of each, so lanes 0–3 are the first block's and 4–7 the second's. Per step and row: one
+    /// mask, one shift and mask, the sums (two <c>vpdpbusd</c> with AVX-VNNI, their first addend the offsets; else
+    /// two <c>vpmaddubsw</c>, an addition, a <c>vpmaddwd</c> by ones and the offsets: <typeparamref name="TSums"/>),
+    /// one conversion and one FMA by the blocks' weight scale × input scale (made eight blocks at a time, spread by
+    /// one permutation): 8 instructions per 64 weights and row with AVX-VNNI, where 16-bit inputs took 14. Four rows at
+    /// a time; rows after the last tile of four run the same tile on one row, so that a row's sums never depend on the
+    /// rows a call covers. A final odd block takes <see cref="BlockSums"/>. Changes 42, 44 and 57 in docs/benchmarks.md.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MatMulInt16V256<TPrefetch, TSums>(ref byte w, int n, ref short x, ref float xScales, ref short xa, ref int ko, ref float y, int rowStart, int rowEnd, bool accumulate)
+    private static void MatMulInt8V256<TPrefetch, TSums>(ref byte w, int n, ref sbyte xa, ref float xScales, ref int ko, ref float y, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
         where TSums : struct, IPairSums
     {
@@ -30,7 +30,7 @@ internal static partial class Q4Kernels
         int tileBytes = RowTile * stride;
         nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, tileBytes) * tileBytes);
 
-        Vector256<ushort> nibble = Vector256.Create((ushort)0xF);
+        Vector256<byte> nibble = Vector256.Create((byte)0xF);
         Vector256<int> spread = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1), two = Vector256.Create(2);
         for (int r = rowStart; r < rowEnd;)
         {
@@ -85,13 +85,13 @@ internal static partial class Q4Kernels
                 }
 
                 nuint at = (nuint)(p * 32);
-                ref short xp = ref Unsafe.Add(ref xa, p * 64);
-                Vector256<short> x0 = Vector256.LoadUnsafe(ref xp), x1 = Vector256.LoadUnsafe(ref xp, 16), x2 = Vector256.LoadUnsafe(ref xp, 32), x3 = Vector256.LoadUnsafe(ref xp, 48);
+                ref sbyte xp = ref Unsafe.Add(ref xa, p * 64);
+                Vector256<sbyte> xl = Vector256.LoadUnsafe(ref xp), xh = Vector256.LoadUnsafe(ref xp, 32);
                 Vector256<int> k = Vector256.LoadUnsafe(ref ko, (nuint)(p * 8));
-                a0 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w0, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c0, index), a0);
-                a1 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w1, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c1, index), a1);
-                a2 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w2, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c2, index), a2);
-                a3 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w3, at, x0, x1, x2, x3, k, nibble), Avx2.PermuteVar8x32(c3, index), a3);
+                a0 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w0, at, xl, xh, k, nibble), Avx2.PermuteVar8x32(c0, index), a0);
+                a1 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w1, at, xl, xh, k, nibble), Avx2.PermuteVar8x32(c1, index), a1);
+                a2 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w2, at, xl, xh, k, nibble), Avx2.PermuteVar8x32(c2, index), a2);
+                a3 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w3, at, xl, xh, k, nibble), Avx2.PermuteVar8x32(c3, index), a3);
             }
 
             if (prefetch)
@@ -103,15 +103,13 @@ internal static partial class Q4Kernels
             {
                 int b = blocks - 1;
                 nuint at = (nuint)(b * Q4Block.PackedBytes);
-                ref short xb = ref Unsafe.Add(ref x, b * Q4Block.Size);
-                Vector256<short> xl = Vector256.LoadUnsafe(ref xb), xh = Vector256.LoadUnsafe(ref xb, 16), one = Vector256<short>.One;
-                Vector256<int> k = (Avx2.MultiplyAddAdjacent(xl, one) + Avx2.MultiplyAddAdjacent(xh, one)) * Q4Block.Offset;
-                Vector256<short> mask = Vector256.Create((short)0xF);
+                ref sbyte xb = ref Unsafe.Add(ref xa, b * Q4Block.Size);
+                ref int kb = ref Unsafe.Add(ref ko, b * OffsetsPerBlock);
                 float xs = Unsafe.Add(ref xScales, b);
-                a0 = Vector256.FusedMultiplyAdd(BlockSums256(ref w0, at, xl, xh, k, mask), Vector256.Create(Unsafe.Add(ref s0, b) * xs), a0);
-                a1 = Vector256.FusedMultiplyAdd(BlockSums256(ref w1, at, xl, xh, k, mask), Vector256.Create(Unsafe.Add(ref s1, b) * xs), a1);
-                a2 = Vector256.FusedMultiplyAdd(BlockSums256(ref w2, at, xl, xh, k, mask), Vector256.Create(Unsafe.Add(ref s2, b) * xs), a2);
-                a3 = Vector256.FusedMultiplyAdd(BlockSums256(ref w3, at, xl, xh, k, mask), Vector256.Create(Unsafe.Add(ref s3, b) * xs), a3);
+                a0 = Vector256.FusedMultiplyAdd(BlockSums(ref w0, at, ref xb, ref kb).ToVector256(), Vector256.Create(Unsafe.Add(ref s0, b) * xs), a0);
+                a1 = Vector256.FusedMultiplyAdd(BlockSums(ref w1, at, ref xb, ref kb).ToVector256(), Vector256.Create(Unsafe.Add(ref s1, b) * xs), a1);
+                a2 = Vector256.FusedMultiplyAdd(BlockSums(ref w2, at, ref xb, ref kb).ToVector256(), Vector256.Create(Unsafe.Add(ref s2, b) * xs), a2);
+                a3 = Vector256.FusedMultiplyAdd(BlockSums(ref w3, at, ref xb, ref kb).ToVector256(), Vector256.Create(Unsafe.Add(ref s3, b) * xs), a3);
             }
 
             Store(ref y, r, Vector256.Sum(a0), accumulate);
@@ -130,60 +128,43 @@ internal static partial class Q4Kernels
 
     /// <summary>Σ (q − 8)·x per int32 lane for two blocks (lanes 4b…4b + 3 block b's), as fp32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> PairSums256<TSums>(ref byte row, nuint at, Vector256<short> x0, Vector256<short> x1, Vector256<short> x2, Vector256<short> x3, Vector256<int> offsets, Vector256<ushort> nibble)
+    private static Vector256<float> PairSums256<TSums>(ref byte row, nuint at, Vector256<sbyte> xl, Vector256<sbyte> xh, Vector256<int> offsets, Vector256<byte> nibble)
         where TSums : struct, IPairSums
     {
-        Vector256<ushort> lanes = Vector256.LoadUnsafe(ref row, at).AsUInt16();
-        return Avx.ConvertToVector256Single(TSums.Sums(
-            (lanes & nibble).AsInt16(), x0, ((lanes >>> 8) & nibble).AsInt16(), x1,
-            ((lanes >>> 4) & nibble).AsInt16(), x2, (lanes >>> 12).AsInt16(), x3, offsets));
-    }
-
-    /// <summary>Σ (q − 8)·x per pair of lanes of one block (its 16 bytes), as fp32: the sums of q·x less <paramref name="offsets"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> BlockSums256(ref byte row, nuint at, Vector256<short> xl, Vector256<short> xh, Vector256<int> offsets, Vector256<short> nibble)
-    {
-        Vector256<short> bytes = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref row, at));
-        Vector256<int> sums = Avx2.MultiplyAddAdjacent(bytes & nibble, xl) + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(bytes, 4), xh);
-        return Avx.ConvertToVector256Single(sums - offsets);
+        Vector256<byte> bytes = Vector256.LoadUnsafe(ref row, at);
+        return Avx.ConvertToVector256Single(TSums.Sums(bytes & nibble, xl, (bytes.AsUInt16() >>> 4).AsByte() & nibble, xh, offsets));
     }
 }
 
 /// <summary>
-/// How the 256-bit 4-bit product adds up its four nibble vectors' products: a type parameter, so that the choice is
-/// made once per call. NativeAOT's x86-64-v3 build checks AVX-VNNI at run time, and a check inside the loop spilled
-/// the nibble vectors and an accumulator to the stack on every step.
+/// How the 256-bit 4-bit product adds up its nibble × input byte pairs: a type parameter, so that the choice is made
+/// once per call. NativeAOT's x86-64-v3 build checks AVX-VNNI at run time, and a check inside the loop spilled the
+/// nibble vectors and an accumulator to the stack on every step.
 /// </summary>
 internal interface IPairSums
 {
-    /// <summary><paramref name="offsets"/> + Σ qᵢ·xᵢ over adjacent int16 pairs, per int32 lane.</summary>
-    static abstract Vector256<int> Sums(
-        Vector256<short> q0, Vector256<short> x0, Vector256<short> q1, Vector256<short> x1,
-        Vector256<short> q2, Vector256<short> x2, Vector256<short> q3, Vector256<short> x3, Vector256<int> offsets);
-}
-
-/// <summary>Four <c>vpmaddwd</c> and four additions (AVX2).</summary>
-internal readonly struct MaddPairSums : IPairSums
-{
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Sums(
-        Vector256<short> q0, Vector256<short> x0, Vector256<short> q1, Vector256<short> x1,
-        Vector256<short> q2, Vector256<short> x2, Vector256<short> q3, Vector256<short> x3, Vector256<int> offsets) =>
-        Avx2.MultiplyAddAdjacent(q0, x0) + Avx2.MultiplyAddAdjacent(q1, x1) + Avx2.MultiplyAddAdjacent(q2, x2)
-        + Avx2.MultiplyAddAdjacent(q3, x3) + offsets;
+    /// <summary><paramref name="offsets"/> + Σ qᵢ·xᵢ over each int32 lane's four bytes of both pairs of vectors.</summary>
+    static abstract Vector256<int> Sums(Vector256<byte> q0, Vector256<sbyte> x0, Vector256<byte> q1, Vector256<sbyte> x1, Vector256<int> offsets);
 }
 
 /// <summary>
-/// Four <c>vpdpwssd</c> (AVX-VNNI), each a product and its addition: 14 instructions per 64 weights and row instead of
-/// 18, the same integer sums and so the same bits (docs/benchmarks.md, change 46).
+/// Two <c>vpmaddubsw</c> (nibble × input, adjacent pairs to int16: at most 2 · 15 · 127 in magnitude), their
+/// addition, one <c>vpmaddwd</c> by ones to int32 and the offsets (AVX2).
+/// </summary>
+internal readonly struct MaddPairSums : IPairSums
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Sums(Vector256<byte> q0, Vector256<sbyte> x0, Vector256<byte> q1, Vector256<sbyte> x1, Vector256<int> offsets) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q0, x0) + Avx2.MultiplyAddAdjacent(q1, x1), Vector256<short>.One) + offsets;
+}
+
+/// <summary>
+/// Two <c>vpdpbusd</c> (AVX-VNNI), each four byte products and their addition into int32: the same integer sums as
+/// <see cref="MaddPairSums"/>, and so the same bits, in two instructions instead of five.
 /// </summary>
 internal readonly struct VnniPairSums : IPairSums
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Sums(
-        Vector256<short> q0, Vector256<short> x0, Vector256<short> q1, Vector256<short> x1,
-        Vector256<short> q2, Vector256<short> x2, Vector256<short> q3, Vector256<short> x3, Vector256<int> offsets) =>
-        AvxVnni.MultiplyWideningAndAdd(
-            AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(offsets, q0, x0), q1, x1), q2, x2),
-            q3, x3);
+    public static Vector256<int> Sums(Vector256<byte> q0, Vector256<sbyte> x0, Vector256<byte> q1, Vector256<sbyte> x1, Vector256<int> offsets) =>
+        AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(offsets, q0, x0), q1, x1);
 }

@@ -11,30 +11,25 @@ namespace Rwkv7.Gen.Specialized;
 internal static partial class Q4Kernels
 {
     /// <summary>
-    /// 512 bits, four blocks per step: their 64 bytes loaded as 32 int16 lanes without widening. Lane L holds bytes 2L
-    /// and 2L + 1 of block L / 8, so its four nibbles are values j, j + 1, j + 16 and j + 17 of that block
-    /// (j = 2·(L mod 8)): masked, shifted by 8 and masked, shifted by 4 and masked, and shifted by 12. The inputs come
-    /// arranged to match (<see cref="Arrange"/>, once for all of a model step's parts), four vectors per step, with the
-    /// sums that take the nibbles' offset of 8 out (−8 · Σx per int32 lane). Per step and row: six shifts and masks,
-    /// four <c>vpmaddwd</c>, three additions, one addition of the offsets, one conversion and one FMA by the blocks'
-    /// weight scale × input scale (made sixteen blocks at a time, spread by one permutation): 18 instructions per 128
-    /// weights and row, where two blocks per step with widening loads took 20, and 24 with per-pair scales
-    /// (docs/benchmarks.md, changes 42 and 43: one-thread 4-bit decode on Zen 5 +18%, then +12.5%). .NET 10 has no
-    /// 512-bit <c>vpdpwssd</c>, which would fold each <c>vpmaddwd</c> and its addition into one (as the 256-bit path
-    /// does). Blocks after the last whole four take <see cref="BlockSums"/>.
+    /// 512 bits, four blocks per step from one plain 64-byte load: its low nibbles are values 0–15 of each block, its
+    /// high nibbles values 16–31, matched by two vectors of 8-bit inputs arranged once for all of a model step's parts
+    /// (<see cref="Arrange"/>), with the sums that take the nibbles' offset of 8 out (−8 · Σx per int32 lane). Per step
+    /// and row: one mask, one shift and mask, two <c>vpmaddubsw</c>, their addition, one <c>vpmaddwd</c> by ones, the
+    /// offsets' addition, one conversion and one FMA by the blocks' weight scale × input scale (made sixteen blocks at
+    /// a time, spread by one permutation): 11 instructions per 128 weights and row, where 16-bit inputs took 18
+    /// (docs/benchmarks.md, changes 42, 43 and 57). .NET 10 has no 512-bit <c>vpdpbusd</c>, which would take the two
+    /// products and their additions in two. Blocks after the last whole four take <see cref="BlockSums"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MatMulInt16V512<TPrefetch>(ref byte w, int n, ref short x, ref float xScales, ref short xa, ref int ko, ref float y, int rowStart, int rowEnd, bool accumulate)
+    private static void MatMulInt8V512<TPrefetch>(ref byte w, int n, ref sbyte xa, ref float xScales, ref int ko, ref float y, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
     {
         int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2, quads = blocks / 4;
         int tileBytes = RowTile * stride;
         nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, tileBytes) * tileBytes);
 
-        Vector512<ushort> nibble = Vector512.Create((ushort)0xF);
+        Vector512<byte> nibble = Vector512.Create((byte)0xF);
         Vector512<int> spread = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-        Vector512<ushort> shifts = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4));
-        Vector512<short> offset = Vector512.Create((short)Q4Block.Offset), mask = Vector512.Create((short)0xF);
         for (int r = rowStart; r < rowEnd;)
         {
             // Four rows, or one row four times after the last whole tile (at most three rows per call), so that a
@@ -92,12 +87,13 @@ internal static partial class Q4Kernels
             for (int b = 4 * quads; b < blocks; b++)
             {
                 nuint at = (nuint)(b * Q4Block.PackedBytes);
-                Vector512<short> xb = Vector512.LoadUnsafe(ref x, (nuint)(b * Q4Block.Size));
+                ref sbyte xb = ref Unsafe.Add(ref xa, b * Q4Block.Size);
+                ref int kb = ref Unsafe.Add(ref ko, b * OffsetsPerBlock);
                 float xs = Unsafe.Add(ref xScales, b);
-                a0 = Vector512.FusedMultiplyAdd(BlockSums(ref w0, at, xb, shifts, mask, offset), Vector512.Create(Unsafe.Add(ref s0, b) * xs), a0);
-                a1 = Vector512.FusedMultiplyAdd(BlockSums(ref w1, at, xb, shifts, mask, offset), Vector512.Create(Unsafe.Add(ref s1, b) * xs), a1);
-                a2 = Vector512.FusedMultiplyAdd(BlockSums(ref w2, at, xb, shifts, mask, offset), Vector512.Create(Unsafe.Add(ref s2, b) * xs), a2);
-                a3 = Vector512.FusedMultiplyAdd(BlockSums(ref w3, at, xb, shifts, mask, offset), Vector512.Create(Unsafe.Add(ref s3, b) * xs), a3);
+                a0 = Vector512.FusedMultiplyAdd(BlockSums(ref w0, at, ref xb, ref kb).ToVector256().ToVector512(), Vector512.Create(Unsafe.Add(ref s0, b) * xs), a0);
+                a1 = Vector512.FusedMultiplyAdd(BlockSums(ref w1, at, ref xb, ref kb).ToVector256().ToVector512(), Vector512.Create(Unsafe.Add(ref s1, b) * xs), a1);
+                a2 = Vector512.FusedMultiplyAdd(BlockSums(ref w2, at, ref xb, ref kb).ToVector256().ToVector512(), Vector512.Create(Unsafe.Add(ref s2, b) * xs), a2);
+                a3 = Vector512.FusedMultiplyAdd(BlockSums(ref w3, at, ref xb, ref kb).ToVector256().ToVector512(), Vector512.Create(Unsafe.Add(ref s3, b) * xs), a3);
             }
 
             Store(ref y, r, Vector512.Sum(a0), accumulate);
@@ -121,8 +117,8 @@ internal static partial class Q4Kernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ScaledQuads<TPrefetch>(
-        ref byte w0, ref byte w1, ref byte w2, ref byte w3, ref short xa, ref int ko, int first, int count,
-        bool prefetch, nuint fetch, Vector512<ushort> nibble, Vector512<int> spread,
+        ref byte w0, ref byte w1, ref byte w2, ref byte w3, ref sbyte xa, ref int ko, int first, int count,
+        bool prefetch, nuint fetch, Vector512<byte> nibble, Vector512<int> spread,
         Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3,
         ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3)
         where TPrefetch : struct, IWeightPrefetch
@@ -136,34 +132,27 @@ internal static partial class Q4Kernels
             }
 
             nuint at = (nuint)(q * 64);
-            ref short xq = ref Unsafe.Add(ref xa, q * 128);
-            Vector512<short> x0 = Vector512.LoadUnsafe(ref xq), x1 = Vector512.LoadUnsafe(ref xq, 32), x2 = Vector512.LoadUnsafe(ref xq, 64), x3 = Vector512.LoadUnsafe(ref xq, 96);
+            ref sbyte xq = ref Unsafe.Add(ref xa, q * 128);
+            Vector512<sbyte> xl = Vector512.LoadUnsafe(ref xq), xh = Vector512.LoadUnsafe(ref xq, 64);
             Vector512<int> k = Vector512.LoadUnsafe(ref ko, (nuint)(q * 16));
-            a0 = Vector512.FusedMultiplyAdd(QuadSums(ref w0, at, x0, x1, x2, x3, k, nibble), Avx512F.PermuteVar16x32(c0, index), a0);
-            a1 = Vector512.FusedMultiplyAdd(QuadSums(ref w1, at, x0, x1, x2, x3, k, nibble), Avx512F.PermuteVar16x32(c1, index), a1);
-            a2 = Vector512.FusedMultiplyAdd(QuadSums(ref w2, at, x0, x1, x2, x3, k, nibble), Avx512F.PermuteVar16x32(c2, index), a2);
-            a3 = Vector512.FusedMultiplyAdd(QuadSums(ref w3, at, x0, x1, x2, x3, k, nibble), Avx512F.PermuteVar16x32(c3, index), a3);
+            a0 = Vector512.FusedMultiplyAdd(QuadSums(ref w0, at, xl, xh, k, nibble), Avx512F.PermuteVar16x32(c0, index), a0);
+            a1 = Vector512.FusedMultiplyAdd(QuadSums(ref w1, at, xl, xh, k, nibble), Avx512F.PermuteVar16x32(c1, index), a1);
+            a2 = Vector512.FusedMultiplyAdd(QuadSums(ref w2, at, xl, xh, k, nibble), Avx512F.PermuteVar16x32(c2, index), a2);
+            a3 = Vector512.FusedMultiplyAdd(QuadSums(ref w3, at, xl, xh, k, nibble), Avx512F.PermuteVar16x32(c3, index), a3);
         }
     }
 
     /// <summary>Σ (q − 8)·x per int32 lane for four blocks (lanes 4b…4b + 3 block b's), as fp32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> QuadSums(ref byte row, nuint at, Vector512<short> x0, Vector512<short> x1, Vector512<short> x2, Vector512<short> x3, Vector512<int> offsets, Vector512<ushort> nibble)
+    private static Vector512<float> QuadSums(ref byte row, nuint at, Vector512<sbyte> xl, Vector512<sbyte> xh, Vector512<int> offsets, Vector512<byte> nibble)
     {
-        Vector512<ushort> lanes = Vector512.LoadUnsafe(ref row, at).AsUInt16();
-        Vector512<int> sums = Avx512BW.MultiplyAddAdjacent((lanes & nibble).AsInt16(), x0)
-            + Avx512BW.MultiplyAddAdjacent(((lanes >>> 8) & nibble).AsInt16(), x1)
-            + Avx512BW.MultiplyAddAdjacent(((lanes >>> 4) & nibble).AsInt16(), x2)
-            + Avx512BW.MultiplyAddAdjacent((lanes >>> 12).AsInt16(), x3);
-        return Avx512F.ConvertToVector512Single(sums + offsets);
+        Vector512<byte> bytes = Vector512.LoadUnsafe(ref row, at);
+        return QuadSums(bytes & nibble, (bytes.AsUInt16() >>> 4).AsByte() & nibble, xl, xh, offsets);
     }
 
+    /// <summary>Σ (q − 8)·x per int32 lane for four blocks from their unpacked nibbles, as fp32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> BlockSums(ref byte row, nuint at, Vector512<short> x, Vector512<ushort> shifts, Vector512<short> nibble, Vector512<short> offset)
-    {
-        Vector128<byte> packed = Vector128.LoadUnsafe(ref row, at);
-        Vector512<ushort> both = Avx512BW.ConvertToVector512UInt16(Vector256.Create(packed, packed));
-        Vector512<short> q = (Avx512BW.ShiftRightLogicalVariable(both, shifts).AsInt16() & nibble) - offset;
-        return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(q, x));
-    }
+    private static Vector512<float> QuadSums(Vector512<byte> low, Vector512<byte> high, Vector512<sbyte> xl, Vector512<sbyte> xh, Vector512<int> offsets) =>
+        Avx512F.ConvertToVector512Single(
+            Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(low, xl) + Avx512BW.MultiplyAddAdjacent(high, xh), Vector512<short>.One) + offsets);
 }

@@ -8,23 +8,29 @@ using Rwkv7.Gen.Weights;
 namespace Rwkv7.Gen.Specialized;
 
 /// <summary>
-/// One-token products of 4-bit matrices (<see cref="TensorDType.Q4"/>) with inputs rounded to 16 bits
-/// (<see cref="Int16Activations"/>): the products of 4-bit decode. Width-generic (the loop bound is the row length),
-/// not generated: a one-token product streams its weights once, so it is bound by memory and by the unpacking of
-/// nibbles, neither of which a constant width changes. A batch's rows take the same products, each token summed as
-/// its one-token product (Q4Kernels.Tokens.cs); a prefill's rows are widened a chunk at a time into the generated
-/// fp32 tiles (<see cref="Products{TKernels}"/>).
+/// One-token products of 4-bit matrices (<see cref="TensorDType.Q4"/>) with inputs rounded to 8 bits: the products of
+/// 4-bit decode. The inputs come rounded to 16 bits (<see cref="Int16Activations"/>, as 8-bit products take them) and
+/// are rounded again to 8 bits per block of 32 when arranged (<see cref="Arrange"/>), as llama.cpp's Q4_0 products
+/// round theirs (Q8_0); a nibble × byte pair then takes one byte lane, and <c>vpmaddubsw</c> or <c>vpdpbusd</c> sums
+/// 64 of them per 256 bits where 16-bit inputs took twice the instructions (docs/benchmarks.md, change 57). Width-generic
+/// (the loop bound is the row length), not generated: a one-token product streams its weights once, so it is bound by
+/// memory and by the unpacking of nibbles, neither of which a constant width changes. A batch's rows take the same
+/// products, each token summed as its one-token product (Q4Kernels.Tokens.cs); a prefill's rows are widened a chunk at
+/// a time into the generated fp32 tiles (<see cref="Products{TKernels}"/>).
 /// </summary>
 internal static partial class Q4Kernels
 {
     private const int RowTile = 4;
 
-    /// <summary>Nibble offsets <see cref="Arrange"/> makes per block of 32 inputs: one per pair of int16 lanes.</summary>
+    /// <summary>Nibble offsets <see cref="Arrange"/> makes per block of 32 inputs: one per int32 lane of a block's sums.</summary>
     public const int OffsetsPerBlock = 4;
+
+    /// <summary>The largest 8-bit input: a block's largest 16-bit magnitude maps to ±127.</summary>
+    public const int MaxInt8 = 127;
 
     /// <summary>
     /// Blocks the vector products read per step from one plain load, which fixes the order of their arranged inputs:
-    /// four at 512 bits, two at 256, none without vectors (the scalar product reads the plain inputs).
+    /// four at 512 bits, two at 256, none without vectors (the scalar product reads the inputs in their plain order).
     /// </summary>
     public static int StepBlocks =>
         Vector512.IsHardwareAccelerated && Avx512BW.IsSupported ? 4
@@ -32,39 +38,38 @@ internal static partial class Q4Kernels
         : 0;
 
     /// <summary>
-    /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of y = W·x for one token, W 4-bit and x rounded to 16
+    /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of y = W·x for one token, W 4-bit and x rounded to 8
     /// bits and arranged for these kernels (<see cref="Int16Input"/>): per block, (q − 8) × x summed exactly in
     /// integers, then scaled by the weight's and the input's block scales. Adds into y when <paramref name="accumulate"/>
     /// is set. Weights are requested ahead as <typeparamref name="TPrefetch"/> says, as in the generated tiles.
     /// </summary>
-    public static void MatMulInt16<TPrefetch>(in WeightMatrix w, Int16Input x, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+    public static void MatMulInt8<TPrefetch>(in WeightMatrix w, Int16Input x, Span<float> y, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
     {
         ArgumentNullException.ThrowIfNull(x);
-        KernelChecks.MatMulInt16(w, TensorDType.Q4, x.Length, x.Scales.Length, y.Length, rowStart, rowEnd);
+        KernelChecks.MatMulInt16(w, TensorDType.Q4, x.Length, x.ArrangedScales.Length, y.Length, rowStart, rowEnd);
         RequireArranged(x);
 
         ref byte wr = ref MemoryMarshal.GetReference(w.AsQ4Span());
-        ref short xr = ref MemoryMarshal.GetReference(x.Values);
-        ref float xsr = ref MemoryMarshal.GetReference(x.Scales);
-        ref short xa = ref MemoryMarshal.GetReference(x.Arranged);
+        ref sbyte xa = ref MemoryMarshal.GetReference(x.Arranged);
+        ref float xsr = ref MemoryMarshal.GetReference(x.ArrangedScales);
         ref int ko = ref MemoryMarshal.GetReference(x.Offsets);
         ref float yr = ref MemoryMarshal.GetReference(y);
         if (StepBlocks == 4)
         {
-            MatMulInt16V512<TPrefetch>(ref wr, w.Cols, ref xr, ref xsr, ref xa, ref ko, ref yr, rowStart, rowEnd, accumulate);
+            MatMulInt8V512<TPrefetch>(ref wr, w.Cols, ref xa, ref xsr, ref ko, ref yr, rowStart, rowEnd, accumulate);
         }
         else if (StepBlocks == 2 && AvxVnni.IsSupported)
         {
-            MatMulInt16V256<TPrefetch, VnniPairSums>(ref wr, w.Cols, ref xr, ref xsr, ref xa, ref ko, ref yr, rowStart, rowEnd, accumulate);
+            MatMulInt8V256<TPrefetch, VnniPairSums>(ref wr, w.Cols, ref xa, ref xsr, ref ko, ref yr, rowStart, rowEnd, accumulate);
         }
         else if (StepBlocks == 2)
         {
-            MatMulInt16V256<TPrefetch, MaddPairSums>(ref wr, w.Cols, ref xr, ref xsr, ref xa, ref ko, ref yr, rowStart, rowEnd, accumulate);
+            MatMulInt8V256<TPrefetch, MaddPairSums>(ref wr, w.Cols, ref xa, ref xsr, ref ko, ref yr, rowStart, rowEnd, accumulate);
         }
         else
         {
-            MatMulInt16Scalar(w, x.Values, x.Scales, y, rowStart, rowEnd, accumulate);
+            MatMulInt8Scalar(w, x.Arranged[..x.Length], x.ArrangedScales, y, rowStart, rowEnd, accumulate);
         }
     }
 
@@ -75,14 +80,14 @@ internal static partial class Q4Kernels
     /// is computed with (a batch's rows equal their sessions' one-token steps, bit for bit). Each row's nibbles are
     /// unpacked once per group of up to four tokens.
     /// </summary>
-    public static void MatMulInt16<TPrefetch>(in WeightMatrix w, Int16Input x, Span<float> y, int yStride, int rowStart, int rowEnd, bool accumulate)
+    public static void MatMulInt8<TPrefetch>(in WeightMatrix w, Int16Input x, Span<float> y, int yStride, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
     {
         ArgumentNullException.ThrowIfNull(x);
         int tokens = x.Tokens;
         if (tokens == 1)
         {
-            MatMulInt16<TPrefetch>(w, x, y, rowStart, rowEnd, accumulate);
+            MatMulInt8<TPrefetch>(w, x, y, rowStart, rowEnd, accumulate);
             return;
         }
 
@@ -113,8 +118,8 @@ internal static partial class Q4Kernels
         {
             for (int t = 0; t < tokens; t++)
             {
-                MatMulInt16Scalar(
-                    w, x.Values.Slice(t * x.Stride, x.Length), x.Scales.Slice(t * x.BlockStride, x.BlockStride), y[(t * yStride)..], rowStart, rowEnd, accumulate);
+                MatMulInt8Scalar(
+                    w, x.Arranged.Slice(t * x.Stride, x.Length), x.ArrangedScales.Slice(t * x.BlockStride, x.BlockStride), y[(t * yStride)..], rowStart, rowEnd, accumulate);
             }
         }
     }
@@ -123,37 +128,35 @@ internal static partial class Q4Kernels
     {
         if (!x.IsArranged)
         {
-            throw new ArgumentException("A 4-bit product needs its 16-bit inputs arranged (Int16Input.Round with arrange set).", nameof(x));
+            throw new ArgumentException("A 4-bit product needs its inputs arranged (Int16Input.Round with arrange set).", nameof(x));
         }
     }
 
     /// <summary>
-    /// Arranges the 16-bit inputs <paramref name="x"/> for the vector products, which read <see cref="StepBlocks"/>
-    /// blocks per step from one plain load as 8 · <see cref="StepBlocks"/> int16 lanes: lane L holds bytes 2L and 2L + 1
-    /// of the step's block L / 8, whose nibbles are values j, j + 1, j + 16 and j + 17 of that block (j = 2·(L mod 8)).
-    /// Per step, <paramref name="arranged"/> gets four vectors of inputs (those values for every lane, in that order),
-    /// and per block <paramref name="offsets"/> gets <see cref="OffsetsPerBlock"/> int32s, one per pair of lanes: −8 · the
-    /// sum of the inputs those lanes take, which the products add to take the nibbles' offset out. Blocks after the last whole
-    /// step are left out (the products read them from <paramref name="x"/>). Per block: two loads, two in-lane byte
-    /// shuffles and two 64-bit permutations put the even and odd values of each half side by side, two
-    /// <c>vpmaddwd</c> and one horizontal addition make the offsets.
+    /// Rounds the 16-bit inputs <paramref name="x"/> (scales <paramref name="scales"/>) to 8 bits per block and arranges
+    /// them for the vector products, which read <see cref="StepBlocks"/> blocks per step from one plain load: the low
+    /// nibbles of the step's bytes (values 0–15 of each block) and the high ones (values 16–31) as two vectors of bytes.
+    /// Per step, <paramref name="arranged"/> gets values 0–15 of each of its blocks, then values 16–31 of each;
+    /// <paramref name="arrangedScales"/> one scale per block; and per block <paramref name="offsets"/> gets
+    /// <see cref="OffsetsPerBlock"/> int32s, one per lane of a block's sums (lane i: values 4i…4i + 3 and
+    /// 16 + 4i…16 + 4i + 3): −8 · their sum, which the products add to take the nibbles' offset out. Blocks after the
+    /// last whole step, and all blocks without vectors, keep their plain order (a step of one block).
     /// </summary>
-    public static void Arrange(ReadOnlySpan<short> x, Span<short> arranged, Span<int> offsets) => ArrangeSteps(x, arranged, offsets, StepBlocks);
+    public static void Arrange(ReadOnlySpan<short> x, ReadOnlySpan<float> scales, Span<sbyte> arranged, Span<float> arrangedScales, Span<int> offsets) =>
+        ArrangeSteps(x, scales, arranged, arrangedScales, offsets, StepBlocks);
 
     /// <summary>
     /// The 256-bit product with the sums <typeparamref name="TSums"/> (AVX2 only), whatever width the dispatch would
     /// take: for tests, which compare the AVX-VNNI sums with the plain ones on every processor that has both.
     /// </summary>
-    internal static void MatMulInt16V256<TSums>(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd)
+    internal static void MatMulInt8V256<TSums>(in WeightMatrix w, Int16Input x, Span<float> y, int rowStart, int rowEnd)
         where TSums : struct, IPairSums
     {
-        KernelChecks.MatMulInt16(w, TensorDType.Q4, x.Length, xScales.Length, y.Length, rowStart, rowEnd);
-        short[] arranged = new short[x.Length];
-        int[] offsets = new int[x.Length / Q4Block.Size * OffsetsPerBlock];
-        ArrangeSteps(x, arranged, offsets, 2);
-        MatMulInt16V256<TemporalPrefetch, TSums>(
-            ref MemoryMarshal.GetReference(w.AsQ4Span()), w.Cols, ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(xScales),
-            ref arranged[0], ref offsets[0], ref MemoryMarshal.GetReference(y), rowStart, rowEnd, accumulate: false);
+        KernelChecks.MatMulInt16(w, TensorDType.Q4, x.Length, x.ArrangedScales.Length, y.Length, rowStart, rowEnd);
+        x.ArrangeFor(2);
+        MatMulInt8V256<TemporalPrefetch, TSums>(
+            ref MemoryMarshal.GetReference(w.AsQ4Span()), w.Cols, ref MemoryMarshal.GetReference(x.Arranged), ref MemoryMarshal.GetReference(x.ArrangedScales),
+            ref MemoryMarshal.GetReference(x.Offsets), ref MemoryMarshal.GetReference(y), rowStart, rowEnd, accumulate: false);
     }
 
     /// <summary>
@@ -169,54 +172,109 @@ internal static partial class Q4Kernels
             ref MemoryMarshal.GetReference(w.AsQ4Span()), w.Cols, new TokenInputs(x), ref MemoryMarshal.GetReference(y), yStride, 0, w.Rows, accumulate: false);
     }
 
-    /// <summary><see cref="Arrange"/> for kernels that read <paramref name="perStep"/> blocks per step.</summary>
+    /// <summary>
+    /// <see cref="Arrange"/> for kernels that read <paramref name="perStep"/> blocks per step (0 or 1: every block in
+    /// its plain order). Per block the 8-bit rounding is scale8 = scale · m / 127 and q8 = round(q16 · (127 / m)), ties
+    /// to even, m the block's largest |q16| (a block of zeros keeps zeros and scale 0; a non-finite scale stays non-finite).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void ArrangeSteps(ReadOnlySpan<short> x, Span<short> arranged, Span<int> offsets, int perStep)
+    internal static void ArrangeSteps(ReadOnlySpan<short> x, ReadOnlySpan<float> scales, Span<sbyte> arranged, Span<float> arrangedScales, Span<int> offsets, int perStep)
     {
-        if (perStep == 0)
-        {
-            return;
-        }
-
-        int blocks = x.Length / Q4Block.Size / perStep * perStep;
-        if (arranged.Length < blocks * Q4Block.Size || offsets.Length < blocks * OffsetsPerBlock)
+        int blocks = x.Length / Q4Block.Size;
+        if (x.Length % Q4Block.Size != 0 || scales.Length < blocks || arranged.Length < x.Length || arrangedScales.Length < blocks || offsets.Length < blocks * OffsetsPerBlock)
         {
             throw new ArgumentException(
-                $"Arranging {blocks} blocks of 16-bit inputs needs room for {blocks * Q4Block.Size} values and {blocks * OffsetsPerBlock} offsets; got {arranged.Length} and {offsets.Length}.");
+                $"Arranging {x.Length} 16-bit inputs ({blocks} blocks, {scales.Length} scales) needs room for {x.Length} values, {blocks} scales and {blocks * OffsetsPerBlock} offsets; got {arranged.Length}, {arrangedScales.Length} and {offsets.Length}.");
         }
 
-        ref short xr = ref MemoryMarshal.GetReference(x);
-        ref short ar = ref MemoryMarshal.GetReference(arranged);
-        ref int kr = ref MemoryMarshal.GetReference(offsets);
-
-        // Within each 128-bit lane, the even int16s, then the odd ones.
-        Vector256<byte> split = Vector256.Create((byte)0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
-        Vector256<short> one = Vector256<short>.One;
-        int part = 8 * perStep;
+        perStep = Math.Max(perStep, 1);
+        int stepped = blocks / perStep * perStep;
+        Span<sbyte> rounded = stackalloc sbyte[Q4Block.Size];
+        ref sbyte ar = ref MemoryMarshal.GetReference(arranged);
         for (int b = 0; b < blocks; b++)
         {
-            Vector256<short> low = Vector256.LoadUnsafe(ref xr, (nuint)(b * Q4Block.Size));
-            Vector256<short> high = Vector256.LoadUnsafe(ref xr, (nuint)((b * Q4Block.Size) + 16));
-
-            // Values 0, 2, …, 14 | 1, 3, …, 15, and the same for 16…31: 64-bit quarters (even 0–7, odd 0–7, even 8–15,
-            // odd 8–15) put in the order 0, 2, 1, 3.
-            Vector256<short> first = Avx2.Permute4x64(Avx2.Shuffle(low.AsByte(), split).AsUInt64(), 0b11_01_10_00).AsInt16();
-            Vector256<short> second = Avx2.Permute4x64(Avx2.Shuffle(high.AsByte(), split).AsUInt64(), 0b11_01_10_00).AsInt16();
-            ref short at = ref Unsafe.Add(ref ar, ((b / perStep) * Q4Block.Size * perStep) + ((b % perStep) * 8));
-            first.GetLower().StoreUnsafe(ref at);
-            first.GetUpper().StoreUnsafe(ref at, (nuint)part);
-            second.GetLower().StoreUnsafe(ref at, (nuint)(2 * part));
-            second.GetUpper().StoreUnsafe(ref at, (nuint)(3 * part));
-
-            // Offset i of the block: −8 · (x[4i … 4i + 3] + x[16 + 4i … 16 + 4i + 3]).
-            Vector256<int> pairs = Avx2.MultiplyAddAdjacent(low, one) + Avx2.MultiplyAddAdjacent(high, one);
-            Vector256<int> quads = Avx2.HorizontalAdd(pairs, pairs);
-            Vector128<int> sums = Avx2.Permute4x64(quads.AsUInt64(), 0b00_00_10_00).AsInt32().GetLower();
-            (sums * -Q4Block.Offset).StoreUnsafe(ref kr, (nuint)(b * OffsetsPerBlock));
+            arrangedScales[b] = RoundBlock(x.Slice(b * Q4Block.Size, Q4Block.Size), scales[b], rounded, offsets.Slice(b * OffsetsPerBlock, OffsetsPerBlock));
+            int step = b < stepped ? perStep : 1, first = b / step * step;
+            ref sbyte at = ref Unsafe.Add(ref ar, (first * Q4Block.Size) + ((b - first) * 16));
+            Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(rounded)).StoreUnsafe(ref at);
+            Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(rounded), 16).StoreUnsafe(ref at, (nuint)(16 * step));
         }
     }
 
-    private static void MatMulInt16Scalar(in WeightMatrix w, ReadOnlySpan<short> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
+    /// <summary>Reads back the plain order of inputs that <see cref="ArrangeSteps"/> arranged for <paramref name="perStep"/> blocks per step.</summary>
+    internal static void ReadArranged(ReadOnlySpan<sbyte> arranged, int perStep, Span<sbyte> values)
+    {
+        int blocks = arranged.Length / Q4Block.Size;
+        perStep = Math.Max(perStep, 1);
+        int stepped = blocks / perStep * perStep;
+        for (int b = 0; b < blocks; b++)
+        {
+            int step = b < stepped ? perStep : 1, first = b / step * step;
+            ReadOnlySpan<sbyte> at = arranged[((first * Q4Block.Size) + ((b - first) * 16))..];
+            at[..16].CopyTo(values.Slice(b * Q4Block.Size, 16));
+            at.Slice(16 * step, 16).CopyTo(values.Slice((b * Q4Block.Size) + 16, 16));
+        }
+    }
+
+    /// <summary>One block of 16-bit inputs rounded to 8 bits in plain order, with its offsets; returns its 8-bit scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float RoundBlock(ReadOnlySpan<short> block, float scale, Span<sbyte> rounded, Span<int> offsets)
+    {
+        ref short br = ref MemoryMarshal.GetReference(block);
+        ref sbyte rr = ref MemoryMarshal.GetReference(rounded);
+        ref int kr = ref MemoryMarshal.GetReference(offsets);
+        if (Avx2.IsSupported)
+        {
+            // The largest |q16| (at most 32767: Int16Activations never makes −32768), the values times 127 / max
+            // rounded to even, and the offsets from pair and quad sums (lane i: values 4i…4i + 3, then 16 + 4i…).
+            Vector256<short> low = Vector256.LoadUnsafe(ref br), high = Vector256.LoadUnsafe(ref br, 16);
+            Vector128<short> m = Vector128.Max(Vector256.Max(Vector256.Abs(low), Vector256.Abs(high)).GetLower(), Vector256.Max(Vector256.Abs(low), Vector256.Abs(high)).GetUpper());
+            m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create((short)4, 5, 6, 7, 0, 1, 2, 3)));
+            m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create((short)2, 3, 0, 1, 6, 7, 4, 5)));
+            int max = Math.Max(m.ToScalar(), m.GetElement(1));
+            float factor = max > 0 ? (float)MaxInt8 / max : 0;
+            (Vector256<int> a, Vector256<int> b) = Vector256.Widen(low);
+            (Vector256<int> c, Vector256<int> d) = Vector256.Widen(high);
+            Vector256<sbyte> q = Vector256.Narrow(Vector256.Narrow(Round(a, factor), Round(b, factor)), Vector256.Narrow(Round(c, factor), Round(d, factor)));
+            q.StoreUnsafe(ref rr);
+            Vector256<int> quads = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256<byte>.One, q), Vector256<short>.One);
+            ((quads.GetLower() + quads.GetUpper()) * -Q4Block.Offset).StoreUnsafe(ref kr);
+            return scale * (max / (float)MaxInt8);
+        }
+        else
+        {
+            int max = 0;
+            for (int i = 0; i < Q4Block.Size; i++)
+            {
+                max = Math.Max(max, Math.Abs((int)Unsafe.Add(ref br, i)));
+            }
+
+            float factor = max > 0 ? (float)MaxInt8 / max : 0;
+            for (int i = 0; i < Q4Block.Size; i++)
+            {
+                Unsafe.Add(ref rr, i) = (sbyte)MathF.Round(Unsafe.Add(ref br, i) * factor);
+            }
+
+            for (int lane = 0; lane < OffsetsPerBlock; lane++)
+            {
+                int sum = 0;
+                for (int j = 4 * lane; j < (4 * lane) + 4; j++)
+                {
+                    sum += Unsafe.Add(ref rr, j) + Unsafe.Add(ref rr, j + 16);
+                }
+
+                Unsafe.Add(ref kr, lane) = -Q4Block.Offset * sum;
+            }
+
+            return scale * (max / (float)MaxInt8);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector256<int> Round(Vector256<int> values, float factor) =>
+            Vector256.ConvertToInt32(Vector256.Round(Vector256.ConvertToSingle(values) * factor));
+    }
+
+    private static void MatMulInt8Scalar(in WeightMatrix w, ReadOnlySpan<sbyte> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)
     {
         const int half = Q4Block.Size / 2;
         for (int r = rowStart; r < rowEnd; r++)
@@ -273,6 +331,19 @@ internal static partial class Q4Kernels
         {
             TPrefetch.Line(ref tile, fetch + (nuint)at);
         }
+    }
+
+    /// <summary>
+    /// Σ (q − 8)·x per int32 lane of one block taken alone (lane i: values 4i…4i + 3 and 16 + 4i…16 + 4i + 3, as the
+    /// steps' lanes), as fp32: the blocks after a row's last whole step, at every width and in every token pass.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> BlockSums(ref byte row, nuint at, ref sbyte xb, ref int kb)
+    {
+        Vector128<byte> packed = Vector128.LoadUnsafe(ref row, at), nibble = Vector128.Create((byte)0xF);
+        Vector128<short> pairs = Ssse3.MultiplyAddAdjacent(packed & nibble, Vector128.LoadUnsafe(ref xb))
+            + Ssse3.MultiplyAddAdjacent((packed.AsUInt16() >>> 4).AsByte() & nibble, Vector128.LoadUnsafe(ref xb, 16));
+        return Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(pairs, Vector128<short>.One) + Vector128.LoadUnsafe(ref kb));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -73,7 +73,7 @@ public sealed record CpuTuning
     public double HeadRowNanoseconds { get; init; } = 300;
 
     /// <summary>
-    /// Most rows of a sequence (prefill) whose 4-bit products read 16-bit inputs on the 512-bit path, each row summed
+    /// Most rows of a sequence (prefill) whose 4-bit products read integer inputs on the 512-bit path, each row summed
     /// as a one-token step sums it; longer blocks widen the rows into the generated fp32 tiles, which the FMAs then
     /// make faster. On Zen 5, since the token products keep one group's inputs in L1 (docs/benchmarks.md, change 55):
     /// 16 tokens 1.22×, 32 1.04×, 48 0.99×, 64 0.97× on two threads (1.13× on one).
@@ -81,7 +81,7 @@ public sealed record CpuTuning
     public int Int16SequenceTokens512 { get; init; } = 32;
 
     /// <summary>
-    /// <see cref="Int16SequenceTokens512"/> for the 256-bit path, where the 4-bit products take <c>vpdpwssd</c> (AVX-VNNI)
+    /// <see cref="Int16SequenceTokens512"/> for the 256-bit path, where the 4-bit products take <c>vpdpbusd</c> (AVX-VNNI)
     /// and the fp32 tiles have half the width. On Zen 5 (change 55): 48 tokens 1.46×, 64 1.38× (1.42× on one thread),
     /// so every block of a prompt (at most 64 rows) takes them.
     /// </summary>
@@ -107,7 +107,7 @@ public sealed record CpuTuning
     /// <summary>One line for <c>rwkv7 info</c> and <c>bench</c>: the choices, then where they came from.</summary>
     public string Describe() => string.Create(
         CultureInfo.InvariantCulture,
-        $"prefetch {HintName(WeightPrefetch)} {PrefetchAheadBytes / 1024} KiB ahead, {PartsPerThread} parts per thread, split steps of ≥ {MinParallelMicroseconds:0.#} µs, huge pages {(HugePages ? "on" : "off")}, 4-bit prompts of ≤ {Int16SequenceTokens512}/{Int16SequenceTokens256} tokens (512/256-bit) on 16-bit inputs");
+        $"prefetch {HintName(WeightPrefetch)} {PrefetchAheadBytes / 1024} KiB ahead, {PartsPerThread} parts per thread, split steps of ≥ {MinParallelMicroseconds:0.#} µs, huge pages {(HugePages ? "on" : "off")}, 4-bit prompts of ≤ {Int16SequenceTokens512}/{Int16SequenceTokens256} tokens (512/256-bit) on 8-bit inputs");
 
     /// <summary>The hint's short name as <c>RWKV7_PREFETCH</c> and tuning files write it: <c>t0</c> or <c>nta</c>.</summary>
     public static string HintName(PrefetchHint hint) => hint == PrefetchHint.NonTemporal ? "nta" : "t0";

@@ -100,7 +100,9 @@ public sealed class GgufWriterTests(ITestOutputHelper output)
     /// <summary>
     /// Asked for q8 or q4, the product matrices (embedding included, as llama-quantize does) are written as Q8_0 or Q4_0
     /// (the head Q8_0) and the LoRA factors keep their type. Read back, the blocks are kept and hold the file's values:
-    /// prefill on them equals the fp32-decoded file within the fp32 tolerance. Against the goldens (measured: Q8_0
+    /// prefill on them equals the fp32-decoded file within the fp32 tolerance for Q8_0 (its prompt products take fp32
+    /// inputs) and within 3e-2 of the row std for Q4_0, whose short prompts' products round their inputs to 8 bits
+    /// (measured 1.6e-3; a wrong block moves logits by whole standard deviations). Against the goldens (measured: Q8_0
     /// 1.9e-2 of the row std and 24/24 top-1, as llama-quantize's Q8_0 file; Q4_0 0.12 and 23/24, llama-quantize's 0.17),
     /// bounded with a margin.
     /// </summary>
@@ -123,7 +125,8 @@ public sealed class GgufWriterTests(ITestOutputHelper output)
         using RwkvModel decoded = RwkvModel.Load(gguf.Path, new RwkvModelOptions { Weights = new WeightLoadOptions { MatrixType = TensorDType.F32 } });
         int[] tokens = Goldens.Tiny.Tokens;
         float[] logits = Logits(blocks, tokens);
-        Tolerance.AssertLogitRows(Logits(decoded, tokens), logits, 256, $"{type} GGUF kept vs decoded");
+        Tolerance.AssertLogitRows(
+            Logits(decoded, tokens), logits, 256, $"{type} GGUF kept vs decoded", type == TensorDType.Q4 ? 3e-2 : Tolerance.LogitsRelativeToRowStd);
 
         double worst = 0;
         int agree = 0;

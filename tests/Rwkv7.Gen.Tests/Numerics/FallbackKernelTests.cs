@@ -19,24 +19,24 @@ public sealed unsafe class FallbackKernelTests
     [InlineData(800)] // 25 blocks: ... then one alone; on 256 bits a group of one
     [InlineData(1344)] // 42 blocks: sixteen, sixteen and eight (512-bit), then two alone
     [InlineData(16416)] // 513 blocks: wider than any released row, and than the 16384 inputs the kernels once arranged on the stack
-    public void Four_bit_products_with_16_bit_inputs_match_the_dequantized_product(int cols)
+    public void Four_bit_products_with_8_bit_inputs_match_the_dequantized_product(int cols)
     {
         const int rows = 11;
         (byte[] packed, short[] x16, float[] xScales) = RandomQ4Product(new Random(cols), rows, cols);
         fixed (byte* data = packed)
         {
             var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
-            double[] expected = DequantizedProduct(w, x16, xScales);
+            Int16Input input = Arranged(x16, xScales);
+            double[] expected = DequantizedProduct(w, input, 0);
 
             // Rows [1, 10): two 4-row tiles and one row alone; row 0 and row 10 must stay untouched.
             float[] y = [.. Enumerable.Repeat(7f, rows)];
-            Int16Input input = Arranged(x16, xScales);
-            Q4Kernels.MatMulInt16<NonTemporalPrefetch>(w, input, y, 1, 10, accumulate: false);
+            Q4Kernels.MatMulInt8<NonTemporalPrefetch>(w, input, y, 1, 10, accumulate: false);
             AssertRows(expected, y, 1, 10, offset: 0, $"q4, {cols} inputs");
             Assert.Equal(7f, y[0]);
             Assert.Equal(7f, y[10]);
 
-            Q4Kernels.MatMulInt16<TemporalPrefetch>(w, input, y, 1, 10, accumulate: true);
+            Q4Kernels.MatMulInt8<TemporalPrefetch>(w, input, y, 1, 10, accumulate: true);
             AssertRows([.. expected.Select(e => 2 * e)], y, 1, 10, offset: 0, $"q4, {cols} inputs, accumulated");
         }
     }
@@ -46,8 +46,8 @@ public sealed unsafe class FallbackKernelTests
     [InlineData(800)] // 25 blocks: twelve steps of two, then one alone
     public void Four_bit_products_at_256_bits_sum_the_same_with_and_without_AVX_VNNI(int cols)
     {
-        // The dispatch takes vpdpwssd where the processor has AVX-VNNI, so the test runs of every width would never run
-        // the plain vpmaddwd sums on such a processor: both are called here, and must agree bit for bit (the integer
+        // The dispatch takes vpdpbusd where the processor has AVX-VNNI, so the test runs of every width would never run
+        // the plain vpmaddubsw sums on such a processor: both are called here, and must agree bit for bit (the integer
         // sums are exact either way) and with the sums in double.
         if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported)
         {
@@ -61,22 +61,23 @@ public sealed unsafe class FallbackKernelTests
         {
             var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
             float[] madd = new float[rows];
-            Q4Kernels.MatMulInt16V256<MaddPairSums>(w, x16, xScales, madd, 0, rows);
-            double[] expected = DequantizedProduct(w, x16, xScales);
+            Int16Input input = Arranged(x16, xScales);
+            Q4Kernels.MatMulInt8V256<MaddPairSums>(w, input, madd, 0, rows);
+            double[] expected = DequantizedProduct(w, input, 0);
 
-            AssertRows(expected, madd, 0, rows, offset: 0, $"q4 at 256 bits with vpmaddwd, {cols} inputs");
+            AssertRows(expected, madd, 0, rows, offset: 0, $"q4 at 256 bits with vpmaddubsw, {cols} inputs");
             if (!System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
             {
                 return; // this processor has only the plain sums, which were just checked
             }
 
             float[] vnni = new float[rows];
-            Q4Kernels.MatMulInt16V256<VnniPairSums>(w, x16, xScales, vnni, 0, rows);
+            Q4Kernels.MatMulInt8V256<VnniPairSums>(w, input, vnni, 0, rows);
             for (int r = 0; r < rows; r++)
             {
                 Assert.True(
                     BitConverter.SingleToInt32Bits(madd[r]) == BitConverter.SingleToInt32Bits(vnni[r]),
-                    $"row {r} of {cols} inputs: {madd[r]:R} with vpmaddwd, {vnni[r]:R} with vpdpwssd");
+                    $"row {r} of {cols} inputs: {madd[r]:R} with vpmaddubsw, {vnni[r]:R} with vpdpbusd");
             }
         }
     }
@@ -91,7 +92,7 @@ public sealed unsafe class FallbackKernelTests
     [InlineData(3072, 9)] // rows in chunks of 8 (a group's inputs fill most of L1): two groups of four and one token over each chunk
     public void Four_bit_products_of_several_tokens_give_each_token_the_bits_of_its_own_product(int cols, int tokens)
     {
-        // Batches and short prompts multiply several tokens' 16-bit inputs at once, unpacking each row once for a group
+        // Batches and short prompts multiply several tokens' 8-bit inputs at once, unpacking each row once for a group
         // of tokens. Every (row, token) must come out as the one-token product makes it, bit for bit, so that a session's
         // logits do not depend on the batch it runs in, on every SIMD width.
         const int rows = 11;
@@ -106,14 +107,14 @@ public sealed unsafe class FallbackKernelTests
             var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
             const int stride = rows + 3;
             float[] y = [.. Enumerable.Repeat(7f, tokens * stride)];
-            Q4Kernels.MatMulInt16<NonTemporalPrefetch>(w, batch, y, stride, 1, 10, accumulate: false);
+            Q4Kernels.MatMulInt8<NonTemporalPrefetch>(w, batch, y, stride, 1, 10, accumulate: false);
             float[] accumulated = [.. y];
-            Q4Kernels.MatMulInt16<TemporalPrefetch>(w, batch, accumulated, stride, 1, 10, accumulate: true);
+            Q4Kernels.MatMulInt8<TemporalPrefetch>(w, batch, accumulated, stride, 1, 10, accumulate: true);
             for (int t = 0; t < tokens; t++)
             {
                 one.Round(x.AsSpan(t * cols, cols), arrange: true);
                 float[] alone = new float[rows];
-                Q4Kernels.MatMulInt16<TemporalPrefetch>(w, one, alone, 1, 10, accumulate: false);
+                Q4Kernels.MatMulInt8<TemporalPrefetch>(w, one, alone, 1, 10, accumulate: false);
                 for (int r = 1; r < 10; r++)
                 {
                     float got = y[(t * stride) + r];
@@ -129,7 +130,7 @@ public sealed unsafe class FallbackKernelTests
                 }
             }
 
-            AssertRows(DequantizedProduct(w, one.Values[..cols], one.Scales[..(cols / 32)]), y, 1, 10, offset: (tokens - 1) * stride, $"q4, {tokens} tokens, {cols} inputs, the last token");
+            AssertRows(DequantizedProduct(w, one, 0), y, 1, 10, offset: (tokens - 1) * stride, $"q4, {tokens} tokens, {cols} inputs, the last token");
         }
     }
 
@@ -156,12 +157,12 @@ public sealed unsafe class FallbackKernelTests
             {
                 Assert.True(
                     BitConverter.SingleToInt32Bits(madd[i]) == BitConverter.SingleToInt32Bits(vnni[i]),
-                    $"token {i / rows}, row {i % rows}: {madd[i]:R} with vpmaddwd, {vnni[i]:R} with vpdpwssd");
+                    $"token {i / rows}, row {i % rows}: {madd[i]:R} with vpmaddubsw, {vnni[i]:R} with vpdpbusd");
             }
 
             for (int t = 0; t < tokens; t++)
             {
-                double[] expected = DequantizedProduct(w, input.Values[(t * input.Stride)..((t * input.Stride) + cols)], input.Scales[(t * input.BlockStride)..((t * input.BlockStride) + (cols / 32))]);
+                double[] expected = DequantizedProduct(w, input, t);
                 AssertRows(expected, madd, 0, rows, offset: t * rows, $"q4 at 256 bits, token {t}");
             }
         }
@@ -205,7 +206,7 @@ public sealed unsafe class FallbackKernelTests
         {
             var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
             float[] y = new float[rows];
-            ArgumentException e = Assert.Throws<ArgumentException>(() => Q4Kernels.MatMulInt16<TemporalPrefetch>(w, input, y, 0, rows, accumulate: false));
+            ArgumentException e = Assert.Throws<ArgumentException>(() => Q4Kernels.MatMulInt8<TemporalPrefetch>(w, input, y, 0, rows, accumulate: false));
             Assert.Contains("arranged", e.Message, StringComparison.Ordinal);
         }
     }
@@ -226,10 +227,10 @@ public sealed unsafe class FallbackKernelTests
             var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
             float[] tiled = new float[rows], alone = new float[rows];
             Int16Input input = Arranged(x16, xScales);
-            Q4Kernels.MatMulInt16<TemporalPrefetch>(w, input, tiled, 0, rows, accumulate: false);
+            Q4Kernels.MatMulInt8<TemporalPrefetch>(w, input, tiled, 0, rows, accumulate: false);
             for (int r = 0; r < rows; r++)
             {
-                Q4Kernels.MatMulInt16<TemporalPrefetch>(w, input, alone, r, r + 1, accumulate: false);
+                Q4Kernels.MatMulInt8<TemporalPrefetch>(w, input, alone, r, r + 1, accumulate: false);
             }
 
             for (int r = 0; r < rows; r++)
@@ -286,10 +287,15 @@ public sealed unsafe class FallbackKernelTests
 
     private static float[] RandomRow(Random rng, int n) => [.. Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
 
-    /// <summary>Random 4-bit rows (quantized as at load) and a random input rounded to 16 bits, for the 4-bit products.</summary>
-    /// <summary>W·x in double, from the dequantized 4-bit rows and the 16-bit inputs times their block scales.</summary>
-    private static double[] DequantizedProduct(in WeightMatrix w, ReadOnlySpan<short> x16, ReadOnlySpan<float> xScales)
+    /// <summary>
+    /// W·x in double for token <paramref name="token"/> of <paramref name="input"/>, from the dequantized 4-bit rows and
+    /// the 8-bit inputs the products read (read back from their arrangement) times their block scales.
+    /// </summary>
+    private static double[] DequantizedProduct(in WeightMatrix w, Int16Input input, int token)
     {
+        sbyte[] x8 = new sbyte[w.Cols];
+        float[] xScales = new float[w.Cols / 32];
+        input.ReadArranged(token, x8, xScales);
         double[] expected = new double[w.Rows];
         float[] dequantized = new float[w.Cols];
         for (int r = 0; r < w.Rows; r++)
@@ -297,7 +303,7 @@ public sealed unsafe class FallbackKernelTests
             w.ReadRow(r, dequantized);
             for (int c = 0; c < w.Cols; c++)
             {
-                expected[r] += (double)dequantized[c] * x16[c] * xScales[c / 32];
+                expected[r] += (double)dequantized[c] * x8[c] * xScales[c / 32];
             }
         }
 
@@ -311,6 +317,7 @@ public sealed unsafe class FallbackKernelTests
         return input;
     }
 
+    /// <summary>Random 4-bit rows (quantized as at load) and a random input rounded to 16 bits, for the 4-bit products.</summary>
     private static (byte[] Packed, short[] X16, float[] XScales) RandomQ4Product(Random rng, int rows, int cols)
     {
         int stride = Q4Block.RowBytes(cols);

@@ -20,6 +20,13 @@ public sealed class GgufNumericsTests(ITestOutputHelper output)
     /// </summary>
     private const double Int16InputsRelativeToRowStd = 1e-3;
 
+    /// <summary>
+    /// Kept 4-bit blocks in decode and short prompts: the products round their inputs again, to 8 bits per block, as
+    /// llama.cpp's do (its 4-bit kernels sit 1.7e-2 of the row's std from this float64 run on the tiny Q4_0 file,
+    /// fixtures README; this engine measured 6.6e-3).
+    /// </summary>
+    private const double Int8InputsRelativeToRowStd = 0.03;
+
     public static TheoryData<string> QuantizedFiles() => [.. Models.QuantizedGgufFiles];
 
     /// <summary>
@@ -61,9 +68,11 @@ public sealed class GgufNumericsTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Q8_0 and Q4_0 blocks (every quantized tensor of these three files) are kept as the file stores them: prefill,
-    /// whose products take fp32 inputs, meets the float64 run within the fp32 tolerance; decode, whose products round
-    /// their inputs to 16 bits, within <see cref="Int16InputsRelativeToRowStd"/> and with the same top-1 token in every row.
+    /// Q8_0 and Q4_0 blocks (every quantized tensor of these three files) are kept as the file stores them. With 8-bit
+    /// weights, prefill, whose products take fp32 inputs, meets the float64 run within the fp32 tolerance, and decode,
+    /// whose products round their inputs to 16 bits, within <see cref="Int16InputsRelativeToRowStd"/>; with 4-bit
+    /// weights both (the fixtures' 24-token prompts take the integer products too) round them to 8 bits, and are held to
+    /// <see cref="Int8InputsRelativeToRowStd"/>. Every row keeps the golden's top-1 token in decode.
     /// </summary>
     [Theory]
     [InlineData(Models.TinyQ8Gguf)]
@@ -76,9 +85,11 @@ public sealed class GgufNumericsTests(ITestOutputHelper output)
         AssertPackedAsFileBlocks(model.Weights, file);
         int[] tokens = Goldens.For(file).Tokens;
         int v = model.Shape.Vocab;
-        Tolerance.AssertLogitRows(expected, Prefill(model, tokens), v, $"{file} kept blocks, prefill");
-        float[] decoded = Decode(model, tokens);
-        Tolerance.AssertLogitRows(expected, decoded, v, $"{file} kept blocks, decode", Int16InputsRelativeToRowStd);
+        bool q4 = model.Weights.Layers[0].Key.Type == TensorDType.Q4;
+        float[] prefilled = Prefill(model, tokens), decoded = Decode(model, tokens);
+        output.WriteLine($"{file}: max |Δ| / row std {WorstOverStd(expected, prefilled, v):E3} in prefill, {WorstOverStd(expected, decoded, v):E3} in decode");
+        Tolerance.AssertLogitRows(expected, prefilled, v, $"{file} kept blocks, prefill", q4 ? Int8InputsRelativeToRowStd : Tolerance.LogitsRelativeToRowStd);
+        Tolerance.AssertLogitRows(expected, decoded, v, $"{file} kept blocks, decode", q4 ? Int8InputsRelativeToRowStd : Int16InputsRelativeToRowStd);
         Assert.Equal(tokens.Length, TopOneAgreement(expected, decoded, v));
     }
 
@@ -86,12 +97,13 @@ public sealed class GgufNumericsTests(ITestOutputHelper output)
     /// Types this engine has no kernels for are decoded exactly, then quantized again at the nearest precision it runs:
     /// Q6_K heads to 8 bits, Q4_K matrices to 4 bits. The second rounding adds its own error, measured against the
     /// float64 run on the file's values (max |Δ| / row std, top-1 rows of 24, same in prefill and decode): mh4 Q4_0,
-    /// whose Q6_K head becomes 8-bit, 2.3e-2 and 24/24; mh4 Q4_K_M kept at 4 bits 0.70 and 17/24, as large as the
+    /// whose Q6_K head becomes 8-bit, 2.3e-2 and 24/24 with fp32 inputs, 5.7e-2 and 24/24 where the 4-bit products
+    /// round their inputs to 8 bits (decode, and prompts at 512 and 256 bits; llama.cpp's kernels: 9.8e-2); mh4 Q4_K_M kept at 4 bits 0.70 and 17/24, as large as the
     /// file's own 4-bit rounding (0.71 from the goldens, fixtures README); the same asked for q8 0.15 and 22/24 (its
     /// LoRA factors are then 8-bit too). The bounds add a margin; a wrong decoding moves logits by several std.
     /// </summary>
     [Theory]
-    [InlineData(Models.Mh4Q4Gguf, "keep", 0.05, 23)]
+    [InlineData(Models.Mh4Q4Gguf, "keep", 0.1, 23)]
     [InlineData(Models.Mh4Q4KmGguf, "keep", 1.0, 14)]
     [InlineData(Models.Mh4Q4KmGguf, "q8", 0.3, 20)]
     public void Requantized_k_quants_stay_close_to_the_float64_run_on_the_dequantized_file(string file, string precision, double maxOverStd, int minTopOne)

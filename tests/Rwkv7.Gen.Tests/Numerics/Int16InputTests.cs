@@ -112,6 +112,74 @@ public sealed class Int16InputTests
         }
     }
 
+    [Theory]
+    [InlineData(1)] // the scalar product's plain order
+    [InlineData(2)] // 256 bits
+    [InlineData(4)] // 512 bits
+    public void Four_bit_products_round_the_16_bit_inputs_again_to_8_bits_and_arrange_them_for_their_width(int stepBlocks)
+    {
+        // 4-bit products read 8-bit inputs (Q4Kernels.ArrangeSteps): per block q8 = round-half-to-even(q16 · (127 / m)),
+        // m the block's largest |q16|, and scale8 = scale16 · m / 127, so each input stays within half an 8-bit step of
+        // its 16-bit value; lane offsets are −8 · the sum of the values each int32 lane takes. The arrangement differs by
+        // width, the values and offsets it holds do not: read back, they are the definition's at every width.
+        float[] x = RandomRow(320, seed: 21); // ten blocks: two whole 512-bit steps and two blocks alone
+        x.AsSpan(64, 32).Clear();              // block 2: zeros
+        x[100] = 1e-30f;                       // rounds to 0 in 16 bits already
+        x[200] = -40f;                         // block 6's largest magnitude is negative: −32767, then −127
+        var input = new Int16Input(x.Length);
+        input.Round(x, arrange: true);
+        input.ArrangeFor(stepBlocks);
+        sbyte[] q8 = new sbyte[x.Length];
+        float[] scales8 = new float[x.Length / 32];
+        input.ReadArranged(0, q8, scales8);
+
+        for (int b = 0; b < scales8.Length; b++)
+        {
+            ReadOnlySpan<short> q16 = input.Values.Slice(b * 32, 32);
+            int m = 0;
+            foreach (short v in q16)
+            {
+                m = Math.Max(m, Math.Abs((int)v));
+            }
+
+            float factor = m > 0 ? 127f / m : 0;
+            Assert.Equal(input.Scales[b] * (m / 127f), scales8[b]);
+            for (int i = 0; i < 32; i++)
+            {
+                sbyte got = q8[(b * 32) + i];
+                Assert.Equal((sbyte)MathF.Round(q16[i] * factor), got);
+                double error = Math.Abs((got * (double)scales8[b]) - (q16[i] * (double)input.Scales[b]));
+                Assert.True(error <= (scales8[b] * 0.5) + (scales8[b] * 1e-6), $"block {b}, input {i}: {q16[i]} × {input.Scales[b]} → {got} × {scales8[b]}");
+            }
+
+            if (m > 0)
+            {
+                Assert.Contains(q8.AsSpan(b * 32, 32).ToArray(), v => Math.Abs((int)v) == 127);
+            }
+
+            for (int lane = 0; lane < Q4Kernels.OffsetsPerBlock; lane++)
+            {
+                int sum = 0;
+                for (int j = 4 * lane; j < (4 * lane) + 4; j++)
+                {
+                    sum += q8[(b * 32) + j] + q8[(b * 32) + 16 + j];
+                }
+
+                Assert.Equal(-8 * sum, input.Offsets[(b * Q4Kernels.OffsetsPerBlock) + lane]);
+            }
+        }
+
+        Assert.Equal(0f, scales8[2]);
+        Assert.All(q8.AsSpan(64, 32).ToArray(), v => Assert.Equal(0, v));
+        Assert.Equal(-127, q8[200]);
+
+        // A non-finite input gives its block a non-finite 8-bit scale, as it does the 16-bit one.
+        x[300] = float.NaN;
+        input.Round(x, arrange: true);
+        input.ReadArranged(0, q8, scales8);
+        Assert.True(float.IsNaN(scales8[9]));
+    }
+
     [Fact]
     public void Rows_that_are_not_whole_blocks_or_too_small_buffers_are_refused()
     {
