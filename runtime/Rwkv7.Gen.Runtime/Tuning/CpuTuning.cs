@@ -74,11 +74,12 @@ public sealed record CpuTuning
 
     /// <summary>
     /// Most rows of a sequence (prefill) whose 4-bit products read integer inputs on the 512-bit path, each row summed
-    /// as a one-token step sums it; longer blocks widen the rows into the generated fp32 tiles, which the FMAs then
-    /// make faster. On Zen 5, since the token products keep one group's inputs in L1 (docs/benchmarks.md, change 55):
-    /// 16 tokens 1.22×, 32 1.04×, 48 0.99×, 64 0.97× on two threads (1.13× on one).
+    /// as a one-token step sums it; longer blocks widen the rows into the generated fp32 tiles. On Zen 5 with 8-bit
+    /// inputs (docs/benchmarks.md, change 57) the integer products beat the tiles at every block length: prompts of 48
+    /// and 64 tokens 1.13–1.28× on two threads, 1.15–1.30× on one, so every block of a prompt (at most 64 rows) takes
+    /// them. (With 16-bit inputs, change 55: 32 tokens 1.04×, 48 0.99×, 64 0.97×.)
     /// </summary>
-    public int Int16SequenceTokens512 { get; init; } = 32;
+    public int Int16SequenceTokens512 { get; init; } = 64;
 
     /// <summary>
     /// <see cref="Int16SequenceTokens512"/> for the 256-bit path, where the 4-bit products take <c>vpdpbusd</c> (AVX-VNNI)

@@ -35,7 +35,7 @@ public static class CpuTuningTable
             new CpuTuning { WeightPrefetch = PrefetchHint.NonTemporal },
             "measured on an AMD EPYC of family 26 model 2, 2 vCPUs, AVX-512: docs/benchmarks.md changes 10 (split thresholds), "
             + "11 (huge pages), 20 (two parts per thread), 21, 22 and 29 (non-temporal prefetch 4 KiB ahead: bf16 decode on two "
-            + "threads 151–169 → 173–205 tokens/s), 49 and 55 (4-bit prefill with 16-bit inputs up to 32 tokens at 512 bits, every block at 256)"),
+            + "threads 151–169 → 173–205 tokens/s), 49, 55 and 57 (4-bit prefill on the integer products, 8-bit inputs, for every block at 512 and 256 bits)"),
         new(
             "Intel Sapphire Rapids / Emerald Rapids",
             CpuIdentity.Intel,

@@ -123,7 +123,7 @@ public sealed class QuantizedWeightsTests(ITestOutputHelper output)
         // round them to 16 bits per block first (each within 2^-16 of its block's largest magnitude), a difference far
         // below the quantized weights' own (2^-8, 2^-4); 4-bit products round them again to 8 bits (2^-8, as the 8-bit
         // weights' own), and so does a 4-bit prefill of a prompt no longer than the tuning's Int16SequenceTokens at this
-        // width (32 tokens at 512 bits, 64 at 256: the fixtures' 24-token prompts take the integer path at both). 4-bit
+        // width (64 tokens at 512 and 256 bits: the fixtures' 24-token prompts take the integer path at both). 4-bit
         // prefill otherwise widens rows into the generated tiles (forced here by a tuning of 0 tokens, widenedPrefill),
         // 4-bit decode runs Q4Kernels.MatMulInt8 (on 512, 256 or no vectors, as the test run allows).
         Goldens goldens = Goldens.For(file);
