@@ -112,6 +112,12 @@ internal sealed class Int16Input
         }
 
         CheckShape(values.Length, 1);
+        if (values.Contains(short.MinValue))
+        {
+            // The rounding never makes it (±32767 at most), and the 8-bit rounding's largest magnitude assumes so.
+            throw new ArgumentException($"16-bit inputs are in [{-Int16Activations.MaxQuant}, {Int16Activations.MaxQuant}]: input {values.IndexOf(short.MinValue)} is {short.MinValue}.", nameof(values));
+        }
+
         values.CopyTo(Values);
         scales[..(values.Length / Q8Block.Size)].CopyTo(Scales);
         Prepared(values.Length, 1, arrange);

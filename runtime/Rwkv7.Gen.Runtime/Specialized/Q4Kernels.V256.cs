@@ -7,7 +7,7 @@ using Rwkv7.Gen.Weights;
 
 namespace Rwkv7.Gen.Specialized;
 
-// The 256-bit products of 4-bit rows by 16-bit inputs (Q4Kernels.cs has the whole and the dispatch).
+// The 256-bit products of 4-bit rows by 8-bit inputs (Q4Kernels.cs has the whole and the dispatch).
 internal static partial class Q4Kernels
 {
     /// <summary>

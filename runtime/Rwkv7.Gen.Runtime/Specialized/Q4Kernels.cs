@@ -225,10 +225,11 @@ internal static partial class Q4Kernels
         ref int kr = ref MemoryMarshal.GetReference(offsets);
         if (Avx2.IsSupported)
         {
-            // The largest |q16| (at most 32767: Int16Activations never makes −32768), the values times 127 / max
+            // The largest |q16| (at most 32767: Int16Activations never makes −32768, Int16Input.Set refuses it), the values times 127 / max
             // rounded to even, and the offsets from pair and quad sums (lane i: values 4i…4i + 3, then 16 + 4i…).
             Vector256<short> low = Vector256.LoadUnsafe(ref br), high = Vector256.LoadUnsafe(ref br, 16);
-            Vector128<short> m = Vector128.Max(Vector256.Max(Vector256.Abs(low), Vector256.Abs(high)).GetLower(), Vector256.Max(Vector256.Abs(low), Vector256.Abs(high)).GetUpper());
+            Vector256<short> magnitudes = Vector256.Max(Vector256.Abs(low), Vector256.Abs(high));
+            Vector128<short> m = Vector128.Max(magnitudes.GetLower(), magnitudes.GetUpper());
             m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create((short)4, 5, 6, 7, 0, 1, 2, 3)));
             m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create((short)2, 3, 0, 1, 6, 7, 4, 5)));
             int max = Math.Max(m.ToScalar(), m.GetElement(1));

@@ -186,6 +186,12 @@ public sealed class Int16InputTests
         Assert.Throws<ArgumentException>(() => Int16Activations.Quantize(new float[40], new short[40], new float[2]));
         Assert.Throws<ArgumentException>(() => Int16Activations.Quantize(new float[64], new short[32], new float[2]));
         Assert.Throws<ArgumentException>(() => Int16Activations.Quantize(new float[64], new short[64], new float[1]));
+
+        // Values already rounded come within ±32767, as the rounding makes them: −32768 has no magnitude in 16 bits.
+        short[] values = new short[64];
+        values[37] = short.MinValue;
+        ArgumentException e = Assert.Throws<ArgumentException>(() => new Int16Input(64).Set(values, new float[2], arrange: true));
+        Assert.Contains("input 37 is -32768", e.Message, StringComparison.Ordinal);
     }
 
     [Theory]
