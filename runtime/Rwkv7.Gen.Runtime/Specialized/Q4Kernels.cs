@@ -189,15 +189,13 @@ internal static partial class Q4Kernels
 
         perStep = Math.Max(perStep, 1);
         int stepped = blocks / perStep * perStep;
-        Span<sbyte> rounded = stackalloc sbyte[Q4Block.Size];
         ref sbyte ar = ref MemoryMarshal.GetReference(arranged);
         for (int b = 0; b < blocks; b++)
         {
-            arrangedScales[b] = RoundBlock(x.Slice(b * Q4Block.Size, Q4Block.Size), scales[b], rounded, offsets.Slice(b * OffsetsPerBlock, OffsetsPerBlock));
             int step = b < stepped ? perStep : 1, first = b / step * step;
             ref sbyte at = ref Unsafe.Add(ref ar, (first * Q4Block.Size) + ((b - first) * 16));
-            Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(rounded)).StoreUnsafe(ref at);
-            Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(rounded), 16).StoreUnsafe(ref at, (nuint)(16 * step));
+            arrangedScales[b] = RoundBlock(
+                x.Slice(b * Q4Block.Size, Q4Block.Size), scales[b], ref at, ref Unsafe.Add(ref at, 16 * step), offsets.Slice(b * OffsetsPerBlock, OffsetsPerBlock));
         }
     }
 
@@ -216,44 +214,49 @@ internal static partial class Q4Kernels
         }
     }
 
-    /// <summary>One block of 16-bit inputs rounded to 8 bits in plain order, with its offsets; returns its 8-bit scale.</summary>
+    /// <summary>
+    /// One block of 16-bit inputs rounded to 8 bits, values 0–15 written at <paramref name="low"/> and 16–31 at
+    /// <paramref name="high"/>, with its offsets; returns its 8-bit scale.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float RoundBlock(ReadOnlySpan<short> block, float scale, Span<sbyte> rounded, Span<int> offsets)
+    private static float RoundBlock(ReadOnlySpan<short> block, float scale, ref sbyte low, ref sbyte high, Span<int> offsets)
     {
         ref short br = ref MemoryMarshal.GetReference(block);
-        ref sbyte rr = ref MemoryMarshal.GetReference(rounded);
         ref int kr = ref MemoryMarshal.GetReference(offsets);
+        int max;
         if (Avx2.IsSupported)
         {
-            // The largest |q16| (at most 32767: Int16Activations never makes −32768, Int16Input.Set refuses it), the values times 127 / max
-            // rounded to even, and the offsets from pair and quad sums (lane i: values 4i…4i + 3, then 16 + 4i…).
-            Vector256<short> low = Vector256.LoadUnsafe(ref br), high = Vector256.LoadUnsafe(ref br, 16);
-            Vector256<short> magnitudes = Vector256.Max(Vector256.Abs(low), Vector256.Abs(high));
+            // The largest |q16| (at most 32767: Int16Activations never makes −32768, Int16Input.Set refuses it), the
+            // values times 127 / max rounded to even, and the offsets from pair and quad sums (lane i: values
+            // 4i…4i + 3, then 16 + 4i…).
+            Vector256<short> first = Vector256.LoadUnsafe(ref br), second = Vector256.LoadUnsafe(ref br, 16);
+            Vector256<short> magnitudes = Vector256.Max(Vector256.Abs(first), Vector256.Abs(second));
             Vector128<short> m = Vector128.Max(magnitudes.GetLower(), magnitudes.GetUpper());
             m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create((short)4, 5, 6, 7, 0, 1, 2, 3)));
             m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create((short)2, 3, 0, 1, 6, 7, 4, 5)));
-            int max = Math.Max(m.ToScalar(), m.GetElement(1));
+            max = Math.Max(m.ToScalar(), m.GetElement(1));
             float factor = max > 0 ? (float)MaxInt8 / max : 0;
-            (Vector256<int> a, Vector256<int> b) = Vector256.Widen(low);
-            (Vector256<int> c, Vector256<int> d) = Vector256.Widen(high);
+            (Vector256<int> a, Vector256<int> b) = Vector256.Widen(first);
+            (Vector256<int> c, Vector256<int> d) = Vector256.Widen(second);
             Vector256<sbyte> q = Vector256.Narrow(Vector256.Narrow(Round(a, factor), Round(b, factor)), Vector256.Narrow(Round(c, factor), Round(d, factor)));
-            q.StoreUnsafe(ref rr);
+            q.GetLower().StoreUnsafe(ref low);
+            q.GetUpper().StoreUnsafe(ref high);
             Vector256<int> quads = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256<byte>.One, q), Vector256<short>.One);
             ((quads.GetLower() + quads.GetUpper()) * -Q4Block.Offset).StoreUnsafe(ref kr);
-            return scale * (max / (float)MaxInt8);
         }
         else
         {
-            int max = 0;
+            max = 0;
             for (int i = 0; i < Q4Block.Size; i++)
             {
                 max = Math.Max(max, Math.Abs((int)Unsafe.Add(ref br, i)));
             }
 
             float factor = max > 0 ? (float)MaxInt8 / max : 0;
-            for (int i = 0; i < Q4Block.Size; i++)
+            for (int i = 0; i < 16; i++)
             {
-                Unsafe.Add(ref rr, i) = (sbyte)MathF.Round(Unsafe.Add(ref br, i) * factor);
+                Unsafe.Add(ref low, i) = (sbyte)MathF.Round(Unsafe.Add(ref br, i) * factor);
+                Unsafe.Add(ref high, i) = (sbyte)MathF.Round(Unsafe.Add(ref br, i + 16) * factor);
             }
 
             for (int lane = 0; lane < OffsetsPerBlock; lane++)
@@ -261,14 +264,14 @@ internal static partial class Q4Kernels
                 int sum = 0;
                 for (int j = 4 * lane; j < (4 * lane) + 4; j++)
                 {
-                    sum += Unsafe.Add(ref rr, j) + Unsafe.Add(ref rr, j + 16);
+                    sum += Unsafe.Add(ref low, j) + Unsafe.Add(ref high, j);
                 }
 
                 Unsafe.Add(ref kr, lane) = -Q4Block.Offset * sum;
             }
-
-            return scale * (max / (float)MaxInt8);
         }
+
+        return scale * (max / (float)MaxInt8);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static Vector256<int> Round(Vector256<int> values, float factor) =>
