@@ -177,7 +177,7 @@ namespace Rwkv7.Gen.Generator.Emit
 
             EmitMatMul(w, plan);
             EmitMatMulQ8Int16(w, plan);
-            EmitLoras(w, n);
+            EmitLoras(w, n, plan);
             EmitElementwise(w, plan);
             EmitWkv(w, plan);
             w.Close();

@@ -69,13 +69,14 @@ namespace Rwkv7.Gen.Generator.Planning
                 }
             }
 
-            // The one-token products of the decode steps, at the embedding (r, k, v, output, FFN key, head) and the FFN
-            // (FFN value) input widths; two blocks per iteration, so a width must be a multiple of 64. Other widths, and
-            // models without q8 kernels, take the runtime's width-generic path.
+            // The one-token products of the decode steps, at the embedding (r, k, v, output, FFN key, head, the LoRAs'
+            // first factors), FFN (FFN value) and LoRA rank (their second factors) input widths; two blocks per
+            // iteration, so a width must be a multiple of 64. Other widths, and models without q8 kernels, take the
+            // runtime's width-generic path (and the LoRAs, fp32 inputs).
             var int16 = new List<MatMulPlan>();
             if (shape.WeightTypes.Includes(WeightType.Q8))
             {
-                foreach (int n in new SortedSet<int> { numbers.Embedding, numbers.Ffn })
+                foreach (int n in widths)
                 {
                     if (n % (Int16BlocksPerIteration * ModelMath.Q8BlockSize) == 0)
                     {

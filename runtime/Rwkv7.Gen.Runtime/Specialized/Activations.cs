@@ -31,6 +31,13 @@ public static class Activations
     /// <summary>x ← e^(<paramref name="scale"/> · sigmoid(x)), in place: the time mix's decay from its LoRA's output.</summary>
     public static void Decay(Span<float> x, float scale) => Elementwise.Map<DecayOp>(x, x, scale, 0f);
 
+    /// <summary>
+    /// Rounds <paramref name="x"/> (a whole number of blocks of 32) to 16-bit <paramref name="values"/> with one scale
+    /// per block in <paramref name="scales"/> (x ≈ value × scale, within 2⁻¹⁶ of the block's largest magnitude): the
+    /// inputs of <c>MatMulQ8Int16</c>, the one-token products of 8-bit matrices.
+    /// </summary>
+    public static void RoundToInt16(ReadOnlySpan<float> x, Span<short> values, Span<float> scales) => Int16Activations.Quantize(x, values, scales);
+
     /// <summary>x ← x + y, in place.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Add(Span<float> x, ReadOnlySpan<float> y)

@@ -71,7 +71,8 @@ public interface IRwkvKernels
 
     /// <summary>
     /// Decay LoRA MLP for T tokens: w = exp(−e^(−1/2)·sigmoid(w0 + tanh(x_w·W1)·W2)); x_w and w are [T][D],
-    /// scratch holds at least T × rank floats.
+    /// scratch holds at least T × rank floats. With one token, a factor with 8-bit weights reads its input rounded to
+    /// 16 bits (<see cref="MatMulQ8Int16"/>) where the model has that input width's kernel; so do the other LoRAs.
     /// </summary>
     static abstract void DecayLora<TPrefetch>(ReadOnlySpan<float> xw, LayerWeights layer, Span<float> w, Span<float> scratch, int tokens)
         where TPrefetch : struct, IWeightPrefetch;

@@ -15498,12 +15498,404 @@ namespace Rwkv7.Gen.Models
                 ref float yr = ref MemoryMarshal.GetReference(y);
                 switch (w.Cols)
                 {
+                    case 64: MatMulQ8Int16In64<TPrefetch>(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
+                    case 128: MatMulQ8Int16In128<TPrefetch>(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
                     case 768: MatMulQ8Int16In768<TPrefetch>(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
                     case 3072: MatMulQ8Int16In3072<TPrefetch>(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
                 }
 
                 // An input width this model does not have: the width-generic path.
                 KernelFallbacks.MatMulQ8Int16(w, x, xScales, y, rowStart, rowEnd, accumulate);
+            }
+
+            /// <summary>
+            /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][64] 8-bit (each row's values followed by its 2 scales) and x rounded to 16 bits (x [64] int16, xScales [2]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
+            /// </summary>
+            private static void MatMulQ8Int16In64<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
+            {
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    MatMulQ8Int16In64V512<TPrefetch>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                }
+                else if (Vector256.IsHardwareAccelerated)
+                {
+                    MatMulQ8Int16In64V256<TPrefetch>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                }
+                else
+                {
+                    Span<float> restored = stackalloc float[64];
+                    for (int i = 0; i < 64; i++)
+                    {
+                        restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / 32);
+                    }
+
+                    MatMulQ8In64<TPrefetch>(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 64, rowStart, rowEnd, accumulate);
+                }
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8Int16In64"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, each row's values and scales (72 bytes) requested whole tiles (288 bytes) ahead, at least the prefetch policy's distance.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8Int16In64V512<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
+            {
+                ref float yt0 = ref y;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 216);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                    ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                    ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 64));
+                    ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
+                    Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                    Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
+                    Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+                    Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
+                    int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 288);
+                    nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 288) : ahead > 1 && r + 8 <= rowEnd ? 288 : 0u;
+                    if (fetch != 0)
+                    {
+                        TPrefetch.Line(ref w0, fetch + 64);
+                        TPrefetch.Line(ref w0, fetch + 71);
+                        TPrefetch.Line(ref w1, fetch + 64);
+                        TPrefetch.Line(ref w1, fetch + 71);
+                        TPrefetch.Line(ref w2, fetch + 64);
+                        TPrefetch.Line(ref w2, fetch + 71);
+                        TPrefetch.Line(ref w3, fetch + 64);
+                        TPrefetch.Line(ref w3, fetch + 71);
+                    }
+                    for (nuint i = 0; i < 64; i += 64)
+                    {
+                        if (fetch != 0)
+                        {
+                            TPrefetch.Line(ref w0, i + fetch);
+                            TPrefetch.Line(ref w1, i + fetch);
+                            TPrefetch.Line(ref w2, i + fetch);
+                            TPrefetch.Line(ref w3, i + fetch);
+                        }
+                        // block i / 32: inputs [i, i + 32)
+                        Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
+                        Vector512<float> sa = Vector512.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        a1 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w1, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc1, i / 32)), a1);
+                        a2 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w2, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc2, i / 32)), a2);
+                        a3 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w3, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc3, i / 32)), a3);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector512<short> xb = Vector512.LoadUnsafe(ref x, i + 32);
+                        Vector512<float> sb = Vector512.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                        b1 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w1, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc1, (i / 32) + 1)), b1);
+                        b2 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w2, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc2, (i / 32) + 1)), b2);
+                        b3 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w3, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc3, (i / 32) + 1)), b3);
+                    }
+                    // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                    Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
+                }
+                for (; r < rowEnd; r++)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                    Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                    for (nuint i = 0; i < 64; i += 64)
+                    {
+                        // block i / 32: inputs [i, i + 32)
+                        Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
+                        Vector512<float> sa = Vector512.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector512<short> xb = Vector512.LoadUnsafe(ref x, i + 32);
+                        Vector512<float> sb = Vector512.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                    }
+                    ref float o0 = ref Unsafe.Add(ref yt0, r);
+                    o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                }
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8Int16In64"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 2 blocks of 32 inputs per row, each row's values and scales (72 bytes) requested whole tiles (288 bytes) ahead, at least the prefetch policy's distance.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8Int16In64V256<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
+            {
+                ref float yt0 = ref y;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 72);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 144);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 216);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                    ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 64));
+                    ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 64));
+                    ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 64));
+                    Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                    Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
+                    Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+                    Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
+                    int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 288);
+                    nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 288) : ahead > 1 && r + 8 <= rowEnd ? 288 : 0u;
+                    if (fetch != 0)
+                    {
+                        TPrefetch.Line(ref w0, fetch + 64);
+                        TPrefetch.Line(ref w0, fetch + 71);
+                        TPrefetch.Line(ref w1, fetch + 64);
+                        TPrefetch.Line(ref w1, fetch + 71);
+                        TPrefetch.Line(ref w2, fetch + 64);
+                        TPrefetch.Line(ref w2, fetch + 71);
+                        TPrefetch.Line(ref w3, fetch + 64);
+                        TPrefetch.Line(ref w3, fetch + 71);
+                    }
+                    for (nuint i = 0; i < 64; i += 64)
+                    {
+                        if (fetch != 0)
+                        {
+                            TPrefetch.Line(ref w0, i + fetch);
+                            TPrefetch.Line(ref w1, i + fetch);
+                            TPrefetch.Line(ref w2, i + fetch);
+                            TPrefetch.Line(ref w3, i + fetch);
+                        }
+                        // block i / 32: inputs [i, i + 32)
+                        Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
+                        Vector256<float> sa = Vector256.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        a1 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc1, i / 32)), a1);
+                        a2 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc2, i / 32)), a2);
+                        a3 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc3, i / 32)), a3);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector256<short> xb = Vector256.LoadUnsafe(ref x, i + 32), xb1 = Vector256.LoadUnsafe(ref x, i + 32 + 16);
+                        Vector256<float> sb = Vector256.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                        b1 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc1, (i / 32) + 1)), b1);
+                        b2 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc2, (i / 32) + 1)), b2);
+                        b3 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc3, (i / 32) + 1)), b3);
+                    }
+                    Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                    Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                    Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                    Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                    Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                    Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
+                }
+                for (; r < rowEnd; r++)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 72);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 64));
+                    Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                    for (nuint i = 0; i < 64; i += 64)
+                    {
+                        // block i / 32: inputs [i, i + 32)
+                        Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
+                        Vector256<float> sa = Vector256.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector256<short> xb = Vector256.LoadUnsafe(ref x, i + 32), xb1 = Vector256.LoadUnsafe(ref x, i + 32 + 16);
+                        Vector256<float> sb = Vector256.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                    }
+                    ref float o0 = ref Unsafe.Add(ref yt0, r);
+                    o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                }
+            }
+
+            /// <summary>
+            /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][128] 8-bit (each row's values followed by its 4 scales) and x rounded to 16 bits (x [128] int16, xScales [4]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
+            /// </summary>
+            private static void MatMulQ8Int16In128<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
+            {
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    MatMulQ8Int16In128V512<TPrefetch>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                }
+                else if (Vector256.IsHardwareAccelerated)
+                {
+                    MatMulQ8Int16In128V256<TPrefetch>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                }
+                else
+                {
+                    Span<float> restored = stackalloc float[128];
+                    for (int i = 0; i < 128; i++)
+                    {
+                        restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / 32);
+                    }
+
+                    MatMulQ8In128<TPrefetch>(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 128, rowStart, rowEnd, accumulate);
+                }
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8Int16In128"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 4 blocks of 32 inputs per row, each row's values and scales (144 bytes) requested whole tiles (576 bytes) ahead, at least the prefetch policy's distance.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8Int16In128V512<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
+            {
+                ref float yt0 = ref y;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 144);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 288);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 432);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
+                    ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 128));
+                    ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 128));
+                    ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 128));
+                    Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                    Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
+                    Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+                    Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
+                    int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 576);
+                    nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 576) : ahead > 1 && r + 8 <= rowEnd ? 576 : 0u;
+                    if (fetch != 0)
+                    {
+                        TPrefetch.Line(ref w0, fetch + 128);
+                        TPrefetch.Line(ref w0, fetch + 143);
+                        TPrefetch.Line(ref w1, fetch + 128);
+                        TPrefetch.Line(ref w1, fetch + 143);
+                        TPrefetch.Line(ref w2, fetch + 128);
+                        TPrefetch.Line(ref w2, fetch + 143);
+                        TPrefetch.Line(ref w3, fetch + 128);
+                        TPrefetch.Line(ref w3, fetch + 143);
+                    }
+                    for (nuint i = 0; i < 128; i += 64)
+                    {
+                        if (fetch != 0)
+                        {
+                            TPrefetch.Line(ref w0, i + fetch);
+                            TPrefetch.Line(ref w1, i + fetch);
+                            TPrefetch.Line(ref w2, i + fetch);
+                            TPrefetch.Line(ref w3, i + fetch);
+                        }
+                        // block i / 32: inputs [i, i + 32)
+                        Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
+                        Vector512<float> sa = Vector512.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        a1 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w1, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc1, i / 32)), a1);
+                        a2 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w2, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc2, i / 32)), a2);
+                        a3 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w3, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc3, i / 32)), a3);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector512<short> xb = Vector512.LoadUnsafe(ref x, i + 32);
+                        Vector512<float> sb = Vector512.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                        b1 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w1, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc1, (i / 32) + 1)), b1);
+                        b2 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w2, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc2, (i / 32) + 1)), b2);
+                        b3 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w3, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc3, (i / 32) + 1)), b3);
+                    }
+                    // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                    Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
+                }
+                for (; r < rowEnd; r++)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
+                    Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                    for (nuint i = 0; i < 128; i += 64)
+                    {
+                        // block i / 32: inputs [i, i + 32)
+                        Vector512<short> xa = Vector512.LoadUnsafe(ref x, i);
+                        Vector512<float> sa = Vector512.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i)), xa)) * sa, Vector512.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector512<short> xb = Vector512.LoadUnsafe(ref x, i + 32);
+                        Vector512<float> sb = Vector512.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, i + 32)), xb)) * sb, Vector512.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                    }
+                    ref float o0 = ref Unsafe.Add(ref yt0, r);
+                    o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                }
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8Int16In128"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 4 blocks of 32 inputs per row, each row's values and scales (144 bytes) requested whole tiles (576 bytes) ahead, at least the prefetch policy's distance.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8Int16In128V256<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
+            {
+                ref float yt0 = ref y;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 144);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 288);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 432);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
+                    ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 128));
+                    ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 128));
+                    ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 128));
+                    Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                    Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
+                    Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+                    Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
+                    int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 576);
+                    nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 576) : ahead > 1 && r + 8 <= rowEnd ? 576 : 0u;
+                    if (fetch != 0)
+                    {
+                        TPrefetch.Line(ref w0, fetch + 128);
+                        TPrefetch.Line(ref w0, fetch + 143);
+                        TPrefetch.Line(ref w1, fetch + 128);
+                        TPrefetch.Line(ref w1, fetch + 143);
+                        TPrefetch.Line(ref w2, fetch + 128);
+                        TPrefetch.Line(ref w2, fetch + 143);
+                        TPrefetch.Line(ref w3, fetch + 128);
+                        TPrefetch.Line(ref w3, fetch + 143);
+                    }
+                    for (nuint i = 0; i < 128; i += 64)
+                    {
+                        if (fetch != 0)
+                        {
+                            TPrefetch.Line(ref w0, i + fetch);
+                            TPrefetch.Line(ref w1, i + fetch);
+                            TPrefetch.Line(ref w2, i + fetch);
+                            TPrefetch.Line(ref w3, i + fetch);
+                        }
+                        // block i / 32: inputs [i, i + 32)
+                        Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
+                        Vector256<float> sa = Vector256.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        a1 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc1, i / 32)), a1);
+                        a2 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc2, i / 32)), a2);
+                        a3 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc3, i / 32)), a3);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector256<short> xb = Vector256.LoadUnsafe(ref x, i + 32), xb1 = Vector256.LoadUnsafe(ref x, i + 32 + 16);
+                        Vector256<float> sb = Vector256.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                        b1 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc1, (i / 32) + 1)), b1);
+                        b2 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc2, (i / 32) + 1)), b2);
+                        b3 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc3, (i / 32) + 1)), b3);
+                    }
+                    Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                    Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                    Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                    Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                    Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                    Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
+                }
+                for (; r < rowEnd; r++)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 144);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 128));
+                    Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                    for (nuint i = 0; i < 128; i += 64)
+                    {
+                        // block i / 32: inputs [i, i + 32)
+                        Vector256<short> xa = Vector256.LoadUnsafe(ref x, i), xa1 = Vector256.LoadUnsafe(ref x, i + 16);
+                        Vector256<float> sa = Vector256.Create(Unsafe.Add(ref xScales, i / 32));
+                        a0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i)), xa) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 16)), xa1)) * sa, Vector256.Create(Unsafe.Add(ref sc0, i / 32)), a0);
+                        // block (i / 32) + 1: inputs [i + 32, i + 32 + 32)
+                        Vector256<short> xb = Vector256.LoadUnsafe(ref x, i + 32), xb1 = Vector256.LoadUnsafe(ref x, i + 32 + 16);
+                        Vector256<float> sb = Vector256.Create(Unsafe.Add(ref xScales, (i / 32) + 1));
+                        b0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32)), xb) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, i + 32 + 16)), xb1)) * sb, Vector256.Create(Unsafe.Add(ref sc0, (i / 32) + 1)), b0);
+                    }
+                    ref float o0 = ref Unsafe.Add(ref yt0, r);
+                    o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                }
             }
 
             /// <summary>
@@ -15951,9 +16343,31 @@ namespace Rwkv7.Gen.Models
                 // [T][64] = tanh(x_w · W1); w = exp(-e^(-1/2) · sigmoid(w0 + [T][64] · W2)), [T][768]
                 Span<float> hidden = scratch.Slice(0, tokens * 64);
                 w = w.Slice(0, tokens * D);
-                MatMul<TPrefetch>(layer.DecayDown, xw, hidden, tokens, 64, 0, 64, accumulate: false);
+                if (tokens == 1 && layer.DecayDown.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[D];
+                    Span<float> scales = stackalloc float[D / 32];
+                    Activations.RoundToInt16(xw.Slice(0, D), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.DecayDown, values, scales, hidden, 0, 64, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.DecayDown, xw, hidden, tokens, 64, 0, 64, accumulate: false);
+                }
                 Activations.Tanh(hidden);
-                MatMul<TPrefetch>(layer.DecayUp, hidden, w, tokens, D, 0, D, accumulate: false);
+                if (tokens == 1 && layer.DecayUp.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[64];
+                    Span<float> scales = stackalloc float[64 / 32];
+                    Activations.RoundToInt16(hidden.Slice(0, 64), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.DecayUp, values, scales, w, 0, D, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.DecayUp, hidden, w, tokens, D, 0, D, accumulate: false);
+                }
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = w.Slice(t * D, D);
@@ -15969,8 +16383,30 @@ namespace Rwkv7.Gen.Models
                 // [T][64] = x_a · A1; a = sigmoid(a0 + [T][64] · A2), [T][768]
                 Span<float> hidden = scratch.Slice(0, tokens * 64);
                 a = a.Slice(0, tokens * D);
-                MatMul<TPrefetch>(layer.IclrDown, xa, hidden, tokens, 64, 0, 64, accumulate: false);
-                MatMul<TPrefetch>(layer.IclrUp, hidden, a, tokens, D, 0, D, accumulate: false);
+                if (tokens == 1 && layer.IclrDown.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[D];
+                    Span<float> scales = stackalloc float[D / 32];
+                    Activations.RoundToInt16(xa.Slice(0, D), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.IclrDown, values, scales, hidden, 0, 64, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.IclrDown, xa, hidden, tokens, 64, 0, 64, accumulate: false);
+                }
+                if (tokens == 1 && layer.IclrUp.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[64];
+                    Span<float> scales = stackalloc float[64 / 32];
+                    Activations.RoundToInt16(hidden.Slice(0, 64), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.IclrUp, values, scales, a, 0, D, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.IclrUp, hidden, a, tokens, D, 0, D, accumulate: false);
+                }
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = a.Slice(t * D, D);
@@ -15986,9 +16422,31 @@ namespace Rwkv7.Gen.Models
                 // [T][128] = sigmoid(x_g · G1); g = [T][128] · G2, [T][768]
                 Span<float> hidden = scratch.Slice(0, tokens * 128);
                 g = g.Slice(0, tokens * D);
-                MatMul<TPrefetch>(layer.GateDown, xg, hidden, tokens, 128, 0, 128, accumulate: false);
+                if (tokens == 1 && layer.GateDown.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[D];
+                    Span<float> scales = stackalloc float[D / 32];
+                    Activations.RoundToInt16(xg.Slice(0, D), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.GateDown, values, scales, hidden, 0, 128, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.GateDown, xg, hidden, tokens, 128, 0, 128, accumulate: false);
+                }
                 Activations.Sigmoid(hidden);
-                MatMul<TPrefetch>(layer.GateUp, hidden, g, tokens, D, 0, D, accumulate: false);
+                if (tokens == 1 && layer.GateUp.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[128];
+                    Span<float> scales = stackalloc float[128 / 32];
+                    Activations.RoundToInt16(hidden.Slice(0, 128), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.GateUp, values, scales, g, 0, D, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.GateUp, hidden, g, tokens, D, 0, D, accumulate: false);
+                }
             }
 
             /// <inheritdoc/>
@@ -15998,7 +16456,18 @@ namespace Rwkv7.Gen.Models
                 // [T][32] = x_v · V1; mix = sigmoid(v0 + [T][32] · V2), [T][768]
                 Span<float> hidden = scratch.Slice(0, tokens * 32);
                 mix = mix.Slice(0, tokens * D);
-                MatMul<TPrefetch>(layer.ValueDown, xv, hidden, tokens, 32, 0, 32, accumulate: false);
+                if (tokens == 1 && layer.ValueDown.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[D];
+                    Span<float> scales = stackalloc float[D / 32];
+                    Activations.RoundToInt16(xv.Slice(0, D), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.ValueDown, values, scales, hidden, 0, 32, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.ValueDown, xv, hidden, tokens, 32, 0, 32, accumulate: false);
+                }
                 MatMul<TPrefetch>(layer.ValueUp, hidden, mix, tokens, D, 0, D, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {

@@ -9364,7 +9364,18 @@ namespace Rwkv7.Gen.Tests.Generated
                 // [T][32] = tanh(x_w · W1); w = exp(-e^(-1/2) · sigmoid(w0 + [T][32] · W2)), [T][64]
                 Span<float> hidden = scratch.Slice(0, tokens * 32);
                 w = w.Slice(0, tokens * D);
-                MatMul<TPrefetch>(layer.DecayDown, xw, hidden, tokens, 32, 0, 32, accumulate: false);
+                if (tokens == 1 && layer.DecayDown.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[D];
+                    Span<float> scales = stackalloc float[D / 32];
+                    Activations.RoundToInt16(xw.Slice(0, D), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.DecayDown, values, scales, hidden, 0, 32, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.DecayDown, xw, hidden, tokens, 32, 0, 32, accumulate: false);
+                }
                 Activations.Tanh(hidden);
                 MatMul<TPrefetch>(layer.DecayUp, hidden, w, tokens, D, 0, D, accumulate: false);
                 for (int t = 0; t < tokens; t++)
@@ -9382,7 +9393,18 @@ namespace Rwkv7.Gen.Tests.Generated
                 // [T][32] = x_a · A1; a = sigmoid(a0 + [T][32] · A2), [T][64]
                 Span<float> hidden = scratch.Slice(0, tokens * 32);
                 a = a.Slice(0, tokens * D);
-                MatMul<TPrefetch>(layer.IclrDown, xa, hidden, tokens, 32, 0, 32, accumulate: false);
+                if (tokens == 1 && layer.IclrDown.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[D];
+                    Span<float> scales = stackalloc float[D / 32];
+                    Activations.RoundToInt16(xa.Slice(0, D), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.IclrDown, values, scales, hidden, 0, 32, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.IclrDown, xa, hidden, tokens, 32, 0, 32, accumulate: false);
+                }
                 MatMul<TPrefetch>(layer.IclrUp, hidden, a, tokens, D, 0, D, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {
@@ -9399,7 +9421,18 @@ namespace Rwkv7.Gen.Tests.Generated
                 // [T][32] = sigmoid(x_g · G1); g = [T][32] · G2, [T][64]
                 Span<float> hidden = scratch.Slice(0, tokens * 32);
                 g = g.Slice(0, tokens * D);
-                MatMul<TPrefetch>(layer.GateDown, xg, hidden, tokens, 32, 0, 32, accumulate: false);
+                if (tokens == 1 && layer.GateDown.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[D];
+                    Span<float> scales = stackalloc float[D / 32];
+                    Activations.RoundToInt16(xg.Slice(0, D), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.GateDown, values, scales, hidden, 0, 32, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.GateDown, xg, hidden, tokens, 32, 0, 32, accumulate: false);
+                }
                 Activations.Sigmoid(hidden);
                 MatMul<TPrefetch>(layer.GateUp, hidden, g, tokens, D, 0, D, accumulate: false);
             }
@@ -9411,7 +9444,18 @@ namespace Rwkv7.Gen.Tests.Generated
                 // [T][32] = x_v · V1; mix = sigmoid(v0 + [T][32] · V2), [T][64]
                 Span<float> hidden = scratch.Slice(0, tokens * 32);
                 mix = mix.Slice(0, tokens * D);
-                MatMul<TPrefetch>(layer.ValueDown, xv, hidden, tokens, 32, 0, 32, accumulate: false);
+                if (tokens == 1 && layer.ValueDown.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[D];
+                    Span<float> scales = stackalloc float[D / 32];
+                    Activations.RoundToInt16(xv.Slice(0, D), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.ValueDown, values, scales, hidden, 0, 32, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.ValueDown, xv, hidden, tokens, 32, 0, 32, accumulate: false);
+                }
                 MatMul<TPrefetch>(layer.ValueUp, hidden, mix, tokens, D, 0, D, accumulate: false);
                 for (int t = 0; t < tokens; t++)
                 {
