@@ -62,13 +62,14 @@ namespace Rwkv7.Gen.Generator.Emit
             w.Line("// " + comment);
             w.Line($"Span<float> hidden = scratch.Slice(0, tokens * {rank});");
             w.Line($"{output} = {output}.Slice(0, tokens * D);");
-            EmitLoraFactor(w, down, input, "D", "hidden", rank.ToString(System.Globalization.CultureInfo.InvariantCulture), downInt16);
+            string ranks = rank.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            EmitLoraFactor(w, down, input, "D", "hidden", ranks, downInt16);
             if (hiddenActivation is not null)
             {
                 w.Line(hiddenActivation);
             }
 
-            EmitLoraFactor(w, up, "hidden", rank.ToString(System.Globalization.CultureInfo.InvariantCulture), output, "D", upInt16);
+            EmitLoraFactor(w, up, "hidden", ranks, output, "D", upInt16);
             if (bias is not null)
             {
                 w.Open("for (int t = 0; t < tokens; t++)");

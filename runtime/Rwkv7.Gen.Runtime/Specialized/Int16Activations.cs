@@ -42,6 +42,12 @@ internal static class Int16Activations
             return;
         }
 
+        if (Avx2.IsSupported)
+        {
+            Quantize256(ref xr, ref qr, scales, x.Length / block);
+            return;
+        }
+
         for (int b = 0; b < x.Length / block; b++)
         {
             ref float xb = ref Unsafe.Add(ref xr, b * block);
@@ -92,6 +98,52 @@ internal static class Int16Activations
             Avx512F.ConvertToVector256Int16WithSaturation(Avx512F.ConvertToVector512Int32(low * inverse)).StoreUnsafe(ref quants, (nuint)(b * Q8Block.Size));
             Avx512F.ConvertToVector256Int16WithSaturation(Avx512F.ConvertToVector512Int32(high * inverse)).StoreUnsafe(ref quants, (nuint)((b * Q8Block.Size) + 16));
         }
+    }
+
+    /// <summary>
+    /// <see cref="Quantize"/> with AVX2, the values of the general path for finite inputs: <c>vcvtps2dq</c> rounds half
+    /// to even as <c>Vector256.Round</c> does (<c>Vector256.ConvertToInt32</c> adds a saturation fix-up of several
+    /// instructions), <c>vpackssdw</c> narrows, and the block's largest magnitude is the largest of its magnitudes'
+    /// bit patterns (<see cref="BlockMaxBits"/>). 0.53 → about 0.2 ns an input on Zen 5 (change 60).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quantize256(ref float x, ref short quants, Span<float> scales, int blocks)
+    {
+        Vector256<int> low = Vector256.Create(-MaxQuant), high = Vector256.Create(MaxQuant);
+        for (int b = 0; b < blocks; b++)
+        {
+            ref float xb = ref Unsafe.Add(ref x, b * Q8Block.Size);
+            Vector256<float> x0 = Vector256.LoadUnsafe(ref xb), x1 = Vector256.LoadUnsafe(ref xb, 8);
+            Vector256<float> x2 = Vector256.LoadUnsafe(ref xb, 16), x3 = Vector256.LoadUnsafe(ref xb, 24);
+            float max = BlockMaxBits(x0, x1, x2, x3);
+            float inverse = max > 0 && float.IsFinite(max) ? MaxQuant / max : 0;
+            scales[b] = max / MaxQuant;
+            ref short qb = ref Unsafe.Add(ref quants, b * Q8Block.Size);
+            Vector256<int> q0 = Vector256.Clamp(Avx.ConvertToVector256Int32(x0 * inverse), low, high);
+            Vector256<int> q1 = Vector256.Clamp(Avx.ConvertToVector256Int32(x1 * inverse), low, high);
+            Vector256<int> q2 = Vector256.Clamp(Avx.ConvertToVector256Int32(x2 * inverse), low, high);
+            Vector256<int> q3 = Vector256.Clamp(Avx.ConvertToVector256Int32(x3 * inverse), low, high);
+            Avx2.Permute4x64(Avx2.PackSignedSaturate(q0, q1).AsInt64(), 0b11_01_10_00).AsInt16().StoreUnsafe(ref qb);
+            Avx2.Permute4x64(Avx2.PackSignedSaturate(q2, q3).AsInt64(), 0b11_01_10_00).AsInt16().StoreUnsafe(ref qb, 16);
+        }
+    }
+
+    /// <summary>
+    /// The largest magnitude of a block of four vectors as the largest of the magnitudes' bit patterns: non-negative
+    /// floats order as their bits do and a NaN's lie above infinity's, so the result is the float maximum, or NaN when
+    /// the block holds one (an integer maximum per pair, where a float maximum that propagates NaN takes three
+    /// instructions).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float BlockMaxBits(Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3)
+    {
+        Vector256<int> magnitude = Vector256.Create(int.MaxValue);
+        Vector256<int> bits = Vector256.Max(
+            Vector256.Max(x0.AsInt32() & magnitude, x1.AsInt32() & magnitude), Vector256.Max(x2.AsInt32() & magnitude, x3.AsInt32() & magnitude));
+        Vector128<int> half = Vector128.Max(bits.GetLower(), bits.GetUpper());
+        half = Vector128.Max(half, Vector128.Shuffle(half, Vector128.Create(2, 3, 0, 1)));
+        half = Vector128.Max(half, Vector128.Shuffle(half, Vector128.Create(1, 0, 3, 2)));
+        return half.AsSingle().ToScalar();
     }
 
     /// <summary>Largest magnitude of a block (32 values: four 256-bit vectors); NaN when the block holds one.</summary>

@@ -75,7 +75,7 @@ internal sealed unsafe class StepScheduler
     /// by heads (every part runs every row, in order, for its heads), a batch by sessions, each at most one part per
     /// head or session. Its one-thread time is the rows' arithmetic plus reading each head's 64 × 64 fp32 state once
     /// (a sequence reads a head's state once for all its rows; a batch, once per session) at the streaming rate: a
-    /// one-token step of 0.1B's 12 heads comes to 13 µs, 3.6 of them arithmetic, as `--profile` measures (12 µs).
+    /// one-token step of 0.1B's 12 heads comes to 13 µs, 3.6 of them arithmetic, as <c>bench --profile</c> measures (12 µs).
     /// </summary>
     public int HeadParts(int rows, int heads, bool chained)
     {

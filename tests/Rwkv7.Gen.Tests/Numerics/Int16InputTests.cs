@@ -180,6 +180,55 @@ public sealed class Int16InputTests
         Assert.True(float.IsNaN(scales8[9]));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void Rounding_and_arranging_in_one_pass_gives_the_bits_of_the_two_passes(int stepBlocks)
+    {
+        // Change 60: a 4-bit step's inputs are rounded to 16 bits and again to 8 in one pass over the blocks
+        // (Q4Kernels.RoundAndArrange); its values, scales, arrangement and offsets must be the two passes' bit for bit.
+        for (int seed = 0; seed < 40; seed++)
+        {
+            var rng = new Random(seed);
+            float[] x = RandomRow(32 * 11, seed);
+            for (int b = 0; b < 11; b++)
+            {
+                float magnitude = (float)Math.Pow(10, rng.Next(-30, 30));
+                for (int i = b * 32; i < (b + 1) * 32; i++)
+                {
+                    x[i] *= magnitude;
+                }
+            }
+
+            x.AsSpan(32 * (seed % 11), 32).Clear();
+            x[(32 * ((seed + 3) % 11)) + (seed % 32)] = 0.5f;  // a block whose largest magnitude sits anywhere
+            int n = x.Length, blocks = n / 32;
+            short[] values = new short[n], twoValues = new short[n];
+            float[] scales = new float[blocks], twoScales = new float[blocks], arrangedScales = new float[blocks], twoArrangedScales = new float[blocks];
+            sbyte[] arranged = new sbyte[n], twoArranged = new sbyte[n];
+            int[] offsets = new int[blocks * Q4Kernels.OffsetsPerBlock], twoOffsets = new int[offsets.Length];
+
+            Q4Kernels.RoundAndArrange(x, values, scales, arranged, arrangedScales, offsets, stepBlocks);
+            Int16Activations.Quantize(x, twoValues, twoScales);
+            Q4Kernels.ArrangeSteps(twoValues, twoScales, twoArranged, twoArrangedScales, twoOffsets, stepBlocks);
+
+            Assert.Equal(twoValues, values);
+            Assert.Equal(twoScales, scales);
+            Assert.Equal(twoArranged, arranged);
+            Assert.Equal(twoArrangedScales, arrangedScales);
+            Assert.Equal(twoOffsets, offsets);
+        }
+
+        // A NaN gives its block non-finite scales in one pass too.
+        float[] bad = RandomRow(64, seed: 5);
+        bad[40] = float.NaN;
+        float[] s16 = new float[2], s8 = new float[2];
+        Q4Kernels.RoundAndArrange(bad, new short[64], s16, new sbyte[64], s8, new int[8], stepBlocks);
+        Assert.True(float.IsNaN(s16[1]) && float.IsNaN(s8[1]), $"{s16[1]}, {s8[1]}");
+        Assert.True(float.IsFinite(s16[0]) && float.IsFinite(s8[0]));
+    }
+
     [Fact]
     public void Rows_that_are_not_whole_blocks_or_too_small_buffers_are_refused()
     {
