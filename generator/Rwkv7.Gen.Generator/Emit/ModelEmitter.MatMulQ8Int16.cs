@@ -82,7 +82,7 @@ namespace Rwkv7.Gen.Generator.Emit
 
         /// <summary>
         /// The 512- or 256-bit one-token 8-bit product with 16-bit inputs: row tiles, two blocks of 32 inputs per
-        /// iteration (even blocks into a{k}, odd into b{k}); per block and row one sign-extension of 32 int8 weights to
+        /// iteration (even blocks into a{k}, odd into b{k}; an odd last block alone into a{k}); per block and row one sign-extension of 32 int8 weights to
         /// int16, <c>vpmaddwd</c> against the block's inputs (on 256 bits: two of each, added), one conversion, one
         /// multiply by the input scale and one FMA with the weight scale.
         /// </summary>
@@ -124,41 +124,61 @@ namespace Rwkv7.Gen.Generator.Emit
                 }
 
                 // An iteration reads one cache line of each row's values; its first block requests the line fetch elements further on.
-                w.Open($"for (nuint i = 0; i < {n}; i += {tile.Unroll * block})");
-                if (tile.Prefetch is not null && tile.Prefetch.RequestingSteps.Contains(0))
+                int paired = tile.Iterations * tile.Unroll * block;
+                if (paired > 0)
                 {
-                    w.Open("if (fetch != 0)");
-                    for (int k = 0; k < rows; k++)
-                    {
-                        w.Line($"{Fetch}.Line(ref w{k}, i + fetch);");
-                    }
-
+                    w.Open($"for (nuint i = 0; i < {paired}; i += {tile.Unroll * block})");
+                    EmitRequests("i + fetch");
+                    EmitBlock("a", "a", k => k == 0 ? "i" : $"i + {k}", $"i / {block}");
+                    EmitBlock("b", "b", k => k == 0 ? $"i + {block}" : $"i + {block} + {k}", $"(i / {block}) + 1");
                     w.Close();
                 }
 
-                foreach ((string acc, string at, string index) in new[] { ("a", "i", $"i / {block}"), ("b", $"i + {block}", $"(i / {block}) + 1") })
+                if (tile.Alone > 0)
                 {
-                    w.Line($"// block {index}: inputs [{at}, {at} + {block})");
-                    if (wide)
-                    {
-                        w.Line($"Vector512<short> x{acc} = Vector512.LoadUnsafe(ref x, {at});");
-                    }
-                    else
-                    {
-                        w.Line($"Vector256<short> x{acc} = Vector256.LoadUnsafe(ref x, {at}), x{acc}1 = Vector256.LoadUnsafe(ref x, {at} + 16);");
-                    }
+                    // An odd number of blocks: the last one alone (its inputs named apart from the loop's).
+                    EmitRequests(paired == 0 ? "fetch" : $"{paired} + fetch");
+                    EmitBlock("a", "l", k => (paired + k).ToString(System.Globalization.CultureInfo.InvariantCulture), $"{paired / block}");
+                }
 
-                    w.Line($"{v.Float} s{acc} = {v.Splat($"Unsafe.Add(ref xScales, {index})")};");
-                    for (int k = 0; k < rows; k++)
+                void EmitRequests(string at)
+                {
+                    if (tile.Prefetch is not null && tile.Prefetch.RequestingSteps.Contains(0))
                     {
-                        string sums = wide
-                            ? $"Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w{k}, {at})), x{acc}))"
-                            : $"Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w{k}, {at})), x{acc}) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w{k}, {at} + 16)), x{acc}1))";
-                        w.Line($"{acc}{k} = {v.Fma($"{sums} * s{acc}", v.Splat($"Unsafe.Add(ref sc{k}, {index})"), $"{acc}{k}")};");
+                        w.Open("if (fetch != 0)");
+                        for (int k = 0; k < rows; k++)
+                        {
+                            w.Line($"{Fetch}.Line(ref w{k}, {at});");
+                        }
+
+                        w.Close();
                     }
                 }
 
-                w.Close();
+                // One block of 32 inputs into the accumulators acc, its inputs and scale named x{tag} and s{tag}, at(k)
+                // the expression of its input k's offset.
+                void EmitBlock(string acc, string tag, Func<int, string> at, string index)
+                {
+                    w.Line($"// block {index}: inputs [{at(0)}, {at(block)})");
+                    if (wide)
+                    {
+                        w.Line($"Vector512<short> x{tag} = Vector512.LoadUnsafe(ref x, {at(0)});");
+                    }
+                    else
+                    {
+                        w.Line($"Vector256<short> x{tag} = Vector256.LoadUnsafe(ref x, {at(0)}), x{tag}1 = Vector256.LoadUnsafe(ref x, {at(16)});");
+                    }
+
+                    w.Line($"{v.Float} s{tag} = {v.Splat($"Unsafe.Add(ref xScales, {index})")};");
+                    for (int k = 0; k < rows; k++)
+                    {
+                        string sums = wide
+                            ? $"Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w{k}, {at(0)})), x{tag}))"
+                            : $"Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w{k}, {at(0)})), x{tag}) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w{k}, {at(16)})), x{tag}1))";
+                        w.Line($"{acc}{k} = {v.Fma($"{sums} * s{tag}", v.Splat($"Unsafe.Add(ref sc{k}, {index})"), $"{acc}{k}")};");
+                    }
+                }
+
                 EmitReduction(w, v, tile, "accumulate");
                 w.Close();
             }

@@ -94,6 +94,7 @@ namespace Rwkv7.Gen.Generator.Model
     /// <param name="Block">Inputs per block: all of them, or fewer so that a token tile's inputs and a row tile's weights share L1.</param>
     /// <param name="Reduction">How the accumulators are summed into the outputs.</param>
     /// <param name="Prefetch">How the tile requests the rows of a tile further on; null when it does not.</param>
+    /// <param name="Alone">Steps after the last iteration, each alone (an odd last block of the 16-bit-input products).</param>
     internal sealed record TilePlan(
         int Rows,
         int Tokens,
@@ -103,7 +104,8 @@ namespace Rwkv7.Gen.Generator.Model
         int Iterations,
         int Block,
         Reduction Reduction,
-        TilePrefetch? Prefetch);
+        TilePrefetch? Prefetch,
+        int Alone = 0);
 
     /// <summary>What one step of a tile does for each of its rows.</summary>
     internal enum StepForm

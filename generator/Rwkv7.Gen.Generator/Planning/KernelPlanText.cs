@@ -91,7 +91,7 @@ namespace Rwkv7.Gen.Generator.Planning
 
         private static void WriteTile(StringBuilder w, TilePlan t)
         {
-            w.Append($"        {Plural(t.Rows, "row")} × {Plural(t.Tokens, "token")}: {t.Form}, {t.Accumulators}, {Plural(t.Unroll, "step")} × {Plural(t.Iterations, "iteration")} per block of {t.Block} inputs, {t.Reduction}");
+            w.Append($"        {Plural(t.Rows, "row")} × {Plural(t.Tokens, "token")}: {t.Form}, {t.Accumulators}, {Plural(t.Unroll, "step")} × {Plural(t.Iterations, "iteration")}{(t.Alone > 0 ? $" and {Plural(t.Alone, "step")} alone" : "")} per block of {t.Block} inputs, {t.Reduction}");
             if (t.Prefetch is TilePrefetch f)
             {
                 w.Append($"; prefetch in tiles of {f.TileBytes} bytes, {Plural(f.LinesPerStep, "line")} per row at step {string.Join(", ", f.RequestingSteps)} of each iteration");

@@ -71,14 +71,14 @@ namespace Rwkv7.Gen.Generator.Planning
 
             // The one-token products of the decode steps, at the embedding (r, k, v, output, FFN key, head, the LoRAs'
             // first factors), FFN (FFN value) and LoRA rank (their second factors) input widths; two blocks per
-            // iteration, so a width must be a multiple of 64. Other widths, and models without q8 kernels, take the
-            // runtime's width-generic path (and the LoRAs, fp32 inputs).
+            // iteration and an odd last block alone, so a width must be a whole number of blocks (as 8-bit rows are).
+            // Models without q8 kernels take the runtime's width-generic path (and the LoRAs, fp32 inputs).
             var int16 = new List<MatMulPlan>();
             if (shape.WeightTypes.Includes(WeightType.Q8))
             {
                 foreach (int n in widths)
                 {
-                    if (n % (Int16BlocksPerIteration * ModelMath.Q8BlockSize) == 0)
+                    if (n % ModelMath.Q8BlockSize == 0)
                     {
                         int16.Add(PlanInt16MatMul(n));
                     }
@@ -303,7 +303,8 @@ namespace Rwkv7.Gen.Generator.Planning
                 steps / Int16BlocksPerIteration,
                 n,
                 rows == 1 ? Reduction.OneByOne : path == VectorPath.V512 ? Reduction.FourRowsPerSums : Reduction.FourRowsFolded,
-                rows == 1 ? null : new TilePrefetch(rows * stride, rows * stride, RequestingSteps(Int16BlocksPerIteration, ModelMath.Q8BlockSize), 1, CacheLine, ScaleLines(WeightType.Q8, n)));
+                rows == 1 ? null : new TilePrefetch(rows * stride, rows * stride, RequestingSteps(Int16BlocksPerIteration, ModelMath.Q8BlockSize), 1, CacheLine, ScaleLines(WeightType.Q8, n)),
+                steps % Int16BlocksPerIteration);
 
             return new MatMulPlan(
                 WeightType.Q8,

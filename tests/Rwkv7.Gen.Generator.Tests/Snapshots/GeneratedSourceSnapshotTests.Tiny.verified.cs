@@ -8959,12 +8959,174 @@ namespace Rwkv7.Gen.Tests.Generated
                 ref float yr = ref MemoryMarshal.GetReference(y);
                 switch (w.Cols)
                 {
+                    case 32: MatMulQ8Int16In32<TPrefetch>(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
                     case 64: MatMulQ8Int16In64<TPrefetch>(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
                     case 256: MatMulQ8Int16In256<TPrefetch>(ref wr, ref xr, ref xsr, ref yr, rowStart, rowEnd, accumulate); return;
                 }
 
                 // An input width this model does not have: the width-generic path.
                 KernelFallbacks.MatMulQ8Int16(w, x, xScales, y, rowStart, rowEnd, accumulate);
+            }
+
+            /// <summary>
+            /// Rows [rowStart, rowEnd) of y = W·x for one token with W [rows][32] 8-bit (each row's values followed by its 1 scale) and x rounded to 16 bits (x [32] int16, xScales [1]): per block of 32, the int8 × int16 products summed exactly in integers, then scaled by the weight and input scales. Without 512- or 256-bit x86 vectors the inputs are restored to fp32 and the fp32-widening product runs.
+            /// </summary>
+            private static void MatMulQ8Int16In32<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
+            {
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    MatMulQ8Int16In32V512<TPrefetch>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                }
+                else if (Vector256.IsHardwareAccelerated)
+                {
+                    MatMulQ8Int16In32V256<TPrefetch>(ref w, ref x, ref xScales, ref y, rowStart, rowEnd, accumulate);
+                }
+                else
+                {
+                    Span<float> restored = stackalloc float[32];
+                    for (int i = 0; i < 32; i++)
+                    {
+                        restored[i] = Unsafe.Add(ref x, i) * Unsafe.Add(ref xScales, i / 32);
+                    }
+
+                    MatMulQ8In32<TPrefetch>(ref w, ref MemoryMarshal.GetReference(restored), ref y, 1, 32, rowStart, rowEnd, accumulate);
+                }
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8Int16In32"/> with Vector512&lt;float&gt; (16 lanes): 4 rows per tile, 1 blocks of 32 inputs per row, each row's values and scales (36 bytes) requested whole tiles (144 bytes) ahead, at least the prefetch policy's distance.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8Int16In32V512<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
+            {
+                ref float yt0 = ref y;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 108);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                    ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
+                    ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 32));
+                    ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
+                    Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                    Vector512<float> a1 = Vector512<float>.Zero, b1 = Vector512<float>.Zero;
+                    Vector512<float> a2 = Vector512<float>.Zero, b2 = Vector512<float>.Zero;
+                    Vector512<float> a3 = Vector512<float>.Zero, b3 = Vector512<float>.Zero;
+                    int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 144);
+                    nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 144) : ahead > 1 && r + 8 <= rowEnd ? 144 : 0u;
+                    if (fetch != 0)
+                    {
+                        TPrefetch.Line(ref w0, fetch + 32);
+                        TPrefetch.Line(ref w0, fetch + 35);
+                        TPrefetch.Line(ref w1, fetch + 32);
+                        TPrefetch.Line(ref w1, fetch + 35);
+                        TPrefetch.Line(ref w2, fetch + 32);
+                        TPrefetch.Line(ref w2, fetch + 35);
+                        TPrefetch.Line(ref w3, fetch + 32);
+                        TPrefetch.Line(ref w3, fetch + 35);
+                    }
+                    if (fetch != 0)
+                    {
+                        TPrefetch.Line(ref w0, fetch);
+                        TPrefetch.Line(ref w1, fetch);
+                        TPrefetch.Line(ref w2, fetch);
+                        TPrefetch.Line(ref w3, fetch);
+                    }
+                    // block 0: inputs [0, 32)
+                    Vector512<short> xl = Vector512.LoadUnsafe(ref x, 0);
+                    Vector512<float> sl = Vector512.Create(Unsafe.Add(ref xScales, 0));
+                    a0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, 0)), xl)) * sl, Vector512.Create(Unsafe.Add(ref sc0, 0)), a0);
+                    a1 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w1, 0)), xl)) * sl, Vector512.Create(Unsafe.Add(ref sc1, 0)), a1);
+                    a2 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w2, 0)), xl)) * sl, Vector512.Create(Unsafe.Add(ref sc2, 0)), a2);
+                    a3 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w3, 0)), xl)) * sl, Vector512.Create(Unsafe.Add(ref sc3, 0)), a3);
+                    // the tile's sums, four accumulators per Horizontal.Sums (its shuffles shared between them)
+                    Horizontal.Store(Horizontal.Sums(a0 + b0, a1 + b1, a2 + b2, a3 + b3), ref Unsafe.Add(ref yt0, r), accumulate);
+                }
+                for (; r < rowEnd; r++)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                    Vector512<float> a0 = Vector512<float>.Zero, b0 = Vector512<float>.Zero;
+                    // block 0: inputs [0, 32)
+                    Vector512<short> xl = Vector512.LoadUnsafe(ref x, 0);
+                    Vector512<float> sl = Vector512.Create(Unsafe.Add(ref xScales, 0));
+                    a0 = Vector512.MultiplyAddEstimate(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref w0, 0)), xl)) * sl, Vector512.Create(Unsafe.Add(ref sc0, 0)), a0);
+                    ref float o0 = ref Unsafe.Add(ref yt0, r);
+                    o0 = accumulate ? o0 + Vector512.Sum(a0 + b0) : Vector512.Sum(a0 + b0);
+                }
+            }
+
+            /// <summary>
+            /// <see cref="MatMulQ8Int16In32"/> with Vector256&lt;float&gt; (8 lanes): 4 rows per tile, 1 blocks of 32 inputs per row, each row's values and scales (36 bytes) requested whole tiles (144 bytes) ahead, at least the prefetch policy's distance.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            private static void MatMulQ8Int16In32V256<TPrefetch>(ref sbyte w, ref short x, ref float xScales, ref float y, int rowStart, int rowEnd, bool accumulate) where TPrefetch : struct, IWeightPrefetch
+            {
+                ref float yt0 = ref y;
+                int r = rowStart;
+                for (; r + 4 <= rowEnd; r += 4)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                    ref sbyte w1 = ref Unsafe.Add(ref w0, 36);
+                    ref sbyte w2 = ref Unsafe.Add(ref w0, 72);
+                    ref sbyte w3 = ref Unsafe.Add(ref w0, 108);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                    ref float sc1 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w1, 32));
+                    ref float sc2 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w2, 32));
+                    ref float sc3 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w3, 32));
+                    Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                    Vector256<float> a1 = Vector256<float>.Zero, b1 = Vector256<float>.Zero;
+                    Vector256<float> a2 = Vector256<float>.Zero, b2 = Vector256<float>.Zero;
+                    Vector256<float> a3 = Vector256<float>.Zero, b3 = Vector256<float>.Zero;
+                    int ahead = Prefetch.TilesAhead(TPrefetch.AheadBytes, 144);
+                    nuint fetch = r + ((ahead + 1) * 4) <= rowEnd ? (nuint)(ahead * 144) : ahead > 1 && r + 8 <= rowEnd ? 144 : 0u;
+                    if (fetch != 0)
+                    {
+                        TPrefetch.Line(ref w0, fetch + 32);
+                        TPrefetch.Line(ref w0, fetch + 35);
+                        TPrefetch.Line(ref w1, fetch + 32);
+                        TPrefetch.Line(ref w1, fetch + 35);
+                        TPrefetch.Line(ref w2, fetch + 32);
+                        TPrefetch.Line(ref w2, fetch + 35);
+                        TPrefetch.Line(ref w3, fetch + 32);
+                        TPrefetch.Line(ref w3, fetch + 35);
+                    }
+                    if (fetch != 0)
+                    {
+                        TPrefetch.Line(ref w0, fetch);
+                        TPrefetch.Line(ref w1, fetch);
+                        TPrefetch.Line(ref w2, fetch);
+                        TPrefetch.Line(ref w3, fetch);
+                    }
+                    // block 0: inputs [0, 32)
+                    Vector256<short> xl = Vector256.LoadUnsafe(ref x, 0), xl1 = Vector256.LoadUnsafe(ref x, 16);
+                    Vector256<float> sl = Vector256.Create(Unsafe.Add(ref xScales, 0));
+                    a0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, 0)), xl) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, 16)), xl1)) * sl, Vector256.Create(Unsafe.Add(ref sc0, 0)), a0);
+                    a1 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, 0)), xl) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w1, 16)), xl1)) * sl, Vector256.Create(Unsafe.Add(ref sc1, 0)), a1);
+                    a2 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, 0)), xl) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w2, 16)), xl1)) * sl, Vector256.Create(Unsafe.Add(ref sc2, 0)), a2);
+                    a3 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, 0)), xl) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w3, 16)), xl1)) * sl, Vector256.Create(Unsafe.Add(ref sc3, 0)), a3);
+                    Vector128<float> g0 = (a0 + b0).GetLower() + (a0 + b0).GetUpper();
+                    Vector128<float> g1 = (a1 + b1).GetLower() + (a1 + b1).GetUpper();
+                    Vector128<float> g2 = (a2 + b2).GetLower() + (a2 + b2).GetUpper();
+                    Vector128<float> g3 = (a3 + b3).GetLower() + (a3 + b3).GetUpper();
+                    Vector128<float> sums = Sse3.HorizontalAdd(Sse3.HorizontalAdd(g0, g1), Sse3.HorizontalAdd(g2, g3));
+                    Horizontal.Store(sums, ref Unsafe.Add(ref yt0, r), accumulate);
+                }
+                for (; r < rowEnd; r++)
+                {
+                    ref sbyte w0 = ref Unsafe.Add(ref w, (nint)r * 36);
+                    ref float sc0 = ref Unsafe.As<sbyte, float>(ref Unsafe.Add(ref w0, 32));
+                    Vector256<float> a0 = Vector256<float>.Zero, b0 = Vector256<float>.Zero;
+                    // block 0: inputs [0, 32)
+                    Vector256<short> xl = Vector256.LoadUnsafe(ref x, 0), xl1 = Vector256.LoadUnsafe(ref x, 16);
+                    Vector256<float> sl = Vector256.Create(Unsafe.Add(ref xScales, 0));
+                    a0 = Vector256.MultiplyAddEstimate(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, 0)), xl) + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref w0, 16)), xl1)) * sl, Vector256.Create(Unsafe.Add(ref sc0, 0)), a0);
+                    ref float o0 = ref Unsafe.Add(ref yt0, r);
+                    o0 = accumulate ? o0 + Vector256.Sum(a0 + b0) : Vector256.Sum(a0 + b0);
+                }
             }
 
             /// <summary>
@@ -9377,7 +9539,18 @@ namespace Rwkv7.Gen.Tests.Generated
                     MatMul<TPrefetch>(layer.DecayDown, xw, hidden, tokens, 32, 0, 32, accumulate: false);
                 }
                 Activations.Tanh(hidden);
-                MatMul<TPrefetch>(layer.DecayUp, hidden, w, tokens, D, 0, D, accumulate: false);
+                if (tokens == 1 && layer.DecayUp.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[32];
+                    Span<float> scales = stackalloc float[32 / 32];
+                    Activations.RoundToInt16(hidden.Slice(0, 32), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.DecayUp, values, scales, w, 0, D, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.DecayUp, hidden, w, tokens, D, 0, D, accumulate: false);
+                }
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = w.Slice(t * D, D);
@@ -9405,7 +9578,18 @@ namespace Rwkv7.Gen.Tests.Generated
                 {
                     MatMul<TPrefetch>(layer.IclrDown, xa, hidden, tokens, 32, 0, 32, accumulate: false);
                 }
-                MatMul<TPrefetch>(layer.IclrUp, hidden, a, tokens, D, 0, D, accumulate: false);
+                if (tokens == 1 && layer.IclrUp.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[32];
+                    Span<float> scales = stackalloc float[32 / 32];
+                    Activations.RoundToInt16(hidden.Slice(0, 32), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.IclrUp, values, scales, a, 0, D, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.IclrUp, hidden, a, tokens, D, 0, D, accumulate: false);
+                }
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = a.Slice(t * D, D);
@@ -9434,7 +9618,18 @@ namespace Rwkv7.Gen.Tests.Generated
                     MatMul<TPrefetch>(layer.GateDown, xg, hidden, tokens, 32, 0, 32, accumulate: false);
                 }
                 Activations.Sigmoid(hidden);
-                MatMul<TPrefetch>(layer.GateUp, hidden, g, tokens, D, 0, D, accumulate: false);
+                if (tokens == 1 && layer.GateUp.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[32];
+                    Span<float> scales = stackalloc float[32 / 32];
+                    Activations.RoundToInt16(hidden.Slice(0, 32), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.GateUp, values, scales, g, 0, D, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.GateUp, hidden, g, tokens, D, 0, D, accumulate: false);
+                }
             }
 
             /// <inheritdoc/>
@@ -9456,7 +9651,18 @@ namespace Rwkv7.Gen.Tests.Generated
                 {
                     MatMul<TPrefetch>(layer.ValueDown, xv, hidden, tokens, 32, 0, 32, accumulate: false);
                 }
-                MatMul<TPrefetch>(layer.ValueUp, hidden, mix, tokens, D, 0, D, accumulate: false);
+                if (tokens == 1 && layer.ValueUp.Type == TensorDType.Q8)
+                {
+                    // One token, 8-bit weights: the input rounded to 16 bits per block of 32, int8 × int16 sums (change 58).
+                    Span<short> values = stackalloc short[32];
+                    Span<float> scales = stackalloc float[32 / 32];
+                    Activations.RoundToInt16(hidden.Slice(0, 32), values, scales);
+                    MatMulQ8Int16<TPrefetch>(layer.ValueUp, values, scales, mix, 0, D, accumulate: false);
+                }
+                else
+                {
+                    MatMul<TPrefetch>(layer.ValueUp, hidden, mix, tokens, D, 0, D, accumulate: false);
+                }
                 for (int t = 0; t < tokens; t++)
                 {
                     Span<float> row = mix.Slice(t * D, D);

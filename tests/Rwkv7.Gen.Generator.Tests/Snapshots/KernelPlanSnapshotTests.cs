@@ -52,7 +52,8 @@ public class KernelPlanSnapshotTests
                         }
 
                         string where = $"{shape}: {m.Type} × {m.Inputs} {path.Path} {tile.Rows} × {tile.Tokens}";
-                        Assert.True(tile.Unroll * tile.Iterations * path.StepInputs == tile.Block, where);
+                        Assert.True(((tile.Unroll * tile.Iterations) + tile.Alone) * path.StepInputs == tile.Block, where);
+                        Assert.True(tile.Alone < tile.Unroll, where);
                         Assert.True(m.Inputs % tile.Block == 0, where);
                         Assert.Equal(tile.Rows > 1, tile.Prefetch is not null);
                     }

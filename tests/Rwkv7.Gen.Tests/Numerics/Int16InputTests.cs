@@ -273,9 +273,29 @@ public sealed class Int16InputTests
         }
     }
 
+    [Theory]
+    [InlineData(0, 256)]
+    [InlineData(3, 254)]
+    public void Generated_products_of_an_odd_number_of_blocks_sum_the_last_one_alone(int rowStart, int rowEnd)
+    {
+        // 32 inputs (mh4's value rank: one block, no loop) and 96 (longrows' decay rank, 1.5B's: one iteration of two
+        // blocks, then one alone), both as the LoRAs' second factors read them in one-token steps.
+        using RwkvWeights mh4 = RwkvWeights.CreateSynthetic(Mh4Model.DeclaredShape, TensorDType.Q8, seed: 13);
+        using RwkvWeights longRows = RwkvWeights.CreateSynthetic(LongRowsModel.DeclaredShape, TensorDType.Q8, seed: 14);
+        Assert.Equal(32, mh4.Layers[1].ValueUp.Cols);
+        Assert.Equal(96, longRows.Layers[0].DecayUp.Cols);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            AssertExactBlockSums(mh4.Layers[1].ValueUp, rowStart, rowEnd, accumulate, static (in WeightMatrix m, short[] x, float[] s, float[] y, int a, int b, bool acc) =>
+                Mh4Model.Kernels.MatMulQ8Int16<NonTemporalPrefetch>(m, x, s, y, a, b, acc));
+            AssertExactBlockSums(longRows.Layers[0].DecayUp, rowStart * 5, rowEnd * 5, accumulate, static (in WeightMatrix m, short[] x, float[] s, float[] y, int a, int b, bool acc) =>
+                LongRowsModel.Kernels.MatMulQ8Int16<TemporalPrefetch>(m, x, s, y, a, b, acc));
+        }
+    }
+
     /// <summary>
-    /// In a one-token step each LoRA factor with 8-bit weights reads its input rounded to 16 bits (change 58; mh4: the
-    /// first factors' 256 inputs and the gate's 64-wide second factor; the 32-wide second factors keep fp32 inputs).
+    /// In a one-token step each LoRA factor with 8-bit weights reads its input rounded to 16 bits (changes 58 and 61;
+    /// mh4: the first factors' 256 inputs, the gate's 64-wide second factor and the others' 32-wide ones).
     /// Every output stays within 3e-5 of the largest output of the float64 LoRA on the same 8-bit weights (measured:
     /// 1.1e-5, the rounding's 2⁻¹⁶ of each block's largest input), and the several-token fp32 products within the same.
     /// </summary>
