@@ -55,23 +55,11 @@ internal static class Int16Activations
             float max = BlockMax(ref xb);
             float inverse = max > 0 && float.IsFinite(max) ? MaxQuant / max : 0;
             scales[b] = max / MaxQuant;
-            if (Vector256.IsHardwareAccelerated)
+
+            // Round to nearest, ties to even (MathF.Round), then clamp: |x · inverse| ≤ 32767 + rounding.
+            for (int i = 0; i < block; i++)
             {
-                // Round to nearest, ties to even (as MathF.Round), then narrow: |x · inverse| ≤ 32767 + rounding.
-                Vector256<int> low = Vector256.Create(-MaxQuant), high = Vector256.Create(MaxQuant);
-                for (nuint i = 0; i < block; i += 16)
-                {
-                    Vector256<int> lo = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xb, i) * inverse));
-                    Vector256<int> hi = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xb, i + 8) * inverse));
-                    Vector256.Narrow(Vector256.Clamp(lo, low, high), Vector256.Clamp(hi, low, high)).StoreUnsafe(ref qb, i);
-                }
-            }
-            else
-            {
-                for (int i = 0; i < block; i++)
-                {
-                    Unsafe.Add(ref qb, i) = (short)Math.Clamp((int)MathF.Round(Unsafe.Add(ref xb, i) * inverse), -MaxQuant, MaxQuant);
-                }
+                Unsafe.Add(ref qb, i) = (short)Math.Clamp((int)MathF.Round(Unsafe.Add(ref xb, i) * inverse), -MaxQuant, MaxQuant);
             }
         }
     }
@@ -146,24 +134,17 @@ internal static class Int16Activations
         return half.AsSingle().ToScalar();
     }
 
-    /// <summary>Largest magnitude of a block (32 values: four 256-bit vectors); NaN when the block holds one.</summary>
+    /// <summary>Largest magnitude of a block of 32 values, one at a time (processors without AVX2); NaN when the block holds one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float BlockMax(ref float xb)
     {
-        if (!Vector256.IsHardwareAccelerated)
+        float max = 0;
+        for (int i = 0; i < Q8Block.Size; i++)
         {
-            float max = 0;
-            for (int i = 0; i < Q8Block.Size; i++)
-            {
-                max = MathF.Max(max, MathF.Abs(Unsafe.Add(ref xb, i)));
-            }
-
-            return max;
+            max = MathF.Max(max, MathF.Abs(Unsafe.Add(ref xb, i)));
         }
 
-        Vector256<float> a = Vector256.LoadUnsafe(ref xb), b = Vector256.LoadUnsafe(ref xb, 8);
-        Vector256<float> c = Vector256.LoadUnsafe(ref xb, 16), d = Vector256.LoadUnsafe(ref xb, 24);
-        return LaneMax(Vector256.Max(Vector256.Max(Vector256.Abs(a), Vector256.Abs(b)), Vector256.Max(Vector256.Abs(c), Vector256.Abs(d))));
+        return max;
     }
 
     /// <summary>The largest of eight lanes; NaN when one is (vector maxima propagate NaN).</summary>

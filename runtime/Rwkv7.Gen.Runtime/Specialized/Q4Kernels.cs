@@ -202,9 +202,8 @@ internal static partial class Q4Kernels
     /// <summary>
     /// <see cref="Int16Activations.Quantize"/> of <paramref name="x"/> into <paramref name="values"/> and
     /// <paramref name="scales"/> followed by <see cref="ArrangeSteps"/>, in one pass over the blocks: each block's 16-bit
-    /// values are rounded again to 8 bits while they are still in registers. The same operations in the same order, so
-    /// the same bits as the two passes for finite inputs (a block with a NaN or an infinity gets a non-finite scale
-    /// either way). The two passes read and wrote every input twice more and ran on one thread before each 4-bit step:
+    /// values are rounded again to 8 bits while they are still in registers. The same arithmetic, so the same bits as
+    /// the two passes for finite inputs (a block with a NaN or an infinity gets non-finite scales either way). The two passes read and wrote every input twice more and ran on one thread before each 4-bit step:
     /// 0.89 ns an input at 256 bits on Zen 5, about 4% of two-thread decode (docs/benchmarks.md, change 60). AVX2 only;
     /// elsewhere the two passes run.
     /// </summary>
@@ -260,7 +259,7 @@ internal static partial class Q4Kernels
             Vector256<int> m = Vector256.Max(Vector256.Max(Avx2.Abs(q0).AsInt32(), Avx2.Abs(q1).AsInt32()), Vector256.Max(Avx2.Abs(q2).AsInt32(), Avx2.Abs(q3).AsInt32()));
             Vector128<int> h = Vector128.Max(m.GetLower(), m.GetUpper());
             h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
-            h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2))); // in the vector: Math.Max branched, and mispredicted
+            h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2))); // in the vector: a Math.Max of two lanes is a branch on the data
             int max16 = h.ToScalar();
             float factor = max16 > 0 ? (float)MaxInt8 / max16 : 0;
             Vector256<short> p01 = Avx2.PackSignedSaturate(Round8(q0, factor), Round8(q1, factor));
