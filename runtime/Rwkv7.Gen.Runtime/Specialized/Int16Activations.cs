@@ -123,7 +123,7 @@ internal static class Int16Activations
     /// instructions).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float BlockMaxBits(Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3)
+    private static float BlockMaxBits(Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3)
     {
         Vector256<int> magnitude = Vector256.Create(int.MaxValue);
         Vector256<int> bits = Vector256.Max(

@@ -94,30 +94,12 @@ internal sealed class Int16Input
             Allocate(MaxTokens);
         }
 
-        if (arrange)
-        {
-            // Both roundings in one pass (the same bits as rounding to 16 bits, then arranging).
-            int blocks = width / Q8Block.Size;
-            for (int t = 0; t < tokens; t++)
-            {
-                Q4Kernels.RoundAndArrange(
-                    x.Slice(t * width, width), Values.Slice(t * Stride, width), Scales.Slice(t * BlockStride, blocks), Arranged.Slice(t * Stride, width),
-                    ArrangedScales.Slice(t * BlockStride, blocks), Offsets.Slice(t * LaneStride, blocks * Q4Kernels.OffsetsPerBlock), Q4Kernels.StepBlocks);
-            }
-
-            Length = width;
-            Tokens = tokens;
-            IsArranged = true;
-            _arrangedStep = Q4Kernels.StepBlocks;
-            return;
-        }
-
         for (int t = 0; t < tokens; t++)
         {
             Int16Activations.Quantize(x.Slice(t * width, width), Values.Slice(t * Stride, width), Scales.Slice(t * BlockStride, BlockStride));
         }
 
-        Prepared(width, tokens, arrange: false);
+        Prepared(width, tokens, arrange);
     }
 
     /// <summary>Takes one token's inputs already rounded (<paramref name="values"/> with one scale per block) and, when asked, arranges them.</summary>

@@ -190,98 +190,19 @@ internal static partial class Q4Kernels
         perStep = Math.Max(perStep, 1);
         int stepped = blocks / perStep * perStep;
         ref sbyte ar = ref MemoryMarshal.GetReference(arranged);
+        int first = 0, within = 0; // the block's step starts at block first, and it is that step's block within (counted: an idiv per block cost more than the rounding)
         for (int b = 0; b < blocks; b++)
         {
-            int step = b < stepped ? perStep : 1, first = b / step * step;
-            ref sbyte at = ref Unsafe.Add(ref ar, (first * Q4Block.Size) + ((b - first) * 16));
-            arrangedScales[b] = RoundBlock(
-                x.Slice(b * Q4Block.Size, Q4Block.Size), scales[b], ref at, ref Unsafe.Add(ref at, 16 * step), offsets.Slice(b * OffsetsPerBlock, OffsetsPerBlock));
-        }
-    }
-
-    /// <summary>
-    /// <see cref="Int16Activations.Quantize"/> of <paramref name="x"/> into <paramref name="values"/> and
-    /// <paramref name="scales"/> followed by <see cref="ArrangeSteps"/>, in one pass over the blocks: each block's 16-bit
-    /// values are rounded again to 8 bits while they are still in registers. The same arithmetic, so the same bits as
-    /// the two passes for finite inputs (a block with a NaN or an infinity gets non-finite scales either way). The two passes read and wrote every input twice more and ran on one thread before each 4-bit step:
-    /// 0.89 ns an input at 256 bits on Zen 5, about 4% of two-thread decode (docs/benchmarks.md, change 60). AVX2 only;
-    /// elsewhere the two passes run.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void RoundAndArrange(ReadOnlySpan<float> x, Span<short> values, Span<float> scales, Span<sbyte> arranged, Span<float> arrangedScales, Span<int> offsets, int perStep)
-    {
-        int blocks = x.Length / Q4Block.Size;
-        if (!Avx2.IsSupported)
-        {
-            Int16Activations.Quantize(x, values, scales);
-            ArrangeSteps(values[..x.Length], scales, arranged, arrangedScales, offsets, perStep);
-            return;
-        }
-
-        if (x.Length % Q4Block.Size != 0 || values.Length < x.Length || scales.Length < blocks || arranged.Length < x.Length || arrangedScales.Length < blocks
-            || offsets.Length < blocks * OffsetsPerBlock)
-        {
-            throw new ArgumentException(
-                $"Rounding and arranging {x.Length} inputs ({blocks} blocks) needs room for {x.Length} values, {blocks} scales and {blocks * OffsetsPerBlock} offsets; "
-                + $"got {values.Length} and {arranged.Length} values, {scales.Length} and {arrangedScales.Length} scales and {offsets.Length} offsets.");
-        }
-
-        perStep = Math.Max(perStep, 1);
-        int stepped = blocks / perStep * perStep;
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        ref short vr = ref MemoryMarshal.GetReference(values);
-        ref sbyte ar = ref MemoryMarshal.GetReference(arranged);
-        ref int kr = ref MemoryMarshal.GetReference(offsets);
-        Vector256<int> low = Vector256.Create(-Int16Activations.MaxQuant), high = Vector256.Create(Int16Activations.MaxQuant);
-        Vector256<int> byteOrder = Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7);
-        int first = 0, within = 0; // the block's step starts at block first, and it is that step's block within
-        for (int b = 0; b < blocks; b++)
-        {
-            // Int16Activations.Quantize: the block's largest magnitude, q16 = round(x · 32767 / max), ties to even
-            // (vcvtps2dq rounds so; the clamp only matters for a non-finite block, whose values differ from the
-            // two passes' there and whose scale is non-finite either way).
-            ref float xb = ref Unsafe.Add(ref xr, b * Q4Block.Size);
-            Vector256<float> x0 = Vector256.LoadUnsafe(ref xb), x1 = Vector256.LoadUnsafe(ref xb, 8);
-            Vector256<float> x2 = Vector256.LoadUnsafe(ref xb, 16), x3 = Vector256.LoadUnsafe(ref xb, 24);
-            float max = Int16Activations.BlockMaxBits(x0, x1, x2, x3);
-            float inverse = max > 0 && float.IsFinite(max) ? Int16Activations.MaxQuant / max : 0;
-            float scale = max / Int16Activations.MaxQuant;
-            Vector256<int> q0 = Vector256.Clamp(Avx.ConvertToVector256Int32(x0 * inverse), low, high);
-            Vector256<int> q1 = Vector256.Clamp(Avx.ConvertToVector256Int32(x1 * inverse), low, high);
-            Vector256<int> q2 = Vector256.Clamp(Avx.ConvertToVector256Int32(x2 * inverse), low, high);
-            Vector256<int> q3 = Vector256.Clamp(Avx.ConvertToVector256Int32(x3 * inverse), low, high);
-            ref short vb = ref Unsafe.Add(ref vr, b * Q4Block.Size);
-            Avx2.Permute4x64(Avx2.PackSignedSaturate(q0, q1).AsInt64(), 0b11_01_10_00).AsInt16().StoreUnsafe(ref vb);
-            Avx2.Permute4x64(Avx2.PackSignedSaturate(q2, q3).AsInt64(), 0b11_01_10_00).AsInt16().StoreUnsafe(ref vb, 16);
-            Unsafe.Add(ref MemoryMarshal.GetReference(scales), b) = scale;
-
-            // RoundBlock: q8 = round(q16 · 127 / m), ties to even, m the largest |q16|; then the offsets.
-            Vector256<int> m = Vector256.Max(Vector256.Max(Avx2.Abs(q0).AsInt32(), Avx2.Abs(q1).AsInt32()), Vector256.Max(Avx2.Abs(q2).AsInt32(), Avx2.Abs(q3).AsInt32()));
-            Vector128<int> h = Vector128.Max(m.GetLower(), m.GetUpper());
-            h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
-            h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2))); // in the vector: a Math.Max of two lanes is a branch on the data
-            int max16 = h.ToScalar();
-            float factor = max16 > 0 ? (float)MaxInt8 / max16 : 0;
-            Vector256<short> p01 = Avx2.PackSignedSaturate(Round8(q0, factor), Round8(q1, factor));
-            Vector256<short> p23 = Avx2.PackSignedSaturate(Round8(q2, factor), Round8(q3, factor));
-            Vector256<sbyte> q = Avx2.PermuteVar8x32(Avx2.PackSignedSaturate(p01, p23).AsInt32(), byteOrder).AsSByte();
             int step = b < stepped ? perStep : 1;
             ref sbyte at = ref Unsafe.Add(ref ar, (first * Q4Block.Size) + (within * 16));
-            q.GetLower().StoreUnsafe(ref at);
-            q.GetUpper().StoreUnsafe(ref Unsafe.Add(ref at, 16 * step));
+            arrangedScales[b] = RoundBlock(
+                x.Slice(b * Q4Block.Size, Q4Block.Size), scales[b], ref at, ref Unsafe.Add(ref at, 16 * step), offsets.Slice(b * OffsetsPerBlock, OffsetsPerBlock));
             if (++within == step)
             {
                 first += step;
                 within = 0;
             }
-
-            Vector256<int> quads = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256<byte>.One, q), Vector256<short>.One);
-            ((quads.GetLower() + quads.GetUpper()) * -Q4Block.Offset).StoreUnsafe(ref Unsafe.Add(ref kr, b * OffsetsPerBlock));
-            Unsafe.Add(ref MemoryMarshal.GetReference(arrangedScales), b) = scale * (max16 / (float)MaxInt8);
         }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static Vector256<int> Round8(Vector256<int> values, float factor) => Avx.ConvertToVector256Int32(Avx.ConvertToVector256Single(values) * factor);
     }
 
     /// <summary>Reads back the plain order of inputs that <see cref="ArrangeSteps"/> arranged for <paramref name="perStep"/> blocks per step.</summary>
@@ -311,19 +232,22 @@ internal static partial class Q4Kernels
         int max;
         if (Avx2.IsSupported)
         {
-            // The largest |q16| (at most 32767: Int16Activations never makes −32768, Int16Input.Set refuses it), the
-            // values times 127 / max rounded to even, and the offsets from pair and quad sums (lane i: values
+            // The largest |q16| (at most 32767: Int16Activations never makes −32768, Int16Input.Set refuses it), kept in
+            // the vector (a Math.Max of two lanes is a branch on the data); the values times 127 / max rounded to even
+            // by vcvtps2dq (Vector256.ConvertToInt32 adds a saturation fix-up the values, at most ±127.5, never need);
+            // narrowed with vpackssdw, vpacksswb and one vpermd; the offsets from pair and quad sums (lane i: values
             // 4i…4i + 3, then 16 + 4i…).
-            Vector256<short> first = Vector256.LoadUnsafe(ref br), second = Vector256.LoadUnsafe(ref br, 16);
-            Vector256<short> magnitudes = Vector256.Max(Vector256.Abs(first), Vector256.Abs(second));
-            Vector128<short> m = Vector128.Max(magnitudes.GetLower(), magnitudes.GetUpper());
-            m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create((short)4, 5, 6, 7, 0, 1, 2, 3)));
-            m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create((short)2, 3, 0, 1, 6, 7, 4, 5)));
-            max = Math.Max(m.ToScalar(), m.GetElement(1));
+            Vector256<int> q0 = Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref br)), q1 = Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref br, 8));
+            Vector256<int> q2 = Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref br, 16)), q3 = Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref br, 24));
+            Vector256<int> magnitudes = Vector256.Max(Vector256.Max(Avx2.Abs(q0).AsInt32(), Avx2.Abs(q1).AsInt32()), Vector256.Max(Avx2.Abs(q2).AsInt32(), Avx2.Abs(q3).AsInt32()));
+            Vector128<int> m = Vector128.Max(magnitudes.GetLower(), magnitudes.GetUpper());
+            m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(2, 3, 0, 1)));
+            m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(1, 0, 3, 2)));
+            max = m.ToScalar();
             float factor = max > 0 ? (float)MaxInt8 / max : 0;
-            (Vector256<int> a, Vector256<int> b) = Vector256.Widen(first);
-            (Vector256<int> c, Vector256<int> d) = Vector256.Widen(second);
-            Vector256<sbyte> q = Vector256.Narrow(Vector256.Narrow(Round(a, factor), Round(b, factor)), Vector256.Narrow(Round(c, factor), Round(d, factor)));
+            Vector256<short> p01 = Avx2.PackSignedSaturate(Round(q0, factor), Round(q1, factor));
+            Vector256<short> p23 = Avx2.PackSignedSaturate(Round(q2, factor), Round(q3, factor));
+            Vector256<sbyte> q = Avx2.PermuteVar8x32(Avx2.PackSignedSaturate(p01, p23).AsInt32(), Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)).AsSByte();
             q.GetLower().StoreUnsafe(ref low);
             q.GetUpper().StoreUnsafe(ref high);
             Vector256<int> quads = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256<byte>.One, q), Vector256<short>.One);
@@ -359,8 +283,7 @@ internal static partial class Q4Kernels
         return scale * (max / (float)MaxInt8);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static Vector256<int> Round(Vector256<int> values, float factor) =>
-            Vector256.ConvertToInt32(Vector256.Round(Vector256.ConvertToSingle(values) * factor));
+        static Vector256<int> Round(Vector256<int> values, float factor) => Avx.ConvertToVector256Int32(Avx.ConvertToVector256Single(values) * factor);
     }
 
     private static void MatMulInt8Scalar(in WeightMatrix w, ReadOnlySpan<sbyte> x, ReadOnlySpan<float> xScales, Span<float> y, int rowStart, int rowEnd, bool accumulate)

@@ -184,10 +184,12 @@ public sealed class Int16InputTests
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(4)]
-    public void Rounding_and_arranging_in_one_pass_gives_the_bits_of_the_two_passes(int stepBlocks)
+    public void The_vector_roundings_give_the_definitions_bits_over_every_magnitude(int stepBlocks)
     {
-        // Change 60: a 4-bit step's inputs are rounded to 16 bits and again to 8 in one pass over the blocks
-        // (Q4Kernels.RoundAndArrange); its values, scales, arrangement and offsets must be the two passes' bit for bit.
+        // Change 60 rewrote both roundings' vector forms (vcvtps2dq, integer maxima, packs): over blocks from 1e-30 to
+        // 1e30, with zeros and a largest magnitude anywhere, every 16-bit value and scale must be the definition's
+        // (q16 = round-half-to-even(x · (32767 / max)), scale = max / 32767) and every 8-bit value, scale and offset
+        // too (q8 = round-half-to-even(q16 · (127 / m)), m the largest |q16|), at every arrangement.
         for (int seed = 0; seed < 40; seed++)
         {
             var rng = new Random(seed);
@@ -204,27 +206,57 @@ public sealed class Int16InputTests
             x.AsSpan(32 * (seed % 11), 32).Clear();
             x[(32 * ((seed + 3) % 11)) + (seed % 32)] = 0.5f;  // a block whose largest magnitude sits anywhere
             int n = x.Length, blocks = n / 32;
-            short[] values = new short[n], twoValues = new short[n];
-            float[] scales = new float[blocks], twoScales = new float[blocks], arrangedScales = new float[blocks], twoArrangedScales = new float[blocks];
-            sbyte[] arranged = new sbyte[n], twoArranged = new sbyte[n];
-            int[] offsets = new int[blocks * Q4Kernels.OffsetsPerBlock], twoOffsets = new int[offsets.Length];
+            short[] values = new short[n];
+            float[] scales = new float[blocks], arrangedScales = new float[blocks];
+            sbyte[] arranged = new sbyte[n], q8 = new sbyte[n];
+            int[] offsets = new int[blocks * Q4Kernels.OffsetsPerBlock];
+            Int16Activations.Quantize(x, values, scales);
+            Q4Kernels.ArrangeSteps(values, scales, arranged, arrangedScales, offsets, stepBlocks);
+            Q4Kernels.ReadArranged(arranged, stepBlocks, q8);
 
-            Q4Kernels.RoundAndArrange(x, values, scales, arranged, arrangedScales, offsets, stepBlocks);
-            Int16Activations.Quantize(x, twoValues, twoScales);
-            Q4Kernels.ArrangeSteps(twoValues, twoScales, twoArranged, twoArrangedScales, twoOffsets, stepBlocks);
+            for (int b = 0; b < blocks; b++)
+            {
+                float max = 0;
+                for (int i = b * 32; i < (b + 1) * 32; i++)
+                {
+                    max = MathF.Max(max, MathF.Abs(x[i]));
+                }
 
-            Assert.Equal(twoValues, values);
-            Assert.Equal(twoScales, scales);
-            Assert.Equal(twoArranged, arranged);
-            Assert.Equal(twoArrangedScales, arrangedScales);
-            Assert.Equal(twoOffsets, offsets);
+                float inverse = max > 0 ? Int16Activations.MaxQuant / max : 0;
+                Assert.Equal(max / Int16Activations.MaxQuant, scales[b]);
+                int m = 0;
+                for (int i = b * 32; i < (b + 1) * 32; i++)
+                {
+                    Assert.Equal((short)MathF.Round(x[i] * inverse), values[i]);
+                    m = Math.Max(m, Math.Abs((int)values[i]));
+                }
+
+                float factor = m > 0 ? 127f / m : 0;
+                Assert.Equal(scales[b] * (m / 127f), arrangedScales[b]);
+                for (int lane = 0; lane < Q4Kernels.OffsetsPerBlock; lane++)
+                {
+                    int sum = 0;
+                    for (int j = 4 * lane; j < (4 * lane) + 4; j++)
+                    {
+                        foreach (int i in new[] { (b * 32) + j, (b * 32) + 16 + j })
+                        {
+                            Assert.Equal((sbyte)MathF.Round(values[i] * factor), q8[i]);
+                            sum += q8[i];
+                        }
+                    }
+
+                    Assert.Equal(-8 * sum, offsets[(b * Q4Kernels.OffsetsPerBlock) + lane]);
+                }
+            }
         }
 
-        // A NaN gives its block non-finite scales in one pass too.
+        // A NaN gives its block non-finite scales through both roundings.
         float[] bad = RandomRow(64, seed: 5);
         bad[40] = float.NaN;
         float[] s16 = new float[2], s8 = new float[2];
-        Q4Kernels.RoundAndArrange(bad, new short[64], s16, new sbyte[64], s8, new int[8], stepBlocks);
+        short[] v16 = new short[64];
+        Int16Activations.Quantize(bad, v16, s16);
+        Q4Kernels.ArrangeSteps(v16, s16, new sbyte[64], s8, new int[8], stepBlocks);
         Assert.True(float.IsNaN(s16[1]) && float.IsNaN(s8[1]), $"{s16[1]}, {s8[1]}");
         Assert.True(float.IsFinite(s16[0]) && float.IsFinite(s8[0]));
     }
