@@ -43,7 +43,14 @@ public static class Q8Block
     public static int RowBytes(int cols) => cols + (cols / Size * sizeof(float));
 }
 
-/// <summary>The block layout of <see cref="TensorDType.Q4"/> matrices.</summary>
+/// <summary>
+/// The block layout of <see cref="TensorDType.Q4"/> matrices. A row's blocks go in groups of <see cref="GroupBlocks"/>
+/// (<see cref="GroupBytes"/> bytes of values each), then any blocks after the last whole group one by one. A block's 16
+/// bytes hold value i in the low nibble of byte i and value i + 16 in its high nibble (as GGML's Q4_0 does); a lone
+/// block stores its bytes in that order, and a group stores its eight blocks' bytes four at a time, chunk-major: byte
+/// 32c + 4j + i of a group is byte 4c + i of its block j (c, i = 0…3). So each 32 bytes of a group are one chunk of
+/// every block, and a kernel summing them into int32 lanes gets one lane per block (docs/benchmarks.md, change 62).
+/// </summary>
 public static class Q4Block
 {
     /// <summary>Consecutive values of a row sharing one scale.</summary>
@@ -52,14 +59,71 @@ public static class Q4Block
     /// <summary>Bytes holding one block's values: value i of the block in the low nibble of byte i, value i + 16 in its high nibble.</summary>
     public const int PackedBytes = Size / 2;
 
+    /// <summary>Blocks whose bytes are stored interleaved, four bytes of each in turn (the type's summary says how).</summary>
+    public const int GroupBlocks = 8;
+
+    /// <summary>Bytes of values of one group of <see cref="GroupBlocks"/> blocks.</summary>
+    public const int GroupBytes = GroupBlocks * PackedBytes;
+
     /// <summary>What a nibble stores: q + 8, so that −8…7 is 0…15.</summary>
     public const int Offset = 8;
 
     /// <summary>
     /// Bytes of one packed row of <paramref name="cols"/> values (a multiple of <see cref="Size"/>): the values, two to
-    /// a byte, then one fp32 scale per block.
+    /// a byte in groups (the type's summary says how), then one fp32 scale per block.
     /// </summary>
     public static int RowBytes(int cols) => (cols / 2) + (cols / Size * sizeof(float));
+
+    /// <summary>
+    /// Where byte <paramref name="i"/> (0…15) of block <paramref name="block"/> lies among the value bytes of a row of
+    /// <paramref name="blocks"/> blocks.
+    /// </summary>
+    public static int ByteOffset(int block, int i, int blocks)
+    {
+        int grouped = blocks / GroupBlocks * GroupBlocks;
+        return block < grouped
+            ? (block / GroupBlocks * GroupBytes) + (i / 4 * 32) + (block % GroupBlocks * 4) + (i % 4)
+            : (block * PackedBytes) + i;
+    }
+
+    /// <summary>
+    /// Puts a row's value bytes given block by block (each block's 16 bytes in turn, as Q4_0 stores them) into the
+    /// grouped order, in place.
+    /// </summary>
+    public static void Group(Span<byte> values) => Regroup(values, toGroups: true);
+
+    /// <summary>Puts a row's value bytes in the grouped order back into block-by-block order, in place (<see cref="Group"/>'s inverse).</summary>
+    public static void Ungroup(Span<byte> values) => Regroup(values, toGroups: false);
+
+    private static void Regroup(Span<byte> values, bool toGroups)
+    {
+        if (values.Length % PackedBytes != 0)
+        {
+            throw new ArgumentException($"4-bit rows hold whole blocks of {PackedBytes} bytes; got {values.Length} bytes.", nameof(values));
+        }
+
+        Span<int> chunks = stackalloc int[GroupBytes / sizeof(int)];
+        for (int g = 0; g + GroupBytes <= values.Length; g += GroupBytes)
+        {
+            Span<int> group = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(values.Slice(g, GroupBytes));
+            group.CopyTo(chunks);
+            for (int j = 0; j < GroupBlocks; j++)
+            {
+                for (int c = 0; c < 4; c++)
+                {
+                    // Chunk c of block j: at 4j + c block by block, at 8c + j in a group.
+                    if (toGroups)
+                    {
+                        group[(8 * c) + j] = chunks[(4 * j) + c];
+                    }
+                    else
+                    {
+                        group[(4 * j) + c] = chunks[(8 * c) + j];
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// <summary>Helpers for <see cref="TensorDType"/>.</summary>

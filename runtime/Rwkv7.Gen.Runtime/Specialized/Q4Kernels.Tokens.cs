@@ -34,9 +34,10 @@ internal static partial class Q4Kernels
 
     /// <summary>
     /// 512 bits: a chunk of rows at a time (<see cref="TokenChunkRows"/>), in one pass over its rows per group of
-    /// tokens: fours, then a two, then a one; each group sums every step of four blocks of a row as the one-token product
-    /// sums it (<see cref="MatMulInt8V512{TPrefetch}"/>: the same operations on the same values in the same order),
-    /// with the row's nibbles unpacked once per step and group and the token's scale products in place of the row's.
+    /// tokens: fours, then a two, then a one; each group of tokens sums every group of eight blocks of a row as the
+    /// one-token product sums it (<see cref="MatMulInt8V512{TPrefetch}"/>: the same operations on the same values in the
+    /// same order), with the row's nibbles unpacked once per group of blocks and of tokens and the token's scale
+    /// products in place of the row's.
     /// The first group's pass requests the rows a fetch distance ahead; the others find them in L1. A pass is a method of its
     /// own per group size, with the row's arithmetic written in it: the three group sizes inlined into one loop exceeded
     /// the JIT's inlining budget (calls and spilled pointers in the loop), and so, after three more locals, did a row
@@ -79,9 +80,10 @@ internal static partial class Q4Kernels
         where TPrefetch : struct, IWeightPrefetch
         where TGroup : struct, ITokenGroup
     {
-        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, quads = blocks / 4;
+        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, groups = blocks / Q4Block.GroupBlocks;
         bool two = TGroup.Count >= 2, four = TGroup.Count == 4;
         nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, stride) * stride);
+        Vector512<byte> nibble = Vector512.Create((byte)0xF);
         for (int r = rowStart; r < rowEnd; r++)
         {
             ref byte row = ref Unsafe.Add(ref w, (nint)r * stride);
@@ -100,121 +102,85 @@ internal static partial class Q4Kernels
             ref sbyte x0 = ref x.ArrangedOf(t), x1 = ref x.ArrangedOf(t1), x2 = ref x.ArrangedOf(t2), x3 = ref x.ArrangedOf(t3);
             ref int k0 = ref x.OffsetsOf(t), k1 = ref x.OffsetsOf(t1), k2 = ref x.OffsetsOf(t2), k3 = ref x.OffsetsOf(t3);
             ref float s0 = ref x.ScalesOf(t), s1 = ref x.ScalesOf(t1), s2 = ref x.ScalesOf(t2), s3 = ref x.ScalesOf(t3);
-            Vector512<float> a0 = Vector512<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-            int q = 0;
-
-            // Sixteen blocks' scale products per token at a time, then eight, then four, as the one-token product.
-            for (; q + 4 <= quads; q += 4)
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            for (int g = 0; g < groups; g++)
             {
-                Vector512<float> ws16 = Vector512.LoadUnsafe(ref ws, (nuint)(4 * q));
-                TokenQuads<TGroup>(
-                    ref row, ref x0, ref x1, ref x2, ref x3, ref k0, ref k1, ref k2, ref k3, q, 4,
-                    ws16 * Vector512.LoadUnsafe(ref s0, (nuint)(4 * q)), two ? ws16 * Vector512.LoadUnsafe(ref s1, (nuint)(4 * q)) : default,
-                    four ? ws16 * Vector512.LoadUnsafe(ref s2, (nuint)(4 * q)) : default, four ? ws16 * Vector512.LoadUnsafe(ref s3, (nuint)(4 * q)) : default,
-                    ref a0, ref a1, ref a2, ref a3);
-            }
-
-            if (q + 2 <= quads)
-            {
-                Vector256<float> ws8 = Vector256.LoadUnsafe(ref ws, (nuint)(4 * q));
-                TokenQuads<TGroup>(
-                    ref row, ref x0, ref x1, ref x2, ref x3, ref k0, ref k1, ref k2, ref k3, q, 2,
-                    (ws8 * Vector256.LoadUnsafe(ref s0, (nuint)(4 * q))).ToVector512Unsafe(), two ? (ws8 * Vector256.LoadUnsafe(ref s1, (nuint)(4 * q))).ToVector512Unsafe() : default,
-                    four ? (ws8 * Vector256.LoadUnsafe(ref s2, (nuint)(4 * q))).ToVector512Unsafe() : default, four ? (ws8 * Vector256.LoadUnsafe(ref s3, (nuint)(4 * q))).ToVector512Unsafe() : default,
-                    ref a0, ref a1, ref a2, ref a3);
-                q += 2;
-            }
-
-            if (q < quads)
-            {
-                Vector128<float> ws4 = Vector128.LoadUnsafe(ref ws, (nuint)(4 * q));
-                TokenQuads<TGroup>(
-                    ref row, ref x0, ref x1, ref x2, ref x3, ref k0, ref k1, ref k2, ref k3, q, 1,
-                    (ws4 * Vector128.LoadUnsafe(ref s0, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe(),
-                    two ? (ws4 * Vector128.LoadUnsafe(ref s1, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe() : default,
-                    four ? (ws4 * Vector128.LoadUnsafe(ref s2, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe() : default,
-                    four ? (ws4 * Vector128.LoadUnsafe(ref s3, (nuint)(4 * q))).ToVector256Unsafe().ToVector512Unsafe() : default,
-                    ref a0, ref a1, ref a2, ref a3);
-            }
-
-            for (int b = 4 * quads; b < blocks; b++)
-            {
-                nuint at = (nuint)(b * Q4Block.PackedBytes);
-                float s = Unsafe.Add(ref ws, b);
-                a0 = Vector512.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t, b).ToVector512(), Vector512.Create(s * Unsafe.Add(ref s0, b)), a0);
+                // The row's nibbles unpacked once for the group of tokens; each token's sums as the one-token product's.
+                Vector512<byte> b0 = Vector512.LoadUnsafe(ref row, (nuint)(g * Q4Block.GroupBytes)), b1 = Vector512.LoadUnsafe(ref row, (nuint)((g * Q4Block.GroupBytes) + 64));
+                Vector512<byte> l0 = b0 & nibble, h0 = (b0.AsUInt16() >>> 4).AsByte() & nibble, l1 = b1 & nibble, h1 = (b1.AsUInt16() >>> 4).AsByte() & nibble;
+                nuint b = (nuint)(g * Q4Block.GroupBlocks), xg = b * Q4Block.Size, kg = b * OffsetsPerBlock;
+                Vector256<float> wsg = Vector256.LoadUnsafe(ref ws, b);
+                a0 = Vector256.FusedMultiplyAdd(TokenGroupSums512(l0, h0, l1, h1, ref x0, xg, ref k0, kg), wsg * Vector256.LoadUnsafe(ref s0, b), a0);
                 if (two)
                 {
-                    a1 = Vector512.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 1, b).ToVector512(), Vector512.Create(s * Unsafe.Add(ref s1, b)), a1);
+                    a1 = Vector256.FusedMultiplyAdd(TokenGroupSums512(l0, h0, l1, h1, ref x1, xg, ref k1, kg), wsg * Vector256.LoadUnsafe(ref s1, b), a1);
                 }
 
                 if (four)
                 {
-                    a2 = Vector512.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 2, b).ToVector512(), Vector512.Create(s * Unsafe.Add(ref s2, b)), a2);
-                    a3 = Vector512.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 3, b).ToVector512(), Vector512.Create(s * Unsafe.Add(ref s3, b)), a3);
+                    a2 = Vector256.FusedMultiplyAdd(TokenGroupSums512(l0, h0, l1, h1, ref x2, xg, ref k2, kg), wsg * Vector256.LoadUnsafe(ref s2, b), a2);
+                    a3 = Vector256.FusedMultiplyAdd(TokenGroupSums512(l0, h0, l1, h1, ref x3, xg, ref k3, kg), wsg * Vector256.LoadUnsafe(ref s3, b), a3);
                 }
             }
 
-            Store(ref yt, 0, Vector512.Sum(a0), accumulate);
+            TokenTail(ref row, x, t, two, four, groups * Q4Block.GroupBlocks, blocks, ref ws, ref s0, ref s1, ref s2, ref s3, ref a0, ref a1, ref a2, ref a3);
+            Store(ref yt, 0, Vector256.Sum(a0), accumulate);
             if (two)
             {
-                Store(ref yt, yStride, Vector512.Sum(a1), accumulate);
+                Store(ref yt, yStride, Vector256.Sum(a1), accumulate);
             }
 
             if (four)
             {
-                Store(ref yt, 2 * yStride, Vector512.Sum(a2), accumulate);
-                Store(ref yt, 3 * yStride, Vector512.Sum(a3), accumulate);
+                Store(ref yt, 2 * yStride, Vector256.Sum(a2), accumulate);
+                Store(ref yt, 3 * yStride, Vector256.Sum(a3), accumulate);
             }
         }
     }
 
+    /// <summary>One token's <see cref="GroupSums512(Vector512{byte}, Vector512{byte}, Vector512{byte}, Vector512{byte}, Vector512{sbyte}, Vector512{sbyte}, Vector512{sbyte}, Vector512{sbyte}, Vector256{int})"/> from its arranged inputs at <paramref name="at"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> TokenGroupSums512(Vector512<byte> l0, Vector512<byte> h0, Vector512<byte> l1, Vector512<byte> h1, ref sbyte xa, nuint at, ref int ko, nuint kat) =>
+        GroupSums512(
+            l0, h0, l1, h1, Vector512.LoadUnsafe(ref xa, at), Vector512.LoadUnsafe(ref xa, at + 64), Vector512.LoadUnsafe(ref xa, at + 128), Vector512.LoadUnsafe(ref xa, at + 192),
+            Vector256.LoadUnsafe(ref ko, kat));
+
     /// <summary>
-    /// <paramref name="count"/> steps of four blocks from step <paramref name="first"/> of one row for a group of
-    /// tokens, whose scale products (the row's weight scale × the token's input scale, one lane per block from the
-    /// first step's first block) are <paramref name="c0"/>…<paramref name="c3"/>.
+    /// The blocks [<paramref name="from"/>, <paramref name="blocks"/>) after a row's last whole group, for the group of
+    /// tokens from <paramref name="t"/>, as the one-token products sum them (<see cref="BlockSums"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void TokenQuads<TGroup>(
-        ref byte row, ref sbyte x0, ref sbyte x1, ref sbyte x2, ref sbyte x3, ref int k0, ref int k1, ref int k2, ref int k3, int first, int count,
-        Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3,
-        ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3)
-        where TGroup : struct, ITokenGroup
+    private static void TokenTail(
+        ref byte row, TokenInputs x, int t, bool two, bool four, int from, int blocks, ref float ws, ref float s0, ref float s1, ref float s2, ref float s3,
+        ref Vector256<float> a0, ref Vector256<float> a1, ref Vector256<float> a2, ref Vector256<float> a3)
     {
-        Vector512<byte> nibble = Vector512.Create((byte)0xF);
-        Vector512<int> index = Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), four = Vector512.Create(4);
-        for (int q = first, end = first + count; q < end; q++, index += four)
+        for (int b = from; b < blocks; b++)
         {
-            Vector512<byte> bytes = Vector512.LoadUnsafe(ref row, (nuint)(q * 64));
-            Vector512<byte> low = bytes & nibble, high = (bytes.AsUInt16() >>> 4).AsByte() & nibble;
-            nuint xq = (nuint)(q * 128), kq = (nuint)(q * 16);
-            a0 = Vector512.FusedMultiplyAdd(TokenQuadSums(low, high, ref x0, xq, ref k0, kq), Avx512F.PermuteVar16x32(c0, index), a0);
-            if (TGroup.Count >= 2)
+            nuint at = (nuint)(b * Q4Block.PackedBytes);
+            float s = Unsafe.Add(ref ws, b);
+            a0 = Vector256.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t, b), Vector256.Create(s * Unsafe.Add(ref s0, b)), a0);
+            if (two)
             {
-                a1 = Vector512.FusedMultiplyAdd(TokenQuadSums(low, high, ref x1, xq, ref k1, kq), Avx512F.PermuteVar16x32(c1, index), a1);
+                a1 = Vector256.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 1, b), Vector256.Create(s * Unsafe.Add(ref s1, b)), a1);
             }
 
-            if (TGroup.Count == 4)
+            if (four)
             {
-                a2 = Vector512.FusedMultiplyAdd(TokenQuadSums(low, high, ref x2, xq, ref k2, kq), Avx512F.PermuteVar16x32(c2, index), a2);
-                a3 = Vector512.FusedMultiplyAdd(TokenQuadSums(low, high, ref x3, xq, ref k3, kq), Avx512F.PermuteVar16x32(c3, index), a3);
+                a2 = Vector256.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 2, b), Vector256.Create(s * Unsafe.Add(ref s2, b)), a2);
+                a3 = Vector256.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 3, b), Vector256.Create(s * Unsafe.Add(ref s3, b)), a3);
             }
         }
     }
 
-    /// <summary>Σ (q − 8)·x per int32 lane for four blocks of one token, from the row's unpacked nibbles, as fp32.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> TokenQuadSums(Vector512<byte> low, Vector512<byte> high, ref sbyte xa, nuint at, ref int ko, nuint kat) =>
-        QuadSums(low, high, Vector512.LoadUnsafe(ref xa, at), Vector512.LoadUnsafe(ref xa, at + 64), Vector512.LoadUnsafe(ref ko, kat));
-
     /// <summary>
-    /// 256 bits, as <see cref="MatMulTokensV512{TPrefetch}"/> over the one-token 256-bit product's steps of two blocks
-    /// (<see cref="MatMulInt8V256{TPrefetch, TSums}"/>), with its sums (<typeparamref name="TSums"/>: <c>vpdpbusd</c>
-    /// where AVX-VNNI is present).
+    /// 256 bits, as <see cref="MatMulTokensV512{TPrefetch}"/> over the one-token 256-bit product's groups of eight
+    /// blocks (<see cref="MatMulInt8V256{TPrefetch, TSums}"/>), with its sums (<typeparamref name="TSums"/>:
+    /// <c>vpdpbusd</c> where AVX-VNNI is present).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MatMulTokensV256<TPrefetch, TSums>(ref byte w, int n, TokenInputs x, ref float y, int yStride, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
-        where TSums : struct, IPairSums
+        where TSums : struct, IGroupSums
     {
         int tokens = x.Tokens, chunk = TokenChunkRows(n, tokens);
         for (int r = rowStart; r < rowEnd; r += chunk)
@@ -241,17 +207,19 @@ internal static partial class Q4Kernels
     /// <summary>
     /// Rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) for the <typeparamref name="TGroup"/> tokens from
     /// <paramref name="first"/>, at 256 bits, as
-    /// <see cref="TokenPassV512{TPrefetch, TGroup}"/>.
+    /// <see cref="TokenPassV512{TPrefetch, TGroup}"/>: per load of a group the row's nibbles unpacked once, then added
+    /// into each token's chain.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void TokenPassV256<TPrefetch, TSums, TGroup>(ref byte w, int n, TokenInputs x, int first, ref float y, int yStride, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
-        where TSums : struct, IPairSums
+        where TSums : struct, IGroupSums
         where TGroup : struct, ITokenGroup
     {
-        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, pairs = blocks / 2;
+        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, groups = blocks / Q4Block.GroupBlocks;
         bool two = TGroup.Count >= 2, four = TGroup.Count == 4;
         nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, stride) * stride);
+        Vector256<byte> nibble = Vector256.Create((byte)0xF);
         for (int r = rowStart; r < rowEnd; r++)
         {
             ref byte row = ref Unsafe.Add(ref w, (nint)r * stride);
@@ -270,74 +238,46 @@ internal static partial class Q4Kernels
             ref sbyte x0 = ref x.ArrangedOf(t), x1 = ref x.ArrangedOf(t1), x2 = ref x.ArrangedOf(t2), x3 = ref x.ArrangedOf(t3);
             ref int k0 = ref x.OffsetsOf(t), k1 = ref x.OffsetsOf(t1), k2 = ref x.OffsetsOf(t2), k3 = ref x.OffsetsOf(t3);
             ref float s0 = ref x.ScalesOf(t), s1 = ref x.ScalesOf(t1), s2 = ref x.ScalesOf(t2), s3 = ref x.ScalesOf(t3);
-            Vector256<byte> nibble = Vector256.Create((byte)0xF);
-            Vector256<int> spread = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1), step = Vector256.Create(2);
             Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-            Vector256<float> c0 = a0, c1 = a0, c2 = a0, c3 = a0;
-            Vector256<int> index = spread;
-            for (int p = 0; p < pairs; p++, index += step)
+            for (int g = 0; g < groups; g++)
             {
-                if ((p & 3) == 0)
+                nuint b = (nuint)(g * Q4Block.GroupBlocks), kg = b * OffsetsPerBlock;
+                Vector256<int> k0g = Vector256.LoadUnsafe(ref k0, kg), k1g = two ? Vector256.LoadUnsafe(ref k1, kg) : default;
+                Vector256<int> k2g = four ? Vector256.LoadUnsafe(ref k2, kg) : default, k3g = four ? Vector256.LoadUnsafe(ref k3, kg) : default;
+                Vector256<int> e0 = TSums.Start(k0g), e1 = two ? TSums.Start(k1g) : default, e2 = four ? TSums.Start(k2g) : default, e3 = four ? TSums.Start(k3g) : default;
+                for (int c = 0; c < 4; c++)
                 {
-                    int b = 2 * p;
-                    if (b + 8 <= blocks)
+                    Vector256<byte> bytes = Vector256.LoadUnsafe(ref row, (nuint)((g * Q4Block.GroupBytes) + (32 * c)));
+                    Vector256<byte> low = bytes & nibble, high = (bytes.AsUInt16() >>> 4).AsByte() & nibble;
+                    nuint xc = (b * Q4Block.Size) + (nuint)(64 * c);
+                    e0 = TSums.Add(e0, low, Vector256.LoadUnsafe(ref x0, xc), high, Vector256.LoadUnsafe(ref x0, xc + 32));
+                    if (two)
                     {
-                        // Eight blocks' weight scale × input scale per token.
-                        Vector256<float> ws8 = Vector256.LoadUnsafe(ref ws, (nuint)b);
-                        c0 = ws8 * Vector256.LoadUnsafe(ref s0, (nuint)b);
-                        c1 = two ? ws8 * Vector256.LoadUnsafe(ref s1, (nuint)b) : c1;
-                        c2 = four ? ws8 * Vector256.LoadUnsafe(ref s2, (nuint)b) : c2;
-                        c3 = four ? ws8 * Vector256.LoadUnsafe(ref s3, (nuint)b) : c3;
-                    }
-                    else
-                    {
-                        for (int j = 0; b + j < 2 * pairs; j++)
-                        {
-                            float s = Unsafe.Add(ref ws, b + j);
-                            c0 = c0.WithElement(j, s * Unsafe.Add(ref s0, b + j));
-                            c1 = two ? c1.WithElement(j, s * Unsafe.Add(ref s1, b + j)) : c1;
-                            c2 = four ? c2.WithElement(j, s * Unsafe.Add(ref s2, b + j)) : c2;
-                            c3 = four ? c3.WithElement(j, s * Unsafe.Add(ref s3, b + j)) : c3;
-                        }
+                        e1 = TSums.Add(e1, low, Vector256.LoadUnsafe(ref x1, xc), high, Vector256.LoadUnsafe(ref x1, xc + 32));
                     }
 
-                    index = spread;
+                    if (four)
+                    {
+                        e2 = TSums.Add(e2, low, Vector256.LoadUnsafe(ref x2, xc), high, Vector256.LoadUnsafe(ref x2, xc + 32));
+                        e3 = TSums.Add(e3, low, Vector256.LoadUnsafe(ref x3, xc), high, Vector256.LoadUnsafe(ref x3, xc + 32));
+                    }
                 }
 
-                Vector256<byte> bytes = Vector256.LoadUnsafe(ref row, (nuint)(p * 32));
-                Vector256<byte> low = bytes & nibble, high = (bytes.AsUInt16() >>> 4).AsByte() & nibble;
-                nuint xp = (nuint)(p * 64), kp = (nuint)(p * 8);
-                a0 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(low, high, ref x0, xp, ref k0, kp), Avx2.PermuteVar8x32(c0, index), a0);
+                Vector256<float> wsg = Vector256.LoadUnsafe(ref ws, b);
+                a0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(TSums.Finish(e0, k0g)), wsg * Vector256.LoadUnsafe(ref s0, b), a0);
                 if (two)
                 {
-                    a1 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(low, high, ref x1, xp, ref k1, kp), Avx2.PermuteVar8x32(c1, index), a1);
+                    a1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(TSums.Finish(e1, k1g)), wsg * Vector256.LoadUnsafe(ref s1, b), a1);
                 }
 
                 if (four)
                 {
-                    a2 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(low, high, ref x2, xp, ref k2, kp), Avx2.PermuteVar8x32(c2, index), a2);
-                    a3 = Vector256.FusedMultiplyAdd(TokenPairSums<TSums>(low, high, ref x3, xp, ref k3, kp), Avx2.PermuteVar8x32(c3, index), a3);
+                    a2 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(TSums.Finish(e2, k2g)), wsg * Vector256.LoadUnsafe(ref s2, b), a2);
+                    a3 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(TSums.Finish(e3, k3g)), wsg * Vector256.LoadUnsafe(ref s3, b), a3);
                 }
             }
 
-            if (blocks % 2 != 0)
-            {
-                int b = blocks - 1;
-                nuint at = (nuint)(b * Q4Block.PackedBytes);
-                float s = Unsafe.Add(ref ws, b);
-                a0 = Vector256.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t, b), Vector256.Create(s * Unsafe.Add(ref s0, b)), a0);
-                if (two)
-                {
-                    a1 = Vector256.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 1, b), Vector256.Create(s * Unsafe.Add(ref s1, b)), a1);
-                }
-
-                if (four)
-                {
-                    a2 = Vector256.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 2, b), Vector256.Create(s * Unsafe.Add(ref s2, b)), a2);
-                    a3 = Vector256.FusedMultiplyAdd(TokenBlockSums(ref row, at, x, t + 3, b), Vector256.Create(s * Unsafe.Add(ref s3, b)), a3);
-                }
-            }
-
+            TokenTail(ref row, x, t, two, four, groups * Q4Block.GroupBlocks, blocks, ref ws, ref s0, ref s1, ref s2, ref s3, ref a0, ref a1, ref a2, ref a3);
             Store(ref yt, 0, Vector256.Sum(a0), accumulate);
             if (two)
             {
@@ -352,13 +292,7 @@ internal static partial class Q4Kernels
         }
     }
 
-    /// <summary>Σ (q − 8)·x per int32 lane for two blocks of one token, from the row's unpacked nibbles, as fp32.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> TokenPairSums<TSums>(Vector256<byte> low, Vector256<byte> high, ref sbyte xa, nuint at, ref int ko, nuint kat)
-        where TSums : struct, IPairSums =>
-        Avx.ConvertToVector256Single(TSums.Sums(low, Vector256.LoadUnsafe(ref xa, at), high, Vector256.LoadUnsafe(ref xa, at + 32), Vector256.LoadUnsafe(ref ko, kat)));
-
-    /// <summary>A block of one token after the row's last whole step, as the one-token product sums it (<see cref="BlockSums"/>).</summary>
+    /// <summary>A block of one token after the row's last whole group, as the one-token product sums it (<see cref="BlockSums"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> TokenBlockSums(ref byte row, nuint at, TokenInputs x, int token, int block) =>
         BlockSums(ref row, at, ref Unsafe.Add(ref x.ArrangedOf(token), block * Q4Block.Size), ref Unsafe.Add(ref x.OffsetsOf(token), block * OffsetsPerBlock)).ToVector256();

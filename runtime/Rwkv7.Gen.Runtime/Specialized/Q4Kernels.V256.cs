@@ -11,27 +11,28 @@ namespace Rwkv7.Gen.Specialized;
 internal static partial class Q4Kernels
 {
     /// <summary>
-    /// 256 bits, two blocks per step from one plain 32-byte load: its low nibbles are values 0–15 of the two blocks,
-    /// its high nibbles values 16–31, matched by two vectors of 8-bit inputs (<see cref="Arrange"/>); int32 lane L sums
-    /// lane L's four bytes of each, so lanes 0–3 are the first block's and 4–7 the second's. Per step and row: one
-    /// mask, one shift and mask, the sums (two <c>vpdpbusd</c> with AVX-VNNI, their first addend the offsets; else
-    /// two <c>vpmaddubsw</c>, an addition, a <c>vpmaddwd</c> by ones and the offsets: <typeparamref name="TSums"/>),
-    /// one conversion and one FMA by the blocks' weight scale × input scale (made eight blocks at a time, spread by
-    /// one permutation): 8 instructions per 64 weights and row with AVX-VNNI, where 16-bit inputs took 14. Four rows at
-    /// a time; rows after the last tile of four run the same tile on one row, so that a row's sums never depend on the
-    /// rows a call covers. A final odd block takes <see cref="BlockSums"/>. Changes 42, 44 and 57 in docs/benchmarks.md.
+    /// 256 bits, a row's group of eight blocks (<see cref="Q4Block"/>) from four plain 32-byte loads: load c's low
+    /// nibbles are values 4c…4c + 3 of each block, its high nibbles values 16 + 4c…16 + 4c + 3, matched by inputs
+    /// arranged once for all of a model step's parts (<see cref="Arrange"/>), so int32 lane j of the sums is block j's
+    /// whole sum. Per group and row: per load one mask, one shift and mask and the sums (<typeparamref name="TSums"/>:
+    /// two <c>vpdpbusd</c> with AVX-VNNI, their first addend the blocks' offsets; else two <c>vpmaddubsw</c> and their
+    /// additions, then one <c>vpmaddwd</c> by ones and the offsets), then one conversion and one FMA by the eight blocks'
+    /// weight scale × input scale as they are stored: 24 instructions per 256 weights and row with AVX-VNNI, where two
+    /// blocks a load took 33 (a permutation, a conversion and an FMA per load; change 62). Four rows at a time;
+    /// rows after the last tile of four run the same tile on one row, so that a row's sums never depend on the rows a
+    /// call covers. Blocks after the last whole group take <see cref="BlockSums"/>. Changes 42, 44, 57 and 62 in
+    /// docs/benchmarks.md.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MatMulInt8V256<TPrefetch, TSums>(ref byte w, int n, ref sbyte xa, ref float xScales, ref int ko, ref float y, int rowStart, int rowEnd, bool accumulate)
         where TPrefetch : struct, IWeightPrefetch
-        where TSums : struct, IPairSums
+        where TSums : struct, IGroupSums
     {
-        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2, pairs = blocks / 2;
+        int stride = Q4Block.RowBytes(n), blocks = n / Q4Block.Size, values = n / 2, groups = blocks / Q4Block.GroupBlocks;
         int tileBytes = RowTile * stride;
         nuint fetch = (nuint)(Prefetch.TilesAhead(TPrefetch.AheadBytes, tileBytes) * tileBytes);
 
         Vector256<byte> nibble = Vector256.Create((byte)0xF);
-        Vector256<int> spread = Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1), two = Vector256.Create(2);
         for (int r = rowStart; r < rowEnd;)
         {
             // Four rows, or one row four times after the last whole tile (at most three rows per call), so that a
@@ -47,61 +48,44 @@ internal static partial class Q4Kernels
             ref float s2 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w2, values));
             ref float s3 = ref Unsafe.As<byte, float>(ref Unsafe.Add(ref w3, values));
             Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-            Vector256<float> c0 = a0, c1 = a0, c2 = a0, c3 = a0;
-            Vector256<int> index = spread;
-            for (int p = 0; p < pairs; p++, index += two)
+            for (int g = 0; g < groups; g++)
             {
-                if ((p & 3) == 0)
+                if (prefetch)
                 {
-                    int b = 2 * p;
-                    if (b + 8 <= blocks)
-                    {
-                        // Eight blocks' weight scale × input scale per row.
-                        Vector256<float> xs = Vector256.LoadUnsafe(ref xScales, (nuint)b);
-                        c0 = Vector256.LoadUnsafe(ref s0, (nuint)b) * xs;
-                        c1 = Vector256.LoadUnsafe(ref s1, (nuint)b) * xs;
-                        c2 = Vector256.LoadUnsafe(ref s2, (nuint)b) * xs;
-                        c3 = Vector256.LoadUnsafe(ref s3, (nuint)b) * xs;
-                    }
-                    else
-                    {
-                        for (int j = 0; b + j < 2 * pairs; j++)
-                        {
-                            float xs = Unsafe.Add(ref xScales, b + j);
-                            c0 = c0.WithElement(j, Unsafe.Add(ref s0, b + j) * xs);
-                            c1 = c1.WithElement(j, Unsafe.Add(ref s1, b + j) * xs);
-                            c2 = c2.WithElement(j, Unsafe.Add(ref s2, b + j) * xs);
-                            c3 = c3.WithElement(j, Unsafe.Add(ref s3, b + j) * xs);
-                        }
-                    }
-
-                    index = spread;
+                    PrefetchShare<TPrefetch>(ref w0, fetch + (nuint)(2 * g * QuadTileBytes));
+                    PrefetchShare<TPrefetch>(ref w0, fetch + (nuint)(((2 * g) + 1) * QuadTileBytes));
                 }
 
-                if (prefetch && (p & 1) == 0)
+                // Load by load, each row's sums in one chain (the inputs of a load shared by the four rows; a group's
+                // inputs whole in registers left no room for the rows' bytes: the JIT spilled them on every group).
+                nuint at = (nuint)(g * Q4Block.GroupBytes), b = (nuint)(g * Q4Block.GroupBlocks);
+                ref sbyte xg = ref Unsafe.Add(ref xa, g * Q4Block.GroupBlocks * Q4Block.Size);
+                Vector256<int> k = Vector256.LoadUnsafe(ref ko, b * OffsetsPerBlock);
+                Vector256<int> e0 = TSums.Start(k), e1 = e0, e2 = e0, e3 = e0;
+                for (int c = 0; c < 4; c++)
                 {
-                    // The share of this step and the next.
-                    PrefetchShare<TPrefetch>(ref w0, fetch + (nuint)(p / 2 * QuadTileBytes));
+                    Vector256<sbyte> xl = Vector256.LoadUnsafe(ref xg, (nuint)(64 * c)), xh = Vector256.LoadUnsafe(ref xg, (nuint)((64 * c) + 32));
+                    nuint ac = at + (nuint)(32 * c);
+                    e0 = LoadSums<TSums>(e0, ref w0, ac, xl, xh, nibble);
+                    e1 = LoadSums<TSums>(e1, ref w1, ac, xl, xh, nibble);
+                    e2 = LoadSums<TSums>(e2, ref w2, ac, xl, xh, nibble);
+                    e3 = LoadSums<TSums>(e3, ref w3, ac, xl, xh, nibble);
                 }
 
-                nuint at = (nuint)(p * 32);
-                ref sbyte xp = ref Unsafe.Add(ref xa, p * 64);
-                Vector256<sbyte> xl = Vector256.LoadUnsafe(ref xp), xh = Vector256.LoadUnsafe(ref xp, 32);
-                Vector256<int> k = Vector256.LoadUnsafe(ref ko, (nuint)(p * 8));
-                a0 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w0, at, xl, xh, k, nibble), Avx2.PermuteVar8x32(c0, index), a0);
-                a1 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w1, at, xl, xh, k, nibble), Avx2.PermuteVar8x32(c1, index), a1);
-                a2 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w2, at, xl, xh, k, nibble), Avx2.PermuteVar8x32(c2, index), a2);
-                a3 = Vector256.FusedMultiplyAdd(PairSums256<TSums>(ref w3, at, xl, xh, k, nibble), Avx2.PermuteVar8x32(c3, index), a3);
+                Vector256<float> xs = Vector256.LoadUnsafe(ref xScales, b);
+                a0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(TSums.Finish(e0, k)), Vector256.LoadUnsafe(ref s0, b) * xs, a0);
+                a1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(TSums.Finish(e1, k)), Vector256.LoadUnsafe(ref s1, b) * xs, a1);
+                a2 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(TSums.Finish(e2, k)), Vector256.LoadUnsafe(ref s2, b) * xs, a2);
+                a3 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(TSums.Finish(e3, k)), Vector256.LoadUnsafe(ref s3, b) * xs, a3);
             }
 
             if (prefetch)
             {
-                PrefetchRest<TPrefetch>(ref w0, fetch, (pairs + 1) / 2 * QuadTileBytes, tileBytes);
+                PrefetchRest<TPrefetch>(ref w0, fetch, 2 * groups * QuadTileBytes, tileBytes);
             }
 
-            if (blocks % 2 != 0)
+            for (int b = groups * Q4Block.GroupBlocks; b < blocks; b++)
             {
-                int b = blocks - 1;
                 nuint at = (nuint)(b * Q4Block.PackedBytes);
                 ref sbyte xb = ref Unsafe.Add(ref xa, b * Q4Block.Size);
                 ref int kb = ref Unsafe.Add(ref ko, b * OffsetsPerBlock);
@@ -126,45 +110,67 @@ internal static partial class Q4Kernels
         }
     }
 
-    /// <summary>Σ (q − 8)·x per int32 lane for two blocks (lanes 4b…4b + 3 block b's), as fp32.</summary>
+    /// <summary>A row's sums <paramref name="sums"/> after its load at <paramref name="at"/>, whose nibbles take <paramref name="xl"/> (low) and <paramref name="xh"/> (high).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> PairSums256<TSums>(ref byte row, nuint at, Vector256<sbyte> xl, Vector256<sbyte> xh, Vector256<int> offsets, Vector256<byte> nibble)
-        where TSums : struct, IPairSums
+    private static Vector256<int> LoadSums<TSums>(Vector256<int> sums, ref byte row, nuint at, Vector256<sbyte> xl, Vector256<sbyte> xh, Vector256<byte> nibble)
+        where TSums : struct, IGroupSums
     {
         Vector256<byte> bytes = Vector256.LoadUnsafe(ref row, at);
-        return Avx.ConvertToVector256Single(TSums.Sums(bytes & nibble, xl, (bytes.AsUInt16() >>> 4).AsByte() & nibble, xh, offsets));
+        return TSums.Add(sums, bytes & nibble, xl, (bytes.AsUInt16() >>> 4).AsByte() & nibble, xh);
     }
 }
 
 /// <summary>
-/// How the 256-bit 4-bit product adds up its nibble × input byte pairs: a type parameter, so that the choice is made
-/// once per call. NativeAOT's x86-64-v3 build checks AVX-VNNI at run time, and a check inside the loop spilled the
-/// nibble vectors and an accumulator to the stack on every step.
+/// How the 256-bit 4-bit products add up a group's nibble × input byte pairs into one int32 lane per block: a type
+/// parameter, so that the choice is made once per call. NativeAOT's x86-64-v3 build checks AVX-VNNI at run time, and a
+/// check inside the loop spilled the nibble vectors and an accumulator to the stack on every step. A row's sums over a
+/// group run in one chain: <see cref="Start"/> begins it, <see cref="Add"/> takes one load's nibbles, and
+/// <see cref="Finish"/> gives offsets + Σ qᵢ·xᵢ per lane.
 /// </summary>
-internal interface IPairSums
+internal interface IGroupSums
 {
-    /// <summary><paramref name="offsets"/> + Σ qᵢ·xᵢ over each int32 lane's four bytes of both pairs of vectors.</summary>
-    static abstract Vector256<int> Sums(Vector256<byte> q0, Vector256<sbyte> x0, Vector256<byte> q1, Vector256<sbyte> x1, Vector256<int> offsets);
+    /// <summary>The chain's start for offsets <paramref name="offsets"/>.</summary>
+    static abstract Vector256<int> Start(Vector256<int> offsets);
+
+    /// <summary>A chain after one load: its low nibbles <paramref name="low"/> by <paramref name="xl"/>, its high ones by <paramref name="xh"/>.</summary>
+    static abstract Vector256<int> Add(Vector256<int> sums, Vector256<byte> low, Vector256<sbyte> xl, Vector256<byte> high, Vector256<sbyte> xh);
+
+    /// <summary>offsets + Σ qᵢ·xᵢ per int32 lane from a chain begun by <see cref="Start"/> with the same offsets.</summary>
+    static abstract Vector256<int> Finish(Vector256<int> sums, Vector256<int> offsets);
 }
 
 /// <summary>
-/// Two <c>vpmaddubsw</c> (nibble × input, adjacent pairs to int16: at most 2 · 15 · 127 in magnitude), their
-/// addition, one <c>vpmaddwd</c> by ones to int32 and the offsets (AVX2).
+/// <c>vpmaddubsw</c> (nibble × input, adjacent pairs to int16: at most 2 · 15 · 127 in magnitude) and 16-bit additions
+/// (a group's eight products at most 30,480 in magnitude, so no lane wraps), then one <c>vpmaddwd</c> by ones to int32
+/// and the offsets (AVX2).
 /// </summary>
-internal readonly struct MaddPairSums : IPairSums
+internal readonly struct MaddGroupSums : IGroupSums
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Sums(Vector256<byte> q0, Vector256<sbyte> x0, Vector256<byte> q1, Vector256<sbyte> x1, Vector256<int> offsets) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q0, x0) + Avx2.MultiplyAddAdjacent(q1, x1), Vector256<short>.One) + offsets;
+    public static Vector256<int> Start(Vector256<int> offsets) => Vector256<int>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Add(Vector256<int> sums, Vector256<byte> low, Vector256<sbyte> xl, Vector256<byte> high, Vector256<sbyte> xh) =>
+        (sums.AsInt16() + Avx2.MultiplyAddAdjacent(low, xl) + Avx2.MultiplyAddAdjacent(high, xh)).AsInt32();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Finish(Vector256<int> sums, Vector256<int> offsets) =>
+        Avx2.MultiplyAddAdjacent(sums.AsInt16(), Vector256<short>.One) + offsets;
 }
 
 /// <summary>
-/// Two <c>vpdpbusd</c> (AVX-VNNI), each four byte products and their addition into int32: the same integer sums as
-/// <see cref="MaddPairSums"/>, and so the same bits, in two instructions instead of five.
+/// <c>vpdpbusd</c> (AVX-VNNI), four byte products and their addition into each int32 lane: the same integer sums as
+/// <see cref="MaddGroupSums"/>, and so the same bits, in two instructions a load instead of four.
 /// </summary>
-internal readonly struct VnniPairSums : IPairSums
+internal readonly struct VnniGroupSums : IGroupSums
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Sums(Vector256<byte> q0, Vector256<sbyte> x0, Vector256<byte> q1, Vector256<sbyte> x1, Vector256<int> offsets) =>
-        AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(offsets, q0, x0), q1, x1);
+    public static Vector256<int> Start(Vector256<int> offsets) => offsets;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Add(Vector256<int> sums, Vector256<byte> low, Vector256<sbyte> xl, Vector256<byte> high, Vector256<sbyte> xh) =>
+        AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(sums, low, xl), high, xh);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Finish(Vector256<int> sums, Vector256<int> offsets) => sums;
 }

@@ -9,8 +9,8 @@ namespace Rwkv7.Gen.Weights;
 
 /// <summary>
 /// 4-bit quantization in blocks of <see cref="Q4Block.Size"/> values along a row: value = scale × q with q in −8…7,
-/// stored as q + 8, two to a byte (value i of a block in the low nibble of byte i, value i + 16 in its high nibble, so
-/// that one 16-byte load and a shift give the block). Each block's scale is searched, as llama.cpp's k-quants do:
+/// stored as q + 8, two to a byte (value i of a block in the low nibble of byte i, value i + 16 in its high nibble),
+/// blocks in groups of eight (<see cref="Q4Block"/>'s layout). Each block's scale is searched, as llama.cpp's k-quants do:
 /// with m the block's value of largest magnitude, q is rounded at nine step sizes around m / −8 (GGML Q4_0's, which
 /// maps m to −8), each paired with the scale that minimizes the block's squared error for those q, Σwq / Σq²; the pair
 /// with the smallest error is kept. The squared error is therefore never above Q4_0's rounding and is usually below:
@@ -53,6 +53,8 @@ internal static class Q4Quantizer
                 _ => QuantizeBlockScalar(ref block, ref bytes),
             };
         }
+
+        Q4Block.Group(packed[..(row.Length / 2)]);
     }
 
     /// <summary>1 / step of candidate <paramref name="k"/> for a block whose value of largest magnitude is <paramref name="extreme"/>.</summary>
@@ -298,19 +300,37 @@ internal static class Q4Quantizer
     private static float Round(float v, float inverse) => Math.Clamp(MathF.Round(v * inverse), -Q4Block.Offset, Q4Block.Offset - 1);
 
     /// <summary>
-    /// Reconstructs <paramref name="row"/>.Length values (a multiple of the block size) from whole blocks:
+    /// Reconstructs <paramref name="row"/>.Length values (a multiple of the block size) from whole blocks in
+    /// <see cref="Q4Block"/>'s layout (groups of eight from the first block, then blocks one by one):
     /// <paramref name="packed"/> and <paramref name="scales"/> start at the first of them.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DequantizeRow(ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, Span<float> row)
     {
-        const int size = Q4Block.Size, half = size / 2;
+        const int size = Q4Block.Size;
         int blocks = row.Length / size;
         if (packed.Length < blocks * Q4Block.PackedBytes || scales.Length < blocks)
         {
             throw new ArgumentException($"{row.Length} values need {blocks * Q4Block.PackedBytes} packed bytes and {blocks} scales.");
         }
 
+        int grouped = blocks / Q4Block.GroupBlocks * Q4Block.GroupBlocks;
+        Span<byte> plain = stackalloc byte[Q4Block.GroupBytes];
+        for (int b = 0; b < grouped; b += Q4Block.GroupBlocks)
+        {
+            packed.Slice(b * Q4Block.PackedBytes, Q4Block.GroupBytes).CopyTo(plain);
+            Q4Block.Ungroup(plain);
+            DequantizeBlocks(plain, scales.Slice(b, Q4Block.GroupBlocks), row.Slice(b * size, Q4Block.GroupBlocks * size));
+        }
+
+        DequantizeBlocks(packed[(grouped * Q4Block.PackedBytes)..], scales[grouped..], row[(grouped * size)..]);
+    }
+
+    /// <summary>As <see cref="DequantizeRow"/> for blocks stored one by one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DequantizeBlocks(ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, Span<float> row)
+    {
+        const int size = Q4Block.Size, half = size / 2;
+        int blocks = row.Length / size;
         ref byte p = ref MemoryMarshal.GetReference(packed);
         ref float o = ref MemoryMarshal.GetReference(row);
         if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)

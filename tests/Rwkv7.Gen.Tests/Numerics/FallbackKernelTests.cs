@@ -13,11 +13,11 @@ public sealed unsafe class FallbackKernelTests
 {
     [Theory]
     [InlineData(64)]
-    [InlineData(96)] // three blocks, each alone on 512 bits
-    [InlineData(160)] // five blocks: one step of four (512-bit: its scales from a 128-bit load), then one alone
-    [InlineData(768)] // 24 blocks: sixteen blocks' scales at once, then eight (512-bit); three groups of eight (256-bit)
-    [InlineData(800)] // 25 blocks: ... then one alone; on 256 bits a group of one
-    [InlineData(1344)] // 42 blocks: sixteen, sixteen and eight (512-bit), then two alone
+    [InlineData(96)] // three blocks, no whole group of eight: each alone
+    [InlineData(160)] // five blocks alone
+    [InlineData(768)] // 24 blocks: three groups of eight
+    [InlineData(800)] // 25 blocks: three groups, then one alone
+    [InlineData(1344)] // 42 blocks: five groups, then two alone
     [InlineData(16416)] // 513 blocks: wider than any released row, and than the 16384 inputs the kernels once arranged on the stack
     public void Four_bit_products_with_8_bit_inputs_match_the_dequantized_product(int cols)
     {
@@ -43,7 +43,7 @@ public sealed unsafe class FallbackKernelTests
 
     [Theory]
     [InlineData(64)]
-    [InlineData(800)] // 25 blocks: twelve steps of two, then one alone
+    [InlineData(800)] // 25 blocks: three groups of eight, then one alone
     public void Four_bit_products_at_256_bits_sum_the_same_with_and_without_AVX_VNNI(int cols)
     {
         // The dispatch takes vpdpbusd where the processor has AVX-VNNI, so the test runs of every width would never run
@@ -62,7 +62,7 @@ public sealed unsafe class FallbackKernelTests
             var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
             float[] madd = new float[rows];
             Int16Input input = Arranged(x16, xScales);
-            Q4Kernels.MatMulInt8V256<MaddPairSums>(w, input, madd, 0, rows);
+            Q4Kernels.MatMulInt8V256<MaddGroupSums>(w, input, madd, 0, rows);
             double[] expected = DequantizedProduct(w, input, 0);
 
             AssertRows(expected, madd, 0, rows, offset: 0, $"q4 at 256 bits with vpmaddubsw, {cols} inputs");
@@ -72,7 +72,7 @@ public sealed unsafe class FallbackKernelTests
             }
 
             float[] vnni = new float[rows];
-            Q4Kernels.MatMulInt8V256<VnniPairSums>(w, input, vnni, 0, rows);
+            Q4Kernels.MatMulInt8V256<VnniGroupSums>(w, input, vnni, 0, rows);
             for (int r = 0; r < rows; r++)
             {
                 Assert.True(
@@ -84,11 +84,11 @@ public sealed unsafe class FallbackKernelTests
 
     [Theory]
     [InlineData(64, 2)]
-    [InlineData(96, 3)] // three blocks, each alone on 512 bits; one group of tokens with its last token repeated
-    [InlineData(160, 5)] // one step of four, then one alone; a group of four and a token alone
-    [InlineData(800, 9)] // 25 blocks: an odd block at 256 bits
-    [InlineData(1344, 16)] // 42 blocks: sixteen, sixteen, eight, then two alone
-    [InlineData(928, 12)] // 29 blocks: sixteen, eight, four, then one alone; three groups of four tokens
+    [InlineData(96, 3)] // three blocks, each alone; one group of tokens with its last token repeated
+    [InlineData(160, 5)] // five blocks alone; a group of four tokens and a token alone
+    [InlineData(800, 9)] // 25 blocks: three groups of eight, then one alone
+    [InlineData(1344, 16)] // 42 blocks: five groups, then two alone
+    [InlineData(928, 12)] // 29 blocks: three groups, then five alone; three groups of four tokens
     [InlineData(3072, 9)] // rows in chunks of 8 (a group's inputs fill most of L1): two groups of four and one token over each chunk
     public void Four_bit_products_of_several_tokens_give_each_token_the_bits_of_its_own_product(int cols, int tokens)
     {
@@ -151,8 +151,8 @@ public sealed unsafe class FallbackKernelTests
         {
             var w = new WeightMatrix(data, rows, cols, TensorDType.Q4);
             float[] madd = new float[tokens * rows], vnni = new float[tokens * rows];
-            Q4Kernels.MatMulTokensV256<MaddPairSums>(w, input, madd, rows);
-            Q4Kernels.MatMulTokensV256<VnniPairSums>(w, input, vnni, rows);
+            Q4Kernels.MatMulTokensV256<MaddGroupSums>(w, input, madd, rows);
+            Q4Kernels.MatMulTokensV256<VnniGroupSums>(w, input, vnni, rows);
             for (int i = 0; i < madd.Length; i++)
             {
                 Assert.True(

@@ -122,7 +122,7 @@ public sealed class Int16InputTests
         // m the block's largest |q16|, and scale8 = scale16 · m / 127, so each input stays within half an 8-bit step of
         // its 16-bit value; lane offsets are −8 · the sum of the values each int32 lane takes. The arrangement differs by
         // width, the values and offsets it holds do not: read back, they are the definition's at every width.
-        float[] x = RandomRow(320, seed: 21); // ten blocks: two whole 512-bit steps and two blocks alone
+        float[] x = RandomRow(320, seed: 21); // ten blocks: a whole group of eight and two blocks alone
         x.AsSpan(64, 32).Clear();              // block 2: zeros
         x[100] = 1e-30f;                       // rounds to 0 in 16 bits already
         x[200] = -40f;                         // block 6's largest magnitude is negative: −32767, then −127
@@ -157,17 +157,9 @@ public sealed class Int16InputTests
                 Assert.Contains(q8.AsSpan(b * 32, 32).ToArray(), v => Math.Abs((int)v) == 127);
             }
 
-            for (int lane = 0; lane < Q4Kernels.OffsetsPerBlock; lane++)
-            {
-                int sum = 0;
-                for (int j = 4 * lane; j < (4 * lane) + 4; j++)
-                {
-                    sum += q8[(b * 32) + j] + q8[(b * 32) + 16 + j];
-                }
-
-                Assert.Equal(-8 * sum, input.Offsets[(b * Q4Kernels.OffsetsPerBlock) + lane]);
-            }
         }
+
+        AssertOffsets(input.Offsets, q8, stepBlocks);
 
         Assert.Equal(0f, scales8[2]);
         Assert.All(q8.AsSpan(64, 32).ToArray(), v => Assert.Equal(0, v));
@@ -178,6 +170,43 @@ public sealed class Int16InputTests
         input.Round(x, arrange: true);
         input.ReadArranged(0, q8, scales8);
         Assert.True(float.IsNaN(scales8[9]));
+    }
+
+    /// <summary>
+    /// The offsets the 4-bit products add, −8 · the sum of the 8-bit inputs each int32 lane takes: in a group of eight
+    /// blocks (vector arrangements only) one lane per block, a group's eight offsets at 4g for its first block g;
+    /// after the last whole group, and in the plain order, four lanes per block (lane i: values 4i…4i + 3 and
+    /// 16 + 4i…16 + 4i + 3).
+    /// </summary>
+    private static void AssertOffsets(ReadOnlySpan<int> offsets, sbyte[] q8, int stepBlocks)
+    {
+        int blocks = q8.Length / 32, grouped = stepBlocks >= 2 ? blocks / 8 * 8 : 0;
+        for (int b = 0; b < blocks; b++)
+        {
+            if (b < grouped)
+            {
+                int sum = 0;
+                for (int i = b * 32; i < (b + 1) * 32; i++)
+                {
+                    sum += q8[i];
+                }
+
+                int group = b / 8 * 8;
+                Assert.Equal(-8 * sum, offsets[(4 * group) + (b - group)]);
+                continue;
+            }
+
+            for (int lane = 0; lane < Q4Kernels.OffsetsPerBlock; lane++)
+            {
+                int sum = 0;
+                for (int j = 4 * lane; j < (4 * lane) + 4; j++)
+                {
+                    sum += q8[(b * 32) + j] + q8[(b * 32) + 16 + j];
+                }
+
+                Assert.Equal(-8 * sum, offsets[(b * Q4Kernels.OffsetsPerBlock) + lane]);
+            }
+        }
     }
 
     [Theory]
@@ -233,21 +262,13 @@ public sealed class Int16InputTests
 
                 float factor = m > 0 ? 127f / m : 0;
                 Assert.Equal(scales[b] * (m / 127f), arrangedScales[b]);
-                for (int lane = 0; lane < Q4Kernels.OffsetsPerBlock; lane++)
+                for (int i = b * 32; i < (b + 1) * 32; i++)
                 {
-                    int sum = 0;
-                    for (int j = 4 * lane; j < (4 * lane) + 4; j++)
-                    {
-                        foreach (int i in new[] { (b * 32) + j, (b * 32) + 16 + j })
-                        {
-                            Assert.Equal((sbyte)MathF.Round(values[i] * factor), q8[i]);
-                            sum += q8[i];
-                        }
-                    }
-
-                    Assert.Equal(-8 * sum, offsets[(b * Q4Kernels.OffsetsPerBlock) + lane]);
+                    Assert.Equal((sbyte)MathF.Round(values[i] * factor), q8[i]);
                 }
             }
+
+            AssertOffsets(offsets, q8, stepBlocks);
         }
 
         // A NaN gives its block non-finite scales through both roundings.

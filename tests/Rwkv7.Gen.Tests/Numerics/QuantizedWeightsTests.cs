@@ -309,7 +309,8 @@ public sealed class QuantizedWeightsTests(ITestOutputHelper output)
                 for (int i = 0; i < q.Cols; i++)
                 {
                     float scale = q.Q4RowScales(r)[i / 32];
-                    int nibble = (i % 32) < 16 ? row[(i / 32 * 16) + (i % 32)] & 0xF : row[(i / 32 * 16) + (i % 32) - 16] >> 4;
+                    int at = Q4Block.ByteOffset(i / 32, i % 16, q.Cols / 32);
+                    int nibble = (i % 32) < 16 ? row[at] & 0xF : row[at] >> 4;
                     Assert.Equal(scale * (nibble - 8), back[i]);
                 }
 
@@ -320,6 +321,29 @@ public sealed class QuantizedWeightsTests(ITestOutputHelper output)
                 }
             }
         }
+    }
+
+    [Fact]
+    public void Q4_rows_store_their_blocks_in_groups_of_eight_four_bytes_of_each_in_turn()
+    {
+        // Eleven blocks: one group of eight, then three alone. Every byte value is distinct (7i + 3 is a bijection mod 256).
+        byte[] plain = [.. Enumerable.Range(0, 11 * 16).Select(i => (byte)((7 * i) + 3))];
+        byte[] grouped = [.. plain];
+        Q4Block.Group(grouped);
+        Assert.Equal(plain[(16 * 3) + (4 * 2) + 1], grouped[(32 * 2) + (4 * 3) + 1]); // byte 32c + 4j + i of a group is byte 4c + i of block j
+        for (int b = 0; b < 11; b++)
+        {
+            for (int i = 0; i < 16; i++)
+            {
+                Assert.Equal(plain[(b * 16) + i], grouped[Q4Block.ByteOffset(b, i, 11)]);
+            }
+        }
+
+        Assert.Equal(plain.AsSpan(128).ToArray(), grouped.AsSpan(128).ToArray()); // blocks after the group stay block by block
+        Assert.NotEqual(plain.AsSpan(0, 128).ToArray(), grouped.AsSpan(0, 128).ToArray());
+        Q4Block.Ungroup(grouped);
+        Assert.Equal(plain, grouped);
+        Assert.Throws<ArgumentException>(() => Q4Block.Group(new byte[20]));
     }
 
     [Fact]
@@ -390,7 +414,7 @@ public sealed class QuantizedWeightsTests(ITestOutputHelper output)
         Assert.True(float.IsNaN(scalarScales[14]), $"block 14's scale is {scalarScales[14]}"); // an infinity
         foreach (int b in new[] { 5, 6 })
         {
-            Assert.All(scalarPacked.AsSpan(b * 16, 16).ToArray(), x => Assert.Equal(0x88, x));
+            Assert.All(Enumerable.Range(0, 16), i => Assert.Equal(0x88, scalarPacked[Q4Block.ByteOffset(b, i, blocks)]));
         }
     }
 

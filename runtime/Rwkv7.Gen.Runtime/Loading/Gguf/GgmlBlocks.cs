@@ -77,7 +77,7 @@ internal static class GgmlBlocks
             scales[b] = Scale(block);
             if (packed == TensorDType.Q4)
             {
-                // Q4_0 → 4-bit: the same nibbles, both storing q + 8 with value i in the low nibble of byte i.
+                // Q4_0 → 4-bit: the same nibbles, both storing q + 8 with value i in the low nibble of byte i (grouped below).
                 block.Slice(sizeof(ushort), Q4Block.PackedBytes).CopyTo(packedRow.Slice(b * Q4Block.PackedBytes, Q4Block.PackedBytes));
                 continue;
             }
@@ -103,6 +103,12 @@ internal static class GgmlBlocks
                 default:
                     throw new ArgumentException($"{GgmlTypes.Name(type)} rows do not convert exactly to {packed.DisplayName()}.", nameof(type));
             }
+        }
+
+        if (packed == TensorDType.Q4)
+        {
+            // Copied block by block above; the engine's rows store them in groups.
+            Q4Block.Group(packedRow[..valueBytes]);
         }
     }
 

@@ -287,6 +287,12 @@ public static class GgufWriter
                 }
             }
 
+            if (q4)
+            {
+                // The engine's rows store blocks in groups (Q4Block); Q4_0 stores them one by one.
+                Q4Block.Ungroup(row.AsSpan(0, valueBytes));
+            }
+
             ReadOnlySpan<float> scales = MemoryMarshal.Cast<byte, float>(row.AsSpan(valueBytes, blocks * sizeof(float)));
             Span<byte> fileRow = output.Slice(r * blocks * blockBytes, blocks * blockBytes);
             for (int b = 0; b < blocks; b++)
