@@ -52,8 +52,7 @@ internal static partial class Q4Kernels
             {
                 if (prefetch)
                 {
-                    PrefetchShare<TPrefetch>(ref w0, fetch + (nuint)(2 * g * QuadTileBytes));
-                    PrefetchShare<TPrefetch>(ref w0, fetch + (nuint)(((2 * g) + 1) * QuadTileBytes));
+                    PrefetchGroup<TPrefetch>(ref w0, fetch, g);
                 }
 
                 // Load by load, each row's sums in one chain (the inputs of a load shared by the four rows; a group's
@@ -84,17 +83,9 @@ internal static partial class Q4Kernels
                 PrefetchRest<TPrefetch>(ref w0, fetch, 2 * groups * QuadTileBytes, tileBytes);
             }
 
-            for (int b = groups * Q4Block.GroupBlocks; b < blocks; b++)
-            {
-                nuint at = (nuint)(b * Q4Block.PackedBytes);
-                ref sbyte xb = ref Unsafe.Add(ref xa, b * Q4Block.Size);
-                ref int kb = ref Unsafe.Add(ref ko, b * OffsetsPerBlock);
-                float xs = Unsafe.Add(ref xScales, b);
-                a0 = Vector256.FusedMultiplyAdd(BlockSums(ref w0, at, ref xb, ref kb).ToVector256(), Vector256.Create(Unsafe.Add(ref s0, b) * xs), a0);
-                a1 = Vector256.FusedMultiplyAdd(BlockSums(ref w1, at, ref xb, ref kb).ToVector256(), Vector256.Create(Unsafe.Add(ref s1, b) * xs), a1);
-                a2 = Vector256.FusedMultiplyAdd(BlockSums(ref w2, at, ref xb, ref kb).ToVector256(), Vector256.Create(Unsafe.Add(ref s2, b) * xs), a2);
-                a3 = Vector256.FusedMultiplyAdd(BlockSums(ref w3, at, ref xb, ref kb).ToVector256(), Vector256.Create(Unsafe.Add(ref s3, b) * xs), a3);
-            }
+            AloneBlocks(
+                ref w0, ref w1, ref w2, ref w3, ref s0, ref s1, ref s2, ref s3, ref xa, ref xScales, ref ko, groups * Q4Block.GroupBlocks, blocks,
+                ref a0, ref a1, ref a2, ref a3);
 
             Store(ref y, r, Vector256.Sum(a0), accumulate);
             if (!full)

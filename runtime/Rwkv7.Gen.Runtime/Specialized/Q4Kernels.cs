@@ -444,6 +444,15 @@ internal static partial class Q4Kernels
         TPrefetch.Line(ref tile, ahead + 256);
     }
 
+    /// <summary>The share of a tile a fetch distance ahead that its rows' group <paramref name="g"/> requests: two of <see cref="PrefetchShare{TPrefetch}"/>'s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchGroup<TPrefetch>(ref byte tile, nuint fetch, int g)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        PrefetchShare<TPrefetch>(ref tile, fetch + (nuint)(2 * g * QuadTileBytes));
+        PrefetchShare<TPrefetch>(ref tile, fetch + (nuint)(((2 * g) + 1) * QuadTileBytes));
+    }
+
     /// <summary>
     /// Requests the lines of a tile a fetch distance ahead from <paramref name="covered"/> bytes into it to its end
     /// (<paramref name="tileBytes"/>): the part after the last whole group of each row, which the groups' requests
@@ -470,6 +479,29 @@ internal static partial class Q4Kernels
         Vector128<short> pairs = Ssse3.MultiplyAddAdjacent(packed & nibble, Vector128.LoadUnsafe(ref xb))
             + Ssse3.MultiplyAddAdjacent((packed.AsUInt16() >>> 4).AsByte() & nibble, Vector128.LoadUnsafe(ref xb, 16));
         return Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(pairs, Vector128<short>.One) + Vector128.LoadUnsafe(ref kb));
+    }
+
+    /// <summary>
+    /// Blocks [<paramref name="from"/>, <paramref name="blocks"/>) of a tile's four rows (weight scales
+    /// <paramref name="s0"/>…<paramref name="s3"/>), after their last whole group, each alone (<see cref="BlockSums"/>),
+    /// into the rows' sums: the one-token products' tail at both widths.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AloneBlocks(
+        ref byte w0, ref byte w1, ref byte w2, ref byte w3, ref float s0, ref float s1, ref float s2, ref float s3, ref sbyte xa, ref float xScales, ref int ko,
+        int from, int blocks, ref Vector256<float> a0, ref Vector256<float> a1, ref Vector256<float> a2, ref Vector256<float> a3)
+    {
+        for (int b = from; b < blocks; b++)
+        {
+            nuint at = (nuint)(b * Q4Block.PackedBytes);
+            ref sbyte xb = ref Unsafe.Add(ref xa, b * Q4Block.Size);
+            ref int kb = ref Unsafe.Add(ref ko, b * OffsetsPerBlock);
+            float xs = Unsafe.Add(ref xScales, b);
+            a0 = Vector256.FusedMultiplyAdd(BlockSums(ref w0, at, ref xb, ref kb).ToVector256(), Vector256.Create(Unsafe.Add(ref s0, b) * xs), a0);
+            a1 = Vector256.FusedMultiplyAdd(BlockSums(ref w1, at, ref xb, ref kb).ToVector256(), Vector256.Create(Unsafe.Add(ref s1, b) * xs), a1);
+            a2 = Vector256.FusedMultiplyAdd(BlockSums(ref w2, at, ref xb, ref kb).ToVector256(), Vector256.Create(Unsafe.Add(ref s2, b) * xs), a2);
+            a3 = Vector256.FusedMultiplyAdd(BlockSums(ref w3, at, ref xb, ref kb).ToVector256(), Vector256.Create(Unsafe.Add(ref s3, b) * xs), a3);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
