@@ -128,10 +128,17 @@ internal static class Int16Activations
         Vector256<int> magnitude = Vector256.Create(int.MaxValue);
         Vector256<int> bits = Vector256.Max(
             Vector256.Max(x0.AsInt32() & magnitude, x1.AsInt32() & magnitude), Vector256.Max(x2.AsInt32() & magnitude, x3.AsInt32() & magnitude));
-        Vector128<int> half = Vector128.Max(bits.GetLower(), bits.GetUpper());
-        half = Vector128.Max(half, Vector128.Shuffle(half, Vector128.Create(2, 3, 0, 1)));
-        half = Vector128.Max(half, Vector128.Shuffle(half, Vector128.Create(1, 0, 3, 2)));
-        return half.AsSingle().ToScalar();
+        return BitConverter.Int32BitsToSingle(LaneMax(bits));
+    }
+
+    /// <summary>The largest of eight int32 lanes, kept in the vector (a <c>Math.Max</c> of two lanes is a branch on the data).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int LaneMax(Vector256<int> m)
+    {
+        Vector128<int> h = Vector128.Max(m.GetLower(), m.GetUpper());
+        h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
+        h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2)));
+        return h.ToScalar();
     }
 
     /// <summary>Largest magnitude of a block of 32 values, one at a time (processors without AVX2); NaN when the block holds one.</summary>

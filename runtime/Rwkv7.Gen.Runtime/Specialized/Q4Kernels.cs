@@ -335,10 +335,7 @@ internal static partial class Q4Kernels
         Vector256<int> q0 = Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref br)), q1 = Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref br, 8));
         Vector256<int> q2 = Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref br, 16)), q3 = Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref br, 24));
         Vector256<int> magnitudes = Vector256.Max(Vector256.Max(Avx2.Abs(q0).AsInt32(), Avx2.Abs(q1).AsInt32()), Vector256.Max(Avx2.Abs(q2).AsInt32(), Avx2.Abs(q3).AsInt32()));
-        Vector128<int> m = Vector128.Max(magnitudes.GetLower(), magnitudes.GetUpper());
-        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(2, 3, 0, 1)));
-        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(1, 0, 3, 2)));
-        int max = m.ToScalar();
+        int max = Int16Activations.LaneMax(magnitudes);
         float factor = max > 0 ? (float)MaxInt8 / max : 0;
         Vector256<short> p01 = Avx2.PackSignedSaturate(Round(q0, factor), Round(q1, factor));
         Vector256<short> p23 = Avx2.PackSignedSaturate(Round(q2, factor), Round(q3, factor));
