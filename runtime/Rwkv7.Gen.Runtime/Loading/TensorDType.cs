@@ -90,23 +90,33 @@ public static class Q4Block
     /// Puts a row's value bytes given block by block (each block's 16 bytes in turn, as Q4_0 stores them) into the
     /// grouped order, in place.
     /// </summary>
-    public static void Group(Span<byte> values) => Regroup(values, toGroups: true);
+    public static void Group(Span<byte> values) => Regroup(values, values, toGroups: true, nameof(values));
 
     /// <summary>Puts a row's value bytes in the grouped order back into block-by-block order, in place (<see cref="Group"/>'s inverse).</summary>
-    public static void Ungroup(Span<byte> values) => Regroup(values, toGroups: false);
+    public static void Ungroup(Span<byte> values) => Regroup(values, values, toGroups: false, nameof(values));
 
-    private static void Regroup(Span<byte> values, bool toGroups)
+    /// <summary>
+    /// <see cref="Ungroup(Span{byte})"/> from <paramref name="grouped"/> into <paramref name="plain"/> (at least as long), for
+    /// readers that want the block-by-block order without changing the row.
+    /// </summary>
+    internal static void Ungroup(ReadOnlySpan<byte> grouped, Span<byte> plain) => Regroup(grouped, plain, toGroups: false, nameof(grouped));
+
+    /// <summary>Regroups <paramref name="source"/> into <paramref name="destination"/>, which may be the same bytes; <paramref name="name"/> names the caller's argument in errors.</summary>
+    private static void Regroup(ReadOnlySpan<byte> source, Span<byte> destination, bool toGroups, string name)
     {
-        if (values.Length % PackedBytes != 0)
+        if (source.Length % PackedBytes != 0 || destination.Length < source.Length)
         {
-            throw new ArgumentException($"4-bit rows hold whole blocks of {PackedBytes} bytes; got {values.Length} bytes.", nameof(values));
+            throw new ArgumentException(
+                $"4-bit rows hold whole blocks of {PackedBytes} bytes; got {source.Length} bytes (into {destination.Length}).", name);
         }
 
         Span<int> chunks = stackalloc int[GroupBytes / sizeof(int)];
-        for (int g = 0; g + GroupBytes <= values.Length; g += GroupBytes)
+        int g = 0;
+        for (; g + GroupBytes <= source.Length; g += GroupBytes)
         {
-            Span<int> group = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(values.Slice(g, GroupBytes));
-            group.CopyTo(chunks);
+            // Through a copy: the source may be the destination.
+            System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(source.Slice(g, GroupBytes)).CopyTo(chunks);
+            Span<int> group = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(destination.Slice(g, GroupBytes));
             for (int j = 0; j < GroupBlocks; j++)
             {
                 for (int c = 0; c < 4; c++)
@@ -123,6 +133,9 @@ public static class Q4Block
                 }
             }
         }
+
+        // Blocks after the last whole group keep their order (a no-op in place).
+        source[g..].CopyTo(destination[g..]);
     }
 }
 

@@ -317,8 +317,7 @@ internal static class Q4Quantizer
         Span<byte> plain = stackalloc byte[Q4Block.GroupBytes];
         for (int b = 0; b < grouped; b += Q4Block.GroupBlocks)
         {
-            packed.Slice(b * Q4Block.PackedBytes, Q4Block.GroupBytes).CopyTo(plain);
-            Q4Block.Ungroup(plain);
+            Q4Block.Ungroup(packed.Slice(b * Q4Block.PackedBytes, Q4Block.GroupBytes), plain);
             DequantizeBlocks(plain, scales.Slice(b, Q4Block.GroupBlocks), row.Slice(b * size, Q4Block.GroupBlocks * size));
         }
 
