@@ -1,8 +1,9 @@
 namespace Rwkv7.Gen.Benchmarking;
 
 /// <summary>
-/// The steps of a generated model's forward pass, in the order a layer runs them (the output head last). Each is one
-/// dispatch to the worker pool: the matrix steps stream weights, the others work on rows or heads.
+/// The steps of a generated model's forward pass, in the order a layer runs them (the output head last), then the
+/// rounding of 8- and 4-bit products' inputs, which runs before each such product. Each is one dispatch to the worker
+/// pool: the matrix steps stream weights, the others work on rows or heads.
 /// </summary>
 public enum ModelStep
 {
@@ -32,4 +33,10 @@ public enum ModelStep
 
     /// <summary>The output head: logits of the rows asked for.</summary>
     Head,
+
+    /// <summary>
+    /// Before a product of 8- or 4-bit weights on 16-bit inputs: its input rows rounded to 16 bits and, for 4-bit weights,
+    /// to 8 bits and arranged, once for all of the product's parts (split by rows when there are enough of them).
+    /// </summary>
+    InputRounding,
 }

@@ -11,7 +11,7 @@ namespace Rwkv7.Gen.Benchmarking;
 /// </summary>
 public sealed class StepTimings
 {
-    private const int StepCount = (int)ModelStep.Head + 1;
+    private const int StepCount = (int)ModelStep.InputRounding + 1;
 
     private readonly long[] _ticks = new long[StepCount];
     private readonly long[] _calls = new long[StepCount];

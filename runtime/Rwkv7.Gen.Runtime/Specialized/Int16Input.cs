@@ -69,10 +69,10 @@ internal sealed class Int16Input
     /// <summary>Offsets from one token to the next.</summary>
     public int LaneStride => BlockStride * Q4Kernels.OffsetsPerBlock;
 
-    /// <summary>How many inputs per token the last <see cref="Round(ReadOnlySpan{float}, int, bool)"/> or <see cref="Set"/> prepared.</summary>
+    /// <summary>How many inputs per token the last <see cref="Prepare"/> (or <see cref="Round(ReadOnlySpan{float}, int, bool)"/>, <see cref="Set"/>) prepared.</summary>
     public int Length { get; private set; }
 
-    /// <summary>How many tokens the last <see cref="Round(ReadOnlySpan{float}, int, bool)"/> or <see cref="Set"/> prepared.</summary>
+    /// <summary>How many tokens the last <see cref="Prepare"/> (or <see cref="Round(ReadOnlySpan{float}, int, bool)"/>, <see cref="Set"/>) prepared.</summary>
     public int Tokens { get; private set; }
 
     /// <summary>Whether <see cref="Arranged"/>, <see cref="ArrangedScales"/> and <see cref="Offsets"/> hold these inputs for 4-bit products.</summary>
@@ -85,21 +85,57 @@ internal sealed class Int16Input
     /// Rounds <paramref name="tokens"/> rows of inputs, <paramref name="x"/> holding them one after another (each a whole
     /// number of blocks) and, for a 4-bit product (<paramref name="arrange"/>), arranges them.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Round(ReadOnlySpan<float> x, int tokens, bool arrange)
     {
-        int width = CheckShape(x.Length, tokens);
+        Prepare(x.Length, tokens, arrange);
+        RoundRows(x, 0, tokens);
+    }
+
+    /// <summary>
+    /// The first half of <see cref="Round(ReadOnlySpan{float}, int, bool)"/>, for rows rounded by several threads:
+    /// checks the shape of <paramref name="tokens"/> rows of <paramref name="length"/> inputs in all and makes room for
+    /// them. <see cref="RoundRows"/> then rounds them, any rows on any thread, each row once.
+    /// </summary>
+    public void Prepare(int length, int tokens, bool arrange)
+    {
+        int width = CheckShape(length, tokens);
         if (Values.Length < tokens * Stride)
         {
             Allocate(MaxTokens);
         }
 
-        for (int t = 0; t < tokens; t++)
+        Length = width;
+        Tokens = tokens;
+        IsArranged = arrange;
+        _arrangedStep = Q4Kernels.StepBlocks;
+    }
+
+    /// <summary>
+    /// Rounds rows [<paramref name="start"/>, <paramref name="end"/>) of the inputs <see cref="Prepare"/> made room for
+    /// (<paramref name="x"/> holds all of them) and, when they are to be, arranges them. Rows are independent: threads
+    /// may round disjoint ranges at once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void RoundRows(ReadOnlySpan<float> x, int start, int end)
+    {
+        int width = Length, blocks = width / Q8Block.Size;
+        if (x.Length != Tokens * width || start < 0 || end > Tokens || start > end)
         {
-            Int16Activations.Quantize(x.Slice(t * width, width), Values.Slice(t * Stride, width), Scales.Slice(t * BlockStride, BlockStride));
+            throw new ArgumentException($"Rows [{start}, {end}) of {Tokens} prepared rows of {width} inputs: got {x.Length} inputs.", nameof(x));
         }
 
-        Prepared(width, tokens, arrange);
+        for (int t = start; t < end; t++)
+        {
+            Span<short> values = Values.Slice(t * Stride, width);
+            Span<float> scales = Scales.Slice(t * BlockStride, blocks);
+            Int16Activations.Quantize(x.Slice(t * width, width), values, scales);
+            if (IsArranged)
+            {
+                Q4Kernels.ArrangeSteps(
+                    values, scales, Arranged.Slice(t * Stride, width), ArrangedScales.Slice(t * BlockStride, blocks),
+                    Offsets.Slice(t * LaneStride, blocks * Q4Kernels.OffsetsPerBlock), _arrangedStep);
+            }
+        }
     }
 
     /// <summary>Takes one token's inputs already rounded (<paramref name="values"/> with one scale per block) and, when asked, arranges them.</summary>
@@ -111,16 +147,19 @@ internal sealed class Int16Input
                 $"16-bit inputs are whole blocks of {Q8Block.Size} with one scale each: got {values.Length} values and {scales.Length} scales.");
         }
 
-        CheckShape(values.Length, 1);
         if (values.Contains(short.MinValue))
         {
             // The rounding never makes it (±32767 at most), and the 8-bit rounding's largest magnitude assumes so.
             throw new ArgumentException($"16-bit inputs are in [{-Int16Activations.MaxQuant}, {Int16Activations.MaxQuant}]: input {values.IndexOf(short.MinValue)} is {short.MinValue}.", nameof(values));
         }
 
+        Prepare(values.Length, 1, arrange);
         values.CopyTo(Values);
         scales[..(values.Length / Q8Block.Size)].CopyTo(Scales);
-        Prepared(values.Length, 1, arrange);
+        if (arrange)
+        {
+            Arrange(Q4Kernels.StepBlocks);
+        }
     }
 
     /// <summary>
@@ -165,17 +204,6 @@ internal sealed class Int16Input
     {
         Arrange(stepBlocks);
         IsArranged = true;
-    }
-
-    private void Prepared(int length, int tokens, bool arrange)
-    {
-        Length = length;
-        Tokens = tokens;
-        IsArranged = arrange;
-        if (arrange)
-        {
-            Arrange(Q4Kernels.StepBlocks);
-        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -133,6 +133,18 @@ internal static unsafe class ModelSteps<TKernels>
                 break;
             }
 
+            case ModelStep.InputRounding:
+            {
+                (int start, int end) = WorkerPool.Range(t, part, parts);
+                for (int slot = 0; slot < RoundedInputs(step.RoundingFor); slot++)
+                {
+                    ReadOnlySpan<float> x = RoundingInput(step, step.RoundingFor, slot, out WeightMatrix matrix);
+                    ws.Int16Inputs[slot].RoundRows(x[..(t * matrix.Cols)], start, end);
+                }
+
+                break;
+            }
+
             case ModelStep.Head:
             {
                 WeightMatrix head = step.Weights.Head;
@@ -149,6 +161,46 @@ internal static unsafe class ModelSteps<TKernels>
 
                 break;
             }
+        }
+    }
+
+    /// <summary>How many inputs the products of <paramref name="step"/> read: the projections' r, k and v take three.</summary>
+    public static int RoundedInputs(ModelStep step) => step == ModelStep.Projections ? 3 : 1;
+
+    /// <summary>
+    /// Input <paramref name="slot"/> of the products of <paramref name="next"/> (the rows of every token of the block, and
+    /// more: slice it to the tokens), and the matrix it multiplies; rounded, it goes to
+    /// <see cref="Workspace.Int16Inputs"/>[<paramref name="slot"/>].
+    /// </summary>
+    public static ReadOnlySpan<float> RoundingInput(StepContext step, ModelStep next, int slot, out WeightMatrix matrix)
+    {
+        Workspace ws = step.Workspace;
+        LayerWeights lw = step.Layer;
+        switch (next, slot)
+        {
+            case (ModelStep.Projections, 0):
+                matrix = lw.Receptance;
+                return ws.XR;
+            case (ModelStep.Projections, 1):
+                matrix = lw.Key;
+                return ws.XK;
+            case (ModelStep.Projections, 2):
+                matrix = lw.Value;
+                return ws.XV;
+            case (ModelStep.Output, 0):
+                matrix = lw.Output;
+                return ws.Y;
+            case (ModelStep.FfnKey, 0):
+                matrix = lw.FfnKey;
+                return ws.XK;
+            case (ModelStep.FfnValue, 0):
+                matrix = lw.FfnValue;
+                return ws.Hidden;
+            case (ModelStep.Head, 0):
+                matrix = step.Weights.Head;
+                return ws.H;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(slot), $"{next} has no input {slot} to round.");
         }
     }
 

@@ -14,9 +14,9 @@ namespace Rwkv7.Gen.Specialized;
 /// <item><term>4-bit</term><description>inputs rounded to 16 bits, then to 8 when arranged, <see cref="Q4Kernels"/>'s integer products · the same for a batch's rows and short sequences (<see cref="CpuTuning.Int16SequenceTokens512"/>); longer sequences' rows widened into the generated fp32 tiles</description></item>
 /// <item><term>fp16</term><description>the generated entry's width-generic fallback (<see cref="KernelFallbacks"/>) · rows widened into the generated fp32 tiles</description></item>
 /// </list>
-/// A step whose products read 16-bit inputs (<see cref="UsesInt16Inputs"/>) rounds them once for all of its parts
-/// (<see cref="RoundInputs"/>) and then calls <see cref="Int16Product{TPrefetch}"/>; every other product goes through
-/// <see cref="Product{TPrefetch}"/>.
+/// A step whose products read 16-bit inputs (<see cref="UsesInt16Inputs"/>) has them rounded once for all of its parts
+/// (<see cref="Benchmarking.ModelStep.InputRounding"/>) and then calls <see cref="Int16Product{TPrefetch}"/>; every other product
+/// goes through <see cref="Product{TPrefetch}"/>.
 /// </summary>
 /// <typeparam name="TKernels">The generated kernels.</typeparam>
 internal static unsafe class Products<TKernels>
@@ -79,23 +79,6 @@ internal static unsafe class Products<TKernels>
         2 => tuning.Int16SequenceTokens256,
         _ => 0,
     };
-
-    /// <summary>
-    /// Before a product that reads 16-bit inputs (<see cref="UsesInt16Inputs"/>): rounds its input rows to 16 bits into
-    /// slot <paramref name="slot"/> of the workspace (<see cref="Int16Activations"/>), once for all of the step's parts,
-    /// and returns true so the step runs <see cref="Int16Product{TPrefetch}"/>. Other steps keep fp32 inputs: many tokens
-    /// per weight (prefill) make the products arithmetic-bound on FMAs, where fp32 tiles do better.
-    /// </summary>
-    public static bool RoundInputs(StepContext step, in WeightMatrix matrix, ReadOnlySpan<float> input, int slot)
-    {
-        if (!UsesInt16Inputs(matrix, step.Tokens, step.Chained, step.Int16SequenceTokens))
-        {
-            return false;
-        }
-
-        step.Workspace.Int16Inputs[slot].Round(input[..(step.Tokens * matrix.Cols)], step.Tokens, arrange: matrix.Type == TensorDType.Q4);
-        return true;
-    }
 
     /// <summary>
     /// A product with 16-bit inputs: the generated 8-bit kernel (one token) or the 4-bit one (token t's outputs at

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using Rwkv7.Gen.Benchmarking;
+using Rwkv7.Gen.Loading;
 using Rwkv7.Gen.Weights;
 
 namespace Rwkv7.Gen.Specialized;
@@ -215,7 +216,7 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
             step.Logits = target;
             step.LogitsLength = logits.Length;
             step.Tokens = rows;
-            step.Int16Inputs = Products<TKernels>.RoundInputs(step, Weights.Head, ws.H, 0);
+            step.Int16Inputs = RoundInputs(step, ModelStep.Head);
             MatrixStep(step, ModelStep.Head, Weights.Head);
             step.Logits = null;
         }
@@ -230,10 +231,7 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
 
         // Step 1: r, k, v and the four LoRA MLPs (w, a, g and the value-residual mix).
         (long bytes, long elements, long activations) = ProjectionWeights(lw, layer);
-        int sequence = step.Int16SequenceTokens;
-        step.Int16Inputs = Products<TKernels>.UsesInt16Inputs(lw.Receptance, t, chained, sequence) && Products<TKernels>.UsesInt16Inputs(lw.Key, t, chained, sequence)
-            && Products<TKernels>.UsesInt16Inputs(lw.Value, t, chained, sequence) && Products<TKernels>.RoundInputs(step, lw.Receptance, ws.XR, 0)
-            && Products<TKernels>.RoundInputs(step, lw.Key, ws.XK, 1) && Products<TKernels>.RoundInputs(step, lw.Value, ws.XV, 2);
+        step.Int16Inputs = RoundInputs(step, ModelStep.Projections);
         step.Kind = ModelStep.Projections;
         _scheduler.Run(_runStep, step, _scheduler.MatrixParts(bytes, elements, activations, t), bytes, StepTimings);
 
@@ -245,7 +243,7 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
         _scheduler.Run(_runStep, step, _scheduler.HeadParts(t, TKernels.Heads, chained), weightBytes: 0, StepTimings);
 
         // Step 2: x += O·y.
-        step.Int16Inputs = Products<TKernels>.RoundInputs(step, lw.Output, ws.Y, 0);
+        step.Int16Inputs = RoundInputs(step, ModelStep.Output);
         MatrixStep(step, ModelStep.Output, lw.Output);
     }
 
@@ -257,9 +255,9 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
         MixInputs(layer, t, chained, ws, step, attention: false);
 
         // Steps 3 and 4: hidden = relu(K·x)², then x += V·hidden.
-        step.Int16Inputs = Products<TKernels>.RoundInputs(step, lw.FfnKey, ws.XK, 0);
+        step.Int16Inputs = RoundInputs(step, ModelStep.FfnKey);
         MatrixStep(step, ModelStep.FfnKey, lw.FfnKey);
-        step.Int16Inputs = Products<TKernels>.RoundInputs(step, lw.FfnValue, ws.Hidden, 0);
+        step.Int16Inputs = RoundInputs(step, ModelStep.FfnValue);
         MatrixStep(step, ModelStep.FfnValue, lw.FfnValue);
     }
 
@@ -278,6 +276,42 @@ public abstract unsafe partial class SpecializedModel<TKernels> : RwkvModel
         step.Kind = attention ? ModelStep.TimeMixInputs : ModelStep.ChannelMixInputs;
         _scheduler.Run(_runStep, step, parts, weightBytes: 0, StepTimings);
         StoreShift(layer, t, chained, ws, attention);
+    }
+
+    /// <summary>
+    /// Before step <paramref name="next"/>: when its products read 16-bit inputs (every one of them:
+    /// <see cref="Products{TKernels}.UsesInt16Inputs"/>), rounds its input rows into <see cref="Workspace.Int16Inputs"/>
+    /// once for all of its parts, split by rows when the scheduler finds it worth it (rounding and arranging take about
+    /// 0.45 ns an input on Zen 5, close to the cost model's row rate), and returns true. Before change 63 the calling
+    /// thread rounded every block alone, 6% of a 4-bit prompt's time on two threads with the other thread waiting
+    /// (docs/benchmarks.md).
+    /// </summary>
+    private bool RoundInputs(StepContext step, ModelStep next)
+    {
+        int t = step.Tokens, inputs = ModelSteps<TKernels>.RoundedInputs(next);
+        long elements = 0;
+        for (int slot = 0; slot < inputs; slot++)
+        {
+            _ = ModelSteps<TKernels>.RoundingInput(step, next, slot, out WeightMatrix matrix);
+            if (!Products<TKernels>.UsesInt16Inputs(matrix, t, step.Chained, step.Int16SequenceTokens))
+            {
+                return false;
+            }
+
+            elements += matrix.Cols;
+        }
+
+        Workspace ws = step.Workspace;
+        for (int slot = 0; slot < inputs; slot++)
+        {
+            _ = ModelSteps<TKernels>.RoundingInput(step, next, slot, out WeightMatrix matrix);
+            ws.Int16Inputs[slot].Prepare(t * matrix.Cols, t, arrange: matrix.Type == TensorDType.Q4);
+        }
+
+        step.Kind = ModelStep.InputRounding;
+        step.RoundingFor = next;
+        _scheduler.Run(_runStep, step, _scheduler.RowParts(t, (int)elements), weightBytes: 0, StepTimings);
+        return true;
     }
 
     /// <summary>A step of one matrix, split by its output rows when the scheduler finds it worth it.</summary>

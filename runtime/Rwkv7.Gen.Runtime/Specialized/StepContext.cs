@@ -27,8 +27,11 @@ internal sealed unsafe class StepContext(Workspace workspace)
     /// <summary>Rows are consecutive tokens of one sequence (prefill), not one token of each of several sessions.</summary>
     public bool Chained { get; set; }
 
-    /// <summary>The step's one-token product reads inputs rounded to 16 bits (<see cref="Products{TKernels}.RoundInputs"/>).</summary>
+    /// <summary>The step's products read inputs rounded to 16 bits (<see cref="ModelStep.InputRounding"/>).</summary>
     public bool Int16Inputs { get; set; }
+
+    /// <summary>During <see cref="ModelStep.InputRounding"/>: the step whose inputs are rounded (<see cref="ModelSteps{TKernels}.RoundingInput"/>).</summary>
+    public ModelStep RoundingFor { get; set; }
 
     /// <summary>
     /// Most rows of a sequence whose 4-bit products read 16-bit inputs at this vector width

@@ -545,6 +545,7 @@ internal static class BenchCommand
         ModelStep.FfnKey => "FFN key",
         ModelStep.FfnValue => "FFN value",
         ModelStep.Head => "head (logits)",
+        ModelStep.InputRounding => "inputs to 16/8 bits",
         _ => step.ToString(),
     };
 

@@ -120,13 +120,38 @@ public sealed class GeneratedEngineBehaviourTests
         Assert.Throws<ArgumentOutOfRangeException>(() => model.ForwardBatch([model.Shape.Vocab], [s], new float[model.Shape.Vocab]));
     }
 
+    [Fact]
+    public void Four_bit_products_have_their_inputs_rounded_once_per_step()
+    {
+        // r, k and v share one rounding step, then the output, FFN key and FFN value products one each, and the head.
+        ModelShape shape = Mh4Model.DeclaredShape with { Layers = 2, Vocab = 4096 };
+        using RwkvWeights weights = RwkvWeights.CreateSynthetic(shape, TensorDType.Q4, seed: 5);
+        using RwkvModel model = RwkvModel.Create(weights);
+        var timings = new StepTimings();
+        model.StepTimings = timings;
+        float[] logits = new float[shape.Vocab];
+        RwkvState state = model.CreateState();
+        model.Forward(1, state, logits);
+        Assert.Equal((4 * shape.Layers) + 1, timings.Steps.Single(s => s.Step == ModelStep.InputRounding).Calls);
+
+        // A prompt's rows are rounded as one token's where the width has the 4-bit integer products for sequences;
+        // without them the prompt's products take fp32 inputs and only its one head row is rounded.
+        timings.Reset();
+        model.Forward([2, 3, 4, 5, 6], state, logits);
+        bool sequences = Products<Mh4Model.Kernels>.Int16SequenceTokens(model.Tuning!) >= 5;
+        Assert.Equal(sequences ? (4 * shape.Layers) + 1 : 1, timings.Steps.Single(s => s.Step == ModelStep.InputRounding).Calls);
+    }
+
     [Theory]
     [InlineData(TensorDType.BF16)]
     [InlineData(TensorDType.F32)]
+    [InlineData(TensorDType.Q8)]
+    [InlineData(TensorDType.Q4)]
     public void One_thread_and_many_threads_compute_the_same(TensorDType type)
     {
-        // Wide enough that every parallel step really splits (mh4 widths, 64 tokens of prefill), on a pool of 4 threads
-        // even where the machine has one core: the parts then take turns, which proves the split exact just as well.
+        // Wide enough that every parallel step really splits (mh4 widths, 64 tokens of prefill; for 4-bit weights the
+        // rounding of the products' inputs too), on a pool of 4 threads even where the machine has one core: the parts
+        // then take turns, which proves the split exact just as well.
         ModelShape shape = Mh4Model.DeclaredShape with { Layers = 2, Vocab = 4096 };
         using RwkvWeights weights = RwkvWeights.CreateSynthetic(shape, type, seed: 11);
         using var pool = new WorkerPool(ManyThreads);
@@ -185,7 +210,8 @@ public sealed class GeneratedEngineBehaviourTests
             + l.DecayDown.ByteLength + l.DecayUp.ByteLength + l.IclrDown.ByteLength + l.IclrUp.ByteLength
             + l.GateDown.ByteLength + l.GateUp.ByteLength + l.ValueDown.ByteLength + l.ValueUp.ByteLength);
         Assert.Equal(2 * projections, steps[ModelStep.Projections].WeightBytes);
-        Assert.All(steps.Values, s => Assert.True(s.Elapsed > TimeSpan.Zero, $"{s.Step} recorded no time"));
+        Assert.Equal(0, steps[ModelStep.InputRounding].Calls); // bf16 products read fp32 inputs
+        Assert.All(steps.Values.Where(s => s.Step != ModelStep.InputRounding), s => Assert.True(s.Elapsed > TimeSpan.Zero, $"{s.Step} recorded no time"));
         Assert.True(timings.Total <= wall.Elapsed, $"steps {timings.Total} took longer than the calls {wall.Elapsed}");
 
         timings.Reset();

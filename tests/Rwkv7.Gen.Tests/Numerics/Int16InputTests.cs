@@ -34,6 +34,39 @@ public sealed class Int16InputTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Rows_rounded_in_parts_on_several_threads_equal_rows_rounded_at_once(bool arrange)
+    {
+        // A prompt's or a batch's inputs are rounded by several threads, each a range of rows (ModelStep.InputRounding).
+        const int Tokens = 7, Width = 768;
+        float[] x = [.. Enumerable.Range(0, Tokens * Width).Select(i => (float)(Math.Sin(i * 0.37) * (1 + (i % 97))))];
+        var whole = new Int16Input(Width, 1, Tokens);
+        whole.Round(x, Tokens, arrange);
+
+        var parts = new Int16Input(Width, 1, Tokens);
+        parts.Prepare(x.Length, Tokens, arrange);
+        Assert.Equal(arrange, parts.IsArranged);
+        Parallel.Invoke(() => parts.RoundRows(x, 5, Tokens), () => parts.RoundRows(x, 0, 2), () => parts.RoundRows(x, 2, 5));
+
+        Assert.Equal((Tokens, Width), (parts.Tokens, parts.Length));
+        Assert.True(whole.Values[..(Tokens * Width)].SequenceEqual(parts.Values[..(Tokens * Width)]));
+        Assert.True(whole.Scales[..(Tokens * whole.BlockStride)].SequenceEqual(parts.Scales[..(Tokens * parts.BlockStride)]));
+        if (arrange)
+        {
+            Assert.True(whole.Arranged[..(Tokens * Width)].SequenceEqual(parts.Arranged[..(Tokens * Width)]));
+            Assert.True(whole.ArrangedScales[..(Tokens * whole.BlockStride)].SequenceEqual(parts.ArrangedScales[..(Tokens * parts.BlockStride)]));
+            Assert.True(whole.Offsets[..(Tokens * whole.LaneStride)].SequenceEqual(parts.Offsets[..(Tokens * parts.LaneStride)]));
+        }
+
+        // Rows outside what was prepared, or inputs of another length, are refused by name.
+        ArgumentException e = Assert.Throws<ArgumentException>(() => parts.RoundRows(x, 6, Tokens + 1));
+        Assert.Contains("Rows [6, 8) of 7 prepared rows of 768 inputs", e.Message);
+        Assert.Throws<ArgumentException>(() => parts.RoundRows(x.AsSpan(0, Width).ToArray(), 0, 1));
+        Assert.Throws<ArgumentException>(() => parts.Prepare(Tokens * Width, Tokens + 1, arrange));
+    }
+
     [Fact]
     public void Rounding_keeps_every_input_within_half_a_step_of_its_block()
     {
