@@ -106,6 +106,13 @@ public abstract class RwkvModel : IDisposable
     /// </summary>
     internal virtual double? TimeWeightStream(PrefetchHint hint, CalibrationWork work) => null;
 
+    /// <summary>
+    /// One prompt calibration trial (<see cref="TuningCalibration.CalibratePrompts"/>): the work's 4-bit products for a
+    /// block of <paramref name="tokens"/> rows on the integer path or the widened one, on the calling thread, in seconds;
+    /// null where the engine has no tuned kernels.
+    /// </summary>
+    internal virtual double? TimePromptProducts(PromptWork work, int tokens, bool integer) => null;
+
     /// <summary>A new all-zero state for this model.</summary>
     public RwkvState CreateState() => new(Shape);
 

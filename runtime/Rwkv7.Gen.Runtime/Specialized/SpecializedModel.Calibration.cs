@@ -36,4 +36,40 @@ public abstract unsafe partial class SpecializedModel<TKernels>
 
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
+
+    /// <inheritdoc />
+    internal override double? TimePromptProducts(PromptWork work, int tokens, bool integer) =>
+        Tuning?.WeightPrefetch == PrefetchHint.NonTemporal
+            ? TimePromptProducts<NonTemporalPrefetch>(work, tokens, integer)
+            : TimePromptProducts<TemporalPrefetch>(work, tokens, integer);
+
+    /// <summary>
+    /// One prompt calibration trial: each of the work's matrices (its first rows) times a block of
+    /// <paramref name="tokens"/> rows of inputs, on the integer path (the inputs rounded and arranged, then
+    /// <see cref="Products{TKernels}.Int16Product{TPrefetch}"/>) or the widened one (<see cref="Products{TKernels}.Product{TPrefetch}"/>,
+    /// which widens 4-bit rows into the fp32 tiles), as a prompt's products run them, on the calling thread.
+    /// </summary>
+    private static double TimePromptProducts<TPrefetch>(PromptWork work, int tokens, bool integer)
+        where TPrefetch : struct, IWeightPrefetch
+    {
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < work.Matrices.Length; i++)
+        {
+            WeightMatrix m = work.Matrices[i];
+            int rows = work.Rows[i];
+            ReadOnlySpan<float> x = work.Inputs[i].AsSpan(0, tokens * m.Cols);
+            Span<float> y = work.Output.AsSpan(0, tokens * rows);
+            if (integer)
+            {
+                work.Int16Inputs[i].Round(x, tokens, arrange: true);
+                Products<TKernels>.Int16Product<TPrefetch>(m, work.Int16Inputs[i], y, rows, 0, rows, accumulate: false);
+            }
+            else
+            {
+                Products<TKernels>.Product<TPrefetch>(m, x, y, tokens, rows, 0, rows, accumulate: false);
+            }
+        }
+
+        return Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
 }

@@ -88,6 +88,14 @@ public sealed record CpuTuning
     /// </summary>
     public int Int16SequenceTokens256 { get; init; } = 64;
 
+    /// <summary>
+    /// Whether <see cref="Int16SequenceTokens512"/> and <see cref="Int16SequenceTokens256"/> were measured on this
+    /// processor (its table entry's evidence, a prompt calibration, or a tuning file that says so). When not, on x86, an
+    /// engine with 4-bit matrices times both paths of a prompt's products on its own weights when it starts and keeps
+    /// the crossover for the vector width in use (<see cref="TuningCalibration.CalibratePrompts"/>).
+    /// </summary>
+    public bool PromptPathMeasured { get; init; }
+
     /// <summary>Whether large weight buffers ask Linux for transparent huge pages.</summary>
     public bool HugePages { get; init; } = true;
 
@@ -172,6 +180,15 @@ public sealed record CpuTuning
         && Environment.GetEnvironmentVariable("RWKV7_CALIBRATE") != "0";
 
     /// <summary>
+    /// Whether an engine with 4-bit matrices should time a prompt's two product paths when it starts: on x86 (elsewhere
+    /// there are no integer products to choose), when <see cref="PromptPathMeasured"/> is false, unless
+    /// <c>RWKV7_CALIBRATE=0</c>.
+    /// </summary>
+    public bool WantsPromptCalibration => !PromptPathMeasured
+        && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86
+        && Environment.GetEnvironmentVariable("RWKV7_CALIBRATE") != "0";
+
+    /// <summary>
     /// The tuning as text, one <c>key = value</c> per line, for a tuning file (<c>rwkv7 tune --save</c>); <see cref="Parse"/>
     /// reads it back. The first line names the processor it was made on.
     /// </summary>
@@ -193,6 +210,7 @@ public sealed record CpuTuning
         text.Append(CultureInfo.InvariantCulture, $"head_row_ns = {HeadRowNanoseconds:R}\n");
         text.Append(CultureInfo.InvariantCulture, $"int16_sequence_tokens_512 = {Int16SequenceTokens512}\n");
         text.Append(CultureInfo.InvariantCulture, $"int16_sequence_tokens_256 = {Int16SequenceTokens256}\n");
+        text.Append(CultureInfo.InvariantCulture, $"prompt_path_measured = {(PromptPathMeasured ? "yes" : "no")}\n");
         text.Append(CultureInfo.InvariantCulture, $"huge_pages = {(HugePages ? "on" : "off")}\n");
         return text.ToString();
     }
@@ -239,6 +257,15 @@ public sealed record CpuTuning
                 "head_row_ns" => tuning with { HeadRowNanoseconds = Number(fileName, i, key, value, 1e-3, 1e7) },
                 "int16_sequence_tokens_512" => tuning with { Int16SequenceTokens512 = (int)Number(fileName, i, key, value, 0, 64) },
                 "int16_sequence_tokens_256" => tuning with { Int16SequenceTokens256 = (int)Number(fileName, i, key, value, 0, 64) },
+                "prompt_path_measured" => tuning with
+                {
+                    PromptPathMeasured = value switch
+                    {
+                        "yes" => true,
+                        "no" => false,
+                        _ => throw new RwkvFormatException(fileName, $"line {i + 1}: prompt_path_measured must be yes or no, not '{value}'"),
+                    },
+                },
                 "huge_pages" => tuning with
                 {
                     HugePages = value switch

@@ -32,7 +32,7 @@ public static class CpuTuningTable
             CpuIdentity.Amd,
             Family: 0x1A,
             Models: [],
-            new CpuTuning { WeightPrefetch = PrefetchHint.NonTemporal, MinParallelMicroseconds = 8 },
+            new CpuTuning { WeightPrefetch = PrefetchHint.NonTemporal, MinParallelMicroseconds = 8, PromptPathMeasured = true },
             "measured on an AMD EPYC of family 26 model 2, 2 vCPUs, AVX-512: docs/benchmarks.md changes 10 and 59 (split thresholds: "
             + "steps of 8 µs and more, decode's heads step and 4-bit output projection among them), "
             + "11 (huge pages), 20 (two parts per thread), 21, 22 and 29 (non-temporal prefetch 4 KiB ahead: bf16 decode on two "
@@ -45,8 +45,8 @@ public static class CpuTuningTable
             new CpuTuning { WeightPrefetch = PrefetchHint.Temporal },
             "measured on a 2-vCPU Xeon of that class (AVX-512 F/BW/VL/VNNI, no AVX512-BF16), issue 20: prefetcht0 against the "
             + "non-temporal hint, bf16 decode 52–53 → 75–83 tokens/s on two threads and 28 → 44.5 on one, 8-bit 77 → 127, "
-            + "prefill over 512 677–721 → 913–921; its split threshold (the default 20 µs), parts per thread and 4-bit prefill "
-            + "thresholds are not measured there"),
+            + "prefill over 512 677–721 → 913–921; its split threshold (the default 20 µs) and parts per thread are not measured "
+            + "there, and its 4-bit prompt path is calibrated on the model's weights when a 4-bit model starts"),
     ];
 
     /// <summary>The entry for <paramref name="cpu"/>, or null when no measurement describes it.</summary>

@@ -9,7 +9,8 @@ namespace Rwkv7.Cli.Commands;
 
 /// <summary>
 /// <c>rwkv7 tune</c>: which processor this is, what the tuning table knows of it, and a calibration of the prefetch
-/// policies on a model's weights (a checkpoint, or synthetic weights of a released shape), with every round's figure;
+/// policies and, for 4-bit weights, of a prompt's product path on a model's weights (a checkpoint, or synthetic weights
+/// of a released shape), with every round's figure;
 /// <c>--save</c> keeps the result for this processor (<see cref="TuningFiles"/>).
 /// </summary>
 internal static class TuneCommand
@@ -25,7 +26,7 @@ internal static class TuneCommand
         Option<bool> save = CliOptions.Flag("--save", "keep the result for this processor: every command run on it uses it from then on");
         Option<string?> output = CliOptions.Text("--out", "FILE", "write the result to FILE instead (RWKV7_TUNING names a file to use)");
 
-        var command = new Command(Name, "Calibrate the kernels' prefetch policy on this processor, and say what the tuning table knows of it.")
+        var command = new Command(Name, "Calibrate the kernels' prefetch policy and 4-bit prompt path on this processor, and say what the tuning table knows of it.")
         {
             model, shape, precision, save, output,
         };
@@ -74,7 +75,24 @@ internal static class TuneCommand
             o.WriteLine(string.Format(c, "  prefetch {0,-4} median {1,6:0.0} GB/s   rounds: {2}", CpuTuning.HintName(candidate.Hint), candidate.Median, rounds));
         }
 
-        o.WriteLine($"chosen       {report.Chosen.Describe()}");
+        CpuTuning chosen = report.Chosen;
+        if (TuningCalibration.CalibratePrompts(model, chosen) is { } prompts)
+        {
+            o.WriteLine(string.Format(c, "prompts      one thread, a prompt block's 4-bit FFN products at {0} bits, integer inputs against rows widened to fp32, {1:0.0} M weights times every row of a block, {2:0} ms in all", prompts.VectorBits, prompts.Weights / 1e6, prompts.Elapsed.TotalMilliseconds));
+            foreach (PromptTrial trial in prompts.Trials)
+            {
+                string rounds = string.Join(" ", trial.IntegerMilliseconds.Zip(trial.WidenedMilliseconds, (i, w) => string.Format(c, "{0:0.00}/{1:0.00}", i, w)));
+                o.WriteLine(string.Format(c, "  {0,2} rows  integer {1,6:0.00} ms, widened {2,6:0.00} ms: integer {3:0.00}x   rounds (integer/widened ms): {4}", trial.Tokens, trial.IntegerMedian, trial.WidenedMedian, trial.IntegerSpeedup, rounds));
+            }
+
+            chosen = prompts.Chosen;
+        }
+        else
+        {
+            o.WriteLine($"prompts      not calibrated: {(model.Weights.Layers.Any(l => l.FfnKey.Type == TensorDType.Q4) ? "this processor's vectors have no 4-bit integer products" : "the model has no 4-bit matrices (--precision q4 quantizes them)")}");
+        }
+
+        o.WriteLine($"chosen       {chosen.Describe()}");
         if (outPath is not null)
         {
             string? folder = Path.GetDirectoryName(Path.GetFullPath(outPath));
@@ -85,7 +103,7 @@ internal static class TuneCommand
 
             // Written beside the target and moved over it: a reader never sees half a file.
             string temporary = outPath + ".tmp";
-            File.WriteAllText(temporary, report.Chosen.ToText(cpu));
+            File.WriteAllText(temporary, chosen.ToText(cpu));
             File.Move(temporary, outPath, overwrite: true);
             o.WriteLine($"saved        {outPath} (commands on this processor use it from now on)");
         }

@@ -43,6 +43,7 @@ public sealed class ModelCommandTests
         Assert.Matches(@"calibration  one thread, one-token products over 73 matrices", r.Out);
         Assert.Matches(@"  prefetch t0 +median +\d+\.\d GB/s   rounds: \d", r.Out);
         Assert.Matches(@"  prefetch nta +median +\d+\.\d GB/s   rounds: \d", r.Out);
+        Assert.Contains("prompts      not calibrated: the model has no 4-bit matrices (--precision q4 quantizes them)", r.Out, StringComparison.Ordinal);
         Assert.Contains($"saved        {file}", r.Out, StringComparison.Ordinal);
 
         CpuTuning saved = CpuTuning.Parse(File.ReadAllText(file), file, CpuIdentity.Current);
@@ -67,6 +68,23 @@ public sealed class ModelCommandTests
 
         CliResult both = TestCli.Run(["tune", "--shape", "tiny", "--save", "--out", file]);
         Assert.Equal(2, both.ExitCode);
+    }
+
+    [Fact]
+    public void Tune_calibrates_the_4_bit_prompt_path_of_4_bit_weights()
+    {
+        CliResult r = TestCli.Run(["tune", "--shape", "tiny", "--precision", "q4"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        if (r.Out.Contains("prompts      not calibrated", StringComparison.Ordinal))
+        {
+            // The 128-bit and scalar paths have no integer 4-bit products to choose.
+            Assert.Contains("prompts      not calibrated: this processor's vectors have no 4-bit integer products", r.Out, StringComparison.Ordinal);
+            return;
+        }
+
+        Assert.Matches(@"prompts      one thread, a prompt block's 4-bit FFN products at (512|256) bits", r.Out);
+        Assert.Matches(@"\n  64 rows  integer +\d+\.\d\d ms, widened +\d+\.\d\d ms: integer \d+\.\d\dx   rounds \(integer/widened ms\): \d", r.Out);
+        Assert.Matches(@"chosen       .*4-bit prompts of ≤ \d+/\d+ tokens", r.Out);
     }
 
     [Fact]

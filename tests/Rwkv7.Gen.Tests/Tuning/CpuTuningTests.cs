@@ -66,12 +66,18 @@ public sealed class CpuTuningTests
         Assert.Equal(PrefetchHint.Temporal, intel.WeightPrefetch);
         Assert.Contains("issue 20", intel.Origin, StringComparison.Ordinal);
 
+        // Zen 5's 4-bit prompt path was measured (changes 49, 55, 57); the Xeon's was not, so a 4-bit model calibrates it.
+        bool x86 = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86 && Environment.GetEnvironmentVariable("RWKV7_CALIBRATE") != "0";
+        Assert.True(zen5.PromptPathMeasured);
+        Assert.False(zen5.WantsPromptCalibration);
+        Assert.False(intel.PromptPathMeasured);
+        Assert.Equal(x86, intel.WantsPromptCalibration);
+
         CpuTuning unknown = CpuTuning.ForProcessor(UnknownIntel, Env());
         Assert.Same(CpuTuning.Default, unknown);
         Assert.Equal(TuningSource.Default, unknown.Source);
-        Assert.Equal(
-            RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86 && Environment.GetEnvironmentVariable("RWKV7_CALIBRATE") != "0",
-            unknown.WantsCalibration);
+        Assert.Equal(x86, unknown.WantsCalibration);
+        Assert.Equal(x86, unknown.WantsPromptCalibration);
     }
 
     [Fact]
@@ -95,8 +101,13 @@ public sealed class CpuTuningTests
         CpuTuning tuning = CpuTuning.ForProcessor(Zen5, Env()) with { PartsPerThread = 3, MinParallelMicroseconds = 12.5, HugePages = false, Int16SequenceTokens256 = 17 };
         string text = tuning.ToText(Zen5);
         Assert.StartsWith("# rwkv7 tuning for AMD EPYC 9B45, AuthenticAMD family 26 (0x1A) model 2 (0x2) stepping 1\n", text, StringComparison.Ordinal);
+        Assert.Contains("\nprompt_path_measured = yes\n", text, StringComparison.Ordinal);
         CpuTuning read = CpuTuning.Parse(text, "t.txt", Zen5);
         Assert.Equal(tuning with { Source = TuningSource.Configured, Origin = "tuning file t.txt" }, read);
+
+        // A file from before the key, or one saved from a model without 4-bit weights, leaves the prompt path to calibrate.
+        Assert.False(CpuTuning.Parse("prefetch = nta\n", "t.txt", Zen5).PromptPathMeasured);
+        Assert.False(CpuTuning.Parse(tuning.ToText(Zen5).Replace("prompt_path_measured = yes", "prompt_path_measured = no", StringComparison.Ordinal), "t.txt", Zen5).PromptPathMeasured);
     }
 
     [Theory]
@@ -107,6 +118,7 @@ public sealed class CpuTuningTests
     [InlineData("threads = 4", "t.txt: line 1: unknown key 'threads'")]
     [InlineData("prefetch nta", "t.txt: line 1: expected 'key = value', found 'prefetch nta'")]
     [InlineData("huge_pages = yes", "t.txt: line 1: huge_pages must be on or off, not 'yes'")]
+    [InlineData("prompt_path_measured = maybe", "t.txt: line 1: prompt_path_measured must be yes or no, not 'maybe'")]
     [InlineData("int16_sequence_tokens_512 = 65", "t.txt: line 1: int16_sequence_tokens_512 must be a number in [0, 64] (whole), not '65'")]
     [InlineData("int16_sequence_tokens_256 = 8.5", "t.txt: line 1: int16_sequence_tokens_256 must be a number in [0, 64] (whole), not '8.5'")]
     [InlineData("cpu = GenuineIntel-6-143\nprefetch = t0", "t.txt: line 1: the tuning was made on 'GenuineIntel-6-143', and this processor is 'AuthenticAMD-26-2'")]
