@@ -36,8 +36,7 @@ internal static class BenchCommand
         Option<int> context = CliOptions.Int("--context", "N", "instead: decode speed and memory as the context grows to N tokens, charted", 0, 0);
         Option<string?> svg = CliOptions.Text("--svg", "FILE", "where --context writes its chart (default: bench-context.svg)");
         Option<int> ab = CliOptions.Int("--ab", "PAIRS", "instead: time PAIRS pairs of runs with a switch off (A) and on (B)", 0, 0, 10_000);
-        Option<string?> abSwitch = CliOptions.Choice<string?>(
-            "--ab-switch", AbSwitch.Help, AbSwitch.Names.Select(n => (n, (string?)n)).ToArray());
+        Option<string?> abSwitch = CliOptions.Text("--ab-switch", "SWITCH", AbSwitch.Help);
 
         var command = new Command("bench", "Measure decode, prefill and batch speed against this machine's memory and arithmetic floors.")
         {
@@ -48,7 +47,7 @@ internal static class BenchCommand
             var settings = new BenchSettings(
                 parse.GetValue(tokens), parse.GetValue(prefill), parse.GetValue(batch), parse.GetValue(runs), parse.GetValue(clock) ?? ProbeClock.Wall,
                 parse.GetValue(json), parse.GetValue(profile), parse.GetValue(context), parse.GetValue(svg) ?? "bench-context.svg",
-                parse.GetValue(ab), parse.GetValue(abSwitch) ?? AbSwitch.Names[0]);
+                parse.GetValue(ab), parse.GetValue(abSwitch) ?? AbSwitch.Default);
             return Run(parse.GetValue(model), parse.GetValue(shape), parse.GetValue(precision), parse.GetValue(threads) ?? 0, parse.GetValue(engine) ?? EngineSelection.Auto, settings, console.Out);
         });
         return command;
@@ -70,6 +69,10 @@ internal static class BenchCommand
         }
 
         (int decodeTokens, int prefillTokens, int batch, int runs, ProbeClock clock, bool json, bool profile, long context, string svgPath, int abPairs, string abSwitch) = settings;
+        if (abPairs > 0)
+        {
+            _ = AbSwitch.Parse(abSwitch);
+        }
 
         // Synthetic 8-bit weights are quantized from synthetic bf16 ones, as a checkpoint would be at load time. The
         // load is timed: reading, converting and quantizing a checkpoint is what a user waits for before the first token.
@@ -256,26 +259,48 @@ internal static class BenchCommand
     }
 
     /// <summary>
-    /// What <c>--ab</c> switches between A and B: the model's prefetch hint (t0, nta) with the rest of its tuning kept,
-    /// or, in an A/B trial build only (<c>-p:RwkvExperiment=true</c>), the runtime's internal <c>Experiment.Variant</c>
-    /// (off, on), which code under trial reads.
+    /// What <c>--ab</c> switches between A and B: one choice of the model's tuning, the rest kept (A the tuning in use,
+    /// B the other value), so that every choice a <see cref="CpuTuningTable"/> entry makes can be measured with the
+    /// shipped binary on the processor at hand: the prefetch hint (t0, nta), the split threshold, parts per thread, and
+    /// the longest 4-bit prompt block on the integer products. In an A/B trial build only (<c>-p:RwkvExperiment=true</c>)
+    /// also the runtime's internal <c>Experiment.Variant</c> (off, on), which code under trial reads.
     /// </summary>
     private sealed record AbSwitch(string A, string B, Action<bool> Set)
     {
 #if RWKV7_EXPERIMENT
-        /// <summary>The switches this build has; the first is the default.</summary>
-        public static readonly string[] Names = ["variant", "prefetch"];
+        /// <summary>The switch --ab flips when --ab-switch is not given.</summary>
+        public const string Default = "variant";
 
-        public const string Help = "the switch --ab flips: variant (the default; Experiment.Variant, read by the code under trial) or prefetch (t0 against nta)";
+        public const string Help = "the switch --ab flips: variant (the default; Experiment.Variant, read by the code under trial), " + Choices;
 #else
-        /// <summary>The switches this build has; the first is the default.</summary>
-        public static readonly string[] Names = ["prefetch"];
+        /// <summary>The switch --ab flips when --ab-switch is not given.</summary>
+        public const string Default = "prefetch";
 
-        public const string Help = "the switch --ab flips: prefetch (t0 against nta; a build with -p:RwkvExperiment=true adds variant, for trying an engine change)";
+        public const string Help = "the switch --ab flips: " + Choices + " (a build with -p:RwkvExperiment=true adds variant, for trying an engine change)";
 #endif
 
-        public static AbSwitch For(string name, RwkvModel model)
+        private const string Choices = "prefetch (t0 against nta; the default), split=MICROSECONDS (the tuning's split threshold against this one), "
+            + "parts=N (parts per thread: the tuning's against N), prompts=N (4-bit prompt blocks of up to N rows on the integer products: the tuning's against N, 0-64)";
+
+        /// <summary>The switch's name and value (<c>split=8</c>: split, 8), checked before the model loads.</summary>
+        /// <exception cref="UsageException">Not a switch this build has, or a value where none belongs (or none where one does).</exception>
+        public static (string Name, string? Value) Parse(string text)
         {
+            int equals = text.IndexOf('=', StringComparison.Ordinal);
+            string name = equals < 0 ? text : text[..equals];
+            string? value = equals < 0 ? null : text[(equals + 1)..];
+            bool valued = name is "split" or "parts" or "prompts";
+            if (!(valued || name == "prefetch" || (Default == "variant" && name == "variant")) || valued != (value is not null))
+            {
+                throw new UsageException($"--ab-switch: expected prefetch, split=MICROSECONDS, parts=N or prompts=N{(Default == "variant" ? " or variant" : "")}; got '{text}'");
+            }
+
+            return (name, value);
+        }
+
+        public static AbSwitch For(string text, RwkvModel model)
+        {
+            (string name, string? value) = Parse(text);
 #if RWKV7_EXPERIMENT
             if (name == "variant")
             {
@@ -283,10 +308,49 @@ internal static class BenchCommand
             }
 #endif
 
-            CpuTuning tuning = model.Tuning ?? throw new UsageException($"--ab-switch prefetch needs a generated engine; {model.EngineName} has no tuning");
-            return new AbSwitch(
-                "prefetch t0", "prefetch nta",
-                v => model.Tuning = tuning with { WeightPrefetch = v ? PrefetchHint.NonTemporal : PrefetchHint.Temporal });
+            CpuTuning tuning = model.Tuning ?? throw new UsageException($"--ab-switch {name} needs a generated engine; {model.EngineName} has no tuning");
+            CultureInfo c = CultureInfo.InvariantCulture;
+            switch (name)
+            {
+                case "prefetch":
+                    return new AbSwitch(
+                        "prefetch t0", "prefetch nta",
+                        v => model.Tuning = tuning with { WeightPrefetch = v ? PrefetchHint.NonTemporal : PrefetchHint.Temporal });
+                case "split":
+                {
+                    double us = Number(text, value!, 0, 1e6);
+                    return new AbSwitch(
+                        string.Format(c, "split steps of ≥ {0:0.#} µs", tuning.MinParallelMicroseconds), string.Format(c, "≥ {0:0.#} µs", us),
+                        v => model.Tuning = v ? tuning with { MinParallelMicroseconds = us } : tuning);
+                }
+
+                case "parts":
+                {
+                    int parts = (int)Number(text, value!, 1, 16, whole: true);
+                    return new AbSwitch(
+                        $"{tuning.PartsPerThread} parts per thread", $"{parts}",
+                        v => model.Tuning = v ? tuning with { PartsPerThread = parts } : tuning);
+                }
+
+                default:
+                {
+                    int rows = (int)Number(text, value!, 0, 64, whole: true);
+                    return new AbSwitch(
+                        $"4-bit prompts of ≤ {tuning.Int16SequenceTokens512}/{tuning.Int16SequenceTokens256} rows (512/256-bit) on integer products", $"≤ {rows} rows",
+                        v => model.Tuning = v ? tuning with { Int16SequenceTokens512 = rows, Int16SequenceTokens256 = rows } : tuning);
+                }
+            }
+        }
+
+        private static double Number(string text, string value, double min, double max, bool whole = false)
+        {
+            if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double number) || !(number >= min && number <= max)
+                || (whole && number != Math.Floor(number)))
+            {
+                throw new UsageException(string.Create(CultureInfo.InvariantCulture, $"--ab-switch {text}: the value must be a {(whole ? "whole " : "")}number in [{min}, {max}]"));
+            }
+
+            return number;
         }
     }
 

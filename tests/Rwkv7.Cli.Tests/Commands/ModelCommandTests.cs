@@ -157,7 +157,7 @@ public sealed class ModelCommandTests
         // The trial switch exists only in a build with -p:RwkvExperiment=true; this one refuses it by name.
         CliResult variant = TestCli.Run(["bench", "--shape", "tiny", "--ab", "2", "--ab-switch", "variant"]);
         Assert.Equal(2, variant.ExitCode);
-        Assert.Contains("--ab-switch must be prefetch, not 'variant'", variant.Error, StringComparison.Ordinal);
+        Assert.Contains("--ab-switch: expected prefetch, split=MICROSECONDS, parts=N or prompts=N; got 'variant'", variant.Error, StringComparison.Ordinal);
 
         CliResult reference = TestCli.Run(["bench", "--shape", "tiny", "--engine", "reference", "--ab", "2"]);
         Assert.Equal(2, reference.ExitCode);
@@ -166,6 +166,35 @@ public sealed class ModelCommandTests
         CliResult both = TestCli.Run(["bench", "--shape", "tiny", "--ab", "3", "--json"]);
         Assert.Equal(2, both.ExitCode);
         Assert.Contains("--ab cannot be combined with --json, --profile or --context", both.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("split=20", "A: split steps of ≥ ", ", B: ≥ 20 µs)")]
+    [InlineData("parts=3", "A: ", " parts per thread, B: 3)")]
+    [InlineData("prompts=0", "A: 4-bit prompts of ≤ ", " rows (512/256-bit) on integer products, B: ≤ 0 rows)")]
+    public void Bench_ab_switches_any_choice_of_the_tuning(string choice, string a, string b)
+    {
+        CliResult r = TestCli.Run(["bench", "--shape", "tiny", "--precision", "q4", "--tokens", "2", "--prefill", "8", "--batch", "2", "--ab", "1", "--ab-switch", choice]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        string header = Assert.Single(r.Out.Split('\n'), l => l.Contains("A/B over 1 pairs (", StringComparison.Ordinal));
+        Assert.Contains(a, header, StringComparison.Ordinal);
+        Assert.EndsWith(b, header.TrimEnd(), StringComparison.Ordinal);
+        Assert.Single(r.Out.Split('\n'), l => l.StartsWith("prefill ", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("split", "--ab-switch: expected prefetch, split=MICROSECONDS, parts=N or prompts=N; got 'split'")]
+    [InlineData("prefetch=nta", "--ab-switch: expected prefetch, split=MICROSECONDS, parts=N or prompts=N; got 'prefetch=nta'")]
+    [InlineData("threads=2", "--ab-switch: expected prefetch, split=MICROSECONDS, parts=N or prompts=N; got 'threads=2'")]
+    [InlineData("split=fast", "--ab-switch split=fast: the value must be a number in [0, 1000000]")]
+    [InlineData("parts=0", "--ab-switch parts=0: the value must be a whole number in [1, 16]")]
+    [InlineData("prompts=65", "--ab-switch prompts=65: the value must be a whole number in [0, 64]")]
+    [InlineData("prompts=8.5", "--ab-switch prompts=8.5: the value must be a whole number in [0, 64]")]
+    public void Bench_ab_refuses_a_switch_it_does_not_have_by_name(string choice, string message)
+    {
+        CliResult r = TestCli.Run(["bench", "--shape", "tiny", "--ab", "1", "--ab-switch", choice]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Error, StringComparison.Ordinal);
     }
 
     [Fact]
