@@ -131,7 +131,8 @@ internal sealed class PromptWork
             rows = Math.Max(rows, Rows[i]);
             Weights += (long)Rows[i] * m.Cols;
 
-            // Activations of a plausible size, different per token (as CalibrationWork's, no zeros or subnormals).
+            // Activations of a plausible size that differ from token to token, with no subnormals or special values (as
+            // CalibrationWork's): the kernels' speed does not depend on the values, but the rounding's scales should be normal.
             Inputs[i] = new float[MaxTokens * m.Cols];
             for (int j = 0; j < Inputs[i].Length; j++)
             {
