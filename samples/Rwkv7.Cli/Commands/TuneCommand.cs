@@ -89,7 +89,7 @@ internal static class TuneCommand
         }
         else
         {
-            o.WriteLine($"prompts      not calibrated: {(model.Weights.Layers.Any(l => l.FfnKey.Type == TensorDType.Q4) ? "this processor's vectors have no 4-bit integer products" : "the model has no 4-bit matrices (--precision q4 quantizes them)")}");
+            o.WriteLine($"prompts      not calibrated: {(model.Weights.Layers.Any(l => l.FfnKey.Type == TensorDType.Q4 && l.FfnValue.Type == TensorDType.Q4) ? "this processor's vectors have no 4-bit integer products" : "the model has no 4-bit FFN matrices (--precision q4 quantizes them)")}");
         }
 
         o.WriteLine($"chosen       {chosen.Describe()}");

@@ -43,7 +43,7 @@ public sealed class ModelCommandTests
         Assert.Matches(@"calibration  one thread, one-token products over 73 matrices", r.Out);
         Assert.Matches(@"  prefetch t0 +median +\d+\.\d GB/s   rounds: \d", r.Out);
         Assert.Matches(@"  prefetch nta +median +\d+\.\d GB/s   rounds: \d", r.Out);
-        Assert.Contains("prompts      not calibrated: the model has no 4-bit matrices (--precision q4 quantizes them)", r.Out, StringComparison.Ordinal);
+        Assert.Contains("prompts      not calibrated: the model has no 4-bit FFN matrices (--precision q4 quantizes them)", r.Out, StringComparison.Ordinal);
         Assert.Contains($"saved        {file}", r.Out, StringComparison.Ordinal);
 
         CpuTuning saved = CpuTuning.Parse(File.ReadAllText(file), file, CpuIdentity.Current);
