@@ -116,7 +116,7 @@ public sealed record CpuTuning
     /// <summary>One line for <c>rwkv7 info</c> and <c>bench</c>: the choices, then where they came from.</summary>
     public string Describe() => string.Create(
         CultureInfo.InvariantCulture,
-        $"prefetch {HintName(WeightPrefetch)} {PrefetchAheadBytes / 1024} KiB ahead, {PartsPerThread} parts per thread, split steps of ≥ {MinParallelMicroseconds:0.#} µs, huge pages {(HugePages ? "on" : "off")}, 4-bit prompts of ≤ {Int16SequenceTokens512}/{Int16SequenceTokens256} tokens (512/256-bit) on 8-bit inputs");
+        $"prefetch {HintName(WeightPrefetch)} {PrefetchAheadBytes / 1024} KiB ahead, {PartsPerThread} parts per thread, split steps of ≥ {MinParallelMicroseconds:0.#} µs, huge pages {(HugePages ? "on" : "off")}, 4-bit prompts of ≤ {Int16SequenceTokens512}/{Int16SequenceTokens256} tokens (512/256-bit) on 8-bit inputs{(PromptPathMeasured ? "" : " (not measured here: a 4-bit model calibrates it)")}");
 
     /// <summary>The hint's short name as <c>RWKV7_PREFETCH</c> and tuning files write it: <c>t0</c> or <c>nta</c>.</summary>
     public static string HintName(PrefetchHint hint) => hint == PrefetchHint.NonTemporal ? "nta" : "t0";

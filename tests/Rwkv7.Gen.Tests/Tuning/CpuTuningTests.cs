@@ -70,8 +70,10 @@ public sealed class CpuTuningTests
         bool x86 = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86 && Environment.GetEnvironmentVariable("RWKV7_CALIBRATE") != "0";
         Assert.True(zen5.PromptPathMeasured);
         Assert.False(zen5.WantsPromptCalibration);
+        Assert.EndsWith("4-bit prompts of ≤ 64/64 tokens (512/256-bit) on 8-bit inputs", zen5.Describe(), StringComparison.Ordinal);
         Assert.False(intel.PromptPathMeasured);
         Assert.Equal(x86, intel.WantsPromptCalibration);
+        Assert.EndsWith("on 8-bit inputs (not measured here: a 4-bit model calibrates it)", intel.Describe(), StringComparison.Ordinal);
 
         CpuTuning unknown = CpuTuning.ForProcessor(UnknownIntel, Env());
         Assert.Same(CpuTuning.Default, unknown);
